@@ -1,0 +1,66 @@
+//! roster-private: the personal data of members. This document is written and
+//! read only on its community's node; the node never lists, syncs or exports it.
+//!
+//! Layout: root key `private/<member id>` holding `real_name, phone, id_number?`.
+
+use automerge::{ReadDoc, transaction::Transactable};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, SchemaError, ValidationError};
+use crate::ids::MemberId;
+use crate::report::check_text;
+use crate::schema::{MapRef, MapWriter, entity_obj};
+
+const PREFIX: &str = "private";
+
+/// Personal data of one member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateRecord {
+    /// Legal name.
+    pub real_name: String,
+    /// Phone number.
+    pub phone: String,
+    /// Resident ID number, if collected.
+    pub id_number: Option<String>,
+}
+
+fn key(id: &MemberId) -> String {
+    format!("{PREFIX}/{id}")
+}
+
+/// Writes (or replaces) a member's personal data.
+pub fn put<T: Transactable + ReadDoc>(doc: &mut T, id: &MemberId, r: &PrivateRecord) -> Result<(), ModelError> {
+    check_text("real name", &r.real_name, 60, false)?;
+    check_text("phone", &r.phone, 30, false)?;
+    if !r.phone.bytes().all(|b| b.is_ascii_digit() || b"+- ".contains(&b)) {
+        return Err(ValidationError::BadText {
+            field: "phone",
+            why: format!("{:?} holds characters other than digits, '+', '-' and spaces", r.phone),
+        }
+        .into());
+    }
+    if let Some(n) = &r.id_number {
+        check_text("ID number", n, 30, false)?;
+    }
+    let k = key(id);
+    let mut w = match entity_obj(doc, &k)? {
+        Some(obj) => MapWriter::open(doc, obj),
+        None => MapWriter::create_entity(doc, &k)?,
+    };
+    w.str("real_name", &r.real_name)?
+        .str("phone", &r.phone)?
+        .opt_str("id_number", r.id_number.as_deref())?;
+    Ok(())
+}
+
+/// Reads a member's personal data.
+pub fn get<D: ReadDoc>(doc: &D, id: &MemberId) -> Result<Option<PrivateRecord>, SchemaError> {
+    let Some(m) = MapRef::entity(doc, &key(id))? else {
+        return Ok(None);
+    };
+    Ok(Some(PrivateRecord {
+        real_name: m.str("real_name")?,
+        phone: m.str("phone")?,
+        id_number: m.opt_str("id_number")?,
+    }))
+}

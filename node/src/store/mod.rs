@@ -1,0 +1,317 @@
+//! The node's durable store: one redb file holding documents, blobs, sync
+//! states, peers and store-wide settings.
+//!
+//! How to drive it:
+//!
+//! - [`Store::create`] a new file once, then [`Store::open`] it on every start.
+//!   Opening verifies the whole file and refuses, without writing anything, a
+//!   store whose schema is newer than [`SCHEMA_VERSION`].
+//! - Read with the methods of [`Store`]; each is its own consistent snapshot.
+//! - Write through a [`Batch`] from [`Store::batch`]: one redb write
+//!   transaction. Nothing is visible, or durable, until [`Batch::commit`]
+//!   returns `Ok`; only then may a write be acknowledged to anyone. Dropping a
+//!   batch discards it.
+//! - After appending to a document, check [`DocumentInfo::wants_compaction`]
+//!   and, when it says so, replace the chunks with a snapshot through
+//!   [`Batch::put_snapshot`].
+//!
+//! The file format, and the reasons for it, are in `docs/storage.md`.
+
+mod batch;
+mod blob;
+mod document;
+mod error;
+mod open;
+mod scratch;
+mod tables;
+
+use std::fs::OpenOptions;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use automerge::AutoCommit;
+use redb::backends::FileBackend;
+use redb::{Builder, Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable};
+
+pub use batch::Batch;
+pub use blob::{BLOB_BYTES_MAX, BlobHash, ParseBlobHashError};
+pub use document::{COMPACTION_CHANGES_BYTES_MIN, DocumentInfo};
+pub use error::StoreError;
+pub use tables::SCHEMA_VERSION;
+
+use document::DocRecord;
+use error::{DbResultExt, io_error};
+use tables::{
+    BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY, SYNC_STATES,
+};
+
+/// An open store file. Cheap to share by reference across threads; reads run
+/// concurrently, batches one at a time.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Creates a new store file at `path`, with every table and the schema
+    /// version, durably. Fails with [`StoreError::AlreadyExists`] if anything
+    /// is already at `path`; the parent directory must exist.
+    pub fn create(path: &Path) -> Result<Store, StoreError> {
+        // create_new is the existence check: atomic, so two creators cannot
+        // both believe they made the store.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|err| match err.kind() {
+                io::ErrorKind::AlreadyExists => StoreError::AlreadyExists {
+                    path: path.to_path_buf(),
+                },
+                _ => io_error(path, "create")(err),
+            })?;
+        match Store::initialise(path, file) {
+            Ok(store) => Ok(store),
+            Err(err) => {
+                // The file is ours and holds no store; leaving it would make
+                // every later open fail and every later create refuse.
+                if let Err(remove) = std::fs::remove_file(path) {
+                    tracing::warn!(path = %path.display(), %remove, "could not remove a half-created store file");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    fn initialise(path: &Path, file: std::fs::File) -> Result<Store, StoreError> {
+        let backend = FileBackend::new(file).map_err(|err| open::map_open_error(path, err))?;
+        let db = Builder::new()
+            .set_cache_size(open::CACHE_BYTES)
+            .create_with_backend(backend)
+            .map_err(|err| open::map_open_error(path, err))?;
+        let mut txn = db.begin_write().db(path, "begin creating the store")?;
+        txn.set_durability(Durability::Immediate)
+            .db(path, "begin creating the store")?;
+        tables::create_all(&txn).db(path, "create tables")?;
+        txn.open_table(META)
+            .db(path, "create tables")?
+            .insert(
+                SCHEMA_VERSION_KEY,
+                &tables::encode_schema_version(SCHEMA_VERSION)[..],
+            )
+            .db(path, "write the schema version")?;
+        txn.commit().db(path, "commit the new store")?;
+        sync_parent_dir(path)?;
+        tracing::info!(path = %path.display(), version = SCHEMA_VERSION, "created store");
+        Ok(Store {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing store.
+    ///
+    /// Verifies every page of the file first (redb's integrity check, run on
+    /// a copy-on-write view so that nothing is written), then the schema
+    /// version and tables. Errors: [`StoreError::NotFound`],
+    /// [`StoreError::Corrupt`] (not a redb file, truncated, damaged),
+    /// [`StoreError::MissingMeta`] (a redb file but not a Yizhan store),
+    /// [`StoreError::SchemaTooNew`] (file left byte-for-byte untouched),
+    /// [`StoreError::AlreadyOpen`]. Never panics on file contents.
+    ///
+    /// Cost: the whole file is read once per open.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = open::open_verified(path)?;
+        tracing::info!(path = %path.display(), "opened store");
+        Ok(Store {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The path of the store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version recorded in the store.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        let bytes = self
+            .get_meta(SCHEMA_VERSION_KEY)?
+            .ok_or_else(|| StoreError::MissingMeta {
+                path: self.path.clone(),
+            })?;
+        tables::decode_schema_version(&bytes).ok_or_else(|| StoreError::Corrupt {
+            path: self.path.clone(),
+            reason: format!("its schema version is {} bytes long instead of 4", bytes.len()),
+        })
+    }
+
+    /// Starts a write batch: one redb write transaction with immediate
+    /// durability. Blocks while another batch of this store is live, so a
+    /// thread must not hold a batch while starting another.
+    pub fn batch(&self) -> Result<Batch<'_>, StoreError> {
+        Batch::begin(self)
+    }
+
+    fn read(&self, op: &'static str) -> Result<ReadTransaction, StoreError> {
+        self.db.begin_read().db(&self.path, op)
+    }
+
+    /// Loads document `id`: its snapshot and every change chunk since, checked
+    /// against the heads recorded at its last write. `Ok(None)` if the store
+    /// has no such document; [`StoreError::CorruptDocument`] if the stored
+    /// data does not decode or does not reproduce those heads.
+    ///
+    /// The returned document has a fresh random actor; set the node's own.
+    pub fn load_document(&self, id: &str) -> Result<Option<AutoCommit>, StoreError> {
+        const OP: &str = "read document";
+        let txn = self.read(OP)?;
+        let Some(record) = read_record(&txn, &self.path, id)? else {
+            return Ok(None);
+        };
+        let snapshot = txn
+            .open_table(DOC_SNAPSHOTS)
+            .db(&self.path, OP)?
+            .get(id)
+            .db(&self.path, OP)?
+            .map(|value| value.value().to_vec());
+        let changes = txn.open_table(DOC_CHANGES).db(&self.path, OP)?;
+        let mut chunks = Vec::new();
+        for entry in changes.range((id, 0u64)..=(id, u64::MAX)).db(&self.path, OP)? {
+            let (_, chunk) = entry.db(&self.path, OP)?;
+            chunks.push(chunk.value().to_vec());
+        }
+        document::assemble(id, &record, snapshot.as_deref(), &chunks).map(Some)
+    }
+
+    /// The ids of every stored document, sorted.
+    pub fn document_ids(&self) -> Result<Vec<String>, StoreError> {
+        const OP: &str = "list documents";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(DOC_INFO).db(&self.path, OP)?;
+        let mut ids = Vec::new();
+        for entry in table.iter().db(&self.path, OP)? {
+            let (id, _) = entry.db(&self.path, OP)?;
+            ids.push(id.value().to_owned());
+        }
+        // redb orders &str keys by their bytes, which is already Rust's
+        // ordering of strings; sorting again costs nothing and states the
+        // contract where it is made.
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// Sizes and heads of document `id`, without loading it; `Ok(None)` if
+    /// there is no such document.
+    pub fn document_info(&self, id: &str) -> Result<Option<DocumentInfo>, StoreError> {
+        let txn = self.read("read document info")?;
+        Ok(read_record(&txn, &self.path, id)?.map(|record| record.info))
+    }
+
+    /// The value stored under meta `key`, if any.
+    pub fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        const OP: &str = "read meta";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(META).db(&self.path, OP)?;
+        let value = table.get(key).db(&self.path, OP)?;
+        Ok(value.map(|value| value.value().to_vec()))
+    }
+
+    /// The bytes of blob `hash`, verified against the hash;
+    /// [`StoreError::CorruptBlob`] if they no longer match it.
+    pub fn blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, StoreError> {
+        const OP: &str = "read blob";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(BLOBS).db(&self.path, OP)?;
+        let Some(value) = table.get(hash.as_bytes()).db(&self.path, OP)? else {
+            return Ok(None);
+        };
+        let bytes = value.value().to_vec();
+        blob::verify(hash, &bytes).map_err(|actual| StoreError::CorruptBlob {
+            hash: *hash,
+            actual,
+        })?;
+        Ok(Some(bytes))
+    }
+
+    /// Whether blob `hash` is stored (without reading or verifying it).
+    pub fn has_blob(&self, hash: &BlobHash) -> Result<bool, StoreError> {
+        const OP: &str = "read blob";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(BLOBS).db(&self.path, OP)?;
+        Ok(table.get(hash.as_bytes()).db(&self.path, OP)?.is_some())
+    }
+
+    /// The hashes of every stored blob, sorted; for `yizhan check` and for
+    /// answering peers' inventories.
+    pub fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError> {
+        const OP: &str = "list blobs";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(BLOBS).db(&self.path, OP)?;
+        let mut hashes = Vec::new();
+        for entry in table.iter().db(&self.path, OP)? {
+            let (hash, _) = entry.db(&self.path, OP)?;
+            hashes.push(BlobHash::from_bytes(*hash.value()));
+        }
+        Ok(hashes)
+    }
+
+    /// The saved Automerge sync state for (`peer`, `doc`), if any.
+    pub fn sync_state(&self, peer: &str, doc: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        const OP: &str = "read sync state";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(SYNC_STATES).db(&self.path, OP)?;
+        let value = table.get((peer, doc)).db(&self.path, OP)?;
+        Ok(value.map(|value| value.value().to_vec()))
+    }
+
+    /// Every stored peer record, sorted by peer id.
+    pub fn peers(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        const OP: &str = "list peers";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(PEERS).db(&self.path, OP)?;
+        let mut peers = Vec::new();
+        for entry in table.iter().db(&self.path, OP)? {
+            let (peer, record) = entry.db(&self.path, OP)?;
+            peers.push((peer.value().to_owned(), record.value().to_vec()));
+        }
+        Ok(peers)
+    }
+}
+
+/// Reads and decodes the `doc_info` record of `id`.
+fn read_record(
+    txn: &ReadTransaction,
+    path: &Path,
+    id: &str,
+) -> Result<Option<DocRecord>, StoreError> {
+    const OP: &str = "read document info";
+    let table = txn.open_table(DOC_INFO).db(path, OP)?;
+    let value = table.get(id).db(path, OP)?;
+    value
+        .map(|value| DocRecord::decode(id, value.value()))
+        .transpose()
+}
+
+/// Makes the new file's directory entry durable: fsync of the file does not
+/// cover the entry naming it, so a power cut could otherwise lose the store.
+fn sync_parent_dir(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(parent)
+            .and_then(|dir| dir.sync_all())
+            .map_err(io_error(path, "sync the directory of"))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
