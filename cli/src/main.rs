@@ -1,1 +1,78 @@
-fn main() {}
+//! `yizhan`: the operators' tool of a Yizhan node.
+//!
+//! Exit codes: 0 success; 1 the operation failed (the one-line message says
+//! why); 2 the command line was malformed.
+
+mod args;
+mod output;
+mod report;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use args::{Cli, Command};
+use clap::Parser;
+use node::{Node, Role};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            // One line: clap's first line names the argument and the problem.
+            let text = e.render().to_string();
+            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            return ExitCode::from(2);
+        }
+    };
+    install_tracing(&cli);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn install_tracing(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let dir = cli.data_dir();
+    let out = output::Output { json: cli.json };
+    match cli.command {
+        Command::Init(a) => {
+            let role: Role = a.role.into();
+            let place = crdt_model::PlaceId::parse(&a.place)?;
+            let node = Node::init(&dir, role, place, a.name)?;
+            let status = node.status()?;
+            out.status(&status, "initialised")
+        }
+        Command::Status => {
+            let node = Node::open(&dir)?;
+            out.status(&node.status()?, "")
+        }
+        Command::Report(cmd) => {
+            let mut node = Node::open(&dir).context("cannot open the node")?;
+            report::run(&mut node, cmd, &out)
+        }
+    }
+}

@@ -1,2 +1,21 @@
-//! placeholder
+//! A Yizhan node: the durable store of Automerge documents and blobs, the
+//! node's identity and configuration, and the local API that operators'
+//! commands call.
+//!
+//! How to drive it: [`Node::init`] a data directory once, then [`Node::open`]
+//! it and call its methods ([`Node::submit_report`], [`Node::reports`]...).
+//! Every write is acknowledged only after its redb transaction is durable.
+//! Network sync arrives in later modules (engine, net) on top of the same
+//! store.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod repo;
 pub mod store;
+
+pub use api::Node;
+pub use config::{Config, Role};
+pub use error::NodeError;
+pub use identity::Identity;

@@ -201,9 +201,4 @@ impl Batch<'_> {
         let mut table = self.txn.open_table(DOC_INFO).unwrap();
         table.insert(id, bytes).unwrap();
     }
-
-    pub(super) fn raw_put_meta(&mut self, key: &str, bytes: &[u8]) {
-        let mut table = self.txn.open_table(META).unwrap();
-        table.insert(key, bytes).unwrap();
-    }
 }

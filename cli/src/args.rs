@@ -1,0 +1,145 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use node::Role;
+
+/// Yizhan (驿站): federated, peer-to-peer sync for community grassroots governance.
+#[derive(Debug, Parser)]
+#[command(name = "yizhan", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The node's data directory [default: $XDG_DATA_HOME/yizhan or ~/.local/share/yizhan]
+    #[arg(long, global = true, env = "YIZHAN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (repeat for more); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The data directory in force.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(node::api::default_data_dir)
+    }
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up a node in the data directory: identity key, store, config file.
+    Init(InitArgs),
+    /// Show the node's identity, role, place and store.
+    Status,
+    /// Hazard reports: submit, list, show.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+/// The role of a node, on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    /// District (区): root of a federation.
+    District,
+    /// Street (街道): coordinates its communities.
+    Street,
+    /// Community (社区): where riders report.
+    Community,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::District => Role::District,
+            RoleArg::Street => Role::Street,
+            RoleArg::Community => Role::Community,
+        }
+    }
+}
+
+/// `yizhan init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The node's role.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The place it owns, such as guandu/yiliu/xinyazhou.
+    #[arg(long)]
+    pub place: String,
+    /// A human name for the node.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `yizhan report ...`
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Record a hazard: location, text, photos and voice notes.
+    Submit(SubmitArgs),
+    /// List the reports this node holds.
+    List(ListArgs),
+    /// Show one report with its lifecycle.
+    Show {
+        /// Report id, such as 202611-3fa9c2d1.
+        id: String,
+    },
+}
+
+/// `yizhan report submit`
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Category (manhole_cover, electrical_fire, elevator_fault, fire_lane_blocked, sanitation,
+    /// public_facility_damage, uncivil_behaviour, dispute, child_safety, lost_person, traffic, other).
+    #[arg(long)]
+    pub category: String,
+    /// Latitude of the hazard, degrees north.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lat: f64,
+    /// Longitude of the hazard, degrees east.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lon: f64,
+    /// What the rider saw.
+    #[arg(long, default_value = "")]
+    pub text: String,
+    /// Street address.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Grid of the community.
+    #[arg(long)]
+    pub grid: Option<String>,
+    /// The reporting member's id (must be on the roster).
+    #[arg(long)]
+    pub reporter: Option<String>,
+    /// A photo file (repeatable).
+    #[arg(long)]
+    pub photo: Vec<PathBuf>,
+    /// A voice-note file (repeatable).
+    #[arg(long)]
+    pub voice: Vec<PathBuf>,
+}
+
+/// `yizhan report list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only reports of places under this prefix.
+    #[arg(long)]
+    pub place: Option<String>,
+    /// Only this category.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only this status.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only open cases past their deadline.
+    #[arg(long)]
+    pub overdue: bool,
+}

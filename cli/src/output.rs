@@ -1,0 +1,138 @@
+//! What commands print: aligned tables for people, JSON for machines.
+
+use chrono::{DateTime, Local, Utc};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use node::api::{NodeStatus, ReportView, Submitted};
+use serde::Serialize;
+
+pub struct Output {
+    pub json: bool,
+}
+
+fn local(t: DateTime<Utc>) -> String {
+    t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string()
+}
+
+fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(header.to_vec());
+    t
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut c: String = s.chars().take(n.saturating_sub(1)).collect();
+        c.push('…');
+        c
+    }
+}
+
+impl Output {
+    pub fn status(&self, s: &NodeStatus, headline: &str) -> anyhow::Result<()> {
+        if self.json {
+            return print_json(s);
+        }
+        if !headline.is_empty() {
+            println!("{headline}");
+        }
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.add_row(vec!["peer id", &s.peer_id]);
+        t.add_row(vec!["role", s.role.as_str()]);
+        t.add_row(vec!["place", s.place.as_str()]);
+        t.add_row(vec!["name", s.name.as_deref().unwrap_or("-")]);
+        t.add_row(vec!["data dir", &s.data_dir.display().to_string()]);
+        t.add_row(vec!["documents", &s.documents.to_string()]);
+        t.add_row(vec!["blobs", &s.blobs.to_string()]);
+        t.add_row(vec!["schema", &s.schema_version.to_string()]);
+        println!("{t}");
+        Ok(())
+    }
+
+    pub fn submitted(&self, s: &Submitted) -> anyhow::Result<()> {
+        if self.json {
+            return print_json(s);
+        }
+        println!("recorded report {} ({}), due {}", s.report.id, s.report.category, local(s.report.deadline));
+        for (id, d) in &s.nearby {
+            println!("  open report {id} of the same category is {d:.0} m away: is it the same hazard?");
+        }
+        Ok(())
+    }
+
+    pub fn report_list(&self, reports: &[ReportView]) -> anyhow::Result<()> {
+        if self.json {
+            return print_json(reports);
+        }
+        if reports.is_empty() {
+            println!("no reports");
+            return Ok(());
+        }
+        let mut t = table(&["id", "category", "status", "place", "submitted", "due", "text"]);
+        for r in reports {
+            let due = if r.overdue { format!("{} OVERDUE", local(r.deadline)) } else { local(r.deadline) };
+            t.add_row(vec![
+                r.id.to_string(),
+                r.category.to_string(),
+                r.status.to_string(),
+                r.place.to_string(),
+                local(r.submitted_at),
+                due,
+                clip(&r.text, 30),
+            ]);
+        }
+        println!("{t}");
+        Ok(())
+    }
+
+    pub fn report(&self, r: &ReportView) -> anyhow::Result<()> {
+        if self.json {
+            return print_json(r);
+        }
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.add_row(vec!["id".to_owned(), r.id.to_string()]);
+        t.add_row(vec!["category".to_owned(), r.category.to_string()]);
+        t.add_row(vec!["status".to_owned(), r.status.to_string()]);
+        t.add_row(vec!["place".to_owned(), r.place.to_string()]);
+        t.add_row(vec!["location".to_owned(), format!("{:.6}, {:.6}", r.lat, r.lon)]);
+        if let Some(a) = &r.address {
+            t.add_row(vec!["address".to_owned(), a.clone()]);
+        }
+        if let Some(g) = &r.grid {
+            t.add_row(vec!["grid".to_owned(), g.clone()]);
+        }
+        t.add_row(vec!["text".to_owned(), r.text.clone()]);
+        if let Some(m) = &r.reporter {
+            t.add_row(vec!["reporter".to_owned(), m.to_string()]);
+        }
+        t.add_row(vec!["submitted".to_owned(), local(r.submitted_at)]);
+        let overdue = if r.overdue { " (overdue)" } else { "" };
+        t.add_row(vec!["due".to_owned(), format!("{}{overdue}", local(r.deadline))]);
+        for a in &r.attachments {
+            t.add_row(vec![a.kind.as_str().to_owned(), format!("{} {} {} bytes", a.hash, a.mime, a.size)]);
+        }
+        println!("{t}");
+        if !r.events.is_empty() {
+            let mut e = table(&["time", "event", "by", "note"]);
+            for ev in &r.events {
+                let skipped = if r.state.skipped.contains(&ev.id) { " (skipped)" } else { "" };
+                e.add_row(vec![
+                    local(ev.at),
+                    format!("{}{skipped}", ev.kind.name()),
+                    format!("{:?} {}", ev.by_level, clip(&ev.by, 12)).to_lowercase(),
+                    ev.note.clone().unwrap_or_default(),
+                ]);
+            }
+            println!("{e}");
+        }
+        Ok(())
+    }
+}

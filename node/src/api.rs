@@ -1,0 +1,421 @@
+//! The local API of a node: what operators' commands do, on the node's own
+//! store. The CLI calls these directly when no node process runs.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use crdt_model::report::{self, Attachment, AttachmentKind, NewReport, Report, ReportEvent};
+use crdt_model::{
+    CaseState, Category, DocKind, DocumentId, LatLon, Location, MemberId, PlaceId, ReportId, Status, roster,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, Role};
+use crate::error::NodeError;
+use crate::identity::Identity;
+use crate::repo::Repo;
+use crate::store::{BlobHash, SCHEMA_VERSION, Store};
+
+/// File names inside a data directory.
+pub mod files {
+    /// The node's configuration.
+    pub const CONFIG: &str = "config.toml";
+    /// The node's Ed25519 key, owner-only.
+    pub const IDENTITY: &str = "identity.key";
+    /// The redb store.
+    pub const STORE: &str = "store.redb";
+}
+
+/// The default data directory: `$YIZHAN_DATA_DIR` is handled by the CLI; this
+/// is `$XDG_DATA_HOME/yizhan`, else `~/.local/share/yizhan`, else `./yizhan-data`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("yizhan");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(h).join(".local/share/yizhan");
+    }
+    PathBuf::from("yizhan-data")
+}
+
+/// A photo or voice note to attach to a new report.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Media type.
+    pub mime: String,
+    /// Photo or voice.
+    pub kind: AttachmentKind,
+}
+
+/// A report to submit.
+#[derive(Debug, Clone)]
+pub struct SubmitReport {
+    /// Category.
+    pub category: Category,
+    /// Latitude of the hazard.
+    pub lat: f64,
+    /// Longitude of the hazard.
+    pub lon: f64,
+    /// What the rider said.
+    pub text: String,
+    /// Address, if known.
+    pub address: Option<String>,
+    /// Grid, if known.
+    pub grid: Option<String>,
+    /// Reporting member, who must be on this community's roster.
+    pub reporter: Option<MemberId>,
+    /// Photos and voice notes.
+    pub attachments: Vec<NewAttachment>,
+}
+
+/// A report as operators see it: its content, where it is held, and its folded state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportView {
+    /// Report id.
+    pub id: ReportId,
+    /// The place whose document holds it.
+    pub place: PlaceId,
+    /// Category.
+    pub category: Category,
+    /// Current status.
+    pub status: Status,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Address.
+    pub address: Option<String>,
+    /// Grid.
+    pub grid: Option<String>,
+    /// Text.
+    pub text: String,
+    /// Reporter's pseudonymous id.
+    pub reporter: Option<MemberId>,
+    /// Submission time.
+    pub submitted_at: DateTime<Utc>,
+    /// The deadline in force.
+    pub deadline: DateTime<Utc>,
+    /// Open and past the deadline now.
+    pub overdue: bool,
+    /// Photos and voice notes.
+    pub attachments: Vec<Attachment>,
+    /// The folded case state.
+    pub state: CaseState,
+    /// Every lifecycle event in fold order.
+    pub events: Vec<ReportEvent>,
+}
+
+impl ReportView {
+    fn new(place: PlaceId, r: Report, now: DateTime<Utc>) -> ReportView {
+        let state = r.state();
+        ReportView {
+            id: r.id,
+            place,
+            category: r.category,
+            status: state.status,
+            lat: r.location.point.lat,
+            lon: r.location.point.lon,
+            address: r.location.address,
+            grid: r.location.grid,
+            text: r.text,
+            reporter: r.reporter,
+            submitted_at: r.submitted_at,
+            deadline: state.deadline,
+            overdue: state.is_overdue(now),
+            attachments: r.attachments,
+            events: r.events,
+            state,
+        }
+    }
+}
+
+/// The result of a submission.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Submitted {
+    /// The new report.
+    pub report: ReportView,
+    /// Open reports of the same category nearby, nearest first, with their distance in metres.
+    pub nearby: Vec<(ReportId, f64)>,
+}
+
+/// Which reports to list.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    /// Only reports of places under this prefix.
+    pub place: Option<PlaceId>,
+    /// Only this category.
+    pub category: Option<Category>,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only open cases past their deadline.
+    pub overdue: bool,
+}
+
+/// What `status` shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// libp2p peer id.
+    pub peer_id: String,
+    /// Role.
+    pub role: Role,
+    /// Place.
+    pub place: PlaceId,
+    /// Human name.
+    pub name: Option<String>,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Store schema version.
+    pub schema_version: u32,
+    /// Documents held.
+    pub documents: usize,
+    /// Blobs held.
+    pub blobs: usize,
+}
+
+/// A node's data directory opened for work.
+pub struct Node {
+    dir: PathBuf,
+    config: Config,
+    identity: Identity,
+    repo: Repo,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("dir", &self.dir)
+            .field("place", &self.config.place)
+            .field("peer", &self.identity.peer_id())
+            .finish()
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
+    move |source| NodeError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl Node {
+    /// Creates a node in `dir`: identity key (owner-only), config file and
+    /// store. Validates everything before writing anything; refuses a
+    /// directory that already holds a node.
+    pub fn init(dir: &Path, role: Role, place: PlaceId, name: Option<String>) -> Result<Node, NodeError> {
+        let config = Config::new(role, place, name)?;
+        for f in [files::CONFIG, files::IDENTITY, files::STORE] {
+            if dir.join(f).exists() {
+                return Err(NodeError::AlreadyInitialised { dir: dir.to_owned() });
+            }
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io(dir))?;
+        let dir = &fs::canonicalize(dir).map_err(io(dir))?;
+        let identity = Identity::generate();
+        identity.save(&dir.join(files::IDENTITY))?;
+        let store = Store::create(&dir.join(files::STORE))?;
+        config.save(&dir.join(files::CONFIG))?;
+        // The store holds roster-private: nobody but the owner reads it.
+        for f in [files::STORE, files::CONFIG] {
+            let p = dir.join(f);
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).map_err(io(&p))?;
+        }
+        let repo = Repo::new(store, identity.actor_id());
+        Ok(Node {
+            dir: dir.to_owned(),
+            config,
+            identity,
+            repo,
+        })
+    }
+
+    /// Opens the node in `dir`.
+    pub fn open(dir: &Path) -> Result<Node, NodeError> {
+        let config_path = dir.join(files::CONFIG);
+        if !config_path.exists() {
+            return Err(NodeError::NotInitialised { dir: dir.to_owned() });
+        }
+        let dir = &fs::canonicalize(dir).map_err(io(dir))?;
+        let config = Config::load(&config_path)?;
+        let identity = Identity::load(&dir.join(files::IDENTITY))?;
+        let store = Store::open(&dir.join(files::STORE))?;
+        let repo = Repo::new(store, identity.actor_id());
+        Ok(Node {
+            dir: dir.to_owned(),
+            config,
+            identity,
+            repo,
+        })
+    }
+
+    /// The node's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The node's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The documents and the store.
+    pub fn repo(&mut self) -> &mut Repo {
+        &mut self.repo
+    }
+
+    /// Identity, role, place and what the store holds.
+    pub fn status(&self) -> Result<NodeStatus, NodeError> {
+        let store = self.repo.store();
+        Ok(NodeStatus {
+            peer_id: self.identity.peer_id().to_string(),
+            role: self.config.role,
+            place: self.config.place.clone(),
+            name: self.config.name.clone(),
+            data_dir: self.dir.clone(),
+            schema_version: store.schema_version()?,
+            documents: store.document_ids()?.len(),
+            blobs: store.blob_hashes()?.len(),
+        })
+    }
+
+    fn author(&self) -> String {
+        self.identity.peer_id().to_string()
+    }
+
+    /// Records a report with its attachments, durably, in one commit.
+    pub fn submit_report(&mut self, req: SubmitReport, now: DateTime<Utc>) -> Result<Submitted, NodeError> {
+        let point = LatLon::new(req.lat, req.lon)?;
+        let place = self.config.place.clone();
+        if let Some(m) = &req.reporter {
+            self.require_member(m)?;
+        }
+        let attachments: Vec<Attachment> = req
+            .attachments
+            .iter()
+            .map(|a| Attachment {
+                hash: BlobHash::of(&a.bytes).to_string(),
+                mime: a.mime.clone(),
+                size: a.bytes.len() as u64,
+                kind: a.kind,
+            })
+            .collect();
+        let mut new = NewReport {
+            id: ReportId::new(now, rand::random()),
+            category: req.category,
+            location: Location {
+                point,
+                address: req.address,
+                grid: req.grid,
+            },
+            text: req.text,
+            attachments,
+            reporter: req.reporter,
+            submitted_at: now,
+            submitted_by: self.author(),
+            deadline: None,
+        };
+        report::validate_new(&new)?;
+        let doc_id = DocumentId::reports(place.clone(), now);
+        let existing = self.reports(&ReportFilter {
+            place: Some(place.clone()),
+            category: Some(new.category),
+            ..ReportFilter::default()
+        }, now)?;
+        while existing.iter().any(|r| r.id == new.id) {
+            new.id = ReportId::new(now, rand::random());
+        }
+        let radius = self.config.duplicate_radius_m;
+        let nearby = existing
+            .iter()
+            .filter(|r| r.status.is_open())
+            .filter_map(|r| {
+                let d = LatLon { lat: r.lat, lon: r.lon }.distance_m(&point);
+                (d <= radius).then(|| (r.id.clone(), d))
+            })
+            .collect::<Vec<_>>();
+        let blobs: Vec<Vec<u8>> = req.attachments.into_iter().map(|a| a.bytes).collect();
+        self.repo.write(now, |w| {
+            for b in blobs {
+                w.put_blob(b);
+            }
+            report::submit(w.doc(&doc_id)?, &new)?;
+            Ok(())
+        })?;
+        let mut nearby = nearby;
+        nearby.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let report = self.report(&new.id, now)?;
+        Ok(Submitted { report, nearby })
+    }
+
+    fn require_member(&mut self, m: &MemberId) -> Result<(), NodeError> {
+        let roster_id = DocumentId::singleton(self.config.place.clone(), DocKind::Roster);
+        let Some(doc) = self.repo.existing(&roster_id)? else {
+            return Err(crdt_model::ValidationError::UnknownMember(m.to_string()).into());
+        };
+        roster::require(doc, m)?;
+        Ok(())
+    }
+
+    /// Every report this node holds that passes `filter`, newest first.
+    pub fn reports(&mut self, filter: &ReportFilter, now: DateTime<Utc>) -> Result<Vec<ReportView>, NodeError> {
+        let mut out = Vec::new();
+        for id in self.repo.document_ids()? {
+            if id.kind() != DocKind::Reports {
+                continue;
+            }
+            if filter.place.as_ref().is_some_and(|p| !p.contains(id.place())) {
+                continue;
+            }
+            let Some(doc) = self.repo.existing(&id)? else {
+                continue;
+            };
+            for r in report::list(doc)? {
+                if filter.category.is_some_and(|c| c != r.category) {
+                    continue;
+                }
+                let v = ReportView::new(id.place().clone(), r, now);
+                if filter.status.is_some_and(|s| s != v.status) || (filter.overdue && !v.overdue) {
+                    continue;
+                }
+                out.push(v);
+            }
+        }
+        out.sort_by(|a, b| (b.submitted_at, &b.id).cmp(&(a.submitted_at, &a.id)));
+        Ok(out)
+    }
+
+    /// One report by id, from whichever place's document holds it.
+    pub fn report(&mut self, id: &ReportId, now: DateTime<Utc>) -> Result<ReportView, NodeError> {
+        for doc_id in self.repo.document_ids()? {
+            if doc_id.kind() != DocKind::Reports || doc_id.period() != Some(id.month()) {
+                continue;
+            }
+            let Some(doc) = self.repo.existing(&doc_id)? else {
+                continue;
+            };
+            if let Some(r) = report::get(doc, id)? {
+                return Ok(ReportView::new(doc_id.place().clone(), r, now));
+            }
+        }
+        Err(NodeError::UnknownReport(id.to_string()))
+    }
+
+    /// A blob's bytes, verified against its hash.
+    pub fn blob(&self, hash: &BlobHash) -> Result<Vec<u8>, NodeError> {
+        self.repo
+            .blob(hash)?
+            .ok_or_else(|| NodeError::UnknownBlob(hash.to_string()))
+    }
+
+    /// The schema version this build writes.
+    pub fn schema_version() -> u32 {
+        SCHEMA_VERSION
+    }
+}

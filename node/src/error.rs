@@ -1,0 +1,67 @@
+//! The node's error type: what failed, said so an operator knows what to do.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::config::ConfigError;
+use crate::identity::IdentityError;
+use crate::store::StoreError;
+
+/// Any failure of a node operation.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The data directory holds no node.
+    #[error("no yizhan node in {dir}: run `yizhan init --role ROLE --place PLACE` first, or point --data-dir / YIZHAN_DATA_DIR at an existing node")]
+    NotInitialised {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// `init` found a node already there.
+    #[error("{dir} already holds a yizhan node; use another --data-dir, or move the directory away to start afresh")]
+    AlreadyInitialised {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The request broke a domain rule, or a document is malformed.
+    #[error(transparent)]
+    Model(#[from] crdt_model::ModelError),
+    /// The identity key failed.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The configuration failed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A file or directory operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No report with this id is held here.
+    #[error("report {0} is not held on this node; `yizhan report list` shows the reports it holds")]
+    UnknownReport(String),
+    /// No blob with this hash is held here.
+    #[error("blob {0} is not held on this node")]
+    UnknownBlob(String),
+    /// A bug: an invariant of the node broke.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<crdt_model::ValidationError> for NodeError {
+    fn from(e: crdt_model::ValidationError) -> Self {
+        NodeError::Model(e.into())
+    }
+}
+
+impl From<crdt_model::SchemaError> for NodeError {
+    fn from(e: crdt_model::SchemaError) -> Self {
+        NodeError::Model(e.into())
+    }
+}

@@ -1,0 +1,180 @@
+//! The write path: documents held open in memory over the store, and the rule
+//! that a change is acknowledged only after its redb transaction is durable.
+//!
+//! All writes go through [`Repo::write`]: the closure mutates any number of
+//! documents and stages blobs; on `Ok` every touched document is committed as
+//! one Automerge change, the new changes of all of them go into one store
+//! batch, and the batch commits durably. On `Err`, or if the store commit
+//! fails, every touched document is rolled back or dropped from memory, so
+//! memory never runs ahead of disk.
+
+use std::collections::{BTreeMap, HashMap};
+
+use automerge::{ActorId, AutoCommit, ChangeHash, transaction::CommitOptions};
+use chrono::{DateTime, Utc};
+use crdt_model::DocumentId;
+
+use crate::error::NodeError;
+use crate::store::{BlobHash, DocumentInfo, Store};
+
+/// Documents over a store, written with one actor.
+pub struct Repo {
+    store: Store,
+    actor: ActorId,
+    docs: HashMap<DocumentId, AutoCommit>,
+}
+
+/// What a write closure may touch.
+pub struct Writer<'r> {
+    repo: &'r mut Repo,
+    /// Heads of each touched document before the write.
+    touched: BTreeMap<DocumentId, Vec<ChangeHash>>,
+    blobs: Vec<Vec<u8>>,
+}
+
+impl Writer<'_> {
+    /// The document `id`, created empty if the store does not hold it yet.
+    pub fn doc(&mut self, id: &DocumentId) -> Result<&mut AutoCommit, NodeError> {
+        if !self.touched.contains_key(id) {
+            let heads = self.repo.doc_mut(id)?.get_heads();
+            self.touched.insert(id.clone(), heads);
+        }
+        self.repo.doc_mut(id)
+    }
+
+    /// A document for reading inside the write (same as [`Writer::doc`], but
+    /// does not mark it touched when it is only read).
+    pub fn read(&mut self, id: &DocumentId) -> Result<Option<&mut AutoCommit>, NodeError> {
+        self.repo.existing(id)
+    }
+
+    /// Stages a blob to be stored in the same durable commit; returns its hash.
+    pub fn put_blob(&mut self, bytes: Vec<u8>) -> BlobHash {
+        let h = BlobHash::of(&bytes);
+        self.blobs.push(bytes);
+        h
+    }
+}
+
+impl Repo {
+    /// Wraps an open store; documents will be written with `actor`.
+    pub fn new(store: Store, actor: ActorId) -> Repo {
+        Repo {
+            store,
+            actor,
+            docs: HashMap::new(),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Loads a document from the store into memory if it exists there.
+    pub fn existing(&mut self, id: &DocumentId) -> Result<Option<&mut AutoCommit>, NodeError> {
+        if !self.docs.contains_key(id) {
+            let Some(doc) = self.store.load_document(&id.to_string())? else {
+                return Ok(None);
+            };
+            self.docs.insert(id.clone(), doc.with_actor(self.actor.clone()));
+        }
+        Ok(self.docs.get_mut(id))
+    }
+
+    fn doc_mut(&mut self, id: &DocumentId) -> Result<&mut AutoCommit, NodeError> {
+        if self.existing(id)?.is_none() {
+            self.docs
+                .insert(id.clone(), AutoCommit::new().with_actor(self.actor.clone()));
+        }
+        self.docs.get_mut(id).ok_or_else(|| NodeError::Internal("document vanished from memory".into()))
+    }
+
+    /// Ids of every document in the store.
+    pub fn document_ids(&self) -> Result<Vec<DocumentId>, NodeError> {
+        Ok(self
+            .store
+            .document_ids()?
+            .into_iter()
+            .filter_map(|s| DocumentId::parse(&s).ok())
+            .collect())
+    }
+
+    /// Runs `f` over the documents and commits what it changed, durably, as
+    /// one batch. Nothing is written if `f` fails.
+    pub fn write<T>(
+        &mut self,
+        now: DateTime<Utc>,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T, NodeError>,
+    ) -> Result<T, NodeError> {
+        let mut w = Writer {
+            repo: self,
+            touched: BTreeMap::new(),
+            blobs: Vec::new(),
+        };
+        let result = f(&mut w);
+        let Writer { touched, blobs, .. } = w;
+        let value = match result {
+            Ok(v) => v,
+            Err(e) => {
+                for id in touched.keys() {
+                    if let Some(doc) = self.docs.get_mut(id) {
+                        doc.rollback();
+                    }
+                }
+                return Err(e);
+            }
+        };
+        match self.persist(now, &touched, &blobs) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                // Memory may now hold changes the disk does not: forget them.
+                for id in touched.keys() {
+                    self.docs.remove(id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn persist(&mut self, now: DateTime<Utc>, touched: &BTreeMap<DocumentId, Vec<ChangeHash>>, blobs: &[Vec<u8>]) -> Result<(), NodeError> {
+        let mut batch = self.store.batch()?;
+        for blob in blobs {
+            batch.put_blob(blob)?;
+        }
+        for (id, before) in touched {
+            let doc = self
+                .docs
+                .get_mut(id)
+                .ok_or_else(|| NodeError::Internal("touched document vanished".into()))?;
+            doc.commit_with(CommitOptions::default().with_time(now.timestamp()));
+            let heads = doc.get_heads();
+            if heads == *before {
+                continue;
+            }
+            let key = id.to_string();
+            let chunk = doc.save_after(before);
+            // Each document is touched once per batch, so the committed info
+            // plus this chunk is what the store will hold after the commit.
+            let mut info = self.store.document_info(&key)?.unwrap_or(DocumentInfo {
+                snapshot_bytes: 0,
+                changes_bytes: 0,
+                change_chunks: 0,
+                heads: Vec::new(),
+            });
+            info.changes_bytes += chunk.len() as u64;
+            if info.wants_compaction() {
+                batch.put_snapshot(&key, &doc.save(), &heads)?;
+            } else {
+                batch.append_changes(&key, &chunk, &heads)?;
+            }
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// A blob by hash, verified.
+    pub fn blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, NodeError> {
+        Ok(self.store.blob(hash)?)
+    }
+}
