@@ -29,7 +29,9 @@ pub struct Cli {
 impl Cli {
     /// The data directory in force.
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone().unwrap_or_else(node::api::default_data_dir)
+        self.data_dir
+            .clone()
+            .unwrap_or_else(node::api::default_data_dir)
     }
 }
 

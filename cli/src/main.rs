@@ -9,7 +9,6 @@ mod report;
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use args::{Cli, Command};
 use clap::Parser;
 use node::{Node, Role};
@@ -20,7 +19,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
@@ -70,9 +74,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let node = Node::open(&dir)?;
             out.status(&node.status()?, "")
         }
-        Command::Report(cmd) => {
-            let mut node = Node::open(&dir).context("cannot open the node")?;
-            report::run(&mut node, cmd, &out)
-        }
+        Command::Report(cmd) => report::run(&dir, cmd, &out),
     }
 }

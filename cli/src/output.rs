@@ -20,7 +20,8 @@ fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_header(header.to_vec());
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(header.to_vec());
     t
 }
 
@@ -60,9 +61,16 @@ impl Output {
         if self.json {
             return print_json(s);
         }
-        println!("recorded report {} ({}), due {}", s.report.id, s.report.category, local(s.report.deadline));
+        println!(
+            "recorded report {} ({}), due {}",
+            s.report.id,
+            s.report.category,
+            local(s.report.deadline)
+        );
         for (id, d) in &s.nearby {
-            println!("  open report {id} of the same category is {d:.0} m away: is it the same hazard?");
+            println!(
+                "  open report {id} of the same category is {d:.0} m away: is it the same hazard?"
+            );
         }
         Ok(())
     }
@@ -75,9 +83,21 @@ impl Output {
             println!("no reports");
             return Ok(());
         }
-        let mut t = table(&["id", "category", "status", "place", "submitted", "due", "text"]);
+        let mut t = table(&[
+            "id",
+            "category",
+            "status",
+            "place",
+            "submitted",
+            "due",
+            "text",
+        ]);
         for r in reports {
-            let due = if r.overdue { format!("{} OVERDUE", local(r.deadline)) } else { local(r.deadline) };
+            let due = if r.overdue {
+                format!("{} OVERDUE", local(r.deadline))
+            } else {
+                local(r.deadline)
+            };
             t.add_row(vec![
                 r.id.to_string(),
                 r.category.to_string(),
@@ -102,7 +122,10 @@ impl Output {
         t.add_row(vec!["category".to_owned(), r.category.to_string()]);
         t.add_row(vec!["status".to_owned(), r.status.to_string()]);
         t.add_row(vec!["place".to_owned(), r.place.to_string()]);
-        t.add_row(vec!["location".to_owned(), format!("{:.6}, {:.6}", r.lat, r.lon)]);
+        t.add_row(vec![
+            "location".to_owned(),
+            format!("{:.6}, {:.6}", r.lat, r.lon),
+        ]);
         if let Some(a) = &r.address {
             t.add_row(vec!["address".to_owned(), a.clone()]);
         }
@@ -115,15 +138,25 @@ impl Output {
         }
         t.add_row(vec!["submitted".to_owned(), local(r.submitted_at)]);
         let overdue = if r.overdue { " (overdue)" } else { "" };
-        t.add_row(vec!["due".to_owned(), format!("{}{overdue}", local(r.deadline))]);
+        t.add_row(vec![
+            "due".to_owned(),
+            format!("{}{overdue}", local(r.deadline)),
+        ]);
         for a in &r.attachments {
-            t.add_row(vec![a.kind.as_str().to_owned(), format!("{} {} {} bytes", a.hash, a.mime, a.size)]);
+            t.add_row(vec![
+                a.kind.as_str().to_owned(),
+                format!("{} {} {} bytes", a.hash, a.mime, a.size),
+            ]);
         }
         println!("{t}");
         if !r.events.is_empty() {
             let mut e = table(&["time", "event", "by", "note"]);
             for ev in &r.events {
-                let skipped = if r.state.skipped.contains(&ev.id) { " (skipped)" } else { "" };
+                let skipped = if r.state.skipped.contains(&ev.id) {
+                    " (skipped)"
+                } else {
+                    ""
+                };
                 e.add_row(vec![
                     local(ev.at),
                     format!("{}{skipped}", ev.kind.name()),

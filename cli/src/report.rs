@@ -12,23 +12,29 @@ use node::api::{NewAttachment, ReportFilter, SubmitReport};
 use crate::args::{ListArgs, ReportCommand, SubmitArgs};
 use crate::output::Output;
 
-pub fn run(node: &mut Node, cmd: ReportCommand, out: &Output) -> anyhow::Result<()> {
+/// Runs a report command. Arguments are validated before the node is opened,
+/// so a malformed command never touches the store.
+pub fn run(dir: &Path, cmd: ReportCommand, out: &Output) -> anyhow::Result<()> {
     let now = Utc::now();
     match cmd {
         ReportCommand::Submit(a) => {
             let req = submission(a)?;
-            let done = node.submit_report(req, now)?;
+            let done = open(dir)?.submit_report(req, now)?;
             out.submitted(&done)
         }
         ReportCommand::List(a) => {
             let filter = filter(a)?;
-            out.report_list(&node.reports(&filter, now)?)
+            out.report_list(&open(dir)?.reports(&filter, now)?)
         }
         ReportCommand::Show { id } => {
             let id = ReportId::parse(&id)?;
-            out.report(&node.report(&id, now)?)
+            out.report(&open(dir)?.report(&id, now)?)
         }
     }
+}
+
+fn open(dir: &Path) -> anyhow::Result<Node> {
+    Ok(Node::open(dir)?)
 }
 
 fn submission(a: SubmitArgs) -> anyhow::Result<SubmitReport> {
@@ -37,7 +43,10 @@ fn submission(a: SubmitArgs) -> anyhow::Result<SubmitReport> {
     crdt_model::LatLon::new(a.lat, a.lon)?;
     let reporter = a.reporter.as_deref().map(MemberId::parse).transpose()?;
     let mut attachments = Vec::new();
-    for (paths, kind) in [(&a.photo, AttachmentKind::Photo), (&a.voice, AttachmentKind::Voice)] {
+    for (paths, kind) in [
+        (&a.photo, AttachmentKind::Photo),
+        (&a.voice, AttachmentKind::Voice),
+    ] {
         for p in paths {
             attachments.push(read_attachment(p, kind)?);
         }
@@ -101,7 +110,11 @@ fn mime_of(path: &Path, kind: AttachmentKind) -> &'static str {
 fn filter(a: ListArgs) -> anyhow::Result<ReportFilter> {
     Ok(ReportFilter {
         place: a.place.as_deref().map(PlaceId::parse).transpose()?,
-        category: a.category.as_deref().map(str::parse::<Category>).transpose()?,
+        category: a
+            .category
+            .as_deref()
+            .map(str::parse::<Category>)
+            .transpose()?,
         status: a
             .status
             .as_deref()

@@ -86,6 +86,9 @@ mod tests {
             let json = serde_json::to_string(c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.as_str()));
         }
-        assert!(matches!("nope".parse::<Category>(), Err(ValidationError::UnknownCategory(_))));
+        assert!(matches!(
+            "nope".parse::<Category>(),
+            Err(ValidationError::UnknownCategory(_))
+        ));
     }
 }

@@ -94,8 +94,15 @@ fn merchant_key(id: &MerchantId) -> String {
 
 /// Parses opening hours written `08:00-21:00` (or with an en dash).
 pub fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), ValidationError> {
-    let bad = || ValidationError::BadTime(format!("opening hours {s:?}: write them as HH:MM-HH:MM, such as 08:00-21:00"));
-    let (a, b) = s.split_once('-').or_else(|| s.split_once('–')).ok_or_else(bad)?;
+    let bad = || {
+        ValidationError::BadTime(format!(
+            "opening hours {s:?}: write them as HH:MM-HH:MM, such as 08:00-21:00"
+        ))
+    };
+    let (a, b) = s
+        .split_once('-')
+        .or_else(|| s.split_once('–'))
+        .ok_or_else(bad)?;
     let t = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").map_err(|_| bad());
     let (opens, closes) = (t(a)?, t(b)?);
     if opens == closes {
@@ -132,7 +139,11 @@ pub fn add_station<T: Transactable + ReadDoc>(doc: &mut T, s: &Station) -> Resul
 }
 
 /// Logs a maintenance visit to a station.
-pub fn log_maintenance<T: Transactable + ReadDoc>(doc: &mut T, id: &StationId, m: &Maintenance) -> Result<(), ModelError> {
+pub fn log_maintenance<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    id: &StationId,
+    m: &Maintenance,
+) -> Result<(), ModelError> {
     check_text("maintenance note", &m.note, 500, false)?;
     let station = list_stations(doc)?
         .into_iter()
@@ -151,7 +162,10 @@ pub fn log_maintenance<T: Transactable + ReadDoc>(doc: &mut T, id: &StationId, m
     };
     let slot = format!("{}-{}", m.at.timestamp_millis(), station.maintenance.len());
     let e = MapWriter::open(doc, log).map(&slot)?;
-    MapWriter::open(doc, e).time("at", m.at)?.str("note", &m.note)?.str("by", &m.by)?;
+    MapWriter::open(doc, e)
+        .time("at", m.at)?
+        .str("note", &m.note)?
+        .str("by", &m.by)?;
     Ok(())
 }
 
@@ -206,7 +220,10 @@ pub fn list_stations<D: ReadDoc>(doc: &D) -> Result<Vec<Station>, SchemaError> {
 }
 
 /// Adds a merchant with the rewards it offers.
-pub fn add_merchant<T: Transactable + ReadDoc>(doc: &mut T, m: &Merchant) -> Result<(), ModelError> {
+pub fn add_merchant<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    m: &Merchant,
+) -> Result<(), ModelError> {
     check_text("merchant name", &m.name, 100, false)?;
     if let Some(a) = &m.address {
         check_text("address", a, 200, false)?;
@@ -226,7 +243,8 @@ pub fn add_merchant<T: Transactable + ReadDoc>(doc: &mut T, m: &Merchant) -> Res
         .into());
     }
     let mut w = MapWriter::create_entity(doc, &k)?;
-    w.str("name", &m.name)?.opt_str("address", m.address.as_deref())?;
+    w.str("name", &m.name)?
+        .opt_str("address", m.address.as_deref())?;
     let rewards = w.map("rewards")?;
     let mut r = MapWriter::open(doc, rewards);
     for (item, price) in &m.rewards {

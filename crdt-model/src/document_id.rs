@@ -167,7 +167,9 @@ impl DocumentId {
     /// An id for an unperiodised kind; errors if the kind needs a period.
     pub fn new(place: PlaceId, kind: DocKind) -> Result<DocumentId, IdError> {
         if kind.period_kind().is_some() {
-            return Err(IdError::PeriodRequired { kind: kind.as_str() });
+            return Err(IdError::PeriodRequired {
+                kind: kind.as_str(),
+            });
         }
         Ok(DocumentId {
             place,
@@ -177,7 +179,11 @@ impl DocumentId {
     }
 
     /// An id for a periodised kind; errors if the period does not fit the kind.
-    pub fn with_period(place: PlaceId, kind: DocKind, period: Period) -> Result<DocumentId, IdError> {
+    pub fn with_period(
+        place: PlaceId,
+        kind: DocKind,
+        period: Period,
+    ) -> Result<DocumentId, IdError> {
         if kind.period_kind() != Some(period.kind()) {
             return Err(IdError::PeriodMismatch {
                 kind: kind.as_str(),
@@ -332,7 +338,13 @@ mod tests {
         let id = DocumentId::parse("guandu/yiliu/xinyazhou/reports/2026-03").unwrap();
         assert_eq!(id.place().as_str(), "guandu/yiliu/xinyazhou");
         assert_eq!(id.kind(), DocKind::Reports);
-        assert_eq!(id.period(), Some(Period::Month { year: 2026, month: 3 }));
+        assert_eq!(
+            id.period(),
+            Some(Period::Month {
+                year: 2026,
+                month: 3
+            })
+        );
     }
 
     #[test]
@@ -357,7 +369,17 @@ mod tests {
     fn constructors_check_periods() {
         let p = PlaceId::parse("guandu").unwrap();
         assert!(DocumentId::new(p.clone(), DocKind::Reports).is_err());
-        assert!(DocumentId::with_period(p.clone(), DocKind::Ledger, Period::Month { year: 2026, month: 1 }).is_err());
+        assert!(
+            DocumentId::with_period(
+                p.clone(),
+                DocKind::Ledger,
+                Period::Month {
+                    year: 2026,
+                    month: 1
+                }
+            )
+            .is_err()
+        );
         assert!(DocumentId::with_period(p, DocKind::Ledger, Period::Year { year: 2026 }).is_ok());
     }
 }

@@ -57,7 +57,10 @@ mod tests {
     #[test]
     fn coordinates_are_range_checked() {
         assert!(LatLon::new(24.97, 102.74).is_ok());
-        assert_eq!(LatLon::new(200.0, 0.0), Err(ValidationError::LatitudeOutOfRange(200.0)));
+        assert_eq!(
+            LatLon::new(200.0, 0.0),
+            Err(ValidationError::LatitudeOutOfRange(200.0))
+        );
         assert!(LatLon::new(0.0, -181.0).is_err());
         assert!(LatLon::new(f64::NAN, 0.0).is_err());
     }

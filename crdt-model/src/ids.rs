@@ -28,10 +28,9 @@ fn validate_slug(what: &'static str, s: &str) -> Result<(), IdError> {
     if s.len() > ENTITY_ID_BYTES_MAX {
         return Err(bad("is longer than 64 bytes"));
     }
-    if !s
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
-    {
+    if !s.bytes().all(|b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+    }) {
         return Err(bad("may hold only a-z, 0-9, '-', '_' and '.'"));
     }
     Ok(())
@@ -158,7 +157,9 @@ impl ReportId {
             id: s.to_owned(),
             why,
         };
-        let (month, suffix) = s.split_once('-').ok_or_else(|| bad("want YYYYMM-xxxxxxxx"))?;
+        let (month, suffix) = s
+            .split_once('-')
+            .ok_or_else(|| bad("want YYYYMM-xxxxxxxx"))?;
         if month.len() != 6 || !month.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("want YYYYMM-xxxxxxxx"));
         }
@@ -166,7 +167,11 @@ impl ReportId {
         if !(1..=12).contains(&m) || &month[..4] < "1970" {
             return Err(bad("bad month"));
         }
-        if suffix.len() != 8 || !suffix.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if suffix.len() != 8
+            || !suffix
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad("want 8 lowercase hex digits after the month"));
         }
         Ok(ReportId(s.to_owned()))
@@ -229,12 +234,25 @@ mod tests {
         let id = ReportId::new(at, 0x3fa9c2d1);
         assert_eq!(id.as_str(), "202611-3fa9c2d1");
         assert_eq!(ReportId::parse(id.as_str()).unwrap(), id);
-        assert_eq!(id.month(), Period::Month { year: 2026, month: 11 });
+        assert_eq!(
+            id.month(),
+            Period::Month {
+                year: 2026,
+                month: 11
+            }
+        );
     }
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["", "2026-11", "202613-00000000", "202611-XYZ", "202611-0000000g", "20261-00000000"] {
+        for bad in [
+            "",
+            "2026-11",
+            "202613-00000000",
+            "202611-XYZ",
+            "202611-0000000g",
+            "20261-00000000",
+        ] {
             assert!(ReportId::parse(bad).is_err(), "{bad:?}");
         }
         assert!(MemberId::parse("m-01").is_ok());

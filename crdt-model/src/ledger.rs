@@ -54,7 +54,11 @@ impl EntryKind {
     pub fn is_credit(self) -> bool {
         matches!(
             self,
-            EntryKind::Opening | EntryKind::Report | EntryKind::Task | EntryKind::Patrol | EntryKind::Award
+            EntryKind::Opening
+                | EntryKind::Report
+                | EntryKind::Task
+                | EntryKind::Patrol
+                | EntryKind::Award
         )
     }
 }
@@ -129,12 +133,19 @@ pub fn balances<D: ReadDoc>(doc: &D) -> Result<BTreeMap<MemberId, i64>, SchemaEr
 
 /// One member's balance.
 pub fn balance<D: ReadDoc>(doc: &D, member: &MemberId) -> Result<i64, SchemaError> {
-    Ok(list(doc)?.iter().filter(|e| &e.member == member).map(|e| e.amount).sum())
+    Ok(list(doc)?
+        .iter()
+        .filter(|e| &e.member == member)
+        .map(|e| e.amount)
+        .sum())
 }
 
 /// One member's entries, in order: their statement.
 pub fn statement<D: ReadDoc>(doc: &D, member: &MemberId) -> Result<Vec<Entry>, SchemaError> {
-    Ok(list(doc)?.into_iter().filter(|e| &e.member == member).collect())
+    Ok(list(doc)?
+        .into_iter()
+        .filter(|e| &e.member == member)
+        .collect())
 }
 
 fn write<T: Transactable + ReadDoc>(doc: &mut T, e: &Entry) -> Result<(), ModelError> {
@@ -178,7 +189,11 @@ fn write<T: Transactable + ReadDoc>(doc: &mut T, e: &Entry) -> Result<(), ModelE
 
 /// Writes a credit (earning or award) for a member on the roster.
 /// `entry.amount` must be positive; awards need a reason.
-pub fn credit<T: Transactable + ReadDoc>(doc: &mut T, member: &Member, entry: &Entry) -> Result<(), ModelError> {
+pub fn credit<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    member: &Member,
+    entry: &Entry,
+) -> Result<(), ModelError> {
     debug_assert_eq!(member.id, entry.member);
     if !entry.kind.is_credit() {
         return Err(ValidationError::BadText {
@@ -243,7 +258,11 @@ pub fn redeem<T: Transactable + ReadDoc>(
 
 /// Writes a compensating correction of `amount` (non-zero, either sign) with a
 /// reason and the entry it corrects. A negative correction may not overdraw.
-pub fn correct<T: Transactable + ReadDoc>(doc: &mut T, member: &Member, entry: &Entry) -> Result<(), ModelError> {
+pub fn correct<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    member: &Member,
+    entry: &Entry,
+) -> Result<(), ModelError> {
     debug_assert_eq!(member.id, entry.member);
     if entry.kind != EntryKind::Correction {
         return Err(ValidationError::BadText {
@@ -264,7 +283,10 @@ pub fn correct<T: Transactable + ReadDoc>(doc: &mut T, member: &Member, entry: &
     }
     if let Some(r) = &entry.reference {
         let entries = list(doc)?;
-        if !entries.iter().any(|e| e.id.as_str() == r && e.member == member.id) {
+        if !entries
+            .iter()
+            .any(|e| e.id.as_str() == r && e.member == member.id)
+        {
             return Err(ValidationError::UnknownEntity {
                 what: "ledger entry of this member",
                 id: r.clone(),

@@ -27,9 +27,9 @@ pub mod place;
 pub mod report;
 pub mod roster;
 pub mod roster_private;
-pub mod tasks;
 mod schema;
 pub mod stats;
+pub mod tasks;
 
 pub use category::Category;
 pub use document_id::{DocKind, DocumentId, Period};

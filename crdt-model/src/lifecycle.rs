@@ -163,11 +163,14 @@ pub fn transition(state: &CaseState, ev: &ReportEvent) -> Result<(), &'static st
         }
         EventKind::Handle { .. } => holder && s == Dispatched,
         EventKind::Escalate => {
-            community && state.level == PlaceLevel::Community && matches!(s, Submitted | Verified | Dispatched | Reopened)
+            community
+                && state.level == PlaceLevel::Community
+                && matches!(s, Submitted | Verified | Dispatched | Reopened)
         }
         EventKind::Accept => street && s == Escalated,
         EventKind::Close { reason } => {
-            community && (s == Handled || (*reason != CloseReason::Fixed && s.is_open() && s != Handled))
+            community
+                && (s == Handled || (*reason != CloseReason::Fixed && s.is_open() && s != Handled))
         }
         EventKind::Reopen => community && matches!(s, Closed | Voided),
         EventKind::Confirm { .. } => s.is_open(),

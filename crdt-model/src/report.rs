@@ -80,13 +80,23 @@ impl Attachment {
     /// Checks hash format, media type and size.
     pub fn validate(&self) -> Result<(), ValidationError> {
         let bad = |why: String| ValidationError::BadAttachment(why);
-        if self.hash.len() != 64 || !self.hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return Err(bad(format!("hash {:?} is not 64 lowercase hex digits", self.hash)));
+        if self.hash.len() != 64
+            || !self
+                .hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(bad(format!(
+                "hash {:?} is not 64 lowercase hex digits",
+                self.hash
+            )));
         }
-        let (top, sub) = self
-            .mime
-            .split_once('/')
-            .ok_or_else(|| bad(format!("media type {:?} is not of the form type/subtype", self.mime)))?;
+        let (top, sub) = self.mime.split_once('/').ok_or_else(|| {
+            bad(format!(
+                "media type {:?} is not of the form type/subtype",
+                self.mime
+            ))
+        })?;
         if top.is_empty() || sub.is_empty() || self.mime.len() > 100 {
             return Err(bad(format!("media type {:?} is malformed", self.mime)));
         }
@@ -279,7 +289,9 @@ pub fn validate_new(r: &NewReport) -> Result<(), ValidationError> {
     if let Some(d) = r.deadline
         && d <= r.submitted_at
     {
-        return Err(ValidationError::BadTime("the deadline must be after the submission time".into()));
+        return Err(ValidationError::BadTime(
+            "the deadline must be after the submission time".into(),
+        ));
     }
     if ReportId::new(r.submitted_at, 0).month() != r.id.month() {
         return Err(ValidationError::BadTime(format!(
@@ -290,7 +302,12 @@ pub fn validate_new(r: &NewReport) -> Result<(), ValidationError> {
     Ok(())
 }
 
-pub(crate) fn check_text(field: &'static str, s: &str, max: usize, may_be_empty: bool) -> Result<(), ValidationError> {
+pub(crate) fn check_text(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    may_be_empty: bool,
+) -> Result<(), ValidationError> {
     if !may_be_empty && s.trim().is_empty() {
         return Err(ValidationError::BadText {
             field,
@@ -345,7 +362,10 @@ pub fn submit<T: Transactable + ReadDoc>(doc: &mut T, r: &NewReport) -> Result<(
     Ok(())
 }
 
-fn write_attachment<T: Transactable>(w: &mut MapWriter<'_, T>, a: &Attachment) -> Result<(), ModelError> {
+fn write_attachment<T: Transactable>(
+    w: &mut MapWriter<'_, T>,
+    a: &Attachment,
+) -> Result<(), ModelError> {
     w.str("hash", &a.hash)?
         .str("mime", &a.mime)?
         .i64("size", a.size as i64)?
@@ -373,7 +393,9 @@ pub fn record_event<T: Transactable + ReadDoc>(
     if let EventKind::Dispatch { to, due } = &ev.kind {
         check_text("handler", to, 100, false)?;
         if *due <= ev.at {
-            return Err(ValidationError::BadTime("the due time must be after the dispatch".into()).into());
+            return Err(
+                ValidationError::BadTime("the due time must be after the dispatch".into()).into(),
+            );
         }
     }
     if current.events.iter().any(|e| e.id == ev.id) {
@@ -413,7 +435,10 @@ pub fn record_event<T: Transactable + ReadDoc>(
     Ok(current.state())
 }
 
-fn write_event<T: Transactable>(w: &mut MapWriter<'_, T>, ev: &ReportEvent) -> Result<(), ModelError> {
+fn write_event<T: Transactable>(
+    w: &mut MapWriter<'_, T>,
+    ev: &ReportEvent,
+) -> Result<(), ModelError> {
     w.str("kind", ev.kind.name())?
         .time("at", ev.at)?
         .str("by", &ev.by)?
@@ -436,7 +461,11 @@ fn write_event<T: Transactable>(w: &mut MapWriter<'_, T>, ev: &ReportEvent) -> R
         EventKind::Confirm { member } => {
             w.opt_str("member", member.as_ref().map(|m| m.as_str()))?;
         }
-        EventKind::Handle { photo: None } | EventKind::Verify | EventKind::Escalate | EventKind::Accept | EventKind::Reopen => {}
+        EventKind::Handle { photo: None }
+        | EventKind::Verify
+        | EventKind::Escalate
+        | EventKind::Accept
+        | EventKind::Reopen => {}
     }
     Ok(())
 }
@@ -481,7 +510,10 @@ fn read_event<D: ReadDoc>(id: &str, m: &MapRef<'_, D>) -> Result<ReportEvent, Sc
             due: m.time("due")?,
         },
         "handle" => EventKind::Handle {
-            photo: m.opt_map("photo")?.map(|p| read_attachment(&p)).transpose()?,
+            photo: m
+                .opt_map("photo")?
+                .map(|p| read_attachment(&p))
+                .transpose()?,
         },
         "escalate" => EventKind::Escalate,
         "accept" => EventKind::Accept,
@@ -490,10 +522,14 @@ fn read_event<D: ReadDoc>(id: &str, m: &MapRef<'_, D>) -> Result<ReportEvent, Sc
         },
         "reopen" => EventKind::Reopen,
         "confirm" => EventKind::Confirm {
-            member: m.opt_str("member")?.map(|s| MemberId::parse(&s)).transpose().map_err(|e| SchemaError {
-                path: format!("events/{id}/member"),
-                why: e.to_string(),
-            })?,
+            member: m
+                .opt_str("member")?
+                .map(|s| MemberId::parse(&s))
+                .transpose()
+                .map_err(|e| SchemaError {
+                    path: format!("events/{id}/member"),
+                    why: e.to_string(),
+                })?,
         },
         other => {
             return Err(SchemaError {

@@ -17,7 +17,6 @@ use crate::schema::{MapRef, MapWriter, child_map, entity_ids, entity_obj, has_en
 
 const PREFIX: &str = "member";
 
-
 named!(
     /// What kind of new-employment worker a member is.
     MemberKind {
@@ -164,7 +163,8 @@ pub fn get<D: ReadDoc>(doc: &D, id: &MemberId) -> Result<Option<Member>, SchemaE
     let Some(m) = MapRef::entity(doc, &key(id))? else {
         return Ok(None);
     };
-    let date = |m: &MapRef<'_, D>, k: &str| m.parsed(k, |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+    let date =
+        |m: &MapRef<'_, D>, k: &str| m.parsed(k, |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
     let certificate = match m.opt_map("certificate")? {
         None => None,
         Some(c) => Some(Certificate {
@@ -236,12 +236,19 @@ fn member_obj<D: ReadDoc>(doc: &D, id: &MemberId) -> Result<automerge::ObjId, Mo
 
 /// Moves a member to a new status: approve (applied → active), suspend
 /// (active → suspended), reinstate (suspended → active), leave (any → left).
-pub fn set_status<T: Transactable + ReadDoc>(doc: &mut T, id: &MemberId, to: MemberStatus) -> Result<Member, ModelError> {
+pub fn set_status<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    id: &MemberId,
+    to: MemberStatus,
+) -> Result<Member, ModelError> {
     use MemberStatus::*;
     let mut m = require(doc, id)?;
     let allowed = matches!(
         (m.status, to),
-        (Applied, Active) | (Active, Suspended) | (Suspended, Active) | (Applied | Active | Suspended, Left)
+        (Applied, Active)
+            | (Active, Suspended)
+            | (Suspended, Active)
+            | (Applied | Active | Suspended, Left)
     );
     if !allowed {
         return Err(ValidationError::IllegalMemberTransition {
@@ -257,7 +264,11 @@ pub fn set_status<T: Transactable + ReadDoc>(doc: &mut T, id: &MemberId, to: Mem
     Ok(m)
 }
 
-fn require_active<D: ReadDoc>(doc: &D, id: &MemberId, action: &'static str) -> Result<Member, ModelError> {
+fn require_active<D: ReadDoc>(
+    doc: &D,
+    id: &MemberId,
+    action: &'static str,
+) -> Result<Member, ModelError> {
     let m = require(doc, id)?;
     if m.status != MemberStatus::Active {
         return Err(ValidationError::MemberNotActive {
@@ -271,7 +282,11 @@ fn require_active<D: ReadDoc>(doc: &D, id: &MemberId, action: &'static str) -> R
 }
 
 /// Certifies an active member as governance observer.
-pub fn certify<T: Transactable + ReadDoc>(doc: &mut T, id: &MemberId, cert: &Certificate) -> Result<(), ModelError> {
+pub fn certify<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    id: &MemberId,
+    cert: &Certificate,
+) -> Result<(), ModelError> {
     check_text("certificate number", &cert.number, 40, false)?;
     if cert.expires <= cert.issued {
         return Err(ValidationError::BadTime(format!(
@@ -300,7 +315,11 @@ pub fn certify<T: Transactable + ReadDoc>(doc: &mut T, id: &MemberId, cert: &Cer
 }
 
 /// Moves a member to another grid of the community.
-pub fn move_grid<T: Transactable + ReadDoc>(doc: &mut T, id: &MemberId, grid: &str) -> Result<(), ModelError> {
+pub fn move_grid<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    id: &MemberId,
+    grid: &str,
+) -> Result<(), ModelError> {
     check_text("grid", grid, 40, false)?;
     require(doc, id)?;
     let obj = member_obj(doc, id)?;
@@ -309,7 +328,11 @@ pub fn move_grid<T: Transactable + ReadDoc>(doc: &mut T, id: &MemberId, grid: &s
 }
 
 /// Records a training the member attended.
-pub fn add_training<T: Transactable + ReadDoc>(doc: &mut T, id: &MemberId, t: &TrainingRecord) -> Result<(), ModelError> {
+pub fn add_training<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    id: &MemberId,
+    t: &TrainingRecord,
+) -> Result<(), ModelError> {
     check_text("training topic", &t.topic, 100, false)?;
     if !(t.hours > 0.0 && t.hours <= 24.0) {
         return Err(ValidationError::BadText {

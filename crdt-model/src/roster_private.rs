@@ -29,13 +29,24 @@ fn key(id: &MemberId) -> String {
 }
 
 /// Writes (or replaces) a member's personal data.
-pub fn put<T: Transactable + ReadDoc>(doc: &mut T, id: &MemberId, r: &PrivateRecord) -> Result<(), ModelError> {
+pub fn put<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    id: &MemberId,
+    r: &PrivateRecord,
+) -> Result<(), ModelError> {
     check_text("real name", &r.real_name, 60, false)?;
     check_text("phone", &r.phone, 30, false)?;
-    if !r.phone.bytes().all(|b| b.is_ascii_digit() || b"+- ".contains(&b)) {
+    if !r
+        .phone
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"+- ".contains(&b))
+    {
         return Err(ValidationError::BadText {
             field: "phone",
-            why: format!("{:?} holds characters other than digits, '+', '-' and spaces", r.phone),
+            why: format!(
+                "{:?} holds characters other than digits, '+', '-' and spaces",
+                r.phone
+            ),
         }
         .into());
     }

@@ -45,7 +45,9 @@ impl<'d, D: ReadDoc> MapRef<'d, D> {
         match self.doc.get(&self.obj, key) {
             Ok(None) => Ok(None),
             Ok(Some((Value::Scalar(s), _))) => Ok(Some(s.into_owned())),
-            Ok(Some((Value::Object(t), _))) => Err(self.err(key, format!("found a {t:?}, want a scalar"))),
+            Ok(Some((Value::Object(t), _))) => {
+                Err(self.err(key, format!("found a {t:?}, want a scalar")))
+            }
             Err(e) => Err(self.err(key, e.to_string())),
         }
     }
@@ -115,7 +117,11 @@ impl<'d, D: ReadDoc> MapRef<'d, D> {
     }
 
     /// A field parsed from text by `parse`, which names the accepted values on error.
-    pub(crate) fn parsed<T>(&self, key: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, SchemaError> {
+    pub(crate) fn parsed<T>(
+        &self,
+        key: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, SchemaError> {
         let s = self.str(key)?;
         parse(&s).ok_or_else(|| self.err(key, format!("unknown value {s:?}")))
     }
@@ -227,7 +233,11 @@ impl<'t, T: Transactable> MapWriter<'t, T> {
     }
 
     /// Writes a set of strings as a map from item to `true`.
-    pub(crate) fn set<'a>(&mut self, key: &str, items: impl IntoIterator<Item = &'a str>) -> Result<&mut Self, ModelError> {
+    pub(crate) fn set<'a>(
+        &mut self,
+        key: &str,
+        items: impl IntoIterator<Item = &'a str>,
+    ) -> Result<&mut Self, ModelError> {
         let set = self.tx.put_object(&self.obj, key, ObjType::Map)?;
         for item in items {
             self.tx.put(&set, item, true)?;
@@ -253,7 +263,12 @@ pub(crate) fn entity_obj<D: ReadDoc>(doc: &D, key: &str) -> Result<Option<ObjId>
 }
 
 /// Finds a nested map of an object, for writing into it.
-pub(crate) fn child_map<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str, path: &str) -> Result<Option<ObjId>, SchemaError> {
+pub(crate) fn child_map<D: ReadDoc>(
+    doc: &D,
+    obj: &ObjId,
+    key: &str,
+    path: &str,
+) -> Result<Option<ObjId>, SchemaError> {
     match doc.get(obj, key) {
         Ok(None) => Ok(None),
         Ok(Some((Value::Object(ObjType::Map), id))) => Ok(Some(id)),

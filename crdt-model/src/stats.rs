@@ -80,8 +80,14 @@ impl Stats {
     fn add(&mut self, place: &PlaceId, r: &Report, now: DateTime<Utc>) {
         let state = r.state();
         self.total += 1;
-        *self.by_category.entry(r.category.as_str().to_owned()).or_default() += 1;
-        *self.by_status.entry(state.status.as_str().to_owned()).or_default() += 1;
+        *self
+            .by_category
+            .entry(r.category.as_str().to_owned())
+            .or_default() += 1;
+        *self
+            .by_status
+            .entry(state.status.as_str().to_owned())
+            .or_default() += 1;
         let grid = r.location.grid.clone().unwrap_or_else(|| "-".to_owned());
         *self.by_grid.entry(grid).or_default() += 1;
         *self

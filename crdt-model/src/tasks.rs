@@ -339,7 +339,9 @@ pub fn claim<T: Transactable + ReadDoc>(
         .into());
     }
     if t.claims.last().is_some_and(|c| at < c.at) {
-        return Err(ValidationError::BadTime("claim time is before an earlier claim".into()).into());
+        return Err(
+            ValidationError::BadTime("claim time is before an earlier claim".into()).into(),
+        );
     }
     let c = Claim {
         id: claim.clone(),
@@ -376,7 +378,9 @@ pub fn complete<T: Transactable + ReadDoc>(
         TaskStatus::Claimed => {}
         TaskStatus::Open => {
             let why = match t.winner_until(at) {
-                Some(w) if &w.member == member => format!("the lease of {member} expired at {}", w.expires),
+                Some(w) if &w.member == member => {
+                    format!("the lease of {member} expired at {}", w.expires)
+                }
                 _ => "is not claimed; claim it first".to_owned(),
             };
             return Err(refused(task, why));
@@ -384,7 +388,10 @@ pub fn complete<T: Transactable + ReadDoc>(
         s => return Err(refused(task, format!("is already {}", s.as_str()))),
     }
     if t.holder(at).is_some_and(|h| &h.member != member) {
-        return Err(refused(task, format!("is held by another member, not {member}")));
+        return Err(refused(
+            task,
+            format!("is held by another member, not {member}"),
+        ));
     }
     let obj = entity_obj(doc, &task_key(task))?.ok_or_else(|| refused(task, "vanished"))?;
     let c = MapWriter::open(doc, obj).map("completion")?;
@@ -397,15 +404,26 @@ pub fn complete<T: Transactable + ReadDoc>(
 
 /// The community signs off a completed task. Returns the task with the member
 /// and points to award.
-pub fn sign_off<T: Transactable + ReadDoc>(doc: &mut T, task: &TaskId, by: &str, at: DateTime<Utc>) -> Result<Task, ModelError> {
+pub fn sign_off<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    task: &TaskId,
+    by: &str,
+    at: DateTime<Utc>,
+) -> Result<Task, ModelError> {
     let mut t = require(doc, task)?;
     if t.status(at) != TaskStatus::Completed {
-        return Err(refused(task, format!("is {}, not completed", t.status(at).as_str())));
+        return Err(refused(
+            task,
+            format!("is {}, not completed", t.status(at).as_str()),
+        ));
     }
     let obj = entity_obj(doc, &task_key(task))?.ok_or_else(|| refused(task, "vanished"))?;
     let s = MapWriter::open(doc, obj).map("sign_off")?;
     MapWriter::open(doc, s).time("at", at)?.str("by", by)?;
-    t.sign_off = Some(SignOff { at, by: by.to_owned() });
+    t.sign_off = Some(SignOff {
+        at,
+        by: by.to_owned(),
+    });
     Ok(t)
 }
 
@@ -449,7 +467,11 @@ fn need_key(id: &NeedId) -> String {
 }
 
 /// Adds a need for a member on the roster.
-pub fn add_need<T: Transactable + ReadDoc>(doc: &mut T, need: &Need, member: &Member) -> Result<(), ModelError> {
+pub fn add_need<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    need: &Need,
+    member: &Member,
+) -> Result<(), ModelError> {
     check_text("need text", &need.text, 1000, false)?;
     debug_assert_eq!(need.member, member.id);
     let k = need_key(&need.id);
@@ -498,15 +520,24 @@ pub fn list_needs<D: ReadDoc>(doc: &D) -> Result<Vec<Need>, SchemaError> {
 }
 
 /// Marks a need resolved.
-pub fn resolve_need<T: Transactable + ReadDoc>(doc: &mut T, id: &NeedId, at: DateTime<Utc>, note: Option<&str>) -> Result<(), ModelError> {
+pub fn resolve_need<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    id: &NeedId,
+    at: DateTime<Utc>,
+    note: Option<&str>,
+) -> Result<(), ModelError> {
     if let Some(n) = note {
         check_text("note", n, 1000, true)?;
     }
     let needs = list_needs(doc)?;
-    let need = needs.iter().find(|n| &n.id == id).ok_or_else(|| ValidationError::UnknownEntity {
-        what: "need",
-        id: id.to_string(),
-    })?;
+    let need =
+        needs
+            .iter()
+            .find(|n| &n.id == id)
+            .ok_or_else(|| ValidationError::UnknownEntity {
+                what: "need",
+                id: id.to_string(),
+            })?;
     if need.resolved.is_some() {
         return Err(ValidationError::NeedRefused {
             need: id.to_string(),
@@ -519,6 +550,8 @@ pub fn resolve_need<T: Transactable + ReadDoc>(doc: &mut T, id: &NeedId, at: Dat
         why: "vanished".into(),
     })?;
     let r = MapWriter::open(doc, obj).map("resolution")?;
-    MapWriter::open(doc, r).time("at", at)?.opt_str("note", note)?;
+    MapWriter::open(doc, r)
+        .time("at", at)?
+        .opt_str("note", note)?;
     Ok(())
 }

@@ -16,13 +16,33 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Submit { category: usize },
-    Event { report: usize, kind: usize, street: bool },
-    Credit { member: usize, points: i64 },
-    Redeem { member: usize, points: i64 },
-    Claim { task: usize, member: usize },
-    Complete { task: usize, member: usize },
-    Merge { from: usize },
+    Submit {
+        category: usize,
+    },
+    Event {
+        report: usize,
+        kind: usize,
+        street: bool,
+    },
+    Credit {
+        member: usize,
+        points: i64,
+    },
+    Redeem {
+        member: usize,
+        points: i64,
+    },
+    Claim {
+        task: usize,
+        member: usize,
+    },
+    Complete {
+        task: usize,
+        member: usize,
+    },
+    Merge {
+        from: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -72,7 +92,13 @@ impl Replica {
         let tasks: Vec<_> = tasks::list(&self.tasks)
             .unwrap()
             .into_iter()
-            .map(|t| (t.status(now), t.holder(t0() + Duration::minutes(30)).cloned(), t))
+            .map(|t| {
+                (
+                    t.status(now),
+                    t.holder(t0() + Duration::minutes(30)).cloned(),
+                    t,
+                )
+            })
             .collect();
         format!("{reports:?}\n{balances:?}\n{tasks:?}")
     }
@@ -82,21 +108,32 @@ fn event_kind(i: usize) -> EventKind {
     let due = t0() + Duration::days(3);
     match i {
         0 => EventKind::Verify,
-        1 => EventKind::Void { reason: VoidReason::Duplicate },
-        2 => EventKind::Dispatch { to: "crew".into(), due },
+        1 => EventKind::Void {
+            reason: VoidReason::Duplicate,
+        },
+        2 => EventKind::Dispatch {
+            to: "crew".into(),
+            due,
+        },
         3 => EventKind::Handle { photo: None },
         4 => EventKind::Escalate,
         5 => EventKind::Accept,
-        6 => EventKind::Close { reason: CloseReason::Fixed },
+        6 => EventKind::Close {
+            reason: CloseReason::Fixed,
+        },
         7 => EventKind::Reopen,
-        8 => EventKind::Close { reason: CloseReason::NoFurtherAction },
+        8 => EventKind::Close {
+            reason: CloseReason::NoFurtherAction,
+        },
         _ => EventKind::Confirm { member: None },
     }
 }
 
 fn setup(n: usize) -> (Vec<Replica>, Vec<Member>) {
     let mut roster_doc = doc(9);
-    let members: Vec<Member> = (0..3).map(|i| active_member(&mut roster_doc, &format!("m-{i}"))).collect();
+    let members: Vec<Member> = (0..3)
+        .map(|i| active_member(&mut roster_doc, &format!("m-{i}")))
+        .collect();
     let mut base = Replica {
         reports: doc(0),
         ledger: doc(0),
@@ -117,7 +154,9 @@ fn setup(n: usize) -> (Vec<Replica>, Vec<Member>) {
         )
         .unwrap();
     }
-    let replicas = (0..n).map(|i| Replica::fork(&mut base, i as u8 + 1)).collect();
+    let replicas = (0..n)
+        .map(|i| Replica::fork(&mut base, i as u8 + 1))
+        .collect();
     (replicas, members)
 }
 
@@ -131,7 +170,11 @@ fn apply(replicas: &mut [Replica], members: &[Member], who: usize, op: &Op, step
             r.submitted_at = at;
             let _ = report::submit(&mut replicas[who].reports, &r);
         }
-        Op::Event { report: idx, kind, street } => {
+        Op::Event {
+            report: idx,
+            kind,
+            street,
+        } => {
             let list = report::list(&replicas[who].reports).unwrap();
             if let Some(r) = list.get(idx % list.len().max(1)) {
                 let last = r.events.last().map(|e| e.at).unwrap_or(r.submitted_at);
@@ -139,7 +182,11 @@ fn apply(replicas: &mut [Replica], members: &[Member], who: usize, op: &Op, step
                     id: EventId::parse(&format!("e{step}-{who}")).unwrap(),
                     at: at.max(last),
                     by,
-                    by_level: if *street { PlaceLevel::Street } else { PlaceLevel::Community },
+                    by_level: if *street {
+                        PlaceLevel::Street
+                    } else {
+                        PlaceLevel::Community
+                    },
                     note: None,
                     kind: event_kind(*kind),
                 };
@@ -165,7 +212,16 @@ fn apply(replicas: &mut [Replica], members: &[Member], who: usize, op: &Op, step
         Op::Redeem { member, points } => {
             // Debits are written only by the member's home community: replica 0.
             let id = format!("r{step}").parse().unwrap();
-            let _ = ledger::redeem(&mut replicas[0].ledger, &id, &members[*member], *points, "station", "lunch", at, "node-0");
+            let _ = ledger::redeem(
+                &mut replicas[0].ledger,
+                &id,
+                &members[*member],
+                *points,
+                "station",
+                "lunch",
+                at,
+                "node-0",
+            );
         }
         Op::Claim { task, member } => {
             let id = format!("t{task}").parse().unwrap();
@@ -174,7 +230,13 @@ fn apply(replicas: &mut [Replica], members: &[Member], who: usize, op: &Op, step
         }
         Op::Complete { task, member } => {
             let id = format!("t{task}").parse().unwrap();
-            let _ = tasks::complete(&mut replicas[who].tasks, &id, &members[*member].id, at, None);
+            let _ = tasks::complete(
+                &mut replicas[who].tasks,
+                &id,
+                &members[*member].id,
+                at,
+                None,
+            );
         }
         Op::Merge { from } => {
             let from = from % replicas.len();

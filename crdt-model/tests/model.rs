@@ -39,7 +39,10 @@ fn report_round_trips_with_attachments() {
     let back = report::get(&d, &r.id).unwrap().unwrap();
     assert_eq!(back.text, "井盖翘起");
     assert_eq!(back.attachments, r.attachments);
-    assert_eq!(back.deadline, t0() + Category::ManholeCover.default_deadline());
+    assert_eq!(
+        back.deadline,
+        t0() + Category::ManholeCover.default_deadline()
+    );
     assert_eq!(back.state().status, Status::Submitted);
     assert_eq!(report::list(&d).unwrap().len(), 1);
     assert!(matches!(
@@ -54,7 +57,10 @@ fn bad_reports_are_refused_and_write_nothing() {
     let heads = d.get_heads();
     let mut r = new_report(1, Category::Other, t0());
     r.location.point.lat = 200.0;
-    assert_eq!(invalid(report::submit(&mut d, &r)), ValidationError::LatitudeOutOfRange(200.0));
+    assert_eq!(
+        invalid(report::submit(&mut d, &r)),
+        ValidationError::LatitudeOutOfRange(200.0)
+    );
     let mut r = new_report(2, Category::Other, t0());
     r.attachments.push(Attachment {
         hash: "xyz".into(),
@@ -62,10 +68,16 @@ fn bad_reports_are_refused_and_write_nothing() {
         size: 1,
         kind: AttachmentKind::Photo,
     });
-    assert!(matches!(invalid(report::submit(&mut d, &r)), ValidationError::BadAttachment(_)));
+    assert!(matches!(
+        invalid(report::submit(&mut d, &r)),
+        ValidationError::BadAttachment(_)
+    ));
     let mut r = new_report(3, Category::Other, t0());
     r.text = "长".repeat(report::REPORT_TEXT_CHARS_MAX + 1);
-    assert!(matches!(invalid(report::submit(&mut d, &r)), ValidationError::BadText { .. }));
+    assert!(matches!(
+        invalid(report::submit(&mut d, &r)),
+        ValidationError::BadText { .. }
+    ));
     assert_eq!(d.get_heads(), heads);
     assert!(report::list(&d).unwrap().is_empty());
 }
@@ -81,9 +93,24 @@ fn full_lifecycle_through_the_street() {
         event("e1", 1, C, EventKind::Verify),
         event("e2", 2, C, EventKind::Escalate),
         event("e3", 3, S, EventKind::Accept),
-        event("e4", 4, S, EventKind::Dispatch { to: "elevator-co".into(), due }),
+        event(
+            "e4",
+            4,
+            S,
+            EventKind::Dispatch {
+                to: "elevator-co".into(),
+                due,
+            },
+        ),
         event("e5", 5, S, EventKind::Handle { photo: None }),
-        event("e6", 6, C, EventKind::Close { reason: CloseReason::Fixed }),
+        event(
+            "e6",
+            6,
+            C,
+            EventKind::Close {
+                reason: CloseReason::Fixed,
+            },
+        ),
     ];
     let expect = [
         Status::Verified,
@@ -115,22 +142,55 @@ fn illegal_transitions_are_refused() {
     let heads = d.get_heads();
     let bad = [
         event("x1", 1, C, EventKind::Handle { photo: None }),
-        event("x2", 1, C, EventKind::Close { reason: CloseReason::Fixed }),
+        event(
+            "x2",
+            1,
+            C,
+            EventKind::Close {
+                reason: CloseReason::Fixed,
+            },
+        ),
         event("x3", 1, S, EventKind::Accept),
         event("x4", 1, S, EventKind::Verify),
         event("x5", 1, C, EventKind::Reopen),
     ];
     for ev in &bad {
         let e = invalid(report::record_event(&mut d, &r.id, ev));
-        assert!(matches!(e, ValidationError::IllegalTransition { .. }), "{e}");
+        assert!(
+            matches!(e, ValidationError::IllegalTransition { .. }),
+            "{e}"
+        );
     }
     assert_eq!(d.get_heads(), heads);
-    report::record_event(&mut d, &r.id, &event("v", 2, C, EventKind::Void { reason: VoidReason::Duplicate })).unwrap();
-    let e = invalid(report::record_event(&mut d, &r.id, &event("v2", 3, C, EventKind::Verify)));
-    assert_eq!(e.to_string(), format!("report {}: cannot verify a case that is voided", r.id));
+    report::record_event(
+        &mut d,
+        &r.id,
+        &event(
+            "v",
+            2,
+            C,
+            EventKind::Void {
+                reason: VoidReason::Duplicate,
+            },
+        ),
+    )
+    .unwrap();
+    let e = invalid(report::record_event(
+        &mut d,
+        &r.id,
+        &event("v2", 3, C, EventKind::Verify),
+    ));
+    assert_eq!(
+        e.to_string(),
+        format!("report {}: cannot verify a case that is voided", r.id)
+    );
     let unknown = crdt_model::ReportId::new(t0(), 0xdead);
     assert!(matches!(
-        invalid(report::record_event(&mut d, &unknown, &event("v3", 3, C, EventKind::Verify))),
+        invalid(report::record_event(
+            &mut d,
+            &unknown,
+            &event("v3", 3, C, EventKind::Verify)
+        )),
         ValidationError::UnknownEntity { .. }
     ));
 }
@@ -141,14 +201,28 @@ fn concurrent_events_fold_to_one_status_on_both_replicas() {
     let mut community = doc(1);
     let r = new_report(9, Category::FireLaneBlocked, t0());
     report::submit(&mut community, &r).unwrap();
-    report::record_event(&mut community, &r.id, &event("a", 1, C, EventKind::Escalate)).unwrap();
-    let mut street = community.fork().with_actor(automerge::ActorId::from(vec![2u8; 16]));
+    report::record_event(
+        &mut community,
+        &r.id,
+        &event("a", 1, C, EventKind::Escalate),
+    )
+    .unwrap();
+    let mut street = community
+        .fork()
+        .with_actor(automerge::ActorId::from(vec![2u8; 16]));
     // The street accepts while the community, not yet knowing, closes with a non-fixed reason.
     report::record_event(&mut street, &r.id, &event("b", 3, S, EventKind::Accept)).unwrap();
     report::record_event(
         &mut community,
         &r.id,
-        &event("c", 2, C, EventKind::Close { reason: CloseReason::NotResponsible }),
+        &event(
+            "c",
+            2,
+            C,
+            EventKind::Close {
+                reason: CloseReason::NotResponsible,
+            },
+        ),
     )
     .unwrap();
     community.merge(&mut street).unwrap();
@@ -173,7 +247,10 @@ fn nearby_open_reports_are_suggested() {
     // Reports 0..=4 are 0, 11, 22, 33, 44 m away.
     assert_eq!(near.len(), 5);
     assert!(near.windows(2).all(|w| w[0].1 <= w[1].1));
-    assert_eq!(report::nearby_open(&all, Category::ManholeCover, &here, 20.0).len(), 2);
+    assert_eq!(
+        report::nearby_open(&all, Category::ManholeCover, &here, 20.0).len(),
+        2
+    );
 }
 
 #[test]
@@ -255,7 +332,13 @@ fn task_leases_refuse_second_claims_and_expire() {
     tasks::post(&mut d, &task("t1", 30)).unwrap();
     let id = "t1".parse().unwrap();
     tasks::claim(&mut d, &id, &"c1".parse().unwrap(), &a, t0()).unwrap();
-    let e = invalid(tasks::claim(&mut d, &id, &"c2".parse().unwrap(), &b, t0() + Duration::minutes(10)));
+    let e = invalid(tasks::claim(
+        &mut d,
+        &id,
+        &"c2".parse().unwrap(),
+        &b,
+        t0() + Duration::minutes(10),
+    ));
     assert!(e.to_string().contains("claimed by m-a"), "{e}");
     // b completing a's task is refused; after the lease runs out a's completion is refused too.
     assert!(tasks::complete(&mut d, &id, &b.id, t0() + Duration::minutes(5), None).is_err());
@@ -263,7 +346,14 @@ fn task_leases_refuse_second_claims_and_expire() {
     let e = invalid(tasks::complete(&mut d, &id, &a.id, late, None));
     assert!(e.to_string().contains("expired"), "{e}");
     tasks::claim(&mut d, &id, &"c3".parse().unwrap(), &b, late).unwrap();
-    tasks::complete(&mut d, &id, &b.id, late + Duration::minutes(1), Some("done")).unwrap();
+    tasks::complete(
+        &mut d,
+        &id,
+        &b.id,
+        late + Duration::minutes(1),
+        Some("done"),
+    )
+    .unwrap();
     let t = tasks::sign_off(&mut d, &id, "node", late + Duration::minutes(2)).unwrap();
     assert_eq!(t.status(late + Duration::minutes(3)), TaskStatus::SignedOff);
     assert_eq!(t.valid_completion().unwrap().member, b.id);
@@ -277,16 +367,36 @@ fn concurrent_claims_pick_the_same_winner_everywhere() {
     let b = active_member(&mut roster_doc, "m-b");
     let mut one = doc(1);
     tasks::post(&mut one, &task("t1", 60)).unwrap();
-    let mut two = one.fork().with_actor(automerge::ActorId::from(vec![2u8; 16]));
+    let mut two = one
+        .fork()
+        .with_actor(automerge::ActorId::from(vec![2u8; 16]));
     let id = "t1".parse().unwrap();
-    tasks::claim(&mut two, &id, &"cb".parse().unwrap(), &b, t0() + Duration::minutes(2)).unwrap();
-    tasks::claim(&mut one, &id, &"ca".parse().unwrap(), &a, t0() + Duration::minutes(3)).unwrap();
+    tasks::claim(
+        &mut two,
+        &id,
+        &"cb".parse().unwrap(),
+        &b,
+        t0() + Duration::minutes(2),
+    )
+    .unwrap();
+    tasks::claim(
+        &mut one,
+        &id,
+        &"ca".parse().unwrap(),
+        &a,
+        t0() + Duration::minutes(3),
+    )
+    .unwrap();
     one.merge(&mut two).unwrap();
     two.merge(&mut one).unwrap();
     let now = t0() + Duration::minutes(4);
     for d in [&one, &two] {
         let t = tasks::get(d, &id).unwrap().unwrap();
-        assert_eq!(t.holder(now).unwrap().member, b.id, "the earlier claim wins");
+        assert_eq!(
+            t.holder(now).unwrap().member,
+            b.id,
+            "the earlier claim wins"
+        );
     }
 }
 
@@ -312,11 +422,24 @@ fn ledger_refuses_overdraft_and_non_positive_amounts() {
     let mut d = doc(1);
     ledger::credit(&mut d, &m, &entry("e1", &m.id, 10, EntryKind::Report)).unwrap();
     assert_eq!(
-        invalid(ledger::credit(&mut d, &m, &entry("e2", &m.id, 0, EntryKind::Patrol))),
+        invalid(ledger::credit(
+            &mut d,
+            &m,
+            &entry("e2", &m.id, 0, EntryKind::Patrol)
+        )),
         ValidationError::NonPositiveAmount(0)
     );
     let heads = d.get_heads();
-    let e = invalid(ledger::redeem(&mut d, &"r1".parse().unwrap(), &m, 11, "station-1", "lunch", t0(), "node"));
+    let e = invalid(ledger::redeem(
+        &mut d,
+        &"r1".parse().unwrap(),
+        &m,
+        11,
+        "station-1",
+        "lunch",
+        t0(),
+        "node",
+    ));
     assert_eq!(
         e,
         ValidationError::Overdraw {
@@ -327,16 +450,32 @@ fn ledger_refuses_overdraft_and_non_positive_amounts() {
     );
     assert_eq!(d.get_heads(), heads);
     let later = t0() + Duration::minutes(30);
-    ledger::redeem(&mut d, &"r2".parse().unwrap(), &m, 8, "station-1", "lunch", later, "node").unwrap();
+    ledger::redeem(
+        &mut d,
+        &"r2".parse().unwrap(),
+        &m,
+        8,
+        "station-1",
+        "lunch",
+        later,
+        "node",
+    )
+    .unwrap();
     let mut fix = entry("c1", &m.id, -3, EntryKind::Correction);
     fix.at = later + Duration::minutes(1);
     fix.reference = Some("e1".into());
-    assert!(matches!(invalid(ledger::correct(&mut d, &m, &fix)), ValidationError::Overdraw { .. }));
+    assert!(matches!(
+        invalid(ledger::correct(&mut d, &m, &fix)),
+        ValidationError::Overdraw { .. }
+    ));
     fix.amount = -2;
     ledger::correct(&mut d, &m, &fix).unwrap();
     assert_eq!(ledger::balance(&d, &m.id).unwrap(), 0);
     let st = ledger::statement(&d, &m.id).unwrap();
-    assert_eq!(st.iter().map(|e| e.amount).collect::<Vec<_>>(), vec![10, -8, -2]);
+    assert_eq!(
+        st.iter().map(|e| e.amount).collect::<Vec<_>>(),
+        vec![10, -8, -2]
+    );
     let mut next = doc(1);
     let carried = BTreeMap::from([(m.id.clone(), 5)]);
     ledger::open_year(&mut next, &carried, t0(), "node").unwrap();
@@ -392,19 +531,69 @@ fn statistics_count_and_rate() {
     for n in 0..4 {
         report::submit(&mut d, &new_report(n, Category::ManholeCover, t0())).unwrap();
     }
-    let ids: Vec<_> = report::list(&d).unwrap().into_iter().map(|r| r.id).collect();
-    report::record_event(&mut d, &ids[0], &event("a1", 1, C, EventKind::Void { reason: VoidReason::Duplicate })).unwrap();
+    let ids: Vec<_> = report::list(&d)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    report::record_event(
+        &mut d,
+        &ids[0],
+        &event(
+            "a1",
+            1,
+            C,
+            EventKind::Void {
+                reason: VoidReason::Duplicate,
+            },
+        ),
+    )
+    .unwrap();
     for (i, close_at) in [(1, 60), (2, 60 * 30)] {
         let due = t0() + Duration::hours(24);
-        report::record_event(&mut d, &ids[i], &event(&format!("v{i}"), 1, C, EventKind::Verify)).unwrap();
-        report::record_event(&mut d, &ids[i], &event(&format!("d{i}"), 2, C, EventKind::Dispatch { to: "crew".into(), due })).unwrap();
-        report::record_event(&mut d, &ids[i], &event(&format!("h{i}"), 3, C, EventKind::Handle { photo: None })).unwrap();
-        let close = event(&format!("c{i}"), close_at, C, EventKind::Close { reason: CloseReason::Fixed });
+        report::record_event(
+            &mut d,
+            &ids[i],
+            &event(&format!("v{i}"), 1, C, EventKind::Verify),
+        )
+        .unwrap();
+        report::record_event(
+            &mut d,
+            &ids[i],
+            &event(
+                &format!("d{i}"),
+                2,
+                C,
+                EventKind::Dispatch {
+                    to: "crew".into(),
+                    due,
+                },
+            ),
+        )
+        .unwrap();
+        report::record_event(
+            &mut d,
+            &ids[i],
+            &event(&format!("h{i}"), 3, C, EventKind::Handle { photo: None }),
+        )
+        .unwrap();
+        let close = event(
+            &format!("c{i}"),
+            close_at,
+            C,
+            EventKind::Close {
+                reason: CloseReason::Fixed,
+            },
+        );
         report::record_event(&mut d, &ids[i], &close).unwrap();
     }
     let all = report::list(&d).unwrap();
     let now = t0() + Duration::hours(48);
-    let s = Stats::compute(all.iter().map(|r| (&place, r)), &StatsFilter::default(), now);
+    let s = Stats::compute(
+        all.iter().map(|r| (&place, r)),
+        &StatsFilter::default(),
+        now,
+    );
     assert_eq!(s.total, 4);
     assert_eq!((s.open, s.closed, s.voided, s.overdue), (1, 2, 1, 1));
     assert_eq!(s.closure_rate(), Some(2.0 / 3.0));
@@ -416,7 +605,10 @@ fn statistics_count_and_rate() {
         place: Some(other),
         ..Default::default()
     };
-    assert_eq!(Stats::compute(all.iter().map(|r| (&place, r)), &only_other, now).total, 0);
+    assert_eq!(
+        Stats::compute(all.iter().map(|r| (&place, r)), &only_other, now).total,
+        0
+    );
     let mut merged = s.clone();
     merged.merge(&s);
     assert_eq!(merged.total, 8);

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use crdt_model::report::{self, Attachment, AttachmentKind, NewReport, Report, ReportEvent};
 use crdt_model::{
-    CaseState, Category, DocKind, DocumentId, LatLon, Location, MemberId, PlaceId, ReportId, Status, roster,
+    CaseState, Category, DocKind, DocumentId, LatLon, Location, MemberId, PlaceId, ReportId,
+    Status, roster,
 };
 use serde::{Deserialize, Serialize};
 
@@ -205,11 +206,18 @@ impl Node {
     /// Creates a node in `dir`: identity key (owner-only), config file and
     /// store. Validates everything before writing anything; refuses a
     /// directory that already holds a node.
-    pub fn init(dir: &Path, role: Role, place: PlaceId, name: Option<String>) -> Result<Node, NodeError> {
+    pub fn init(
+        dir: &Path,
+        role: Role,
+        place: PlaceId,
+        name: Option<String>,
+    ) -> Result<Node, NodeError> {
         let config = Config::new(role, place, name)?;
         for f in [files::CONFIG, files::IDENTITY, files::STORE] {
             if dir.join(f).exists() {
-                return Err(NodeError::AlreadyInitialised { dir: dir.to_owned() });
+                return Err(NodeError::AlreadyInitialised {
+                    dir: dir.to_owned(),
+                });
             }
         }
         fs::DirBuilder::new()
@@ -240,7 +248,9 @@ impl Node {
     pub fn open(dir: &Path) -> Result<Node, NodeError> {
         let config_path = dir.join(files::CONFIG);
         if !config_path.exists() {
-            return Err(NodeError::NotInitialised { dir: dir.to_owned() });
+            return Err(NodeError::NotInitialised {
+                dir: dir.to_owned(),
+            });
         }
         let dir = &fs::canonicalize(dir).map_err(io(dir))?;
         let config = Config::load(&config_path)?;
@@ -289,14 +299,86 @@ impl Node {
         self.identity.peer_id().to_string()
     }
 
-    /// Records a report with its attachments, durably, in one commit.
-    pub fn submit_report(&mut self, req: SubmitReport, now: DateTime<Utc>) -> Result<Submitted, NodeError> {
+    /// Records a report with its attachments, durably, in one commit, and
+    /// names open reports of the same category nearby ("me too" candidates).
+    pub fn submit_report(
+        &mut self,
+        req: SubmitReport,
+        now: DateTime<Utc>,
+    ) -> Result<Submitted, NodeError> {
         let point = LatLon::new(req.lat, req.lon)?;
+        let category = req.category;
+        let ids = self.submit_reports(vec![req], now)?;
+        let id = ids
+            .into_iter()
+            .next()
+            .ok_or_else(|| NodeError::Internal("no id for a submitted report".into()))?;
+        let radius = self.config.duplicate_radius_m;
+        let same = ReportFilter {
+            place: Some(self.config.place.clone()),
+            category: Some(category),
+            ..ReportFilter::default()
+        };
+        let mut nearby: Vec<(ReportId, f64)> = self
+            .reports(&same, now)?
+            .into_iter()
+            .filter(|r| r.id != id && r.status.is_open())
+            .filter_map(|r| {
+                let d = LatLon {
+                    lat: r.lat,
+                    lon: r.lon,
+                }
+                .distance_m(&point);
+                (d <= radius).then_some((r.id, d))
+            })
+            .collect();
+        nearby.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let report = self.report(&id, now)?;
+        Ok(Submitted { report, nearby })
+    }
+
+    /// Records many reports in one durable commit (bulk import). Every report
+    /// is validated first; if any is invalid, none is written.
+    pub fn submit_reports(
+        &mut self,
+        reqs: Vec<SubmitReport>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ReportId>, NodeError> {
         let place = self.config.place.clone();
-        if let Some(m) = &req.reporter {
-            self.require_member(m)?;
+        let doc_id = DocumentId::reports(place, now);
+        let mut staged = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            if let Some(m) = &req.reporter {
+                self.require_member(m)?;
+            }
+            staged.push(self.prepare(req, now)?);
         }
-        let attachments: Vec<Attachment> = req
+        let ids = self.repo.write(now, |w| {
+            let mut ids = Vec::with_capacity(staged.len());
+            for (mut new, blobs) in staged {
+                let doc = w.doc(&doc_id)?;
+                // A random 32-bit suffix collides rarely; draw again when it does.
+                while report::get(&*doc, &new.id)?.is_some() {
+                    new.id = ReportId::new(now, rand::random());
+                }
+                report::submit(doc, &new)?;
+                for b in blobs {
+                    w.put_blob(b);
+                }
+                ids.push(new.id);
+            }
+            Ok(ids)
+        })?;
+        Ok(ids)
+    }
+
+    fn prepare(
+        &self,
+        req: SubmitReport,
+        now: DateTime<Utc>,
+    ) -> Result<(NewReport, Vec<Vec<u8>>), NodeError> {
+        let point = LatLon::new(req.lat, req.lon)?;
+        let attachments = req
             .attachments
             .iter()
             .map(|a| Attachment {
@@ -306,7 +388,7 @@ impl Node {
                 kind: a.kind,
             })
             .collect();
-        let mut new = NewReport {
+        let new = NewReport {
             id: ReportId::new(now, rand::random()),
             category: req.category,
             location: Location {
@@ -322,36 +404,7 @@ impl Node {
             deadline: None,
         };
         report::validate_new(&new)?;
-        let doc_id = DocumentId::reports(place.clone(), now);
-        let existing = self.reports(&ReportFilter {
-            place: Some(place.clone()),
-            category: Some(new.category),
-            ..ReportFilter::default()
-        }, now)?;
-        while existing.iter().any(|r| r.id == new.id) {
-            new.id = ReportId::new(now, rand::random());
-        }
-        let radius = self.config.duplicate_radius_m;
-        let nearby = existing
-            .iter()
-            .filter(|r| r.status.is_open())
-            .filter_map(|r| {
-                let d = LatLon { lat: r.lat, lon: r.lon }.distance_m(&point);
-                (d <= radius).then(|| (r.id.clone(), d))
-            })
-            .collect::<Vec<_>>();
-        let blobs: Vec<Vec<u8>> = req.attachments.into_iter().map(|a| a.bytes).collect();
-        self.repo.write(now, |w| {
-            for b in blobs {
-                w.put_blob(b);
-            }
-            report::submit(w.doc(&doc_id)?, &new)?;
-            Ok(())
-        })?;
-        let mut nearby = nearby;
-        nearby.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let report = self.report(&new.id, now)?;
-        Ok(Submitted { report, nearby })
+        Ok((new, req.attachments.into_iter().map(|a| a.bytes).collect()))
     }
 
     fn require_member(&mut self, m: &MemberId) -> Result<(), NodeError> {
@@ -364,13 +417,21 @@ impl Node {
     }
 
     /// Every report this node holds that passes `filter`, newest first.
-    pub fn reports(&mut self, filter: &ReportFilter, now: DateTime<Utc>) -> Result<Vec<ReportView>, NodeError> {
+    pub fn reports(
+        &mut self,
+        filter: &ReportFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ReportView>, NodeError> {
         let mut out = Vec::new();
         for id in self.repo.document_ids()? {
             if id.kind() != DocKind::Reports {
                 continue;
             }
-            if filter.place.as_ref().is_some_and(|p| !p.contains(id.place())) {
+            if filter
+                .place
+                .as_ref()
+                .is_some_and(|p| !p.contains(id.place()))
+            {
                 continue;
             }
             let Some(doc) = self.repo.existing(&id)? else {

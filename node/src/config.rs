@@ -175,7 +175,9 @@ impl Config {
         })?;
         let tmp = path.with_extension("toml.tmp");
         fs::write(&tmp, text).map_err(io)?;
-        fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+        fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
         fs::rename(&tmp, path).map_err(io)
     }
 }
@@ -198,14 +200,26 @@ mod tests {
     fn file_round_trips_and_defaults_apply() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
-        let c = Config::new(Role::Community, PlaceId::parse("guandu/yiliu/xinyazhou").unwrap(), None).unwrap();
+        let c = Config::new(
+            Role::Community,
+            PlaceId::parse("guandu/yiliu/xinyazhou").unwrap(),
+            None,
+        )
+        .unwrap();
         c.save(&path).unwrap();
         assert_eq!(Config::load(&path).unwrap(), c);
-        fs::write(&path, "role = \"community\"\nplace = \"guandu/yiliu/xinyazhou\"\n").unwrap();
+        fs::write(
+            &path,
+            "role = \"community\"\nplace = \"guandu/yiliu/xinyazhou\"\n",
+        )
+        .unwrap();
         let d = Config::load(&path).unwrap();
         assert!(d.mdns);
         assert_eq!(d.duplicate_radius_m, 50.0);
         fs::write(&path, "role = \"mayor\"\nplace = \"guandu\"\n").unwrap();
-        assert!(matches!(Config::load(&path), Err(ConfigError::Parse { .. })));
+        assert!(matches!(
+            Config::load(&path),
+            Err(ConfigError::Parse { .. })
+        ));
     }
 }

@@ -12,13 +12,17 @@ use crate::store::StoreError;
 #[derive(Debug, Error)]
 pub enum NodeError {
     /// The data directory holds no node.
-    #[error("no yizhan node in {dir}: run `yizhan init --role ROLE --place PLACE` first, or point --data-dir / YIZHAN_DATA_DIR at an existing node")]
+    #[error(
+        "no yizhan node in {dir}: run `yizhan init --role ROLE --place PLACE` first, or point --data-dir / YIZHAN_DATA_DIR at an existing node"
+    )]
     NotInitialised {
         /// The data directory.
         dir: PathBuf,
     },
     /// `init` found a node already there.
-    #[error("{dir} already holds a yizhan node; use another --data-dir, or move the directory away to start afresh")]
+    #[error(
+        "{dir} already holds a yizhan node; use another --data-dir, or move the directory away to start afresh"
+    )]
     AlreadyInitialised {
         /// The data directory.
         dir: PathBuf,

@@ -30,7 +30,9 @@ pub enum IdentityError {
         why: String,
     },
     /// Others can read the key file.
-    #[error("identity key {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`")]
+    #[error(
+        "identity key {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
+    )]
     TooOpen {
         /// The key file.
         path: PathBuf,
@@ -66,10 +68,13 @@ impl Identity {
             path: path.to_owned(),
             source,
         };
-        let bytes = self.keypair.to_protobuf_encoding().map_err(|e| IdentityError::Malformed {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })?;
+        let bytes = self
+            .keypair
+            .to_protobuf_encoding()
+            .map_err(|e| IdentityError::Malformed {
+                path: path.to_owned(),
+                why: e.to_string(),
+            })?;
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -94,10 +99,11 @@ impl Identity {
             });
         }
         let bytes = fs::read(path).map_err(io)?;
-        let keypair = Keypair::from_protobuf_encoding(&bytes).map_err(|e| IdentityError::Malformed {
-            path: path.to_owned(),
-            why: e.to_string(),
-        })?;
+        let keypair =
+            Keypair::from_protobuf_encoding(&bytes).map_err(|e| IdentityError::Malformed {
+                path: path.to_owned(),
+                why: e.to_string(),
+            })?;
         if keypair.clone().try_into_ed25519().is_err() {
             return Err(IdentityError::Malformed {
                 path: path.to_owned(),
@@ -148,7 +154,10 @@ mod tests {
         let back = Identity::load(&path).unwrap();
         assert_eq!(back.peer_id(), id.peer_id());
         assert_eq!(back.actor_id(), id.actor_id());
-        assert!(id.save(&path).is_err(), "an existing key is never overwritten");
+        assert!(
+            id.save(&path).is_err(),
+            "an existing key is never overwritten"
+        );
     }
 
     #[test]
@@ -157,9 +166,15 @@ mod tests {
         let path = dir.path().join("identity.key");
         Identity::generate().save(&path).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(Identity::load(&path), Err(IdentityError::TooOpen { .. })));
+        assert!(matches!(
+            Identity::load(&path),
+            Err(IdentityError::TooOpen { .. })
+        ));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         fs::write(&path, b"garbage").unwrap();
-        assert!(matches!(Identity::load(&path), Err(IdentityError::Malformed { .. })));
+        assert!(matches!(
+            Identity::load(&path),
+            Err(IdentityError::Malformed { .. })
+        ));
     }
 }

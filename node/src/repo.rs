@@ -77,7 +77,8 @@ impl Repo {
             let Some(doc) = self.store.load_document(&id.to_string())? else {
                 return Ok(None);
             };
-            self.docs.insert(id.clone(), doc.with_actor(self.actor.clone()));
+            self.docs
+                .insert(id.clone(), doc.with_actor(self.actor.clone()));
         }
         Ok(self.docs.get_mut(id))
     }
@@ -87,7 +88,9 @@ impl Repo {
             self.docs
                 .insert(id.clone(), AutoCommit::new().with_actor(self.actor.clone()));
         }
-        self.docs.get_mut(id).ok_or_else(|| NodeError::Internal("document vanished from memory".into()))
+        self.docs
+            .get_mut(id)
+            .ok_or_else(|| NodeError::Internal("document vanished from memory".into()))
     }
 
     /// Ids of every document in the store.
@@ -137,7 +140,12 @@ impl Repo {
         }
     }
 
-    fn persist(&mut self, now: DateTime<Utc>, touched: &BTreeMap<DocumentId, Vec<ChangeHash>>, blobs: &[Vec<u8>]) -> Result<(), NodeError> {
+    fn persist(
+        &mut self,
+        now: DateTime<Utc>,
+        touched: &BTreeMap<DocumentId, Vec<ChangeHash>>,
+        blobs: &[Vec<u8>],
+    ) -> Result<(), NodeError> {
         let mut batch = self.store.batch()?;
         for blob in blobs {
             batch.put_blob(blob)?;

@@ -87,10 +87,8 @@ impl<'a> Batch<'a> {
             drop(changes);
             record.next_chunk_seq = seq.saturating_add(1);
             record.info.change_chunks = record.info.change_chunks.saturating_add(1);
-            record.info.changes_bytes = record
-                .info
-                .changes_bytes
-                .saturating_add(chunk.len() as u64);
+            record.info.changes_bytes =
+                record.info.changes_bytes.saturating_add(chunk.len() as u64);
         }
         record.info.heads = normalise_heads(heads);
         self.put_record(id, &record, OP)
@@ -146,7 +144,12 @@ impl<'a> Batch<'a> {
     }
 
     /// Stores the encoded Automerge sync state for (`peer`, `doc`).
-    pub fn put_sync_state(&mut self, peer: &str, doc: &str, state: &[u8]) -> Result<(), StoreError> {
+    pub fn put_sync_state(
+        &mut self,
+        peer: &str,
+        doc: &str,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
         const OP: &str = "write sync state";
         let mut table = self.txn.open_table(SYNC_STATES).db(self.path(), OP)?;
         table.insert((peer, doc), state).db(self.path(), OP)?;

@@ -108,7 +108,12 @@ impl DocRecord {
                 "its info record has format {format}, expected {RECORD_FORMAT}"
             )));
         }
-        let short = || corrupt(format!("its info record is {} bytes, too short", bytes.len()));
+        let short = || {
+            corrupt(format!(
+                "its info record is {} bytes, too short",
+                bytes.len()
+            ))
+        };
         let snapshot_bytes = reader.u64().ok_or_else(short)?;
         let changes_bytes = reader.u64().ok_or_else(short)?;
         let change_chunks = reader.u64().ok_or_else(short)?;
@@ -251,7 +256,10 @@ mod tests {
     fn compaction_wanted_only_when_changes_outgrow_snapshot_and_floor() {
         assert!(!info(0, 1000).wants_compaction(), "below the floor");
         assert!(info(0, COMPACTION_CHANGES_BYTES_MIN).wants_compaction());
-        assert!(!info(1 << 20, 1 << 19).wants_compaction(), "snapshot is larger");
+        assert!(
+            !info(1 << 20, 1 << 19).wants_compaction(),
+            "snapshot is larger"
+        );
         assert!(info(1 << 20, (1 << 20) + 1).wants_compaction());
     }
 

@@ -144,7 +144,10 @@ impl Store {
             })?;
         tables::decode_schema_version(&bytes).ok_or_else(|| StoreError::Corrupt {
             path: self.path.clone(),
-            reason: format!("its schema version is {} bytes long instead of 4", bytes.len()),
+            reason: format!(
+                "its schema version is {} bytes long instead of 4",
+                bytes.len()
+            ),
         })
     }
 
@@ -179,7 +182,10 @@ impl Store {
             .map(|value| value.value().to_vec());
         let changes = txn.open_table(DOC_CHANGES).db(&self.path, OP)?;
         let mut chunks = Vec::new();
-        for entry in changes.range((id, 0u64)..=(id, u64::MAX)).db(&self.path, OP)? {
+        for entry in changes
+            .range((id, 0u64)..=(id, u64::MAX))
+            .db(&self.path, OP)?
+        {
             let (_, chunk) = entry.db(&self.path, OP)?;
             chunks.push(chunk.value().to_vec());
         }

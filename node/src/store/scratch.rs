@@ -76,7 +76,10 @@ impl ScratchBackend {
 }
 
 fn out_of_range() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end of the storage")
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "read past the end of the storage",
+    )
 }
 
 /// Converts an in-range `u64` length to `usize`; lengths here are bounded by
@@ -173,7 +176,7 @@ impl Overlay {
             self.blocks.retain(|&index, _| index < first_dropped);
             // Keep the invariant that a block's bytes past `len` are zero, so
             // growing again reads zeros there.
-            if len % BLOCK_BYTES != 0
+            if !len.is_multiple_of(BLOCK_BYTES)
                 && let Some(block) = self.blocks.get_mut(&(len / BLOCK_BYTES))
             {
                 block[to_usize(len % BLOCK_BYTES)?..].fill(0);
@@ -249,7 +252,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, bytes).unwrap();
-        let file = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
         let backend = ScratchBackend::new(FileBackend::new(file).unwrap()).unwrap();
         (dir, path, backend)
     }
@@ -263,7 +270,10 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (0u64..20_000, proptest::collection::vec(any::<u8>(), 0..9000))
+            (
+                0u64..20_000,
+                proptest::collection::vec(any::<u8>(), 0..9000)
+            )
                 .prop_map(|(at, data)| Op::Write(at, data)),
             (0u64..24_000).prop_map(Op::SetLen),
             (0u64..24_000, 0usize..10_000).prop_map(|(at, n)| Op::Read(at, n)),

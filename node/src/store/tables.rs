@@ -92,7 +92,9 @@ pub(crate) fn check_all(txn: &ReadTransaction) -> Result<(), (&'static str, Tabl
         name: &'static str,
         definition: TableDefinition<K, V>,
     ) -> Result<(), (&'static str, TableError)> {
-        txn.open_table(definition).map(drop).map_err(|err| (name, err))
+        txn.open_table(definition)
+            .map(drop)
+            .map_err(|err| (name, err))
     }
     check(txn, TABLE_NAMES[0], META)?;
     check(txn, TABLE_NAMES[1], DOC_SNAPSHOTS)?;
@@ -185,12 +187,18 @@ mod tests {
     fn schema_version_reads_missing_found_and_malformed() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::create(dir.path().join("t.redb")).unwrap();
-        assert_eq!(read_schema_version(&db).unwrap(), SchemaVersionRead::Missing);
+        assert_eq!(
+            read_schema_version(&db).unwrap(),
+            SchemaVersionRead::Missing
+        );
 
         let txn = db.begin_write().unwrap();
         txn.open_table(META).unwrap();
         txn.commit().unwrap();
-        assert_eq!(read_schema_version(&db).unwrap(), SchemaVersionRead::Missing);
+        assert_eq!(
+            read_schema_version(&db).unwrap(),
+            SchemaVersionRead::Missing
+        );
 
         let txn = db.begin_write().unwrap();
         txn.open_table(META)
@@ -198,7 +206,10 @@ mod tests {
             .insert(SCHEMA_VERSION_KEY, &[7u8, 0][..])
             .unwrap();
         txn.commit().unwrap();
-        assert_eq!(read_schema_version(&db).unwrap(), SchemaVersionRead::Malformed(2));
+        assert_eq!(
+            read_schema_version(&db).unwrap(),
+            SchemaVersionRead::Malformed(2)
+        );
 
         let txn = db.begin_write().unwrap();
         txn.open_table(META)
@@ -206,6 +217,9 @@ mod tests {
             .insert(SCHEMA_VERSION_KEY, &encode_schema_version(1)[..])
             .unwrap();
         txn.commit().unwrap();
-        assert_eq!(read_schema_version(&db).unwrap(), SchemaVersionRead::Found(1));
+        assert_eq!(
+            read_schema_version(&db).unwrap(),
+            SchemaVersionRead::Found(1)
+        );
     }
 }

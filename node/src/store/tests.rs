@@ -1,12 +1,10 @@
 //! Unit tests of [`Store`] and [`Batch`] through their public API, with raw
 //! table access only where a test must damage what the API never would.
 
-use std::path::{Path, PathBuf};
-
 use automerge::{AutoCommit, ChangeHash, ROOT, ReadDoc, transaction::Transactable};
-use redb::{Database, ReadableDatabase, ReadableTableMetadata};
+use redb::{ReadableDatabase, ReadableTableMetadata};
 
-use super::tables::{self, DOC_CHANGES};
+use super::tables::DOC_CHANGES;
 use super::*;
 
 fn new_store() -> (tempfile::TempDir, Store) {
@@ -16,14 +14,19 @@ fn new_store() -> (tempfile::TempDir, Store) {
 }
 
 /// Puts `key` = `value` in `doc` and commits one change.
-fn edit(doc: &mut AutoCommit, key: &str, value: i64) {
+pub(super) fn edit(doc: &mut AutoCommit, key: &str, value: i64) {
     doc.put(ROOT, key, value).unwrap();
     doc.commit();
 }
 
 /// Appends everything `doc` has after `saved` to the store, in one batch,
 /// and returns the new heads.
-fn persist(store: &Store, id: &str, doc: &mut AutoCommit, saved: &[ChangeHash]) -> Vec<ChangeHash> {
+pub(super) fn persist(
+    store: &Store,
+    id: &str,
+    doc: &mut AutoCommit,
+    saved: &[ChangeHash],
+) -> Vec<ChangeHash> {
     let chunk = doc.save_after(saved);
     let heads = doc.get_heads();
     let mut batch = store.batch().unwrap();
@@ -32,7 +35,7 @@ fn persist(store: &Store, id: &str, doc: &mut AutoCommit, saved: &[ChangeHash]) 
     heads
 }
 
-fn assert_same_doc(loaded: &mut AutoCommit, expected: &mut AutoCommit) {
+pub(super) fn assert_same_doc(loaded: &mut AutoCommit, expected: &mut AutoCommit) {
     assert_eq!(loaded.get_heads(), expected.get_heads());
     assert_eq!(
         loaded.hydrate(ROOT, None).unwrap(),
@@ -80,7 +83,9 @@ fn document_ids_are_sorted_and_complete() {
     for id in ["b/tasks", "a/roster", "a", "a/roster/2025"] {
         let mut doc = AutoCommit::new();
         edit(&mut doc, "x", 1);
-        batch.append_changes(id, &doc.save(), &doc.get_heads()).unwrap();
+        batch
+            .append_changes(id, &doc.save(), &doc.get_heads())
+            .unwrap();
     }
     batch.commit().unwrap();
     assert_eq!(
@@ -100,7 +105,9 @@ fn one_batch_may_write_several_documents_and_chunks() {
             edit(doc, &format!("r{round}"), round);
             let chunk = doc.save_after(&saved[i]);
             saved[i] = doc.get_heads();
-            batch.append_changes(&format!("d{i}"), &chunk, &saved[i]).unwrap();
+            batch
+                .append_changes(&format!("d{i}"), &chunk, &saved[i])
+                .unwrap();
         }
     }
     batch.commit().unwrap();
@@ -116,7 +123,9 @@ fn dropped_batch_writes_nothing() {
     let mut doc = AutoCommit::new();
     edit(&mut doc, "a", 1);
     let mut batch = store.batch().unwrap();
-    batch.append_changes("d", &doc.save(), &doc.get_heads()).unwrap();
+    batch
+        .append_changes("d", &doc.save(), &doc.get_heads())
+        .unwrap();
     batch.put_blob(b"blob").unwrap();
     batch.put_meta("k", b"v").unwrap();
     drop(batch);
@@ -142,7 +151,9 @@ fn compaction_keeps_content_and_heads_and_drops_chunks() {
 
     let snapshot = doc.save();
     let mut batch = store.batch().unwrap();
-    batch.put_snapshot("r", &snapshot, &doc.get_heads()).unwrap();
+    batch
+        .put_snapshot("r", &snapshot, &doc.get_heads())
+        .unwrap();
     batch.commit().unwrap();
 
     assert_eq!(chunk_count(&store), 1, "only r2's chunk is left");
@@ -186,9 +197,17 @@ fn compaction_is_wanted_once_chunks_outgrow_the_snapshot() {
         assert!(n < 5000, "compaction never wanted");
     }
     let mut batch = store.batch().unwrap();
-    batch.put_snapshot("d", &doc.save(), &doc.get_heads()).unwrap();
+    batch
+        .put_snapshot("d", &doc.save(), &doc.get_heads())
+        .unwrap();
     batch.commit().unwrap();
-    assert!(!store.document_info("d").unwrap().unwrap().wants_compaction());
+    assert!(
+        !store
+            .document_info("d")
+            .unwrap()
+            .unwrap()
+            .wants_compaction()
+    );
 }
 
 // ---- corrupt documents ----------------------------------------------------
@@ -341,7 +360,10 @@ fn sync_states_peers_and_meta_round_trip() {
     assert!(store.sync_state("peerB", "doc2").unwrap().is_none());
     assert_eq!(
         store.peers().unwrap(),
-        [("peerA".to_owned(), b"ra".to_vec()), ("peerB".to_owned(), b"rb".to_vec())]
+        [
+            ("peerA".to_owned(), b"ra".to_vec()),
+            ("peerB".to_owned(), b"rb".to_vec())
+        ]
     );
     assert_eq!(store.get_meta("identity").unwrap().unwrap(), b"me");
     assert!(store.get_meta("other").unwrap().is_none());
@@ -413,279 +435,4 @@ fn create_in_a_missing_directory_is_an_io_error() {
         Store::create(&path),
         Err(StoreError::Io { op: "create", .. })
     ));
-}
-
-#[test]
-fn missing_file_is_not_found() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.redb");
-    let err = Store::open(&path).unwrap_err();
-    assert!(matches!(&err, StoreError::NotFound { path: p } if *p == path));
-    assert!(err.to_string().contains("does not exist"));
-}
-
-fn assert_corrupt(path: &Path) -> String {
-    match Store::open(path) {
-        Err(StoreError::Corrupt { reason, .. }) => reason,
-        Err(other) => panic!("expected Corrupt, got {other}"),
-        Ok(_) => panic!("expected Corrupt, opened fine"),
-    }
-}
-
-#[test]
-fn garbage_file_is_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.redb");
-    std::fs::write(&path, vec![0x5a; 10_000]).unwrap();
-    let reason = assert_corrupt(&path);
-    assert!(reason.contains("magic number"), "{reason}");
-    assert_eq!(std::fs::read(&path).unwrap(), vec![0x5a; 10_000]);
-}
-
-#[test]
-fn empty_file_and_directory_are_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.redb");
-    std::fs::write(&path, b"").unwrap();
-    assert!(assert_corrupt(&path).contains("empty"));
-    assert!(assert_corrupt(dir.path()).contains("regular file"));
-}
-
-/// A store with a few documents and blobs, closed; returns its path.
-fn populated_store(dir: &Path) -> PathBuf {
-    let path = dir.join("store.redb");
-    let store = Store::create(&path).unwrap();
-    for d in 0..3 {
-        let mut doc = AutoCommit::new();
-        let mut saved = Vec::new();
-        for n in 0..20 {
-            edit(&mut doc, &format!("k{n}"), n);
-            saved = persist(&store, &format!("d{d}"), &mut doc, &saved);
-        }
-    }
-    let mut batch = store.batch().unwrap();
-    for n in 0..20u8 {
-        batch.put_blob(&vec![n; 5000]).unwrap();
-    }
-    batch.commit().unwrap();
-    path
-}
-
-#[test]
-fn truncated_store_is_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = populated_store(dir.path());
-    let bytes = std::fs::read(&path).unwrap();
-    for keep in [bytes.len() / 2, bytes.len() / 10, 4096, 100] {
-        std::fs::write(&path, &bytes[..keep]).unwrap();
-        let reason = assert_corrupt(&path);
-        assert!(!reason.is_empty());
-        assert_eq!(std::fs::read(&path).unwrap().len(), keep, "open must not write");
-    }
-}
-
-#[test]
-fn damaged_bytes_never_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = populated_store(dir.path());
-    let pristine = std::fs::read(&path).unwrap();
-    let mut offsets: Vec<usize> = (0..pristine.len()).step_by(pristine.len() / 40).collect();
-    offsets.extend([9, 10, 16, 32, 64, 128, 256, 512, 1024]);
-    let mut refused = 0;
-    for offset in offsets {
-        let mut bytes = pristine.clone();
-        let end = (offset + 48).min(bytes.len());
-        for byte in &mut bytes[offset..end] {
-            *byte ^= 0xA5;
-        }
-        std::fs::write(&path, &bytes).unwrap();
-        // Any result will do, as long as it is a result. Damage to free
-        // pages or to the unused commit slot goes unnoticed, rightly.
-        let Ok(store) = Store::open(&path) else {
-            refused += 1;
-            continue;
-        };
-        for id in store.document_ids().unwrap_or_default() {
-            let _ = store.load_document(&id);
-        }
-        for hash in store.blob_hashes().unwrap_or_default() {
-            let _ = store.blob(&hash);
-        }
-    }
-    assert!(refused > 10, "only {refused} damaged files were refused");
-}
-
-/// Writes `schema_version` = `version` into the closed store at `path`
-/// through raw redb, as a newer yizhan would.
-fn write_raw_schema_version(path: &Path, version: u32) {
-    let db = Database::open(path).unwrap();
-    let txn = db.begin_write().unwrap();
-    txn.open_table(tables::META)
-        .unwrap()
-        .insert(
-            tables::SCHEMA_VERSION_KEY,
-            &tables::encode_schema_version(version)[..],
-        )
-        .unwrap();
-    txn.commit().unwrap();
-}
-
-#[test]
-fn newer_schema_is_refused_and_the_file_left_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = populated_store(dir.path());
-    write_raw_schema_version(&path, SCHEMA_VERSION + 1);
-    let before = std::fs::read(&path).unwrap();
-    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
-
-    let err = Store::open(&path).unwrap_err();
-    assert!(
-        matches!(err, StoreError::SchemaTooNew { found, supported, .. }
-            if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
-        "{err}"
-    );
-    assert!(err.to_string().contains("upgrade yizhan"));
-    assert_eq!(std::fs::read(&path).unwrap(), before, "file bytes changed");
-    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), modified);
-}
-
-#[test]
-fn newer_schema_left_by_a_crash_is_refused_untouched_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = populated_store(dir.path());
-    // Copy the file while a writer holds it open: the copy is what a crash
-    // leaves behind, with redb's "recovery required" flag set.
-    let db = Database::open(&path).unwrap();
-    let txn = db.begin_write().unwrap();
-    txn.open_table(tables::META)
-        .unwrap()
-        .insert(
-            tables::SCHEMA_VERSION_KEY,
-            &tables::encode_schema_version(SCHEMA_VERSION + 7)[..],
-        )
-        .unwrap();
-    txn.commit().unwrap();
-    let crashed = dir.path().join("crashed.redb");
-    std::fs::copy(&path, &crashed).unwrap();
-    drop(db);
-    let before = std::fs::read(&crashed).unwrap();
-
-    assert!(matches!(
-        Store::open(&crashed),
-        Err(StoreError::SchemaTooNew { found, .. }) if found == SCHEMA_VERSION + 7
-    ));
-    assert_eq!(std::fs::read(&crashed).unwrap(), before);
-}
-
-#[test]
-fn store_copied_mid_write_opens_with_its_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = populated_store(dir.path());
-    let store = Store::open(&path).unwrap();
-    let mut doc = store.load_document("d0").unwrap().unwrap();
-    let saved = doc.get_heads();
-    edit(&mut doc, "late", 1);
-    persist(&store, "d0", &mut doc, &saved);
-    let crashed = dir.path().join("crashed.redb");
-    std::fs::copy(&path, &crashed).unwrap();
-    drop(store);
-
-    let store = Store::open(&crashed).unwrap();
-    let mut loaded = store.load_document("d0").unwrap().unwrap();
-    assert_same_doc(&mut loaded, &mut doc);
-}
-
-#[test]
-fn malformed_or_zero_schema_version_is_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = populated_store(dir.path());
-    write_raw_schema_version(&path, 0);
-    assert!(assert_corrupt(&path).contains("schema version is 0"));
-
-    let db = Database::open(&path).unwrap();
-    let txn = db.begin_write().unwrap();
-    txn.open_table(tables::META)
-        .unwrap()
-        .insert(tables::SCHEMA_VERSION_KEY, &b"\x01\0"[..])
-        .unwrap();
-    txn.commit().unwrap();
-    drop(db);
-    assert!(assert_corrupt(&path).contains("2 bytes"));
-}
-
-#[test]
-fn redb_file_without_meta_is_missing_meta() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("other.redb");
-    let db = Database::create(&path).unwrap();
-    let txn = db.begin_write().unwrap();
-    txn.open_table(redb::TableDefinition::<u64, u64>::new("something"))
-        .unwrap()
-        .insert(1, 2)
-        .unwrap();
-    txn.commit().unwrap();
-    drop(db);
-    let before = std::fs::read(&path).unwrap();
-    assert!(matches!(
-        Store::open(&path),
-        Err(StoreError::MissingMeta { .. })
-    ));
-    assert_eq!(std::fs::read(&path).unwrap(), before);
-
-    // A meta table without the version is no better.
-    let db = Database::open(&path).unwrap();
-    let txn = db.begin_write().unwrap();
-    txn.open_table(tables::META)
-        .unwrap()
-        .insert("other", &b"x"[..])
-        .unwrap();
-    txn.commit().unwrap();
-    drop(db);
-    assert!(matches!(
-        Store::open(&path),
-        Err(StoreError::MissingMeta { .. })
-    ));
-}
-
-#[test]
-fn missing_table_is_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.redb");
-    drop(Store::create(&path).unwrap());
-    let db = Database::open(&path).unwrap();
-    let txn = db.begin_write().unwrap();
-    txn.delete_table(tables::PEERS).unwrap();
-    txn.commit().unwrap();
-    drop(db);
-    let reason = assert_corrupt(&path);
-    assert!(reason.contains("peers"), "{reason}");
-}
-
-#[test]
-fn second_open_is_refused_while_the_first_is_live() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.redb");
-    let store = Store::create(&path).unwrap();
-    assert!(matches!(
-        Store::open(&path),
-        Err(StoreError::AlreadyOpen { .. })
-    ));
-    drop(store);
-    Store::open(&path).unwrap();
-}
-
-#[test]
-fn open_leaves_a_raw_reader_nothing_new_to_see() {
-    // Guards the claim in docs/storage.md that opening changes no table:
-    // redb's own header and allocator bookkeeping may change, our data not.
-    let dir = tempfile::tempdir().unwrap();
-    let path = populated_store(dir.path());
-    let count = |path: &Path| {
-        let db = redb::ReadOnlyDatabase::open(path).unwrap();
-        let txn = db.begin_read().unwrap();
-        txn.open_table(DOC_CHANGES).unwrap().len().unwrap()
-    };
-    let before = count(&path);
-    drop(Store::open(&path).unwrap());
-    assert_eq!(count(&path), before);
 }
