@@ -169,8 +169,8 @@ pub fn transition(state: &CaseState, ev: &ReportEvent) -> Result<(), &'static st
         }
         EventKind::Accept => street && s == Escalated,
         EventKind::Close { reason } => {
-            community
-                && (s == Handled || (*reason != CloseReason::Fixed && s.is_open() && s != Handled))
+            // Fixed needs the handler's word; other reasons close any open case.
+            community && (s == Handled || (*reason != CloseReason::Fixed && s.is_open()))
         }
         EventKind::Reopen => community && matches!(s, Closed | Voided),
         EventKind::Confirm { .. } => s.is_open(),
