@@ -71,7 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out.status(&status, "initialised")
         }
         Command::Status => {
-            let node = Node::open(&dir)?;
+            let node = Node::open_read_only(&dir)?;
             out.status(&node.status()?, "")
         }
         Command::Report(cmd) => report::run(&dir, cmd, &out),

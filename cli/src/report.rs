@@ -19,22 +19,18 @@ pub fn run(dir: &Path, cmd: ReportCommand, out: &Output) -> anyhow::Result<()> {
     match cmd {
         ReportCommand::Submit(a) => {
             let req = submission(a)?;
-            let done = open(dir)?.submit_report(req, now)?;
+            let done = Node::open(dir)?.submit_report(req, now)?;
             out.submitted(&done)
         }
         ReportCommand::List(a) => {
             let filter = filter(a)?;
-            out.report_list(&open(dir)?.reports(&filter, now)?)
+            out.report_list(&Node::open_read_only(dir)?.reports(&filter, now)?)
         }
         ReportCommand::Show { id } => {
             let id = ReportId::parse(&id)?;
-            out.report(&open(dir)?.report(&id, now)?)
+            out.report(&Node::open_read_only(dir)?.report(&id, now)?)
         }
     }
-}
-
-fn open(dir: &Path) -> anyhow::Result<Node> {
-    Ok(Node::open(dir)?)
 }
 
 fn submission(a: SubmitArgs) -> anyhow::Result<SubmitReport> {

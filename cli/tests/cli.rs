@@ -221,10 +221,6 @@ fn bad_arguments_fail_in_one_line_and_write_nothing() {
             "/nonexistent.jpg",
         ),
         (
-            &["--category", "other", "--lat", "1", "--reporter", "m-ghost"],
-            "m-ghost",
-        ),
-        (
             &["--category", "other", "--lat", "1", "--reporter", "Bad Id"],
             "member id",
         ),
@@ -235,6 +231,12 @@ fn bad_arguments_fail_in_one_line_and_write_nothing() {
         fails(&d, &args, needle);
     }
     fails(&d, &["report", "show", "202611-00000000"], "not held");
+    fails(
+        &d,
+        &["report", "list", "--category", "nope"],
+        "unknown category",
+    );
+    fails(&d, &["report", "list", "--place", "Guandu"], "Guandu");
     fails(&d, &["report", "show", "nonsense"], "report id");
     fails(
         &d,

@@ -244,8 +244,21 @@ impl Node {
         })
     }
 
-    /// Opens the node in `dir`.
+    /// Opens the node in `dir` for reading and writing.
     pub fn open(dir: &Path) -> Result<Node, NodeError> {
+        Node::open_with(dir, Store::open)
+    }
+
+    /// Opens the node in `dir` for looking only: the store file is not
+    /// modified, and any write fails.
+    pub fn open_read_only(dir: &Path) -> Result<Node, NodeError> {
+        Node::open_with(dir, Store::open_read_only)
+    }
+
+    fn open_with(
+        dir: &Path,
+        open_store: fn(&Path) -> Result<Store, crate::store::StoreError>,
+    ) -> Result<Node, NodeError> {
         let config_path = dir.join(files::CONFIG);
         if !config_path.exists() {
             return Err(NodeError::NotInitialised {
@@ -255,7 +268,7 @@ impl Node {
         let dir = &fs::canonicalize(dir).map_err(io(dir))?;
         let config = Config::load(&config_path)?;
         let identity = Identity::load(&dir.join(files::IDENTITY))?;
-        let store = Store::open(&dir.join(files::STORE))?;
+        let store = open_store(&dir.join(files::STORE))?;
         let repo = Repo::new(store, identity.actor_id());
         Ok(Node {
             dir: dir.to_owned(),

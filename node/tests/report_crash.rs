@@ -54,7 +54,7 @@ fn crash_child_writer() {
     let mut n = start;
     loop {
         // Alternate single writes with batches of five in one commit.
-        let ids = if n % 2 == 0 {
+        let ids = if n.is_multiple_of(2) {
             vec![
                 node.submit_report(request(n), Utc::now())
                     .expect("submit")

@@ -90,6 +90,14 @@ pub enum StoreError {
         path: PathBuf,
     },
 
+    /// A write was attempted on a store opened with
+    /// [`Store::open_read_only`](super::Store::open_read_only).
+    #[error("store file {} was opened read-only; this is a bug in the command that tried to write", path.display())]
+    ReadOnly {
+        /// The store file.
+        path: PathBuf,
+    },
+
     /// An operating-system error outside redb: creating, inspecting or
     /// syncing the file or its directory.
     #[error("cannot {op} store file {}: {source}", path.display())]

@@ -51,6 +51,8 @@ use tables::{
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// Opened with [`Store::open_read_only`]: batches are refused.
+    read_only: bool,
 }
 
 impl Store {
@@ -107,6 +109,7 @@ impl Store {
         Ok(Store {
             db,
             path: path.to_path_buf(),
+            read_only: false,
         })
     }
 
@@ -127,6 +130,20 @@ impl Store {
         Ok(Store {
             db,
             path: path.to_path_buf(),
+            read_only: false,
+        })
+    }
+
+    /// Opens an existing store for reading only, after the same verification
+    /// as [`Store::open`]. The file is never modified: redb's own bookkeeping
+    /// writes stay in memory, and [`Store::batch`] is refused with
+    /// [`StoreError::ReadOnly`]. Commands that only look use this.
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let (db, _) = open::open_scratch(path)?;
+        Ok(Store {
+            db,
+            path: path.to_path_buf(),
+            read_only: true,
         })
     }
 
@@ -155,6 +172,11 @@ impl Store {
     /// durability. Blocks while another batch of this store is live, so a
     /// thread must not hold a batch while starting another.
     pub fn batch(&self) -> Result<Batch<'_>, StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
         Batch::begin(self)
     }
 

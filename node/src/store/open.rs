@@ -58,6 +58,19 @@ pub(crate) fn open_verified(path: &Path) -> Result<Database, StoreError> {
 /// Runs redb's verifying open against a scratch view of the file, checks the
 /// schema, and returns its version. Nothing is written to the file.
 fn verify_without_writing(path: &Path) -> Result<u32, StoreError> {
+    let (db, version) = open_scratch(path)?;
+    // Closing commits into the scratch overlay only; a failure there says
+    // nothing about the file.
+    if let Err(err) = db.close() {
+        tracing::debug!(path = %path.display(), %err, "closing the verification view failed");
+    }
+    Ok(version)
+}
+
+/// Opens a verified view of the store whose writes (redb's own bookkeeping,
+/// crash recovery) stay in memory: the file is never modified. Used both to
+/// check a store before the real open and to serve read-only commands.
+pub(crate) fn open_scratch(path: &Path) -> Result<(Database, u32), StoreError> {
     // Read-write only so that redb's exclusive lock can be taken, which is
     // what reports a store already open elsewhere; every write goes to memory.
     let file = OpenOptions::new()
@@ -72,13 +85,8 @@ fn verify_without_writing(path: &Path) -> Result<u32, StoreError> {
         .set_check_integrity_on_open(true)
         .create_with_backend(scratch)
         .map_err(|err| map_open_error(path, err))?;
-    let result = check_schema(path, &db);
-    // Closing commits into the scratch overlay only; a failure there says
-    // nothing about the file.
-    if let Err(err) = db.close() {
-        tracing::debug!(path = %path.display(), %err, "closing the verification view failed");
-    }
-    result
+    let version = check_schema(path, &db)?;
+    Ok((db, version))
 }
 
 /// Reads the schema version and checks that this binary may open the store,
