@@ -288,6 +288,11 @@ impl Node {
         &self.identity
     }
 
+    /// The store, for reading.
+    pub fn store(&self) -> &Store {
+        self.repo.store()
+    }
+
     /// The documents and the store.
     pub fn repo(&mut self) -> &mut Repo {
         &mut self.repo
