@@ -45,6 +45,58 @@ pub enum Command {
     /// Hazard reports: submit, list, show.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Run the node.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Known peers and whether they are connected.
+    Peers,
+    /// Sync state per peer and document.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+    /// Photos and voice notes by hash.
+    #[command(subcommand)]
+    Blob(BlobCommand),
+}
+
+/// `yizhan node ...`
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Run the node in the foreground until SIGINT or SIGTERM.
+    Start(StartArgs),
+}
+
+/// `yizhan node start`
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Address to listen on, such as /ip4/0.0.0.0/tcp/4001 (repeatable; adds to the config file's).
+    #[arg(long)]
+    pub listen: Vec<String>,
+    /// A peer to dial and keep dialling, such as /ip4/10.0.0.2/tcp/4001 (repeatable; adds to the config file's).
+    #[arg(long)]
+    pub peer: Vec<String>,
+    /// Do not discover peers on the LAN with mDNS.
+    #[arg(long)]
+    pub no_mdns: bool,
+}
+
+/// `yizhan sync ...`
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Per peer and document: in sync or not, and when last synced.
+    Status,
+}
+
+/// `yizhan blob ...`
+#[derive(Debug, Subcommand)]
+pub enum BlobCommand {
+    /// Write a blob's verified bytes to a file (or stdout).
+    Get {
+        /// The BLAKE3 hash, 64 hex digits.
+        hash: String,
+        /// Where to write the bytes.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// The role of a node, on the command line.

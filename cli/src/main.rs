@@ -6,11 +6,13 @@
 mod args;
 mod output;
 mod report;
+mod start;
 
 use std::process::ExitCode;
 
-use args::{Cli, Command};
+use args::{BlobCommand, Cli, Command, NodeCommand, SyncCommand};
 use clap::Parser;
+use node::admin::{Request, Response, dispatch};
 use node::{Node, Role};
 use tracing_subscriber::EnvFilter;
 
@@ -70,10 +72,50 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let status = node.status()?;
             out.status(&status, "initialised")
         }
-        Command::Status => {
-            let node = Node::open_read_only(&dir)?;
-            out.status(&node.status()?, "")
-        }
+        Command::Status => match dispatch(&dir, Request::Status)? {
+            Response::Status(s) => out.status(&s, ""),
+            other => report::unexpected(other),
+        },
         Command::Report(cmd) => report::run(&dir, cmd, &out),
+        Command::Node(NodeCommand::Start(a)) => start::run(&dir, a),
+        Command::Peers => match dispatch(&dir, Request::Peers)? {
+            Response::Peers(rows) => out.peers(&rows),
+            other => report::unexpected(other),
+        },
+        Command::Sync(SyncCommand::Status) => match dispatch(&dir, Request::SyncStatus)? {
+            Response::SyncStatus(rows) => out.sync_status(&rows),
+            other => report::unexpected(other),
+        },
+        Command::Blob(BlobCommand::Get { hash, out: file }) => {
+            let hash: node::store::BlobHash = hash.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            match dispatch(&dir, Request::Blob(hash))? {
+                Response::Blob(hex) => {
+                    let bytes = hex_decode(&hex)?;
+                    match file {
+                        Some(path) => std::fs::write(&path, &bytes)
+                            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+                        None => {
+                            use std::io::Write as _;
+                            std::io::stdout().write_all(&bytes)?;
+                        }
+                    }
+                    Ok(())
+                }
+                other => report::unexpected(other),
+            }
+        }
     }
+}
+
+fn hex_decode(s: &str) -> anyhow::Result<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        anyhow::bail!("the node sent a malformed blob");
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&s[i..i + 2], 16)
+                .map_err(|_| anyhow::anyhow!("the node sent a malformed blob"))
+        })
+        .collect()
 }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Local, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use node::admin::{PeerRow, SyncRow};
 use node::api::{NodeStatus, ReportView, Submitted};
 use serde::Serialize;
 
@@ -53,6 +54,54 @@ impl Output {
         t.add_row(vec!["documents", &s.documents.to_string()]);
         t.add_row(vec!["blobs", &s.blobs.to_string()]);
         t.add_row(vec!["schema", &s.schema_version.to_string()]);
+        t.add_row(vec!["running", if s.running { "yes" } else { "no" }]);
+        for a in &s.listen {
+            t.add_row(vec!["listening", a]);
+        }
+        for p in &s.peers {
+            t.add_row(vec!["connected", p]);
+        }
+        println!("{t}");
+        Ok(())
+    }
+
+    pub fn peers(&self, rows: &[PeerRow]) -> anyhow::Result<()> {
+        if self.json {
+            return print_json(rows);
+        }
+        if rows.is_empty() {
+            println!("no known peers");
+            return Ok(());
+        }
+        let mut t = table(&["peer", "connected", "addresses"]);
+        for r in rows {
+            t.add_row(vec![
+                r.peer_id.clone(),
+                if r.connected { "yes" } else { "no" }.to_owned(),
+                r.addresses.join(" "),
+            ]);
+        }
+        println!("{t}");
+        Ok(())
+    }
+
+    pub fn sync_status(&self, rows: &[SyncRow]) -> anyhow::Result<()> {
+        if self.json {
+            return print_json(rows);
+        }
+        if rows.is_empty() {
+            println!("no document has synced with a peer yet");
+            return Ok(());
+        }
+        let mut t = table(&["peer", "document", "in sync", "last synced"]);
+        for r in rows {
+            t.add_row(vec![
+                clip(&r.peer_id, 16),
+                r.doc.clone(),
+                if r.in_sync { "yes" } else { "no" }.to_owned(),
+                r.last_synced.map(local).unwrap_or_else(|| "never".into()),
+            ]);
+        }
         println!("{t}");
         Ok(())
     }

@@ -144,7 +144,7 @@ pub struct Submitted {
 }
 
 /// Which reports to list.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ReportFilter {
     /// Only reports of places under this prefix.
     pub place: Option<PlaceId>,
@@ -175,6 +175,112 @@ pub struct NodeStatus {
     pub documents: usize,
     /// Blobs held.
     pub blobs: usize,
+    /// True when a node process is running and answered this request.
+    pub running: bool,
+    /// Addresses the running node listens on.
+    pub listen: Vec<String>,
+    /// Peers the running node is connected to.
+    pub peers: Vec<String>,
+}
+
+/// A report to submit, as the command line gives it: attachments are file
+/// paths, read by whichever process executes the request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportSubmission {
+    /// Category.
+    pub category: Category,
+    /// Latitude of the hazard.
+    pub lat: f64,
+    /// Longitude of the hazard.
+    pub lon: f64,
+    /// What the rider said.
+    pub text: String,
+    /// Address, if known.
+    pub address: Option<String>,
+    /// Grid, if known.
+    pub grid: Option<String>,
+    /// Reporting member.
+    pub reporter: Option<MemberId>,
+    /// Photo files.
+    pub photos: Vec<PathBuf>,
+    /// Voice-note files.
+    pub voices: Vec<PathBuf>,
+}
+
+impl ReportSubmission {
+    /// Reads the attachment files, refusing empty or oversized ones before
+    /// reading them whole.
+    pub fn load(self) -> Result<SubmitReport, NodeError> {
+        let mut attachments = Vec::new();
+        for (paths, kind) in [
+            (&self.photos, AttachmentKind::Photo),
+            (&self.voices, AttachmentKind::Voice),
+        ] {
+            for p in paths {
+                attachments.push(read_attachment(p, kind)?);
+            }
+        }
+        Ok(SubmitReport {
+            category: self.category,
+            lat: self.lat,
+            lon: self.lon,
+            text: self.text,
+            address: self.address,
+            grid: self.grid,
+            reporter: self.reporter,
+            attachments,
+        })
+    }
+}
+
+fn read_attachment(path: &Path, kind: AttachmentKind) -> Result<NewAttachment, NodeError> {
+    let len = fs::metadata(path).map_err(io(path))?.len();
+    if len == 0 || len > crdt_model::report::ATTACHMENT_BYTES_MAX {
+        return Err(crdt_model::ValidationError::BadAttachment(format!(
+            "{} {} is {len} bytes; attachments must hold 1 to {} bytes",
+            kind.as_str(),
+            path.display(),
+            crdt_model::report::ATTACHMENT_BYTES_MAX
+        ))
+        .into());
+    }
+    let bytes = fs::read(path).map_err(io(path))?;
+    Ok(NewAttachment {
+        mime: mime_of(path, kind).to_owned(),
+        bytes,
+        kind,
+    })
+}
+
+/// Media type by file extension; unknown ones are stored as opaque bytes.
+fn mime_of(path: &Path, kind: AttachmentKind) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match (kind, ext.as_str()) {
+        (_, "jpg" | "jpeg") => "image/jpeg",
+        (_, "png") => "image/png",
+        (_, "webp") => "image/webp",
+        (_, "heic") => "image/heic",
+        (_, "amr") => "audio/amr",
+        (_, "m4a" | "mp4") => "audio/mp4",
+        (_, "mp3") => "audio/mpeg",
+        (_, "ogg" | "opus") => "audio/ogg",
+        (_, "wav") => "audio/wav",
+        (AttachmentKind::Photo, _) => "image/octet-stream",
+        (AttachmentKind::Voice, _) => "audio/octet-stream",
+    }
+}
+
+/// What the store keeps about a peer (the `peers` table, as JSON).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PeerRecord {
+    /// Addresses it was reached at, newest first.
+    pub addresses: Vec<String>,
+    /// When it was last connected.
+    pub last_seen: Option<DateTime<Utc>>,
 }
 
 /// A node's data directory opened for work.
@@ -310,6 +416,9 @@ impl Node {
             schema_version: store.schema_version()?,
             documents: store.document_ids()?.len(),
             blobs: store.blob_hashes()?.len(),
+            running: false,
+            listen: Vec::new(),
+            peers: Vec::new(),
         })
     }
 
@@ -484,6 +593,22 @@ impl Node {
             }
         }
         Err(NodeError::UnknownReport(id.to_string()))
+    }
+
+    /// Peers this node has known, from the store; none is connected while no
+    /// node process runs.
+    pub fn known_peers(&self) -> Result<Vec<crate::admin::PeerRow>, NodeError> {
+        let mut out = Vec::new();
+        for (peer, record) in self.repo.store().peers()? {
+            // A record this version cannot read still names a known peer.
+            let rec: PeerRecord = serde_json::from_slice(&record).unwrap_or_default();
+            out.push(crate::admin::PeerRow {
+                peer_id: peer,
+                addresses: rec.addresses,
+                connected: false,
+            });
+        }
+        Ok(out)
     }
 
     /// A blob's bytes, verified against its hash.

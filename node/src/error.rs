@@ -53,6 +53,15 @@ pub enum NodeError {
     /// No blob with this hash is held here.
     #[error("blob {0} is not held on this node")]
     UnknownBlob(String),
+    /// Only a running node can answer this.
+    #[error("{what} is known only while the node runs; start it with `yizhan node start`")]
+    NotRunning {
+        /// What was asked.
+        what: &'static str,
+    },
+    /// The running node refused or failed a request; its message.
+    #[error("{0}")]
+    Admin(String),
     /// A bug: an invariant of the node broke.
     #[error("internal error: {0}")]
     Internal(String),

@@ -8,10 +8,14 @@
 //! Network sync arrives in later modules (engine, net) on top of the same
 //! store.
 
+pub mod admin;
 pub mod api;
 pub mod config;
+pub mod daemon;
+pub mod engine;
 pub mod error;
 pub mod identity;
+pub mod net;
 pub mod repo;
 pub mod store;
 

@@ -22,6 +22,8 @@ pub struct Repo {
     store: Store,
     actor: ActorId,
     docs: HashMap<DocumentId, AutoCommit>,
+    /// Documents durably written since [`Repo::take_written`] last ran.
+    written: Vec<DocumentId>,
 }
 
 /// What a write closure may touch.
@@ -63,6 +65,7 @@ impl Repo {
             store,
             actor,
             docs: HashMap::new(),
+            written: Vec::new(),
         }
     }
 
@@ -81,6 +84,38 @@ impl Repo {
                 .insert(id.clone(), doc.with_actor(self.actor.clone()));
         }
         Ok(self.docs.get_mut(id))
+    }
+
+    /// Creates an empty document in memory (first learned from a peer); it
+    /// reaches the store with the first changes persisted into it.
+    pub fn create(&mut self, id: &DocumentId) -> &mut AutoCommit {
+        let actor = self.actor.clone();
+        self.docs
+            .entry(id.clone())
+            .or_insert_with(|| AutoCommit::new().with_actor(actor))
+    }
+
+    /// Persists changes that arrived from a peer into `id` since `heads_before`,
+    /// durably. On failure the document is dropped from memory, so the next
+    /// read reloads what the disk holds and the next sync fetches the rest.
+    pub fn persist_received(
+        &mut self,
+        now: DateTime<Utc>,
+        id: &DocumentId,
+        heads_before: &[ChangeHash],
+    ) -> Result<(), NodeError> {
+        let touched = BTreeMap::from([(id.clone(), heads_before.to_vec())]);
+        let result = self.persist(now, &touched, &[]);
+        if result.is_err() {
+            self.docs.remove(id);
+        }
+        result
+    }
+
+    /// Documents written (locally or from peers) since the last call, for
+    /// announcing and for fetching the blobs they reference.
+    pub fn take_written(&mut self) -> Vec<DocumentId> {
+        std::mem::take(&mut self.written)
     }
 
     fn doc_mut(&mut self, id: &DocumentId) -> Result<&mut AutoCommit, NodeError> {
@@ -147,6 +182,7 @@ impl Repo {
         blobs: &[Vec<u8>],
     ) -> Result<(), NodeError> {
         let mut batch = self.store.batch()?;
+        let mut written = Vec::new();
         for blob in blobs {
             batch.put_blob(blob)?;
         }
@@ -160,6 +196,7 @@ impl Repo {
             if heads == *before {
                 continue;
             }
+            written.push(id.clone());
             let key = id.to_string();
             let chunk = doc.save_after(before);
             // Each document is touched once per batch, so the committed info
@@ -178,6 +215,11 @@ impl Repo {
             }
         }
         batch.commit()?;
+        for id in written {
+            if !self.written.contains(&id) {
+                self.written.push(id);
+            }
+        }
         Ok(())
     }
 

@@ -295,6 +295,24 @@ impl Store {
         Ok(value.map(|value| value.value().to_vec()))
     }
 
+    /// Every stored sync state for `peer`: document id and state, sorted by
+    /// document id. Handed back to the engine when the peer reconnects.
+    pub fn sync_states_for(&self, peer: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        const OP: &str = "list sync states";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(SYNC_STATES).db(&self.path, OP)?;
+        let mut out = Vec::new();
+        for entry in table.range((peer, "")..).db(&self.path, OP)? {
+            let (key, value) = entry.db(&self.path, OP)?;
+            let (p, doc) = key.value();
+            if p != peer {
+                break;
+            }
+            out.push((doc.to_owned(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Every stored peer record, sorted by peer id.
     pub fn peers(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         const OP: &str = "list peers";

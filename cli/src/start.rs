@@ -1,0 +1,59 @@
+//! `yizhan node start`: build the effective configuration, install signal
+//! handlers, and run the node until SIGINT or SIGTERM.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use libp2p::Multiaddr;
+use node::Node;
+use node::daemon::{RunOptions, run as run_node};
+
+use crate::args::StartArgs;
+
+fn addrs(list: &[String], what: &str) -> anyhow::Result<Vec<Multiaddr>> {
+    list.iter()
+        .map(|a| {
+            a.parse().with_context(|| {
+                format!("{what} {a:?} is not a multiaddr (such as /ip4/127.0.0.1/tcp/4001)")
+            })
+        })
+        .collect()
+}
+
+pub fn run(dir: &Path, a: StartArgs) -> anyhow::Result<()> {
+    // Validate flags before anything starts.
+    let mut listen = addrs(&a.listen, "--listen")?;
+    let mut peers = addrs(&a.peer, "--peer")?;
+    let config = Node::open_read_only(dir)?.config().clone();
+    listen.extend(addrs(&config.listen, "listen address in config.toml")?);
+    peers.extend(addrs(&config.peers, "peer in config.toml")?);
+    let opts = RunOptions {
+        listen,
+        peers,
+        mdns: config.mdns && !a.no_mdns,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let shutdown = async {
+            let mut term = match tokio::signal::unix::signal(
+                tokio::signal::unix::SignalKind::terminate(),
+            ) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch SIGTERM; stop the node with SIGINT");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        };
+        run_node(dir, opts, shutdown).await
+    })?;
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The local admin API: what `yizhan` commands ask of a node, as requests and
+//! responses. With a node running, requests travel over the Unix socket
+//! `admin.sock` in the data directory (owner-only), one JSON line each way;
+//! with none running, the command executes them itself on the store. Both
+//! paths run the same [`execute`], so a command behaves the same either way.
+
+use std::io::{BufRead, BufReader, Read as _, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use crdt_model::ReportId;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Node, NodeStatus, ReportFilter, ReportSubmission, ReportView, Submitted};
+use crate::error::NodeError;
+use crate::store::BlobHash;
+
+/// File name of the admin socket inside the data directory.
+pub const SOCKET: &str = "admin.sock";
+/// Longest request or response line accepted on the socket.
+pub const LINE_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// How long a command waits for the node to answer.
+pub const CALL_TIMEOUT_MS: u64 = 60_000;
+
+/// What a command asks of a node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
+pub enum Request {
+    /// Identity, role, place, store; listen addresses and peers when running.
+    Status,
+    /// Record a report.
+    SubmitReport(ReportSubmission),
+    /// Reports held, filtered.
+    ListReports(ReportFilter),
+    /// One report.
+    ShowReport(ReportId),
+    /// A blob's bytes, verified.
+    Blob(BlobHash),
+    /// Known peers and whether they are connected.
+    Peers,
+    /// Per peer and document: in sync or not, and when last synced.
+    SyncStatus,
+}
+
+impl Request {
+    /// True for requests that change the store.
+    pub fn writes(&self) -> bool {
+        matches!(self, Request::SubmitReport(_))
+    }
+}
+
+/// A peer as `yizhan peers` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerRow {
+    /// Its peer id.
+    pub peer_id: String,
+    /// Addresses it was reached at.
+    pub addresses: Vec<String>,
+    /// Connected now.
+    pub connected: bool,
+}
+
+/// One line of `yizhan sync status`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncRow {
+    /// The peer.
+    pub peer_id: String,
+    /// The document.
+    pub doc: String,
+    /// Whether the last session ended with both at the same heads and
+    /// nothing changed here since.
+    pub in_sync: bool,
+    /// When a session with this peer last ended in sync.
+    pub last_synced: Option<DateTime<Utc>>,
+}
+
+/// A node's answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Response {
+    /// For [`Request::Status`].
+    Status(NodeStatus),
+    /// For [`Request::SubmitReport`].
+    Submitted(Box<Submitted>),
+    /// For [`Request::ListReports`].
+    Reports(Vec<ReportView>),
+    /// For [`Request::ShowReport`].
+    Report(Box<ReportView>),
+    /// For [`Request::Blob`]: the bytes as lowercase hex.
+    Blob(String),
+    /// For [`Request::Peers`].
+    Peers(Vec<PeerRow>),
+    /// For [`Request::SyncStatus`].
+    SyncStatus(Vec<SyncRow>),
+    /// The request failed; the message is for the operator.
+    Error(String),
+}
+
+/// Executes the requests any node can answer from its store. Requests that
+/// only a running node can answer are refused with a message saying so.
+pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Response, NodeError> {
+    Ok(match req {
+        Request::Status => Response::Status(node.status()?),
+        Request::SubmitReport(sub) => {
+            Response::Submitted(Box::new(node.submit_report(sub.load()?, now)?))
+        }
+        Request::ListReports(filter) => Response::Reports(node.reports(&filter, now)?),
+        Request::ShowReport(id) => Response::Report(Box::new(node.report(&id, now)?)),
+        Request::Blob(hash) => Response::Blob(hex::encode(node.blob(&hash)?)),
+        Request::Peers => Response::Peers(node.known_peers()?),
+        Request::SyncStatus => {
+            return Err(NodeError::NotRunning {
+                what: "sync status",
+            });
+        }
+    })
+}
+
+/// Where the admin socket of `dir` is.
+pub fn socket_path(dir: &Path) -> PathBuf {
+    dir.join(SOCKET)
+}
+
+/// Sends `req` to the node running on `dir`, or returns `None` when no node
+/// answers there (no socket, or a stale one left by a node that died).
+pub fn call_running(dir: &Path, req: &Request) -> Result<Option<Response>, NodeError> {
+    let path = socket_path(dir);
+    let Ok(stream) = UnixStream::connect(&path) else {
+        return Ok(None);
+    };
+    let io = |source| NodeError::Io {
+        path: path.clone(),
+        source,
+    };
+    let timeout = Some(Duration::from_millis(CALL_TIMEOUT_MS));
+    stream.set_read_timeout(timeout).map_err(io)?;
+    stream.set_write_timeout(timeout).map_err(io)?;
+    let mut line = serde_json::to_string(req).map_err(|e| NodeError::Internal(e.to_string()))?;
+    line.push('\n');
+    (&stream).write_all(line.as_bytes()).map_err(io)?;
+    let mut reader = BufReader::new(&stream).take(LINE_BYTES_MAX as u64);
+    let mut answer = String::new();
+    reader.read_line(&mut answer).map_err(io)?;
+    let resp = serde_json::from_str(&answer).map_err(|e| {
+        NodeError::Admin(format!(
+            "the running node answered something unreadable: {e}"
+        ))
+    })?;
+    Ok(Some(resp))
+}
+
+/// Executes `req` for the node in `dir`: through the running node if there is
+/// one, else directly on the store (read-only for requests that only look).
+pub fn dispatch(dir: &Path, req: Request) -> Result<Response, NodeError> {
+    if let Some(resp) = call_running(dir, &req)? {
+        return match resp {
+            Response::Error(msg) => Err(NodeError::Admin(msg)),
+            other => Ok(other),
+        };
+    }
+    let mut node = if req.writes() {
+        Node::open(dir)?
+    } else {
+        Node::open_read_only(dir)?
+    };
+    execute(&mut node, req, Utc::now())
+}

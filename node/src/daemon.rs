@@ -1,0 +1,691 @@
+//! `yizhan node start`: the node's driver loop. One task owns the node (store
+//! and documents), the sync engine and the libp2p swarm, and `select!`s over
+//! network events, admin requests, the engine's timer, redial timers and the
+//! shutdown signal. Commands reach it through the admin socket.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use automerge::{AutoCommit, ChangeHash};
+use chrono::{DateTime, Utc};
+use crdt_model::{DocKind, DocumentId, report};
+use futures::StreamExt as _;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, request_response};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{Instrument as _, debug, info, info_span, warn};
+
+use crate::admin::{self, PeerRow, Request, Response, SyncRow};
+use crate::api::{Node, PeerRecord};
+use crate::engine::{AllowAll, Docs, Engine, EngineConfig, Input, Output, PeerKey};
+use crate::error::NodeError;
+use crate::net::blob::{Assembly, ChunkRequest, ChunkResponse, Progress, serve};
+use crate::net::{Behaviour, BehaviourEvent, build_swarm};
+use crate::repo::Repo;
+use crate::store::BlobHash;
+
+/// Admin requests waiting for the loop.
+const ADMIN_QUEUE_MAX: usize = 32;
+/// Blob fetches in flight at once.
+const BLOB_FETCHES_MAX: usize = 8;
+/// Blob fetches waiting to start.
+const BLOB_QUEUE_MAX: usize = 100_000;
+/// First redial delay for an explicit peer; doubles up to the max.
+const REDIAL_MS_MIN: u64 = 1_000;
+/// Longest redial delay.
+const REDIAL_MS_MAX: u64 = 60_000;
+
+/// How to run a node.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Addresses to listen on; port 0 picks a free port.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial and keep dialling.
+    pub peers: Vec<Multiaddr>,
+    /// Discover peers on the LAN.
+    pub mdns: bool,
+}
+
+struct Redial {
+    addr: Multiaddr,
+    peer: Option<PeerId>,
+    backoff_ms: u64,
+    next_at: Instant,
+}
+
+struct Fetch {
+    assembly: Assembly,
+}
+
+#[derive(Default)]
+struct SyncInfo {
+    in_sync: bool,
+    last_synced: Option<DateTime<Utc>>,
+}
+
+/// The engine's view of the repository.
+struct RepoDocs<'a> {
+    repo: &'a mut Repo,
+    now: DateTime<Utc>,
+}
+
+impl Docs for RepoDocs<'_> {
+    fn ids(&self) -> Vec<DocumentId> {
+        self.repo.document_ids().unwrap_or_else(|e| {
+            warn!(error = %e, "cannot list documents");
+            Vec::new()
+        })
+    }
+
+    fn get_mut(&mut self, id: &DocumentId) -> Option<&mut AutoCommit> {
+        match self.repo.existing(id) {
+            Ok(doc) => doc,
+            Err(e) => {
+                warn!(doc = %id, error = %e, "cannot load document");
+                None
+            }
+        }
+    }
+
+    fn create(&mut self, id: &DocumentId) -> &mut AutoCommit {
+        self.repo.create(id)
+    }
+
+    fn changed(&mut self, id: &DocumentId, heads_before: &[ChangeHash]) {
+        if let Err(e) = self.repo.persist_received(self.now, id, heads_before) {
+            warn!(doc = %id, error = %e, "cannot persist changes from a peer");
+        }
+    }
+}
+
+struct Daemon {
+    node: Node,
+    swarm: Swarm<Behaviour>,
+    engine: Engine<AllowAll>,
+    started: Instant,
+    wake: Option<Instant>,
+    connected: HashMap<PeerId, (usize, Multiaddr)>,
+    redials: Vec<Redial>,
+    listen: Vec<Multiaddr>,
+    sync_rows: BTreeMap<(PeerId, DocumentId), SyncInfo>,
+    fetching: HashMap<request_response::OutboundRequestId, Fetch>,
+    fetch_queue: VecDeque<(BlobHash, PeerId)>,
+    wanted: BTreeSet<BlobHash>,
+    /// Who sent the message being handled, to fetch the blobs it referenced.
+    source: Option<PeerId>,
+}
+
+/// Runs the node in `dir` until `shutdown` resolves.
+pub async fn run(
+    dir: &Path,
+    opts: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let node = Node::open(dir)?;
+    let span =
+        info_span!("node", place = %node.config().place, peer = %short(&node.identity().peer_id()));
+    run_node(node, dir.to_owned(), opts, shutdown)
+        .instrument(span)
+        .await
+}
+
+fn short(p: &PeerId) -> String {
+    let s = p.to_string();
+    s[s.len().saturating_sub(6)..].to_owned()
+}
+
+async fn run_node(
+    node: Node,
+    dir: PathBuf,
+    opts: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let sock = admin::socket_path(&dir);
+    // The store is open, so no other node runs here: a socket file is stale.
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).map_err(|source| NodeError::Io {
+        path: sock.clone(),
+        source,
+    })?;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        NodeError::Io {
+            path: sock.clone(),
+            source,
+        }
+    })?;
+    let (admin_tx, admin_rx) = mpsc::channel(ADMIN_QUEUE_MAX);
+    let server = tokio::spawn(serve_admin(listener, admin_tx).in_current_span());
+
+    let swarm = build_swarm(node.identity().keypair().clone(), opts.mdns)
+        .map_err(|e| NodeError::Internal(e.to_string()))?;
+    let seed = u64::from_le_bytes(
+        node.identity().public_key_bytes()[..8]
+            .try_into()
+            .unwrap_or_default(),
+    );
+    let mut d = Daemon {
+        node,
+        swarm,
+        engine: Engine::new(EngineConfig::default(), AllowAll, seed),
+        started: Instant::now(),
+        wake: None,
+        connected: HashMap::new(),
+        redials: Vec::new(),
+        listen: Vec::new(),
+        sync_rows: BTreeMap::new(),
+        fetching: HashMap::new(),
+        fetch_queue: VecDeque::new(),
+        wanted: BTreeSet::new(),
+        source: None,
+    };
+    let listen = if opts.listen.is_empty() {
+        vec![
+            "/ip4/0.0.0.0/tcp/0"
+                .parse()
+                .map_err(|e: libp2p::multiaddr::Error| NodeError::Internal(e.to_string()))?,
+        ]
+    } else {
+        opts.listen
+    };
+    for addr in listen {
+        d.swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NodeError::Admin(format!("cannot listen on {addr}: {e}")))?;
+    }
+    for addr in opts.peers {
+        d.redials.push(Redial {
+            addr,
+            peer: None,
+            backoff_ms: REDIAL_MS_MIN,
+            next_at: Instant::now(),
+        });
+    }
+    let result = d.run_loop(admin_rx, shutdown).await;
+    d.shut_down();
+    server.abort();
+    let _ = std::fs::remove_file(&sock);
+    result
+}
+
+impl Daemon {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    async fn run_loop(
+        &mut self,
+        mut admin_rx: mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), NodeError> {
+        tokio::pin!(shutdown);
+        let mut redial_tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            let wake = self.wake;
+            tokio::select! {
+                () = &mut shutdown => {
+                    info!("shutting down");
+                    return Ok(());
+                }
+                event = self.swarm.select_next_some() => self.on_swarm(event),
+                Some((req, reply)) = admin_rx.recv() => {
+                    let resp = self.on_admin(req);
+                    let _ = reply.send(resp);
+                }
+                () = sleep_until(wake) => {
+                    self.wake = None;
+                    self.engine_input(Input::Tick);
+                }
+                _ = redial_tick.tick() => self.redial(),
+            }
+            self.after_step();
+        }
+    }
+
+    /// Feeds the engine and carries out what it asks.
+    fn engine_input(&mut self, input: Input) {
+        let now_ms = self.now_ms();
+        let mut docs = RepoDocs {
+            repo: self.node.repo(),
+            now: Utc::now(),
+        };
+        let outputs = self.engine.handle(input, now_ms, &mut docs);
+        for out in outputs {
+            match out {
+                Output::Send { peer, bytes } => match peer.as_str().parse::<PeerId>() {
+                    Ok(p) => {
+                        self.swarm.behaviour_mut().sync.send_request(&p, bytes);
+                    }
+                    Err(_) => warn!(peer = %peer.as_str(), "engine addressed an unknown peer"),
+                },
+                Output::SaveSyncState { peer, doc, state } => {
+                    let r = self.node.store().batch().and_then(|mut b| {
+                        b.put_sync_state(peer.as_str(), &doc.to_string(), &state)?;
+                        b.commit()
+                    });
+                    if let Err(e) = r {
+                        warn!(peer = %peer.as_str(), doc = %doc, error = %e, "cannot save sync state");
+                    }
+                }
+                Output::Wake { at_ms } => {
+                    self.wake = Some(self.started + Duration::from_millis(at_ms));
+                }
+                Output::Refused { peer, reason } => {
+                    warn!(peer = %peer.as_str(), reason = %reason, "refused input from peer");
+                }
+                Output::Synced { peer, doc } => {
+                    if let Ok(p) = peer.as_str().parse::<PeerId>() {
+                        let row = self.sync_rows.entry((p, doc)).or_default();
+                        row.in_sync = true;
+                        row.last_synced = Some(Utc::now());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Announces what was written and fetches the blobs it references.
+    fn after_step(&mut self) {
+        let written = self.node.repo().take_written();
+        for doc in written {
+            // The peer it came from holds it; everyone else is behind now.
+            for ((p, d), row) in self.sync_rows.iter_mut() {
+                if *d == doc && Some(*p) != self.source {
+                    row.in_sync = false;
+                }
+            }
+            if doc.kind() == DocKind::Reports {
+                self.want_blobs(&doc);
+            }
+            if self.source.is_none() {
+                self.engine_input(Input::LocalChange { doc });
+            }
+        }
+        self.source = None;
+        self.start_fetches();
+    }
+
+    fn want_blobs(&mut self, doc_id: &DocumentId) {
+        let Some(from) = self
+            .source
+            .or_else(|| self.connected.keys().next().copied())
+        else {
+            return;
+        };
+        let hashes: Vec<BlobHash> = match self.node.repo().existing(doc_id) {
+            Ok(Some(doc)) => match report::list(&*doc) {
+                Ok(reports) => reports
+                    .iter()
+                    .flat_map(|r| r.attachments.iter().map(|a| a.hash.clone()))
+                    .filter_map(|h| h.parse().ok())
+                    .collect(),
+                Err(e) => {
+                    warn!(doc = %doc_id, error = %e, "cannot read reports for their blobs");
+                    return;
+                }
+            },
+            _ => return,
+        };
+        for h in hashes {
+            if self.wanted.contains(&h) || self.node.store().has_blob(&h).unwrap_or(true) {
+                continue;
+            }
+            if self.fetch_queue.len() >= BLOB_QUEUE_MAX {
+                warn!("blob fetch queue is full; the rest waits for the next change");
+                return;
+            }
+            self.wanted.insert(h);
+            self.fetch_queue.push_back((h, from));
+        }
+    }
+
+    fn start_fetches(&mut self) {
+        while self.fetching.len() < BLOB_FETCHES_MAX {
+            let Some((hash, peer)) = self.fetch_queue.pop_front() else {
+                return;
+            };
+            let assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX);
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .blob
+                .send_request(&peer, assembly.first().encode());
+            self.fetching.insert(id, Fetch { assembly });
+        }
+    }
+
+    fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                info!(%address, "listening");
+                println!("listening on {address}/p2p/{}", self.swarm.local_peer_id());
+                self.listen.push(address);
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                let addr = endpoint.get_remote_address().clone();
+                for r in self
+                    .redials
+                    .iter_mut()
+                    .filter(|r| endpoint.is_dialer() && r.addr == addr)
+                {
+                    r.peer = Some(peer_id);
+                    r.backoff_ms = REDIAL_MS_MIN;
+                }
+                self.connected
+                    .insert(peer_id, (num_established.get() as usize, addr.clone()));
+                self.remember_peer(&peer_id, &addr);
+                if num_established.get() == 1 {
+                    info!(peer = %peer_id, %addr, "peer connected");
+                    let states = self
+                        .node
+                        .store()
+                        .sync_states_for(&peer_id.to_string())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|(doc, state)| DocumentId::parse(&doc).ok().map(|d| (d, state)))
+                        .collect();
+                    self.engine_input(Input::PeerUp {
+                        peer: PeerKey::new(peer_id.to_string()),
+                        sync_states: states,
+                    });
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if num_established == 0 {
+                    info!(peer = %peer_id, "peer disconnected");
+                    self.connected.remove(&peer_id);
+                    self.engine_input(Input::PeerDown {
+                        peer: PeerKey::new(peer_id.to_string()),
+                    });
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                debug!(peer = ?peer_id, %error, "dial failed");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Blob(e)) => self.on_blob(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    if !self.connected.contains_key(&peer) {
+                        debug!(%peer, %addr, "discovered on the LAN");
+                        let _ = self.swarm.dial(addr);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_sync(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, Vec::new());
+                self.source = Some(peer);
+                self.engine_input(Input::Message {
+                    peer: PeerKey::new(peer.to_string()),
+                    bytes: request,
+                });
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                warn!(%peer, %error, "refused a sync message");
+            }
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "a sync message was not delivered; the engine retries");
+            }
+            _ => {}
+        }
+    }
+
+    fn on_blob(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let resp = match ChunkRequest::decode(&request) {
+                    Ok(req) => match self.node.store().blob(&req.hash) {
+                        Ok(blob) => serve(&req, blob.as_deref()),
+                        Err(e) => {
+                            warn!(%peer, hash = %req.hash, error = %e, "cannot read a blob to serve");
+                            ChunkResponse::NotFound
+                        }
+                    },
+                    Err(e) => {
+                        warn!(%peer, error = %e, "refused a blob request");
+                        ChunkResponse::Refused
+                    }
+                };
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .blob
+                    .send_response(channel, resp.encode());
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                let Some(mut fetch) = self.fetching.remove(&request_id) else {
+                    return;
+                };
+                let progress = match ChunkResponse::decode(&response) {
+                    Ok(resp) => fetch.assembly.accept(resp),
+                    Err(e) => Progress::Failed(e.to_string()),
+                };
+                match progress {
+                    Progress::Next(req) => {
+                        let id = self
+                            .swarm
+                            .behaviour_mut()
+                            .blob
+                            .send_request(&peer, req.encode());
+                        self.fetching.insert(id, fetch);
+                    }
+                    Progress::Done(bytes) => {
+                        let hash = fetch.assembly.hash;
+                        let r = self.node.store().batch().and_then(|mut b| {
+                            b.put_blob(&bytes)?;
+                            b.commit()
+                        });
+                        match r {
+                            Ok(()) => debug!(%hash, bytes = bytes.len(), "fetched blob"),
+                            Err(e) => warn!(%hash, error = %e, "cannot store a fetched blob"),
+                        }
+                        self.wanted.remove(&hash);
+                    }
+                    Progress::Failed(why) => {
+                        warn!(%peer, hash = %fetch.assembly.hash, reason = %why, "refused a blob from peer; nothing stored");
+                        self.wanted.remove(&fetch.assembly.hash);
+                    }
+                }
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(f) = self.fetching.remove(&request_id) {
+                    debug!(%peer, hash = %f.assembly.hash, %error, "blob fetch failed");
+                    self.wanted.remove(&f.assembly.hash);
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                warn!(%peer, %error, "refused a blob request");
+            }
+            _ => {}
+        }
+    }
+
+    fn remember_peer(&mut self, peer: &PeerId, addr: &Multiaddr) {
+        let rec = PeerRecord {
+            addresses: vec![addr.to_string()],
+            last_seen: Some(Utc::now()),
+        };
+        let r = serde_json::to_vec(&rec)
+            .map_err(|e| NodeError::Internal(e.to_string()))
+            .and_then(|bytes| {
+                let mut b = self.node.store().batch()?;
+                b.put_peer(&peer.to_string(), &bytes)?;
+                b.commit()?;
+                Ok(())
+            });
+        if let Err(e) = r {
+            warn!(%peer, error = %e, "cannot record peer");
+        }
+    }
+
+    fn redial(&mut self) {
+        let now = Instant::now();
+        for r in &mut self.redials {
+            if r.peer.is_some_and(|p| self.connected.contains_key(&p)) || now < r.next_at {
+                continue;
+            }
+            debug!(addr = %r.addr, "dialling");
+            if let Err(e) = self.swarm.dial(r.addr.clone()) {
+                debug!(addr = %r.addr, error = %e, "cannot dial");
+            }
+            r.next_at = now + Duration::from_millis(r.backoff_ms);
+            r.backoff_ms = (r.backoff_ms * 2).min(REDIAL_MS_MAX);
+        }
+    }
+
+    fn on_admin(&mut self, req: Request) -> Response {
+        let result = match req {
+            Request::Status => self.node.status().map(|mut s| {
+                s.running = true;
+                let me = *self.swarm.local_peer_id();
+                s.listen = self
+                    .listen
+                    .iter()
+                    .map(|a| format!("{a}/p2p/{me}"))
+                    .collect();
+                s.peers = self.connected.keys().map(|p| p.to_string()).collect();
+                s.peers.sort();
+                Response::Status(s)
+            }),
+            Request::Peers => self.node.known_peers().map(|mut rows| {
+                for (p, (_, addr)) in &self.connected {
+                    match rows.iter_mut().find(|r| r.peer_id == p.to_string()) {
+                        Some(r) => r.connected = true,
+                        None => rows.push(PeerRow {
+                            peer_id: p.to_string(),
+                            addresses: vec![addr.to_string()],
+                            connected: true,
+                        }),
+                    }
+                }
+                Response::Peers(rows)
+            }),
+            Request::SyncStatus => Ok(Response::SyncStatus(
+                self.sync_rows
+                    .iter()
+                    .map(|((p, d), info)| SyncRow {
+                        peer_id: p.to_string(),
+                        doc: d.to_string(),
+                        in_sync: info.in_sync,
+                        last_synced: info.last_synced,
+                    })
+                    .collect(),
+            )),
+            other => admin::execute(&mut self.node, other, Utc::now()),
+        };
+        result.unwrap_or_else(|e| Response::Error(e.to_string()))
+    }
+
+    /// Ends every peer's sessions so their sync states are saved.
+    fn shut_down(&mut self) {
+        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+        for p in peers {
+            self.engine_input(Input::PeerDown {
+                peer: PeerKey::new(p.to_string()),
+            });
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Accepts admin connections: one request line, one response line each.
+async fn serve_admin(
+    listener: UnixListener,
+    tx: mpsc::Sender<(Request, oneshot::Sender<Response>)>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = admin_connection(stream, tx).await {
+                debug!(error = %e, "admin connection ended");
+            }
+        });
+    }
+}
+
+async fn admin_connection(
+    stream: UnixStream,
+    tx: mpsc::Sender<(Request, oneshot::Sender<Response>)>,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read.take(admin::LINE_BYTES_MAX as u64));
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let resp = match serde_json::from_str::<Request>(&line) {
+        Ok(req) => {
+            let (reply, answer) = oneshot::channel();
+            if tx.send((req, reply)).await.is_err() {
+                Response::Error("the node is shutting down".into())
+            } else {
+                answer
+                    .await
+                    .unwrap_or_else(|_| Response::Error("the node is shutting down".into()))
+            }
+        }
+        Err(e) => Response::Error(format!("malformed admin request: {e}")),
+    };
+    let mut out = serde_json::to_string(&resp)
+        .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"value\":\"{e}\"}}"));
+    out.push('\n');
+    write.write_all(out.as_bytes()).await
+}

@@ -1,0 +1,100 @@
+//! `EngineConfig`: the engine's local timings and resource bounds.
+//!
+//! Limits that both ends must agree on (message sizes, entries per inventory
+//! message) are protocol constants in [`super::wire`]; what is here is a
+//! node's own choice and may differ between peers.
+
+use serde::{Deserialize, Serialize};
+
+/// First wait for a peer's reply in a sync session before the session is
+/// restarted. Doubled on every restart up to [`RETRY_BACKOFF_MS_MAX`].
+pub const SESSION_TIMEOUT_MS: u64 = 5_000;
+/// Longest wait between two retries of anything: session restarts and
+/// inventory re-checks.
+pub const RETRY_BACKOFF_MS_MAX: u64 = 60_000;
+/// First delay before the inventory is compared again after something
+/// changed. Doubled while the peer stays unsettled, up to
+/// [`RETRY_BACKOFF_MS_MAX`].
+pub const RECHECK_MS_MIN: u64 = 3_000;
+/// Slowest link a session timeout allows for: a session that sent `n` bytes
+/// waits `n / LINK_BYTES_PER_S_MIN` seconds longer before it restarts, so a
+/// large message on a slow uplink is not sent twice.
+pub const LINK_BYTES_PER_S_MIN: u64 = 32 * 1024;
+/// Sessions this engine starts and keeps waiting on per peer at once.
+pub const SESSIONS_ACTIVE_PER_PEER_MAX: usize = 32;
+/// Documents queued per peer for a session slot; more are left to the next
+/// inventory re-check.
+pub const PENDING_SESSIONS_PER_PEER_MAX: usize = 4_096;
+/// Documents with sync state held per peer (one state per document the peer
+/// shares with us).
+pub const PEER_DOCS_MAX: usize = 100_000;
+/// Peers connected at once.
+pub const PEERS_MAX: usize = 256;
+
+/// Timings and bounds of one engine. `Default` gives the documented
+/// constants of this module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineConfig {
+    /// First wait for a reply before a sync session restarts, in ms.
+    pub session_timeout_ms: u64,
+    /// Cap of every exponential backoff, in ms.
+    pub retry_backoff_ms_max: u64,
+    /// First delay of an inventory re-check after a change, in ms.
+    pub recheck_ms_min: u64,
+    /// Slowest link a session timeout allows for, in bytes per second.
+    pub link_bytes_per_s_min: u64,
+    /// Sessions started and awaiting a reply per peer.
+    pub sessions_active_per_peer_max: usize,
+    /// Documents waiting for a session slot per peer.
+    pub pending_sessions_per_peer_max: usize,
+    /// Documents with sync state per peer.
+    pub peer_docs_max: usize,
+    /// Peers connected at once.
+    pub peers_max: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            session_timeout_ms: SESSION_TIMEOUT_MS,
+            retry_backoff_ms_max: RETRY_BACKOFF_MS_MAX,
+            recheck_ms_min: RECHECK_MS_MIN,
+            link_bytes_per_s_min: LINK_BYTES_PER_S_MIN,
+            sessions_active_per_peer_max: SESSIONS_ACTIVE_PER_PEER_MAX,
+            pending_sessions_per_peer_max: PENDING_SESSIONS_PER_PEER_MAX,
+            peer_docs_max: PEER_DOCS_MAX,
+            peers_max: PEERS_MAX,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// How long to wait for a reply to a message of `bytes`, before backoff.
+    pub(crate) fn reply_wait_ms(&self, base_ms: u64, bytes: usize) -> u64 {
+        let per_s = self.link_bytes_per_s_min.max(1);
+        let transfer_ms = (bytes as u64).saturating_mul(1_000) / per_s;
+        base_ms.saturating_add(transfer_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_messages_wait_longer() {
+        let c = EngineConfig::default();
+        assert_eq!(c.reply_wait_ms(1_000, 0), 1_000);
+        assert_eq!(c.reply_wait_ms(1_000, 32 * 1024), 2_000);
+    }
+
+    #[test]
+    fn a_zero_link_speed_does_not_divide_by_zero() {
+        let c = EngineConfig {
+            link_bytes_per_s_min: 0,
+            ..EngineConfig::default()
+        };
+        assert_eq!(c.reply_wait_ms(10, 2), 2_010);
+    }
+}

@@ -1,0 +1,251 @@
+//! Digests: of one document's heads, and of place subtrees, which make the
+//! inventory compact (equal subtrees cost one hash).
+//!
+//! A heads digest is BLAKE3 over the sorted heads. A subtree digest is BLAKE3
+//! over `(len(id), id, heads digest)` of every document under the place, in
+//! document-id order. Both sides compute them over what they share with each
+//! other, so equal digests mean equal shared contents.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use automerge::ChangeHash;
+use crdt_model::{DocumentId, PlaceId};
+use serde::{Deserialize, Serialize};
+
+use super::docs::Docs;
+use super::wire::ChildKey;
+
+const HEADS_CONTEXT: &str = "yizhan sync v1 document heads";
+const SUBTREE_CONTEXT: &str = "yizhan sync v1 place subtree";
+
+/// A BLAKE3 digest of a document's heads or of a place subtree.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    /// The digest of a set of heads, in any order.
+    pub fn of_heads(heads: &[ChangeHash]) -> Digest {
+        let mut sorted = heads.to_vec();
+        sorted.sort_unstable();
+        let mut h = blake3::Hasher::new_derive_key(HEADS_CONTEXT);
+        for head in &sorted {
+            h.update(&head.0);
+        }
+        Digest(*h.finalize().as_bytes())
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({self})")
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0.iter().take(6) {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A subtree digest under construction.
+struct SubtreeHasher(blake3::Hasher);
+
+impl SubtreeHasher {
+    fn new() -> SubtreeHasher {
+        SubtreeHasher(blake3::Hasher::new_derive_key(SUBTREE_CONTEXT))
+    }
+
+    fn add(&mut self, id: &DocumentId, digest: &Digest) {
+        let id = id.to_string();
+        self.0.update(&(id.len() as u64).to_le_bytes());
+        self.0.update(id.as_bytes());
+        self.0.update(&digest.0);
+    }
+
+    fn finish(&self) -> Digest {
+        Digest(*self.0.finalize().as_bytes())
+    }
+}
+
+/// The documents this node shares with one peer, each with its heads digest,
+/// sorted by id: a snapshot taken for one `handle` call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedDocs {
+    docs: BTreeMap<DocumentId, Digest>,
+}
+
+impl SharedDocs {
+    /// Every held, non-empty document for which `share` is true. Empty
+    /// documents (created for a peer's offer, nothing received yet) are left
+    /// out: they hold nothing to compare.
+    pub(crate) fn collect<D: Docs + ?Sized>(
+        docs: &mut D,
+        share: impl Fn(&DocumentId) -> bool,
+    ) -> SharedDocs {
+        let mut out = BTreeMap::new();
+        for id in docs.ids() {
+            if !share(&id) {
+                continue;
+            }
+            if let Some(heads) = docs.heads(&id)
+                && !heads.is_empty()
+            {
+                out.insert(id, Digest::of_heads(&heads));
+            }
+        }
+        SharedDocs { docs: out }
+    }
+
+    /// The heads digest of `id`, if shared and non-empty.
+    #[cfg(test)]
+    pub(crate) fn get(&self, id: &DocumentId) -> Option<Digest> {
+        self.docs.get(id).copied()
+    }
+
+    /// The subtree digest of everything: what a [`super::wire::Summary`] carries.
+    pub(crate) fn root_digest(&self) -> Digest {
+        let mut h = SubtreeHasher::new();
+        for (id, digest) in &self.docs {
+            h.add(id, digest);
+        }
+        h.finish()
+    }
+
+    /// The children of `node` (`None` = root) with their digests.
+    pub(crate) fn children(&self, node: Option<&PlaceId>) -> BTreeMap<ChildKey, Digest> {
+        let depth = node.map_or(0, PlaceId::depth);
+        let mut docs_here = BTreeMap::new();
+        let mut places: BTreeMap<ChildKey, SubtreeHasher> = BTreeMap::new();
+        for (id, digest) in &self.docs {
+            let place = id.place();
+            if node.is_some_and(|n| !n.contains(place)) {
+                continue;
+            }
+            if node == Some(place) {
+                docs_here.insert(ChildKey::Doc(id.clone()), *digest);
+                continue;
+            }
+            let Some(child) = ancestor_at(place, depth + 1) else {
+                continue;
+            };
+            places
+                .entry(ChildKey::Place(child))
+                .or_insert_with(SubtreeHasher::new)
+                .add(id, digest);
+        }
+        let mut out = docs_here;
+        out.extend(places.into_iter().map(|(k, h)| (k, h.finish())));
+        out
+    }
+}
+
+/// The ancestor of `place` (or `place` itself) with `depth` segments.
+fn ancestor_at(place: &PlaceId, depth: usize) -> Option<PlaceId> {
+    if depth == 0 || depth > place.depth() {
+        return None;
+    }
+    let prefix: Vec<&str> = place.segments().take(depth).collect();
+    PlaceId::parse(&prefix.join("/")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::{AutoCommit, ROOT, transaction::Transactable};
+
+    use super::*;
+    use crate::engine::docs::MemDocs;
+
+    fn doc(s: &str) -> DocumentId {
+        DocumentId::parse(s).unwrap()
+    }
+
+    fn place(s: &str) -> PlaceId {
+        PlaceId::parse(s).unwrap()
+    }
+
+    fn docs_with(ids: &[(&str, i64)]) -> MemDocs {
+        let mut docs = MemDocs::new();
+        for (id, v) in ids {
+            let mut d = AutoCommit::new();
+            d.put(ROOT, "v", *v).unwrap();
+            docs.insert(doc(id), d);
+        }
+        docs
+    }
+
+    #[test]
+    fn heads_digest_ignores_order() {
+        let a = ChangeHash([1; 32]);
+        let b = ChangeHash([2; 32]);
+        assert_eq!(Digest::of_heads(&[a, b]), Digest::of_heads(&[b, a]));
+        assert_ne!(Digest::of_heads(&[a]), Digest::of_heads(&[b]));
+    }
+
+    #[test]
+    fn children_group_by_the_next_place_level() {
+        let mut docs = docs_with(&[
+            ("guandu/charter", 1),
+            ("guandu/yiliu/tasks", 2),
+            ("guandu/yiliu/xinyazhou/roster", 3),
+            ("guandu/yiliu-xi/roster", 4),
+            ("other/charter", 5),
+        ]);
+        let shared = SharedDocs::collect(&mut docs, |_| true);
+        let root: Vec<ChildKey> = shared.children(None).into_keys().collect();
+        assert_eq!(
+            root,
+            vec![
+                ChildKey::Place(place("guandu")),
+                ChildKey::Place(place("other"))
+            ]
+        );
+        let guandu: Vec<ChildKey> = shared
+            .children(Some(&place("guandu")))
+            .into_keys()
+            .collect();
+        assert_eq!(
+            guandu,
+            vec![
+                ChildKey::Place(place("guandu/yiliu")),
+                ChildKey::Place(place("guandu/yiliu-xi")),
+                ChildKey::Doc(doc("guandu/charter")),
+            ]
+        );
+        let yiliu = shared.children(Some(&place("guandu/yiliu")));
+        assert_eq!(yiliu.len(), 2);
+    }
+
+    #[test]
+    fn a_place_digest_equals_the_subtree_it_summarises() {
+        let mut one = docs_with(&[("guandu/yiliu/tasks", 2), ("guandu/charter", 1)]);
+        let mut two = docs_with(&[("guandu/yiliu/tasks", 2)]);
+        let one = SharedDocs::collect(&mut one, |_| true);
+        let two = SharedDocs::collect(&mut two, |_| true);
+        let key = ChildKey::Place(place("guandu/yiliu"));
+        // Same subtree contents, different elsewhere: the subtree digests agree.
+        assert_eq!(
+            one.children(Some(&place("guandu"))).get(&key),
+            two.children(Some(&place("guandu"))).get(&key)
+        );
+        assert_ne!(one.root_digest(), two.root_digest());
+        // A one-district tree: the district's digest is the root digest.
+        assert_eq!(
+            two.children(None).get(&ChildKey::Place(place("guandu"))),
+            Some(&two.root_digest())
+        );
+    }
+
+    #[test]
+    fn empty_and_unshared_documents_are_left_out() {
+        let mut docs = docs_with(&[("guandu/charter", 1), ("guandu/roster", 2)]);
+        docs.insert(doc("guandu/tasks"), AutoCommit::new());
+        let shared = SharedDocs::collect(&mut docs, |id| id.kind().as_str() != "roster");
+        assert!(shared.get(&doc("guandu/charter")).is_some());
+        assert!(shared.get(&doc("guandu/roster")).is_none());
+        assert!(shared.get(&doc("guandu/tasks")).is_none());
+    }
+}

@@ -1,0 +1,42 @@
+//! The sans-IO sync engine: reconciles documents with peers and runs
+//! Automerge's sync protocol over an unreliable network.
+//!
+//! How to drive it: build one [`Engine`] per node with an [`EngineConfig`], a
+//! [`Policy`] and a seed. Give it every event as an [`Input`] —
+//! [`Input::PeerUp`] with the sync states persisted for that peer,
+//! [`Input::Message`] for every message received, [`Input::LocalChange`]
+//! after every local write, [`Input::PeerDown`], and [`Input::Tick`] when the
+//! last [`Output::Wake`] comes due — together with the time in ms and the
+//! node's documents behind the [`Docs`] trait. Do the returned [`Output`]s in
+//! order: send messages, persist sync states, set the timer.
+//!
+//! Nothing here does IO, reads a clock, spawns a task or depends on tokio,
+//! libp2p or redb: the node's driver and the simulator run the same engine.
+//! The wire format and the state machines are described in
+//! `docs/protocol.md`.
+
+mod backoff;
+mod config;
+mod digest;
+mod docs;
+mod event;
+mod peer;
+mod peer_key;
+mod policy;
+mod reconcile;
+mod session;
+mod step;
+mod sync_engine;
+pub mod wire;
+
+pub use config::{
+    EngineConfig, LINK_BYTES_PER_S_MIN, PEER_DOCS_MAX, PEERS_MAX, PENDING_SESSIONS_PER_PEER_MAX,
+    RECHECK_MS_MIN, RETRY_BACKOFF_MS_MAX, SESSION_TIMEOUT_MS, SESSIONS_ACTIVE_PER_PEER_MAX,
+};
+pub use digest::Digest;
+pub use docs::{Docs, MemDocs};
+pub use event::{Input, Output, Refusal};
+pub use peer_key::PeerKey;
+pub use policy::{AllowAll, Policy, never_leaves};
+pub use sync_engine::{Engine, PeerStatus};
+pub use wire::{MESSAGE_BYTES_MAX, PROTOCOL_VERSION, SYNC_MESSAGE_BYTES_MAX};

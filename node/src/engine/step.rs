@@ -1,0 +1,439 @@
+//! `Step`: the work of one [`super::Engine::handle`] call: peer lifecycle,
+//! sync sessions, timers. Reconciliation (summaries, inventories,
+//! announcements) is in [`super::reconcile`].
+//!
+//! A `Step` borrows the engine's state, the driver's documents and the output
+//! buffer for the length of one call, so every handler can reach all three.
+
+use std::collections::BTreeMap;
+
+use automerge::ChangeHash;
+use automerge::sync;
+use crdt_model::DocumentId;
+
+use super::backoff::Jitter;
+use super::config::EngineConfig;
+use super::digest::{Digest, SharedDocs};
+use super::docs::Docs;
+use super::event::{Input, Output, Refusal};
+use super::peer::Peer;
+use super::peer_key::PeerKey;
+use super::policy::{Access, Policy};
+use super::session::{Outgoing, Session};
+use super::wire::{self, Announce, Deny, Message, SYNC_MESSAGE_BYTES_MAX, SyncData};
+
+/// One `handle` call in progress.
+pub(crate) struct Step<'a, P: Policy + ?Sized, D: Docs + ?Sized> {
+    pub(crate) now: u64,
+    pub(crate) config: &'a EngineConfig,
+    pub(crate) access: Access<'a, P>,
+    pub(crate) peers: &'a mut BTreeMap<PeerKey, Peer>,
+    pub(crate) jitter: &'a mut Jitter,
+    pub(crate) docs: &'a mut D,
+    pub(crate) out: Vec<Output>,
+}
+
+impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
+    /// Handles one input.
+    pub(crate) fn input(&mut self, input: Input) {
+        match input {
+            Input::PeerUp { peer, sync_states } => self.peer_up(peer, sync_states),
+            Input::PeerDown { peer } => self.peer_down(&peer),
+            Input::Message { peer, bytes } => self.message(&peer, &bytes),
+            Input::LocalChange { doc } => self.local_change(&doc),
+            Input::Tick => self.tick(),
+        }
+    }
+
+    pub(crate) fn send(&mut self, peer: &PeerKey, message: &Message) {
+        match wire::encode(message) {
+            Ok(bytes) => self.out.push(Output::Send {
+                peer: peer.clone(),
+                bytes,
+            }),
+            Err(e) => tracing::error!(peer = %peer, error = %e, "message not sent"),
+        }
+    }
+
+    pub(crate) fn refuse(&mut self, peer: &PeerKey, reason: Refusal) {
+        tracing::debug!(peer = %peer, reason = %reason, "refused");
+        self.out.push(Output::Refused {
+            peer: peer.clone(),
+            reason,
+        });
+    }
+
+    /// What we share with `peer`, as of now.
+    pub(crate) fn shared_with(&mut self, peer: &PeerKey) -> SharedDocs {
+        let access = &self.access;
+        SharedDocs::collect(self.docs, |doc| access.share(peer, doc))
+    }
+
+    fn peer_up(&mut self, peer: PeerKey, sync_states: Vec<(DocumentId, Vec<u8>)>) {
+        if self.peers.contains_key(&peer) {
+            self.peer_down(&peer);
+        }
+        if self.peers.len() >= self.config.peers_max {
+            let max = self.config.peers_max;
+            self.refuse(&peer, Refusal::TooManyPeers { max });
+            return;
+        }
+        let mut p = Peer::new(self.config);
+        for (doc, bytes) in sync_states {
+            if p.sessions.len() >= self.config.peer_docs_max {
+                break;
+            }
+            if self.access.share(&peer, &doc) {
+                let read_only = !self.access.accept(&peer, &doc);
+                p.sessions.insert(doc, Session::new(Some(bytes), read_only));
+            }
+        }
+        p.unsettle(self.now, self.jitter);
+        self.peers.insert(peer.clone(), p);
+        self.send_summary(&peer, true);
+    }
+
+    fn peer_down(&mut self, peer: &PeerKey) {
+        let Some(mut p) = self.peers.remove(peer) else {
+            return;
+        };
+        for (doc, session) in &mut p.sessions {
+            if let Some(state) = session.take_save() {
+                self.out.push(Output::SaveSyncState {
+                    peer: peer.clone(),
+                    doc: doc.clone(),
+                    state,
+                });
+            }
+        }
+    }
+
+    fn message(&mut self, peer: &PeerKey, bytes: &[u8]) {
+        if !self.peers.contains_key(peer) {
+            self.refuse(peer, Refusal::UnknownPeer);
+            return;
+        }
+        let message = match wire::decode(bytes) {
+            Ok(m) => m,
+            Err(reason) => {
+                self.refuse(peer, reason);
+                return;
+            }
+        };
+        match message {
+            Message::Summary(s) => self.on_summary(peer, s),
+            Message::Inventory(i) => self.on_inventory(peer, i),
+            Message::Announce(a) => self.on_announce(peer, a),
+            Message::Sync(s) => self.on_sync(peer, s),
+            Message::Deny(d) => self.on_deny(peer, d),
+        }
+    }
+
+    fn local_change(&mut self, doc: &DocumentId) {
+        let Some(heads) = self.docs.heads(doc) else {
+            return;
+        };
+        if !heads.is_empty() {
+            self.announce(doc, Digest::of_heads(&heads), None);
+        }
+    }
+
+    /// `doc` changed here: tell every peer that may read it, except the one
+    /// the change came from, and compare inventories again with everyone.
+    pub(crate) fn announce(&mut self, doc: &DocumentId, digest: Digest, source: Option<&PeerKey>) {
+        let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
+        for key in keys {
+            let Some(p) = self.peers.get_mut(&key) else {
+                continue;
+            };
+            p.unsettle(self.now, self.jitter);
+            if Some(&key) == source || p.blocked.contains(doc) || !self.access.share(&key, doc) {
+                continue;
+            }
+            let message = Message::Announce(Announce {
+                doc: doc.clone(),
+                digest,
+            });
+            self.send(&key, &message);
+        }
+    }
+
+    fn tick(&mut self) {
+        let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
+        for key in keys {
+            self.restart_overdue(&key);
+            self.recheck_if_due(&key);
+            self.fill_slots(&key);
+        }
+    }
+
+    /// Sessions whose reply did not come: drop to the shared heads and start
+    /// again, waiting longer each time.
+    fn restart_overdue(&mut self, key: &PeerKey) {
+        let Some(p) = self.peers.get(key) else {
+            return;
+        };
+        for doc in p.overdue(self.now) {
+            let Some(p) = self.peers.get_mut(key) else {
+                return;
+            };
+            let (Some(am), Some(session)) = (self.docs.get_mut(&doc), p.sessions.get_mut(&doc))
+            else {
+                p.waiting.remove(&doc);
+                continue;
+            };
+            tracing::debug!(peer = %key, doc = %doc, "sync session restarted after a lost reply");
+            session.restart();
+            let heads = am.get_heads();
+            let outgoing = session.generate(am, true, true);
+            self.send_sync(key, &doc, outgoing, &heads);
+        }
+    }
+
+    fn recheck_if_due(&mut self, key: &PeerKey) {
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        if p.recheck_at.is_none_or(|at| at > self.now) {
+            return;
+        }
+        if p.settled_at.is_some() {
+            p.recheck_at = None;
+        } else if !p.waiting.is_empty() {
+            p.postpone_recheck(self.now);
+        } else {
+            p.recheck_later(self.now, self.jitter);
+            self.send_summary(key, true);
+        }
+    }
+
+    /// Starts queued sessions while `key` has free slots.
+    pub(crate) fn fill_slots(&mut self, key: &PeerKey) {
+        loop {
+            let Some(p) = self.peers.get_mut(key) else {
+                return;
+            };
+            if !p.has_free_slot(self.config) {
+                return;
+            }
+            let Some(doc) = p.dequeue() else {
+                return;
+            };
+            if !p.waiting.contains_key(&doc) && !p.blocked.contains(&doc) {
+                self.open_session(key, &doc);
+            }
+        }
+    }
+
+    /// `doc` differs between us and `key`: sync it now, or when a slot frees.
+    pub(crate) fn want_session(&mut self, key: &PeerKey, doc: &DocumentId) {
+        if !self.access.share(key, doc) {
+            return;
+        }
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        if p.blocked.contains(doc) || p.waiting.contains_key(doc) {
+            return;
+        }
+        if !p.has_free_slot(self.config) {
+            if !p.enqueue(doc, self.config) {
+                tracing::debug!(peer = %key, doc = %doc, "session queue full; left to the next re-check");
+            }
+            return;
+        }
+        self.open_session(key, doc);
+    }
+
+    /// Sends the first message of a session (or a pull on a resting one),
+    /// asking for an answer. Creates `doc` if we lack it and may accept it.
+    fn open_session(&mut self, key: &PeerKey, doc: &DocumentId) {
+        let read_only = !self.access.accept(key, doc);
+        let held = self.docs.get_mut(doc).is_some();
+        if !held && read_only {
+            return;
+        }
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        if p.session_entry(doc, read_only, self.config).is_none() {
+            tracing::debug!(peer = %key, doc = %doc, "no room for another session with this peer");
+            return;
+        }
+        if !held {
+            self.docs.create(doc);
+        }
+        let (Some(am), Some(session)) = (self.docs.get_mut(doc), p.sessions.get_mut(doc)) else {
+            return;
+        };
+        session.set_read_only(read_only);
+        let heads = am.get_heads();
+        let outgoing = session.generate(am, true, true);
+        self.send_sync(key, doc, outgoing, &heads);
+    }
+
+    /// Sends a session's message (if any) and starts or stops waiting for
+    /// the answer. A message over the limit is not sent: the document is
+    /// blocked for this connection and the refusal reported.
+    fn send_sync(
+        &mut self,
+        key: &PeerKey,
+        doc: &DocumentId,
+        outgoing: Option<Outgoing>,
+        our_heads: &[ChangeHash],
+    ) {
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        let Some(session) = p.sessions.get_mut(doc) else {
+            return;
+        };
+        let Some(outgoing) = outgoing else {
+            p.waiting.remove(doc);
+            return;
+        };
+        let bytes = outgoing.data.len();
+        if bytes > SYNC_MESSAGE_BYTES_MAX {
+            session.restart();
+            p.waiting.remove(doc);
+            p.blocked.insert(doc.clone());
+            let reason = Refusal::OutgoingTooLarge {
+                doc: doc.clone(),
+                bytes,
+                max: SYNC_MESSAGE_BYTES_MAX,
+            };
+            self.refuse(key, reason);
+            return;
+        }
+        if session.expects_reply(&outgoing, our_heads) {
+            p.wait_for_reply(doc, bytes, self.now, self.config, self.jitter);
+        } else {
+            p.waiting.remove(doc);
+        }
+        let message = Message::Sync(SyncData {
+            doc: doc.clone(),
+            reply: outgoing.reply,
+            reset: outgoing.reset,
+            data: outgoing.data,
+        });
+        self.send(key, &message);
+    }
+
+    fn on_sync(&mut self, key: &PeerKey, sync_data: SyncData) {
+        let SyncData {
+            doc,
+            reply,
+            reset,
+            data,
+        } = sync_data;
+        if !self.access.share(key, &doc) {
+            self.deny(key, doc);
+            return;
+        }
+        let read_only = !self.access.accept(key, &doc);
+        let held = self.docs.get_mut(&doc).is_some();
+        if !held && read_only {
+            self.deny(key, doc);
+            return;
+        }
+        let message = match sync::Message::decode(&data) {
+            Ok(m) => m,
+            Err(e) => {
+                let why = e.to_string();
+                self.refuse(key, Refusal::BadSyncMessage { doc, why });
+                return;
+            }
+        };
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        if p.session_entry(&doc, read_only, self.config).is_none() {
+            let max = self.config.peer_docs_max;
+            self.refuse(key, Refusal::TooManyDocs { max });
+            return;
+        }
+        if !held {
+            self.docs.create(&doc);
+        }
+        let (Some(am), Some(session)) = (self.docs.get_mut(&doc), p.sessions.get_mut(&doc)) else {
+            return;
+        };
+        session.set_read_only(read_only);
+        p.waiting.remove(&doc);
+        p.blocked.remove(&doc);
+        let before = am.get_heads();
+        let result = session.receive(am, message, reset);
+        let after = am.get_heads();
+        let answer = match result {
+            Ok(()) => session.generate(am, reply, false),
+            Err(_) => {
+                session.restart();
+                None
+            }
+        };
+        if let Err(e) = result {
+            let why = e.to_string();
+            self.refuse(
+                key,
+                Refusal::BadSyncMessage {
+                    doc: doc.clone(),
+                    why,
+                },
+            );
+        }
+        if before != after {
+            self.docs.changed(&doc, &before);
+            self.announce(&doc, Digest::of_heads(&after), Some(key));
+        }
+        self.send_sync(key, &doc, answer, &after);
+        self.finish_if_at_rest(key, &doc, &after);
+        self.fill_slots(key);
+    }
+
+    /// Refuses a document the policy does not let us exchange with `key`,
+    /// and tells the peer so it stops asking.
+    fn deny(&mut self, key: &PeerKey, doc: DocumentId) {
+        let message = Message::Deny(Deny { doc: doc.clone() });
+        self.refuse(key, Refusal::Denied { doc });
+        self.send(key, &message);
+    }
+
+    fn on_deny(&mut self, key: &PeerKey, deny: Deny) {
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        p.waiting.remove(&deny.doc);
+        if p.blocked.len() < self.config.peer_docs_max {
+            p.blocked.insert(deny.doc);
+        }
+        self.fill_slots(key);
+    }
+
+    /// A session that waits for nothing: report `Synced` if both sides are at
+    /// `our_heads`, and hand out the state if the peer replied since the last
+    /// save.
+    fn finish_if_at_rest(&mut self, key: &PeerKey, doc: &DocumentId, our_heads: &[ChangeHash]) {
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        if p.waiting.contains_key(doc) {
+            return;
+        }
+        let Some(session) = p.sessions.get_mut(doc) else {
+            return;
+        };
+        if session.newly_synced(our_heads) {
+            self.out.push(Output::Synced {
+                peer: key.clone(),
+                doc: doc.clone(),
+            });
+        }
+        if let Some(state) = session.take_save() {
+            self.out.push(Output::SaveSyncState {
+                peer: key.clone(),
+                doc: doc.clone(),
+                state,
+            });
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! `Engine`: the sans-IO sync state machine the driver feeds.
+
+use std::collections::BTreeMap;
+
+use super::backoff::Jitter;
+use super::config::EngineConfig;
+use super::docs::Docs;
+use super::event::{Input, Output};
+use super::peer::Peer;
+use super::peer_key::PeerKey;
+use super::policy::{Access, AllowAll, Policy};
+use super::step::Step;
+
+/// The sync engine of one node: feed it [`Input`]s with the current time and
+/// the node's documents, do the [`Output`]s it returns.
+///
+/// It performs no IO, reads no clock and draws no randomness of its own, so
+/// the node's driver task and the simulator run the same code, and a
+/// simulation replays exactly from its seed.
+#[derive(Debug)]
+pub struct Engine<P: Policy = AllowAll> {
+    config: EngineConfig,
+    policy: P,
+    peers: BTreeMap<PeerKey, Peer>,
+    jitter: Jitter,
+    /// The last `Wake` handed out, so the same one is not repeated.
+    wake_at: Option<u64>,
+}
+
+/// A snapshot of the engine's view of one peer, for status displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// Documents with a sync state for this peer.
+    pub sessions: usize,
+    /// Sessions waiting for the peer's reply.
+    pub waiting: usize,
+    /// Documents queued for a session slot.
+    pub pending: usize,
+    /// Documents not synced with this peer on this connection (denied by
+    /// the peer, or too large to send).
+    pub blocked: usize,
+    /// The last summary comparison matched and nothing changed since.
+    pub settled: bool,
+}
+
+impl<P: Policy> Engine<P> {
+    /// A new engine with no peers. `seed` drives the jitter of its retries.
+    pub fn new(config: EngineConfig, policy: P, seed: u64) -> Engine<P> {
+        Engine {
+            config,
+            policy,
+            peers: BTreeMap::new(),
+            jitter: Jitter::new(seed),
+            wake_at: None,
+        }
+    }
+
+    /// Handles one input at `now_ms` (any monotonic millisecond clock, the
+    /// same across calls) and returns the work for the driver, in order.
+    /// Never panics on network input: bad input yields [`Output::Refused`].
+    pub fn handle<D: Docs + ?Sized>(
+        &mut self,
+        input: Input,
+        now_ms: u64,
+        docs: &mut D,
+    ) -> Vec<Output> {
+        if matches!(input, Input::Tick) && self.wake_at.is_some_and(|at| at <= now_ms) {
+            self.wake_at = None;
+        }
+        let mut step = Step {
+            now: now_ms,
+            config: &self.config,
+            access: Access {
+                policy: &self.policy,
+            },
+            peers: &mut self.peers,
+            jitter: &mut self.jitter,
+            docs,
+            out: Vec::new(),
+        };
+        step.input(input);
+        let mut out = step.out;
+        let next = self.peers.values().filter_map(Peer::next_deadline).min();
+        if let Some(at_ms) = next
+            && self.wake_at != Some(at_ms)
+        {
+            self.wake_at = Some(at_ms);
+            out.push(Output::Wake { at_ms });
+        }
+        out
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The access policy.
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// The access policy, to update when admissions change. Documents already
+    /// synced stay where they are; new sessions follow the new rules.
+    pub fn policy_mut(&mut self) -> &mut P {
+        &mut self.policy
+    }
+
+    /// The peers currently up, in key order.
+    pub fn peers(&self) -> impl Iterator<Item = &PeerKey> {
+        self.peers.keys()
+    }
+
+    /// What the engine knows of `peer`, if it is up.
+    pub fn peer_status(&self, peer: &PeerKey) -> Option<PeerStatus> {
+        let p = self.peers.get(peer)?;
+        Some(PeerStatus {
+            sessions: p.sessions.len(),
+            waiting: p.waiting.len(),
+            pending: p.pending_len(),
+            blocked: p.blocked.len(),
+            settled: p.settled_at.is_some(),
+        })
+    }
+}

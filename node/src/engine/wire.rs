@@ -1,0 +1,375 @@
+//! The wire format: a versioned envelope around five messages, encoded with
+//! postcard, with the protocol's size limits. See `docs/protocol.md`.
+//!
+//! Every message is `varint(version) ++ postcard(Message)`. The version is
+//! read first, so a peer speaking another version is told apart from garbage.
+//! Decoding never panics and never allocates more than the input's size.
+
+use crdt_model::{DocumentId, PlaceId};
+use serde::{Deserialize, Serialize};
+
+use super::digest::Digest;
+use super::event::Refusal;
+
+/// The protocol version this engine speaks, first field of every message.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest Automerge sync message carried in one [`SyncData`].
+pub const SYNC_MESSAGE_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Room for everything around the sync payload (version, tags, document id).
+pub const ENVELOPE_OVERHEAD_BYTES_MAX: usize = 16 * 1024;
+/// Largest message accepted or sent, whatever its kind.
+pub const MESSAGE_BYTES_MAX: usize = SYNC_MESSAGE_BYTES_MAX + ENVELOPE_OVERHEAD_BYTES_MAX;
+/// Most entries in one [`Inventory`]; larger nodes are sent in key ranges.
+pub const INVENTORY_ENTRIES_MAX: usize = 1024;
+
+/// One protocol message (version 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// One hash over everything the sender shares with the receiver.
+    Summary(Summary),
+    /// The sender's digests of the children of one place, within a key range.
+    Inventory(Inventory),
+    /// A document changed at the sender.
+    Announce(Announce),
+    /// One Automerge sync message for one document.
+    Sync(SyncData),
+    /// The sender will not exchange this document with the receiver.
+    Deny(Deny),
+}
+
+/// The digest of every document the sender shares with the receiver. Equal
+/// summaries mean nothing to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Subtree digest of the root: every shared, non-empty document.
+    pub digest: Digest,
+    /// Answer with your own summary (sent on connect and on re-checks; the
+    /// answer has `reply: false`, so there is no loop).
+    pub reply: bool,
+}
+
+/// A child of a node in the place tree: a place one level down, or a
+/// document that lives at the node itself.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ChildKey {
+    /// A place whose parent is the node (a district, under the root).
+    Place(PlaceId),
+    /// A document whose place is the node.
+    Doc(DocumentId),
+}
+
+/// The sender's view of the children of `node` whose keys lie in
+/// `[from, to)`: the receiver compares only its own children in that range,
+/// so one node's children can be split over several messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// The place whose children these are; `None` for the root (districts).
+    pub node: Option<PlaceId>,
+    /// First key covered; `None` for the start.
+    pub from: Option<ChildKey>,
+    /// First key no longer covered; `None` for the end.
+    pub to: Option<ChildKey>,
+    /// Children in strictly ascending key order, each with its digest:
+    /// a document's heads digest, or a place's subtree digest.
+    pub entries: Vec<(ChildKey, Digest)>,
+}
+
+/// "`doc` now has heads with this digest": the receiver pulls if it differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announce {
+    /// The document that changed.
+    pub doc: DocumentId,
+    /// Its heads digest at the sender.
+    pub digest: Digest,
+}
+
+/// An Automerge sync message for `doc`, with two engine flags.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncData {
+    /// The document.
+    pub doc: DocumentId,
+    /// Answer even if you have nothing new: the sender does not know your
+    /// heads yet (session start or restart).
+    pub reply: bool,
+    /// The sender's sync state is fresh; forget which changes you think you
+    /// sent it, since any of them may have been lost.
+    pub reset: bool,
+    /// `automerge::sync::Message::encode` output.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for SyncData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncData")
+            .field("doc", &self.doc)
+            .field("reply", &self.reply)
+            .field("reset", &self.reset)
+            .field("data_bytes", &self.data.len())
+            .finish()
+    }
+}
+
+/// "I will not exchange `doc` with you": sent instead of an answer to a
+/// [`SyncData`] the policy refuses, so the peer stops retrying it for the
+/// rest of the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deny {
+    /// The document refused.
+    pub doc: DocumentId,
+}
+
+/// Why a message could not be encoded (only if a serializer fails, which the
+/// types above never make it do).
+#[derive(Debug, thiserror::Error)]
+#[error("encoding a message failed: {0}")]
+pub struct EncodeError(#[from] postcard::Error);
+
+/// Encodes `message` in the version-1 envelope.
+pub fn encode(message: &Message) -> Result<Vec<u8>, EncodeError> {
+    Ok(postcard::to_allocvec(&(PROTOCOL_VERSION, message))?)
+}
+
+/// Decodes and validates one message. Refuses oversized input, other
+/// versions, malformed bytes, trailing bytes and rule violations.
+pub fn decode(bytes: &[u8]) -> Result<Message, Refusal> {
+    if bytes.len() > MESSAGE_BYTES_MAX {
+        return Err(Refusal::TooLarge {
+            bytes: bytes.len(),
+            max: MESSAGE_BYTES_MAX,
+        });
+    }
+    let (version, rest) = postcard::take_from_bytes::<u32>(bytes).map_err(malformed)?;
+    if version != PROTOCOL_VERSION {
+        return Err(Refusal::UnknownVersion {
+            version,
+            supported: PROTOCOL_VERSION,
+        });
+    }
+    let (message, trailing) = postcard::take_from_bytes::<Message>(rest).map_err(malformed)?;
+    if !trailing.is_empty() {
+        return Err(Refusal::Malformed {
+            why: format!("{} bytes after the message", trailing.len()),
+        });
+    }
+    validate(&message)?;
+    Ok(message)
+}
+
+fn malformed(e: postcard::Error) -> Refusal {
+    Refusal::Malformed { why: e.to_string() }
+}
+
+fn violation(why: &'static str) -> Refusal {
+    Refusal::Violation { why }
+}
+
+fn validate(message: &Message) -> Result<(), Refusal> {
+    match message {
+        Message::Summary(_) | Message::Announce(_) | Message::Deny(_) => Ok(()),
+        Message::Sync(sync) => {
+            if sync.data.len() > SYNC_MESSAGE_BYTES_MAX {
+                return Err(Refusal::TooLarge {
+                    bytes: sync.data.len(),
+                    max: SYNC_MESSAGE_BYTES_MAX,
+                });
+            }
+            Ok(())
+        }
+        Message::Inventory(inv) => validate_inventory(inv),
+    }
+}
+
+fn validate_inventory(inv: &Inventory) -> Result<(), Refusal> {
+    if inv.entries.len() > INVENTORY_ENTRIES_MAX {
+        return Err(violation("inventory has more entries than allowed"));
+    }
+    if let (Some(from), Some(to)) = (&inv.from, &inv.to)
+        && from >= to
+    {
+        return Err(violation("inventory range is empty or reversed"));
+    }
+    let mut previous: Option<&ChildKey> = None;
+    for (key, _) in &inv.entries {
+        if previous.is_some_and(|p| p >= key) {
+            return Err(violation("inventory keys are not strictly ascending"));
+        }
+        previous = Some(key);
+        if !in_range(key, inv.from.as_ref(), inv.to.as_ref()) {
+            return Err(violation("inventory key outside its range"));
+        }
+        if !is_child(inv.node.as_ref(), key) {
+            return Err(violation("inventory key is not a child of its node"));
+        }
+    }
+    Ok(())
+}
+
+/// True when `key` lies in `[from, to)`.
+pub(crate) fn in_range(key: &ChildKey, from: Option<&ChildKey>, to: Option<&ChildKey>) -> bool {
+    from.is_none_or(|f| key >= f) && to.is_none_or(|t| key < t)
+}
+
+/// True when `key` is a direct child of `node` (`None` = root).
+pub(crate) fn is_child(node: Option<&PlaceId>, key: &ChildKey) -> bool {
+    match key {
+        ChildKey::Place(place) => place.parent().as_ref() == node,
+        ChildKey::Doc(doc) => node == Some(doc.place()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(s: &str) -> DocumentId {
+        DocumentId::parse(s).unwrap()
+    }
+
+    fn place(s: &str) -> PlaceId {
+        PlaceId::parse(s).unwrap()
+    }
+
+    fn sample_messages() -> Vec<Message> {
+        vec![
+            Message::Summary(Summary {
+                digest: Digest([3; 32]),
+                reply: true,
+            }),
+            Message::Inventory(Inventory {
+                node: Some(place("guandu")),
+                from: None,
+                to: None,
+                entries: vec![
+                    (ChildKey::Place(place("guandu/yiliu")), Digest([1; 32])),
+                    (ChildKey::Doc(doc("guandu/charter")), Digest([2; 32])),
+                ],
+            }),
+            Message::Announce(Announce {
+                doc: doc("guandu/yiliu/tasks"),
+                digest: Digest([9; 32]),
+            }),
+            Message::Sync(SyncData {
+                doc: doc("guandu/yiliu/xinyazhou/reports/2026-11"),
+                reply: false,
+                reset: true,
+                data: vec![0x42, 1, 2, 3],
+            }),
+            Message::Deny(Deny {
+                doc: doc("guandu/yiliu/xinyazhou/roster"),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for m in sample_messages() {
+            let bytes = encode(&m).unwrap();
+            assert_eq!(bytes.first(), Some(&(PROTOCOL_VERSION as u8)));
+            assert_eq!(decode(&bytes).unwrap(), m);
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_refused_without_panic() {
+        for m in sample_messages() {
+            let bytes = encode(&m).unwrap();
+            for len in 0..bytes.len() {
+                assert!(decode(&bytes[..len]).is_err(), "{m:?} cut at {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_are_refused() {
+        let mut bytes = encode(&sample_messages().remove(0)).unwrap();
+        bytes.push(0);
+        assert!(matches!(decode(&bytes), Err(Refusal::Malformed { .. })));
+    }
+
+    #[test]
+    fn another_version_is_refused_as_such() {
+        let bytes = postcard::to_allocvec(&(7u32, &sample_messages()[0])).unwrap();
+        assert_eq!(
+            decode(&bytes),
+            Err(Refusal::UnknownVersion {
+                version: 7,
+                supported: PROTOCOL_VERSION
+            })
+        );
+    }
+
+    #[test]
+    fn oversized_input_is_refused_before_decoding() {
+        let bytes = vec![1u8; MESSAGE_BYTES_MAX + 1];
+        assert!(matches!(decode(&bytes), Err(Refusal::TooLarge { .. })));
+    }
+
+    #[test]
+    fn invalid_document_ids_are_malformed() {
+        // A Sync whose document id is not a valid id.
+        let bytes = postcard::to_allocvec(&(PROTOCOL_VERSION, 3u32, "not/a/doc", false)).unwrap();
+        assert!(matches!(decode(&bytes), Err(Refusal::Malformed { .. })));
+    }
+
+    #[test]
+    fn inventory_rules_are_enforced() {
+        let entry = |k: ChildKey| (k, Digest([0; 32]));
+        let cases = [
+            // a grandchild, not a child
+            Inventory {
+                node: None,
+                from: None,
+                to: None,
+                entries: vec![entry(ChildKey::Place(place("guandu/yiliu")))],
+            },
+            // a document under the root
+            Inventory {
+                node: None,
+                from: None,
+                to: None,
+                entries: vec![entry(ChildKey::Doc(doc("guandu/charter")))],
+            },
+            // descending keys
+            Inventory {
+                node: None,
+                from: None,
+                to: None,
+                entries: vec![
+                    entry(ChildKey::Place(place("b"))),
+                    entry(ChildKey::Place(place("a"))),
+                ],
+            },
+            // outside its range
+            Inventory {
+                node: None,
+                from: Some(ChildKey::Place(place("m"))),
+                to: None,
+                entries: vec![entry(ChildKey::Place(place("a")))],
+            },
+            // reversed range
+            Inventory {
+                node: None,
+                from: Some(ChildKey::Place(place("m"))),
+                to: Some(ChildKey::Place(place("a"))),
+                entries: vec![],
+            },
+            // too many entries
+            Inventory {
+                node: None,
+                from: None,
+                to: None,
+                entries: (0..=INVENTORY_ENTRIES_MAX)
+                    .map(|i| entry(ChildKey::Place(place(&format!("p{i:05}")))))
+                    .collect(),
+            },
+        ];
+        for inv in cases {
+            let bytes = encode(&Message::Inventory(inv.clone())).unwrap();
+            assert!(
+                matches!(decode(&bytes), Err(Refusal::Violation { .. })),
+                "{inv:?} should be refused"
+            );
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! The node's network behaviour. The derive generates `BehaviourEvent`, one
+//! variant per field, without doc comments; hence the allowance.
+#![allow(missing_docs)]
+
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{identify, mdns, ping, request_response};
+
+use super::codec::BytesCodec;
+
+/// The node's network behaviour.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// `/yizhan/sync/1`: engine messages, acknowledged with an empty response.
+    pub sync: request_response::Behaviour<BytesCodec>,
+    /// `/yizhan/blob/1`: blob chunks by hash.
+    pub blob: request_response::Behaviour<BytesCodec>,
+    /// Learns peers' listen addresses and protocols.
+    pub identify: identify::Behaviour,
+    /// Keeps connections alive and measures round trips.
+    pub ping: ping::Behaviour,
+    /// LAN discovery, when enabled.
+    pub mdns: Toggle<mdns::tokio::Behaviour>,
+}
