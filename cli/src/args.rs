@@ -56,6 +56,16 @@ pub enum Command {
     /// Photos and voice notes by hash.
     #[command(subcommand)]
     Blob(BlobCommand),
+    /// The documents this node holds.
+    #[command(subcommand)]
+    Doc(DocCommand),
+}
+
+/// `yizhan doc ...`
+#[derive(Debug, Subcommand)]
+pub enum DocCommand {
+    /// Every document with its heads and storage sizes.
+    List,
 }
 
 /// `yizhan node ...`

@@ -10,7 +10,7 @@ mod start;
 
 use std::process::ExitCode;
 
-use args::{BlobCommand, Cli, Command, NodeCommand, SyncCommand};
+use args::{BlobCommand, Cli, Command, DocCommand, NodeCommand, SyncCommand};
 use clap::Parser;
 use node::admin::{Request, Response, dispatch};
 use node::{Node, Role};
@@ -78,6 +78,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         },
         Command::Report(cmd) => report::run(&dir, cmd, &out),
         Command::Node(NodeCommand::Start(a)) => start::run(&dir, a),
+        Command::Doc(DocCommand::List) => match dispatch(&dir, Request::Documents)? {
+            Response::Documents(rows) => out.documents(&rows),
+            other => report::unexpected(other),
+        },
         Command::Peers => match dispatch(&dir, Request::Peers)? {
             Response::Peers(rows) => out.peers(&rows),
             other => report::unexpected(other),

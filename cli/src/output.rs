@@ -3,7 +3,7 @@
 use chrono::{DateTime, Local, Utc};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use node::admin::{PeerRow, SyncRow};
-use node::api::{NodeStatus, ReportView, Submitted};
+use node::api::{DocumentRow, NodeStatus, ReportView, Submitted};
 use serde::Serialize;
 
 pub struct Output {
@@ -60,6 +60,24 @@ impl Output {
         }
         for p in &s.peers {
             t.add_row(vec!["connected", p]);
+        }
+        println!("{t}");
+        Ok(())
+    }
+
+    pub fn documents(&self, rows: &[DocumentRow]) -> anyhow::Result<()> {
+        if self.json {
+            return print_json(rows);
+        }
+        let mut t = table(&["document", "heads", "snapshot bytes", "change bytes"]);
+        for r in rows {
+            let heads: Vec<String> = r.heads.iter().map(|h| clip(h, 9)).collect();
+            t.add_row(vec![
+                r.id.clone(),
+                heads.join(" "),
+                r.snapshot_bytes.to_string(),
+                r.changes_bytes.to_string(),
+            ]);
         }
         println!("{t}");
         Ok(())

@@ -24,7 +24,7 @@ pub fn run(dir: &Path, a: StartArgs) -> anyhow::Result<()> {
     // Validate flags before anything starts.
     let mut listen = addrs(&a.listen, "--listen")?;
     let mut peers = addrs(&a.peer, "--peer")?;
-    let config = Node::open_read_only(dir)?.config().clone();
+    let config = Node::load_config(dir)?;
     listen.extend(addrs(&config.listen, "listen address in config.toml")?);
     peers.extend(addrs(&config.peers, "peer in config.toml")?);
     let opts = RunOptions {

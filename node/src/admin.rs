@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use crdt_model::ReportId;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{Node, NodeStatus, ReportFilter, ReportSubmission, ReportView, Submitted};
+use crate::api::{
+    DocumentRow, Node, NodeStatus, ReportFilter, ReportSubmission, ReportView, Submitted,
+};
 use crate::error::NodeError;
 use crate::store::BlobHash;
 
@@ -42,6 +44,8 @@ pub enum Request {
     Peers,
     /// Per peer and document: in sync or not, and when last synced.
     SyncStatus,
+    /// Documents held, with heads and sizes.
+    Documents,
 }
 
 impl Request {
@@ -94,6 +98,8 @@ pub enum Response {
     Peers(Vec<PeerRow>),
     /// For [`Request::SyncStatus`].
     SyncStatus(Vec<SyncRow>),
+    /// For [`Request::Documents`].
+    Documents(Vec<DocumentRow>),
     /// The request failed; the message is for the operator.
     Error(String),
 }
@@ -110,6 +116,7 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         Request::ShowReport(id) => Response::Report(Box::new(node.report(&id, now)?)),
         Request::Blob(hash) => Response::Blob(hex::encode(node.blob(&hash)?)),
         Request::Peers => Response::Peers(node.known_peers()?),
+        Request::Documents => Response::Documents(node.documents()?),
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {
                 what: "sync status",

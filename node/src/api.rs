@@ -181,6 +181,23 @@ pub struct NodeStatus {
     pub listen: Vec<String>,
     /// Peers the running node is connected to.
     pub peers: Vec<String>,
+    /// Bytes of sync messages this node process sent since it started.
+    pub sync_bytes_sent: u64,
+    /// Bytes of sync messages this node process received since it started.
+    pub sync_bytes_received: u64,
+}
+
+/// A document as `yizhan doc list` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DocumentRow {
+    /// Document id.
+    pub id: String,
+    /// Its heads, as hex change hashes.
+    pub heads: Vec<String>,
+    /// Bytes of its compacted snapshot.
+    pub snapshot_bytes: u64,
+    /// Bytes of change chunks written since.
+    pub changes_bytes: u64,
 }
 
 /// A report to submit, as the command line gives it: attachments are file
@@ -283,6 +300,10 @@ pub struct PeerRecord {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
+/// How long opening waits while another process holds the store's lock: a
+/// one-shot command finishes well within it, a running node never does.
+pub const STORE_BUSY_WAIT_MS: u64 = 3_000;
+
 /// A node's data directory opened for work.
 pub struct Node {
     dir: PathBuf,
@@ -361,6 +382,17 @@ impl Node {
         Node::open_with(dir, Store::open_read_only)
     }
 
+    /// Reads the configuration of the node in `dir` without opening its store.
+    pub fn load_config(dir: &Path) -> Result<Config, NodeError> {
+        let path = dir.join(files::CONFIG);
+        if !path.exists() {
+            return Err(NodeError::NotInitialised {
+                dir: dir.to_owned(),
+            });
+        }
+        Ok(Config::load(&path)?)
+    }
+
     fn open_with(
         dir: &Path,
         open_store: fn(&Path) -> Result<Store, crate::store::StoreError>,
@@ -374,7 +406,19 @@ impl Node {
         let dir = &fs::canonicalize(dir).map_err(io(dir))?;
         let config = Config::load(&config_path)?;
         let identity = Identity::load(&dir.join(files::IDENTITY))?;
-        let store = open_store(&dir.join(files::STORE))?;
+        // A one-shot command may hold the store's lock for a moment: wait for it.
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(STORE_BUSY_WAIT_MS);
+        let store = loop {
+            match open_store(&dir.join(files::STORE)) {
+                Err(crate::store::StoreError::AlreadyOpen { .. })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        };
         let repo = Repo::new(store, identity.actor_id());
         Ok(Node {
             dir: dir.to_owned(),
@@ -419,6 +463,8 @@ impl Node {
             running: false,
             listen: Vec::new(),
             peers: Vec::new(),
+            sync_bytes_sent: 0,
+            sync_bytes_received: 0,
         })
     }
 
@@ -593,6 +639,23 @@ impl Node {
             }
         }
         Err(NodeError::UnknownReport(id.to_string()))
+    }
+
+    /// Every document held, with its heads and storage sizes.
+    pub fn documents(&self) -> Result<Vec<DocumentRow>, NodeError> {
+        let store = self.repo.store();
+        let mut out = Vec::new();
+        for id in store.document_ids()? {
+            if let Some(info) = store.document_info(&id)? {
+                out.push(DocumentRow {
+                    id,
+                    heads: info.heads.iter().map(|h| h.to_string()).collect(),
+                    snapshot_bytes: info.snapshot_bytes,
+                    changes_bytes: info.changes_bytes,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Peers this node has known, from the store; none is connected while no

@@ -119,6 +119,8 @@ struct Daemon {
     wanted: BTreeSet<BlobHash>,
     /// Who sent the message being handled, to fetch the blobs it referenced.
     source: Option<PeerId>,
+    sync_bytes_sent: u64,
+    sync_bytes_received: u64,
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -183,6 +185,8 @@ async fn run_node(
         fetch_queue: VecDeque::new(),
         wanted: BTreeSet::new(),
         source: None,
+        sync_bytes_sent: 0,
+        sync_bytes_received: 0,
     };
     let listen = if opts.listen.is_empty() {
         vec![
@@ -259,6 +263,7 @@ impl Daemon {
             match out {
                 Output::Send { peer, bytes } => match peer.as_str().parse::<PeerId>() {
                     Ok(p) => {
+                        self.sync_bytes_sent += bytes.len() as u64;
                         self.swarm.behaviour_mut().sync.send_request(&p, bytes);
                     }
                     Err(_) => warn!(peer = %peer.as_str(), "engine addressed an unknown peer"),
@@ -445,6 +450,7 @@ impl Daemon {
                     .behaviour_mut()
                     .sync
                     .send_response(channel, Vec::new());
+                self.sync_bytes_received += request.len() as u64;
                 self.source = Some(peer);
                 self.engine_input(Input::Message {
                     peer: PeerKey::new(peer.to_string()),
@@ -596,6 +602,8 @@ impl Daemon {
                     .collect();
                 s.peers = self.connected.keys().map(|p| p.to_string()).collect();
                 s.peers.sort();
+                s.sync_bytes_sent = self.sync_bytes_sent;
+                s.sync_bytes_received = self.sync_bytes_received;
                 Response::Status(s)
             }),
             Request::Peers => self.node.known_peers().map(|mut rows| {

@@ -6,11 +6,16 @@
 
 use serde::{Deserialize, Serialize};
 
-/// First wait for a peer's reply in a sync session before the session is
-/// restarted. Doubled on every restart up to [`RETRY_BACKOFF_MS_MAX`].
-pub const SESSION_TIMEOUT_MS: u64 = 5_000;
-/// Longest wait between two retries of anything: session restarts and
-/// inventory re-checks.
+/// Wait for a peer's reply before the first round trip to it is measured,
+/// and the most a measured timeout grows to. A message whose reply does not
+/// come in time is sent again (a sync session restarts).
+pub const REPLY_TIMEOUT_MS: u64 = 5_000;
+/// Least wait for a reply, however fast the measured round trips.
+pub const REPLY_TIMEOUT_MS_MIN: u64 = 1_000;
+/// Longest wait between two retries of anything: resent requests, session
+/// restarts and inventory re-checks. Retries double their wait only while
+/// the peer stays silent; a peer that answers other messages is merely
+/// losing some, and gets retried at the reply timeout.
 pub const RETRY_BACKOFF_MS_MAX: u64 = 60_000;
 /// First delay before the inventory is compared again after something
 /// changed. Doubled while the peer stays unsettled, up to
@@ -25,6 +30,9 @@ pub const SESSIONS_ACTIVE_PER_PEER_MAX: usize = 32;
 /// Documents queued per peer for a session slot; more are left to the next
 /// inventory re-check.
 pub const PENDING_SESSIONS_PER_PEER_MAX: usize = 4_096;
+/// Inventory requests awaiting an answer per peer; a walk wider than this
+/// finishes at the next re-check.
+pub const INVENTORY_REQUESTS_PER_PEER_MAX: usize = 256;
 /// Documents with sync state held per peer (one state per document the peer
 /// shares with us).
 pub const PEER_DOCS_MAX: usize = 100_000;
@@ -36,8 +44,11 @@ pub const PEERS_MAX: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EngineConfig {
-    /// First wait for a reply before a sync session restarts, in ms.
-    pub session_timeout_ms: u64,
+    /// Wait for a reply before any round trip is measured, and the cap of
+    /// the measured timeout, in ms.
+    pub reply_timeout_ms: u64,
+    /// Least wait for a reply, in ms.
+    pub reply_timeout_ms_min: u64,
     /// Cap of every exponential backoff, in ms.
     pub retry_backoff_ms_max: u64,
     /// First delay of an inventory re-check after a change, in ms.
@@ -48,6 +59,8 @@ pub struct EngineConfig {
     pub sessions_active_per_peer_max: usize,
     /// Documents waiting for a session slot per peer.
     pub pending_sessions_per_peer_max: usize,
+    /// Inventory requests awaiting an answer per peer.
+    pub inventory_requests_per_peer_max: usize,
     /// Documents with sync state per peer.
     pub peer_docs_max: usize,
     /// Peers connected at once.
@@ -57,12 +70,14 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> EngineConfig {
         EngineConfig {
-            session_timeout_ms: SESSION_TIMEOUT_MS,
+            reply_timeout_ms: REPLY_TIMEOUT_MS,
+            reply_timeout_ms_min: REPLY_TIMEOUT_MS_MIN,
             retry_backoff_ms_max: RETRY_BACKOFF_MS_MAX,
             recheck_ms_min: RECHECK_MS_MIN,
             link_bytes_per_s_min: LINK_BYTES_PER_S_MIN,
             sessions_active_per_peer_max: SESSIONS_ACTIVE_PER_PEER_MAX,
             pending_sessions_per_peer_max: PENDING_SESSIONS_PER_PEER_MAX,
+            inventory_requests_per_peer_max: INVENTORY_REQUESTS_PER_PEER_MAX,
             peer_docs_max: PEER_DOCS_MAX,
             peers_max: PEERS_MAX,
         }

@@ -24,14 +24,19 @@ mod peer;
 mod peer_key;
 mod policy;
 mod reconcile;
+mod rtt;
 mod session;
 mod step;
 mod sync_engine;
 pub mod wire;
 
+#[cfg(test)]
+mod tests;
+
 pub use config::{
-    EngineConfig, LINK_BYTES_PER_S_MIN, PEER_DOCS_MAX, PEERS_MAX, PENDING_SESSIONS_PER_PEER_MAX,
-    RECHECK_MS_MIN, RETRY_BACKOFF_MS_MAX, SESSION_TIMEOUT_MS, SESSIONS_ACTIVE_PER_PEER_MAX,
+    EngineConfig, INVENTORY_REQUESTS_PER_PEER_MAX, LINK_BYTES_PER_S_MIN, PEER_DOCS_MAX, PEERS_MAX,
+    PENDING_SESSIONS_PER_PEER_MAX, RECHECK_MS_MIN, REPLY_TIMEOUT_MS, REPLY_TIMEOUT_MS_MIN,
+    RETRY_BACKOFF_MS_MAX, SESSIONS_ACTIVE_PER_PEER_MAX,
 };
 pub use digest::Digest;
 pub use docs::{Docs, MemDocs};

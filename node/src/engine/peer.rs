@@ -4,20 +4,77 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crdt_model::DocumentId;
+use crdt_model::{DocumentId, PlaceId};
 
 use super::backoff::{Backoff, Jitter};
 use super::config::EngineConfig;
 use super::digest::Digest;
+use super::rtt::Rtt;
 use super::session::Session;
+use super::wire::ChildKey;
 
-/// A session waiting for the peer's reply.
+/// An inventory request: the place (`None` = root) and the first key wanted.
+pub(crate) type InventoryKey = (Option<PlaceId>, Option<ChildKey>);
+
+/// A message waiting for the peer's reply.
 #[derive(Debug)]
 pub(crate) struct Waiting {
-    /// When to give up and restart the session.
+    /// When to give up and send again.
     pub(crate) until_ms: u64,
-    /// Grows on every restart without a reply in between.
-    backoff: Backoff,
+    /// When it was last sent.
+    sent_ms: u64,
+    /// How many times it was sent.
+    sends: u32,
+    /// Retries in a row during which the peer said nothing at all.
+    silent_retries: u32,
+}
+
+/// Most doublings of the reply timeout; the cap in ms applies first anyway.
+const SILENT_DOUBLINGS_MAX: u32 = 16;
+
+/// Sends (or resends) the message `w` waits for: the wait is the measured
+/// reply timeout, doubled for every retry in a row with the peer silent.
+fn arm(
+    w: &mut Waiting,
+    base_ms: u64,
+    heard_ms: Option<u64>,
+    bytes: usize,
+    now: u64,
+    config: &EngineConfig,
+    jitter: &mut Jitter,
+) {
+    if w.sends > 0 {
+        let heard_since = heard_ms.is_some_and(|h| h > w.sent_ms);
+        w.silent_retries = if heard_since {
+            0
+        } else {
+            (w.silent_retries + 1).min(SILENT_DOUBLINGS_MAX)
+        };
+    }
+    w.sends = w.sends.saturating_add(1);
+    w.sent_ms = now;
+    let delay = base_ms
+        .saturating_mul(1 << w.silent_retries)
+        .min(config.retry_backoff_ms_max.max(base_ms));
+    let delay = delay.saturating_add(jitter.up_to(delay / 4));
+    w.until_ms = now.saturating_add(config.reply_wait_ms(delay, bytes));
+}
+
+fn new_waiting() -> Waiting {
+    Waiting {
+        until_ms: 0,
+        sent_ms: 0,
+        sends: 0,
+        silent_retries: 0,
+    }
+}
+
+fn overdue<K: Clone>(waiting: &BTreeMap<K, Waiting>, now: u64) -> Vec<K> {
+    waiting
+        .iter()
+        .filter(|(_, w)| w.until_ms <= now)
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// What the engine knows of one connected peer.
@@ -28,6 +85,12 @@ pub(crate) struct Peer {
     /// Sessions awaiting a reply; at most `sessions_active_per_peer_max` are
     /// started by us, more may be answers to the peer.
     pub(crate) waiting: BTreeMap<DocumentId, Waiting>,
+    /// Inventory requests of our tree walk awaiting an answer.
+    pub(crate) walk: BTreeMap<InventoryKey, Waiting>,
+    /// Our summary sent with `reply: true`, awaiting the peer's.
+    asking: Option<Waiting>,
+    /// We left the walk to the peer; if it has not begun by then, we walk.
+    expect_walk: Option<Waiting>,
     pending: VecDeque<DocumentId>,
     pending_set: BTreeSet<DocumentId>,
     /// Documents not to start sessions for on this connection: the peer
@@ -36,9 +99,16 @@ pub(crate) struct Peer {
     /// Our summary digest when the peer's last matched it; cleared when
     /// anything changes here.
     pub(crate) settled_at: Option<Digest>,
+    /// The digest in the peer's last summary that asked for our answer:
+    /// when both sides asked at once, only the smaller digest walks the tree.
+    pub(crate) asked_with: Option<Digest>,
     recheck: Backoff,
     /// When to send our summary again, if unsettled.
     pub(crate) recheck_at: Option<u64>,
+    /// Round trips measured to this peer.
+    rtt: Rtt,
+    /// When the peer last sent a valid message.
+    heard_ms: Option<u64>,
 }
 
 impl Peer {
@@ -46,12 +116,54 @@ impl Peer {
         Peer {
             sessions: BTreeMap::new(),
             waiting: BTreeMap::new(),
+            walk: BTreeMap::new(),
+            asking: None,
+            expect_walk: None,
             pending: VecDeque::new(),
             pending_set: BTreeSet::new(),
             blocked: BTreeSet::new(),
             settled_at: None,
+            asked_with: None,
             recheck: Backoff::new(config.recheck_ms_min, config.retry_backoff_ms_max),
             recheck_at: None,
+            rtt: Rtt::new(),
+            heard_ms: None,
+        }
+    }
+
+    /// The peer sent a valid message at `now`.
+    pub(crate) fn heard(&mut self, now: u64) {
+        self.heard_ms = Some(now);
+    }
+
+    fn reply_timeout_ms(&self, config: &EngineConfig) -> u64 {
+        self.rtt
+            .timeout_ms(config.reply_timeout_ms_min, config.reply_timeout_ms)
+    }
+
+    /// A message for `doc`'s session arrived: stop waiting, and measure the
+    /// round trip if what we waited on was sent only once.
+    pub(crate) fn session_answered(&mut self, doc: &DocumentId, now: u64) {
+        if let Some(w) = self.waiting.remove(doc) {
+            self.measure(&w, now);
+        }
+    }
+
+    /// The answer to inventory request `key` arrived; false if we were not
+    /// waiting for it (a duplicate, or not ours).
+    pub(crate) fn inventory_answered(&mut self, key: &InventoryKey, now: u64) -> bool {
+        match self.walk.remove(key) {
+            Some(w) => {
+                self.measure(&w, now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn measure(&mut self, w: &Waiting, now: u64) {
+        if w.sends == 1 {
+            self.rtt.sample(now.saturating_sub(w.sent_ms));
         }
     }
 
@@ -87,21 +199,98 @@ impl Peer {
         config: &EngineConfig,
         jitter: &mut Jitter,
     ) {
-        let w = self.waiting.entry(doc.clone()).or_insert_with(|| Waiting {
-            until_ms: now,
-            backoff: Backoff::new(config.session_timeout_ms, config.retry_backoff_ms_max),
-        });
-        let delay = w.backoff.next(jitter);
-        w.until_ms = now.saturating_add(config.reply_wait_ms(delay, bytes));
+        let base = self.reply_timeout_ms(config);
+        let w = self.waiting.entry(doc.clone()).or_insert_with(new_waiting);
+        arm(w, base, self.heard_ms, bytes, now, config, jitter);
     }
 
     /// Sessions whose reply is overdue at `now`.
     pub(crate) fn overdue(&self, now: u64) -> Vec<DocumentId> {
-        self.waiting
-            .iter()
-            .filter(|(_, w)| w.until_ms <= now)
-            .map(|(d, _)| d.clone())
-            .collect()
+        overdue(&self.waiting, now)
+    }
+
+    /// Starts (or extends, after a retry) the wait for the answer to an
+    /// inventory request; false if too many are outstanding already.
+    pub(crate) fn wait_for_inventory(
+        &mut self,
+        key: &InventoryKey,
+        now: u64,
+        config: &EngineConfig,
+        jitter: &mut Jitter,
+    ) -> bool {
+        if !self.walk.contains_key(key) && self.walk.len() >= config.inventory_requests_per_peer_max
+        {
+            return false;
+        }
+        let base = self.reply_timeout_ms(config);
+        let w = self.walk.entry(key.clone()).or_insert_with(new_waiting);
+        arm(w, base, self.heard_ms, 0, now, config, jitter);
+        true
+    }
+
+    /// Waits for the answer to our summary (sent or resent at `now`).
+    pub(crate) fn wait_for_summary(
+        &mut self,
+        now: u64,
+        config: &EngineConfig,
+        jitter: &mut Jitter,
+    ) {
+        let base = self.reply_timeout_ms(config);
+        let w = self.asking.get_or_insert_with(new_waiting);
+        arm(w, base, self.heard_ms, 0, now, config, jitter);
+    }
+
+    /// The peer's answer to our summary arrived.
+    pub(crate) fn summary_answered(&mut self, now: u64) {
+        if let Some(w) = self.asking.take() {
+            self.measure(&w, now);
+        }
+    }
+
+    /// Is our summary still unanswered at `now`? `None` if none is out.
+    pub(crate) fn summary_overdue(&self, now: u64) -> Option<bool> {
+        self.asking.as_ref().map(|w| w.until_ms <= now)
+    }
+
+    /// Leaves the walk to the peer, for one reply timeout.
+    pub(crate) fn expect_peer_walk(
+        &mut self,
+        now: u64,
+        config: &EngineConfig,
+        jitter: &mut Jitter,
+    ) {
+        let base = self.reply_timeout_ms(config);
+        let w = self.expect_walk.get_or_insert_with(new_waiting);
+        arm(w, base, self.heard_ms, 0, now, config, jitter);
+    }
+
+    /// The peer began its walk.
+    pub(crate) fn peer_walks(&mut self) {
+        self.expect_walk = None;
+    }
+
+    /// The peer was expected to walk but has not begun by `now`: our turn.
+    pub(crate) fn take_overdue_walk(&mut self, now: u64) -> bool {
+        let due = self.expect_walk.as_ref().is_some_and(|w| w.until_ms <= now);
+        if due {
+            self.expect_walk = None;
+        }
+        due
+    }
+
+    /// Waiting for the answer to inventory request `key`?
+    pub(crate) fn awaits_inventory(&self, key: &InventoryKey) -> bool {
+        self.walk.contains_key(key)
+    }
+
+    /// Inventory requests whose answer is overdue at `now`.
+    pub(crate) fn overdue_inventory(&self, now: u64) -> Vec<InventoryKey> {
+        overdue(&self.walk, now)
+    }
+
+    /// Waiting for any answer at all?
+    pub(crate) fn busy(&self) -> bool {
+        !self.waiting.is_empty() || !self.walk.is_empty() || self.expect_walk.is_some()
     }
 
     /// Queues `doc` for a session slot; false if the queue is full (the next
@@ -157,7 +346,14 @@ impl Peer {
 
     /// The earliest time this peer needs a tick.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
-        let sessions = self.waiting.values().map(|w| w.until_ms).min();
+        let sessions = self
+            .waiting
+            .values()
+            .chain(self.walk.values())
+            .chain(self.asking.iter())
+            .chain(self.expect_walk.iter())
+            .map(|w| w.until_ms)
+            .min();
         match (sessions, self.recheck_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -192,7 +388,7 @@ mod tests {
     #[test]
     fn waits_back_off_across_restarts_and_bound_the_session_count() {
         let config = EngineConfig {
-            session_timeout_ms: 1_000,
+            reply_timeout_ms: 1_000,
             peer_docs_max: 1,
             ..EngineConfig::default()
         };

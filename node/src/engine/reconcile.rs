@@ -1,37 +1,57 @@
 //! Reconciliation: finding which documents differ without listing them all.
 //!
 //! Peers first swap one [`Summary`] digest over everything they share. If the
-//! digests differ, the side that received the other's answer walks the place
-//! tree: it sends its [`Inventory`] of the root (digests per district), the
-//! peer answers with its inventories of the children whose digests differ,
-//! and so on down, one level per message, until documents are reached; a
-//! document whose heads digest differs gets a sync session. Equal subtrees
-//! cost one hash and are never descended into. An [`Announce`] short-cuts all
-//! of this for one document that just changed.
+//! digests differ, one side walks the place tree: it asks for the peer's
+//! [`Inventory`] of the root (digests per district), compares it with its
+//! own, asks for the children of every place whose digest differs, and so on
+//! down until documents are reached; a document whose heads digest differs
+//! gets a sync session. Equal subtrees cost one hash and are never descended
+//! into. Every request is answered by exactly one message, so the walker
+//! retries what got lost and the answering side keeps no state. An
+//! [`Announce`] short-cuts all of this for one document that just changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crdt_model::PlaceId;
 
-use super::digest::{Digest, SharedDocs};
+use super::digest::Digest;
 use super::docs::Docs;
+use super::peer::InventoryKey;
 use super::peer_key::PeerKey;
 use super::policy::Policy;
 use super::step::Step;
 use super::wire::{
-    Announce, ChildKey, INVENTORY_ENTRIES_MAX, Inventory, Message, Summary, in_range,
+    Announce, ChildKey, INVENTORY_ENTRIES_MAX, Inventory, InventoryRequest, Message, Summary,
+    in_range,
 };
 
 impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
-    /// Sends our summary; `reply` asks the peer for theirs.
-    pub(crate) fn send_summary(&mut self, key: &PeerKey, reply: bool) {
+    /// Sends our summary asking for the peer's, and waits for the answer.
+    pub(crate) fn ask_summary(&mut self, key: &PeerKey) {
         let digest = self.shared_with(key).root_digest();
-        self.send(key, &Message::Summary(Summary { digest, reply }));
+        if let Some(p) = self.peers.get_mut(key) {
+            p.wait_for_summary(self.now, self.config, self.jitter);
+        }
+        let ask = Message::Summary(Summary {
+            digest,
+            reply: true,
+        });
+        self.send(key, &ask);
+    }
+
+    /// Our summary went unanswered: ask again.
+    pub(crate) fn retry_summary(&mut self, key: &PeerKey) {
+        let overdue = self
+            .peers
+            .get(key)
+            .and_then(|p| p.summary_overdue(self.now));
+        if overdue == Some(true) {
+            self.ask_summary(key);
+        }
     }
 
     pub(crate) fn on_summary(&mut self, key: &PeerKey, summary: Summary) {
-        let shared = self.shared_with(key);
-        let mine = shared.root_digest();
+        let mine = self.shared_with(key).root_digest();
         if summary.reply {
             let answer = Message::Summary(Summary {
                 digest: mine,
@@ -42,7 +62,11 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };
+        if !summary.reply {
+            p.summary_answered(self.now);
+        }
         if summary.digest == mine {
+            p.asked_with = None;
             p.settle(mine);
             return;
         }
@@ -50,13 +74,105 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         if p.recheck_at.is_none() {
             p.recheck_later(self.now, self.jitter);
         }
-        // The asking side walks the tree once it has our answer; walking on
-        // both sides of one exchange would only double the messages.
-        if !summary.reply {
-            self.send_inventory(key, None, None, None, &shared);
+        if summary.reply {
+            // The asking side walks the tree once it has our answer.
+            p.asked_with = Some(summary.digest);
+            return;
+        }
+        // Both sides asked at once (on connect, typically): both now hold
+        // both digests, and only the side with the smaller one walks, so the
+        // tree is not walked twice. Our answer to the peer may have been
+        // lost, though: if its walk does not start within a reply timeout,
+        // we walk.
+        let both_asked = p.asked_with.take() == Some(summary.digest);
+        if both_asked && mine > summary.digest {
+            p.expect_peer_walk(self.now, self.config, self.jitter);
+            return;
+        }
+        self.request_inventory(key, None, None);
+    }
+
+    /// Asks `key` for its children of `node` from `from` on, and waits for
+    /// the answer. A request already awaiting its answer is left to its
+    /// timer, so duplicated messages do not multiply requests.
+    pub(crate) fn request_inventory(
+        &mut self,
+        key: &PeerKey,
+        node: Option<PlaceId>,
+        from: Option<ChildKey>,
+    ) {
+        let request = (node, from);
+        if self
+            .peers
+            .get(key)
+            .is_some_and(|p| p.awaits_inventory(&request))
+        {
+            return;
+        }
+        self.send_inventory_request(key, request);
+    }
+
+    fn send_inventory_request(&mut self, key: &PeerKey, request: InventoryKey) {
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        if !p.wait_for_inventory(&request, self.now, self.config, self.jitter) {
+            tracing::debug!(peer = %key, "too many inventory requests; left to the next re-check");
+            return;
+        }
+        let (node, from) = request;
+        self.send(
+            key,
+            &Message::InventoryRequest(InventoryRequest { node, from }),
+        );
+    }
+
+    /// Inventory requests that got no answer: ask again, waiting longer. And
+    /// if the peer was to walk but has not begun, walk.
+    pub(crate) fn retry_inventory(&mut self, key: &PeerKey) {
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        let walk_now = p.take_overdue_walk(self.now);
+        for request in p.overdue_inventory(self.now) {
+            self.send_inventory_request(key, request);
+        }
+        if walk_now {
+            self.request_inventory(key, None, None);
         }
     }
 
+    /// Answers with our children of the node asked for, at most
+    /// [`INVENTORY_ENTRIES_MAX`] of them; `to` tells where to continue.
+    pub(crate) fn on_inventory_request(&mut self, key: &PeerKey, request: InventoryRequest) {
+        let InventoryRequest { node, from } = request;
+        if node.is_none()
+            && from.is_none()
+            && let Some(p) = self.peers.get_mut(key)
+        {
+            p.peer_walks();
+        }
+        let shared = self.shared_with(key);
+        let mut children = shared
+            .children(node.as_ref())
+            .into_iter()
+            .filter(|(k, _)| in_range(k, from.as_ref(), None));
+        let entries: Vec<(ChildKey, Digest)> =
+            children.by_ref().take(INVENTORY_ENTRIES_MAX).collect();
+        let to = children.next().map(|(k, _)| k);
+        let answer = Message::Inventory(Inventory {
+            node,
+            from,
+            to,
+            entries,
+        });
+        self.send(key, &answer);
+    }
+
+    /// Compares an answer with our own children in its range: walks into
+    /// places that differ, syncs documents that differ, and asks for the rest
+    /// of the node if the answer was partial. Answers we did not ask for (or
+    /// already had) are ignored.
     pub(crate) fn on_inventory(&mut self, key: &PeerKey, inventory: Inventory) {
         let Inventory {
             node,
@@ -64,6 +180,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             to,
             entries,
         } = inventory;
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        if !p.inventory_answered(&(node.clone(), from.clone()), self.now) {
+            return;
+        }
         let shared = self.shared_with(key);
         let mine: BTreeMap<ChildKey, Digest> = shared
             .children(node.as_ref())
@@ -85,54 +207,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         }
         for child in differing {
             match child {
-                ChildKey::Place(place) => {
-                    self.send_inventory(key, Some(&place), None, None, &shared)
-                }
+                ChildKey::Place(place) => self.request_inventory(key, Some(place), None),
                 ChildKey::Doc(doc) => self.want_session(key, &doc),
             }
         }
-    }
-
-    /// Sends our children of `node` within `[from, to)`, split into messages
-    /// of at most [`INVENTORY_ENTRIES_MAX`] entries over adjacent key ranges.
-    fn send_inventory(
-        &mut self,
-        key: &PeerKey,
-        node: Option<&PlaceId>,
-        from: Option<ChildKey>,
-        to: Option<ChildKey>,
-        shared: &SharedDocs,
-    ) {
-        let children: Vec<(ChildKey, Digest)> = shared
-            .children(node)
-            .into_iter()
-            .filter(|(k, _)| in_range(k, from.as_ref(), to.as_ref()))
-            .collect();
-        let chunks: Vec<&[(ChildKey, Digest)]> = children.chunks(INVENTORY_ENTRIES_MAX).collect();
-        if chunks.is_empty() {
-            let message = Message::Inventory(Inventory {
-                node: node.cloned(),
-                from,
-                to,
-                entries: Vec::new(),
-            });
-            self.send(key, &message);
-            return;
-        }
-        let mut start = from;
-        for (i, chunk) in chunks.iter().enumerate() {
-            let end = match chunks.get(i + 1).and_then(|next| next.first()) {
-                Some((k, _)) => Some(k.clone()),
-                None => to.clone(),
-            };
-            let message = Message::Inventory(Inventory {
-                node: node.cloned(),
-                from: start,
-                to: end.clone(),
-                entries: chunk.to_vec(),
-            });
-            self.send(key, &message);
-            start = end;
+        if to.is_some() {
+            self.request_inventory(key, node, to);
         }
     }
 

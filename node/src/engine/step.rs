@@ -90,7 +90,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         }
         p.unsettle(self.now, self.jitter);
         self.peers.insert(peer.clone(), p);
-        self.send_summary(&peer, true);
+        self.ask_summary(&peer);
     }
 
     fn peer_down(&mut self, peer: &PeerKey) {
@@ -120,8 +120,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                 return;
             }
         };
+        if let Some(p) = self.peers.get_mut(peer) {
+            p.heard(self.now);
+        }
         match message {
             Message::Summary(s) => self.on_summary(peer, s),
+            Message::InventoryRequest(r) => self.on_inventory_request(peer, r),
             Message::Inventory(i) => self.on_inventory(peer, i),
             Message::Announce(a) => self.on_announce(peer, a),
             Message::Sync(s) => self.on_sync(peer, s),
@@ -162,6 +166,8 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
         for key in keys {
             self.restart_overdue(&key);
+            self.retry_inventory(&key);
+            self.retry_summary(&key);
             self.recheck_if_due(&key);
             self.fill_slots(&key);
         }
@@ -199,11 +205,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         }
         if p.settled_at.is_some() {
             p.recheck_at = None;
-        } else if !p.waiting.is_empty() {
+        } else if p.busy() || p.summary_overdue(self.now).is_some() {
+            // Sessions, a walk or an ask are under way; check once they end.
             p.postpone_recheck(self.now);
         } else {
             p.recheck_later(self.now, self.jitter);
-            self.send_summary(key, true);
+            self.ask_summary(key);
         }
     }
 
@@ -355,11 +362,11 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         if !held {
             self.docs.create(&doc);
         }
+        p.session_answered(&doc, self.now);
         let (Some(am), Some(session)) = (self.docs.get_mut(&doc), p.sessions.get_mut(&doc)) else {
             return;
         };
         session.set_read_only(read_only);
-        p.waiting.remove(&doc);
         p.blocked.remove(&doc);
         let before = am.get_heads();
         let result = session.receive(am, message, reset);

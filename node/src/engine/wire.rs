@@ -1,4 +1,4 @@
-//! The wire format: a versioned envelope around five messages, encoded with
+//! The wire format: a versioned envelope around six messages, encoded with
 //! postcard, with the protocol's size limits. See `docs/protocol.md`.
 //!
 //! Every message is `varint(version) ++ postcard(Message)`. The version is
@@ -27,7 +27,10 @@ pub const INVENTORY_ENTRIES_MAX: usize = 1024;
 pub enum Message {
     /// One hash over everything the sender shares with the receiver.
     Summary(Summary),
-    /// The sender's digests of the children of one place, within a key range.
+    /// "Send me your digests of the children of this place."
+    InventoryRequest(InventoryRequest),
+    /// The answer: the sender's digests of the children of one place, within
+    /// a key range.
     Inventory(Inventory),
     /// A document changed at the sender.
     Announce(Announce),
@@ -58,16 +61,26 @@ pub enum ChildKey {
     Doc(DocumentId),
 }
 
-/// The sender's view of the children of `node` whose keys lie in
-/// `[from, to)`: the receiver compares only its own children in that range,
-/// so one node's children can be split over several messages.
+/// Asks for the receiver's children of `node` from key `from` on. Answered
+/// by exactly one [`Inventory`]; the asker retries if it does not come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryRequest {
+    /// The place whose children are wanted; `None` for the root (districts).
+    pub node: Option<PlaceId>,
+    /// First key wanted; `None` for the start.
+    pub from: Option<ChildKey>,
+}
+
+/// The answer to an [`InventoryRequest`]: the sender's children of `node`
+/// whose keys lie in `[from, to)`. The asker compares only its own children
+/// in that range; if `to` is set, it asks again from `to` for the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {
     /// The place whose children these are; `None` for the root (districts).
     pub node: Option<PlaceId>,
     /// First key covered; `None` for the start.
     pub from: Option<ChildKey>,
-    /// First key no longer covered; `None` for the end.
+    /// First key not covered; `None` when the answer reaches the end.
     pub to: Option<ChildKey>,
     /// Children in strictly ascending key order, each with its digest:
     /// a document's heads digest, or a place's subtree digest.
@@ -166,7 +179,10 @@ fn violation(why: &'static str) -> Refusal {
 
 fn validate(message: &Message) -> Result<(), Refusal> {
     match message {
-        Message::Summary(_) | Message::Announce(_) | Message::Deny(_) => Ok(()),
+        Message::Summary(_)
+        | Message::InventoryRequest(_)
+        | Message::Announce(_)
+        | Message::Deny(_) => Ok(()),
         Message::Sync(sync) => {
             if sync.data.len() > SYNC_MESSAGE_BYTES_MAX {
                 return Err(Refusal::TooLarge {
@@ -235,6 +251,10 @@ mod tests {
             Message::Summary(Summary {
                 digest: Digest([3; 32]),
                 reply: true,
+            }),
+            Message::InventoryRequest(InventoryRequest {
+                node: Some(place("guandu/yiliu")),
+                from: Some(ChildKey::Doc(doc("guandu/yiliu/tasks"))),
             }),
             Message::Inventory(Inventory {
                 node: Some(place("guandu")),
@@ -308,7 +328,7 @@ mod tests {
     #[test]
     fn invalid_document_ids_are_malformed() {
         // A Sync whose document id is not a valid id.
-        let bytes = postcard::to_allocvec(&(PROTOCOL_VERSION, 3u32, "not/a/doc", false)).unwrap();
+        let bytes = postcard::to_allocvec(&(PROTOCOL_VERSION, 4u32, "not/a/doc", false)).unwrap();
         assert!(matches!(decode(&bytes), Err(Refusal::Malformed { .. })));
     }
 

@@ -1,0 +1,165 @@
+// Running `yizhan` as an operator would: commands and node processes.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub fn yizhan(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_yizhan"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run yizhan")
+}
+
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = yizhan(dir, args);
+    assert!(
+        out.status.success(),
+        "yizhan {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn json(dir: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(dir, &all)).unwrap()
+}
+
+pub fn init(dir: &Path, role: &str, place: &str) {
+    ok(dir, &["init", "--role", role, "--place", place]);
+}
+
+/// Polls `check` every 100 ms until it returns true or `secs` pass.
+pub fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "timed out after {secs} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `yizhan node start` process, stopped with SIGTERM when dropped.
+pub struct NodeProc {
+    pub dir: PathBuf,
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl NodeProc {
+    /// Starts a node listening on 127.0.0.1 with an OS-chosen port, dialling
+    /// `peers`, and waits until it answers on its admin socket.
+    pub fn start(dir: &Path, peers: &[String]) -> NodeProc {
+        let log = dir.with_extension(format!("log{}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_yizhan"));
+        cmd.arg("--data-dir")
+            .arg(dir)
+            .args([
+                "node",
+                "start",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--no-mdns",
+            ])
+            .env("RUST_LOG", "warn,yizhan=info")
+            .stdout(Stdio::null())
+            .stderr(file);
+        for p in peers {
+            cmd.args(["--peer", p]);
+        }
+        let child = cmd.spawn().unwrap();
+        let mut node = NodeProc {
+            dir: dir.to_owned(),
+            child: Some(child),
+            log,
+        };
+        wait_for("the node to listen", 30, || {
+            if let Some(Ok(Some(status))) = node.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "node in {} exited with {status}: {}",
+                    dir.display(),
+                    node.logged()
+                );
+            }
+            let out = yizhan(dir, &["--json", "status"]);
+            out.status.success()
+                && serde_json::from_slice::<Value>(&out.stdout)
+                    .map(|v| v["running"] == true && !v["listen"].as_array().unwrap().is_empty())
+                    .unwrap_or(false)
+        });
+        node
+    }
+
+    /// The first address it listens on, with its peer id.
+    pub fn addr(&self) -> String {
+        json(&self.dir, &["status"])["listen"][0]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub fn status(&self) -> Value {
+        json(&self.dir, &["status"])
+    }
+
+    /// What the node logged so far.
+    pub fn logged(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(mut self) {
+        self.stop_inner();
+    }
+
+    fn stop_inner(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                assert!(
+                    status.success(),
+                    "node in {} exited with {status}",
+                    self.dir.display()
+                );
+                return;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("node in {} did not stop on SIGTERM", self.dir.display());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Separate `yizhan node start` processes on 127.0.0.1, chained community —
+//! street — district, each knowing only its neighbour.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+fn reports(dir: &Path) -> Vec<Value> {
+    let mut list = json(dir, &["report", "list"]).as_array().unwrap().clone();
+    for r in &mut list {
+        // Overdue depends on the moment of asking, not on the replica.
+        r.as_object_mut().unwrap().remove("overdue");
+    }
+    list
+}
+
+fn count(dir: &Path) -> usize {
+    json(dir, &["report", "list"]).as_array().unwrap().len()
+}
+
+fn submit(dir: &Path, photo_dir: &Path, n: usize) -> Vec<u8> {
+    let photo = photo_dir.join(format!("photo-{n}.jpg"));
+    let bytes = format!("JPEG of hazard {n} ")
+        .repeat(50 + n % 7)
+        .into_bytes();
+    std::fs::write(&photo, &bytes).unwrap();
+    let lat = format!("{:.5}", 24.9 + n as f64 * 1e-3);
+    ok(
+        dir,
+        &[
+            "report",
+            "submit",
+            "--category",
+            "manhole_cover",
+            "--lat",
+            &lat,
+            "--lon",
+            "102.74",
+            "--text",
+            &format!("井盖 {n}"),
+            "--photo",
+            photo.to_str().unwrap(),
+        ],
+    );
+    bytes
+}
+
+fn blobs(dir: &Path) -> u64 {
+    json(dir, &["status"])["blobs"].as_u64().unwrap()
+}
+
+fn check_photos_at(dir: &Path, reports: &[Value], tmp: &Path) {
+    for r in reports {
+        let hash = r["attachments"][0]["hash"].as_str().unwrap();
+        let out = tmp.join("fetched.jpg");
+        ok(dir, &["blob", "get", hash, "--out", out.to_str().unwrap()]);
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(
+            blake3::hash(&bytes).to_hex().as_str(),
+            hash,
+            "photo of {} does not verify",
+            r["id"]
+        );
+        assert_eq!(
+            bytes.len() as u64,
+            r["attachments"][0]["size"].as_u64().unwrap()
+        );
+    }
+}
+
+#[test]
+fn chain_converges_and_resumes_with_only_new_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, d) = (
+        tmp.path().join("c"),
+        tmp.path().join("s"),
+        tmp.path().join("d"),
+    );
+    init(&c, "community", "guandu/yiliu/xinyazhou");
+    init(&s, "street", "guandu/yiliu");
+    init(&d, "district", "guandu");
+
+    // Community and district listen; the street dials both, so each end knows
+    // only its neighbour and the street may restart on a new port.
+    let community = NodeProc::start(&c, &[]);
+    let district = NodeProc::start(&d, &[]);
+    let street = NodeProc::start(&s, &[community.addr(), district.addr()]);
+
+    for n in 0..200 {
+        submit(&c, tmp.path(), n);
+    }
+    wait_for("200 reports at the district", 180, || count(&d) == 200);
+    wait_for("200 photos at the street", 120, || blobs(&s) == 200);
+    let at_community = reports(&c);
+    assert_eq!(at_community.len(), 200);
+    assert_eq!(
+        reports(&d),
+        at_community,
+        "district content differs from the community's"
+    );
+    assert_eq!(
+        reports(&s),
+        at_community,
+        "street content differs from the community's"
+    );
+    check_photos_at(&s, &at_community, tmp.path());
+
+    // Resume: the street goes away, the community keeps working.
+    street.stop();
+    let docs = json(&c, &["doc", "list"]);
+    let reports_doc = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"].as_str().unwrap().contains("/reports/"))
+        .unwrap();
+    let doc = reports_doc["id"].as_str().unwrap().to_owned();
+    let heads_before: Vec<String> = reports_doc["heads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_owned())
+        .collect();
+    for n in 200..230 {
+        submit(&c, tmp.path(), n);
+    }
+    let street = NodeProc::start(&s, &[community.addr(), district.addr()]);
+    wait_for("230 reports at the district", 120, || count(&d) == 230);
+    wait_for("230 photos at the street", 60, || blobs(&s) == 230);
+    let at_community = reports(&c);
+    assert_eq!(reports(&d), at_community);
+    assert_eq!(reports(&s), at_community);
+    check_photos_at(&s, &at_community[..30], tmp.path());
+    let st = street.status();
+    let (received, sent) = (
+        st["sync_bytes_received"].as_u64().unwrap(),
+        st["sync_bytes_sent"].as_u64().unwrap(),
+    );
+
+    street.stop();
+    district.stop();
+    community.stop();
+
+    // The bytes of the 30 new changes, and of the whole history, from the community's store.
+    let store = node::store::Store::open_read_only(&c.join("store.redb")).unwrap();
+    let mut full = store.load_document(&doc).unwrap().unwrap();
+    let heads: Vec<automerge::ChangeHash> =
+        heads_before.iter().map(|h| h.parse().unwrap()).collect();
+    let new_bytes = full.save_after(&heads).len() as u64;
+    let history_bytes = full.save().len() as u64;
+    println!(
+        "resume: street received {received} B and sent {sent} B of sync messages; \
+         the 30 new changes are {new_bytes} B; the whole history is {history_bytes} B; \
+         received / new = {:.2}",
+        received as f64 / new_bytes as f64
+    );
+    assert!(
+        received < history_bytes,
+        "the street was sent the history again: {received} B"
+    );
+    assert!(
+        received <= 3 * new_bytes + 16 * 1024,
+        "more than the new changes moved: {received} B for {new_bytes} B of changes"
+    );
+}

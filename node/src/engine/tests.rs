@@ -1,0 +1,531 @@
+//! Engine tests over a small in-process network: perfect by default, with
+//! hooks to drop or duplicate messages.
+
+use std::collections::VecDeque;
+
+use automerge::{AutoCommit, ROOT, transaction::Transactable};
+use crdt_model::DocumentId;
+
+use super::wire::{self, ChildKey, Message, SyncData};
+use super::*;
+
+fn doc(s: &str) -> DocumentId {
+    DocumentId::parse(s).unwrap()
+}
+
+fn write(docs: &mut MemDocs, id: &DocumentId, key: &str, n: i64) {
+    let d = docs.create(id);
+    for i in 0..n {
+        d.put(ROOT, format!("{key}{i}"), i).unwrap();
+        d.commit();
+    }
+}
+
+/// A policy given as a closure over (peer, doc) for sharing and accepting.
+struct Rules {
+    share: fn(&PeerKey, &DocumentId) -> bool,
+    accept: fn(&PeerKey, &DocumentId) -> bool,
+}
+
+impl Policy for Rules {
+    fn may_share(&self, peer: &PeerKey, doc: &DocumentId) -> bool {
+        (self.share)(peer, doc)
+    }
+    fn may_accept(&self, peer: &PeerKey, doc: &DocumentId) -> bool {
+        (self.accept)(peer, doc)
+    }
+}
+
+fn allow_all() -> Rules {
+    Rules {
+        share: |_, _| true,
+        accept: |_, _| true,
+    }
+}
+
+struct Node {
+    key: PeerKey,
+    engine: Engine<Rules>,
+    docs: MemDocs,
+    wake: Option<u64>,
+    /// Every output but `Send` and `Wake`.
+    log: Vec<Output>,
+}
+
+/// Nodes with a FIFO network between them and a manual clock.
+struct Net {
+    nodes: Vec<Node>,
+    now: u64,
+    queue: VecDeque<(usize, usize, Vec<u8>)>,
+    /// Every message sent: (from, to, bytes).
+    sent: Vec<(usize, usize, Vec<u8>)>,
+    /// Drop messages for which this returns true.
+    drop_if: Box<dyn FnMut(&Message) -> bool>,
+    /// Deliver every message twice.
+    duplicate: bool,
+}
+
+impl Net {
+    fn new(policies: Vec<(&str, Rules)>) -> Net {
+        let nodes = policies
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, policy))| Node {
+                key: PeerKey::new(name),
+                engine: Engine::new(EngineConfig::default(), policy, i as u64),
+                docs: MemDocs::new(),
+                wake: None,
+                log: Vec::new(),
+            })
+            .collect();
+        Net {
+            nodes,
+            now: 0,
+            queue: VecDeque::new(),
+            sent: Vec::new(),
+            drop_if: Box::new(|_| false),
+            duplicate: false,
+        }
+    }
+
+    fn pair() -> Net {
+        Net::new(vec![("a", allow_all()), ("b", allow_all())])
+    }
+
+    fn feed(&mut self, i: usize, input: Input) {
+        let node = &mut self.nodes[i];
+        let outputs = node.engine.handle(input, self.now, &mut node.docs);
+        for output in outputs {
+            match output {
+                Output::Send { peer, bytes } => {
+                    let Some(j) = self.nodes.iter().position(|n| n.key == peer) else {
+                        continue;
+                    };
+                    self.sent.push((i, j, bytes.clone()));
+                    let message = wire::decode(&bytes).unwrap();
+                    if !(self.drop_if)(&message) {
+                        if self.duplicate {
+                            self.queue.push_back((i, j, bytes.clone()));
+                        }
+                        self.queue.push_back((i, j, bytes));
+                    }
+                }
+                Output::Wake { at_ms } => self.nodes[i].wake = Some(at_ms),
+                other => self.nodes[i].log.push(other),
+            }
+        }
+    }
+
+    fn connect(&mut self, a: usize, b: usize) {
+        let (ka, kb) = (self.nodes[a].key.clone(), self.nodes[b].key.clone());
+        self.feed(a, up(kb));
+        self.feed(b, up(ka));
+    }
+
+    /// Delivers until nothing is in flight, then fires due timers, until
+    /// both are exhausted or `until_ms` passes.
+    fn run(&mut self, until_ms: u64) {
+        loop {
+            while let Some((from, to, bytes)) = self.queue.pop_front() {
+                let peer = self.nodes[from].key.clone();
+                self.feed(to, Input::Message { peer, bytes });
+            }
+            let next = self.nodes.iter().filter_map(|n| n.wake).min();
+            match next {
+                Some(at) if at <= until_ms => {
+                    self.now = self.now.max(at);
+                    for i in 0..self.nodes.len() {
+                        if self.nodes[i].wake.is_some_and(|w| w <= self.now) {
+                            self.nodes[i].wake = None;
+                            self.feed(i, Input::Tick);
+                        }
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn heads(&mut self, i: usize, id: &DocumentId) -> Option<Vec<automerge::ChangeHash>> {
+        self.nodes[i].docs.heads(id)
+    }
+
+    fn messages_from(&self, i: usize) -> impl Iterator<Item = Message> + '_ {
+        self.sent
+            .iter()
+            .filter(move |(from, _, _)| *from == i)
+            .map(|(_, _, b)| wire::decode(b).unwrap())
+    }
+}
+
+fn up(peer: PeerKey) -> Input {
+    Input::PeerUp {
+        peer,
+        sync_states: vec![],
+    }
+}
+
+fn mentions(message: &Message, id: &DocumentId) -> bool {
+    match message {
+        Message::Inventory(inv) => inv
+            .entries
+            .iter()
+            .any(|(k, _)| *k == ChildKey::Doc(id.clone())),
+        Message::InventoryRequest(r) => r.from == Some(ChildKey::Doc(id.clone())),
+        Message::Announce(a) => a.doc == *id,
+        Message::Sync(s) => s.doc == *id,
+        Message::Deny(d) => d.doc == *id,
+        Message::Summary(_) => false,
+    }
+}
+
+#[test]
+fn two_engines_sync_report_synced_save_states_and_settle() {
+    let mut net = Net::pair();
+    let (x, y) = (doc("guandu/yiliu/tasks"), doc("guandu/charter"));
+    write(&mut net.nodes[0].docs, &x, "a", 3);
+    write(&mut net.nodes[1].docs, &x, "b", 2);
+    write(&mut net.nodes[1].docs, &y, "c", 1);
+    net.connect(0, 1);
+    net.run(60_000);
+    for id in [&x, &y] {
+        assert_eq!(net.heads(0, id), net.heads(1, id));
+    }
+    for n in &net.nodes {
+        let peer = if n.key.as_str() == "a" { "b" } else { "a" };
+        let status = n.engine.peer_status(&PeerKey::new(peer)).unwrap();
+        assert!(status.settled, "{} not settled: {status:?}", n.key);
+        assert_eq!((status.waiting, status.pending), (0, 0));
+        for id in [&x, &y] {
+            assert!(
+                n.log
+                    .iter()
+                    .any(|o| matches!(o, Output::Synced { doc, .. } if doc == id)),
+                "{} never reported {id} synced",
+                n.key
+            );
+            assert!(
+                n.log
+                    .iter()
+                    .any(|o| matches!(o, Output::SaveSyncState { doc, .. } if doc == id)),
+                "{} never saved a state for {id}",
+                n.key
+            );
+        }
+    }
+    assert_eq!(net.nodes[0].docs.changed_count(&y), 1, "y arrived in one go");
+}
+
+#[test]
+fn a_lost_reply_restarts_the_session_asking_for_a_reply_and_a_reset() {
+    let mut net = Net::pair();
+    let x = doc("guandu/yiliu/tasks");
+    write(&mut net.nodes[0].docs, &x, "a", 3);
+    let mut dropped = 0;
+    net.drop_if = Box::new(move |m| {
+        // Lose the first two sync messages, whoever sends them.
+        if matches!(m, Message::Sync(_)) && dropped < 2 {
+            dropped += 1;
+            return true;
+        }
+        false
+    });
+    net.connect(0, 1);
+    net.run(120_000);
+    assert_eq!(net.heads(0, &x), net.heads(1, &x));
+    let restarts = net
+        .sent
+        .iter()
+        .filter_map(|(_, _, b)| match wire::decode(b) {
+            Ok(Message::Sync(SyncData { reply, reset, .. })) => Some((reply, reset)),
+            _ => None,
+        })
+        .filter(|(reply, reset)| *reply && *reset)
+        .count();
+    assert!(restarts >= 2, "the session never restarted");
+}
+
+#[test]
+fn duplicated_and_replayed_messages_change_nothing_twice() {
+    let mut net = Net::pair();
+    let x = doc("guandu/yiliu/tasks");
+    write(&mut net.nodes[0].docs, &x, "a", 5);
+    write(&mut net.nodes[1].docs, &x, "b", 5);
+    net.duplicate = true;
+    net.connect(0, 1);
+    net.run(60_000);
+    assert_eq!(net.heads(0, &x), net.heads(1, &x));
+    let heads = net.heads(0, &x);
+    let changed = (
+        net.nodes[0].docs.changed_count(&x),
+        net.nodes[1].docs.changed_count(&x),
+    );
+    // Every message of the whole exchange, delivered once more.
+    net.duplicate = false;
+    let replay = net.sent.clone();
+    for (from, to, bytes) in replay {
+        let peer = net.nodes[from].key.clone();
+        net.feed(to, Input::Message { peer, bytes });
+    }
+    net.run(600_000);
+    assert_eq!(net.heads(0, &x), heads);
+    assert_eq!(net.heads(1, &x), heads);
+    let after = (
+        net.nodes[0].docs.changed_count(&x),
+        net.nodes[1].docs.changed_count(&x),
+    );
+    assert_eq!(after, changed, "a replayed message applied changes again");
+}
+
+#[test]
+fn a_document_shared_but_not_accepted_syncs_one_way() {
+    let x = doc("guandu/yiliu/xinyazhou/roster");
+    let community = Rules {
+        share: |_, _| true,
+        accept: |_, d| d.kind() != crdt_model::DocKind::Roster,
+    };
+    let mut net = Net::new(vec![("community", community), ("street", allow_all())]);
+    write(&mut net.nodes[0].docs, &x, "c", 2);
+    write(&mut net.nodes[1].docs, &x, "s", 2);
+    let community_heads = net.heads(0, &x);
+    net.connect(0, 1);
+    net.run(300_000);
+    assert_eq!(net.heads(0, &x), community_heads, "the street wrote the roster");
+    assert_eq!(net.heads(1, &x).unwrap().len(), 2, "the street has both sides");
+    assert_eq!(net.nodes[0].docs.changed_count(&x), 0);
+}
+
+#[test]
+fn a_refused_document_is_denied_once_and_not_retried() {
+    let x = doc("guandu/yiliu/xinyazhou/tasks");
+    let street = Rules {
+        share: |_, d| d.kind() != crdt_model::DocKind::Tasks,
+        accept: |_, d| d.kind() != crdt_model::DocKind::Tasks,
+    };
+    let mut net = Net::new(vec![("community", allow_all()), ("street", street)]);
+    write(&mut net.nodes[0].docs, &x, "c", 2);
+    net.connect(0, 1);
+    net.run(600_000);
+    assert!(net.heads(1, &x).is_none());
+    assert!(net.nodes[1].log.iter().any(|o| matches!(
+        o,
+        Output::Refused { reason: Refusal::Denied { doc }, .. } if *doc == x
+    )));
+    let offers = net
+        .messages_from(0)
+        .filter(|m| matches!(m, Message::Sync(s) if s.doc == x))
+        .count();
+    assert_eq!(offers, 1, "the community kept offering a denied document");
+    assert!(!net.messages_from(1).any(|m| mentions(&m, &x) && !matches!(m, Message::Deny(_))));
+    let status = net.nodes[0]
+        .engine
+        .peer_status(&PeerKey::new("street"))
+        .unwrap();
+    assert_eq!(status.blocked, 1);
+}
+
+#[test]
+fn roster_private_never_leaves_even_under_allow_all() {
+    let mut net = Net::pair();
+    let private = doc("guandu/yiliu/xinyazhou/roster-private");
+    let roster = doc("guandu/yiliu/xinyazhou/roster");
+    write(&mut net.nodes[0].docs, &private, "id", 3);
+    write(&mut net.nodes[0].docs, &roster, "m", 3);
+    net.connect(0, 1);
+    net.run(60_000);
+    assert!(net.heads(1, &roster).is_some());
+    assert!(net.heads(1, &private).is_none());
+    assert!(!net.messages_from(0).any(|m| mentions(&m, &private)));
+    // Offered by the peer, it is refused too.
+    net.feed(0, Input::LocalChange { doc: private.clone() });
+    let mut other = AutoCommit::new();
+    other.put(ROOT, "x", 1).unwrap();
+    let mut state = automerge::sync::State::new();
+    use automerge::sync::SyncDoc;
+    let data = other
+        .sync()
+        .generate_sync_message(&mut state)
+        .unwrap()
+        .encode();
+    let bytes = wire::encode(&Message::Sync(SyncData {
+        doc: private.clone(),
+        reply: true,
+        reset: true,
+        data,
+    }))
+    .unwrap();
+    let before = net.heads(0, &private);
+    net.feed(0, Input::Message {
+        peer: PeerKey::new("b"),
+        bytes,
+    });
+    assert_eq!(net.heads(0, &private), before);
+    assert!(matches!(
+        net.nodes[0].log.last(),
+        Some(Output::Refused {
+            reason: Refusal::Denied { .. },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_wide_place_is_paged_and_sessions_wait_for_slots() {
+    let mut net = Net::pair();
+    let count = wire::INVENTORY_ENTRIES_MAX + 40;
+    let ids: Vec<DocumentId> = (0..count)
+        .map(|i| doc(&format!("guandu/yiliu/c{i:04}/roster")))
+        .collect();
+    for id in &ids {
+        write(&mut net.nodes[0].docs, id, "m", 1);
+    }
+    // Track the most sessions b waits on at once, via a's view of b.
+    net.connect(0, 1);
+    let mut most_waiting = 0;
+    while !net.queue.is_empty() {
+        let (from, to, bytes) = net.queue.pop_front().unwrap();
+        let peer = net.nodes[from].key.clone();
+        net.feed(to, Input::Message { peer, bytes });
+        let status = net.nodes[1].engine.peer_status(&PeerKey::new("a"));
+        most_waiting = most_waiting.max(status.map_or(0, |s| s.waiting));
+    }
+    net.run(600_000);
+    for id in &ids {
+        assert!(net.heads(1, id).is_some(), "{id} missing");
+    }
+    assert!(most_waiting <= SESSIONS_ACTIVE_PER_PEER_MAX, "{most_waiting}");
+    let pages = net
+        .messages_from(0)
+        .filter(|m| matches!(m, Message::Inventory(inv) if inv.to.is_some()))
+        .count();
+    assert!(pages >= 1, "the wide place was not paged");
+    for m in net.messages_from(0) {
+        if let Message::Inventory(inv) = m {
+            assert!(inv.entries.len() <= wire::INVENTORY_ENTRIES_MAX);
+        }
+    }
+}
+
+#[test]
+fn local_changes_are_announced_only_to_peers_that_may_read_them() {
+    let x = doc("guandu/yiliu/xinyazhou/tasks");
+    let community = Rules {
+        share: |p, _| p.as_str() == "street",
+        accept: |_, _| true,
+    };
+    let mut net = Net::new(vec![
+        ("community", community),
+        ("street", allow_all()),
+        ("district", allow_all()),
+    ]);
+    net.connect(0, 1);
+    net.connect(0, 2);
+    net.run(60_000);
+    net.sent.clear();
+    write(&mut net.nodes[0].docs, &x, "t", 1);
+    net.feed(0, Input::LocalChange { doc: x.clone() });
+    let announced_to: Vec<usize> = net
+        .sent
+        .iter()
+        .filter(|(_, _, b)| matches!(wire::decode(b), Ok(Message::Announce(_))))
+        .map(|(_, to, _)| *to)
+        .collect();
+    assert_eq!(announced_to, vec![1]);
+    net.run(120_000);
+    assert!(net.heads(1, &x).is_some());
+    assert!(net.heads(2, &x).is_none());
+}
+
+#[test]
+fn a_second_peer_up_ends_the_old_connection_and_saves_its_states() {
+    let mut net = Net::pair();
+    let x = doc("guandu/yiliu/tasks");
+    write(&mut net.nodes[0].docs, &x, "a", 2);
+    net.connect(0, 1);
+    net.run(60_000);
+    net.nodes[0].log.clear();
+    // a sees b come up again without having seen it go down.
+    net.feed(0, up(PeerKey::new("b")));
+    assert_eq!(net.nodes[0].engine.peers().count(), 1);
+    // Nothing was heard since the last save, so nothing is saved again.
+    assert!(
+        !net.nodes[0]
+            .log
+            .iter()
+            .any(|o| matches!(o, Output::SaveSyncState { .. }))
+    );
+    // The new connection syncs.
+    write(&mut net.nodes[0].docs, &x, "late", 1);
+    net.feed(0, Input::LocalChange { doc: x.clone() });
+    net.run(120_000);
+    assert_eq!(net.heads(0, &x), net.heads(1, &x));
+}
+
+#[test]
+fn peers_beyond_the_limit_are_refused() {
+    let config = EngineConfig {
+        peers_max: 1,
+        ..EngineConfig::default()
+    };
+    let mut engine = Engine::new(config, AllowAll, 0);
+    let mut docs = MemDocs::new();
+    engine.handle(up(PeerKey::new("one")), 0, &mut docs);
+    let out = engine.handle(up(PeerKey::new("two")), 0, &mut docs);
+    assert!(matches!(
+        out.as_slice(),
+        [Output::Refused {
+            reason: Refusal::TooManyPeers { max: 1 },
+            ..
+        }]
+    ));
+    assert_eq!(engine.peers().count(), 1);
+}
+
+#[test]
+fn saved_states_make_the_next_session_small() {
+    let mut net = Net::pair();
+    let x = doc("guandu/yiliu/tasks");
+    write(&mut net.nodes[0].docs, &x, "a", 200);
+    net.connect(0, 1);
+    net.run(60_000);
+    let saved: Vec<(DocumentId, Vec<u8>)> = net.nodes[1]
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            Output::SaveSyncState { doc, state, .. } => Some((doc.clone(), state.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(!saved.is_empty());
+    let saved_a: Vec<(DocumentId, Vec<u8>)> = net.nodes[0]
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            Output::SaveSyncState { doc, state, .. } => Some((doc.clone(), state.clone())),
+            _ => None,
+        })
+        .collect();
+    net.feed(0, Input::PeerDown { peer: PeerKey::new("b") });
+    net.feed(1, Input::PeerDown { peer: PeerKey::new("a") });
+    write(&mut net.nodes[0].docs, &x, "late", 1);
+    net.sent.clear();
+    net.feed(0, Input::PeerUp {
+        peer: PeerKey::new("b"),
+        sync_states: saved_a,
+    });
+    net.feed(1, Input::PeerUp {
+        peer: PeerKey::new("a"),
+        sync_states: saved,
+    });
+    net.run(120_000);
+    assert_eq!(net.heads(0, &x), net.heads(1, &x));
+    let sync_bytes: usize = net
+        .messages_from(0)
+        .chain(net.messages_from(1))
+        .filter_map(|m| match m {
+            Message::Sync(s) => Some(s.data.len()),
+            _ => None,
+        })
+        .sum();
+    assert!(sync_bytes < 1_500, "resumed sessions sent {sync_bytes} B");
+}
