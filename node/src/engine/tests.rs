@@ -213,7 +213,11 @@ fn two_engines_sync_report_synced_save_states_and_settle() {
             );
         }
     }
-    assert_eq!(net.nodes[0].docs.changed_count(&y), 1, "y arrived in one go");
+    assert_eq!(
+        net.nodes[0].docs.changed_count(&y),
+        1,
+        "y arrived in one go"
+    );
 }
 
 #[test]
@@ -290,8 +294,16 @@ fn a_document_shared_but_not_accepted_syncs_one_way() {
     let community_heads = net.heads(0, &x);
     net.connect(0, 1);
     net.run(300_000);
-    assert_eq!(net.heads(0, &x), community_heads, "the street wrote the roster");
-    assert_eq!(net.heads(1, &x).unwrap().len(), 2, "the street has both sides");
+    assert_eq!(
+        net.heads(0, &x),
+        community_heads,
+        "the street wrote the roster"
+    );
+    assert_eq!(
+        net.heads(1, &x).unwrap().len(),
+        2,
+        "the street has both sides"
+    );
     assert_eq!(net.nodes[0].docs.changed_count(&x), 0);
 }
 
@@ -316,7 +328,10 @@ fn a_refused_document_is_denied_once_and_not_retried() {
         .filter(|m| matches!(m, Message::Sync(s) if s.doc == x))
         .count();
     assert_eq!(offers, 1, "the community kept offering a denied document");
-    assert!(!net.messages_from(1).any(|m| mentions(&m, &x) && !matches!(m, Message::Deny(_))));
+    assert!(
+        !net.messages_from(1)
+            .any(|m| mentions(&m, &x) && !matches!(m, Message::Deny(_)))
+    );
     let status = net.nodes[0]
         .engine
         .peer_status(&PeerKey::new("street"))
@@ -337,7 +352,12 @@ fn roster_private_never_leaves_even_under_allow_all() {
     assert!(net.heads(1, &private).is_none());
     assert!(!net.messages_from(0).any(|m| mentions(&m, &private)));
     // Offered by the peer, it is refused too.
-    net.feed(0, Input::LocalChange { doc: private.clone() });
+    net.feed(
+        0,
+        Input::LocalChange {
+            doc: private.clone(),
+        },
+    );
     let mut other = AutoCommit::new();
     other.put(ROOT, "x", 1).unwrap();
     let mut state = automerge::sync::State::new();
@@ -355,10 +375,13 @@ fn roster_private_never_leaves_even_under_allow_all() {
     }))
     .unwrap();
     let before = net.heads(0, &private);
-    net.feed(0, Input::Message {
-        peer: PeerKey::new("b"),
-        bytes,
-    });
+    net.feed(
+        0,
+        Input::Message {
+            peer: PeerKey::new("b"),
+            bytes,
+        },
+    );
     assert_eq!(net.heads(0, &private), before);
     assert!(matches!(
         net.nodes[0].log.last(),
@@ -393,7 +416,10 @@ fn a_wide_place_is_paged_and_sessions_wait_for_slots() {
     for id in &ids {
         assert!(net.heads(1, id).is_some(), "{id} missing");
     }
-    assert!(most_waiting <= SESSIONS_ACTIVE_PER_PEER_MAX, "{most_waiting}");
+    assert!(
+        most_waiting <= SESSIONS_ACTIVE_PER_PEER_MAX,
+        "{most_waiting}"
+    );
     let pages = net
         .messages_from(0)
         .filter(|m| matches!(m, Message::Inventory(inv) if inv.to.is_some()))
@@ -505,18 +531,34 @@ fn saved_states_make_the_next_session_small() {
             _ => None,
         })
         .collect();
-    net.feed(0, Input::PeerDown { peer: PeerKey::new("b") });
-    net.feed(1, Input::PeerDown { peer: PeerKey::new("a") });
+    net.feed(
+        0,
+        Input::PeerDown {
+            peer: PeerKey::new("b"),
+        },
+    );
+    net.feed(
+        1,
+        Input::PeerDown {
+            peer: PeerKey::new("a"),
+        },
+    );
     write(&mut net.nodes[0].docs, &x, "late", 1);
     net.sent.clear();
-    net.feed(0, Input::PeerUp {
-        peer: PeerKey::new("b"),
-        sync_states: saved_a,
-    });
-    net.feed(1, Input::PeerUp {
-        peer: PeerKey::new("a"),
-        sync_states: saved,
-    });
+    net.feed(
+        0,
+        Input::PeerUp {
+            peer: PeerKey::new("b"),
+            sync_states: saved_a,
+        },
+    );
+    net.feed(
+        1,
+        Input::PeerUp {
+            peer: PeerKey::new("a"),
+            sync_states: saved,
+        },
+    );
     net.run(120_000);
     assert_eq!(net.heads(0, &x), net.heads(1, &x));
     let sync_bytes: usize = net
