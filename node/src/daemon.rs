@@ -25,7 +25,8 @@ use crate::admin::{self, PeerRow, Request, Response, SyncRow};
 use crate::api::{Node, PeerRecord};
 use crate::engine::{AllowAll, Docs, Engine, EngineConfig, Input, Output, PeerKey};
 use crate::error::NodeError;
-use crate::net::blob::{Assembly, ChunkRequest, ChunkResponse, Progress, serve};
+use crate::net::blob::{Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, serve};
+use crate::net::codec::Frame;
 use crate::net::{Behaviour, BehaviourEvent, build_swarm};
 use crate::repo::Repo;
 use crate::store::BlobHash;
@@ -264,7 +265,10 @@ impl Daemon {
                 Output::Send { peer, bytes } => match peer.as_str().parse::<PeerId>() {
                     Ok(p) => {
                         self.sync_bytes_sent += bytes.len() as u64;
-                        self.swarm.behaviour_mut().sync.send_request(&p, bytes);
+                        self.swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_request(&p, Frame::Bytes(bytes));
                     }
                     Err(_) => warn!(peer = %peer.as_str(), "engine addressed an unknown peer"),
                 },
@@ -359,7 +363,7 @@ impl Daemon {
                 .swarm
                 .behaviour_mut()
                 .blob
-                .send_request(&peer, assembly.first().encode());
+                .send_request(&peer, Frame::Bytes(assembly.first().encode()));
             self.fetching.insert(id, Fetch { assembly });
         }
     }
@@ -435,7 +439,7 @@ impl Daemon {
         }
     }
 
-    fn on_sync(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+    fn on_sync(&mut self, event: request_response::Event<Frame, Vec<u8>>) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -450,6 +454,13 @@ impl Daemon {
                     .behaviour_mut()
                     .sync
                     .send_response(channel, Vec::new());
+                let request = match request {
+                    Frame::Bytes(b) => b,
+                    Frame::Oversized { max } => {
+                        warn!(%peer, max, "refused a sync message larger than the limit; nothing of it was read further");
+                        return;
+                    }
+                };
                 self.sync_bytes_received += request.len() as u64;
                 self.source = Some(peer);
                 self.engine_input(Input::Message {
@@ -467,7 +478,7 @@ impl Daemon {
         }
     }
 
-    fn on_blob(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+    fn on_blob(&mut self, event: request_response::Event<Frame, Vec<u8>>) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -477,7 +488,13 @@ impl Daemon {
                     },
                 ..
             } => {
-                let resp = match ChunkRequest::decode(&request) {
+                let decoded = match &request {
+                    Frame::Bytes(b) => ChunkRequest::decode(b),
+                    Frame::Oversized { .. } => {
+                        Err(BlobWireError::Malformed("request larger than 44 bytes"))
+                    }
+                };
+                let resp = match decoded {
                     Ok(req) => match self.node.store().blob(&req.hash) {
                         Ok(blob) => serve(&req, blob.as_deref()),
                         Err(e) => {
@@ -518,7 +535,7 @@ impl Daemon {
                             .swarm
                             .behaviour_mut()
                             .blob
-                            .send_request(&peer, req.encode());
+                            .send_request(&peer, Frame::Bytes(req.encode()));
                         self.fetching.insert(id, fetch);
                     }
                     Progress::Done(bytes) => {

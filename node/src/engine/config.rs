@@ -30,9 +30,11 @@ pub const SESSIONS_ACTIVE_PER_PEER_MAX: usize = 32;
 /// Documents queued per peer for a session slot; more are left to the next
 /// inventory re-check.
 pub const PENDING_SESSIONS_PER_PEER_MAX: usize = 4_096;
-/// Inventory requests awaiting an answer per peer; a walk wider than this
-/// finishes at the next re-check.
-pub const INVENTORY_REQUESTS_PER_PEER_MAX: usize = 256;
+/// Inventory requests awaiting an answer per peer; more wait in a queue.
+pub const INVENTORY_REQUESTS_PER_PEER_MAX: usize = 64;
+/// Inventory requests queued per peer; a walk wider than this finishes at
+/// the next re-check.
+pub const INVENTORY_QUEUE_PER_PEER_MAX: usize = 4_096;
 /// Documents with sync state held per peer (one state per document the peer
 /// shares with us).
 pub const PEER_DOCS_MAX: usize = 100_000;
@@ -61,6 +63,8 @@ pub struct EngineConfig {
     pub pending_sessions_per_peer_max: usize,
     /// Inventory requests awaiting an answer per peer.
     pub inventory_requests_per_peer_max: usize,
+    /// Inventory requests queued per peer.
+    pub inventory_queue_per_peer_max: usize,
     /// Documents with sync state per peer.
     pub peer_docs_max: usize,
     /// Peers connected at once.
@@ -78,6 +82,7 @@ impl Default for EngineConfig {
             sessions_active_per_peer_max: SESSIONS_ACTIVE_PER_PEER_MAX,
             pending_sessions_per_peer_max: PENDING_SESSIONS_PER_PEER_MAX,
             inventory_requests_per_peer_max: INVENTORY_REQUESTS_PER_PEER_MAX,
+            inventory_queue_per_peer_max: INVENTORY_QUEUE_PER_PEER_MAX,
             peer_docs_max: PEER_DOCS_MAX,
             peers_max: PEERS_MAX,
         }

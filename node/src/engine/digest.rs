@@ -79,16 +79,19 @@ pub(crate) struct SharedDocs {
 }
 
 impl SharedDocs {
-    /// Every held, non-empty document for which `share` is true. Empty
-    /// documents (created for a peer's offer, nothing received yet) are left
-    /// out: they hold nothing to compare.
+    /// Every held, non-empty document under `node` (`None`: everywhere) for
+    /// which `share` is true. Empty documents (created for a peer's offer,
+    /// nothing received yet) are left out: they hold nothing to compare.
+    /// Heads are read only for documents under `node`, so answering for a
+    /// small subtree stays cheap in a large store.
     pub(crate) fn collect<D: Docs + ?Sized>(
         docs: &mut D,
+        node: Option<&PlaceId>,
         share: impl Fn(&DocumentId) -> bool,
     ) -> SharedDocs {
         let mut out = BTreeMap::new();
         for id in docs.ids() {
-            if !share(&id) {
+            if node.is_some_and(|n| !n.contains(id.place())) || !share(&id) {
                 continue;
             }
             if let Some(heads) = docs.heads(&id)
@@ -194,7 +197,7 @@ mod tests {
             ("guandu/yiliu-xi/roster", 4),
             ("other/charter", 5),
         ]);
-        let shared = SharedDocs::collect(&mut docs, |_| true);
+        let shared = SharedDocs::collect(&mut docs, None, |_| true);
         let root: Vec<ChildKey> = shared.children(None).into_keys().collect();
         assert_eq!(
             root,
@@ -225,8 +228,8 @@ mod tests {
         let mut two = MemDocs::new();
         let tasks = doc("guandu/yiliu/tasks");
         two.insert(tasks.clone(), one.get(&tasks).unwrap().clone());
-        let one = SharedDocs::collect(&mut one, |_| true);
-        let two = SharedDocs::collect(&mut two, |_| true);
+        let one = SharedDocs::collect(&mut one, None, |_| true);
+        let two = SharedDocs::collect(&mut two, None, |_| true);
         let key = ChildKey::Place(place("guandu/yiliu"));
         // Same subtree contents, different elsewhere: the subtree digests agree.
         assert_eq!(
@@ -245,7 +248,7 @@ mod tests {
     fn empty_and_unshared_documents_are_left_out() {
         let mut docs = docs_with(&[("guandu/charter", 1), ("guandu/roster", 2)]);
         docs.insert(doc("guandu/tasks"), AutoCommit::new());
-        let shared = SharedDocs::collect(&mut docs, |id| id.kind().as_str() != "roster");
+        let shared = SharedDocs::collect(&mut docs, None, |id| id.kind().as_str() != "roster");
         assert!(shared.get(&doc("guandu/charter")).is_some());
         assert!(shared.get(&doc("guandu/roster")).is_none());
         assert!(shared.get(&doc("guandu/tasks")).is_none());

@@ -15,7 +15,6 @@
 //! The wire format and the state machines are described in
 //! `docs/protocol.md`.
 
-mod backoff;
 mod config;
 mod digest;
 mod docs;
@@ -24,7 +23,7 @@ mod peer;
 mod peer_key;
 mod policy;
 mod reconcile;
-mod rtt;
+mod retry;
 mod session;
 mod step;
 mod sync_engine;
@@ -34,9 +33,9 @@ pub mod wire;
 mod tests;
 
 pub use config::{
-    EngineConfig, INVENTORY_REQUESTS_PER_PEER_MAX, LINK_BYTES_PER_S_MIN, PEER_DOCS_MAX, PEERS_MAX,
-    PENDING_SESSIONS_PER_PEER_MAX, RECHECK_MS_MIN, REPLY_TIMEOUT_MS, REPLY_TIMEOUT_MS_MIN,
-    RETRY_BACKOFF_MS_MAX, SESSIONS_ACTIVE_PER_PEER_MAX,
+    EngineConfig, INVENTORY_QUEUE_PER_PEER_MAX, INVENTORY_REQUESTS_PER_PEER_MAX,
+    LINK_BYTES_PER_S_MIN, PEER_DOCS_MAX, PEERS_MAX, PENDING_SESSIONS_PER_PEER_MAX, RECHECK_MS_MIN,
+    REPLY_TIMEOUT_MS, REPLY_TIMEOUT_MS_MIN, RETRY_BACKOFF_MS_MAX, SESSIONS_ACTIVE_PER_PEER_MAX,
 };
 pub use digest::Digest;
 pub use docs::{Docs, MemDocs};

@@ -6,76 +6,14 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crdt_model::{DocumentId, PlaceId};
 
-use super::backoff::{Backoff, Jitter};
 use super::config::EngineConfig;
 use super::digest::Digest;
-use super::rtt::Rtt;
+use super::retry::{Backoff, Jitter, Rtt, Waiting, arm, new_waiting, overdue};
 use super::session::Session;
 use super::wire::ChildKey;
 
 /// An inventory request: the place (`None` = root) and the first key wanted.
 pub(crate) type InventoryKey = (Option<PlaceId>, Option<ChildKey>);
-
-/// A message waiting for the peer's reply.
-#[derive(Debug)]
-pub(crate) struct Waiting {
-    /// When to give up and send again.
-    pub(crate) until_ms: u64,
-    /// When it was last sent.
-    sent_ms: u64,
-    /// How many times it was sent.
-    sends: u32,
-    /// Retries in a row during which the peer said nothing at all.
-    silent_retries: u32,
-}
-
-/// Most doublings of the reply timeout; the cap in ms applies first anyway.
-const SILENT_DOUBLINGS_MAX: u32 = 16;
-
-/// Sends (or resends) the message `w` waits for: the wait is the measured
-/// reply timeout, doubled for every retry in a row with the peer silent.
-fn arm(
-    w: &mut Waiting,
-    base_ms: u64,
-    heard_ms: Option<u64>,
-    bytes: usize,
-    now: u64,
-    config: &EngineConfig,
-    jitter: &mut Jitter,
-) {
-    if w.sends > 0 {
-        let heard_since = heard_ms.is_some_and(|h| h > w.sent_ms);
-        w.silent_retries = if heard_since {
-            0
-        } else {
-            (w.silent_retries + 1).min(SILENT_DOUBLINGS_MAX)
-        };
-    }
-    w.sends = w.sends.saturating_add(1);
-    w.sent_ms = now;
-    let delay = base_ms
-        .saturating_mul(1 << w.silent_retries)
-        .min(config.retry_backoff_ms_max.max(base_ms));
-    let delay = delay.saturating_add(jitter.up_to(delay / 4));
-    w.until_ms = now.saturating_add(config.reply_wait_ms(delay, bytes));
-}
-
-fn new_waiting() -> Waiting {
-    Waiting {
-        until_ms: 0,
-        sent_ms: 0,
-        sends: 0,
-        silent_retries: 0,
-    }
-}
-
-fn overdue<K: Clone>(waiting: &BTreeMap<K, Waiting>, now: u64) -> Vec<K> {
-    waiting
-        .iter()
-        .filter(|(_, w)| w.until_ms <= now)
-        .map(|(k, _)| k.clone())
-        .collect()
-}
 
 /// What the engine knows of one connected peer.
 #[derive(Debug)]
@@ -87,6 +25,9 @@ pub(crate) struct Peer {
     pub(crate) waiting: BTreeMap<DocumentId, Waiting>,
     /// Inventory requests of our tree walk awaiting an answer.
     pub(crate) walk: BTreeMap<InventoryKey, Waiting>,
+    /// Inventory requests waiting for a free slot, in order.
+    walk_queue: VecDeque<InventoryKey>,
+    walk_queued: BTreeSet<InventoryKey>,
     /// Our summary sent with `reply: true`, awaiting the peer's.
     asking: Option<Waiting>,
     /// We left the walk to the peer; if it has not begun by then, we walk.
@@ -117,6 +58,8 @@ impl Peer {
             sessions: BTreeMap::new(),
             waiting: BTreeMap::new(),
             walk: BTreeMap::new(),
+            walk_queue: VecDeque::new(),
+            walk_queued: BTreeSet::new(),
             asking: None,
             expect_walk: None,
             pending: VecDeque::new(),
@@ -209,23 +152,52 @@ impl Peer {
         overdue(&self.waiting, now)
     }
 
+    /// Room for another inventory request?
+    pub(crate) fn has_free_walk_slot(&self, config: &EngineConfig) -> bool {
+        self.walk.len() < config.inventory_requests_per_peer_max
+    }
+
     /// Starts (or extends, after a retry) the wait for the answer to an
-    /// inventory request; false if too many are outstanding already.
+    /// inventory request.
     pub(crate) fn wait_for_inventory(
         &mut self,
         key: &InventoryKey,
         now: u64,
         config: &EngineConfig,
         jitter: &mut Jitter,
-    ) -> bool {
-        if !self.walk.contains_key(key) && self.walk.len() >= config.inventory_requests_per_peer_max
-        {
-            return false;
-        }
+    ) {
         let base = self.reply_timeout_ms(config);
         let w = self.walk.entry(key.clone()).or_insert_with(new_waiting);
         arm(w, base, self.heard_ms, 0, now, config, jitter);
+    }
+
+    /// Queues an inventory request for a free slot; false if the queue is
+    /// full.
+    pub(crate) fn queue_inventory(&mut self, key: &InventoryKey, config: &EngineConfig) -> bool {
+        if self.walk_queued.contains(key) {
+            return true;
+        }
+        if self.walk_queue.len() >= config.inventory_queue_per_peer_max {
+            return false;
+        }
+        self.walk_queued.insert(key.clone());
+        self.walk_queue.push_back(key.clone());
         true
+    }
+
+    /// The next queued inventory request, if a slot is free.
+    pub(crate) fn dequeue_inventory(&mut self, config: &EngineConfig) -> Option<InventoryKey> {
+        if !self.has_free_walk_slot(config) {
+            return None;
+        }
+        let key = self.walk_queue.pop_front()?;
+        self.walk_queued.remove(&key);
+        Some(key)
+    }
+
+    /// Is inventory request `key` sent and unanswered, or queued?
+    pub(crate) fn awaits_inventory(&self, key: &InventoryKey) -> bool {
+        self.walk.contains_key(key) || self.walk_queued.contains(key)
     }
 
     /// Waits for the answer to our summary (sent or resent at `now`).
@@ -278,11 +250,6 @@ impl Peer {
         due
     }
 
-    /// Waiting for the answer to inventory request `key`?
-    pub(crate) fn awaits_inventory(&self, key: &InventoryKey) -> bool {
-        self.walk.contains_key(key)
-    }
-
     /// Inventory requests whose answer is overdue at `now`.
     pub(crate) fn overdue_inventory(&self, now: u64) -> Vec<InventoryKey> {
         overdue(&self.walk, now)
@@ -290,7 +257,10 @@ impl Peer {
 
     /// Waiting for any answer at all?
     pub(crate) fn busy(&self) -> bool {
-        !self.waiting.is_empty() || !self.walk.is_empty() || self.expect_walk.is_some()
+        !self.waiting.is_empty()
+            || !self.walk.is_empty()
+            || !self.walk_queue.is_empty()
+            || self.expect_walk.is_some()
     }
 
     /// Queues `doc` for a session slot; false if the queue is full (the next

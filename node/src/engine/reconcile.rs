@@ -28,7 +28,7 @@ use super::wire::{
 impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     /// Sends our summary asking for the peer's, and waits for the answer.
     pub(crate) fn ask_summary(&mut self, key: &PeerKey) {
-        let digest = self.shared_with(key).root_digest();
+        let digest = self.shared_with(key, None).root_digest();
         if let Some(p) = self.peers.get_mut(key) {
             p.wait_for_summary(self.now, self.config, self.jitter);
         }
@@ -51,7 +51,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     }
 
     pub(crate) fn on_summary(&mut self, key: &PeerKey, summary: Summary) {
-        let mine = self.shared_with(key).root_digest();
+        let mine = self.shared_with(key, None).root_digest();
         if summary.reply {
             let answer = Message::Summary(Summary {
                 digest: mine,
@@ -112,19 +112,34 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         self.send_inventory_request(key, request);
     }
 
+    /// Sends (or resends) `request` if a slot is free, else queues it.
     fn send_inventory_request(&mut self, key: &PeerKey, request: InventoryKey) {
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };
-        if !p.wait_for_inventory(&request, self.now, self.config, self.jitter) {
-            tracing::debug!(peer = %key, "too many inventory requests; left to the next re-check");
+        if !p.walk.contains_key(&request) && !p.has_free_walk_slot(self.config) {
+            if !p.queue_inventory(&request, self.config) {
+                tracing::debug!(peer = %key, "inventory queue full; left to the next re-check");
+            }
             return;
         }
+        p.wait_for_inventory(&request, self.now, self.config, self.jitter);
         let (node, from) = request;
         self.send(
             key,
             &Message::InventoryRequest(InventoryRequest { node, from }),
         );
+    }
+
+    /// Sends queued inventory requests while slots are free.
+    fn drain_inventory_queue(&mut self, key: &PeerKey) {
+        while let Some(request) = self
+            .peers
+            .get_mut(key)
+            .and_then(|p| p.dequeue_inventory(self.config))
+        {
+            self.send_inventory_request(key, request);
+        }
     }
 
     /// Inventory requests that got no answer: ask again, waiting longer. And
@@ -140,6 +155,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         if walk_now {
             self.request_inventory(key, None, None);
         }
+        self.drain_inventory_queue(key);
     }
 
     /// Answers with our children of the node asked for, at most
@@ -152,7 +168,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         {
             p.peer_walks();
         }
-        let shared = self.shared_with(key);
+        let shared = self.shared_with(key, node.as_ref());
         let mut children = shared
             .children(node.as_ref())
             .into_iter()
@@ -186,7 +202,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         if !p.inventory_answered(&(node.clone(), from.clone()), self.now) {
             return;
         }
-        let shared = self.shared_with(key);
+        let shared = self.shared_with(key, node.as_ref());
         let mine: BTreeMap<ChildKey, Digest> = shared
             .children(node.as_ref())
             .into_iter()
@@ -214,6 +230,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         if to.is_some() {
             self.request_inventory(key, node, to);
         }
+        self.drain_inventory_queue(key);
     }
 
     pub(crate) fn on_announce(&mut self, key: &PeerKey, announce: Announce) {

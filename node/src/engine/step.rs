@@ -7,11 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use automerge::ChangeHash;
 use automerge::sync;
-use crdt_model::DocumentId;
+use automerge::{AutoCommit, ChangeHash};
+use crdt_model::{DocumentId, PlaceId};
 
-use super::backoff::Jitter;
 use super::config::EngineConfig;
 use super::digest::{Digest, SharedDocs};
 use super::docs::Docs;
@@ -19,6 +18,7 @@ use super::event::{Input, Output, Refusal};
 use super::peer::Peer;
 use super::peer_key::PeerKey;
 use super::policy::{Access, Policy};
+use super::retry::Jitter;
 use super::session::{Outgoing, Session};
 use super::wire::{self, Announce, Deny, Message, SYNC_MESSAGE_BYTES_MAX, SyncData};
 
@@ -63,10 +63,10 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         });
     }
 
-    /// What we share with `peer`, as of now.
-    pub(crate) fn shared_with(&mut self, peer: &PeerKey) -> SharedDocs {
+    /// What we share with `peer` under `node` (`None`: everything), as of now.
+    pub(crate) fn shared_with(&mut self, peer: &PeerKey, node: Option<&PlaceId>) -> SharedDocs {
         let access = &self.access;
-        SharedDocs::collect(self.docs, |doc| access.share(peer, doc))
+        SharedDocs::collect(self.docs, node, |doc| access.share(peer, doc))
     }
 
     fn peer_up(&mut self, peer: PeerKey, sync_states: Vec<(DocumentId, Vec<u8>)>) {
@@ -143,15 +143,19 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     }
 
     /// `doc` changed here: tell every peer that may read it, except the one
-    /// the change came from, and compare inventories again with everyone.
+    /// the change came from, and compare inventories again with each of
+    /// them (an announcement may be lost).
     pub(crate) fn announce(&mut self, doc: &DocumentId, digest: Digest, source: Option<&PeerKey>) {
         let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
         for key in keys {
+            if !self.access.share(&key, doc) {
+                continue;
+            }
             let Some(p) = self.peers.get_mut(&key) else {
                 continue;
             };
             p.unsettle(self.now, self.jitter);
-            if Some(&key) == source || p.blocked.contains(doc) || !self.access.share(&key, doc) {
+            if Some(&key) == source || p.blocked.contains(doc) {
                 continue;
             }
             let message = Message::Announce(Announce {
@@ -180,20 +184,41 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return;
         };
         for doc in p.overdue(self.now) {
-            let Some(p) = self.peers.get_mut(key) else {
-                return;
-            };
-            let (Some(am), Some(session)) = (self.docs.get_mut(&doc), p.sessions.get_mut(&doc))
-            else {
-                p.waiting.remove(&doc);
-                continue;
-            };
             tracing::debug!(peer = %key, doc = %doc, "sync session restarted after a lost reply");
-            session.restart();
-            let heads = am.get_heads();
-            let outgoing = session.generate(am, true, true);
-            self.send_sync(key, &doc, outgoing, &heads);
+            match self.forced_message(key, &doc, true) {
+                Some((outgoing, heads)) => self.send_sync(key, &doc, Some(outgoing), &heads),
+                None => {
+                    if let Some(p) = self.peers.get_mut(key) {
+                        p.waiting.remove(&doc);
+                    }
+                }
+            }
         }
+    }
+
+    /// The next message of `key`'s session on `doc`, forced out even if
+    /// Automerge thinks there is nothing to say, and asking for a reply;
+    /// `restart` first drops the session to its shared heads. A document we
+    /// lack is stood in for by an empty one: it is created only when the
+    /// peer's answer brings something to put in it.
+    fn forced_message(
+        &mut self,
+        key: &PeerKey,
+        doc: &DocumentId,
+        restart: bool,
+    ) -> Option<(Outgoing, Vec<ChangeHash>)> {
+        let session = self.peers.get_mut(key)?.sessions.get_mut(doc)?;
+        if restart {
+            session.restart();
+        }
+        let mut stand_in = AutoCommit::new();
+        let am = match self.docs.get_mut(doc) {
+            Some(am) => am,
+            None => &mut stand_in,
+        };
+        let heads = am.get_heads();
+        let outgoing = session.generate(am, true, true)?;
+        Some((outgoing, heads))
     }
 
     fn recheck_if_due(&mut self, key: &PeerKey) {
@@ -253,7 +278,8 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     }
 
     /// Sends the first message of a session (or a pull on a resting one),
-    /// asking for an answer. Creates `doc` if we lack it and may accept it.
+    /// asking for an answer. A document we lack is pulled only if we may
+    /// accept it.
     fn open_session(&mut self, key: &PeerKey, doc: &DocumentId) {
         let read_only = !self.access.accept(key, doc);
         let held = self.docs.get_mut(doc).is_some();
@@ -263,20 +289,14 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };
-        if p.session_entry(doc, read_only, self.config).is_none() {
+        let Some(session) = p.session_entry(doc, read_only, self.config) else {
             tracing::debug!(peer = %key, doc = %doc, "no room for another session with this peer");
-            return;
-        }
-        if !held {
-            self.docs.create(doc);
-        }
-        let (Some(am), Some(session)) = (self.docs.get_mut(doc), p.sessions.get_mut(doc)) else {
             return;
         };
         session.set_read_only(read_only);
-        let heads = am.get_heads();
-        let outgoing = session.generate(am, true, true);
-        self.send_sync(key, doc, outgoing, &heads);
+        if let Some((outgoing, heads)) = self.forced_message(key, doc, false) {
+            self.send_sync(key, doc, Some(outgoing), &heads);
+        }
     }
 
     /// Sends a session's message (if any) and starts or stops waiting for
@@ -359,15 +379,22 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             self.refuse(key, Refusal::TooManyDocs { max });
             return;
         }
-        if !held {
-            self.docs.create(&doc);
-        }
         p.session_answered(&doc, self.now);
-        let (Some(am), Some(session)) = (self.docs.get_mut(&doc), p.sessions.get_mut(&doc)) else {
+        p.blocked.remove(&doc);
+        let Some(session) = p.sessions.get_mut(&doc) else {
             return;
         };
         session.set_read_only(read_only);
-        p.blocked.remove(&doc);
+        // A document we lack is created only when changes for it arrive; an
+        // answer without any (the peer lacks it too) runs on a stand-in.
+        if !held && !message.changes.is_empty() {
+            self.docs.create(&doc);
+        }
+        let mut stand_in = AutoCommit::new();
+        let am = match self.docs.get_mut(&doc) {
+            Some(am) => am,
+            None => &mut stand_in,
+        };
         let before = am.get_heads();
         let result = session.receive(am, message, reset);
         let after = am.get_heads();

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use super::backoff::Jitter;
 use super::config::EngineConfig;
 use super::docs::Docs;
 use super::event::{Input, Output};
 use super::peer::Peer;
 use super::peer_key::PeerKey;
 use super::policy::{Access, AllowAll, Policy};
+use super::retry::Jitter;
 use super::step::Step;
 
 /// The sync engine of one node: feed it [`Input`]s with the current time and

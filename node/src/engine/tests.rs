@@ -1,7 +1,7 @@
 //! Engine tests over a small in-process network: perfect by default, with
 //! hooks to drop or duplicate messages.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
 use automerge::{AutoCommit, ROOT, transaction::Transactable};
 use crdt_model::DocumentId;
@@ -399,33 +399,53 @@ fn a_wide_place_is_paged_and_sessions_wait_for_slots() {
     let ids: Vec<DocumentId> = (0..count)
         .map(|i| doc(&format!("guandu/yiliu/c{i:04}/roster")))
         .collect();
+    // Both hold every document; a has written more to a hundred of them.
     for id in &ids {
         write(&mut net.nodes[0].docs, id, "m", 1);
+        let copy = net.nodes[0].docs.get(id).unwrap().clone();
+        net.nodes[1].docs.insert(id.clone(), copy);
     }
-    // Track the most sessions b waits on at once, via a's view of b.
+    let changed: Vec<&DocumentId> = ids.iter().step_by(10).take(100).collect();
+    for id in &changed {
+        write(&mut net.nodes[0].docs, id, "late", 1);
+    }
     net.connect(0, 1);
     let mut most_waiting = 0;
-    while !net.queue.is_empty() {
-        let (from, to, bytes) = net.queue.pop_front().unwrap();
+    while let Some((from, to, bytes)) = net.queue.pop_front() {
         let peer = net.nodes[from].key.clone();
         net.feed(to, Input::Message { peer, bytes });
-        let status = net.nodes[1].engine.peer_status(&PeerKey::new("a"));
-        most_waiting = most_waiting.max(status.map_or(0, |s| s.waiting));
+        for (i, other) in [(0, "b"), (1, "a")] {
+            let status = net.nodes[i].engine.peer_status(&PeerKey::new(other));
+            most_waiting = most_waiting.max(status.map_or(0, |s| s.waiting));
+        }
     }
     net.run(600_000);
     for id in &ids {
-        assert!(net.heads(1, id).is_some(), "{id} missing");
+        assert_eq!(net.heads(0, id), net.heads(1, id), "{id}");
     }
     assert!(
         most_waiting <= SESSIONS_ACTIVE_PER_PEER_MAX,
         "{most_waiting}"
     );
-    let pages = net
-        .messages_from(0)
+    let sent: Vec<Message> = net.messages_from(0).chain(net.messages_from(1)).collect();
+    let pages = sent
+        .iter()
         .filter(|m| matches!(m, Message::Inventory(inv) if inv.to.is_some()))
         .count();
     assert!(pages >= 1, "the wide place was not paged");
-    for m in net.messages_from(0) {
+    let syncs: BTreeSet<&DocumentId> = sent
+        .iter()
+        .filter_map(|m| match m {
+            Message::Sync(s) => Some(&s.doc),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        syncs.len(),
+        changed.len(),
+        "only the changed documents sync"
+    );
+    for m in &sent {
         if let Message::Inventory(inv) = m {
             assert!(inv.entries.len() <= wire::INVENTORY_ENTRIES_MAX);
         }
@@ -570,4 +590,40 @@ fn saved_states_make_the_next_session_small() {
         })
         .sum();
     assert!(sync_bytes < 1_500, "resumed sessions sent {sync_bytes} B");
+}
+
+#[test]
+fn a_document_is_created_only_when_changes_for_it_arrive() {
+    let mut net = Net::pair();
+    let x = doc("guandu/yiliu/tasks");
+    net.connect(0, 1);
+    net.run(60_000);
+    // b announces a document it does not hold (a stale or forged claim).
+    let bytes = wire::encode(&Message::Announce(wire::Announce {
+        doc: x.clone(),
+        digest: Digest([7; 32]),
+    }))
+    .unwrap();
+    net.sent.clear();
+    net.feed(
+        0,
+        Input::Message {
+            peer: PeerKey::new("b"),
+            bytes,
+        },
+    );
+    net.run(120_000);
+    assert!(
+        net.messages_from(0)
+            .any(|m| matches!(m, Message::Sync(s) if s.doc == x)),
+        "a pulled"
+    );
+    assert!(
+        net.nodes[0].docs.get(&x).is_none(),
+        "a created an empty document"
+    );
+    assert!(
+        net.nodes[1].docs.get(&x).is_none(),
+        "b created an empty document"
+    );
 }

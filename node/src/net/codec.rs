@@ -9,6 +9,21 @@ use futures::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use libp2p::StreamProtocol;
 use libp2p::request_response;
 
+/// An inbound request as read: its bytes, or the fact that it was larger than
+/// allowed. An oversized request is reported rather than failed, because a
+/// failed read is dropped silently by libp2p's request-response behaviour and
+/// the node could not log who sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// The whole request.
+    Bytes(Vec<u8>),
+    /// The request exceeded the limit; reading stopped there.
+    Oversized {
+        /// The limit in bytes.
+        max: usize,
+    },
+}
+
 /// A codec moving raw bytes, with separate caps for requests and responses.
 #[derive(Debug, Clone, Copy)]
 pub struct BytesCodec {
@@ -51,14 +66,21 @@ async fn write_all<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io
 
 impl request_response::Codec for BytesCodec {
     type Protocol = StreamProtocol;
-    type Request = Vec<u8>;
+    type Request = Frame;
     type Response = Vec<u8>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Frame>
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_capped(io, self.request_bytes_max, "request").await
+        let max = self.request_bytes_max;
+        let mut buf = Vec::new();
+        io.take(max as u64 + 1).read_to_end(&mut buf).await?;
+        Ok(if buf.len() > max {
+            Frame::Oversized { max }
+        } else {
+            Frame::Bytes(buf)
+        })
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
@@ -72,12 +94,18 @@ impl request_response::Codec for BytesCodec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        req: Vec<u8>,
+        req: Frame,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_all(io, &req).await
+        match req {
+            Frame::Bytes(bytes) => write_all(io, &bytes).await,
+            Frame::Oversized { .. } => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "an oversized frame is only ever read, never sent",
+            )),
+        }
     }
 
     async fn write_response<T>(

@@ -27,9 +27,9 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/sync/1");
 pub const BLOB_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/blob/1");
 /// The identify protocol version string.
 pub const IDENTIFY_PROTOCOL: &str = "/yizhan/id/1";
-/// Largest sync message accepted (a whole compressed document can travel when
-/// a peer lacks most of it).
-pub const SYNC_MESSAGE_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Largest sync message accepted: the engine's own limit, enforced while
+/// reading so an oversized message never sits whole in memory.
+pub const SYNC_MESSAGE_BYTES_MAX: usize = crate::engine::MESSAGE_BYTES_MAX;
 /// A sync message is acknowledged with an empty response; anything more is refused.
 pub const SYNC_ACK_BYTES_MAX: usize = 64;
 /// Concurrent inbound or outbound streams per protocol and connection.
