@@ -164,3 +164,23 @@ fn chain_converges_and_resumes_with_only_new_changes() {
         "more than the new changes moved: {received} B for {new_bytes} B of changes"
     );
 }
+
+#[test]
+fn nodes_sync_over_quic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s) = (tmp.path().join("c"), tmp.path().join("s"));
+    init(&c, "community", "guandu/yiliu/xinyazhou");
+    init(&s, "street", "guandu/yiliu");
+    let community = NodeProc::start_on(&c, "/ip4/127.0.0.1/udp/0/quic-v1", &[]);
+    assert!(
+        community.addr().contains("/quic-v1/"),
+        "{}",
+        community.addr()
+    );
+    let street = NodeProc::start_on(&s, "/ip4/127.0.0.1/udp/0/quic-v1", &[community.addr()]);
+    submit(&c, tmp.path(), 1);
+    wait_for("the report at the street over QUIC", 60, || count(&s) == 1);
+    wait_for("the photo at the street over QUIC", 60, || blobs(&s) == 1);
+    street.stop();
+    community.stop();
+}

@@ -42,6 +42,10 @@ const REDIAL_MS_MIN: u64 = 1_000;
 /// Longest redial delay.
 const REDIAL_MS_MAX: u64 = 60_000;
 
+/// Where a node listens when neither flags nor config say: every interface,
+/// TCP and QUIC, on ports the OS picks.
+pub const DEFAULT_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"];
+
 /// How to run a node.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -190,11 +194,13 @@ async fn run_node(
         sync_bytes_received: 0,
     };
     let listen = if opts.listen.is_empty() {
-        vec![
-            "/ip4/0.0.0.0/tcp/0"
-                .parse()
-                .map_err(|e: libp2p::multiaddr::Error| NodeError::Internal(e.to_string()))?,
-        ]
+        DEFAULT_LISTEN
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e: libp2p::multiaddr::Error| NodeError::Internal(e.to_string()))
+            })
+            .collect::<Result<Vec<Multiaddr>, _>>()?
     } else {
         opts.listen
     };

@@ -60,6 +60,11 @@ impl NodeProc {
     /// Starts a node listening on 127.0.0.1 with an OS-chosen port, dialling
     /// `peers`, and waits until it answers on its admin socket.
     pub fn start(dir: &Path, peers: &[String]) -> NodeProc {
+        NodeProc::start_on(dir, "/ip4/127.0.0.1/tcp/0", peers)
+    }
+
+    /// Starts a node listening on `listen` (port 0: OS-chosen), dialling `peers`.
+    pub fn start_on(dir: &Path, listen: &str, peers: &[String]) -> NodeProc {
         let log = dir.with_extension(format!("log{}", std::process::id()));
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -69,13 +74,7 @@ impl NodeProc {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_yizhan"));
         cmd.arg("--data-dir")
             .arg(dir)
-            .args([
-                "node",
-                "start",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--no-mdns",
-            ])
+            .args(["node", "start", "--listen", listen, "--no-mdns"])
             .env("RUST_LOG", "warn,yizhan=info")
             .stdout(Stdio::null())
             .stderr(file);
