@@ -95,7 +95,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let hash: node::store::BlobHash = hash.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             match dispatch(&dir, Request::Blob(hash))? {
                 Response::Blob(hex) => {
-                    let bytes = hex_decode(&hex)?;
+                    let bytes = hex::decode(&hex)
+                        .map_err(|_| anyhow::anyhow!("the node sent a malformed blob"))?;
                     match file {
                         Some(path) => std::fs::write(&path, &bytes)
                             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
@@ -110,17 +111,4 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
-}
-
-fn hex_decode(s: &str) -> anyhow::Result<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        anyhow::bail!("the node sent a malformed blob");
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&s[i..i + 2], 16)
-                .map_err(|_| anyhow::anyhow!("the node sent a malformed blob"))
-        })
-        .collect()
 }

@@ -417,16 +417,14 @@ impl Daemon {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    info!(peer = %peer_id, "peer disconnected");
-                    self.connected.remove(&peer_id);
-                    self.engine_input(Input::PeerDown {
-                        peer: PeerKey::new(peer_id.to_string()),
-                    });
-                }
+                info!(peer = %peer_id, "peer disconnected");
+                self.connected.remove(&peer_id);
+                self.engine_input(Input::PeerDown {
+                    peer: PeerKey::new(peer_id.to_string()),
+                });
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 debug!(peer = ?peer_id, %error, "dial failed");

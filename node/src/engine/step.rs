@@ -385,11 +385,8 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return;
         };
         session.set_read_only(read_only);
-        // A document we lack is created only when changes for it arrive; an
-        // answer without any (the peer lacks it too) runs on a stand-in.
-        if !held && !message.changes.is_empty() {
-            self.docs.create(&doc);
-        }
+        // A document we lack is received into a stand-in, and created only if
+        // that gained changes: a peer that lacks it too creates nothing here.
         let mut stand_in = AutoCommit::new();
         let am = match self.docs.get_mut(&doc) {
             Some(am) => am,
@@ -414,6 +411,19 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                     why,
                 },
             );
+        }
+        if !held && !after.is_empty() {
+            let created = self.docs.create(&doc);
+            if let Err(e) = created.merge(&mut stand_in) {
+                let why = e.to_string();
+                self.refuse(
+                    key,
+                    Refusal::BadSyncMessage {
+                        doc: doc.clone(),
+                        why,
+                    },
+                );
+            }
         }
         if before != after {
             self.docs.changed(&doc, &before);
