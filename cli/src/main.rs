@@ -7,6 +7,7 @@ mod args;
 mod output;
 mod report;
 mod start;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -83,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Response::Documents(rows) => out.documents(&rows),
             other => report::unexpected(other),
         },
+        Command::Workflow(cmd) => workflow::run(&dir, cmd, &out),
         Command::Peers => match dispatch(&dir, Request::Peers)? {
             Response::Peers(rows) => out.peers(&rows),
             other => report::unexpected(other),

@@ -1,14 +1,14 @@
 //! `yizhan report ...`
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use crdt_model::{Category, MemberId, PlaceId, ReportId, Status};
 use node::admin::{Request, Response, dispatch};
 use node::api::{ReportFilter, ReportSubmission};
 
-use crate::args::{ListArgs, ReportCommand, SubmitArgs};
 use crate::output::Output;
+use clap::{Args, Subcommand};
 
 /// Runs a report command. Arguments are validated before the node is
 /// reached, so a malformed command never touches the store.
@@ -88,4 +88,68 @@ fn filter(a: ListArgs) -> anyhow::Result<ReportFilter> {
             .transpose()?,
         overdue: a.overdue,
     })
+}
+
+/// `yizhan report ...`
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Record a hazard: location, text, photos and voice notes.
+    Submit(SubmitArgs),
+    /// List the reports this node holds.
+    List(ListArgs),
+    /// Show one report with its lifecycle.
+    Show {
+        /// Report id, such as 202611-3fa9c2d1.
+        id: String,
+    },
+}
+
+/// `yizhan report submit`
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Category (manhole_cover, electrical_fire, elevator_fault, fire_lane_blocked, sanitation,
+    /// public_facility_damage, uncivil_behaviour, dispute, child_safety, lost_person, traffic, other).
+    #[arg(long)]
+    pub category: String,
+    /// Latitude of the hazard, degrees north.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lat: f64,
+    /// Longitude of the hazard, degrees east.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lon: f64,
+    /// What the rider saw.
+    #[arg(long, default_value = "")]
+    pub text: String,
+    /// Street address.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Grid of the community.
+    #[arg(long)]
+    pub grid: Option<String>,
+    /// The reporting member's id (must be on the roster).
+    #[arg(long)]
+    pub reporter: Option<String>,
+    /// A photo file (repeatable).
+    #[arg(long)]
+    pub photo: Vec<PathBuf>,
+    /// A voice-note file (repeatable).
+    #[arg(long)]
+    pub voice: Vec<PathBuf>,
+}
+
+/// `yizhan report list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only reports of places under this prefix.
+    #[arg(long)]
+    pub place: Option<String>,
+    /// Only this category.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Only this status.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only open cases past their deadline.
+    #[arg(long)]
+    pub overdue: bool,
 }

@@ -18,6 +18,7 @@ use crate::api::{
 };
 use crate::error::NodeError;
 use crate::store::BlobHash;
+use crate::workflow::{WorkflowRequest, WorkflowResponse};
 
 /// File name of the admin socket inside the data directory.
 pub const SOCKET: &str = "admin.sock";
@@ -46,12 +47,18 @@ pub enum Request {
     SyncStatus,
     /// Documents held, with heads and sizes.
     Documents,
+    /// A governance workflow (roster, tasks, points, directory, statistics...).
+    Workflow(WorkflowRequest),
 }
 
 impl Request {
     /// True for requests that change the store.
     pub fn writes(&self) -> bool {
-        matches!(self, Request::SubmitReport(_))
+        match self {
+            Request::SubmitReport(_) => true,
+            Request::Workflow(w) => w.writes(),
+            _ => false,
+        }
     }
 }
 
@@ -100,6 +107,8 @@ pub enum Response {
     SyncStatus(Vec<SyncRow>),
     /// For [`Request::Documents`].
     Documents(Vec<DocumentRow>),
+    /// For [`Request::Workflow`].
+    Workflow(Box<WorkflowResponse>),
     /// The request failed; the message is for the operator.
     Error(String),
 }
@@ -117,6 +126,7 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         Request::Blob(hash) => Response::Blob(hex::encode(node.blob(&hash)?)),
         Request::Peers => Response::Peers(node.known_peers()?),
         Request::Documents => Response::Documents(node.documents()?),
+        Request::Workflow(w) => Response::Workflow(Box::new(node.execute_workflow(w, now)?)),
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {
                 what: "sync status",

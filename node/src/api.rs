@@ -306,10 +306,10 @@ pub const STORE_BUSY_WAIT_MS: u64 = 3_000;
 
 /// A node's data directory opened for work.
 pub struct Node {
-    dir: PathBuf,
-    config: Config,
-    identity: Identity,
-    repo: Repo,
+    pub(crate) dir: PathBuf,
+    pub(crate) config: Config,
+    pub(crate) identity: Identity,
+    pub(crate) repo: Repo,
 }
 
 impl std::fmt::Debug for Node {
@@ -468,7 +468,7 @@ impl Node {
         })
     }
 
-    fn author(&self) -> String {
+    pub(crate) fn author(&self) -> String {
         self.identity.peer_id().to_string()
     }
 
