@@ -59,6 +59,21 @@ pub enum Command {
     /// The documents this node holds.
     #[command(subcommand)]
     Doc(DocCommand),
+    /// Admit a node into this federation; prints the token it joins with.
+    Admit(AdmitArgs),
+    /// Install an admission token on this node.
+    Join {
+        /// The token `yizhan admit` printed.
+        token: String,
+    },
+    /// Revoke a node: once the charter reaches a node, the revoked one loses access there.
+    Revoke {
+        /// The node's peer id.
+        peer_id: String,
+        /// Why, for the record.
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Governance workflows: roster, tasks and needs, points, directory, statistics, export.
     #[command(flatten)]
     Workflow(crate::workflow::WorkflowCommand),
@@ -145,4 +160,23 @@ pub struct InitArgs {
     /// A human name for the node.
     #[arg(long)]
     pub name: Option<String>,
+}
+
+/// `yizhan admit`
+#[derive(Debug, Args)]
+pub struct AdmitArgs {
+    /// The new node's peer id (`yizhan status` on it prints it).
+    pub peer_id: String,
+    /// Its role.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The place it owns.
+    #[arg(long)]
+    pub place: String,
+    /// Let it admit nodes below its place.
+    #[arg(long)]
+    pub may_admit: bool,
+    /// Days until the admission lapses (default: never).
+    #[arg(long)]
+    pub expires_days: Option<u32>,
 }

@@ -85,6 +85,58 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             other => report::unexpected(other),
         },
         Command::Workflow(cmd) => workflow::run(&dir, cmd, &out),
+        Command::Admit(a) => {
+            let place = crdt_model::PlaceId::parse(&a.place)?;
+            let req = Request::Admit {
+                peer: a.peer_id,
+                role: a.role.into(),
+                place,
+                may_admit: a.may_admit,
+                expires_days: a.expires_days,
+            };
+            match dispatch(&dir, req)? {
+                Response::Token(t) => {
+                    if out.json {
+                        println!("{}", serde_json::json!({ "token": t }));
+                    } else {
+                        println!("{t}");
+                    }
+                    Ok(())
+                }
+                other => report::unexpected(other),
+            }
+        }
+        Command::Join { token } => match dispatch(&dir, Request::Join { token })? {
+            Response::Joined(m) => {
+                if out.json {
+                    println!("{}", serde_json::to_string_pretty(&m)?);
+                } else {
+                    println!(
+                        "joined the federation of {} as {} at {}",
+                        m.federation, m.role, m.place
+                    );
+                }
+                Ok(())
+            }
+            other => report::unexpected(other),
+        },
+        Command::Revoke { peer_id, reason } => match dispatch(
+            &dir,
+            Request::Revoke {
+                peer: peer_id,
+                reason,
+            },
+        )? {
+            Response::Done(msg) => {
+                if out.json {
+                    println!("{}", serde_json::json!({ "done": msg }));
+                } else {
+                    println!("{msg}");
+                }
+                Ok(())
+            }
+            other => report::unexpected(other),
+        },
         Command::Peers => match dispatch(&dir, Request::Peers)? {
             Response::Peers(rows) => out.peers(&rows),
             other => report::unexpected(other),

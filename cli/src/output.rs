@@ -55,6 +55,21 @@ impl Output {
         t.add_row(vec!["blobs", &s.blobs.to_string()]);
         t.add_row(vec!["schema", &s.schema_version.to_string()]);
         t.add_row(vec!["running", if s.running { "yes" } else { "no" }]);
+        match &s.membership {
+            Some(m) => {
+                let admits = if m.may_admit { ", may admit" } else { "" };
+                t.add_row(vec![
+                    "federation".to_owned(),
+                    format!("{} (root {}){admits}", m.federation, m.root),
+                ]);
+            }
+            None => {
+                t.add_row(vec![
+                    "federation".to_owned(),
+                    "none: run `yizhan join TOKEN`".to_owned(),
+                ]);
+            }
+        }
         for a in &s.listen {
             t.add_row(vec!["listening", a]);
         }

@@ -21,6 +21,7 @@ use node::net::blob::{ChunkRequest, ChunkResponse};
 use node::net::codec::Frame;
 use node::net::{Behaviour, BehaviourEvent, build_swarm};
 
+const EVIL: &str = "guandu/yiliu/evil";
 const REAL_PHOTO: &[u8] = b"the photo the report claims to carry";
 const FORGED_PHOTO: &[u8] = b"other bytes pretending to be it!!!!!";
 
@@ -32,15 +33,20 @@ struct Hostile {
     started: Instant,
     victim: Option<PeerId>,
     sync_failures: usize,
+    credential: Vec<u8>,
 }
 
 impl Hostile {
-    fn new() -> Hostile {
-        let swarm = build_swarm(Keypair::generate_ed25519(), false).unwrap();
+    /// A hostile peer with `key`, presenting `token` (an admission it was
+    /// given: it is an admitted member that misbehaves).
+    fn new(key: Keypair, token: &str) -> Hostile {
+        let credential =
+            serde_json::to_vec(&node::trust::Credential::from_token(token).unwrap()).unwrap();
+        let swarm = build_swarm(key, false).unwrap();
         let mut docs = MemDocs::new();
         // A report referencing a photo by the hash of bytes we will not send.
         let now = Utc::now();
-        let place = PlaceId::parse("guandu/yiliu/xinyazhou").unwrap();
+        let place = PlaceId::parse(EVIL).unwrap();
         let mut doc = automerge::AutoCommit::new();
         report::submit(
             &mut doc,
@@ -75,6 +81,7 @@ impl Hostile {
             started: Instant::now(),
             victim: None,
             sync_failures: 0,
+            credential,
         }
     }
 
@@ -111,6 +118,11 @@ impl Hostile {
         match ev {
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
                 self.victim = Some(peer_id);
+                let cred = Frame::Bytes(self.credential.clone());
+                self.swarm
+                    .behaviour_mut()
+                    .admission
+                    .send_request(&peer_id, cred);
                 self.feed(Input::PeerUp {
                     peer: PeerKey::new(peer_id.to_string()),
                     sync_states: vec![],
@@ -186,9 +198,25 @@ fn logged_all(node: &NodeProc, needles: &[&str]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_is_refused_and_the_node_keeps_serving() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, s) = (tmp.path().join("c"), tmp.path().join("s"));
+    let (c, s, d) = (
+        tmp.path().join("c"),
+        tmp.path().join("s"),
+        tmp.path().join("d"),
+    );
     init(&c, "community", "guandu/yiliu/xinyazhou");
     init(&s, "street", "guandu/yiliu");
+    init(&d, "district", "guandu");
+    admit(&d, &s, "street", "guandu/yiliu", true);
+    admit(&s, &c, "community", "guandu/yiliu/xinyazhou", false);
+    // The hostile peer is an admitted community that misbehaves.
+    let evil_key = Keypair::generate_ed25519();
+    let evil_token = admit_token(
+        &s,
+        &evil_key.public().to_peer_id().to_string(),
+        "community",
+        EVIL,
+        false,
+    );
     let community = NodeProc::start(&c, &[]);
     let street = NodeProc::start(&s, &[community.addr()]);
     ok(
@@ -210,7 +238,8 @@ async fn hostile_input_is_refused_and_the_node_keeps_serving() {
         json(&s, &["report", "list"]).as_array().unwrap().len() == 1
     });
 
-    let mut h = Hostile::new();
+    let evil_id = evil_key.public().to_peer_id().to_string();
+    let mut h = Hostile::new(evil_key, &evil_token);
     let addr: Multiaddr = street.addr().parse().unwrap();
     h.swarm.dial(addr).unwrap();
     assert!(
@@ -218,6 +247,12 @@ async fn hostile_input_is_refused_and_the_node_keeps_serving() {
         "could not connect to the street"
     );
 
+    let admitted = format!("peer admitted peer={evil_id}");
+    assert!(
+        h.pump(20, |_| street.logged().contains(&admitted)).await,
+        "the street did not admit the peer:\n{}",
+        street.logged()
+    );
     // (1) Garbage bytes.
     h.send_raw((0..200u32).map(|i| (i * 37 % 251) as u8).collect());
     // (2) A truncated message: a real one cut in half.

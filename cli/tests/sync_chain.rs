@@ -82,6 +82,8 @@ fn chain_converges_and_resumes_with_only_new_changes() {
     init(&c, "community", "guandu/yiliu/xinyazhou");
     init(&s, "street", "guandu/yiliu");
     init(&d, "district", "guandu");
+    admit(&d, &s, "street", "guandu/yiliu", true);
+    admit(&s, &c, "community", "guandu/yiliu/xinyazhou", false);
 
     // Community and district listen; the street dials both, so each end knows
     // only its neighbour and the street may restart on a new port.
@@ -168,9 +170,16 @@ fn chain_converges_and_resumes_with_only_new_changes() {
 #[test]
 fn nodes_sync_over_quic() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, s) = (tmp.path().join("c"), tmp.path().join("s"));
+    let (c, s, d) = (
+        tmp.path().join("c"),
+        tmp.path().join("s"),
+        tmp.path().join("d"),
+    );
     init(&c, "community", "guandu/yiliu/xinyazhou");
     init(&s, "street", "guandu/yiliu");
+    init(&d, "district", "guandu");
+    admit(&d, &s, "street", "guandu/yiliu", true);
+    admit(&s, &c, "community", "guandu/yiliu/xinyazhou", false);
     let community = NodeProc::start_on(&c, "/ip4/127.0.0.1/udp/0/quic-v1", &[]);
     assert!(
         community.addr().contains("/quic-v1/"),

@@ -140,6 +140,19 @@ pub fn balance<D: ReadDoc>(doc: &D, member: &MemberId) -> Result<i64, SchemaErro
         .sum())
 }
 
+/// The entry of `kind` already written for `reference`, if any. Rule-based
+/// awards (a verified report, a signed-off task) are made once per reference;
+/// callers look across every year's entries before writing another.
+pub fn credited_for<'e>(
+    entries: &'e [Entry],
+    kind: EntryKind,
+    reference: &str,
+) -> Option<&'e Entry> {
+    entries
+        .iter()
+        .find(|e| e.kind == kind && e.reference.as_deref() == Some(reference))
+}
+
 /// One member's entries, in order: their statement.
 pub fn statement<D: ReadDoc>(doc: &D, member: &MemberId) -> Result<Vec<Entry>, SchemaError> {
     Ok(list(doc)?

@@ -265,6 +265,19 @@ impl Report {
     pub fn state(&self) -> CaseState {
         lifecycle::fold(self)
     }
+
+    /// True when the community's verification took effect in the fold and
+    /// the case is not voided now: a real hazard, which is what rule-based
+    /// points for a report reward. A verify event the fold skipped does not
+    /// count, so every replica gives the same answer.
+    pub fn was_verified(&self) -> bool {
+        let state = self.state();
+        state.status != lifecycle::Status::Voided
+            && self
+                .events
+                .iter()
+                .any(|e| e.kind == EventKind::Verify && !state.skipped.contains(&e.id))
+    }
 }
 
 /// Checks a new report without writing it.

@@ -16,9 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::api::{
     DocumentRow, Node, NodeStatus, ReportFilter, ReportSubmission, ReportView, Submitted,
 };
+use crate::config::Role;
 use crate::error::NodeError;
 use crate::store::BlobHash;
+use crate::trust::MembershipView;
 use crate::workflow::{WorkflowRequest, WorkflowResponse};
+use crdt_model::PlaceId;
 
 /// File name of the admin socket inside the data directory.
 pub const SOCKET: &str = "admin.sock";
@@ -49,13 +52,41 @@ pub enum Request {
     Documents,
     /// A governance workflow (roster, tasks, points, directory, statistics...).
     Workflow(WorkflowRequest),
+    /// Admit a node and return its token.
+    Admit {
+        /// The new node's peer id.
+        peer: String,
+        /// Its role.
+        role: Role,
+        /// Its place.
+        place: PlaceId,
+        /// May it admit others below its place?
+        may_admit: bool,
+        /// Days until the admission lapses; never if absent.
+        expires_days: Option<u32>,
+    },
+    /// Install an admission token on this node.
+    Join {
+        /// The token `admit` printed.
+        token: String,
+    },
+    /// Revoke a node in the charter.
+    Revoke {
+        /// Its peer id.
+        peer: String,
+        /// Why, for the record.
+        reason: Option<String>,
+    },
 }
 
 impl Request {
     /// True for requests that change the store.
     pub fn writes(&self) -> bool {
         match self {
-            Request::SubmitReport(_) => true,
+            Request::SubmitReport(_)
+            | Request::Admit { .. }
+            | Request::Join { .. }
+            | Request::Revoke { .. } => true,
             Request::Workflow(w) => w.writes(),
             _ => false,
         }
@@ -109,6 +140,12 @@ pub enum Response {
     Documents(Vec<DocumentRow>),
     /// For [`Request::Workflow`].
     Workflow(Box<WorkflowResponse>),
+    /// For [`Request::Admit`]: the token.
+    Token(String),
+    /// For [`Request::Join`].
+    Joined(MembershipView),
+    /// For requests that only need to say they were done.
+    Done(String),
     /// The request failed; the message is for the operator.
     Error(String),
 }
@@ -117,7 +154,12 @@ pub enum Response {
 /// only a running node can answer are refused with a message saying so.
 pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Response, NodeError> {
     Ok(match req {
-        Request::Status => Response::Status(node.status()?),
+        Request::Status => {
+            let mut status = node.status()?;
+            // A node whose own chain no longer verifies (revoked, expired) shows none.
+            status.membership = node.membership(now).ok().flatten();
+            Response::Status(status)
+        }
         Request::SubmitReport(sub) => {
             Response::Submitted(Box::new(node.submit_report(sub.load()?, now)?))
         }
@@ -127,6 +169,20 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         Request::Peers => Response::Peers(node.known_peers()?),
         Request::Documents => Response::Documents(node.documents()?),
         Request::Workflow(w) => Response::Workflow(Box::new(node.execute_workflow(w, now)?)),
+        Request::Admit {
+            peer,
+            role,
+            place,
+            may_admit,
+            expires_days,
+        } => Response::Token(node.admit(&peer, role, place, may_admit, expires_days, now)?),
+        Request::Join { token } => Response::Joined(node.join(&token, now)?),
+        Request::Revoke { peer, reason } => {
+            node.revoke(&peer, reason.as_deref(), now)?;
+            Response::Done(format!(
+                "revoked {peer}; the revocation spreads with the charter"
+            ))
+        }
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {
                 what: "sync status",

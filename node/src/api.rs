@@ -185,6 +185,8 @@ pub struct NodeStatus {
     pub sync_bytes_sent: u64,
     /// Bytes of sync messages this node process received since it started.
     pub sync_bytes_received: u64,
+    /// The federation this node belongs to, if it founded or joined one.
+    pub membership: Option<crate::trust::MembershipView>,
 }
 
 /// A document as `yizhan doc list` shows it.
@@ -363,12 +365,16 @@ impl Node {
             fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).map_err(io(&p))?;
         }
         let repo = Repo::new(store, identity.actor_id());
-        Ok(Node {
+        let mut node = Node {
             dir: dir.to_owned(),
             config,
             identity,
             repo,
-        })
+        };
+        if role == Role::District {
+            node.found_federation()?;
+        }
+        Ok(node)
     }
 
     /// Opens the node in `dir` for reading and writing.
@@ -465,6 +471,7 @@ impl Node {
             peers: Vec::new(),
             sync_bytes_sent: 0,
             sync_bytes_received: 0,
+            membership: None,
         })
     }
 

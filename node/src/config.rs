@@ -118,6 +118,10 @@ pub struct Config {
     /// as "me too" candidates when a new report is submitted.
     #[serde(default = "default_duplicate_radius_m")]
     pub duplicate_radius_m: f64,
+    /// For a district: the places (prefixes) whose reports it replicates in
+    /// full. Empty means every place of the federation.
+    #[serde(default)]
+    pub replicate: Vec<PlaceId>,
 }
 
 impl Config {
@@ -131,6 +135,7 @@ impl Config {
             peers: Vec::new(),
             mdns: true,
             duplicate_radius_m: default_duplicate_radius_m(),
+            replicate: Vec::new(),
         };
         c.validate()?;
         Ok(c)

@@ -23,13 +23,14 @@ use tracing::{Instrument as _, debug, info, info_span, warn};
 
 use crate::admin::{self, PeerRow, Request, Response, SyncRow};
 use crate::api::{Node, PeerRecord};
-use crate::engine::{AllowAll, Docs, Engine, EngineConfig, Input, Output, PeerKey};
+use crate::engine::{Docs, Engine, EngineConfig, Input, Output, PeerKey};
 use crate::error::NodeError;
 use crate::net::blob::{Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, serve};
 use crate::net::codec::Frame;
 use crate::net::{Behaviour, BehaviourEvent, build_swarm};
 use crate::repo::Repo;
 use crate::store::BlobHash;
+use crate::trust::{Credential, FederationPolicy, NodeKey};
 
 /// Admin requests waiting for the loop.
 const ADMIN_QUEUE_MAX: usize = 32;
@@ -112,7 +113,11 @@ impl Docs for RepoDocs<'_> {
 struct Daemon {
     node: Node,
     swarm: Swarm<Behaviour>,
-    engine: Engine<AllowAll>,
+    /// `None` while this node has not joined a federation: it syncs nothing.
+    engine: Option<Engine<FederationPolicy>>,
+    /// Credentials of peers that presented a valid one, re-checked when the charter changes.
+    peer_creds: HashMap<PeerId, Credential>,
+    seed: u64,
     started: Instant,
     wake: Option<Instant>,
     connected: HashMap<PeerId, (usize, Multiaddr)>,
@@ -179,7 +184,9 @@ async fn run_node(
     let mut d = Daemon {
         node,
         swarm,
-        engine: Engine::new(EngineConfig::default(), AllowAll, seed),
+        engine: None,
+        peer_creds: HashMap::new(),
+        seed,
         started: Instant::now(),
         wake: None,
         connected: HashMap::new(),
@@ -217,6 +224,7 @@ async fn run_node(
             next_at: Instant::now(),
         });
     }
+    d.become_member();
     let result = d.run_loop(admin_rx, shutdown).await;
     d.shut_down();
     server.abort();
@@ -265,7 +273,10 @@ impl Daemon {
             repo: self.node.repo(),
             now: Utc::now(),
         };
-        let outputs = self.engine.handle(input, now_ms, &mut docs);
+        let Some(engine) = self.engine.as_mut() else {
+            return;
+        };
+        let outputs = engine.handle(input, now_ms, &mut docs);
         for out in outputs {
             match out {
                 Output::Send { peer, bytes } => match peer.as_str().parse::<PeerId>() {
@@ -317,6 +328,9 @@ impl Daemon {
             if doc.kind() == DocKind::Reports {
                 self.want_blobs(&doc);
             }
+            if doc.kind() == DocKind::Charter {
+                self.recheck_peers();
+            }
             if self.source.is_none() {
                 self.engine_input(Input::LocalChange { doc });
             }
@@ -328,7 +342,7 @@ impl Daemon {
     fn want_blobs(&mut self, doc_id: &DocumentId) {
         let Some(from) = self
             .source
-            .or_else(|| self.connected.keys().next().copied())
+            .or_else(|| self.peer_creds.keys().next().copied())
         else {
             return;
         };
@@ -401,18 +415,7 @@ impl Daemon {
                 self.remember_peer(&peer_id, &addr);
                 if num_established.get() == 1 {
                     info!(peer = %peer_id, %addr, "peer connected");
-                    let states = self
-                        .node
-                        .store()
-                        .sync_states_for(&peer_id.to_string())
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter_map(|(doc, state)| DocumentId::parse(&doc).ok().map(|d| (d, state)))
-                        .collect();
-                    self.engine_input(Input::PeerUp {
-                        peer: PeerKey::new(peer_id.to_string()),
-                        sync_states: states,
-                    });
+                    self.present_credential(&peer_id);
                 }
             }
             SwarmEvent::ConnectionClosed {
@@ -422,15 +425,14 @@ impl Daemon {
             } => {
                 info!(peer = %peer_id, "peer disconnected");
                 self.connected.remove(&peer_id);
-                self.engine_input(Input::PeerDown {
-                    peer: PeerKey::new(peer_id.to_string()),
-                });
+                self.drop_peer(&peer_id);
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 debug!(peer = ?peer_id, %error, "dial failed");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
             SwarmEvent::Behaviour(BehaviourEvent::Blob(e)) => self.on_blob(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Admission(e)) => self.on_admission(e),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
                     if !self.connected.contains_key(&peer) {
@@ -492,6 +494,15 @@ impl Daemon {
                     },
                 ..
             } => {
+                if !self.peer_creds.contains_key(&peer) {
+                    warn!(%peer, "refused a blob request from a peer that is not admitted");
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .blob
+                        .send_response(channel, ChunkResponse::Refused.encode());
+                    return;
+                }
                 let decoded = match &request {
                     Frame::Bytes(b) => ChunkRequest::decode(b),
                     Frame::Oversized { .. } => {
@@ -578,6 +589,170 @@ impl Daemon {
         }
     }
 
+    /// Starts syncing once this node is a verified member of a federation.
+    fn become_member(&mut self) {
+        if self.engine.is_some() {
+            return;
+        }
+        match self.node.federation_member(Utc::now()) {
+            Ok(Some(me)) => {
+                info!(role = %me.role, place = %me.place, "member of the federation; syncing");
+                let policy = FederationPolicy::new(me, self.node.config().replicate.clone());
+                self.engine = Some(Engine::new(EngineConfig::default(), policy, self.seed));
+                let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+                for p in peers {
+                    self.present_credential(&p);
+                }
+            }
+            Ok(None) => warn!(
+                "not a member of a federation yet: run `yizhan join TOKEN`; syncing nothing until then"
+            ),
+            Err(e) => {
+                warn!(error = %e, "this node's own admission does not verify; syncing nothing")
+            }
+        }
+    }
+
+    /// Sends this node's credential to a newly connected peer.
+    fn present_credential(&mut self, peer: &PeerId) {
+        if self.engine.is_none() {
+            return;
+        }
+        match self.node.credential() {
+            Ok(Some(cred)) => match serde_json::to_vec(&cred) {
+                Ok(bytes) => {
+                    self.swarm
+                        .behaviour_mut()
+                        .admission
+                        .send_request(peer, Frame::Bytes(bytes));
+                }
+                Err(e) => warn!(error = %e, "cannot encode own credential"),
+            },
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "cannot read own credential"),
+        }
+    }
+
+    fn on_admission(&mut self, event: request_response::Event<Frame, Vec<u8>>) {
+        let request_response::Event::Message {
+            peer,
+            message:
+                request_response::Message::Request {
+                    request, channel, ..
+                },
+            ..
+        } = event
+        else {
+            return;
+        };
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .admission
+            .send_response(channel, Vec::new());
+        if self.engine.is_none() {
+            debug!(%peer, "ignoring a credential: this node has not joined a federation");
+            return;
+        }
+        match self.verify_peer(&peer, &request) {
+            Ok((cred, member)) => {
+                if self.peer_creds.contains_key(&peer) {
+                    return;
+                }
+                info!(%peer, role = %member.role, place = %member.place, "peer admitted");
+                self.peer_creds.insert(peer, cred);
+                let key = PeerKey::new(peer.to_string());
+                if let Some(engine) = self.engine.as_mut() {
+                    engine.policy_mut().admit_peer(key.clone(), member);
+                }
+                let states = self
+                    .node
+                    .store()
+                    .sync_states_for(&peer.to_string())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(doc, state)| DocumentId::parse(&doc).ok().map(|d| (d, state)))
+                    .collect();
+                self.engine_input(Input::PeerUp {
+                    peer: key,
+                    sync_states: states,
+                });
+            }
+            Err(reason) => {
+                warn!(%peer, %reason, "refused peer: its credential does not admit it to this federation");
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+        }
+    }
+
+    fn verify_peer(
+        &mut self,
+        peer: &PeerId,
+        request: &Frame,
+    ) -> Result<(Credential, crate::trust::Member), String> {
+        let Frame::Bytes(bytes) = request else {
+            return Err("credential larger than any admission chain".into());
+        };
+        let cred: Credential =
+            serde_json::from_slice(bytes).map_err(|e| format!("malformed credential: {e}"))?;
+        let mine = self
+            .node
+            .credential()
+            .map_err(|e| e.to_string())?
+            .ok_or("no own credential")?;
+        if cred.federation != mine.federation {
+            return Err(format!(
+                "it belongs to the federation of {} (root {})",
+                cred.federation.place, cred.federation.root
+            ));
+        }
+        let key = NodeKey::of_peer(peer).map_err(|e| e.to_string())?;
+        let revoked = self.node.revoked().map_err(|e| e.to_string())?;
+        let member = cred
+            .verify_for(&key, Utc::now(), &|k| revoked.contains(k))
+            .map_err(|e| e.to_string())?;
+        Ok((cred, member))
+    }
+
+    /// The charter changed: peers whose chains no longer verify lose access.
+    fn recheck_peers(&mut self) {
+        let revoked = match self.node.revoked() {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "cannot read the charter");
+                return;
+            }
+        };
+        let now = Utc::now();
+        let lost: Vec<(PeerId, String)> = self
+            .peer_creds
+            .iter()
+            .filter_map(|(p, cred)| {
+                let key = NodeKey::of_peer(p).ok()?;
+                cred.verify_for(&key, now, &|k| revoked.contains(k))
+                    .err()
+                    .map(|e| (*p, e.to_string()))
+            })
+            .collect();
+        for (p, why) in lost {
+            warn!(peer = %p, reason = %why, "peer lost access");
+            self.drop_peer(&p);
+            let _ = self.swarm.disconnect_peer_id(p);
+        }
+    }
+
+    /// Ends a peer's sessions and forgets its admission.
+    fn drop_peer(&mut self, peer: &PeerId) {
+        if self.peer_creds.remove(peer).is_none() {
+            return;
+        }
+        let key = PeerKey::new(peer.to_string());
+        self.engine_input(Input::PeerDown { peer: key.clone() });
+        if let Some(engine) = self.engine.as_mut() {
+            engine.policy_mut().forget_peer(&key);
+        }
+    }
+
     fn remember_peer(&mut self, peer: &PeerId, addr: &Multiaddr) {
         let rec = PeerRecord {
             addresses: vec![addr.to_string()],
@@ -614,6 +789,7 @@ impl Daemon {
     fn on_admin(&mut self, req: Request) -> Response {
         let result = match req {
             Request::Status => self.node.status().map(|mut s| {
+                s.membership = self.node.membership(Utc::now()).ok().flatten();
                 s.running = true;
                 let me = *self.swarm.local_peer_id();
                 s.listen = self
@@ -651,18 +827,23 @@ impl Daemon {
                     })
                     .collect(),
             )),
-            other => admin::execute(&mut self.node, other, Utc::now()),
+            other => {
+                let joined = matches!(other, Request::Join { .. });
+                let r = admin::execute(&mut self.node, other, Utc::now());
+                if joined && r.is_ok() {
+                    self.become_member();
+                }
+                r
+            }
         };
         result.unwrap_or_else(|e| Response::Error(e.to_string()))
     }
 
     /// Ends every peer's sessions so their sync states are saved.
     fn shut_down(&mut self) {
-        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+        let peers: Vec<PeerId> = self.peer_creds.keys().copied().collect();
         for p in peers {
-            self.engine_input(Input::PeerDown {
-                peer: PeerKey::new(p.to_string()),
-            });
+            self.drop_peer(&p);
         }
     }
 }

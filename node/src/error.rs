@@ -53,6 +53,9 @@ pub enum NodeError {
     /// No blob with this hash is held here.
     #[error("blob {0} is not held on this node")]
     UnknownBlob(String),
+    /// An admission, token or credential does not hold.
+    #[error(transparent)]
+    Trust(crate::trust::TrustError),
     /// Only a running node can answer this.
     #[error("{what} is known only while the node runs; start it with `yizhan node start`")]
     NotRunning {

@@ -18,6 +18,7 @@ pub mod identity;
 pub mod net;
 pub mod repo;
 pub mod store;
+pub mod trust;
 pub mod workflow;
 
 pub use api::Node;

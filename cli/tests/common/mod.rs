@@ -37,6 +37,35 @@ pub fn init(dir: &Path, role: &str, place: &str) {
     ok(dir, &["init", "--role", role, "--place", place]);
 }
 
+/// The peer id of the node in `dir`.
+pub fn peer_id(dir: &Path) -> String {
+    json(dir, &["status"])["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Has `admitter` admit `peer` and returns the token.
+pub fn admit_token(
+    admitter: &Path,
+    peer: &str,
+    role: &str,
+    place: &str,
+    may_admit: bool,
+) -> String {
+    let mut args = vec!["admit", peer, "--role", role, "--place", place];
+    if may_admit {
+        args.push("--may-admit");
+    }
+    json(admitter, &args)["token"].as_str().unwrap().to_owned()
+}
+
+/// Has `admitter` admit the node in `node`, which joins with the token.
+pub fn admit(admitter: &Path, node: &Path, role: &str, place: &str, may_admit: bool) {
+    let token = admit_token(admitter, &peer_id(node), role, place, may_admit);
+    ok(node, &["join", &token]);
+}
+
 /// Polls `check` every 100 ms until it returns true or `secs` pass.
 pub fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -75,7 +104,7 @@ impl NodeProc {
         cmd.arg("--data-dir")
             .arg(dir)
             .args(["node", "start", "--listen", listen, "--no-mdns"])
-            .env("RUST_LOG", "warn,yizhan=info")
+            .env("RUST_LOG", "warn,node=info")
             .stdout(Stdio::null())
             .stderr(file);
         for p in peers {

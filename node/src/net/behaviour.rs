@@ -13,6 +13,8 @@ use super::codec::BytesCodec;
 pub struct Behaviour {
     /// `/yizhan/sync/1`: engine messages, acknowledged with an empty response.
     pub sync: request_response::Behaviour<BytesCodec>,
+    /// `/yizhan/admission/1`: credentials exchanged on connect.
+    pub admission: request_response::Behaviour<BytesCodec>,
     /// `/yizhan/blob/1`: blob chunks by hash.
     pub blob: request_response::Behaviour<BytesCodec>,
     /// Learns peers' listen addresses and protocols.

@@ -25,6 +25,10 @@ use codec::BytesCodec;
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/sync/1");
 /// The blob protocol.
 pub const BLOB_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/blob/1");
+/// The admission protocol: each side presents its credential.
+pub const ADMISSION_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/admission/1");
+/// Largest credential accepted (a chain of at most four admissions is far smaller).
+pub const CREDENTIAL_BYTES_MAX: usize = 16 * 1024;
 /// The identify protocol version string.
 pub const IDENTIFY_PROTOCOL: &str = "/yizhan/id/1";
 /// Largest sync message accepted: the engine's own limit, enforced while
@@ -76,6 +80,11 @@ pub fn build_swarm(keypair: Keypair, mdns_on: bool) -> Result<Swarm<Behaviour>, 
                 sync: request_response::Behaviour::with_codec(
                     BytesCodec::new(SYNC_MESSAGE_BYTES_MAX, SYNC_ACK_BYTES_MAX),
                     [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+                    rr_config(),
+                ),
+                admission: request_response::Behaviour::with_codec(
+                    BytesCodec::new(CREDENTIAL_BYTES_MAX, SYNC_ACK_BYTES_MAX),
+                    [(ADMISSION_PROTOCOL, request_response::ProtocolSupport::Full)],
                     rr_config(),
                 ),
                 blob: request_response::Behaviour::with_codec(

@@ -10,7 +10,8 @@ use super::blob::{BLOB_BYTES_MAX, BlobHash};
 use super::document::{DocRecord, normalise_heads};
 use super::error::{DbResultExt, StoreError};
 use super::tables::{
-    BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY, SYNC_STATES,
+    AUTHORS, BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY,
+    SIGNATURES, SYNC_STATES,
 };
 
 /// A write batch: one redb write transaction with immediate durability.
@@ -175,6 +176,30 @@ impl<'a> Batch<'a> {
         }
         let mut table = self.txn.open_table(META).db(self.path(), OP)?;
         table.insert(key, value).db(self.path(), OP)?;
+        Ok(())
+    }
+
+    /// Records the signature of change `hash` by `author`.
+    pub fn put_signature(
+        &mut self,
+        hash: &[u8; 32],
+        author: &[u8; 32],
+        signature: &[u8],
+    ) -> Result<(), StoreError> {
+        const OP: &str = "write signature";
+        let mut record = Vec::with_capacity(32 + signature.len());
+        record.extend_from_slice(author);
+        record.extend_from_slice(signature);
+        let mut table = self.txn.open_table(SIGNATURES).db(self.path(), OP)?;
+        table.insert(hash, record.as_slice()).db(self.path(), OP)?;
+        Ok(())
+    }
+
+    /// Records an author's credential.
+    pub fn put_author(&mut self, key: &[u8; 32], credential: &[u8]) -> Result<(), StoreError> {
+        const OP: &str = "write author";
+        let mut table = self.txn.open_table(AUTHORS).db(self.path(), OP)?;
+        table.insert(key, credential).db(self.path(), OP)?;
         Ok(())
     }
 

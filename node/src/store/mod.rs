@@ -42,8 +42,18 @@ pub use tables::SCHEMA_VERSION;
 use document::DocRecord;
 use error::{DbResultExt, io_error};
 use tables::{
-    BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY, SYNC_STATES,
+    AUTHORS, BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY,
+    SIGNATURES, SYNC_STATES,
 };
+
+/// Who signed a change, and the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureRecord {
+    /// The author's Ed25519 public key.
+    pub author: [u8; 32],
+    /// The author's signature of the change hash.
+    pub signature: Vec<u8>,
+}
 
 /// An open store file. Cheap to share by reference across threads; reads run
 /// concurrently, batches one at a time.
@@ -293,6 +303,42 @@ impl Store {
         let table = txn.open_table(SYNC_STATES).db(&self.path, OP)?;
         let value = table.get((peer, doc)).db(&self.path, OP)?;
         Ok(value.map(|value| value.value().to_vec()))
+    }
+
+    /// The author key and signature recorded for change `hash`.
+    pub fn signature(&self, hash: &[u8; 32]) -> Result<Option<SignatureRecord>, StoreError> {
+        const OP: &str = "read signature";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(SIGNATURES).db(&self.path, OP)?;
+        let Some(v) = table.get(hash).db(&self.path, OP)? else {
+            return Ok(None);
+        };
+        let bytes = v.value();
+        match bytes.split_first_chunk::<32>() {
+            Some((author, sig)) => Ok(Some(SignatureRecord {
+                author: *author,
+                signature: sig.to_vec(),
+            })),
+            None => Err(StoreError::Corrupt {
+                path: self.path.clone(),
+                reason: format!(
+                    "signature record of change {} is {} bytes",
+                    hex::encode(hash),
+                    bytes.len()
+                ),
+            }),
+        }
+    }
+
+    /// The credential recorded for author `key`.
+    pub fn author(&self, key: &[u8; 32]) -> Result<Option<Vec<u8>>, StoreError> {
+        const OP: &str = "read author";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(AUTHORS).db(&self.path, OP)?;
+        Ok(table
+            .get(key)
+            .db(&self.path, OP)?
+            .map(|v| v.value().to_vec()))
     }
 
     /// Every stored sync state for `peer`: document id and state, sorted by

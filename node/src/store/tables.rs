@@ -42,11 +42,19 @@ pub(crate) const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new
 pub(crate) const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("sync_states");
 
+/// Change hash → the author's Ed25519 key (32 bytes) and signature of the
+/// change (64 bytes). Forwarded with the change so relays cannot forge writes.
+pub(crate) const SIGNATURES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("signatures");
+
+/// Author key → the author's admission credential, forwarded with its
+/// changes so nodes that never met the author can check its write rights.
+pub(crate) const AUTHORS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("authors");
+
 /// Peer id → the caller's record about that peer.
 pub(crate) const PEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("peers");
 
 /// The names of every table of this schema, in the order they are checked.
-pub(crate) const TABLE_NAMES: [&str; 7] = [
+pub(crate) const TABLE_NAMES: [&str; 9] = [
     "meta",
     "doc_snapshots",
     "doc_changes",
@@ -54,6 +62,8 @@ pub(crate) const TABLE_NAMES: [&str; 7] = [
     "blobs",
     "sync_states",
     "peers",
+    "signatures",
+    "authors",
 ];
 
 /// Encodes a schema version for the `meta` table.
@@ -79,6 +89,8 @@ pub(crate) fn create_all(txn: &WriteTransaction) -> Result<(), TableError> {
     txn.open_table(BLOBS)?;
     txn.open_table(SYNC_STATES)?;
     txn.open_table(PEERS)?;
+    txn.open_table(SIGNATURES)?;
+    txn.open_table(AUTHORS)?;
     Ok(())
 }
 
@@ -103,6 +115,8 @@ pub(crate) fn check_all(txn: &ReadTransaction) -> Result<(), (&'static str, Tabl
     check(txn, TABLE_NAMES[4], BLOBS)?;
     check(txn, TABLE_NAMES[5], SYNC_STATES)?;
     check(txn, TABLE_NAMES[6], PEERS)?;
+    check(txn, TABLE_NAMES[7], SIGNATURES)?;
+    check(txn, TABLE_NAMES[8], AUTHORS)?;
     Ok(())
 }
 

@@ -1,0 +1,313 @@
+//! `yizhan points ...`: the volunteer-points ledger. Entries are never edited:
+//! a mistake is fixed with `points correct`, a compensating entry.
+
+use std::path::Path;
+
+use anyhow::bail;
+use clap::{Args, Subcommand, ValueEnum};
+use crdt_model::ReportId;
+use crdt_model::ids::{EntryId, TaskId};
+use crdt_model::ledger::{ENTRY_POINTS_MAX, Entry};
+use node::workflow::{
+    AwardRule, BalanceRow, Booked, PointsRequest, StatementView, WorkflowRequest, WorkflowResponse,
+};
+
+use super::{align_right, call, member, place, unexpected};
+use crate::output::{Output, clip, local, print_json, table};
+
+/// `yizhan points ...`
+#[derive(Debug, Subcommand)]
+pub enum PointsCommand {
+    /// Award points by a rule (report, task, patrol) or at discretion (--points with --reason).
+    Award(AwardArgs),
+    /// Redeem points for an item at a station or merchant; refused if it would overdraw.
+    Redeem {
+        /// Whose points.
+        #[arg(long)]
+        member: String,
+        /// The station or merchant, by id or exact name.
+        #[arg(long)]
+        at: String,
+        /// What is taken.
+        #[arg(long)]
+        item: String,
+        /// The price (a merchant's listed price when omitted; required at a station).
+        #[arg(long)]
+        points: Option<i64>,
+    },
+    /// Balances now, of every member or of one.
+    Balance {
+        /// Only this member.
+        member: Option<String>,
+        /// Only ledgers of places under this prefix.
+        #[arg(long)]
+        place: Option<String>,
+    },
+    /// Every entry of a member in a year, with reason, reference and the balance after it.
+    Statement {
+        /// The member.
+        member: String,
+        /// The year (default: this year).
+        #[arg(long)]
+        year: Option<i32>,
+    },
+    /// Write a compensating entry (positive or negative); entries are never edited.
+    Correct {
+        /// Whose balance.
+        #[arg(long)]
+        member: String,
+        /// Signed change, such as -5.
+        #[arg(long, allow_negative_numbers = true)]
+        points: i64,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// The entry this corrects.
+        #[arg(long)]
+        entry: Option<String>,
+    },
+}
+
+/// What an award rewards.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RuleArg {
+    /// A verified report, to its reporter (needs --report).
+    Report,
+    /// A signed-off task (sign-off awards these itself).
+    Task,
+    /// A patrol.
+    Patrol,
+}
+
+/// `yizhan points award`
+#[derive(Debug, Args)]
+pub struct AwardArgs {
+    /// Who earns the points (repeatable for a bulk award; the reporter for --rule report).
+    #[arg(long)]
+    pub member: Vec<String>,
+    /// The rule; omit it for a discretionary award with --points and --reason.
+    #[arg(long, value_enum)]
+    pub rule: Option<RuleArg>,
+    /// The verified report, for --rule report.
+    #[arg(long)]
+    pub report: Option<String>,
+    /// The task, for --rule task.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Points of a discretionary award.
+    #[arg(long, allow_negative_numbers = true)]
+    pub points: Option<i64>,
+    /// Why (required for a discretionary award).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+fn award_rule(a: &AwardArgs) -> anyhow::Result<AwardRule> {
+    Ok(match a.rule {
+        Some(rule) if a.points.is_some() => {
+            bail!(
+                "--points is for discretionary awards; --rule {} awards its own points",
+                rule.to_possible_value()
+                    .map(|v| v.get_name().to_owned())
+                    .unwrap_or_default()
+            )
+        }
+        Some(RuleArg::Report) => match &a.report {
+            Some(r) => AwardRule::Report {
+                report: ReportId::parse(r)?,
+            },
+            None => bail!("--rule report needs --report ID"),
+        },
+        Some(RuleArg::Task) => match &a.task {
+            Some(t) => AwardRule::Task {
+                task: TaskId::parse(t)?,
+            },
+            None => bail!("--rule task needs --task ID"),
+        },
+        Some(RuleArg::Patrol) => AwardRule::Patrol {
+            reason: a.reason.clone(),
+        },
+        None => {
+            let Some(points) = a.points else {
+                bail!(
+                    "say why: --rule report|task|patrol, or --points N --reason TEXT for a discretionary award"
+                );
+            };
+            if points <= 0 || points > ENTRY_POINTS_MAX {
+                bail!("--points {points} is outside 1..={ENTRY_POINTS_MAX}");
+            }
+            let Some(reason) = a.reason.clone() else {
+                bail!("a discretionary award needs --reason");
+            };
+            AwardRule::Discretionary { points, reason }
+        }
+    })
+}
+
+/// Runs a points command.
+pub fn run(dir: &Path, cmd: PointsCommand, out: &Output) -> anyhow::Result<()> {
+    let req = match cmd {
+        PointsCommand::Award(a) => {
+            let rule = award_rule(&a)?;
+            let members = a
+                .member
+                .iter()
+                .map(|m| member(m))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if members.is_empty() && !matches!(rule, AwardRule::Report { .. }) {
+                bail!("name who earns the points with --member");
+            }
+            PointsRequest::Award { members, rule }
+        }
+        PointsCommand::Redeem {
+            member: m,
+            at,
+            item,
+            points,
+        } => {
+            if let Some(p) = points
+                && (p <= 0 || p > ENTRY_POINTS_MAX)
+            {
+                bail!("--points {p} is outside 1..={ENTRY_POINTS_MAX}");
+            }
+            PointsRequest::Redeem {
+                member: member(&m)?,
+                at,
+                item,
+                points,
+            }
+        }
+        PointsCommand::Balance {
+            member: m,
+            place: p,
+        } => PointsRequest::Balance {
+            place: place(p.as_deref())?,
+            member: m.as_deref().map(member).transpose()?,
+        },
+        PointsCommand::Statement { member: m, year } => PointsRequest::Statement {
+            member: member(&m)?,
+            year,
+        },
+        PointsCommand::Correct {
+            member: m,
+            points,
+            reason,
+            entry,
+        } => {
+            if points == 0 || points.abs() > ENTRY_POINTS_MAX {
+                bail!(
+                    "--points {points} must be non-zero and at most {ENTRY_POINTS_MAX} either way"
+                );
+            }
+            PointsRequest::Correct {
+                member: member(&m)?,
+                points,
+                reason,
+                entry: entry.as_deref().map(EntryId::parse).transpose()?,
+            }
+        }
+    };
+    match call(dir, WorkflowRequest::Points(req))? {
+        WorkflowResponse::Booked(b) => print_booked(&b, out),
+        WorkflowResponse::Balances(rows) => print_balances(&rows, out),
+        WorkflowResponse::Statement(s) => print_statement(&s, out),
+        other => unexpected(other),
+    }
+}
+
+/// The entries as a table: time, member, amount, kind, reason, reference, where.
+pub(crate) fn entries_table(entries: &[(&Entry, Option<i64>)]) -> comfy_table::Table {
+    let mut t = table(&[
+        "time",
+        "entry",
+        "member",
+        "points",
+        "balance",
+        "kind",
+        "reason",
+        "reference",
+    ]);
+    for (e, balance) in entries {
+        let reference = match (&e.reference, &e.redeemed_at, &e.item) {
+            (_, Some(at), Some(item)) => format!("{item} at {at}"),
+            (Some(r), _, _) => r.clone(),
+            _ => "-".into(),
+        };
+        t.add_row(vec![
+            local(e.at),
+            e.id.to_string(),
+            e.member.to_string(),
+            format!("{:+}", e.amount),
+            balance.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
+            e.kind.to_string(),
+            clip(e.reason.as_deref().unwrap_or("-"), 30),
+            reference,
+        ]);
+    }
+    align_right(&mut t, &[3, 4]);
+    t
+}
+
+fn print_booked(b: &Booked, out: &Output) -> anyhow::Result<()> {
+    if out.json {
+        return print_json(b);
+    }
+    let rows: Vec<(&Entry, Option<i64>)> = b
+        .entries
+        .iter()
+        .map(|e| {
+            let bal = b
+                .balances
+                .iter()
+                .find(|r| r.member == e.member)
+                .map(|r| r.balance);
+            (e, bal)
+        })
+        .collect();
+    println!("{}", entries_table(&rows));
+    Ok(())
+}
+
+fn print_balances(rows: &[BalanceRow], out: &Output) -> anyhow::Result<()> {
+    if out.json {
+        return print_json(rows);
+    }
+    if rows.is_empty() {
+        println!("no points recorded");
+        return Ok(());
+    }
+    let mut t = table(&["member", "display name", "balance", "community"]);
+    for r in rows {
+        t.add_row(vec![
+            r.member.to_string(),
+            r.display_name.clone().unwrap_or_else(|| "-".into()),
+            r.balance.to_string(),
+            r.place.to_string(),
+        ]);
+    }
+    align_right(&mut t, &[2]);
+    println!("{t}");
+    Ok(())
+}
+
+fn print_statement(s: &StatementView, out: &Output) -> anyhow::Result<()> {
+    if out.json {
+        return print_json(s);
+    }
+    println!(
+        "statement of {} at {} for {}: balance {}",
+        s.member, s.place, s.year, s.balance
+    );
+    if s.carried != 0 {
+        println!("  carried forward from earlier years: {}", s.carried);
+    }
+    if !s.entries.is_empty() {
+        let rows: Vec<(&Entry, Option<i64>)> = s
+            .entries
+            .iter()
+            .map(|l| (&l.entry, Some(l.balance)))
+            .collect();
+        println!("{}", entries_table(&rows));
+    }
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! `yizhan roster ...`: applications, approval, certificates, grid moves,
+//! suspensions and training; listing and showing members. Real names and
+//! phones go to roster-private and are shown only on the member's own
+//! community node.
+
+use std::path::Path;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use crdt_model::roster::{Certificate, MemberKind, MemberStatus, Role};
+use node::workflow::{
+    MemberApplication, MemberView, RosterRequest, WorkflowRequest, WorkflowResponse,
+};
+
+use super::{call, date, member, named, place, unexpected};
+use crate::output::{Output, local, print_json, table};
+
+/// `yizhan roster ...`
+#[derive(Debug, Subcommand)]
+pub enum RosterCommand {
+    /// Record an application (status applied); name, phone and ID number go to roster-private.
+    Add(AddArgs),
+    /// Approve an applicant: applied → active.
+    Approve {
+        /// Member id, such as m-3f9a2c1d.
+        member: String,
+    },
+    /// Suspend an active member.
+    Suspend {
+        /// Member id.
+        member: String,
+    },
+    /// Reinstate a suspended member.
+    Reinstate {
+        /// Member id.
+        member: String,
+    },
+    /// Record that a member left.
+    Leave {
+        /// Member id.
+        member: String,
+    },
+    /// Certify an active member as city governance observer.
+    Certify {
+        /// Member id.
+        member: String,
+        /// Certificate number as printed.
+        #[arg(long)]
+        number: String,
+        /// Day of issue (YYYY-MM-DD).
+        #[arg(long)]
+        issued: String,
+        /// Last day it is valid (YYYY-MM-DD).
+        #[arg(long)]
+        expires: String,
+    },
+    /// Move a member to another grid.
+    Move {
+        /// Member id.
+        member: String,
+        /// The new grid, such as g03.
+        #[arg(long)]
+        grid: String,
+    },
+    /// Record a training the member attended.
+    Train {
+        /// Member id.
+        member: String,
+        /// What was taught.
+        #[arg(long)]
+        topic: String,
+        /// When (YYYY-MM-DD).
+        #[arg(long)]
+        date: String,
+        /// How long, in hours.
+        #[arg(long)]
+        hours: f64,
+        /// Who gave it.
+        #[arg(long)]
+        trainer: Option<String>,
+    },
+    /// Members of every roster this node holds (no personal data).
+    List {
+        /// Only rosters of places under this prefix.
+        #[arg(long)]
+        place: Option<String>,
+        /// Only members with this status (applied, active, suspended, left).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only members of this grid.
+        #[arg(long)]
+        grid: Option<String>,
+    },
+    /// One member; name and phone only on their own community's node.
+    Show {
+        /// Member id.
+        member: String,
+    },
+}
+
+/// `yizhan roster add`
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The name shown to staff and other nodes (a nickname, not the legal name).
+    #[arg(long)]
+    pub display_name: String,
+    /// Legal name (kept in roster-private, never sent).
+    #[arg(long)]
+    pub name: String,
+    /// Phone number (kept in roster-private, never sent).
+    #[arg(long)]
+    pub phone: String,
+    /// Resident ID number (kept in roster-private, never sent).
+    #[arg(long)]
+    pub id_number: Option<String>,
+    /// rider, courier, driver or other.
+    #[arg(long, default_value = "rider")]
+    pub kind: String,
+    /// The platform they work for.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Their grid.
+    #[arg(long)]
+    pub grid: Option<String>,
+    /// A role applied for: part_time_grid_worker or governance_observer (repeatable).
+    #[arg(long)]
+    pub role: Vec<String>,
+}
+
+/// Runs a roster command.
+pub fn run(dir: &Path, cmd: RosterCommand, out: &Output) -> anyhow::Result<()> {
+    let req = request(cmd)?;
+    let summary = summary(&req);
+    match call(dir, WorkflowRequest::Roster(req))? {
+        WorkflowResponse::Member(m) => match summary {
+            Some(line) if !out.json => {
+                println!("{}", line(&m));
+                Ok(())
+            }
+            _ => print_member(&m, out),
+        },
+        WorkflowResponse::Members(list) => print_members(&list, out),
+        other => unexpected(other),
+    }
+}
+
+/// The one line a write prints, made from the member after it.
+type Summary = fn(&MemberView) -> String;
+
+fn summary(req: &RosterRequest) -> Option<Summary> {
+    Some(match req {
+        RosterRequest::Add(_) => |m| {
+            format!(
+                "added {} ({}) to the roster of {} as applied; `yizhan roster approve {}` makes them active",
+                m.member.id, m.member.display_name, m.place, m.member.id
+            )
+        },
+        RosterRequest::SetStatus { .. } => {
+            |m| format!("{} is now {}", m.member.id, m.member.status)
+        }
+        RosterRequest::Certify { .. } => |m| match &m.member.certificate {
+            Some(c) => format!(
+                "{} is a certified governance observer: certificate {}, valid {} to {}",
+                m.member.id, c.number, c.issued, c.expires
+            ),
+            None => format!("{} has no certificate", m.member.id),
+        },
+        RosterRequest::Move { .. } => |m| {
+            format!(
+                "{} moved to grid {}",
+                m.member.id,
+                m.member.grid.as_deref().unwrap_or("-")
+            )
+        },
+        RosterRequest::Train { .. } => |m| {
+            let hours: f64 = m.member.training.iter().map(|t| t.hours).sum();
+            format!(
+                "recorded the training of {}: {} trainings, {hours} hours in all",
+                m.member.id,
+                m.member.training.len()
+            )
+        },
+        RosterRequest::List { .. } | RosterRequest::Show { .. } => return None,
+    })
+}
+
+fn status(member_arg: &str, to: MemberStatus) -> anyhow::Result<RosterRequest> {
+    Ok(RosterRequest::SetStatus {
+        member: member(member_arg)?,
+        to,
+    })
+}
+
+fn request(cmd: RosterCommand) -> anyhow::Result<RosterRequest> {
+    Ok(match cmd {
+        RosterCommand::Add(a) => RosterRequest::Add(MemberApplication {
+            display_name: a.display_name,
+            kind: named(
+                &a.kind,
+                "member kind",
+                MemberKind::from_name,
+                MemberKind::names,
+            )?,
+            platform: a.platform,
+            grid: a.grid,
+            roles: a
+                .role
+                .iter()
+                .map(|r| named(r, "role", Role::from_name, Role::names))
+                .collect::<anyhow::Result<_>>()?,
+            real_name: a.name,
+            phone: a.phone,
+            id_number: a.id_number,
+        }),
+        RosterCommand::Approve { member } => status(&member, MemberStatus::Active)?,
+        RosterCommand::Reinstate { member } => status(&member, MemberStatus::Active)?,
+        RosterCommand::Suspend { member } => status(&member, MemberStatus::Suspended)?,
+        RosterCommand::Leave { member } => status(&member, MemberStatus::Left)?,
+        RosterCommand::Certify {
+            member: m,
+            number,
+            issued,
+            expires,
+        } => {
+            let issued = date(&issued, "--issued")?;
+            let expires = date(&expires, "--expires")?;
+            if expires <= issued {
+                bail!("--expires {expires} must come after --issued {issued}");
+            }
+            RosterRequest::Certify {
+                member: member(&m)?,
+                certificate: Certificate {
+                    number,
+                    issued,
+                    expires,
+                },
+            }
+        }
+        RosterCommand::Move { member: m, grid } => RosterRequest::Move {
+            member: member(&m)?,
+            grid,
+        },
+        RosterCommand::Train {
+            member: m,
+            topic,
+            date: d,
+            hours,
+            trainer,
+        } => {
+            if !(hours > 0.0 && hours <= 24.0) {
+                bail!("--hours {hours} is outside (0, 24]");
+            }
+            RosterRequest::Train {
+                member: member(&m)?,
+                topic,
+                date: date(&d, "--date")?,
+                hours,
+                trainer,
+            }
+        }
+        RosterCommand::List {
+            place: p,
+            status,
+            grid,
+        } => RosterRequest::List {
+            place: place(p.as_deref())?,
+            status: status
+                .as_deref()
+                .map(|s| {
+                    named(
+                        s,
+                        "member status",
+                        MemberStatus::from_name,
+                        MemberStatus::names,
+                    )
+                })
+                .transpose()?,
+            grid,
+        },
+        RosterCommand::Show { member: m } => RosterRequest::Show {
+            member: member(&m)?,
+        },
+    })
+}
+
+fn print_member(m: &MemberView, out: &Output) -> anyhow::Result<()> {
+    if out.json {
+        return print_json(m);
+    }
+    let x = &m.member;
+    let mut t = table(&["member", &x.id.to_string()]);
+    t.add_row(vec!["community".to_owned(), m.place.to_string()]);
+    t.add_row(vec!["display name".to_owned(), x.display_name.clone()]);
+    if let Some(p) = &m.private {
+        t.add_row(vec!["name".to_owned(), p.real_name.clone()]);
+        t.add_row(vec!["phone".to_owned(), p.phone.clone()]);
+        if let Some(n) = &p.id_number {
+            t.add_row(vec!["ID number".to_owned(), n.clone()]);
+        }
+    }
+    t.add_row(vec!["kind".to_owned(), x.kind.to_string()]);
+    t.add_row(vec!["status".to_owned(), x.status.to_string()]);
+    t.add_row(vec![
+        "platform".to_owned(),
+        x.platform.clone().unwrap_or_else(|| "-".into()),
+    ]);
+    t.add_row(vec![
+        "grid".to_owned(),
+        x.grid.clone().unwrap_or_else(|| "-".into()),
+    ]);
+    let roles: Vec<&str> = x.roles.iter().map(|r| r.as_str()).collect();
+    t.add_row(vec!["roles".to_owned(), roles.join(", ")]);
+    t.add_row(vec!["applied".to_owned(), local(x.applied_at)]);
+    if let Some(c) = &x.certificate {
+        t.add_row(vec![
+            "certificate".to_owned(),
+            format!("{} issued {} expires {}", c.number, c.issued, c.expires),
+        ]);
+    }
+    println!("{t}");
+    if !x.training.is_empty() {
+        let mut tr = table(&["training", "date", "hours", "trainer"]);
+        for r in &x.training {
+            tr.add_row(vec![
+                r.topic.clone(),
+                r.date.to_string(),
+                format!("{}", r.hours),
+                r.trainer.clone().unwrap_or_default(),
+            ]);
+        }
+        super::align_right(&mut tr, &[2]);
+        println!("{tr}");
+    }
+    Ok(())
+}
+
+fn print_members(list: &[MemberView], out: &Output) -> anyhow::Result<()> {
+    if out.json {
+        return print_json(list);
+    }
+    if list.is_empty() {
+        println!("no members");
+        return Ok(());
+    }
+    let mut t = table(&[
+        "member",
+        "display name",
+        "kind",
+        "status",
+        "grid",
+        "roles",
+        "certificate expires",
+        "community",
+    ]);
+    for m in list {
+        let x = &m.member;
+        let roles: Vec<&str> = x.roles.iter().map(|r| r.as_str()).collect();
+        t.add_row(vec![
+            x.id.to_string(),
+            x.display_name.clone(),
+            x.kind.to_string(),
+            x.status.to_string(),
+            x.grid.clone().unwrap_or_else(|| "-".into()),
+            roles.join(", "),
+            x.certificate
+                .as_ref()
+                .map(|c| c.expires.to_string())
+                .unwrap_or_else(|| "-".into()),
+            m.place.to_string(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}

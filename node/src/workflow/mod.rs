@@ -1,0 +1,315 @@
+//! The governance workflows as node operations: what operators do day to day
+//! beyond submitting reports. Each request is executed by
+//! [`Node::execute_workflow`], locally or inside a running node, through
+//! [`crate::admin::Request::Workflow`].
+//!
+//! Who may write what follows the document table of the architecture brief:
+//! only a community node writes the roster, roster-private, tasks, ledger and
+//! directory of its own place; a street records its coordination events on
+//! the reports of its communities. Reads look at every document the node
+//! holds, so a street sees its communities' rosters and task lists, but never
+//! their roster-private (which is never sent).
+//!
+//! Every write validates first and then goes through [`crate::repo::Repo::write`]:
+//! one durable commit, or nothing at all.
+
+mod directory;
+mod points;
+mod reports;
+mod roster;
+mod tasks;
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use crdt_model::ledger::Entry;
+use crdt_model::stats::{Stats, StatsFilter};
+use crdt_model::{DocKind, DocumentId, IdError, PlaceId, ValidationError, report};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::api::{Node, ReportView};
+use crate::config::Role;
+use crate::error::NodeError;
+
+pub use directory::{DirectoryRequest, MerchantView, StationView};
+pub use points::{
+    AwardRule, BalanceRow, Booked, LedgerView, PointsRequest, StatementLine, StatementView,
+};
+pub use reports::{ReportAction, ReportRequest};
+pub use roster::{MemberApplication, MemberView, RosterRequest};
+pub use tasks::{NeedRequest, NeedView, TaskRequest, TaskView};
+
+/// A workflow request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
+pub enum WorkflowRequest {
+    /// Statistics over every report this node can see.
+    Stats {
+        /// Only places under this prefix.
+        place: Option<PlaceId>,
+        /// Only reports submitted on or after this day.
+        from: Option<NaiveDate>,
+        /// Only reports submitted on or before this day.
+        to: Option<NaiveDate>,
+    },
+    /// A step in a report's lifecycle, or a "me too".
+    Report(ReportRequest),
+    /// The roster and its private part.
+    Roster(RosterRequest),
+    /// The task list.
+    Task(TaskRequest),
+    /// The needs list.
+    Need(NeedRequest),
+    /// The points ledger.
+    Points(PointsRequest),
+    /// Stations and merchants.
+    Directory(DirectoryRequest),
+}
+
+impl WorkflowRequest {
+    /// True for requests that change the store. Requests that only look open
+    /// the store read-only and never modify its file.
+    pub fn writes(&self) -> bool {
+        match self {
+            WorkflowRequest::Stats { .. } => false,
+            WorkflowRequest::Report(r) => r.writes(),
+            WorkflowRequest::Roster(r) => r.writes(),
+            WorkflowRequest::Task(r) => r.writes(),
+            WorkflowRequest::Need(r) => r.writes(),
+            WorkflowRequest::Points(r) => r.writes(),
+            WorkflowRequest::Directory(r) => r.writes(),
+        }
+    }
+}
+
+/// A workflow answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum WorkflowResponse {
+    /// For [`WorkflowRequest::Stats`].
+    Stats(StatsView),
+    /// A report after a lifecycle step or a "me too".
+    Report(Box<ReportView>),
+    /// One member.
+    Member(Box<MemberView>),
+    /// Members, in place and id order.
+    Members(Vec<MemberView>),
+    /// One task.
+    Task(Box<TaskView>),
+    /// Tasks, in place and id order.
+    Tasks(Vec<TaskView>),
+    /// A task signed off, with the points entry it earned its member.
+    SignedOff {
+        /// The task after sign-off.
+        task: Box<TaskView>,
+        /// The credit written in the same commit.
+        entry: Entry,
+    },
+    /// One need.
+    Need(Box<NeedView>),
+    /// Needs, in place and id order.
+    Needs(Vec<NeedView>),
+    /// Entries written by an award, redemption or correction.
+    Booked(Booked),
+    /// Balances of members.
+    Balances(Vec<BalanceRow>),
+    /// One member's statement.
+    Statement(StatementView),
+    /// A community's ledger for a year.
+    Ledger(LedgerView),
+    /// One station.
+    Station(Box<StationView>),
+    /// Stations.
+    Stations(Vec<StationView>),
+    /// One merchant.
+    Merchant(Box<MerchantView>),
+    /// Merchants.
+    Merchants(Vec<MerchantView>),
+}
+
+/// Statistics with their derived rates, as `yizhan stats` shows them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatsView {
+    /// The counts.
+    #[serde(flatten)]
+    pub stats: Stats,
+    /// Closed ÷ (all − voided).
+    pub closure_rate: Option<f64>,
+    /// Closed on time ÷ closed.
+    pub on_time_closure_rate: Option<f64>,
+}
+
+/// A workflow request that the node's role, the place of the data, or the
+/// data itself refuses. Nothing is written when one of these is returned.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum WorkflowError {
+    /// Only a community node writes this kind of document.
+    #[error(
+        "the {what} is kept by community nodes; this is a {role} node at {place}, so run the command on the community's node"
+    )]
+    CommunityOnly {
+        /// What was to be written.
+        what: &'static str,
+        /// This node's role.
+        role: Role,
+        /// This node's place.
+        place: PlaceId,
+    },
+    /// A report this node may not act on.
+    #[error("report {report} belongs to {owner}; a {role} node at {place} may not {action} it")]
+    ReportOutOfScope {
+        /// The report.
+        report: String,
+        /// The place whose document holds it.
+        owner: PlaceId,
+        /// This node's role.
+        role: Role,
+        /// This node's place.
+        place: PlaceId,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// A lifecycle step that belongs to the other level.
+    #[error("report {report}: {action} is the {level}'s step; run it on the {level} node")]
+    WrongLevel {
+        /// The report.
+        report: String,
+        /// The step.
+        action: &'static str,
+        /// The level whose step it is.
+        level: &'static str,
+    },
+    /// A points award that the rules refuse.
+    #[error("no award: {0}")]
+    AwardRefused(String),
+    /// A rule-based award already made for this report or task.
+    #[error("{reference} was already awarded to {member} in entry {entry}; awards are made once")]
+    DoubleAward {
+        /// The report or task.
+        reference: String,
+        /// Who got the points.
+        member: String,
+        /// The entry that holds them.
+        entry: String,
+    },
+    /// A redemption that the directory does not back.
+    #[error("no redemption: {0}")]
+    RedeemRefused(String),
+    /// A "me too" that does not fit the case.
+    #[error("no confirmation: {0}")]
+    ConfirmRefused(String),
+    /// An entity this node does not hold.
+    #[error("{what} {id} is not held on this node; `{hint}` shows what it holds")]
+    NotHeld {
+        /// Which kind of entity.
+        what: &'static str,
+        /// Its id.
+        id: String,
+        /// The command that lists them.
+        hint: &'static str,
+    },
+}
+
+impl From<WorkflowError> for NodeError {
+    fn from(e: WorkflowError) -> Self {
+        NodeError::Admin(e.to_string())
+    }
+}
+
+/// Mints an id `<prefix>-xxxxxxxx` from 32 random bits, drawing again while
+/// `taken` says the id is in use.
+pub(crate) fn mint<T>(prefix: &str, taken: impl Fn(&T) -> bool) -> Result<T, NodeError>
+where
+    T: FromStr<Err = IdError>,
+{
+    loop {
+        let id = format!("{prefix}-{:08x}", rand::random::<u32>())
+            .parse::<T>()
+            .map_err(ValidationError::from)?;
+        if !taken(&id) {
+            return Ok(id);
+        }
+    }
+}
+
+impl Node {
+    /// Executes a workflow request at `now`.
+    pub fn execute_workflow(
+        &mut self,
+        req: WorkflowRequest,
+        now: DateTime<Utc>,
+    ) -> Result<WorkflowResponse, NodeError> {
+        match req {
+            WorkflowRequest::Stats { place, from, to } => {
+                let filter = StatsFilter { place, from, to };
+                Ok(WorkflowResponse::Stats(self.stats(&filter, now)?))
+            }
+            WorkflowRequest::Report(r) => self.execute_report(r, now),
+            WorkflowRequest::Roster(r) => self.execute_roster(r, now),
+            WorkflowRequest::Task(r) => self.execute_task(r, now),
+            WorkflowRequest::Need(r) => self.execute_need(r, now),
+            WorkflowRequest::Points(r) => self.execute_points(r, now),
+            WorkflowRequest::Directory(r) => self.execute_directory(r, now),
+        }
+    }
+
+    /// Counts every report this node holds that passes `filter`.
+    pub fn stats(
+        &mut self,
+        filter: &StatsFilter,
+        now: DateTime<Utc>,
+    ) -> Result<StatsView, NodeError> {
+        let mut held = Vec::new();
+        for id in self.held(DocKind::Reports)? {
+            if filter
+                .place
+                .as_ref()
+                .is_some_and(|p| !p.contains(id.place()))
+            {
+                continue;
+            }
+            if let Some(doc) = self.repo.existing(&id)? {
+                for r in report::list(&*doc)? {
+                    held.push((id.place().clone(), r));
+                }
+            }
+        }
+        let stats = Stats::compute(held.iter().map(|(p, r)| (p, r)), filter, now);
+        Ok(StatsView {
+            closure_rate: stats.closure_rate(),
+            on_time_closure_rate: stats.on_time_closure_rate(),
+            stats,
+        })
+    }
+
+    /// This node's place, when it is a community node; otherwise the refusal
+    /// naming `what` could not be written here.
+    pub(crate) fn own_community(&self, what: &'static str) -> Result<PlaceId, WorkflowError> {
+        if self.config.role != Role::Community {
+            return Err(WorkflowError::CommunityOnly {
+                what,
+                role: self.config.role,
+                place: self.config.place.clone(),
+            });
+        }
+        Ok(self.config.place.clone())
+    }
+
+    /// The id of this node's own document of an unperiodised `kind`.
+    pub(crate) fn own_doc(&self, kind: DocKind) -> DocumentId {
+        DocumentId::singleton(self.config.place.clone(), kind)
+    }
+
+    /// Every held document of `kind`, in id order (so by place).
+    pub(crate) fn held(&self, kind: DocKind) -> Result<Vec<DocumentId>, NodeError> {
+        let mut ids: Vec<DocumentId> = self
+            .repo
+            .document_ids()?
+            .into_iter()
+            .filter(|id| id.kind() == kind)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+}

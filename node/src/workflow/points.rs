@@ -1,0 +1,727 @@
+//! The points ledger as node operations: rule-based and discretionary awards,
+//! redemptions at stations and merchants, compensating corrections, balances
+//! and statements.
+//!
+//! Ledgers are yearly documents (`<place>/ledger/YYYY`). The first write of a
+//! new year opens its document with one `opening` entry per member carrying
+//! the previous year's balance forward, in the same commit as the write, so a
+//! balance is always the sum of one document's entries.
+
+use std::collections::BTreeMap;
+
+use automerge::AutoCommit;
+use chrono::{DateTime, Datelike, Utc};
+use crdt_model::directory;
+use crdt_model::ids::{EntryId, MerchantId, StationId, TaskId};
+use crdt_model::ledger::{self, Entry, EntryKind, RULE_POINTS_PATROL, RULE_POINTS_REPORT};
+use crdt_model::roster::{self, Member, MemberStatus};
+use crdt_model::{DocKind, DocumentId, MemberId, Period, PlaceId, ReportId, ValidationError};
+use serde::{Deserialize, Serialize};
+
+use super::{WorkflowError, WorkflowResponse, mint};
+use crate::api::Node;
+use crate::error::NodeError;
+use crate::repo::Writer;
+
+/// `yizhan points ...`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", content = "args", rename_all = "snake_case")]
+pub enum PointsRequest {
+    /// Award points to one or more members by a rule or at discretion.
+    Award {
+        /// Who earns them (the reporter, for a report; may be empty then).
+        members: Vec<MemberId>,
+        /// Why.
+        rule: AwardRule,
+    },
+    /// Redeem points for an item at a station or merchant of the directory.
+    Redeem {
+        /// Whose points.
+        member: MemberId,
+        /// The station or merchant, by id or exact name.
+        at: String,
+        /// What is taken.
+        item: String,
+        /// The price in points; a merchant's listed price when omitted.
+        points: Option<i64>,
+    },
+    /// A compensating entry for a mistake.
+    Correct {
+        /// Whose balance.
+        member: MemberId,
+        /// Signed change.
+        points: i64,
+        /// Why.
+        reason: String,
+        /// The entry it corrects.
+        entry: Option<EntryId>,
+    },
+    /// Balances now.
+    Balance {
+        /// Only ledgers of places under this prefix.
+        place: Option<PlaceId>,
+        /// Only this member.
+        member: Option<MemberId>,
+    },
+    /// Every entry of one member in one year, with the balance after each.
+    Statement {
+        /// The member.
+        member: MemberId,
+        /// The year; the current one when omitted.
+        year: Option<i32>,
+    },
+    /// Every entry of one community's ledger in one year, with each
+    /// member's balance after each entry: the statements of all members.
+    Ledger {
+        /// The community; this node's place when omitted.
+        place: Option<PlaceId>,
+        /// The year; the current one when omitted.
+        year: Option<i32>,
+        /// Only this member's entries.
+        member: Option<MemberId>,
+    },
+}
+
+impl PointsRequest {
+    /// True for requests that change the store.
+    pub fn writes(&self) -> bool {
+        !matches!(
+            self,
+            PointsRequest::Balance { .. }
+                | PointsRequest::Statement { .. }
+                | PointsRequest::Ledger { .. }
+        )
+    }
+}
+
+/// Why points are awarded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum AwardRule {
+    /// A verified report, to its reporter, once.
+    Report {
+        /// The report.
+        report: ReportId,
+    },
+    /// A signed-off task, to the member who did it, once (sign-off does this).
+    Task {
+        /// The task.
+        task: TaskId,
+    },
+    /// A patrol.
+    Patrol {
+        /// A note, such as the route.
+        reason: Option<String>,
+    },
+    /// A discretionary award.
+    Discretionary {
+        /// How many points.
+        points: i64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A member's balance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BalanceRow {
+    /// The community whose ledger holds it.
+    pub place: PlaceId,
+    /// The member.
+    pub member: MemberId,
+    /// Their shown name, when the roster is held.
+    pub display_name: Option<String>,
+    /// Points.
+    pub balance: i64,
+}
+
+/// What an award, redemption or correction wrote.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Booked {
+    /// The new entries.
+    pub entries: Vec<Entry>,
+    /// The balances of the members concerned, after.
+    pub balances: Vec<BalanceRow>,
+}
+
+/// One line of a statement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatementLine {
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: Entry,
+    /// The member's balance after it.
+    pub balance: i64,
+}
+
+/// A member's statement for one year.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StatementView {
+    /// The community whose ledger it is.
+    pub place: PlaceId,
+    /// The member.
+    pub member: MemberId,
+    /// The year.
+    pub year: i32,
+    /// A balance carried from an earlier year that this year's ledger does
+    /// not hold yet (it is written with the year's first entry); 0 otherwise.
+    pub carried: i64,
+    /// Every entry, in order.
+    pub entries: Vec<StatementLine>,
+    /// The balance at the end.
+    pub balance: i64,
+}
+
+/// One community's ledger for one year.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LedgerView {
+    /// The community.
+    pub place: PlaceId,
+    /// The year.
+    pub year: i32,
+    /// Balances carried from an earlier year that this year's ledger does not
+    /// hold yet (written with the year's first entry).
+    pub carried: BTreeMap<MemberId, i64>,
+    /// Every entry in order, each with its member's balance after it.
+    pub entries: Vec<StatementLine>,
+}
+
+/// Where a write's ledger entries go: this year's document, and the opening
+/// balances to write first when that document is new.
+pub(crate) struct LedgerPlan {
+    id: DocumentId,
+    opening: Option<BTreeMap<MemberId, i64>>,
+}
+
+impl LedgerPlan {
+    /// The ledger document inside a write, opened for the year if new. Call
+    /// once per write.
+    pub(crate) fn open<'w>(
+        &self,
+        w: &'w mut Writer<'_>,
+        now: DateTime<Utc>,
+        by: &str,
+    ) -> Result<&'w mut AutoCommit, NodeError> {
+        let doc = w.doc(&self.id)?;
+        if let Some(carried) = &self.opening {
+            ledger::open_year(doc, carried, now, by)?;
+        }
+        Ok(doc)
+    }
+}
+
+/// A fresh entry id for `doc`.
+pub(crate) fn mint_entry(doc: &AutoCommit) -> Result<EntryId, NodeError> {
+    let held = ledger::list(doc)?;
+    mint("e", |e: &EntryId| held.iter().any(|x| &x.id == e))
+}
+
+fn year_of(id: &DocumentId) -> Option<i32> {
+    match id.period() {
+        Some(Period::Year { year }) => Some(year),
+        _ => None,
+    }
+}
+
+impl Node {
+    pub(super) fn execute_points(
+        &mut self,
+        req: PointsRequest,
+        now: DateTime<Utc>,
+    ) -> Result<WorkflowResponse, NodeError> {
+        match req {
+            PointsRequest::Balance { place, member } => Ok(WorkflowResponse::Balances(
+                self.balances(place.as_ref(), member.as_ref(), now)?,
+            )),
+            PointsRequest::Statement { member, year } => Ok(WorkflowResponse::Statement(
+                self.statement(&member, year.unwrap_or(now.year()), now)?,
+            )),
+            PointsRequest::Ledger {
+                place,
+                year,
+                member,
+            } => {
+                let place = place.unwrap_or_else(|| self.config.place.clone());
+                Ok(WorkflowResponse::Ledger(self.ledger_view(
+                    &place,
+                    year.unwrap_or(now.year()),
+                    member.as_ref(),
+                    now,
+                )?))
+            }
+            PointsRequest::Award { members, rule } => {
+                Ok(WorkflowResponse::Booked(self.award(members, rule, now)?))
+            }
+            PointsRequest::Redeem {
+                member,
+                at,
+                item,
+                points,
+            } => Ok(WorkflowResponse::Booked(
+                self.redeem(&member, &at, &item, points, now)?,
+            )),
+            PointsRequest::Correct {
+                member,
+                points,
+                reason,
+                entry,
+            } => {
+                let place = self.own_community("ledger")?;
+                let m = self.own_member(&member)?;
+                let plan = self.ledger_plan(&place, now)?;
+                let by = self.author();
+                let e = self.repo.write(now, |w| {
+                    let doc = plan.open(w, now, &by)?;
+                    let e = Entry {
+                        id: mint_entry(doc)?,
+                        member: m.id.clone(),
+                        amount: points,
+                        kind: EntryKind::Correction,
+                        at: now,
+                        by: by.clone(),
+                        reason: Some(reason),
+                        reference: entry.map(|e| e.to_string()),
+                        redeemed_at: None,
+                        item: None,
+                    };
+                    ledger::correct(doc, &m, &e)?;
+                    Ok(e)
+                })?;
+                Ok(WorkflowResponse::Booked(self.booked(vec![e], now)?))
+            }
+        }
+    }
+
+    /// The entries written, with the balances after them.
+    fn booked(&mut self, entries: Vec<Entry>, now: DateTime<Utc>) -> Result<Booked, NodeError> {
+        let place = self.config.place.clone();
+        let mut balances = Vec::new();
+        for e in &entries {
+            if balances.iter().any(|b: &BalanceRow| b.member == e.member) {
+                continue;
+            }
+            balances.extend(self.balances(Some(&place), Some(&e.member), now)?);
+        }
+        Ok(Booked { entries, balances })
+    }
+
+    fn award(
+        &mut self,
+        mut members: Vec<MemberId>,
+        rule: AwardRule,
+        now: DateTime<Utc>,
+    ) -> Result<Booked, NodeError> {
+        let place = self.own_community("ledger")?;
+        members.sort();
+        members.dedup();
+        let entries = self.all_entries(&place)?;
+        // (kind, points, reason, reference) per award.
+        let (kind, points, reason, reference) = match rule {
+            AwardRule::Report { report } => {
+                let (doc_id, r) = self.find_report(&report)?;
+                if doc_id.place() != &place {
+                    return Err(WorkflowError::AwardRefused(format!(
+                        "report {report} belongs to {}, not to this community",
+                        doc_id.place()
+                    ))
+                    .into());
+                }
+                if !r.was_verified() {
+                    return Err(WorkflowError::AwardRefused(format!(
+                        "report {report} is {} and has not been verified; points are for verified reports",
+                        r.state().status
+                    ))
+                    .into());
+                }
+                let Some(reporter) = r.reporter.clone() else {
+                    return Err(WorkflowError::AwardRefused(format!(
+                        "report {report} names no reporter on the roster"
+                    ))
+                    .into());
+                };
+                if members.iter().any(|m| m != &reporter) {
+                    return Err(WorkflowError::AwardRefused(format!(
+                        "report {report} was reported by {reporter}, and only the reporter earns its points"
+                    ))
+                    .into());
+                }
+                members = vec![reporter];
+                (
+                    EntryKind::Report,
+                    RULE_POINTS_REPORT,
+                    Some(format!("verified report ({})", r.category)),
+                    Some(report.to_string()),
+                )
+            }
+            AwardRule::Task { task } => {
+                if let Some(e) = ledger::credited_for(&entries, EntryKind::Task, task.as_str()) {
+                    return Err(WorkflowError::DoubleAward {
+                        reference: format!("task {task}"),
+                        member: e.member.to_string(),
+                        entry: e.id.to_string(),
+                    }
+                    .into());
+                }
+                return Err(WorkflowError::AwardRefused(format!(
+                    "task points are awarded by `yizhan task sign-off {task}`"
+                ))
+                .into());
+            }
+            AwardRule::Patrol { reason } => (EntryKind::Patrol, RULE_POINTS_PATROL, reason, None),
+            AwardRule::Discretionary { points, reason } => {
+                if points <= 0 {
+                    return Err(ValidationError::NonPositiveAmount(points).into());
+                }
+                (EntryKind::Award, points, Some(reason), None)
+            }
+        };
+        if members.is_empty() {
+            return Err(WorkflowError::AwardRefused("name at least one --member".into()).into());
+        }
+        if let Some(r) = &reference
+            && let Some(e) = ledger::credited_for(&entries, kind, r)
+        {
+            return Err(WorkflowError::DoubleAward {
+                reference: format!("report {r}"),
+                member: e.member.to_string(),
+                entry: e.id.to_string(),
+            }
+            .into());
+        }
+        let mut on_roster: Vec<Member> = Vec::new();
+        for id in &members {
+            let m = self.own_member(id)?;
+            if kind != EntryKind::Report && m.status != MemberStatus::Active {
+                return Err(ValidationError::MemberNotActive {
+                    member: id.to_string(),
+                    status: m.status.as_str(),
+                    action: "earning points",
+                }
+                .into());
+            }
+            on_roster.push(m);
+        }
+        let plan = self.ledger_plan(&place, now)?;
+        let by = self.author();
+        let written = self.repo.write(now, |w| {
+            let doc = plan.open(w, now, &by)?;
+            let mut written = Vec::new();
+            for m in &on_roster {
+                let e = Entry {
+                    id: mint_entry(doc)?,
+                    member: m.id.clone(),
+                    amount: points,
+                    kind,
+                    at: now,
+                    by: by.clone(),
+                    reason: reason.clone(),
+                    reference: reference.clone(),
+                    redeemed_at: None,
+                    item: None,
+                };
+                ledger::credit(doc, m, &e)?;
+                written.push(e);
+            }
+            Ok(written)
+        })?;
+        self.booked(written, now)
+    }
+
+    fn redeem(
+        &mut self,
+        member: &MemberId,
+        at: &str,
+        item: &str,
+        points: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Booked, NodeError> {
+        let place = self.own_community("ledger")?;
+        let m = self.own_member(member)?;
+        let (where_id, price) = self.price(at, item, points)?;
+        let plan = self.ledger_plan(&place, now)?;
+        let by = self.author();
+        let e = self.repo.write(now, |w| {
+            let doc = plan.open(w, now, &by)?;
+            let id = mint_entry(doc)?;
+            Ok(ledger::redeem(
+                doc, &id, &m, price, &where_id, item, now, &by,
+            )?)
+        })?;
+        self.booked(vec![e], now)
+    }
+
+    /// Finds the station or merchant of this community's directory and the
+    /// price of `item` there: a merchant's listed price, or `points` at a station.
+    fn price(
+        &mut self,
+        at: &str,
+        item: &str,
+        points: Option<i64>,
+    ) -> Result<(String, i64), NodeError> {
+        let refused = |why: String| NodeError::from(WorkflowError::RedeemRefused(why));
+        let dir_id = self.own_doc(DocKind::Directory);
+        let (stations, merchants) = match self.repo.existing(&dir_id)? {
+            Some(doc) => (
+                directory::list_stations(&*doc)?,
+                directory::list_merchants(&*doc)?,
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
+        let station_id = StationId::parse(at).ok();
+        let merchant_id = MerchantId::parse(at).ok();
+        if let Some(mc) = merchants
+            .iter()
+            .find(|mc| Some(&mc.id) == merchant_id.as_ref() || mc.name == at)
+        {
+            let Some(price) = mc.rewards.get(item).copied() else {
+                let offered: Vec<String> = mc
+                    .rewards
+                    .iter()
+                    .map(|(i, p)| format!("{i} ({p} points)"))
+                    .collect();
+                return Err(refused(format!(
+                    "merchant {} ({}) does not offer {item:?}; it offers {}",
+                    mc.name,
+                    mc.id,
+                    if offered.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        offered.join(", ")
+                    }
+                )));
+            };
+            if let Some(p) = points
+                && p != price
+            {
+                return Err(refused(format!(
+                    "{} offers {item} for {price} points, not {p}",
+                    mc.name
+                )));
+            }
+            return Ok((mc.id.to_string(), price));
+        }
+        if let Some(st) = stations
+            .iter()
+            .find(|st| Some(&st.id) == station_id.as_ref() || st.name == at)
+        {
+            let Some(p) = points else {
+                return Err(refused(format!(
+                    "station {} ({}) lists no prices; give the points with --points",
+                    st.name, st.id
+                )));
+            };
+            if p <= 0 {
+                return Err(ValidationError::NonPositiveAmount(p).into());
+            }
+            return Ok((st.id.to_string(), p));
+        }
+        Err(refused(format!(
+            "{at:?} is neither a station nor a merchant of this community; `yizhan directory station list` and `yizhan directory merchant list` show them"
+        )))
+    }
+
+    /// The held ledgers of `place`, oldest first.
+    fn ledgers(&self, place: &PlaceId) -> Result<Vec<(i32, DocumentId)>, NodeError> {
+        let mut out: Vec<(i32, DocumentId)> = self
+            .held(DocKind::Ledger)?
+            .into_iter()
+            .filter(|id| id.place() == place)
+            .filter_map(|id| year_of(&id).map(|y| (y, id)))
+            .collect();
+        out.sort_by_key(|(y, _)| *y);
+        Ok(out)
+    }
+
+    /// Every entry of every year of `place`'s ledger.
+    pub(crate) fn all_entries(&mut self, place: &PlaceId) -> Result<Vec<Entry>, NodeError> {
+        let mut out = Vec::new();
+        for (_, id) in self.ledgers(place)? {
+            if let Some(doc) = self.repo.existing(&id)? {
+                out.extend(ledger::list(&*doc)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ledger document of `year` if it holds anything.
+    fn ledger_doc(&mut self, place: &PlaceId, year: i32) -> Result<Option<DocumentId>, NodeError> {
+        for (y, id) in self.ledgers(place)? {
+            if y == year
+                && let Some(doc) = self.repo.existing(&id)?
+                && !doc.get_heads().is_empty()
+            {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Balances at the end of the latest ledger before `year`: what that
+    /// year opens with.
+    fn carried_into(
+        &mut self,
+        place: &PlaceId,
+        year: i32,
+    ) -> Result<BTreeMap<MemberId, i64>, NodeError> {
+        let prior = self
+            .ledgers(place)?
+            .into_iter()
+            .rev()
+            .find(|(y, _)| *y < year);
+        match prior {
+            Some((_, id)) => match self.repo.existing(&id)? {
+                Some(doc) => Ok(ledger::balances(&*doc)?),
+                None => Ok(BTreeMap::new()),
+            },
+            None => Ok(BTreeMap::new()),
+        }
+    }
+
+    /// Where this year's entries of `place` go.
+    pub(crate) fn ledger_plan(
+        &mut self,
+        place: &PlaceId,
+        now: DateTime<Utc>,
+    ) -> Result<LedgerPlan, NodeError> {
+        let id = DocumentId::ledger(place.clone(), now);
+        let opening = match self.ledger_doc(place, now.year())? {
+            Some(_) => None,
+            None => Some(self.carried_into(place, now.year())?),
+        };
+        Ok(LedgerPlan { id, opening })
+    }
+
+    /// Balances now of the members of the ledgers held under `place`.
+    pub fn balances(
+        &mut self,
+        place: Option<&PlaceId>,
+        member: Option<&MemberId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BalanceRow>, NodeError> {
+        let mut places: Vec<PlaceId> = self
+            .held(DocKind::Ledger)?
+            .into_iter()
+            .map(|id| id.place().clone())
+            .filter(|p| place.is_none_or(|f| f.contains(p)))
+            .collect();
+        places.dedup();
+        let mut out = Vec::new();
+        for p in places {
+            let balances = match self.ledger_doc(&p, now.year())? {
+                Some(id) => match self.repo.existing(&id)? {
+                    Some(doc) => ledger::balances(&*doc)?,
+                    None => BTreeMap::new(),
+                },
+                None => self.carried_into(&p, now.year())?,
+            };
+            let roster_id = DocumentId::singleton(p.clone(), DocKind::Roster);
+            let names: BTreeMap<MemberId, String> = match self.repo.existing(&roster_id)? {
+                Some(doc) => roster::list(&*doc)?
+                    .into_iter()
+                    .map(|m| (m.id, m.display_name))
+                    .collect(),
+                None => BTreeMap::new(),
+            };
+            for (m, balance) in balances {
+                if member.is_some_and(|x| x != &m) {
+                    continue;
+                }
+                out.push(BalanceRow {
+                    place: p.clone(),
+                    display_name: names.get(&m).cloned(),
+                    member: m,
+                    balance,
+                });
+            }
+        }
+        if let Some(m) = member
+            && out.is_empty()
+        {
+            // A member without entries has nothing: say 0 if they are on a
+            // roster held here, and name the mistake otherwise.
+            let view = self.member(m)?;
+            out.push(BalanceRow {
+                place: view.place,
+                member: m.clone(),
+                display_name: Some(view.member.display_name),
+                balance: 0,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One member's entries in `year`, with the balance after each.
+    pub fn statement(
+        &mut self,
+        member: &MemberId,
+        year: i32,
+        now: DateTime<Utc>,
+    ) -> Result<StatementView, NodeError> {
+        let place = self.member(member)?.place;
+        let (entries, carried) = match self.ledger_doc(&place, year)? {
+            Some(id) => match self.repo.existing(&id)? {
+                Some(doc) => (ledger::statement(&*doc, member)?, 0),
+                None => (Vec::new(), 0),
+            },
+            None if year == now.year() => {
+                let carried = self.carried_into(&place, year)?;
+                (Vec::new(), carried.get(member).copied().unwrap_or(0))
+            }
+            None => (Vec::new(), 0),
+        };
+        let mut balance = carried;
+        let lines = entries
+            .into_iter()
+            .map(|entry| {
+                balance += entry.amount;
+                StatementLine { entry, balance }
+            })
+            .collect();
+        Ok(StatementView {
+            place,
+            member: member.clone(),
+            year,
+            carried,
+            entries: lines,
+            balance,
+        })
+    }
+
+    /// One community's entries of `year`, with running balances per member.
+    pub fn ledger_view(
+        &mut self,
+        place: &PlaceId,
+        year: i32,
+        member: Option<&MemberId>,
+        now: DateTime<Utc>,
+    ) -> Result<LedgerView, NodeError> {
+        let (entries, carried) = match self.ledger_doc(place, year)? {
+            Some(id) => match self.repo.existing(&id)? {
+                Some(doc) => (ledger::list(&*doc)?, BTreeMap::new()),
+                None => (Vec::new(), BTreeMap::new()),
+            },
+            None if year == now.year() => (Vec::new(), self.carried_into(place, year)?),
+            None => (Vec::new(), BTreeMap::new()),
+        };
+        let carried: BTreeMap<MemberId, i64> = carried
+            .into_iter()
+            .filter(|(m, _)| member.is_none_or(|x| x == m))
+            .collect();
+        let mut running = carried.clone();
+        let lines = entries
+            .into_iter()
+            .filter(|e| member.is_none_or(|m| m == &e.member))
+            .map(|entry| {
+                let b = running.entry(entry.member.clone()).or_insert(0);
+                *b += entry.amount;
+                StatementLine { balance: *b, entry }
+            })
+            .collect();
+        Ok(LedgerView {
+            place: place.clone(),
+            year,
+            carried,
+            entries: lines,
+        })
+    }
+}
