@@ -16,20 +16,77 @@ use futures::StreamExt as _;
 use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, request_response};
-use node::engine::{AllowAll, Engine, EngineConfig, Input, MemDocs, Output, PeerKey};
+use node::engine::wire::{self, Message, SyncData};
+use node::engine::{AllowAll, Docs, Engine, EngineConfig, Input, MemDocs, Output, PeerKey};
 use node::net::blob::{ChunkRequest, ChunkResponse};
 use node::net::codec::Frame;
 use node::net::{Behaviour, BehaviourEvent, build_swarm};
+use node::trust::Credential;
+use node::trust::signing::{self, ChangeSignature, Proof};
 
 const EVIL: &str = "guandu/yiliu/evil";
+
+/// The actor id a node writes with: its public key.
+fn actor_of(key: &Keypair) -> automerge::ActorId {
+    automerge::ActorId::from(node::trust::NodeKey::of_keypair(key).unwrap().0.to_vec())
+}
 const REAL_PHOTO: &[u8] = b"the photo the report claims to carry";
 const FORGED_PHOTO: &[u8] = b"other bytes pretending to be it!!!!!";
 
-/// The hostile peer: a swarm, and an engine that syncs one bogus document.
+/// Documents the hostile peer syncs, with its own changes properly signed
+/// so that the bait report passes and the forged blob is what gets tested.
+struct SignedDocs {
+    inner: MemDocs,
+    key: Keypair,
+    credential: Credential,
+}
+
+impl Docs for SignedDocs {
+    fn ids(&self) -> Vec<DocumentId> {
+        self.inner.ids()
+    }
+    fn get_mut(&mut self, id: &DocumentId) -> Option<&mut automerge::AutoCommit> {
+        self.inner.get_mut(id)
+    }
+    fn create(&mut self, id: &DocumentId) -> &mut automerge::AutoCommit {
+        self.inner.create(id)
+    }
+    fn changed(&mut self, id: &DocumentId, heads_before: &[automerge::ChangeHash]) {
+        self.inner.changed(id, heads_before)
+    }
+    fn proof(&mut self, id: &DocumentId, base: &[automerge::ChangeHash]) -> Vec<u8> {
+        let key = node::trust::NodeKey::of_keypair(&self.key).unwrap();
+        let Some(doc) = self.inner.get_mut(id) else {
+            return Vec::new();
+        };
+        let known: Vec<_> = base
+            .iter()
+            .filter(|h| doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let signatures = doc
+            .get_changes(&known)
+            .iter()
+            .map(|c| ChangeSignature {
+                hash: c.hash().0,
+                author: key,
+                signature: signing::sign(&self.key, &c.hash()).unwrap(),
+            })
+            .collect();
+        Proof {
+            signatures,
+            authors: vec![self.credential.clone()],
+        }
+        .encode()
+    }
+}
+
+/// The hostile peer: a swarm, and an engine that syncs one bait document.
 struct Hostile {
     swarm: Swarm<Behaviour>,
     engine: Engine<AllowAll>,
-    docs: MemDocs,
+    docs: SignedDocs,
+    key: Keypair,
     started: Instant,
     victim: Option<PeerId>,
     sync_failures: usize,
@@ -40,14 +97,14 @@ impl Hostile {
     /// A hostile peer with `key`, presenting `token` (an admission it was
     /// given: it is an admitted member that misbehaves).
     fn new(key: Keypair, token: &str) -> Hostile {
-        let credential =
-            serde_json::to_vec(&node::trust::Credential::from_token(token).unwrap()).unwrap();
-        let swarm = build_swarm(key, false).unwrap();
-        let mut docs = MemDocs::new();
+        let cred = Credential::from_token(token).unwrap();
+        let credential = serde_json::to_vec(&cred).unwrap();
+        let swarm = build_swarm(key.clone(), false).unwrap();
+        let mut docs = MemDocs::with_actor(actor_of(&key));
         // A report referencing a photo by the hash of bytes we will not send.
         let now = Utc::now();
         let place = PlaceId::parse(EVIL).unwrap();
-        let mut doc = automerge::AutoCommit::new();
+        let mut doc = automerge::AutoCommit::new().with_actor(actor_of(&key));
         report::submit(
             &mut doc,
             &NewReport {
@@ -77,7 +134,12 @@ impl Hostile {
         Hostile {
             swarm,
             engine: Engine::new(EngineConfig::default(), AllowAll, 7),
-            docs,
+            docs: SignedDocs {
+                inner: docs,
+                key: key.clone(),
+                credential: cred,
+            },
+            key,
             started: Instant::now(),
             victim: None,
             sync_failures: 0,
@@ -179,6 +241,46 @@ impl Hostile {
             }
             _ => {}
         }
+    }
+
+    /// Sends one crafted sync message carrying `change` for `doc`, with `proof`.
+    fn send_change(&mut self, doc: &DocumentId, change: Vec<u8>, proof: Proof) {
+        let message = automerge::sync::Message {
+            heads: vec![],
+            need: vec![],
+            have: vec![],
+            changes: vec![change].into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        let bytes = wire::encode(&Message::Sync(SyncData {
+            doc: doc.clone(),
+            reply: true,
+            reset: true,
+            data: message.encode(),
+            proof: proof.encode(),
+        }))
+        .unwrap();
+        self.send_raw(bytes);
+    }
+
+    /// A fresh change by this peer putting `key`, and a proof for it signed
+    /// by `signer` (its own key, or another).
+    fn forge(&self, signer: &Keypair, key: &str) -> (Vec<u8>, Proof) {
+        use automerge::transaction::Transactable as _;
+        let mut doc = automerge::AutoCommit::new().with_actor(actor_of(&self.key));
+        doc.put(automerge::ROOT, key, "forged").unwrap();
+        doc.commit();
+        let change = doc.get_last_local_change().unwrap();
+        let proof = Proof {
+            signatures: vec![ChangeSignature {
+                hash: change.hash().0,
+                author: node::trust::NodeKey::of_keypair(&self.key).unwrap(),
+                signature: signing::sign(signer, &change.hash()).unwrap(),
+            }],
+            authors: vec![self.docs.credential.clone()],
+        };
+        (change.raw_bytes().to_vec(), proof)
     }
 
     fn send_raw(&mut self, bytes: Vec<u8>) {
@@ -292,6 +394,84 @@ async fn hostile_input_is_refused_and_the_node_keeps_serving() {
         assert!(!out.status.success(), "blob {hash} should not be held");
     }
     assert_eq!(json(&s, &["status"])["blobs"], 0);
+
+    // Forged changes from an admitted member: each refused before anything is applied.
+    let docs_before = json(&s, &["doc", "list"]);
+    let own = h.key.clone();
+    let impostor = Keypair::generate_ed25519();
+    let evil_doc = DocumentId::parse(&format!("{EVIL}/directory")).unwrap();
+    // (a) signed by the wrong key.
+    let (change, proof) = h.forge(&impostor, "a-wrong-key");
+    h.send_change(&evil_doc, change, proof);
+    // (b) correctly signed, then one byte altered.
+    let (mut change, proof) = h.forge(&own, "b-tampered");
+    let last = change.len() - 2;
+    change[last] ^= 0x01;
+    h.send_change(&evil_doc, change, proof);
+    // (c) documents it may not write: its sibling's ledger, and the charter.
+    let sibling_ledger = DocumentId::ledger(
+        PlaceId::parse("guandu/yiliu/xinyazhou").unwrap(),
+        Utc::now(),
+    );
+    let (change, proof) = h.forge(&own, "c-sibling");
+    h.send_change(&sibling_ledger, change, proof);
+    let charter = DocumentId::parse("guandu/charter").unwrap();
+    let (change, proof) = h.forge(&own, "c-charter");
+    h.send_change(&charter, change, proof);
+    let forged = [
+        "signature that is not its author's".to_owned(),
+        format!("refused changes to {evil_doc}: undecodable changes"),
+        format!("{sibling_ledger} may not be exchanged with this peer"),
+        "community at guandu/yiliu/evil may not write guandu/charter".to_owned(),
+    ];
+    let forged: Vec<&str> = forged.iter().map(String::as_str).collect();
+    let all = h.pump(30, |_| logged_all(&street, &forged)).await;
+    assert!(
+        all,
+        "the street did not refuse every forged change {forged:?}:\n{}",
+        street.logged()
+    );
+    assert_eq!(
+        json(&s, &["doc", "list"]),
+        docs_before,
+        "a forged change reached the store"
+    );
+
+    // (d) Revoked: the street revokes it; it loses access and cannot come back.
+    ok(&s, &["revoke", &evil_id, "--reason", "misbehaved"]);
+    assert!(
+        h.pump(30, |_| street.logged().contains("peer lost access"))
+            .await,
+        "{}",
+        street.logged()
+    );
+    h.victim = None;
+    h.swarm
+        .dial(street.addr().parse::<Multiaddr>().unwrap())
+        .unwrap();
+    let revoked = format!("{evil_id} has been revoked");
+    assert!(
+        h.pump(30, |_| street.logged().contains(&revoked)).await,
+        "{}",
+        street.logged()
+    );
+    let (change, proof) = h.forge(&own, "d-revoked");
+    if h.victim.is_some() {
+        h.send_change(&evil_doc, change, proof);
+    }
+    h.pump(2, |_| false).await;
+    let docs_after = json(&s, &["doc", "list"]);
+    let ids: Vec<&str> = docs_after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&evil_doc.to_string().as_str()), "{ids:?}");
+    assert!(
+        !ids.contains(&sibling_ledger.to_string().as_str()),
+        "{ids:?}"
+    );
 
     // The node still serves its honest peer.
     ok(

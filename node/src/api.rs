@@ -364,7 +364,8 @@ impl Node {
             let p = dir.join(f);
             fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).map_err(io(&p))?;
         }
-        let repo = Repo::new(store, identity.actor_id());
+        let mut repo = Repo::new(store, identity.actor_id());
+        repo.sign_with(identity.keypair().clone());
         let mut node = Node {
             dir: dir.to_owned(),
             config,
@@ -425,7 +426,8 @@ impl Node {
                 other => break other?,
             }
         };
-        let repo = Repo::new(store, identity.actor_id());
+        let mut repo = Repo::new(store, identity.actor_id());
+        repo.sign_with(identity.keypair().clone());
         Ok(Node {
             dir: dir.to_owned(),
             config,

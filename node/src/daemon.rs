@@ -30,6 +30,7 @@ use crate::net::codec::Frame;
 use crate::net::{Behaviour, BehaviourEvent, build_swarm};
 use crate::repo::Repo;
 use crate::store::BlobHash;
+use crate::trust::signing::{ChangeSignature, Proof, TrustContext, check_changes};
 use crate::trust::{Credential, FederationPolicy, NodeKey};
 
 /// Admin requests waiting for the loop.
@@ -79,6 +80,10 @@ struct SyncInfo {
 struct RepoDocs<'a> {
     repo: &'a mut Repo,
     now: DateTime<Utc>,
+    /// What this node checks changes against; `None` checks nothing (no engine runs then).
+    trust: Option<&'a TrustContext>,
+    /// This node's own credential, sent with its changes.
+    credential: Option<&'a Credential>,
 }
 
 impl Docs for RepoDocs<'_> {
@@ -108,6 +113,86 @@ impl Docs for RepoDocs<'_> {
             warn!(doc = %id, error = %e, "cannot persist changes from a peer");
         }
     }
+
+    fn proof(&mut self, id: &DocumentId, base: &[ChangeHash]) -> Vec<u8> {
+        let Ok(Some(doc)) = self.repo.existing(id) else {
+            return Vec::new();
+        };
+        // Heads the peer has that we lack cannot bound the set; leave them out.
+        let known: Vec<ChangeHash> = base
+            .iter()
+            .filter(|h| doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let hashes: Vec<ChangeHash> = doc.get_changes(&known).iter().map(|c| c.hash()).collect();
+        let mut proof = Proof::default();
+        let mut authors = BTreeSet::new();
+        for hash in hashes {
+            match self.repo.store().signature(&hash.0) {
+                Ok(Some(rec)) => {
+                    authors.insert(rec.author);
+                    proof.signatures.push(ChangeSignature {
+                        hash: hash.0,
+                        author: NodeKey(rec.author),
+                        signature: rec.signature,
+                    });
+                }
+                Ok(None) => {
+                    debug!(doc = %id, %hash, "no signature held for a change; the peer will refuse it")
+                }
+                Err(e) => warn!(doc = %id, error = %e, "cannot read a signature"),
+            }
+        }
+        let me = self.trust.map(|t| t.me.key.0);
+        for author in authors {
+            if Some(author) == me {
+                proof.authors.extend(self.credential.cloned());
+            } else if let Ok(Some(bytes)) = self.repo.store().author(&author)
+                && let Ok(cred) = serde_json::from_slice::<Credential>(&bytes)
+            {
+                proof.authors.push(cred);
+            }
+        }
+        proof.encode()
+    }
+
+    fn check(
+        &mut self,
+        _peer: &PeerKey,
+        id: &DocumentId,
+        message: &automerge::sync::Message,
+        proof: &[u8],
+    ) -> Result<(), String> {
+        let Some(trust) = self.trust else {
+            return Err("this node is not a member of a federation".into());
+        };
+        let proof = Proof::decode(proof)?;
+        let mut empty = AutoCommit::new();
+        let now = self.now;
+        let current = match self.repo.existing(id) {
+            Ok(Some(doc)) => doc,
+            Ok(None) => &mut empty,
+            Err(e) => return Err(format!("cannot load {id}: {e}")),
+        };
+        let checked = check_changes(trust, id, current, message, &proof, now)?;
+        // Keep signatures and credentials so this node can forward the changes.
+        let r = self.repo.store().batch().and_then(|mut b| {
+            for c in &checked {
+                b.put_signature(
+                    &c.signature.hash,
+                    &c.signature.author.0,
+                    &c.signature.signature,
+                )?;
+                if let Some(cred) = &c.credential
+                    && let Ok(bytes) = serde_json::to_vec(cred)
+                {
+                    b.put_author(&c.signature.author.0, &bytes)?;
+                }
+            }
+            b.commit()
+        });
+        r.map_err(|e| format!("cannot store signatures: {e}"))
+    }
 }
 
 struct Daemon {
@@ -117,6 +202,10 @@ struct Daemon {
     engine: Option<Engine<FederationPolicy>>,
     /// Credentials of peers that presented a valid one, re-checked when the charter changes.
     peer_creds: HashMap<PeerId, Credential>,
+    /// What incoming changes are checked against, once a member.
+    trust: Option<TrustContext>,
+    /// This node's credential, once a member.
+    credential: Option<Credential>,
     seed: u64,
     started: Instant,
     wake: Option<Instant>,
@@ -186,6 +275,8 @@ async fn run_node(
         swarm,
         engine: None,
         peer_creds: HashMap::new(),
+        trust: None,
+        credential: None,
         seed,
         started: Instant::now(),
         wake: None,
@@ -270,8 +361,10 @@ impl Daemon {
     fn engine_input(&mut self, input: Input) {
         let now_ms = self.now_ms();
         let mut docs = RepoDocs {
-            repo: self.node.repo(),
+            repo: &mut self.node.repo,
             now: Utc::now(),
+            trust: self.trust.as_ref(),
+            credential: self.credential.as_ref(),
         };
         let Some(engine) = self.engine.as_mut() else {
             return;
@@ -597,6 +690,12 @@ impl Daemon {
         match self.node.federation_member(Utc::now()) {
             Ok(Some(me)) => {
                 info!(role = %me.role, place = %me.place, "member of the federation; syncing");
+                self.credential = self.node.credential().ok().flatten();
+                self.trust = self.credential.as_ref().map(|c| TrustContext {
+                    federation: c.federation.clone(),
+                    me: me.clone(),
+                    revoked: self.node.revoked().unwrap_or_default(),
+                });
                 let policy = FederationPolicy::new(me, self.node.config().replicate.clone());
                 self.engine = Some(Engine::new(EngineConfig::default(), policy, self.seed));
                 let peers: Vec<PeerId> = self.connected.keys().copied().collect();
@@ -723,6 +822,9 @@ impl Daemon {
                 return;
             }
         };
+        if let Some(t) = self.trust.as_mut() {
+            t.revoked = revoked.clone();
+        }
         let now = Utc::now();
         let lost: Vec<(PeerId, String)> = self
             .peer_creds

@@ -24,6 +24,8 @@ pub struct Repo {
     docs: HashMap<DocumentId, AutoCommit>,
     /// Documents durably written since [`Repo::take_written`] last ran.
     written: Vec<DocumentId>,
+    /// The key this node signs its changes with.
+    signer: Option<libp2p::identity::Keypair>,
 }
 
 /// What a write closure may touch.
@@ -66,7 +68,14 @@ impl Repo {
             actor,
             docs: HashMap::new(),
             written: Vec::new(),
+            signer: None,
         }
+    }
+
+    /// Signs every change this repository writes with `keypair`, whose public
+    /// key must be the actor id.
+    pub fn sign_with(&mut self, keypair: libp2p::identity::Keypair) {
+        self.signer = Some(keypair);
     }
 
     /// The store underneath.
@@ -197,6 +206,20 @@ impl Repo {
                 continue;
             }
             written.push(id.clone());
+            // Sign what this node authored; changes from peers carry their
+            // authors' signatures, stored when they were checked.
+            if let Some(signer) = &self.signer {
+                for change in doc.get_changes(before) {
+                    if change.actor_id() != &self.actor {
+                        continue;
+                    }
+                    let hash = change.hash();
+                    let sig = crate::trust::signing::sign(signer, &hash)
+                        .ok_or_else(|| NodeError::Internal("cannot sign a change".into()))?;
+                    let author: [u8; 32] = self.actor.to_bytes().try_into().unwrap_or([0; 32]);
+                    batch.put_signature(&hash.0, &author, &sig)?;
+                }
+            }
             let key = id.to_string();
             let chunk = doc.save_after(before);
             // Each document is touched once per batch, so the committed info

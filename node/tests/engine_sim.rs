@@ -596,6 +596,7 @@ fn bad_input_is_refused_and_the_engine_keeps_serving() {
                 .unwrap()
                 .encode()
         },
+        proof: Vec::new(),
     }))
     .unwrap();
     let mut unknown_version = real.clone();
@@ -605,6 +606,7 @@ fn bad_input_is_refused_and_the_engine_keeps_serving() {
         reply: false,
         reset: false,
         data: vec![0x42, 0xff, 0xff, 0xff, 0xff, 0xff],
+        proof: Vec::new(),
     }))
     .unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![

@@ -154,7 +154,12 @@ pub fn run(dir: &Path, cmd: PointsCommand, out: &Output) -> anyhow::Result<()> {
                 .iter()
                 .map(|m| member(m))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            if members.is_empty() && !matches!(rule, AwardRule::Report { .. }) {
+            if members.is_empty()
+                && matches!(
+                    rule,
+                    AwardRule::Patrol { .. } | AwardRule::Discretionary { .. }
+                )
+            {
                 bail!("name who earns the points with --member");
             }
             PointsRequest::Award { members, rule }

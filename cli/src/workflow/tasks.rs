@@ -26,7 +26,7 @@ pub enum TaskCommand {
         #[arg(long)]
         description: Option<String>,
         /// Points awarded on sign-off.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         points: i64,
         /// How long a claim holds the task before it lapses, in minutes.
         #[arg(long, default_value_t = 120)]

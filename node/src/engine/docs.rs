@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use crdt_model::DocumentId;
 
+use super::peer_key::PeerKey;
+
 /// Document access the driver gives the engine for one `handle` call.
 ///
 /// The node implements it over its repository (documents in memory, persisted
@@ -26,6 +28,28 @@ pub trait Docs {
     /// heads before it did, so the driver can persist
     /// `doc.save_after(heads_before)`.
     fn changed(&mut self, id: &DocumentId, heads_before: &[ChangeHash]);
+
+    /// Proof of authorship to send with a sync message for `id` that carries
+    /// the changes after `base` (which may be heads this node does not know).
+    /// The default sends none.
+    fn proof(&mut self, id: &DocumentId, base: &[ChangeHash]) -> Vec<u8> {
+        let _ = (id, base);
+        Vec::new()
+    }
+
+    /// Checks the changes an incoming sync message carries for `id` against
+    /// `proof` before anything is applied: who wrote them and whether they
+    /// may. An error refuses the whole message. The default accepts all.
+    fn check(
+        &mut self,
+        peer: &PeerKey,
+        id: &DocumentId,
+        message: &automerge::sync::Message,
+        proof: &[u8],
+    ) -> Result<(), String> {
+        let _ = (peer, id, message, proof);
+        Ok(())
+    }
 
     /// The heads of `id`, sorted, or `None` if not held.
     fn heads(&mut self, id: &DocumentId) -> Option<Vec<ChangeHash>> {

@@ -113,6 +113,14 @@ pub enum Refusal {
         /// What the decoder said.
         why: String,
     },
+    /// Changes whose authorship or write right does not check out.
+    #[error("refused changes to {doc}: {why}")]
+    Forged {
+        /// The document.
+        doc: DocumentId,
+        /// What failed.
+        why: String,
+    },
     /// The message decodes but breaks a protocol rule.
     #[error("protocol violation: {why}")]
     Violation {

@@ -20,6 +20,11 @@ pub(crate) struct Outgoing {
     pub(crate) reply: bool,
     /// Our state is fresh: the peer should forget what it thinks it sent us.
     pub(crate) reset: bool,
+    /// Heads the peer is known to hold: the changes the message may carry
+    /// are the ones after these.
+    pub(crate) base: Vec<ChangeHash>,
+    /// The message carries changes (and so needs their signatures).
+    pub(crate) carries_changes: bool,
 }
 
 /// Sync with one peer on one document.
@@ -91,11 +96,19 @@ impl Session {
         if force {
             self.state.have_responded = false;
         }
+        let base = self
+            .state
+            .their_heads
+            .clone()
+            .unwrap_or_else(|| self.state.shared_heads.clone());
         let message = doc.sync().generate_sync_message(&mut self.state)?;
+        let carries_changes = !message.changes.is_empty();
         Some(Outgoing {
             data: message.encode(),
             reply: ask_reply || fresh,
             reset: fresh,
+            base,
+            carries_changes,
         })
     }
 

@@ -337,11 +337,17 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         } else {
             p.waiting.remove(doc);
         }
+        let proof = if outgoing.carries_changes {
+            self.docs.proof(doc, &outgoing.base)
+        } else {
+            Vec::new()
+        };
         let message = Message::Sync(SyncData {
             doc: doc.clone(),
             reply: outgoing.reply,
             reset: outgoing.reset,
             data: outgoing.data,
+            proof,
         });
         self.send(key, &message);
     }
@@ -352,6 +358,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             reply,
             reset,
             data,
+            proof,
         } = sync_data;
         if !self.access.share(key, &doc) {
             self.deny(key, doc);
@@ -371,6 +378,14 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                 return;
             }
         };
+        // Authorship and write rights of every change it carries, before
+        // anything is applied.
+        if !message.changes.is_empty()
+            && let Err(why) = self.docs.check(key, &doc, &message, &proof)
+        {
+            self.refuse(key, Refusal::Forged { doc, why });
+            return;
+        }
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };

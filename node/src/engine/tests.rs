@@ -372,6 +372,7 @@ fn roster_private_never_leaves_even_under_allow_all() {
         reply: true,
         reset: true,
         data,
+        proof: Vec::new(),
     }))
     .unwrap();
     let before = net.heads(0, &private);

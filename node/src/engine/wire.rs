@@ -17,8 +17,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const SYNC_MESSAGE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Room for everything around the sync payload (version, tags, document id).
 pub const ENVELOPE_OVERHEAD_BYTES_MAX: usize = 16 * 1024;
+/// Largest proof of authorship carried with one sync message.
+pub const PROOF_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Largest message accepted or sent, whatever its kind.
-pub const MESSAGE_BYTES_MAX: usize = SYNC_MESSAGE_BYTES_MAX + ENVELOPE_OVERHEAD_BYTES_MAX;
+pub const MESSAGE_BYTES_MAX: usize =
+    SYNC_MESSAGE_BYTES_MAX + PROOF_BYTES_MAX + ENVELOPE_OVERHEAD_BYTES_MAX;
 /// Most entries in one [`Inventory`]; larger nodes are sent in key ranges.
 pub const INVENTORY_ENTRIES_MAX: usize = 1024;
 
@@ -110,6 +113,10 @@ pub struct SyncData {
     /// `automerge::sync::Message::encode` output.
     #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
+    /// Proof of authorship for the changes `data` carries (signatures and
+    /// author credentials), produced and checked by the driver's [`super::Docs`].
+    #[serde(with = "serde_bytes")]
+    pub proof: Vec<u8>,
 }
 
 impl std::fmt::Debug for SyncData {
@@ -119,6 +126,7 @@ impl std::fmt::Debug for SyncData {
             .field("reply", &self.reply)
             .field("reset", &self.reset)
             .field("data_bytes", &self.data.len())
+            .field("proof_bytes", &self.proof.len())
             .finish()
     }
 }
@@ -188,6 +196,12 @@ fn validate(message: &Message) -> Result<(), Refusal> {
                 return Err(Refusal::TooLarge {
                     bytes: sync.data.len(),
                     max: SYNC_MESSAGE_BYTES_MAX,
+                });
+            }
+            if sync.proof.len() > PROOF_BYTES_MAX {
+                return Err(Refusal::TooLarge {
+                    bytes: sync.proof.len(),
+                    max: PROOF_BYTES_MAX,
                 });
             }
             Ok(())
@@ -274,6 +288,7 @@ mod tests {
                 reply: false,
                 reset: true,
                 data: vec![0x42, 1, 2, 3],
+                proof: Vec::new(),
             }),
             Message::Deny(Deny {
                 doc: doc("guandu/yiliu/xinyazhou/roster"),

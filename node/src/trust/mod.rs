@@ -12,6 +12,7 @@ pub mod access;
 pub mod admission;
 pub mod charter;
 pub mod membership;
+pub mod signing;
 
 pub use access::{FederationPolicy, may_read, may_write};
 pub use admission::{

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use automerge::AutoCommit;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, TimeZone as _, Utc};
 use crdt_model::directory;
 use crdt_model::ids::{EntryId, MerchantId, StationId, TaskId};
 use crdt_model::ledger::{self, Entry, EntryKind, RULE_POINTS_PATROL, RULE_POINTS_REPORT};
@@ -204,7 +204,12 @@ impl LedgerPlan {
     ) -> Result<&'w mut AutoCommit, NodeError> {
         let doc = w.doc(&self.id)?;
         if let Some(carried) = &self.opening {
-            ledger::open_year(doc, carried, now, by)?;
+            // Dated at the start of the year, so statements list it first.
+            let start = Utc
+                .with_ymd_and_hms(now.year(), 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or(now);
+            ledger::open_year(doc, carried, start, by)?;
         }
         Ok(doc)
     }
