@@ -1535,3 +1535,38 @@ fn workflows_answer_the_same_through_a_running_node() {
     );
     node.stop();
 }
+
+#[test]
+fn looking_leaves_the_store_file_byte_for_byte_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let a = active_member(&d, "小王");
+    let r = s(&submit(&d, "other", "24.97", Some(&a))["report"]["id"]);
+    let task = s(&json(&d, &["task", "post", "--title", "t", "--points", "1"])["id"]);
+    ok(&d, &["points", "award", "--rule", "patrol", "--member", &a]);
+    let digest = || blake3::hash(&std::fs::read(d.join("store.redb")).unwrap());
+    let before = digest();
+    for args in [
+        vec!["roster", "list"],
+        vec!["roster", "show", &a],
+        vec!["report", "show", &r],
+        vec!["task", "list"],
+        vec!["task", "show", &task],
+        vec!["need", "list"],
+        vec!["points", "balance"],
+        vec!["points", "statement", &a],
+        vec!["directory", "station", "list"],
+        vec!["directory", "merchant", "list"],
+        vec!["stats"],
+        vec!["export", "reports", "--format", "geojson"],
+        vec!["export", "roster", "--format", "csv"],
+        vec!["export", "ledger", "--format", "json"],
+    ] {
+        ok(&d, &args);
+    }
+    assert_eq!(
+        digest(),
+        before,
+        "a command that only looks changed the store"
+    );
+}
