@@ -90,6 +90,11 @@ fn a_federation_shares_by_role_and_place_and_keeps_private_data_home() {
         );
     }
 
+    // The district follows guanshuo only through the street's summary.
+    let mut cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
+    cfg.push_str(&format!("summaries = [\"{C2}\"]\n"));
+    std::fs::write(d.join("config.toml"), cfg).unwrap();
+
     let district = NodeProc::start(&d, &[]);
     let comm1 = NodeProc::start(&c1, &[]);
     let comm2 = NodeProc::start(&c2, &[]);
@@ -100,11 +105,14 @@ fn a_federation_shares_by_role_and_place_and_keeps_private_data_home() {
     submit(&c1, "at xinyazhou");
     submit(&c2, "at guanshuo");
     let both = set(&["at xinyazhou", "at guanshuo"]);
-    wait_for("both reports at the district", 60, || {
-        report_texts(&d) == both
+    wait_for("both reports at the street", 60, || report_texts(&s) == both);
+    wait_for("xinyazhou's report at the district", 60, || {
+        report_texts(&d) == set(&["at xinyazhou"])
     });
-    wait_for("both reports at the street", 60, || {
-        report_texts(&s) == both
+    // Guanshuo's outcomes reach the district as the street's summary.
+    wait_for("both communities counted at the district", 60, || {
+        let st = json(&d, &["stats"]);
+        st["total"] == 2 && st["by_place"][C2] == 1
     });
     // The rosters reach the street.
     wait_for("both rosters at the street", 60, || {
@@ -182,4 +190,9 @@ fn a_federation_shares_by_role_and_place_and_keeps_private_data_home() {
         rd.is_empty(),
         "the node nobody admitted holds federation documents: {rd:?}"
     );
+    assert!(
+        !dd.iter().any(|id| id.starts_with(&format!("{C2}/reports"))),
+        "the district replicates guanshuo's reports though configured for summaries only: {dd:?}"
+    );
+    assert!(dd.contains("guandu/yiliu/summary"), "{dd:?}");
 }

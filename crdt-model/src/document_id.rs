@@ -27,11 +27,14 @@ pub enum DocKind {
     Ledger,
     /// Service stations and caring merchants.
     Directory,
+    /// A street's statistics of each of its communities, for districts that
+    /// replicate those communities only as summaries.
+    Summary,
 }
 
 impl DocKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [DocKind; 7] = [
+    pub const ALL: [DocKind; 8] = [
         DocKind::Charter,
         DocKind::Roster,
         DocKind::RosterPrivate,
@@ -39,6 +42,7 @@ impl DocKind {
         DocKind::Tasks,
         DocKind::Ledger,
         DocKind::Directory,
+        DocKind::Summary,
     ];
 
     /// The path segment naming this kind.
@@ -51,6 +55,7 @@ impl DocKind {
             DocKind::Tasks => "tasks",
             DocKind::Ledger => "ledger",
             DocKind::Directory => "directory",
+            DocKind::Summary => "summary",
         }
     }
 

@@ -29,6 +29,7 @@ pub mod roster;
 pub mod roster_private;
 mod schema;
 pub mod stats;
+pub mod summary;
 pub mod tasks;
 
 pub use category::Category;

@@ -22,6 +22,7 @@ pub(crate) const RESERVED_SEGMENTS: &[&str] = &[
     "tasks",
     "ledger",
     "directory",
+    "summary",
 ];
 
 /// A place in the federation tree, such as `guandu/yiliu/xinyazhou`.

@@ -667,6 +667,32 @@ impl Node {
         Ok(out)
     }
 
+    /// Counts from the street summaries this node holds, for the places whose
+    /// reports it does not hold itself (a district following a neighbourhood
+    /// only through summaries). Summaries are all-time counts: `from`/`to`
+    /// filters do not apply to them.
+    pub fn summarized(&mut self, filter: &crdt_model::StatsFilter) -> Result<crdt_model::Stats, NodeError> {
+        let ids = self.repo.document_ids()?;
+        let held: std::collections::BTreeSet<PlaceId> = ids
+            .iter()
+            .filter(|id| id.kind() == DocKind::Reports)
+            .map(|id| id.place().clone())
+            .collect();
+        let mut out = crdt_model::Stats::default();
+        for id in ids.iter().filter(|id| id.kind() == DocKind::Summary) {
+            let Some(doc) = self.repo.existing(id)? else {
+                continue;
+            };
+            for (place, stats) in crdt_model::summary::list(&*doc)? {
+                let wanted = filter.place.as_ref().is_none_or(|p| p.contains(&place));
+                if wanted && !held.contains(&place) {
+                    out.merge(&stats);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Peers this node has known, from the store; none is connected while no
     /// node process runs.
     pub fn known_peers(&self) -> Result<Vec<crate::admin::PeerRow>, NodeError> {

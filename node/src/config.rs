@@ -122,6 +122,10 @@ pub struct Config {
     /// full. Empty means every place of the federation.
     #[serde(default)]
     pub replicate: Vec<PlaceId>,
+    /// For a district: the places (prefixes) it follows only through their
+    /// street's statistics summary, without replicating their reports.
+    #[serde(default)]
+    pub summaries: Vec<PlaceId>,
 }
 
 impl Config {
@@ -136,6 +140,7 @@ impl Config {
             mdns: true,
             duplicate_radius_m: default_duplicate_radius_m(),
             replicate: Vec::new(),
+            summaries: Vec::new(),
         };
         c.validate()?;
         Ok(c)

@@ -41,6 +41,8 @@ const BLOB_FETCHES_MAX: usize = 8;
 const BLOB_QUEUE_MAX: usize = 100_000;
 /// First redial delay for an explicit peer; doubles up to the max.
 const REDIAL_MS_MIN: u64 = 1_000;
+/// How often a street rewrites its communities' summaries at most.
+const SUMMARY_INTERVAL_MS: u64 = 2_000;
 /// Longest redial delay.
 const REDIAL_MS_MAX: u64 = 60_000;
 
@@ -220,6 +222,10 @@ struct Daemon {
     source: Option<PeerId>,
     sync_bytes_sent: u64,
     sync_bytes_received: u64,
+    /// Communities whose summary this street must rewrite.
+    summaries_due: BTreeSet<crdt_model::PlaceId>,
+    /// When summaries were last written.
+    summaries_written: Instant,
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -290,6 +296,8 @@ async fn run_node(
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,
+        summaries_due: BTreeSet::new(),
+        summaries_written: Instant::now(),
     };
     let listen = if opts.listen.is_empty() {
         DEFAULT_LISTEN
@@ -351,7 +359,10 @@ impl Daemon {
                     self.wake = None;
                     self.engine_input(Input::Tick);
                 }
-                _ = redial_tick.tick() => self.redial(),
+                _ = redial_tick.tick() => {
+                    self.redial();
+                    self.write_summaries();
+                }
             }
             self.after_step();
         }
@@ -420,6 +431,12 @@ impl Daemon {
             }
             if doc.kind() == DocKind::Reports {
                 self.want_blobs(&doc);
+                // A street keeps a summary of each of its communities.
+                if self.node.config().role == crate::config::Role::Street
+                    && doc.place().parent().as_ref() == Some(&self.node.config().place)
+                {
+                    self.summaries_due.insert(doc.place().clone());
+                }
             }
             if doc.kind() == DocKind::Charter {
                 self.recheck_peers();
@@ -682,6 +699,39 @@ impl Daemon {
         }
     }
 
+    /// Rewrites the summaries of communities whose reports changed, at most
+    /// once every [`SUMMARY_INTERVAL_MS`].
+    fn write_summaries(&mut self) {
+        if self.summaries_due.is_empty() || self.summaries_written.elapsed() < Duration::from_millis(SUMMARY_INTERVAL_MS) {
+            return;
+        }
+        self.summaries_written = Instant::now();
+        let due = std::mem::take(&mut self.summaries_due);
+        let now = Utc::now();
+        let mut counted = Vec::new();
+        for place in due {
+            let filter = crdt_model::StatsFilter {
+                place: Some(place.clone()),
+                ..Default::default()
+            };
+            match self.node.stats(&filter, now) {
+                Ok(view) => counted.push((place, view.stats)),
+                Err(e) => warn!(%place, error = %e, "cannot count a community's reports"),
+            }
+        }
+        let id = DocumentId::singleton(self.node.config().place.clone(), DocKind::Summary);
+        let r = self.node.repo.write(now, |w| {
+            let doc = w.doc(&id)?;
+            for (place, stats) in &counted {
+                crdt_model::summary::put(doc, place, stats, now)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            warn!(error = %e, "cannot write the statistics summary");
+        }
+    }
+
     /// Starts syncing once this node is a verified member of a federation.
     fn become_member(&mut self) {
         if self.engine.is_some() {
@@ -696,7 +746,8 @@ impl Daemon {
                     me: me.clone(),
                     revoked: self.node.revoked().unwrap_or_default(),
                 });
-                let policy = FederationPolicy::new(me, self.node.config().replicate.clone());
+                let config = self.node.config();
+                let policy = FederationPolicy::new(me, config.replicate.clone(), config.summaries.clone());
                 self.engine = Some(Engine::new(EngineConfig::default(), policy, self.seed));
                 let peers: Vec<PeerId> = self.connected.keys().copied().collect();
                 for p in peers {

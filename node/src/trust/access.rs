@@ -13,13 +13,14 @@ use crate::engine::{PeerKey, Policy};
 ///
 /// - charter and directory: every member;
 /// - reports: the owning community and every place above it;
+/// - summary: the owning street and the district;
 /// - roster, tasks, ledger: the owning community and its street;
 /// - roster-private: nobody but its owner, and never through sync.
 pub fn may_read(m: &Member, doc: &DocumentId) -> bool {
     let place = doc.place();
     match doc.kind() {
         DocKind::Charter | DocKind::Directory => true,
-        DocKind::Reports => m.place.contains(place),
+        DocKind::Reports | DocKind::Summary => m.place.contains(place),
         DocKind::Roster | DocKind::Tasks | DocKind::Ledger => {
             &m.place == place || place.parent().as_ref() == Some(&m.place)
         }
@@ -53,15 +54,18 @@ pub struct FederationPolicy {
     peers: HashMap<PeerKey, Member>,
     /// For a district: the places it replicates in full; empty means all.
     replicate: Vec<PlaceId>,
+    /// For a district: places it follows only through their street's summary.
+    summaries_only: Vec<PlaceId>,
 }
 
 impl FederationPolicy {
     /// A policy for the node `me`.
-    pub fn new(me: Member, replicate: Vec<PlaceId>) -> FederationPolicy {
+    pub fn new(me: Member, replicate: Vec<PlaceId>, summaries_only: Vec<PlaceId>) -> FederationPolicy {
         FederationPolicy {
             me,
             peers: HashMap::new(),
             replicate,
+            summaries_only,
         }
     }
 
@@ -97,10 +101,14 @@ impl FederationPolicy {
     }
 
     fn wants(&self, doc: &DocumentId) -> bool {
-        self.holds(doc)
-            && (self.replicate.is_empty()
-                || doc.kind() != DocKind::Reports
-                || self.replicate.iter().any(|p| p.contains(doc.place())))
+        if !self.holds(doc) {
+            return false;
+        }
+        if doc.kind() != DocKind::Reports {
+            return true;
+        }
+        let full = self.replicate.is_empty() || self.replicate.iter().any(|p| p.contains(doc.place()));
+        full && !self.summaries_only.iter().any(|p| p.contains(doc.place()))
     }
 }
 
