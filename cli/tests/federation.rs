@@ -91,8 +91,9 @@ fn a_federation_shares_by_role_and_place_and_keeps_private_data_home() {
     }
 
     // The district follows guanshuo only through the street's summary.
-    let mut cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
-    cfg.push_str(&format!("summaries = [\"{C2}\"]\n"));
+    let cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
+    assert!(cfg.contains("summaries = []"), "{cfg}");
+    let cfg = cfg.replace("summaries = []", &format!("summaries = [\"{C2}\"]"));
     std::fs::write(d.join("config.toml"), cfg).unwrap();
 
     let district = NodeProc::start(&d, &[]);
@@ -105,7 +106,9 @@ fn a_federation_shares_by_role_and_place_and_keeps_private_data_home() {
     submit(&c1, "at xinyazhou");
     submit(&c2, "at guanshuo");
     let both = set(&["at xinyazhou", "at guanshuo"]);
-    wait_for("both reports at the street", 60, || report_texts(&s) == both);
+    wait_for("both reports at the street", 60, || {
+        report_texts(&s) == both
+    });
     wait_for("xinyazhou's report at the district", 60, || {
         report_texts(&d) == set(&["at xinyazhou"])
     });

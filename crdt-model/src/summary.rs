@@ -15,7 +15,12 @@ use crate::place::PlaceId;
 use crate::stats::Stats;
 
 /// Writes (replaces) the summary of `place`.
-pub fn put<T: Transactable + ReadDoc>(doc: &mut T, place: &PlaceId, stats: &Stats, at: DateTime<Utc>) -> Result<(), ModelError> {
+pub fn put<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    place: &PlaceId,
+    stats: &Stats,
+    at: DateTime<Utc>,
+) -> Result<(), ModelError> {
     let json = serde_json::to_string(stats).map_err(|e| ModelError::Automerge(e.to_string()))?;
     let obj = doc.put_object(ROOT, format!("place/{place}"), ObjType::Map)?;
     doc.put(&obj, "stats", json)?;

@@ -671,7 +671,10 @@ impl Node {
     /// reports it does not hold itself (a district following a neighbourhood
     /// only through summaries). Summaries are all-time counts: `from`/`to`
     /// filters do not apply to them.
-    pub fn summarized(&mut self, filter: &crdt_model::StatsFilter) -> Result<crdt_model::Stats, NodeError> {
+    pub fn summarized(
+        &mut self,
+        filter: &crdt_model::StatsFilter,
+    ) -> Result<crdt_model::Stats, NodeError> {
         let ids = self.repo.document_ids()?;
         let held: std::collections::BTreeSet<PlaceId> = ids
             .iter()

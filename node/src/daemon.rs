@@ -702,7 +702,9 @@ impl Daemon {
     /// Rewrites the summaries of communities whose reports changed, at most
     /// once every [`SUMMARY_INTERVAL_MS`].
     fn write_summaries(&mut self) {
-        if self.summaries_due.is_empty() || self.summaries_written.elapsed() < Duration::from_millis(SUMMARY_INTERVAL_MS) {
+        if self.summaries_due.is_empty()
+            || self.summaries_written.elapsed() < Duration::from_millis(SUMMARY_INTERVAL_MS)
+        {
             return;
         }
         self.summaries_written = Instant::now();
@@ -747,7 +749,8 @@ impl Daemon {
                     revoked: self.node.revoked().unwrap_or_default(),
                 });
                 let config = self.node.config();
-                let policy = FederationPolicy::new(me, config.replicate.clone(), config.summaries.clone());
+                let policy =
+                    FederationPolicy::new(me, config.replicate.clone(), config.summaries.clone());
                 self.engine = Some(Engine::new(EngineConfig::default(), policy, self.seed));
                 let peers: Vec<PeerId> = self.connected.keys().copied().collect();
                 for p in peers {

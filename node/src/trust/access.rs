@@ -60,7 +60,11 @@ pub struct FederationPolicy {
 
 impl FederationPolicy {
     /// A policy for the node `me`.
-    pub fn new(me: Member, replicate: Vec<PlaceId>, summaries_only: Vec<PlaceId>) -> FederationPolicy {
+    pub fn new(
+        me: Member,
+        replicate: Vec<PlaceId>,
+        summaries_only: Vec<PlaceId>,
+    ) -> FederationPolicy {
         FederationPolicy {
             me,
             peers: HashMap::new(),
@@ -107,7 +111,8 @@ impl FederationPolicy {
         if doc.kind() != DocKind::Reports {
             return true;
         }
-        let full = self.replicate.is_empty() || self.replicate.iter().any(|p| p.contains(doc.place()));
+        let full =
+            self.replicate.is_empty() || self.replicate.iter().any(|p| p.contains(doc.place()));
         full && !self.summaries_only.iter().any(|p| p.contains(doc.place()))
     }
 }

@@ -275,7 +275,9 @@ impl Node {
                 }
             }
         }
-        let stats = Stats::compute(held.iter().map(|(p, r)| (p, r)), filter, now);
+        let mut stats = Stats::compute(held.iter().map(|(p, r)| (p, r)), filter, now);
+        // Places followed only through a street's summary count from it.
+        stats.merge(&self.summarized(filter)?);
         Ok(StatsView {
             closure_rate: stats.closure_rate(),
             on_time_closure_rate: stats.on_time_closure_rate(),
