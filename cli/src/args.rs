@@ -42,7 +42,7 @@ pub enum Command {
     Init(InitArgs),
     /// Show the node's identity, role, place and store.
     Status,
-    /// Hazard reports: submit, list, show.
+    /// Hazard reports: submit, list, show, and their lifecycle (verify, void, dispatch, handle, escalate, accept, close, reopen).
     #[command(subcommand)]
     Report(crate::report::ReportCommand),
     /// Run the node.
@@ -59,6 +59,10 @@ pub enum Command {
     /// The documents this node holds.
     #[command(subcommand)]
     Doc(DocCommand),
+    /// Start a small federation on loopback (district, street, two communities),
+    /// play a morning of reports, tasks and points through it, and show where
+    /// everything arrived.
+    Demo(crate::demo::DemoArgs),
     /// Admit a node into this federation; prints the token it joins with.
     Admit(AdmitArgs),
     /// Install an admission token on this node.

@@ -4,6 +4,7 @@
 //! why); 2 the command line was malformed.
 
 mod args;
+mod demo;
 mod output;
 mod report;
 mod start;
@@ -37,6 +38,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // `yizhan report list | head` should end quietly, not panic on a closed
+    // pipe. Processes that run nodes keep ignoring SIGPIPE: a command that
+    // hangs up on the admin socket must not kill the node.
+    if !matches!(cli.command, Command::Node(_) | Command::Demo(_)) {
+        sigpipe::reset();
+    }
     install_tracing(&cli);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -85,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             other => report::unexpected(other),
         },
         Command::Workflow(cmd) => workflow::run(&dir, cmd, &out),
+        Command::Demo(a) => demo::run(a, &out),
         Command::Admit(a) => {
             let place = crdt_model::PlaceId::parse(&a.place)?;
             let req = Request::Admit {
