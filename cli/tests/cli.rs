@@ -1,54 +1,10 @@
 //! The `yizhan` binary driven as an operator would, on real data directories.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use serde_json::Value;
-
-fn yizhan(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_yizhan"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run yizhan")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = yizhan(dir, args);
-    assert!(
-        out.status.success(),
-        "yizhan {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(dir: &Path, args: &[&str]) -> Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    serde_json::from_str(&ok(dir, &all)).unwrap()
-}
-
-/// Runs a command that must fail: non-zero exit, one line on stderr naming
-/// `needle`, no panic. Returns the line.
-fn fails(dir: &Path, args: &[&str], needle: &str) -> String {
-    let out = yizhan(dir, args);
-    let err = String::from_utf8_lossy(&out.stderr).trim_end().to_owned();
-    assert!(!out.status.success(), "yizhan {args:?} should fail");
-    assert!(!err.contains("panicked"), "yizhan {args:?} panicked: {err}");
-    assert_eq!(
-        err.lines().count(),
-        1,
-        "yizhan {args:?} should print one line, got: {err}"
-    );
-    assert!(
-        err.contains(needle),
-        "yizhan {args:?}: {err:?} should mention {needle:?}"
-    );
-    err
-}
+use common::{fails, json, ok};
 
 fn community(tmp: &Path) -> PathBuf {
     let d = tmp.join("node");

@@ -14,31 +14,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Utc};
-use common::{init, json, ok, yizhan};
+use common::{fails, init, json, ok};
 use node::store::Store;
 use serde_json::Value;
 
 const COMMUNITY: &str = "guandu/yiliu/xinyazhou";
 const STREET: &str = "guandu/yiliu";
-
-/// Runs a command that must fail: non-zero exit, one line on stderr that
-/// names `needle`, no panic. Returns the line.
-fn fails(dir: &Path, args: &[&str], needle: &str) -> String {
-    let out = yizhan(dir, args);
-    let err = String::from_utf8_lossy(&out.stderr).trim_end().to_owned();
-    assert!(!out.status.success(), "yizhan {args:?} should fail");
-    assert!(!err.contains("panicked"), "yizhan {args:?} panicked: {err}");
-    assert_eq!(
-        err.lines().count(),
-        1,
-        "yizhan {args:?} should print one line, got: {err}"
-    );
-    assert!(
-        err.contains(needle),
-        "yizhan {args:?}: {err:?} should mention {needle:?}"
-    );
-    err
-}
 
 fn community(tmp: &Path) -> PathBuf {
     let d = tmp.join("community");

@@ -27,6 +27,25 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs a command that must fail: non-zero exit, one line on stderr that
+/// names `needle`, no panic. Returns the line.
+pub fn fails(dir: &Path, args: &[&str], needle: &str) -> String {
+    let out = yizhan(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr).trim_end().to_owned();
+    assert!(!out.status.success(), "yizhan {args:?} should fail");
+    assert!(!err.contains("panicked"), "yizhan {args:?} panicked: {err}");
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "yizhan {args:?} should print one line, got: {err}"
+    );
+    assert!(
+        err.contains(needle),
+        "yizhan {args:?}: {err:?} should mention {needle:?}"
+    );
+    err
+}
+
 pub fn json(dir: &Path, args: &[&str]) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
