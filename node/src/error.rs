@@ -56,6 +56,9 @@ pub enum NodeError {
     /// An admission, token or credential does not hold.
     #[error(transparent)]
     Trust(crate::trust::TrustError),
+    /// A workflow step this node may not take, or its input is wrong.
+    #[error(transparent)]
+    Workflow(#[from] crate::workflow::WorkflowError),
     /// Only a running node can answer this.
     #[error("{what} is known only while the node runs; start it with `yizhan node start`")]
     NotRunning {

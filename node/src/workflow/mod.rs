@@ -211,12 +211,6 @@ pub enum WorkflowError {
     },
 }
 
-impl From<WorkflowError> for NodeError {
-    fn from(e: WorkflowError) -> Self {
-        NodeError::Admin(e.to_string())
-    }
-}
-
 /// Mints an id `<prefix>-xxxxxxxx` from 32 random bits, drawing again while
 /// `taken` says the id is in use.
 pub(crate) fn mint<T>(prefix: &str, taken: impl Fn(&T) -> bool) -> Result<T, NodeError>
