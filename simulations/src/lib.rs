@@ -1,8 +1,24 @@
 //! Deterministic simulations of Yizhan federations.
 //!
-//! This crate will drive many nodes' sync engines with in-memory stores over
-//! a simulated network (seeded latency, loss, partitions, restarts) and check
-//! the federation's invariants after quiescence. It holds no code yet: the
-//! engine it drives is being built in `node::engine`, and the simulator lands
-//! with the simulation work. Property tests of merge behaviour already live in
-//! `crdt-model/tests/convergence.rs`.
+//! A [`scenario::Scenario`] (read from TOML) describes a federation — one
+//! district, its streets and communities — what its people do per simulated
+//! hour, the network's quality and the faults to inject. [`run::run_seed`]
+//! builds the federation with keys derived from the seed and real admission
+//! chains, runs every node's real sync engine ([`node::engine::Engine`] with
+//! the [`node::trust::FederationPolicy`]) over an in-memory store that checks
+//! signed changes as the node does, drives them through a seeded network
+//! (latency, loss, duplication, reordering, cut links, restarts that keep or
+//! lose the store) on a simulated clock, and checks the invariants in
+//! [`invariants`] once everything is quiet. The same seed replays the same
+//! run, message by message.
+//!
+//! The `simulations` binary runs a scenario for a list of seeds and prints a
+//! table; see `simulations/README.md`.
+
+pub mod federation;
+pub mod invariants;
+pub mod run;
+pub mod scenario;
+pub mod sim;
+pub mod store;
+pub mod workload;

@@ -1,0 +1,780 @@
+//! The simulated world: nodes running the real engine over in-memory stores,
+//! a seeded network with latency, loss, duplication, reordering and cut
+//! links, node restarts, and a simulated clock driving one event queue.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{AutoCommit, ChangeHash, transaction::CommitOptions};
+use chrono::{DateTime, Duration, Utc};
+use crdt_model::{DocKind, DocumentId, ModelError};
+use node::engine::wire::{self, Message};
+use node::engine::{Engine, EngineConfig, Input, Output, PeerKey, Refusal};
+use node::trust::FederationPolicy;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::federation::Identity;
+use crate::scenario::{Fault, LinkLevel, Network, StoreFate};
+use crate::store::{SimDocs, Store};
+
+/// A message kind, for faults injected into a node's behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// `Summary`.
+    Summary,
+    /// `InventoryRequest`.
+    InventoryRequest,
+    /// `Inventory`.
+    Inventory,
+    /// `Announce`.
+    Announce,
+    /// `Sync`.
+    Sync,
+    /// `Deny`.
+    Deny,
+}
+
+impl MessageKind {
+    fn of(m: &Message) -> MessageKind {
+        match m {
+            Message::Summary(_) => MessageKind::Summary,
+            Message::InventoryRequest(_) => MessageKind::InventoryRequest,
+            Message::Inventory(_) => MessageKind::Inventory,
+            Message::Announce(_) => MessageKind::Announce,
+            Message::Sync(_) => MessageKind::Sync,
+            Message::Deny(_) => MessageKind::Deny,
+        }
+    }
+}
+
+/// A deliberate bug: node `from` silently never sends messages of `kind`,
+/// as if its engine had lost that code path. The simulator must catch it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mutation {
+    /// The node (its place, as written) whose messages are dropped.
+    pub from: String,
+    /// The kind it never sends.
+    pub kind: MessageKind,
+}
+
+/// A write a node acknowledged to its user.
+#[derive(Debug, Clone)]
+pub struct Acked {
+    /// The document written.
+    pub doc: DocumentId,
+    /// The change that holds it.
+    pub hash: ChangeHash,
+    /// When (simulated ms).
+    pub at_ms: u64,
+    /// The node lost its store after this write, before any backup held it:
+    /// losing the write is then expected.
+    pub lost_with_store: bool,
+}
+
+/// One simulated node.
+pub struct SimNode {
+    /// Keys, credential, place.
+    pub id: Identity,
+    /// Its peer key: the place, as written.
+    pub peer: PeerKey,
+    /// What survives a restart.
+    pub store: Store,
+    /// The latest backup snapshot and when it was taken.
+    pub backup: (Store, u64),
+    /// `None` while the node is down.
+    pub engine: Option<Engine<FederationPolicy>>,
+    /// Restarts so far; stale timers of an earlier run are ignored.
+    pub incarnation: u64,
+    /// The pending timer.
+    pub wake: Option<u64>,
+    /// Restored from a backup and not yet settled with its parent: holds
+    /// local writes so it never reuses a sequence number of its own actor
+    /// that a peer already holds.
+    pub recovering: bool,
+    /// Writes acknowledged here.
+    pub acked: Vec<Acked>,
+    /// Redemption entry ids written here.
+    pub redemptions: BTreeSet<String>,
+    /// Roster members, once the roster is set up.
+    pub members: Vec<crdt_model::roster::Member>,
+}
+
+/// Traffic and refusals over a run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages handed to the network.
+    pub messages: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Messages naming a `roster-private` document that went on the wire.
+    pub private_on_wire: u64,
+    /// Sync messages refused for failing the signature or write checks.
+    pub forged: u64,
+    /// Other refusals.
+    pub refused: u64,
+    /// Local writes committed.
+    pub writes: u64,
+    /// Node restarts.
+    pub restarts: u64,
+    /// Restarts that lost the store and restored a backup.
+    pub stores_lost: u64,
+}
+
+/// What the event queue holds.
+#[derive(Debug)]
+pub enum Event {
+    /// A message arrives.
+    Deliver {
+        /// Sender.
+        from: usize,
+        /// Receiver.
+        to: usize,
+        /// The connection it was sent on; dropped if that closed.
+        epoch: u64,
+        /// The message.
+        bytes: Vec<u8>,
+    },
+    /// A node's timer fires.
+    Wake {
+        /// Which node.
+        node: usize,
+        /// When it asked for.
+        at: u64,
+        /// Which run of the node asked.
+        incarnation: u64,
+    },
+    /// A link to the parent of `child` is cut (`cut: true`) or a cut ends.
+    Cut {
+        /// The node below the link.
+        child: usize,
+        /// Start or end of the cut.
+        cut: bool,
+    },
+    /// A node stops.
+    Stop {
+        /// Which node.
+        node: usize,
+        /// What happens to its store.
+        store: StoreFate,
+    },
+    /// A node starts again.
+    Start {
+        /// Which node.
+        node: usize,
+    },
+    /// Every node snapshots its store.
+    Backup,
+    /// Workload: something a person does at a node.
+    Act(crate::workload::Act),
+}
+
+/// The world of one seed.
+pub struct Sim {
+    /// Nodes: district, streets, communities.
+    pub nodes: Vec<SimNode>,
+    /// The network's randomness.
+    pub rng: StdRng,
+    /// Simulated ms since the start.
+    pub now: u64,
+    /// Wall-clock time at ms zero.
+    pub start: DateTime<Utc>,
+    events: BTreeMap<(u64, u64), Event>,
+    seq: u64,
+    /// Messages in the queue.
+    pub in_flight: u64,
+    by_peer: BTreeMap<PeerKey, usize>,
+    /// Per child node: active cuts of its uplink.
+    cuts: Vec<u32>,
+    /// Per child node: the current connection's epoch, if connected.
+    links: Vec<Option<u64>>,
+    epochs: u64,
+    network: Network,
+    faults: Vec<Fault>,
+    mutation: Option<Mutation>,
+    seed: u64,
+    /// Traffic and refusals.
+    pub counters: Counters,
+    /// Last time any document changed anywhere.
+    pub last_change_ms: u64,
+    /// Last local write anywhere.
+    pub last_write_ms: u64,
+    /// Last time a link was cut or healed or a node stopped or started.
+    pub last_fault_ms: u64,
+    /// The workload, once started.
+    pub plan: Option<crate::workload::Plan>,
+}
+
+fn hours_ms(h: f64) -> u64 {
+    (h * 3_600_000.0).max(0.0) as u64
+}
+
+impl Sim {
+    /// A world of `ids` with nothing connected yet.
+    pub fn new(
+        ids: Vec<Identity>,
+        seed: u64,
+        start: DateTime<Utc>,
+        network: Network,
+        faults: Vec<Fault>,
+        mutation: Option<Mutation>,
+    ) -> Sim {
+        let n = ids.len();
+        let nodes: Vec<SimNode> = ids
+            .into_iter()
+            .map(|id| SimNode {
+                peer: PeerKey::new(id.place.as_str()),
+                id,
+                store: Store::default(),
+                backup: (Store::default(), 0),
+                engine: None,
+                incarnation: 0,
+                wake: None,
+                recovering: false,
+                acked: Vec::new(),
+                redemptions: BTreeSet::new(),
+                members: Vec::new(),
+            })
+            .collect();
+        let by_peer = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.peer.clone(), i))
+            .collect();
+        Sim {
+            nodes,
+            rng: StdRng::seed_from_u64(seed),
+            now: 0,
+            start,
+            events: BTreeMap::new(),
+            seq: 0,
+            in_flight: 0,
+            by_peer,
+            cuts: vec![0; n],
+            links: vec![None; n],
+            epochs: 0,
+            network,
+            faults,
+            mutation,
+            seed,
+            counters: Counters::default(),
+            last_change_ms: 0,
+            last_write_ms: 0,
+            last_fault_ms: 0,
+            plan: None,
+        }
+    }
+
+    /// Simulated wall-clock time.
+    pub fn wall(&self) -> DateTime<Utc> {
+        self.start + Duration::milliseconds(self.now as i64)
+    }
+
+    /// Queues `event` at `at` (never in the past).
+    pub fn schedule(&mut self, at: u64, event: Event) {
+        self.seq += 1;
+        if matches!(event, Event::Deliver { .. }) {
+            self.in_flight += 1;
+        }
+        self.events.insert((at.max(self.now), self.seq), event);
+    }
+
+    /// Time of the next event.
+    pub fn next_at(&self) -> Option<u64> {
+        self.events.first_key_value().map(|((at, _), _)| *at)
+    }
+
+    /// Starts every node and schedules the faults and backups of a run of
+    /// `hours_total` simulated ms.
+    pub fn boot(&mut self, until_ms: u64, backup_every_ms: u64) {
+        for i in 0..self.nodes.len() {
+            self.start_node(i);
+        }
+        let faults = self.faults.clone();
+        let streets: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].id.role == node::Role::Street)
+            .collect();
+        for f in &faults {
+            match f {
+                Fault::StreetDown {
+                    street,
+                    at_hour,
+                    hours,
+                    store,
+                } => {
+                    let node = streets[street - 1];
+                    self.schedule(
+                        hours_ms(*at_hour),
+                        Event::Stop {
+                            node,
+                            store: *store,
+                        },
+                    );
+                    self.schedule(hours_ms(at_hour + hours), Event::Start { node });
+                }
+                Fault::Partition {
+                    share,
+                    at_hour,
+                    hours,
+                } => {
+                    let k = (share * streets.len() as f64).ceil() as usize;
+                    for &child in streets.iter().take(k) {
+                        self.schedule(hours_ms(*at_hour), Event::Cut { child, cut: true });
+                        self.schedule(hours_ms(at_hour + hours), Event::Cut { child, cut: false });
+                    }
+                }
+                Fault::Churn {
+                    restarts_per_hour,
+                    down_minutes_max,
+                    lose_store,
+                } => {
+                    let communities: Vec<usize> = (0..self.nodes.len())
+                        .filter(|&i| self.nodes[i].id.role == node::Role::Community)
+                        .collect();
+                    let mut t = 0u64;
+                    loop {
+                        t += exp_ms(&mut self.rng, *restarts_per_hour);
+                        if t >= until_ms {
+                            break;
+                        }
+                        let node = communities[self.rng.random_range(0..communities.len())];
+                        let down = self
+                            .rng
+                            .random_range(1..=(*down_minutes_max).max(1) * 60_000);
+                        let store = if self.rng.random_bool(*lose_store) {
+                            StoreFate::Lost
+                        } else {
+                            StoreFate::Kept
+                        };
+                        self.schedule(t, Event::Stop { node, store });
+                        self.schedule(t + down, Event::Start { node });
+                    }
+                }
+                Fault::Loss { .. } => {}
+            }
+        }
+        if backup_every_ms > 0 {
+            let mut t = backup_every_ms;
+            while t < until_ms {
+                self.schedule(t, Event::Backup);
+                t += backup_every_ms;
+            }
+        }
+    }
+
+    /// The end of the last scheduled fault, in ms.
+    pub fn faults_end_ms(&self) -> u64 {
+        self.faults
+            .iter()
+            .map(|f| match f {
+                Fault::StreetDown { at_hour, hours, .. }
+                | Fault::Partition { at_hour, hours, .. } => hours_ms(at_hour + hours),
+                Fault::Loss { at_hour, hours, .. } => hours.map_or(0, |h| hours_ms(at_hour + h)),
+                Fault::Churn { .. } => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Handles the next event; false when none is left.
+    pub fn step(&mut self) -> bool {
+        let Some(((at, _), event)) = self.events.pop_first() else {
+            return false;
+        };
+        self.now = at;
+        if matches!(
+            event,
+            Event::Cut { .. } | Event::Stop { .. } | Event::Start { .. }
+        ) {
+            self.last_fault_ms = at;
+        }
+        match event {
+            Event::Deliver {
+                from,
+                to,
+                epoch,
+                bytes,
+            } => {
+                self.in_flight -= 1;
+                let child = if self.nodes[from].id.parent == Some(to) {
+                    from
+                } else {
+                    to
+                };
+                if self.links[child] == Some(epoch) {
+                    let peer = self.nodes[from].peer.clone();
+                    self.feed(to, Input::Message { peer, bytes });
+                }
+            }
+            Event::Wake {
+                node,
+                at,
+                incarnation,
+            } => {
+                let n = &mut self.nodes[node];
+                if n.incarnation == incarnation && n.wake == Some(at) && n.engine.is_some() {
+                    n.wake = None;
+                    self.feed(node, Input::Tick);
+                }
+            }
+            Event::Cut { child, cut } => {
+                if cut {
+                    self.cuts[child] += 1;
+                } else {
+                    self.cuts[child] = self.cuts[child].saturating_sub(1);
+                }
+                self.refresh_link(child);
+            }
+            Event::Stop { node, store } => self.stop_node(node, store),
+            Event::Start { node } => {
+                if self.nodes[node].engine.is_none() {
+                    self.start_node(node);
+                }
+            }
+            Event::Backup => {
+                let now = self.now;
+                for n in &mut self.nodes {
+                    if n.engine.is_some() {
+                        n.backup = (n.store.clone(), now);
+                    }
+                }
+            }
+            Event::Act(act) => crate::workload::act(self, act),
+        }
+        true
+    }
+
+    fn start_node(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        n.incarnation += 1;
+        n.wake = None;
+        let policy = FederationPolicy::new(n.id.member.clone(), Vec::new(), Vec::new());
+        let seed = self.seed ^ ((i as u64) << 32) ^ n.incarnation;
+        n.engine = Some(Engine::new(EngineConfig::default(), policy, seed));
+        for child in self.links_of(i) {
+            self.refresh_link(child);
+        }
+    }
+
+    fn stop_node(&mut self, i: usize, fate: StoreFate) {
+        if self.nodes[i].engine.is_none() {
+            return;
+        }
+        self.counters.restarts += 1;
+        // A crash: the engine's in-memory state is gone and nothing is saved.
+        self.nodes[i].engine = None;
+        for child in self.links_of(i) {
+            self.refresh_link(child);
+        }
+        if fate == StoreFate::Lost {
+            self.counters.stores_lost += 1;
+            let n = &mut self.nodes[i];
+            let (backup, taken) = n.backup.clone();
+            n.store = backup;
+            n.recovering = n.id.parent.is_some();
+            for a in &mut n.acked {
+                if a.at_ms >= taken {
+                    a.lost_with_store = true;
+                }
+            }
+        }
+    }
+
+    /// Child indices of the links touching node `i`.
+    fn links_of(&self, i: usize) -> Vec<usize> {
+        let mut out: Vec<usize> = (0..self.nodes.len())
+            .filter(|&c| self.nodes[c].id.parent == Some(i))
+            .collect();
+        if self.nodes[i].id.parent.is_some() {
+            out.push(i);
+        }
+        out
+    }
+
+    /// Is the uplink of `child` connected?
+    pub fn connected(&self, child: usize) -> bool {
+        self.links[child].is_some()
+    }
+
+    /// Brings the uplink of `child` up or down to match cuts and node states.
+    fn refresh_link(&mut self, child: usize) {
+        let Some(parent) = self.nodes[child].id.parent else {
+            return;
+        };
+        let want = self.cuts[child] == 0
+            && self.nodes[child].engine.is_some()
+            && self.nodes[parent].engine.is_some();
+        match (self.links[child].is_some(), want) {
+            (false, true) => {
+                self.epochs += 1;
+                self.links[child] = Some(self.epochs);
+                for (me, other) in [(child, parent), (parent, child)] {
+                    let peer = self.nodes[other].peer.clone();
+                    let member = self.verified_member(me, other);
+                    let n = &mut self.nodes[me];
+                    if let (Some(engine), Some(m)) = (n.engine.as_mut(), member) {
+                        engine.policy_mut().admit_peer(peer.clone(), m);
+                    }
+                    let sync_states = n
+                        .store
+                        .sync_states
+                        .iter()
+                        .filter(|((p, _), _)| *p == peer)
+                        .map(|((_, d), s)| (d.clone(), s.clone()))
+                        .collect();
+                    self.feed(me, Input::PeerUp { peer, sync_states });
+                }
+            }
+            (true, false) => {
+                self.links[child] = None;
+                for (me, other) in [(child, parent), (parent, child)] {
+                    let peer = self.nodes[other].peer.clone();
+                    self.feed(me, Input::PeerDown { peer: peer.clone() });
+                    if let Some(engine) = self.nodes[me].engine.as_mut() {
+                        engine.policy_mut().forget_peer(&peer);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The member `other` proves to be, checked by `me` as the node's
+    /// admission exchange would: the chain must verify to the same root.
+    fn verified_member(&self, me: usize, other: usize) -> Option<node::trust::Member> {
+        let cred = &self.nodes[other].id.credential;
+        if cred.federation != self.nodes[me].id.trust.federation {
+            return None;
+        }
+        cred.verify_for(&self.nodes[other].id.key, self.wall(), &|_| false)
+            .ok()
+    }
+
+    /// Hands `input` to node `i`'s engine and does what it asks.
+    pub fn feed(&mut self, i: usize, input: Input) {
+        let now = self.now;
+        let wall = self.wall();
+        let parent = self.nodes[i].id.parent.map(|p| self.nodes[p].peer.clone());
+        let n = &mut self.nodes[i];
+        let Some(engine) = n.engine.as_mut() else {
+            return;
+        };
+        let mut changed = BTreeSet::new();
+        let mut docs = SimDocs {
+            store: &mut n.store,
+            actor: &n.id.actor,
+            trust: &n.id.trust,
+            credential: &n.id.credential,
+            now: wall,
+            changed: &mut changed,
+            forged: &mut self.counters.forged,
+        };
+        let out = engine.handle(input, now, &mut docs);
+        if !changed.is_empty() {
+            self.last_change_ms = now;
+        }
+        if n.recovering
+            && let Some(parent) = parent
+            && engine.peer_status(&parent).is_some_and(|s| s.settled)
+        {
+            n.recovering = false;
+        }
+        for o in out {
+            self.output(i, o);
+        }
+    }
+
+    fn output(&mut self, i: usize, output: Output) {
+        match output {
+            Output::Send { peer, bytes } => self.send(i, &peer, bytes),
+            Output::SaveSyncState { peer, doc, state } => {
+                self.nodes[i].store.sync_states.insert((peer, doc), state);
+            }
+            Output::Wake { at_ms } => {
+                let n = &mut self.nodes[i];
+                n.wake = Some(at_ms);
+                let incarnation = n.incarnation;
+                self.schedule(
+                    at_ms,
+                    Event::Wake {
+                        node: i,
+                        at: at_ms,
+                        incarnation,
+                    },
+                );
+            }
+            Output::Refused { reason, .. } => {
+                if !matches!(reason, Refusal::Forged { .. }) {
+                    self.counters.refused += 1;
+                }
+            }
+            Output::Synced { .. } => {}
+        }
+    }
+
+    fn send(&mut self, i: usize, peer: &PeerKey, bytes: Vec<u8>) {
+        let Some(&j) = self.by_peer.get(peer) else {
+            return;
+        };
+        self.counters.messages += 1;
+        self.counters.bytes += bytes.len() as u64;
+        if let Ok(m) = wire::decode(&bytes) {
+            let doc = match &m {
+                Message::Announce(a) => Some(&a.doc),
+                Message::Sync(s) => Some(&s.doc),
+                Message::Deny(d) => Some(&d.doc),
+                _ => None,
+            };
+            if doc.is_some_and(|d| d.kind() == DocKind::RosterPrivate) {
+                self.counters.private_on_wire += 1;
+            }
+            if let Some(mu) = &self.mutation
+                && mu.kind == MessageKind::of(&m)
+                && mu.from == self.nodes[i].peer.as_str()
+            {
+                return;
+            }
+        }
+        let child = if self.nodes[i].id.parent == Some(j) {
+            i
+        } else {
+            j
+        };
+        let Some(epoch) = self.links[child] else {
+            return;
+        };
+        let loss = self.loss(child);
+        let copies = if self.rng.random_bool(self.network.duplicate) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            if self.rng.random_bool(loss) {
+                continue;
+            }
+            let latency = self
+                .rng
+                .random_range(self.network.latency_ms_min..=self.network.latency_ms_max);
+            self.schedule(
+                self.now + latency,
+                Event::Deliver {
+                    from: i,
+                    to: j,
+                    epoch,
+                    bytes: bytes.clone(),
+                },
+            );
+        }
+    }
+
+    /// Loss on the uplink of `child` now.
+    fn loss(&self, child: usize) -> f64 {
+        let level = match self.nodes[child].id.role {
+            node::Role::Community => LinkLevel::Community,
+            _ => LinkLevel::Street,
+        };
+        let mut loss = self.network.loss;
+        for f in &self.faults {
+            if let Fault::Loss {
+                links,
+                loss: l,
+                at_hour,
+                hours,
+            } = f
+            {
+                let from = hours_ms(*at_hour);
+                let active =
+                    self.now >= from && hours.is_none_or(|h| self.now < hours_ms(at_hour + h));
+                if *links == level && active {
+                    loss = *l;
+                }
+            }
+        }
+        loss
+    }
+
+    /// Writes to `doc` at node `i` as the node's repository would: run `f`,
+    /// commit with the simulated time, sign the new changes, acknowledge
+    /// them and tell the engine. `None` when the node is down or
+    /// recovering, or when `f` refuses (nothing is then written).
+    pub fn write<R>(
+        &mut self,
+        i: usize,
+        doc: &DocumentId,
+        f: impl FnOnce(&mut AutoCommit) -> Result<R, ModelError>,
+    ) -> Option<R> {
+        let now = self.now;
+        let wall = self.wall();
+        let n = &mut self.nodes[i];
+        if n.engine.is_none() || n.recovering {
+            return None;
+        }
+        let actor = n.id.actor.clone();
+        let d = n
+            .store
+            .docs
+            .entry(doc.clone())
+            .or_insert_with(|| AutoCommit::new().with_actor(actor));
+        let before = d.get_heads();
+        let r = match f(d) {
+            Ok(r) => r,
+            Err(_) => {
+                d.rollback();
+                return None;
+            }
+        };
+        d.commit_with(CommitOptions::default().with_time(wall.timestamp()));
+        let mut new = Vec::new();
+        for change in d.get_changes(&before) {
+            if change.actor_id() == &n.id.actor {
+                new.push(change.hash());
+            }
+        }
+        for hash in new {
+            if let Some(sig) = node::trust::signing::sign(&n.id.keypair, &hash) {
+                n.store.signatures.insert(hash.0, (n.id.key, sig));
+            }
+            n.acked.push(Acked {
+                doc: doc.clone(),
+                hash,
+                at_ms: now,
+                lost_with_store: false,
+            });
+            self.counters.writes += 1;
+            self.last_change_ms = now;
+            self.last_write_ms = now;
+        }
+        self.feed(i, Input::LocalChange { doc: doc.clone() });
+        Some(r)
+    }
+
+    /// True when no message is in flight, every node is up, every link is
+    /// connected, and both ends of every link report it settled.
+    pub fn quiet(&self) -> bool {
+        if self.in_flight > 0 {
+            return false;
+        }
+        (0..self.nodes.len()).all(|c| {
+            let Some(p) = self.nodes[c].id.parent else {
+                return self.nodes[c].engine.is_some();
+            };
+            self.links[c].is_some()
+                && [(c, p), (p, c)].iter().all(|&(me, other)| {
+                    self.nodes[me].engine.as_ref().is_some_and(|e| {
+                        e.peer_status(&self.nodes[other].peer)
+                            .is_some_and(|s| s.settled)
+                    })
+                })
+        })
+    }
+}
+
+/// An exponential waiting time for `per_hour` events an hour, in ms (at
+/// least 1).
+pub fn exp_ms(rng: &mut StdRng, per_hour: f64) -> u64 {
+    if per_hour <= 0.0 {
+        return u64::MAX / 4;
+    }
+    let u: f64 = rng.random_range(f64::EPSILON..1.0);
+    ((-u.ln() / per_hour) * 3_600_000.0).max(1.0) as u64
+}

@@ -1,0 +1,123 @@
+//! A simulated node's durable state, in memory, and the [`Docs`] the engine
+//! reaches it through, with the node's real signed-change checks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use chrono::{DateTime, Utc};
+use crdt_model::DocumentId;
+use node::engine::{Docs, PeerKey};
+use node::trust::signing::{ChangeSignature, Proof, TrustContext, check_changes};
+use node::trust::{Credential, NodeKey};
+
+/// What a node keeps across a restart: documents, change signatures, the
+/// credentials of the authors it has seen, and sync states per peer. A clone
+/// is a backup snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct Store {
+    /// Documents by id.
+    pub docs: BTreeMap<DocumentId, AutoCommit>,
+    /// Signature of every change held, by change hash.
+    pub signatures: BTreeMap<[u8; 32], (NodeKey, Vec<u8>)>,
+    /// Credentials of other authors, to forward with their changes.
+    pub authors: BTreeMap<NodeKey, Credential>,
+    /// Persisted sync states, per peer and document.
+    pub sync_states: BTreeMap<(PeerKey, DocumentId), Vec<u8>>,
+}
+
+/// The engine's view of one node's store during one `handle` call.
+pub struct SimDocs<'a> {
+    /// The store.
+    pub store: &'a mut Store,
+    /// This node's actor (its public key).
+    pub actor: &'a ActorId,
+    /// What incoming changes are checked against.
+    pub trust: &'a TrustContext,
+    /// This node's credential, sent with its own changes.
+    pub credential: &'a Credential,
+    /// Simulated wall-clock time.
+    pub now: DateTime<Utc>,
+    /// Documents whose heads moved during the call.
+    pub changed: &'a mut BTreeSet<DocumentId>,
+    /// Sync messages whose changes failed the checks.
+    pub forged: &'a mut u64,
+}
+
+impl Docs for SimDocs<'_> {
+    fn ids(&self) -> Vec<DocumentId> {
+        self.store.docs.keys().cloned().collect()
+    }
+
+    fn get_mut(&mut self, id: &DocumentId) -> Option<&mut AutoCommit> {
+        self.store.docs.get_mut(id)
+    }
+
+    fn create(&mut self, id: &DocumentId) -> &mut AutoCommit {
+        let actor = self.actor.clone();
+        self.store
+            .docs
+            .entry(id.clone())
+            .or_insert_with(|| AutoCommit::new().with_actor(actor))
+    }
+
+    fn changed(&mut self, id: &DocumentId, _heads_before: &[ChangeHash]) {
+        self.changed.insert(id.clone());
+    }
+
+    fn proof(&mut self, id: &DocumentId, base: &[ChangeHash]) -> Vec<u8> {
+        let Some(doc) = self.store.docs.get_mut(id) else {
+            return Vec::new();
+        };
+        // As the node does: heads the peer has that we lack cannot bound the set.
+        let known: Vec<ChangeHash> = base
+            .iter()
+            .filter(|h| doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let hashes: Vec<ChangeHash> = doc.get_changes(&known).iter().map(|c| c.hash()).collect();
+        let mut proof = Proof::default();
+        let mut authors = BTreeSet::new();
+        for hash in hashes {
+            if let Some((author, signature)) = self.store.signatures.get(&hash.0) {
+                authors.insert(*author);
+                proof.signatures.push(ChangeSignature {
+                    hash: hash.0,
+                    author: *author,
+                    signature: signature.clone(),
+                });
+            }
+        }
+        for author in authors {
+            if author == self.trust.me.key {
+                proof.authors.push(self.credential.clone());
+            } else if let Some(c) = self.store.authors.get(&author) {
+                proof.authors.push(c.clone());
+            }
+        }
+        proof.encode()
+    }
+
+    fn check(
+        &mut self,
+        _peer: &PeerKey,
+        id: &DocumentId,
+        message: &automerge::sync::Message,
+        proof: &[u8],
+    ) -> Result<(), String> {
+        let proof = Proof::decode(proof)?;
+        let mut empty = AutoCommit::new();
+        let current = self.store.docs.get_mut(id).unwrap_or(&mut empty);
+        let checked = check_changes(self.trust, id, current, message, &proof, self.now)
+            .inspect_err(|_| *self.forged += 1)?;
+        for c in checked {
+            let s = c.signature;
+            self.store
+                .signatures
+                .insert(s.hash, (s.author, s.signature));
+            if let Some(cred) = c.credential {
+                self.store.authors.insert(s.author, cred);
+            }
+        }
+        Ok(())
+    }
+}
