@@ -30,7 +30,9 @@ use crate::net::codec::Frame;
 use crate::net::{Behaviour, BehaviourEvent, build_swarm};
 use crate::repo::Repo;
 use crate::store::BlobHash;
-use crate::trust::signing::{ChangeSignature, Proof, TrustContext, check_changes};
+use crate::trust::signing::{
+    ChangeSignature, Proof, TrustContext, build_proof, changes_after, check_changes,
+};
 use crate::trust::{Credential, FederationPolicy, NodeKey};
 
 /// Admin requests waiting for the loop.
@@ -117,45 +119,36 @@ impl Docs for RepoDocs<'_> {
     }
 
     fn proof(&mut self, id: &DocumentId, base: &[ChangeHash]) -> Vec<u8> {
-        let Ok(Some(doc)) = self.repo.existing(id) else {
-            return Vec::new();
+        let hashes = match self.repo.existing(id) {
+            Ok(Some(doc)) => changes_after(doc, base),
+            _ => return Vec::new(),
         };
-        // Heads the peer has that we lack cannot bound the set; leave them out.
-        let known: Vec<ChangeHash> = base
-            .iter()
-            .filter(|h| doc.get_change_by_hash(h).is_some())
-            .copied()
-            .collect();
-        let hashes: Vec<ChangeHash> = doc.get_changes(&known).iter().map(|c| c.hash()).collect();
-        let mut proof = Proof::default();
-        let mut authors = BTreeSet::new();
-        for hash in hashes {
-            match self.repo.store().signature(&hash.0) {
-                Ok(Some(rec)) => {
-                    authors.insert(rec.author);
-                    proof.signatures.push(ChangeSignature {
-                        hash: hash.0,
-                        author: NodeKey(rec.author),
-                        signature: rec.signature,
-                    });
-                }
-                Ok(None) => {
-                    debug!(doc = %id, %hash, "no signature held for a change; the peer will refuse it")
-                }
-                Err(e) => warn!(doc = %id, error = %e, "cannot read a signature"),
+        let store = self.repo.store();
+        let me = self.trust.map(|t| t.me.key);
+        let own = self.credential;
+        let signature_of = |hash: &ChangeHash| match store.signature(&hash.0) {
+            Ok(Some(rec)) => Some(ChangeSignature {
+                hash: hash.0,
+                author: NodeKey(rec.author),
+                signature: rec.signature,
+            }),
+            Ok(None) => {
+                debug!(doc = %id, %hash, "no signature held for a change; the peer will refuse it");
+                None
             }
-        }
-        let me = self.trust.map(|t| t.me.key.0);
-        for author in authors {
-            if Some(author) == me {
-                proof.authors.extend(self.credential.cloned());
-            } else if let Ok(Some(bytes)) = self.repo.store().author(&author)
-                && let Ok(cred) = serde_json::from_slice::<Credential>(&bytes)
-            {
-                proof.authors.push(cred);
+            Err(e) => {
+                warn!(doc = %id, error = %e, "cannot read a signature");
+                None
             }
-        }
-        proof.encode()
+        };
+        let credential_of = |author: &NodeKey| {
+            if Some(*author) == me {
+                return own.cloned();
+            }
+            let bytes = store.author(&author.0).ok().flatten()?;
+            serde_json::from_slice::<Credential>(&bytes).ok()
+        };
+        build_proof(&hashes, signature_of, credential_of).encode()
     }
 
     fn check(

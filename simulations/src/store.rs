@@ -7,7 +7,9 @@ use automerge::{ActorId, AutoCommit, ChangeHash};
 use chrono::{DateTime, Utc};
 use crdt_model::DocumentId;
 use node::engine::{Docs, PeerKey};
-use node::trust::signing::{ChangeSignature, Proof, TrustContext, check_changes};
+use node::trust::signing::{
+    ChangeSignature, Proof, TrustContext, build_proof, changes_after, check_changes,
+};
 use node::trust::{Credential, NodeKey};
 
 /// What a node keeps across a restart: documents, change signatures, the
@@ -68,33 +70,28 @@ impl Docs for SimDocs<'_> {
         let Some(doc) = self.store.docs.get_mut(id) else {
             return Vec::new();
         };
-        // As the node does: heads the peer has that we lack cannot bound the set.
-        let known: Vec<ChangeHash> = base
-            .iter()
-            .filter(|h| doc.get_change_by_hash(h).is_some())
-            .copied()
-            .collect();
-        let hashes: Vec<ChangeHash> = doc.get_changes(&known).iter().map(|c| c.hash()).collect();
-        let mut proof = Proof::default();
-        let mut authors = BTreeSet::new();
-        for hash in hashes {
-            if let Some((author, signature)) = self.store.signatures.get(&hash.0) {
-                authors.insert(*author);
-                proof.signatures.push(ChangeSignature {
+        let hashes = changes_after(doc, base);
+        let store = &*self.store;
+        let me = self.trust.me.key;
+        let own = &self.credential;
+        let signature_of = |hash: &ChangeHash| {
+            store
+                .signatures
+                .get(&hash.0)
+                .map(|(author, signature)| ChangeSignature {
                     hash: hash.0,
                     author: *author,
                     signature: signature.clone(),
-                });
+                })
+        };
+        let credential_of = |author: &NodeKey| {
+            if *author == me {
+                Some(Credential::clone(own))
+            } else {
+                store.authors.get(author).cloned()
             }
-        }
-        for author in authors {
-            if author == self.trust.me.key {
-                proof.authors.push(self.credential.clone());
-            } else if let Some(c) = self.store.authors.get(&author) {
-                proof.authors.push(c.clone());
-            }
-        }
-        proof.encode()
+        };
+        build_proof(&hashes, signature_of, credential_of).encode()
     }
 
     fn check(

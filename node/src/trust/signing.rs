@@ -70,6 +70,37 @@ impl Proof {
     }
 }
 
+/// The hashes of the changes of `doc` after `base`: what a sync message
+/// generated from `base` may carry. Heads in `base` that `doc` lacks cannot
+/// bound the set and are left out.
+pub fn changes_after(doc: &mut AutoCommit, base: &[ChangeHash]) -> Vec<ChangeHash> {
+    let known: Vec<ChangeHash> = base
+        .iter()
+        .filter(|h| doc.get_change_by_hash(h).is_some())
+        .copied()
+        .collect();
+    doc.get_changes(&known).iter().map(|c| c.hash()).collect()
+}
+
+/// Builds the proof for `hashes`: the recorded signature of each change
+/// (`signature_of`) and the credential of each author (`credential_of`).
+pub fn build_proof(
+    hashes: &[ChangeHash],
+    mut signature_of: impl FnMut(&ChangeHash) -> Option<ChangeSignature>,
+    credential_of: impl FnMut(&NodeKey) -> Option<Credential>,
+) -> Proof {
+    let mut proof = Proof::default();
+    let mut authors = BTreeSet::new();
+    for hash in hashes {
+        if let Some(sig) = signature_of(hash) {
+            authors.insert(sig.author);
+            proof.signatures.push(sig);
+        }
+    }
+    proof.authors = authors.iter().filter_map(credential_of).collect();
+    proof
+}
+
 /// What a node knows to check changes: its federation, itself, and the
 /// revocations in its charter.
 #[derive(Debug, Clone)]
