@@ -15,6 +15,7 @@
 //! The `simulations` binary runs a scenario for a list of seeds and prints a
 //! table; see `simulations/README.md`.
 
+pub mod bench;
 pub mod federation;
 pub mod invariants;
 pub mod run;

@@ -1,6 +1,10 @@
 //! `simulations run SCENARIO.toml --seeds 1..=20`: runs a scenario for each
 //! seed, prints a row per seed and every failure with the seed that replays
 //! it, and exits non-zero if any invariant failed.
+//!
+//! `simulations bench`: the benchmark suite (ingestion, delta sync, many
+//! documents), every figure against a baseline measured in the same run;
+//! prints a Markdown table and exits non-zero if a target was missed.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,6 +15,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use simulations::bench;
 use simulations::run::{SeedResult, failures, header, row, run_seed};
 use simulations::scenario::Scenario;
 
@@ -35,6 +40,15 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
     },
+    /// Runs the benchmarks and prints a Markdown table of ratios.
+    Bench {
+        /// Small sizes that finish in seconds even in a debug build.
+        #[arg(long)]
+        quick: bool,
+        /// Only these benchmarks: any of `ingest,delta,many`.
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 fn parse_seeds(s: &str) -> anyhow::Result<Vec<u64>> {
@@ -57,13 +71,44 @@ fn parse_seeds(s: &str) -> anyhow::Result<Vec<u64>> {
 }
 
 fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
-    let Command::Run {
-        scenario,
-        seeds,
-        jobs,
-    } = cli.command;
-    let seeds = parse_seeds(&seeds)?;
+    match Cli::parse().command {
+        Command::Run {
+            scenario,
+            seeds,
+            jobs,
+        } => run(scenario, &seeds, jobs),
+        Command::Bench { quick, only } => bench(quick, only.as_deref()),
+    }
+}
+
+fn bench(quick: bool, only: Option<&str>) -> anyhow::Result<ExitCode> {
+    let scale = if quick {
+        bench::Scale::quick()
+    } else {
+        bench::Scale::full()
+    };
+    let parts = match only {
+        Some(s) => bench::Parts::parse(s)?,
+        None => bench::Parts::ALL,
+    };
+    let started = Instant::now();
+    let lines = bench::run(&scale, parts)?;
+    print!("{}", bench::table(&lines));
+    println!("{:.1} s of real time", started.elapsed().as_secs_f64());
+    let missed = lines
+        .iter()
+        .filter(|l| l.target.as_ref().is_some_and(|t| !t.met))
+        .count();
+    if missed == 0 {
+        println!("every target met");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{missed} target(s) not met");
+    Ok(ExitCode::FAILURE)
+}
+
+fn run(scenario: PathBuf, seeds: &str, jobs: Option<usize>) -> anyhow::Result<ExitCode> {
+    let seeds = parse_seeds(seeds)?;
     let sc = Scenario::load(&scenario).with_context(|| format!("{}", scenario.display()))?;
     println!("scenario {} ({} simulated hours)", sc.name, sc.hours);
     println!("{}", header());

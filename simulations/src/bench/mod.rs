@@ -1,0 +1,209 @@
+//! `simulations bench`: throughput and bandwidth of the node's write path and
+//! sync engine, each figure against a baseline measured in the same run.
+//!
+//! - [`ingest`]: reports per second durably committed through
+//!   [`node::Node`], against raw redb commits of the same bytes and against
+//!   Automerge in memory.
+//! - [`delta`]: bytes on the wire and round trips to bring a peer up to date
+//!   after `d` new changes to a document with a long history, against the
+//!   bytes of those changes.
+//! - [`many`]: two engines sharing thousands of documents of which a few
+//!   differ, against Automerge's sync protocol run per document.
+//!
+//! Every figure is a ratio to its baseline; times alone say little about a
+//! machine we do not know.
+
+pub mod delta;
+pub mod exchange;
+pub mod fixtures;
+pub mod ingest;
+pub mod many;
+
+/// How big the runs are.
+#[derive(Debug, Clone)]
+pub struct Scale {
+    /// Reports committed one per commit (node and raw redb).
+    pub single: u32,
+    /// Commits of `batch` reports each.
+    pub batches: u32,
+    /// Reports per batched commit.
+    pub batch: u32,
+    /// Operations of history for the delta-sync documents.
+    pub histories: Vec<u64>,
+    /// New changes added before a delta sync.
+    pub deltas: Vec<u32>,
+    /// Documents shared by the two engines of the many-documents run.
+    pub docs: u32,
+    /// How many of them differ.
+    pub differing: u32,
+}
+
+impl Scale {
+    /// The sizes the issue asks for (release build; a few minutes on 2 cores).
+    pub fn full() -> Scale {
+        Scale {
+            single: 300,
+            batches: 30,
+            batch: 100,
+            histories: vec![1_000, 100_000],
+            deltas: vec![1, 10, 1000],
+            docs: 10_000,
+            differing: 10,
+        }
+    }
+
+    /// Small sizes that run in seconds in a debug build (tests, smoke runs).
+    pub fn quick() -> Scale {
+        Scale {
+            single: 10,
+            batches: 3,
+            batch: 20,
+            histories: vec![300],
+            deltas: vec![1, 10],
+            docs: 200,
+            differing: 3,
+        }
+    }
+}
+
+/// A target a figure is held to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The rule, as written in the report (`≥ 0.5`).
+    pub rule: String,
+    /// Whether the figure meets it.
+    pub met: bool,
+}
+
+/// One measured figure with its baseline.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Which benchmark (`ingest`, `delta`, `many`).
+    pub bench: &'static str,
+    /// What was measured.
+    pub what: String,
+    /// The figure.
+    pub value: f64,
+    /// What the baseline is.
+    pub baseline: String,
+    /// The baseline's figure, in the same unit.
+    pub base: f64,
+    /// The unit of both.
+    pub unit: &'static str,
+    /// The target, if the issue sets one for this figure.
+    pub target: Option<Target>,
+    /// Anything a reader needs to read the figure right.
+    pub note: String,
+}
+
+impl Line {
+    /// `value ÷ base`.
+    pub fn ratio(&self) -> f64 {
+        if self.base == 0.0 {
+            f64::NAN
+        } else {
+            self.value / self.base
+        }
+    }
+}
+
+/// Which parts to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// Item 1.
+    pub ingest: bool,
+    /// Item 2.
+    pub delta: bool,
+    /// Item 3.
+    pub many: bool,
+}
+
+impl Parts {
+    /// Every part.
+    pub const ALL: Parts = Parts {
+        ingest: true,
+        delta: true,
+        many: true,
+    };
+
+    /// Parses `ingest,delta,many` (any subset).
+    pub fn parse(s: &str) -> anyhow::Result<Parts> {
+        let mut p = Parts {
+            ingest: false,
+            delta: false,
+            many: false,
+        };
+        for part in s.split(',').map(str::trim) {
+            match part {
+                "ingest" => p.ingest = true,
+                "delta" => p.delta = true,
+                "many" => p.many = true,
+                other => anyhow::bail!("unknown benchmark {other:?} (ingest, delta, many)"),
+            }
+        }
+        Ok(p)
+    }
+}
+
+/// Runs the chosen benchmarks at `scale`, printing progress to stderr, and
+/// returns every figure.
+pub fn run(scale: &Scale, parts: Parts) -> anyhow::Result<Vec<Line>> {
+    let mut lines = Vec::new();
+    if parts.ingest {
+        eprintln!("bench ingest ...");
+        lines.extend(ingest::run(scale)?);
+    }
+    if parts.delta {
+        eprintln!("bench delta ...");
+        lines.extend(delta::run(scale)?);
+    }
+    if parts.many {
+        eprintln!("bench many ...");
+        lines.extend(many::run(scale)?);
+    }
+    Ok(lines)
+}
+
+fn number(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
+    }
+    let a = x.abs();
+    if a >= 100.0 || a == 0.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 0.1 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+/// The figures as a Markdown table.
+pub fn table(lines: &[Line]) -> String {
+    let mut s = String::from(
+        "| bench | measured | value | baseline | baseline value | ratio | target | note |\n\
+         | --- | --- | ---: | --- | ---: | ---: | --- | --- |\n",
+    );
+    for l in lines {
+        let target = match &l.target {
+            Some(t) => format!("{} {}", t.rule, if t.met { "met" } else { "NOT met" }),
+            None => String::new(),
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} {} | {} | {} {} | {} | {} | {} |\n",
+            l.bench,
+            l.what,
+            number(l.value),
+            l.unit,
+            l.baseline,
+            number(l.base),
+            l.unit,
+            number(l.ratio()),
+            target,
+            l.note,
+        ));
+    }
+    s
+}

@@ -1,0 +1,17 @@
+//! The benchmark suite at its smallest: every part runs, converges and
+//! reports a finite ratio against its baseline.
+
+use simulations::bench::{Parts, Scale, run, table};
+
+#[test]
+fn the_quick_benchmarks_run_and_report_ratios() {
+    let lines = run(&Scale::quick(), Parts::ALL).unwrap();
+    println!("{}", table(&lines));
+    for bench in ["ingest", "delta", "many"] {
+        assert!(lines.iter().any(|l| l.bench == bench), "no {bench} figures");
+    }
+    for l in &lines {
+        assert!(l.base > 0.0, "{}: empty baseline {}", l.what, l.baseline);
+        assert!(l.ratio().is_finite(), "{}: ratio {}", l.what, l.ratio());
+    }
+}
