@@ -495,26 +495,28 @@ impl Node {
             .into_iter()
             .next()
             .ok_or_else(|| NodeError::Internal("no id for a submitted report".into()))?;
+        // Open cases of this month and the last, not the whole history: the
+        // suggestion must stay cheap as the years of reports pile up.
         let radius = self.config.duplicate_radius_m;
-        let same = ReportFilter {
-            place: Some(self.config.place.clone()),
-            category: Some(category),
-            ..ReportFilter::default()
-        };
-        let mut nearby: Vec<(ReportId, f64)> = self
-            .reports(&same, now)?
+        let place = self.config.place.clone();
+        let mut months = vec![DocumentId::reports(place.clone(), now)];
+        let end_of_last_month = chrono::Datelike::with_day(&now, 1)
+            .map_or(now, |first| first - chrono::Duration::days(1));
+        let last_month = DocumentId::reports(place, end_of_last_month);
+        if last_month != months[0] {
+            months.push(last_month);
+        }
+        let mut recent = Vec::new();
+        for doc_id in &months {
+            if let Some(doc) = self.repo.existing(doc_id)? {
+                recent.extend(report::list(&*doc)?);
+            }
+        }
+        let nearby: Vec<(ReportId, f64)> = report::nearby_open(&recent, category, &point, radius)
             .into_iter()
-            .filter(|r| r.id != id && r.status.is_open())
-            .filter_map(|r| {
-                let d = LatLon {
-                    lat: r.lat,
-                    lon: r.lon,
-                }
-                .distance_m(&point);
-                (d <= radius).then_some((r.id, d))
-            })
+            .filter(|(r, _)| r.id != id)
+            .map(|(r, d)| (r.id.clone(), d))
             .collect();
-        nearby.sort_by(|a, b| a.1.total_cmp(&b.1));
         let report = self.report(&id, now)?;
         Ok(Submitted { report, nearby })
     }
