@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use crdt_model::report::{CloseReason, VoidReason};
 use crdt_model::{Category, MemberId, PlaceId, ReportId, Status};
 use node::admin::{Request, Response, dispatch};
-use node::api::{ReportFilter, ReportSubmission, ReportView};
+use node::api::{ReportContent, ReportFilter, ReportSubmission, ReportView};
 use node::workflow::{ReportAction, ReportRequest, WorkflowRequest, WorkflowResponse};
 
 use crate::output::{Output, local, print_json};
@@ -190,13 +190,15 @@ fn submission(a: SubmitArgs) -> anyhow::Result<ReportSubmission> {
         std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
     }
     Ok(ReportSubmission {
-        category,
-        lat,
-        lon,
-        text: a.text,
-        address: a.address,
-        grid: a.grid,
-        reporter,
+        content: ReportContent {
+            category,
+            lat,
+            lon,
+            text: a.text,
+            address: a.address,
+            grid: a.grid,
+            reporter,
+        },
         photos,
         voices,
     })

@@ -52,9 +52,9 @@ pub struct NewAttachment {
     pub kind: AttachmentKind,
 }
 
-/// A report to submit.
-#[derive(Debug, Clone)]
-pub struct SubmitReport {
+/// What a report says, however its attachments arrive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReportContent {
     /// Category.
     pub category: Category,
     /// Latitude of the hazard.
@@ -69,6 +69,13 @@ pub struct SubmitReport {
     pub grid: Option<String>,
     /// Reporting member, who must be on this community's roster.
     pub reporter: Option<MemberId>,
+}
+
+/// A report to submit.
+#[derive(Debug, Clone)]
+pub struct SubmitReport {
+    /// What it says.
+    pub content: ReportContent,
     /// Photos and voice notes.
     pub attachments: Vec<NewAttachment>,
 }
@@ -206,20 +213,9 @@ pub struct DocumentRow {
 /// paths, read by whichever process executes the request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportSubmission {
-    /// Category.
-    pub category: Category,
-    /// Latitude of the hazard.
-    pub lat: f64,
-    /// Longitude of the hazard.
-    pub lon: f64,
-    /// What the rider said.
-    pub text: String,
-    /// Address, if known.
-    pub address: Option<String>,
-    /// Grid, if known.
-    pub grid: Option<String>,
-    /// Reporting member.
-    pub reporter: Option<MemberId>,
+    /// What it says.
+    #[serde(flatten)]
+    pub content: ReportContent,
     /// Photo files.
     pub photos: Vec<PathBuf>,
     /// Voice-note files.
@@ -240,13 +236,7 @@ impl ReportSubmission {
             }
         }
         Ok(SubmitReport {
-            category: self.category,
-            lat: self.lat,
-            lon: self.lon,
-            text: self.text,
-            address: self.address,
-            grid: self.grid,
-            reporter: self.reporter,
+            content: self.content,
             attachments,
         })
     }
@@ -488,8 +478,8 @@ impl Node {
         req: SubmitReport,
         now: DateTime<Utc>,
     ) -> Result<Submitted, NodeError> {
-        let point = LatLon::new(req.lat, req.lon)?;
-        let category = req.category;
+        let point = LatLon::new(req.content.lat, req.content.lon)?;
+        let category = req.content.category;
         let ids = self.submit_reports(vec![req], now)?;
         let id = ids
             .into_iter()
@@ -532,7 +522,7 @@ impl Node {
         let doc_id = DocumentId::reports(place, now);
         let mut staged = Vec::with_capacity(reqs.len());
         for req in reqs {
-            if let Some(m) = &req.reporter {
+            if let Some(m) = &req.content.reporter {
                 self.require_member(m)?;
             }
             staged.push(self.prepare(req, now)?);
@@ -561,7 +551,7 @@ impl Node {
         req: SubmitReport,
         now: DateTime<Utc>,
     ) -> Result<(NewReport, Vec<Vec<u8>>), NodeError> {
-        let point = LatLon::new(req.lat, req.lon)?;
+        let point = LatLon::new(req.content.lat, req.content.lon)?;
         let attachments = req
             .attachments
             .iter()
@@ -574,15 +564,15 @@ impl Node {
             .collect();
         let new = NewReport {
             id: ReportId::new(now, rand::random()),
-            category: req.category,
+            category: req.content.category,
             location: Location {
                 point,
-                address: req.address,
-                grid: req.grid,
+                address: req.content.address,
+                grid: req.content.grid,
             },
-            text: req.text,
+            text: req.content.text,
             attachments,
-            reporter: req.reporter,
+            reporter: req.content.reporter,
             submitted_at: now,
             submitted_by: self.author(),
             deadline: None,

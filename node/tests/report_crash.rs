@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use crdt_model::report::AttachmentKind;
 use crdt_model::{Category, ReportId};
-use node::api::{NewAttachment, ReportFilter, SubmitReport};
+use node::api::{NewAttachment, ReportContent, ReportFilter, SubmitReport};
 use node::store::BlobHash;
 use node::{Node, Role};
 
@@ -23,13 +23,15 @@ const ROUNDS: usize = 24;
 
 fn request(n: u64) -> SubmitReport {
     SubmitReport {
-        category: Category::ALL[(n % 12) as usize],
-        lat: 24.9 + (n % 100) as f64 * 1e-3,
-        lon: 102.7,
-        text: format!("hazard number {n}"),
-        address: None,
-        grid: Some(format!("g{:02}", n % 8)),
-        reporter: None,
+        content: ReportContent {
+            category: Category::ALL[(n % 12) as usize],
+            lat: 24.9 + (n % 100) as f64 * 1e-3,
+            lon: 102.7,
+            text: format!("hazard number {n}"),
+            address: None,
+            grid: Some(format!("g{:02}", n % 8)),
+            reporter: None,
+        },
         attachments: vec![NewAttachment {
             bytes: format!("photo bytes of report {n} ")
                 .repeat(40)

@@ -18,7 +18,7 @@ use crdt_model::roster::{MemberKind, MemberStatus, Role as MemberRole};
 use crdt_model::{Category, DocKind, DocumentId, MemberId, ReportId, Status};
 use indicatif::ProgressBar;
 use node::admin::{Request, Response};
-use node::api::{ReportSubmission, ReportView, Submitted};
+use node::api::{ReportContent, ReportSubmission, ReportView, Submitted};
 use node::workflow::{
     DirectoryRequest, MemberApplication, PointsRequest, ReportAction, ReportRequest, RosterRequest,
     TaskRequest, WorkflowRequest, WorkflowResponse,
@@ -644,13 +644,15 @@ impl Player<'_> {
             format!("{name} reports {} «{}»{with}", s.category, s.text),
         );
         let sub = ReportSubmission {
-            category: s.category,
-            lat: s.lat,
-            lon: s.lon,
-            text: s.text.into(),
-            address: Some(s.address.into()),
-            grid: Some(s.grid.into()),
-            reporter: Some(reporter.clone()),
+            content: ReportContent {
+                category: s.category,
+                lat: s.lat,
+                lon: s.lon,
+                text: s.text.into(),
+                address: Some(s.address.into()),
+                grid: Some(s.grid.into()),
+                reporter: Some(reporter.clone()),
+            },
             photos: photo.into_iter().collect(),
             voices: Vec::new(),
         };

@@ -4,7 +4,7 @@ use automerge::AutoCommit;
 use chrono::{DateTime, TimeZone, Utc};
 use crdt_model::report::{self, NewReport};
 use crdt_model::{Category, LatLon, Location, ReportId};
-use node::api::SubmitReport;
+use node::api::{ReportContent, SubmitReport};
 
 /// The moment every benchmark report is submitted at (one month, so one
 /// `reports/YYYY-MM` document).
@@ -33,13 +33,15 @@ fn grid(i: u32) -> String {
 /// Report `i` as the node's API takes it.
 pub fn submission(i: u32) -> SubmitReport {
     SubmitReport {
-        category: category(i),
-        lat: lat(i),
-        lon: 102.74,
-        text: text(i),
-        address: Some(format!("关渡区驿站路 {} 号", i % 300)),
-        grid: Some(grid(i)),
-        reporter: None,
+        content: ReportContent {
+            category: category(i),
+            lat: lat(i),
+            lon: 102.74,
+            text: text(i),
+            address: Some(format!("关渡区驿站路 {} 号", i % 300)),
+            grid: Some(grid(i)),
+            reporter: None,
+        },
         attachments: Vec::new(),
     }
 }
