@@ -112,6 +112,13 @@ impl Docs for RepoDocs<'_> {
         self.repo.create(id)
     }
 
+    fn heads(&mut self, id: &DocumentId) -> Option<Vec<ChangeHash>> {
+        self.repo.heads(id).unwrap_or_else(|e| {
+            warn!(doc = %id, error = %e, "cannot read a document's heads");
+            None
+        })
+    }
+
     fn changed(&mut self, id: &DocumentId, heads_before: &[ChangeHash]) {
         if let Err(e) = self.repo.persist_received(self.now, id, heads_before) {
             warn!(doc = %id, error = %e, "cannot persist changes from a peer");

@@ -95,6 +95,26 @@ impl Repo {
         Ok(self.docs.get_mut(id))
     }
 
+    /// The heads of `id`, sorted, or `None` if it is not held. A document not
+    /// in memory is not loaded: the store records its heads with every write,
+    /// so comparing a whole store with a peer costs one record per document.
+    pub fn heads(&mut self, id: &DocumentId) -> Result<Option<Vec<ChangeHash>>, NodeError> {
+        if let Some(doc) = self.docs.get_mut(id) {
+            let mut heads = doc.get_heads();
+            heads.sort_unstable();
+            return Ok(Some(heads));
+        }
+        Ok(self
+            .store
+            .document_info(&id.to_string())?
+            .map(|info| info.heads))
+    }
+
+    /// How many documents are held in memory.
+    pub fn loaded(&self) -> usize {
+        self.docs.len()
+    }
+
     /// Creates an empty document in memory (first learned from a peer); it
     /// reaches the store with the first changes persisted into it.
     pub fn create(&mut self, id: &DocumentId) -> &mut AutoCommit {

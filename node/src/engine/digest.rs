@@ -109,6 +109,11 @@ impl SharedDocs {
         self.docs.get(id).copied()
     }
 
+    /// The documents, in order.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = &DocumentId> {
+        self.docs.keys()
+    }
+
     /// The subtree digest of everything: what a [`super::wire::Summary`] carries.
     pub(crate) fn root_digest(&self) -> Digest {
         let mut h = SubtreeHasher::new();

@@ -79,7 +79,9 @@ pub enum Output {
         /// Why.
         reason: Refusal,
     },
-    /// A sync session for `doc` with `peer` finished with both at the same heads.
+    /// `doc` is at the same heads here and at `peer`: a sync session for it
+    /// finished so, or the summaries showed everything shared with `peer`
+    /// equal (reported once per settled state, for every shared document).
     Synced {
         /// The peer.
         peer: PeerKey,

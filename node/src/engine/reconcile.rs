@@ -14,7 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crdt_model::PlaceId;
 
-use super::digest::Digest;
+use super::Output;
+use super::digest::{Digest, SharedDocs};
 use super::docs::Docs;
 use super::peer::InventoryKey;
 use super::peer_key::PeerKey;
@@ -50,8 +51,30 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         }
     }
 
+    /// Everything shared with `key` is the same on both sides: no re-check
+    /// until something changes, and, the first time at this digest, report
+    /// every shared document as synced (after a restart with nothing new,
+    /// the summaries alone prove it and no session runs).
+    fn settle(&mut self, key: &PeerKey, shared: &SharedDocs) {
+        let digest = shared.root_digest();
+        let Some(p) = self.peers.get_mut(key) else {
+            return;
+        };
+        let fresh = p.settled_at != Some(digest);
+        p.settle(digest);
+        if fresh {
+            for doc in shared.ids() {
+                self.out.push(Output::Synced {
+                    peer: key.clone(),
+                    doc: doc.clone(),
+                });
+            }
+        }
+    }
+
     pub(crate) fn on_summary(&mut self, key: &PeerKey, summary: Summary) {
-        let mine = self.shared_with(key, None).root_digest();
+        let shared = self.shared_with(key, None);
+        let mine = shared.root_digest();
         if summary.reply {
             let answer = Message::Summary(Summary {
                 digest: mine,
@@ -67,7 +90,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         }
         if summary.digest == mine {
             p.asked_with = None;
-            p.settle(mine);
+            self.settle(key, &shared);
             return;
         }
         p.settled_at = None;
@@ -216,9 +239,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             .chain(theirs.keys().filter(|k| !mine.contains_key(*k)).cloned())
             .collect();
         if differing.is_empty() && node.is_none() && from.is_none() && to.is_none() {
-            if let Some(p) = self.peers.get_mut(key) {
-                p.settle(shared.root_digest());
-            }
+            self.settle(key, &shared);
             return;
         }
         for child in differing {

@@ -628,3 +628,40 @@ fn a_document_is_created_only_when_changes_for_it_arrive() {
         "b created an empty document"
     );
 }
+
+#[test]
+fn a_reconnect_with_nothing_new_reports_every_shared_document_synced_once() {
+    let mut net = Net::pair();
+    let (x, y) = (doc("guandu/yiliu/tasks"), doc("guandu/charter"));
+    write(&mut net.nodes[0].docs, &x, "a", 3);
+    write(&mut net.nodes[1].docs, &y, "b", 2);
+    net.connect(0, 1);
+    net.run(60_000);
+    for n in &mut net.nodes {
+        n.log.clear();
+    }
+    net.sent.clear();
+    for (i, peer) in [(0, "b"), (1, "a")] {
+        let peer = PeerKey::new(peer);
+        net.feed(i, Input::PeerDown { peer: peer.clone() });
+        net.feed(i, up(peer));
+    }
+    net.run(120_000);
+    assert!(
+        !net.messages_from(0)
+            .chain(net.messages_from(1))
+            .any(|m| matches!(m, Message::Sync(_))),
+        "nothing changed, so no session should run"
+    );
+    for n in &net.nodes {
+        let synced: Vec<&DocumentId> = n
+            .log
+            .iter()
+            .filter_map(|o| match o {
+                Output::Synced { doc, .. } => Some(doc),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(synced, vec![&y, &x], "{}: {synced:?}", n.key);
+    }
+}
