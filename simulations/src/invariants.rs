@@ -27,8 +27,8 @@ pub fn entitled(m: &Member, doc: &DocumentId) -> bool {
     may_read(m, doc) || &m.place == doc.place()
 }
 
-/// Heads of every non-empty document of every node.
-fn all_heads(sim: &mut Sim) -> Vec<BTreeMap<DocumentId, Vec<ChangeHash>>> {
+/// Heads of every non-empty document of every node, sorted.
+pub fn all_heads(sim: &mut Sim) -> Vec<BTreeMap<DocumentId, Vec<ChangeHash>>> {
     sim.nodes
         .iter_mut()
         .map(|n| {

@@ -7,7 +7,7 @@
 //! prints a Markdown table and exits non-zero if a target was missed.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,9 +45,13 @@ enum Command {
         /// Small sizes that finish in seconds even in a debug build.
         #[arg(long)]
         quick: bool,
-        /// Only these benchmarks: any of `ingest,delta,many`.
+        /// Only these benchmarks: any of `ingest,delta,many,converge,cold,blobs`.
         #[arg(long)]
         only: Option<String>,
+        /// Also write the results into this Markdown file, between its
+        /// `<!-- bench:begin … -->` and `<!-- bench:end -->` lines.
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
     },
 }
 
@@ -77,11 +81,17 @@ fn main() -> anyhow::Result<ExitCode> {
             seeds,
             jobs,
         } => run(scenario, &seeds, jobs),
-        Command::Bench { quick, only } => bench(quick, only.as_deref()),
+        Command::Bench { quick, only, write } => bench(quick, only.as_deref(), write.as_deref()),
     }
 }
 
-fn bench(quick: bool, only: Option<&str>) -> anyhow::Result<ExitCode> {
+fn bench(quick: bool, only: Option<&str>, write: Option<&Path>) -> anyhow::Result<ExitCode> {
+    // Refuse a file without markers before spending minutes on the run.
+    if let Some(path) = write {
+        let doc = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+        bench::report::splice(&doc, "")
+            .with_context(|| format!("cannot write results into {}", path.display()))?;
+    }
     let scale = if quick {
         bench::Scale::quick()
     } else {
@@ -94,7 +104,27 @@ fn bench(quick: bool, only: Option<&str>) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let lines = bench::run(&scale, parts)?;
     print!("{}", bench::table(&lines));
-    println!("{:.1} s of real time", started.elapsed().as_secs_f64());
+    let seconds = started.elapsed().as_secs_f64();
+    println!("{seconds:.1} s of real time");
+    if let Some(path) = write {
+        let run = bench::report::Run {
+            command: std::env::args()
+                .map(|a| {
+                    // Name the program as the docs do, not by its full path.
+                    match a.rsplit_once('/') {
+                        Some((_, name)) if a.ends_with("simulations") => name.to_owned(),
+                        _ => a,
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            seconds,
+            release: !cfg!(debug_assertions),
+            at: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        };
+        bench::report::write(path, &bench::report::section(&lines, &run))?;
+        println!("wrote the results into {}", path.display());
+    }
     let missed = lines
         .iter()
         .filter(|l| l.target.as_ref().is_some_and(|t| !t.met))

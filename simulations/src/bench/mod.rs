@@ -9,15 +9,25 @@
 //!   bytes of those changes.
 //! - [`many`]: two engines sharing thousands of documents of which a few
 //!   differ, against Automerge's sync protocol run per document.
+//! - [`converge`]: a simulated federation partitioned and healed: time to
+//!   converge against tree depth × one-way latency.
+//! - [`cold`]: a `yizhan node start` process over a store of many reports:
+//!   time to serving, and resident memory against the store's size.
+//! - [`blobs`]: photos fetched between two libp2p nodes on loopback, against
+//!   raw TCP on loopback.
 //!
 //! Every figure is a ratio to its baseline; times alone say little about a
 //! machine we do not know.
 
+pub mod blobs;
+pub mod cold;
+pub mod converge;
 pub mod delta;
 pub mod exchange;
 pub mod fixtures;
 pub mod ingest;
 pub mod many;
+pub mod report;
 
 /// How big the runs are.
 #[derive(Debug, Clone)]
@@ -36,6 +46,18 @@ pub struct Scale {
     pub docs: u32,
     /// How many of them differ.
     pub differing: u32,
+    /// Streets of the simulated federation that is partitioned and healed.
+    pub converge_streets: u32,
+    /// Communities of that federation, spread over the streets.
+    pub converge_communities: u32,
+    /// Seeds the convergence run is repeated for.
+    pub converge_seeds: u32,
+    /// Reports in the store of the cold-started node.
+    pub cold_reports: u32,
+    /// Photos fetched in the blob run.
+    pub blob_count: u32,
+    /// Bytes of each photo.
+    pub blob_bytes: u32,
 }
 
 impl Scale {
@@ -49,6 +71,12 @@ impl Scale {
             deltas: vec![1, 10, 1000],
             docs: 10_000,
             differing: 10,
+            converge_streets: 4,
+            converge_communities: 40,
+            converge_seeds: 5,
+            cold_reports: 100_000,
+            blob_count: 16,
+            blob_bytes: 3_000_000,
         }
     }
 
@@ -62,6 +90,12 @@ impl Scale {
             deltas: vec![1, 10],
             docs: 200,
             differing: 3,
+            converge_streets: 2,
+            converge_communities: 6,
+            converge_seeds: 1,
+            cold_reports: 300,
+            blob_count: 2,
+            blob_bytes: 200_000,
         }
     }
 }
@@ -116,6 +150,12 @@ pub struct Parts {
     pub delta: bool,
     /// Item 3.
     pub many: bool,
+    /// Item 4.
+    pub converge: bool,
+    /// Item 5.
+    pub cold: bool,
+    /// Item 6.
+    pub blobs: bool,
 }
 
 impl Parts {
@@ -124,21 +164,33 @@ impl Parts {
         ingest: true,
         delta: true,
         many: true,
+        converge: true,
+        cold: true,
+        blobs: true,
     };
 
-    /// Parses `ingest,delta,many` (any subset).
+    /// The names [`Parts::parse`] takes.
+    pub const NAMES: &str = "ingest, delta, many, converge, cold, blobs";
+
+    /// Parses a comma-separated subset of [`Parts::NAMES`].
     pub fn parse(s: &str) -> anyhow::Result<Parts> {
         let mut p = Parts {
             ingest: false,
             delta: false,
             many: false,
+            converge: false,
+            cold: false,
+            blobs: false,
         };
         for part in s.split(',').map(str::trim) {
             match part {
                 "ingest" => p.ingest = true,
                 "delta" => p.delta = true,
                 "many" => p.many = true,
-                other => anyhow::bail!("unknown benchmark {other:?} (ingest, delta, many)"),
+                "converge" => p.converge = true,
+                "cold" => p.cold = true,
+                "blobs" => p.blobs = true,
+                other => anyhow::bail!("unknown benchmark {other:?} ({})", Parts::NAMES),
             }
         }
         Ok(p)
@@ -161,10 +213,22 @@ pub fn run(scale: &Scale, parts: Parts) -> anyhow::Result<Vec<Line>> {
         eprintln!("bench many ...");
         lines.extend(many::run(scale)?);
     }
+    if parts.converge {
+        eprintln!("bench converge ...");
+        lines.extend(converge::run(scale)?);
+    }
+    if parts.cold {
+        eprintln!("bench cold ...");
+        lines.extend(cold::run(scale)?);
+    }
+    if parts.blobs {
+        eprintln!("bench blobs ...");
+        lines.extend(blobs::run(scale)?);
+    }
     Ok(lines)
 }
 
-fn number(x: f64) -> String {
+pub(crate) fn number(x: f64) -> String {
     if !x.is_finite() {
         return "-".into();
     }
