@@ -125,7 +125,15 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
                     rule: "not growing with H (ratio ≤ 1.1)".into(),
                     met: growth <= 1.1,
                 }),
-                note: String::new(),
+                note: if *r0 < 1.0 {
+                    format!(
+                        "at H={h0} ops the {d} new changes were over a third of the history, so \
+                         Automerge sent the whole document, compressed, for less than the changes; \
+                         at H={h1} ops they go one by one"
+                    )
+                } else {
+                    String::new()
+                },
             });
         }
     }

@@ -52,15 +52,19 @@ fn memory_gib() -> Option<f64> {
 
 /// Every figure that has a target, met or not, with its number.
 pub fn targets(lines: &[Line]) -> String {
-    let mut s =
-        String::from("| target | bench | measured | ratio | |\n| --- | --- | --- | ---: | --- |\n");
+    let mut s = String::from(
+        "| target | bench | measured | value | ratio to its baseline | |\n\
+         | --- | --- | --- | ---: | ---: | --- |\n",
+    );
     for l in lines {
         let Some(t) = &l.target else { continue };
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} {} | {} | {} |\n",
             t.rule,
             l.bench,
             l.what,
+            number(l.value),
+            l.unit,
             number(l.ratio()),
             if t.met { "met" } else { "**NOT met**" }
         ));
