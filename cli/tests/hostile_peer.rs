@@ -300,16 +300,7 @@ fn logged_all(node: &NodeProc, needles: &[&str]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_input_is_refused_and_the_node_keeps_serving() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, s, d) = (
-        tmp.path().join("c"),
-        tmp.path().join("s"),
-        tmp.path().join("d"),
-    );
-    init(&c, "community", "guandu/yiliu/xinyazhou");
-    init(&s, "street", "guandu/yiliu");
-    init(&d, "district", "guandu");
-    admit(&d, &s, "street", "guandu/yiliu", true);
-    admit(&s, &c, "community", "guandu/yiliu/xinyazhou", false);
+    let (c, s, _district) = chain(tmp.path());
     // The hostile peer is an admitted community that misbehaves.
     let evil_key = Keypair::generate_ed25519();
     let evil_token = admit_token(

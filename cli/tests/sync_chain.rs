@@ -74,16 +74,7 @@ fn check_photos_at(dir: &Path, reports: &[Value], tmp: &Path) {
 #[test]
 fn chain_converges_and_resumes_with_only_new_changes() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, s, d) = (
-        tmp.path().join("c"),
-        tmp.path().join("s"),
-        tmp.path().join("d"),
-    );
-    init(&c, "community", "guandu/yiliu/xinyazhou");
-    init(&s, "street", "guandu/yiliu");
-    init(&d, "district", "guandu");
-    admit(&d, &s, "street", "guandu/yiliu", true);
-    admit(&s, &c, "community", "guandu/yiliu/xinyazhou", false);
+    let (c, s, d) = chain(tmp.path());
 
     // Community and district listen; the street dials both, so each end knows
     // only its neighbour and the street may restart on a new port.
@@ -170,16 +161,7 @@ fn chain_converges_and_resumes_with_only_new_changes() {
 #[test]
 fn nodes_sync_over_quic() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, s, d) = (
-        tmp.path().join("c"),
-        tmp.path().join("s"),
-        tmp.path().join("d"),
-    );
-    init(&c, "community", "guandu/yiliu/xinyazhou");
-    init(&s, "street", "guandu/yiliu");
-    init(&d, "district", "guandu");
-    admit(&d, &s, "street", "guandu/yiliu", true);
-    admit(&s, &c, "community", "guandu/yiliu/xinyazhou", false);
+    let (c, s, _district) = chain(tmp.path());
     let community = NodeProc::start_on(&c, "/ip4/127.0.0.1/udp/0/quic-v1", &[]);
     assert!(
         community.addr().contains("/quic-v1/"),
@@ -191,5 +173,53 @@ fn nodes_sync_over_quic() {
     wait_for("the report at the street over QUIC", 60, || count(&s) == 1);
     wait_for("the photo at the street over QUIC", 60, || blobs(&s) == 1);
     street.stop();
+    community.stop();
+}
+
+/// Photos larger than one 1 MiB chunk travel as several chunk requests, and
+/// reach the district through the street. The district usually learns of
+/// the reports before the street holds their photos, so its first requests
+/// find nothing there and it must ask again later.
+#[test]
+fn photos_of_several_chunks_reach_the_street_and_the_district_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, d) = chain(tmp.path());
+    // Sizes around the chunk boundary and a large photo; bytes that do not
+    // repeat with the chunk size, so a misplaced chunk cannot verify.
+    let sizes = [(1 << 20) + 1, 3_000_017, 5 << 20];
+    for (n, size) in sizes.iter().enumerate() {
+        let photo = tmp.path().join(format!("big-{n}.jpg"));
+        let bytes: Vec<u8> = (0..*size as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 ^ n as u8)
+            .collect();
+        std::fs::write(&photo, &bytes).unwrap();
+        ok(
+            &c,
+            &[
+                "report",
+                "submit",
+                "--category",
+                "fire_lane_blocked",
+                "--lat",
+                &format!("{:.4}", 24.9 + n as f64 * 0.01),
+                "--lon",
+                "102.74",
+                "--text",
+                "消防通道被占",
+                "--photo",
+                photo.to_str().unwrap(),
+            ],
+        );
+    }
+    let community = NodeProc::start(&c, &[]);
+    let district = NodeProc::start(&d, &[]);
+    let street = NodeProc::start(&s, &[community.addr(), district.addr()]);
+    wait_for("3 photos at the street", 60, || blobs(&s) == 3);
+    wait_for("3 photos at the district", 60, || blobs(&d) == 3);
+    let at_community = reports(&c);
+    check_photos_at(&s, &at_community, tmp.path());
+    check_photos_at(&d, &at_community, tmp.path());
+    street.stop();
+    district.stop();
     community.stop();
 }

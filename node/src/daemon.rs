@@ -25,7 +25,9 @@ use crate::admin::{self, PeerRow, Request, Response, SyncRow};
 use crate::api::{Node, PeerRecord};
 use crate::engine::{Docs, Engine, EngineConfig, Input, Output, PeerKey};
 use crate::error::NodeError;
-use crate::net::blob::{Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, serve};
+use crate::net::blob::{
+    Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, ServeCache, serve,
+};
 use crate::net::codec::Frame;
 use crate::net::{Behaviour, BehaviourEvent, build_swarm};
 use crate::repo::Repo;
@@ -39,6 +41,18 @@ use crate::trust::{Credential, FederationPolicy, NodeKey};
 const ADMIN_QUEUE_MAX: usize = 32;
 /// Blob fetches in flight at once.
 const BLOB_FETCHES_MAX: usize = 8;
+/// Blobs kept after serving a chunk of them: a peer fetches up to this many
+/// at once, a chunk at a time.
+const BLOB_SERVE_CACHE_ENTRIES: usize = BLOB_FETCHES_MAX;
+/// Bytes those blobs may hold at most.
+const BLOB_SERVE_CACHE_BYTES: usize = 64 << 20;
+/// First wait before asking again for a blob that a peer did not hold (it
+/// may still be fetching it itself) or failed to send; doubles per attempt.
+const BLOB_RETRY_MS_MIN: u64 = 2_000;
+/// Longest wait between attempts.
+const BLOB_RETRY_MS_MAX: u64 = 300_000;
+/// Attempts before a blob is given up until its document changes again.
+const BLOB_ATTEMPTS_MAX: u32 = 12;
 /// Blob fetches waiting to start.
 const BLOB_QUEUE_MAX: usize = 100_000;
 /// First redial delay for an explicit peer; doubles up to the max.
@@ -72,6 +86,15 @@ struct Redial {
 
 struct Fetch {
     assembly: Assembly,
+    /// Earlier attempts at this blob.
+    attempts: u32,
+}
+
+/// A blob to ask for again once `at` has passed.
+struct BlobRetry {
+    hash: BlobHash,
+    attempts: u32,
+    at: Instant,
 }
 
 #[derive(Default)]
@@ -216,8 +239,13 @@ struct Daemon {
     listen: Vec<Multiaddr>,
     sync_rows: BTreeMap<(PeerId, DocumentId), SyncInfo>,
     fetching: HashMap<request_response::OutboundRequestId, Fetch>,
-    fetch_queue: VecDeque<(BlobHash, PeerId)>,
+    /// Blobs to fetch: hash, peer to ask, earlier attempts.
+    fetch_queue: VecDeque<(BlobHash, PeerId, u32)>,
+    /// Blobs that failed, waiting to be asked for again.
+    blob_retries: Vec<BlobRetry>,
     wanted: BTreeSet<BlobHash>,
+    /// Blobs served lately, read and verified once per transfer.
+    serve_cache: ServeCache,
     /// Who sent the message being handled, to fetch the blobs it referenced.
     source: Option<PeerId>,
     sync_bytes_sent: u64,
@@ -292,7 +320,9 @@ async fn run_node(
         sync_rows: BTreeMap::new(),
         fetching: HashMap::new(),
         fetch_queue: VecDeque::new(),
+        blob_retries: Vec::new(),
         wanted: BTreeSet::new(),
+        serve_cache: ServeCache::new(BLOB_SERVE_CACHE_ENTRIES, BLOB_SERVE_CACHE_BYTES),
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,
@@ -362,6 +392,7 @@ impl Daemon {
                 _ = redial_tick.tick() => {
                     self.redial();
                     self.write_summaries();
+                    self.retry_fetches();
                 }
             }
             self.after_step();
@@ -479,13 +510,13 @@ impl Daemon {
                 return;
             }
             self.wanted.insert(h);
-            self.fetch_queue.push_back((h, from));
+            self.fetch_queue.push_back((h, from, 0));
         }
     }
 
     fn start_fetches(&mut self) {
         while self.fetching.len() < BLOB_FETCHES_MAX {
-            let Some((hash, peer)) = self.fetch_queue.pop_front() else {
+            let Some((hash, peer, attempts)) = self.fetch_queue.pop_front() else {
                 return;
             };
             let assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX);
@@ -494,8 +525,56 @@ impl Daemon {
                 .behaviour_mut()
                 .blob
                 .send_request(&peer, Frame::Bytes(assembly.first().encode()));
-            self.fetching.insert(id, Fetch { assembly });
+            self.fetching.insert(id, Fetch { assembly, attempts });
         }
+    }
+
+    /// A fetch failed: ask again later, with a longer wait each time, or
+    /// give up after [`BLOB_ATTEMPTS_MAX`] attempts (the next change to the
+    /// report's document asks anew).
+    fn fetch_failed(&mut self, hash: BlobHash, attempts: u32) {
+        let attempts = attempts + 1;
+        if attempts >= BLOB_ATTEMPTS_MAX || self.blob_retries.len() >= BLOB_QUEUE_MAX {
+            warn!(%hash, attempts, "giving up on a blob for now");
+            self.wanted.remove(&hash);
+            return;
+        }
+        let wait = BLOB_RETRY_MS_MIN
+            .saturating_mul(1 << (attempts - 1).min(20))
+            .min(BLOB_RETRY_MS_MAX);
+        self.blob_retries.push(BlobRetry {
+            hash,
+            attempts,
+            at: Instant::now() + Duration::from_millis(wait),
+        });
+    }
+
+    /// Queues the retries that are due, each with an admitted, connected
+    /// peer: a different one on each attempt when there are several.
+    fn retry_fetches(&mut self) {
+        let now = Instant::now();
+        if !self.blob_retries.iter().any(|r| r.at <= now) {
+            return;
+        }
+        let mut peers: Vec<PeerId> = self
+            .peer_creds
+            .keys()
+            .filter(|p| self.connected.contains_key(p))
+            .copied()
+            .collect();
+        peers.sort();
+        if peers.is_empty() {
+            return;
+        }
+        let (due, later): (Vec<BlobRetry>, Vec<BlobRetry>) = std::mem::take(&mut self.blob_retries)
+            .into_iter()
+            .partition(|r| r.at <= now);
+        self.blob_retries = later;
+        for r in due {
+            let peer = peers[r.attempts as usize % peers.len()];
+            self.fetch_queue.push_back((r.hash, peer, r.attempts));
+        }
+        self.start_fetches();
     }
 
     fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -620,8 +699,11 @@ impl Daemon {
                     }
                 };
                 let resp = match decoded {
-                    Ok(req) => match self.node.store().blob(&req.hash) {
-                        Ok(blob) => serve(&req, blob.as_deref()),
+                    Ok(req) => match self
+                        .serve_cache
+                        .get_or_load(&req.hash, || self.node.store().blob(&req.hash))
+                    {
+                        Ok(blob) => serve(&req, blob.as_deref().map(Vec::as_slice)),
                         Err(e) => {
                             warn!(%peer, hash = %req.hash, error = %e, "cannot read a blob to serve");
                             ChunkResponse::NotFound
@@ -677,7 +759,7 @@ impl Daemon {
                     }
                     Progress::Failed(why) => {
                         warn!(%peer, hash = %fetch.assembly.hash, reason = %why, "refused a blob from peer; nothing stored");
-                        self.wanted.remove(&fetch.assembly.hash);
+                        self.fetch_failed(fetch.assembly.hash, fetch.attempts);
                     }
                 }
             }
@@ -689,7 +771,7 @@ impl Daemon {
             } => {
                 if let Some(f) = self.fetching.remove(&request_id) {
                     debug!(%peer, hash = %f.assembly.hash, %error, "blob fetch failed");
-                    self.wanted.remove(&f.assembly.hash);
+                    self.fetch_failed(f.assembly.hash, f.attempts);
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {

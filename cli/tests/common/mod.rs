@@ -85,6 +85,19 @@ pub fn admit(admitter: &Path, node: &Path, role: &str, place: &str, may_admit: b
     ok(node, &["join", &token]);
 }
 
+/// The community `xinyazhou`, its street `yiliu` and the district
+/// `guandu`, initialised under `root` and admitted into one federation (the
+/// street may admit). Returns their directories: community, street, district.
+pub fn chain(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (c, s, d) = (root.join("c"), root.join("s"), root.join("d"));
+    init(&c, "community", "guandu/yiliu/xinyazhou");
+    init(&s, "street", "guandu/yiliu");
+    init(&d, "district", "guandu");
+    admit(&d, &s, "street", "guandu/yiliu", true);
+    admit(&s, &c, "community", "guandu/yiliu/xinyazhou", false);
+    (c, s, d)
+}
+
 /// Polls `check` every 100 ms until it returns true or `secs` pass.
 pub fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
