@@ -79,6 +79,13 @@ impl Session {
         if reset {
             self.state.sent_hashes.clear();
         }
+        // The peer names changes it lacks to apply others. If we believe we
+        // sent them, the message carrying them was lost: Automerge would skip
+        // them for good, and with replies still coming no timeout restarts
+        // the session. Forget that we sent them, so they go again.
+        for hash in &message.need {
+            self.state.sent_hashes.remove(hash);
+        }
         doc.sync().receive_sync_message(&mut self.state, message)
     }
 

@@ -125,8 +125,14 @@ impl Net {
     /// Delivers until nothing is in flight, then fires due timers, until
     /// both are exhausted or `until_ms` passes.
     fn run(&mut self, until_ms: u64) {
+        let mut delivered = 0;
         loop {
             while let Some((from, to, bytes)) = self.queue.pop_front() {
+                delivered += 1;
+                assert!(
+                    delivered < 100_000,
+                    "{delivered} messages without time passing: the engines never go quiet"
+                );
                 let peer = self.nodes[from].key.clone();
                 self.feed(to, Input::Message { peer, bytes });
             }
@@ -664,4 +670,55 @@ fn a_reconnect_with_nothing_new_reports_every_shared_document_synced_once() {
             .collect();
         assert_eq!(synced, vec![&y, &x], "{}: {synced:?}", n.key);
     }
+}
+
+#[test]
+fn a_change_the_peer_needs_is_sent_again_though_it_was_sent_once() {
+    let mut net = Net::pair();
+    let x = doc("guandu/yiliu/tasks");
+    write(&mut net.nodes[0].docs, &x, "a", 3);
+    net.connect(0, 1);
+    net.run(60_000);
+    assert_eq!(net.heads(0, &x), net.heads(1, &x));
+    // Lose the next message that carries changes, whoever sends it. Both
+    // sides write on, so messages keep coming and no reply timeout restarts
+    // the session; a later change depends on the lost one, so its receiver
+    // cannot apply it and names what it needs. Before the fix the sender
+    // skipped a change it believed sent, and the two never went quiet.
+    let dropped = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = dropped.clone();
+    net.drop_if = Box::new(move |m| {
+        if let Message::Sync(s) = m
+            && seen.get() == 0
+            && automerge::sync::Message::decode(&s.data).is_ok_and(|m| !m.changes.is_empty())
+        {
+            seen.set(1);
+            return true;
+        }
+        false
+    });
+    let start = net.now;
+    write(&mut net.nodes[0].docs, &x, "late", 1);
+    net.feed(0, Input::LocalChange { doc: x.clone() });
+    // The peer writes too, so messages keep coming and no reply is missed;
+    // the change after the lost one reaches it and cannot be applied.
+    write(&mut net.nodes[1].docs, &x, "theirs", 1);
+    net.feed(1, Input::LocalChange { doc: x.clone() });
+    write(&mut net.nodes[0].docs, &x, "later", 1);
+    net.feed(0, Input::LocalChange { doc: x.clone() });
+    let mut converged_at = None;
+    for step in 1..=600 {
+        net.run(start + step * 50);
+        if net.heads(0, &x) == net.heads(1, &x) {
+            converged_at = Some(net.now.max(start + step * 50) - start);
+            break;
+        }
+    }
+    assert_eq!(dropped.get(), 1, "no message was lost");
+    let after = converged_at.expect("never converged");
+    // Well before any reply timeout or re-check: the need was answered.
+    assert!(
+        after < REPLY_TIMEOUT_MS_MIN,
+        "converged only {after} ms after the loss"
+    );
 }
