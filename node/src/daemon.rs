@@ -26,7 +26,8 @@ use crate::api::{Node, PeerRecord};
 use crate::engine::{Docs, Engine, EngineConfig, Input, Output, PeerKey};
 use crate::error::NodeError;
 use crate::net::blob::{
-    Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, ServeCache, serve,
+    Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, SERVE_CACHE_BYTES,
+    SERVE_CACHE_ENTRIES, ServeCache, serve,
 };
 use crate::net::codec::Frame;
 use crate::net::{Behaviour, BehaviourEvent, build_swarm};
@@ -41,11 +42,6 @@ use crate::trust::{Credential, FederationPolicy, NodeKey};
 const ADMIN_QUEUE_MAX: usize = 32;
 /// Blob fetches in flight at once.
 const BLOB_FETCHES_MAX: usize = 8;
-/// Blobs kept after serving a chunk of them: a peer fetches up to this many
-/// at once, a chunk at a time.
-const BLOB_SERVE_CACHE_ENTRIES: usize = BLOB_FETCHES_MAX;
-/// Bytes those blobs may hold at most.
-const BLOB_SERVE_CACHE_BYTES: usize = 64 << 20;
 /// First wait before asking again for a blob that a peer did not hold (it
 /// may still be fetching it itself) or failed to send; doubles per attempt.
 const BLOB_RETRY_MS_MIN: u64 = 2_000;
@@ -322,7 +318,7 @@ async fn run_node(
         fetch_queue: VecDeque::new(),
         blob_retries: Vec::new(),
         wanted: BTreeSet::new(),
-        serve_cache: ServeCache::new(BLOB_SERVE_CACHE_ENTRIES, BLOB_SERVE_CACHE_BYTES),
+        serve_cache: ServeCache::new(SERVE_CACHE_ENTRIES, SERVE_CACHE_BYTES),
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,

@@ -14,6 +14,11 @@ use crate::store::BlobHash;
 
 /// Largest chunk a response carries.
 pub const BLOB_CHUNK_BYTES_MAX: u32 = 1024 * 1024;
+/// Multi-chunk blobs a node keeps after serving a chunk of them (a peer
+/// fetches up to this many at once, a chunk at a time).
+pub const SERVE_CACHE_ENTRIES: usize = 8;
+/// Bytes those blobs may hold at most.
+pub const SERVE_CACHE_BYTES: usize = 64 << 20;
 /// Exact size of a request: hash, offset, length.
 pub const BLOB_REQUEST_BYTES: usize = 32 + 8 + 4;
 /// Response header: status byte and total size.
