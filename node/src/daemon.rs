@@ -32,7 +32,7 @@ use crate::net::blob::{
 use crate::net::codec::Frame;
 use crate::net::{Behaviour, BehaviourEvent, build_swarm};
 use crate::repo::Repo;
-use crate::store::BlobHash;
+use crate::store::{BlobHash, Store, StoreError};
 use crate::trust::signing::{
     ChangeSignature, Proof, TrustContext, build_proof, changes_after, check_changes,
 };
@@ -42,6 +42,10 @@ use crate::trust::{Credential, FederationPolicy, NodeKey};
 const ADMIN_QUEUE_MAX: usize = 32;
 /// Blob fetches in flight at once.
 const BLOB_FETCHES_MAX: usize = 8;
+/// A fetched blob on its way to the store, and the answer.
+type BlobWrite = (BlobHash, Vec<u8>);
+type BlobWritten = (BlobHash, usize, Result<(), StoreError>);
+
 /// First wait before asking again for a blob that a peer did not hold (it
 /// may still be fetching it itself) or failed to send; doubles per attempt.
 const BLOB_RETRY_MS_MIN: u64 = 2_000;
@@ -240,6 +244,14 @@ struct Daemon {
     /// Blobs that failed, waiting to be asked for again.
     blob_retries: Vec<BlobRetry>,
     wanted: BTreeSet<BlobHash>,
+    /// Verified blobs for the writer thread, which commits each durably so
+    /// the swarm's task does not wait for the disk.
+    blob_writes: mpsc::Sender<BlobWrite>,
+    /// What the writer committed (or could not).
+    blob_written: mpsc::Receiver<BlobWritten>,
+    /// Blobs handed to the writer and not yet answered; they count against
+    /// [`BLOB_FETCHES_MAX`] so memory stays bounded.
+    storing: usize,
     /// Blobs served lately, read and verified once per transfer.
     serve_cache: ServeCache,
     /// Who sent the message being handled, to fetch the blobs it referenced.
@@ -300,6 +312,7 @@ async fn run_node(
             .try_into()
             .unwrap_or_default(),
     );
+    let (blob_writes, blob_written) = spawn_blob_writer(node.store().clone());
     let mut d = Daemon {
         node,
         swarm,
@@ -318,6 +331,9 @@ async fn run_node(
         fetch_queue: VecDeque::new(),
         blob_retries: Vec::new(),
         wanted: BTreeSet::new(),
+        blob_writes,
+        blob_written,
+        storing: 0,
         serve_cache: ServeCache::new(SERVE_CACHE_ENTRIES, SERVE_CACHE_BYTES),
         source: None,
         sync_bytes_sent: 0,
@@ -377,6 +393,7 @@ impl Daemon {
                     return Ok(());
                 }
                 event = self.swarm.select_next_some() => self.on_swarm(event),
+                Some(written) = self.blob_written.recv() => self.blob_stored(written),
                 Some((req, reply)) = admin_rx.recv() => {
                     let resp = self.on_admin(req);
                     let _ = reply.send(resp);
@@ -511,7 +528,7 @@ impl Daemon {
     }
 
     fn start_fetches(&mut self) {
-        while self.fetching.len() < BLOB_FETCHES_MAX {
+        while self.fetching.len() + self.storing < BLOB_FETCHES_MAX {
             let Some((hash, peer, attempts)) = self.fetch_queue.pop_front() else {
                 return;
             };
@@ -523,6 +540,17 @@ impl Daemon {
                 .send_request(&peer, Frame::Bytes(assembly.first().encode()));
             self.fetching.insert(id, Fetch { assembly, attempts });
         }
+    }
+
+    /// The writer answered for a fetched blob.
+    fn blob_stored(&mut self, (hash, len, result): BlobWritten) {
+        self.storing = self.storing.saturating_sub(1);
+        match result {
+            Ok(()) => debug!(%hash, bytes = len, "fetched blob"),
+            Err(e) => warn!(%hash, error = %e, "cannot store a fetched blob"),
+        }
+        self.wanted.remove(&hash);
+        self.start_fetches();
     }
 
     /// A fetch failed: ask again later, with a longer wait each time, or
@@ -743,15 +771,16 @@ impl Daemon {
                     }
                     Progress::Done(bytes) => {
                         let hash = fetch.assembly.hash;
-                        let r = self.node.store().batch().and_then(|mut b| {
-                            b.put_blob(&bytes)?;
-                            b.commit()
-                        });
-                        match r {
-                            Ok(()) => debug!(%hash, bytes = bytes.len(), "fetched blob"),
-                            Err(e) => warn!(%hash, error = %e, "cannot store a fetched blob"),
+                        match self.blob_writes.try_send((hash, bytes)) {
+                            Ok(()) => self.storing += 1,
+                            // The writer is gone or behind: store it here.
+                            Err(e) => {
+                                let (hash, bytes) = e.into_inner();
+                                let r = store_blob(self.node.store(), &bytes);
+                                self.storing += 1;
+                                self.blob_stored((hash, bytes.len(), r));
+                            }
                         }
-                        self.wanted.remove(&hash);
                     }
                     Progress::Failed(why) => {
                         warn!(%peer, hash = %fetch.assembly.hash, reason = %why, "refused a blob from peer; nothing stored");
@@ -1080,6 +1109,29 @@ impl Daemon {
             self.drop_peer(&p);
         }
     }
+}
+
+/// Commits one blob durably in a batch of its own.
+fn store_blob(store: &Store, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut b = store.batch()?;
+    b.put_blob(bytes)?;
+    b.commit()
+}
+
+/// A thread that commits fetched blobs, one durable batch each, and answers
+/// for every one; it ends when the daemon drops its sender.
+fn spawn_blob_writer(store: Store) -> (mpsc::Sender<BlobWrite>, mpsc::Receiver<BlobWritten>) {
+    let (tx, mut rx) = mpsc::channel::<BlobWrite>(BLOB_FETCHES_MAX);
+    let (done_tx, done_rx) = mpsc::channel(BLOB_FETCHES_MAX);
+    tokio::task::spawn_blocking(move || {
+        while let Some((hash, bytes)) = rx.blocking_recv() {
+            let r = store_blob(&store, &bytes);
+            if done_tx.blocking_send((hash, bytes.len(), r)).is_err() {
+                return;
+            }
+        }
+    });
+    (tx, done_rx)
 }
 
 async fn sleep_until(at: Option<Instant>) {

@@ -28,6 +28,7 @@ mod tables;
 use std::fs::OpenOptions;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use automerge::AutoCommit;
 use redb::backends::FileBackend;
@@ -55,11 +56,12 @@ pub struct SignatureRecord {
     pub signature: Vec<u8>,
 }
 
-/// An open store file. Cheap to share by reference across threads; reads run
-/// concurrently, batches one at a time.
-#[derive(Debug)]
+/// An open store file. Cheap to share across threads, by reference or by
+/// clone (clones share the one open file); reads run concurrently, batches
+/// one at a time.
+#[derive(Debug, Clone)]
 pub struct Store {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
     /// Opened with [`Store::open_read_only`]: batches are refused.
     read_only: bool,
@@ -117,7 +119,7 @@ impl Store {
         sync_parent_dir(path)?;
         tracing::info!(path = %path.display(), version = SCHEMA_VERSION, "created store");
         Ok(Store {
-            db,
+            db: Arc::new(db),
             path: path.to_path_buf(),
             read_only: false,
         })
@@ -138,7 +140,7 @@ impl Store {
         let db = open::open_verified(path)?;
         tracing::info!(path = %path.display(), "opened store");
         Ok(Store {
-            db,
+            db: Arc::new(db),
             path: path.to_path_buf(),
             read_only: false,
         })
@@ -151,7 +153,7 @@ impl Store {
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let (db, _) = open::open_scratch(path)?;
         Ok(Store {
-            db,
+            db: Arc::new(db),
             path: path.to_path_buf(),
             read_only: true,
         })
