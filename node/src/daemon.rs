@@ -42,10 +42,6 @@ use crate::trust::{Credential, FederationPolicy, NodeKey};
 const ADMIN_QUEUE_MAX: usize = 32;
 /// Blob fetches in flight at once.
 const BLOB_FETCHES_MAX: usize = 8;
-/// A fetched blob on its way to the store, and the answer.
-type BlobWrite = (BlobHash, Vec<u8>);
-type BlobWritten = (BlobHash, usize, Result<(), StoreError>);
-
 /// First wait before asking again for a blob that a peer did not hold (it
 /// may still be fetching it itself) or failed to send; doubles per attempt.
 const BLOB_RETRY_MS_MIN: u64 = 2_000;
@@ -83,6 +79,11 @@ struct Redial {
     backoff_ms: u64,
     next_at: Instant,
 }
+
+/// A verified blob on its way to the writer thread.
+type BlobWrite = (BlobHash, Vec<u8>);
+/// The writer's answer: the blob, its size, and whether it was committed.
+type BlobWritten = (BlobHash, usize, Result<(), StoreError>);
 
 struct Fetch {
     assembly: Assembly,
