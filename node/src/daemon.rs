@@ -783,6 +783,10 @@ impl Daemon {
                             }
                         }
                     }
+                    Progress::NotHeld => {
+                        debug!(%peer, hash = %fetch.assembly.hash, "peer does not hold the blob yet; asking again later");
+                        self.fetch_failed(fetch.assembly.hash, fetch.attempts);
+                    }
                     Progress::Failed(why) => {
                         warn!(%peer, hash = %fetch.assembly.hash, reason = %why, "refused a blob from peer; nothing stored");
                         self.fetch_failed(fetch.assembly.hash, fetch.attempts);

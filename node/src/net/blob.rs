@@ -222,6 +222,8 @@ pub enum Progress {
     Next(ChunkRequest),
     /// All bytes arrived and match the hash.
     Done(Vec<u8>),
+    /// The peer does not hold the blob (it may still be fetching it).
+    NotHeld,
     /// Give up on this peer for this blob.
     Failed(String),
 }
@@ -250,9 +252,7 @@ impl Assembly {
     pub fn accept(&mut self, resp: ChunkResponse) -> Progress {
         let (total, chunk) = match resp {
             ChunkResponse::Chunk { total, bytes } => (total, bytes),
-            ChunkResponse::NotFound => {
-                return Progress::Failed("peer does not hold the blob".into());
-            }
+            ChunkResponse::NotFound => return Progress::NotHeld,
             ChunkResponse::Refused => return Progress::Failed("peer refused the blob".into()),
         };
         if total > self.max {
@@ -329,6 +329,7 @@ mod tests {
                     assert_eq!(bytes, blob);
                     break;
                 }
+                Progress::NotHeld => panic!("the blob is held"),
                 Progress::Failed(why) => panic!("{why}"),
             }
         }
@@ -390,6 +391,11 @@ mod tests {
             bytes: b"the fake photo".to_vec(),
         };
         assert!(matches!(a.accept(forged), Progress::Failed(w) if w.contains("hash")));
+        let mut absent = Assembly::new(BlobHash::of(&blob), 1000);
+        assert_eq!(
+            absent.accept(serve(&absent.first(), None)),
+            Progress::NotHeld
+        );
         let mut small = Assembly::new(BlobHash::of(&blob), 4);
         assert!(
             matches!(small.accept(serve(&small.first(), Some(&blob))), Progress::Failed(w) if w.contains("exceeds"))

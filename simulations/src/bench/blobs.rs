@@ -446,6 +446,7 @@ impl Fetcher {
                     done = Some(bytes);
                     break;
                 }
+                Progress::NotHeld => anyhow::bail!("the serving node does not hold photo {hash}"),
                 Progress::Failed(why) => anyhow::bail!("photo {hash} refused: {why}"),
             }
         }
