@@ -78,6 +78,12 @@ pub enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Undo a mistaken revocation (the root, or the node that revoked):
+    /// the node may then reconnect with its existing token.
+    Reinstate {
+        /// The revoked node's peer id.
+        peer_id: String,
+    },
     /// Governance workflows: roster, tasks and needs, points, directory, statistics, export.
     #[command(flatten)]
     Workflow(crate::workflow::WorkflowCommand),

@@ -128,23 +128,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             other => report::unexpected(other),
         },
-        Command::Revoke { peer_id, reason } => match dispatch(
-            &dir,
-            Request::Revoke {
-                peer: peer_id,
-                reason,
-            },
-        )? {
-            Response::Done(msg) => {
-                if out.json {
-                    println!("{}", serde_json::json!({ "done": msg }));
-                } else {
-                    println!("{msg}");
-                }
-                Ok(())
-            }
-            other => report::unexpected(other),
-        },
+        Command::Revoke { peer_id, reason } => done(
+            &out,
+            dispatch(
+                &dir,
+                Request::Revoke {
+                    peer: peer_id,
+                    reason,
+                },
+            )?,
+        ),
+        Command::Reinstate { peer_id } => {
+            done(&out, dispatch(&dir, Request::Reinstate { peer: peer_id })?)
+        }
         Command::Peers => match dispatch(&dir, Request::Peers)? {
             Response::Peers(rows) => out.peers(&rows),
             other => report::unexpected(other),
@@ -172,5 +168,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 other => report::unexpected(other),
             }
         }
+    }
+}
+
+/// Prints what a node says it did.
+fn done(out: &output::Output, response: Response) -> anyhow::Result<()> {
+    match response {
+        Response::Done(msg) => {
+            if out.json {
+                println!("{}", serde_json::json!({ "done": msg }));
+            } else {
+                println!("{msg}");
+            }
+            Ok(())
+        }
+        other => report::unexpected(other),
     }
 }

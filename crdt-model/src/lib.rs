@@ -31,6 +31,7 @@ mod schema;
 pub mod stats;
 pub mod summary;
 pub mod tasks;
+pub mod write_rules;
 
 pub use category::Category;
 pub use document_id::{DocKind, DocumentId, Period};

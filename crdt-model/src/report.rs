@@ -483,7 +483,8 @@ fn write_event<T: Transactable>(
     Ok(())
 }
 
-fn level_name(l: PlaceLevel) -> &'static str {
+/// The name a level is stored under in `by_level`.
+pub(crate) fn level_name(l: PlaceLevel) -> &'static str {
     match l {
         PlaceLevel::District => "district",
         PlaceLevel::Street => "street",

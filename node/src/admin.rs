@@ -77,6 +77,11 @@ pub enum Request {
         /// Why, for the record.
         reason: Option<String>,
     },
+    /// Undo a mistaken revocation.
+    Reinstate {
+        /// The revoked node's peer id.
+        peer: String,
+    },
 }
 
 impl Request {
@@ -86,7 +91,8 @@ impl Request {
             Request::SubmitReport(_)
             | Request::Admit { .. }
             | Request::Join { .. }
-            | Request::Revoke { .. } => true,
+            | Request::Revoke { .. }
+            | Request::Reinstate { .. } => true,
             Request::Workflow(w) => w.writes(),
             _ => false,
         }
@@ -153,6 +159,9 @@ pub enum Response {
 /// Executes the requests any node can answer from its store. Requests that
 /// only a running node can answer are refused with a message saying so.
 pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Response, NodeError> {
+    if req.writes() && !matches!(req, Request::Join { .. }) {
+        node.check_config_matches_admission()?;
+    }
     Ok(match req {
         Request::Status => {
             let mut status = node.status()?;
@@ -181,6 +190,13 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
             node.revoke(&peer, reason.as_deref(), now)?;
             Response::Done(format!(
                 "revoked {peer}; the revocation spreads with the charter"
+            ))
+        }
+        Request::Reinstate { peer } => {
+            let n = node.reinstate(&peer, now)?;
+            Response::Done(format!(
+                "reinstated {peer} ({n} revocation{} undone); it may reconnect with its token once the charter reaches its peers",
+                if n == 1 { "" } else { "s" }
             ))
         }
         Request::SyncStatus => {

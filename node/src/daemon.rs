@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use automerge::{AutoCommit, ChangeHash};
 use chrono::{DateTime, Utc};
-use crdt_model::{DocKind, DocumentId, report};
+use crdt_model::{DocKind, DocumentId};
 use futures::StreamExt as _;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, request_response};
@@ -23,7 +23,10 @@ use tracing::{Instrument as _, debug, info, info_span, warn};
 
 use crate::admin::{self, PeerRow, Request, Response, SyncRow};
 use crate::api::{Node, PeerRecord};
-use crate::engine::{Docs, Engine, EngineConfig, Input, Output, PeerKey};
+use crate::blob_refs::BlobRefs;
+use crate::engine::{
+    CheckOutcome, Docs, Engine, EngineConfig, Input, Output, PeerKey, Policy as _,
+};
 use crate::error::NodeError;
 use crate::net::blob::{
     Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, SERVE_CACHE_BYTES,
@@ -38,6 +41,10 @@ use crate::trust::signing::{
 };
 use crate::trust::{Credential, FederationPolicy, NodeKey};
 
+/// Wait before presenting a credential a peer did not acknowledge again.
+const ADMISSION_RETRY_MS: u64 = 2_000;
+/// Ignored charter entries remembered so each is logged once.
+const CHARTER_IGNORED_MAX: usize = 10_000;
 /// Admin requests waiting for the loop.
 const ADMIN_QUEUE_MAX: usize = 32;
 /// Blob fetches in flight at once.
@@ -188,7 +195,7 @@ impl Docs for RepoDocs<'_> {
         id: &DocumentId,
         message: &automerge::sync::Message,
         proof: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<CheckOutcome, String> {
         let Some(trust) = self.trust else {
             return Err("this node is not a member of a federation".into());
         };
@@ -200,10 +207,10 @@ impl Docs for RepoDocs<'_> {
             Ok(None) => &mut empty,
             Err(e) => return Err(format!("cannot load {id}: {e}")),
         };
-        let checked = check_changes(trust, id, current, message, &proof, now)?;
+        let verdict = check_changes(trust, id, current, message, &proof, now)?;
         // Keep signatures and credentials so this node can forward the changes.
         let r = self.repo.store().batch().and_then(|mut b| {
-            for c in &checked {
+            for c in &verdict.accepted {
                 b.put_signature(
                     &c.signature.hash,
                     &c.signature.author.0,
@@ -217,7 +224,8 @@ impl Docs for RepoDocs<'_> {
             }
             b.commit()
         });
-        r.map_err(|e| format!("cannot store signatures: {e}"))
+        r.map_err(|e| format!("cannot store signatures: {e}"))?;
+        Ok(verdict.into_outcome())
     }
 }
 
@@ -255,6 +263,9 @@ struct Daemon {
     storing: usize,
     /// Blobs served lately, read and verified once per transfer.
     serve_cache: ServeCache,
+    /// Which blobs each reports document references, for serving only to
+    /// entitled peers.
+    blob_refs: BlobRefs,
     /// Who sent the message being handled, to fetch the blobs it referenced.
     source: Option<PeerId>,
     sync_bytes_sent: u64,
@@ -263,6 +274,16 @@ struct Daemon {
     summaries_due: BTreeSet<crdt_model::PlaceId>,
     /// When summaries were last written.
     summaries_written: Instant,
+    /// Charter keys whose statements were ignored and logged once.
+    charter_ignored: BTreeSet<String>,
+    /// When the earliest admission known here lapses (unix seconds).
+    next_expiry: Option<i64>,
+    /// Peers to present our credential to again, and when (one entry per
+    /// connected peer at most).
+    admission_retries: Vec<(PeerId, Instant)>,
+    /// Revoked keys and the number of cut-off records last read, to tell
+    /// the engine when what this node accepts has changed.
+    trust_fingerprint: (BTreeSet<NodeKey>, usize),
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -272,6 +293,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), NodeError> {
     let node = Node::open(dir)?;
+    node.check_config_matches_admission()?;
     let span =
         info_span!("node", place = %node.config().place, peer = %short(&node.identity().peer_id()));
     run_node(node, dir.to_owned(), opts, shutdown)
@@ -336,11 +358,16 @@ async fn run_node(
         blob_written,
         storing: 0,
         serve_cache: ServeCache::new(SERVE_CACHE_ENTRIES, SERVE_CACHE_BYTES),
+        blob_refs: BlobRefs::new(),
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,
         summaries_due: BTreeSet::new(),
         summaries_written: Instant::now(),
+        charter_ignored: BTreeSet::new(),
+        next_expiry: None,
+        admission_retries: Vec::new(),
+        trust_fingerprint: Default::default(),
     };
     let listen = if opts.listen.is_empty() {
         DEFAULT_LISTEN
@@ -405,6 +432,8 @@ impl Daemon {
                 }
                 _ = redial_tick.tick() => {
                     self.redial();
+                    self.recheck_if_lapsed();
+                    self.retry_admissions();
                     self.write_summaries();
                     self.retry_fetches();
                 }
@@ -475,6 +504,7 @@ impl Daemon {
                 }
             }
             if doc.kind() == DocKind::Reports {
+                self.blob_refs.invalidate(&doc);
                 self.want_blobs(&doc);
                 // A street keeps a summary of each of its communities.
                 if self.node.config().role == crate::config::Role::Street
@@ -494,6 +524,22 @@ impl Daemon {
         self.start_fetches();
     }
 
+    /// May `peer` have the blob `hash`? Only if it may read a reports
+    /// document this node holds that references it.
+    fn entitled_to_blob(&mut self, peer: &PeerId, hash: &BlobHash) -> bool {
+        let Some(engine) = self.engine.as_ref() else {
+            return false;
+        };
+        let key = PeerKey::new(peer.to_string());
+        let policy = engine.policy();
+        self.blob_refs
+            .referenced_by_readable(self.node.repo(), hash, |doc| policy.may_share(&key, doc))
+            .unwrap_or_else(|e| {
+                warn!(%peer, %hash, error = %e, "cannot tell which documents reference a blob");
+                false
+            })
+    }
+
     fn want_blobs(&mut self, doc_id: &DocumentId) {
         let Some(from) = self
             .source
@@ -501,19 +547,12 @@ impl Daemon {
         else {
             return;
         };
-        let hashes: Vec<BlobHash> = match self.node.repo().existing(doc_id) {
-            Ok(Some(doc)) => match report::list(&*doc) {
-                Ok(reports) => reports
-                    .iter()
-                    .flat_map(|r| r.attachments.iter().map(|a| a.hash.clone()))
-                    .filter_map(|h| h.parse().ok())
-                    .collect(),
-                Err(e) => {
-                    warn!(doc = %doc_id, error = %e, "cannot read reports for their blobs");
-                    return;
-                }
-            },
-            _ => return,
+        let hashes: Vec<BlobHash> = match self.blob_refs.of(self.node.repo(), doc_id) {
+            Ok(h) => h.to_vec(),
+            Err(e) => {
+                warn!(doc = %doc_id, error = %e, "cannot read reports for their blobs");
+                return;
+            }
         };
         for h in hashes {
             if self.wanted.contains(&h) || self.node.store().has_blob(&h).unwrap_or(true) {
@@ -723,6 +762,13 @@ impl Daemon {
                         Err(BlobWireError::Malformed("request larger than 44 bytes"))
                     }
                 };
+                let decoded = decoded.and_then(|req| {
+                    if self.entitled_to_blob(&peer, &req.hash) {
+                        Ok(req)
+                    } else {
+                        Err(BlobWireError::NotEntitled)
+                    }
+                });
                 let resp = match decoded {
                     Ok(req) => match self
                         .serve_cache
@@ -855,10 +901,11 @@ impl Daemon {
             Ok(Some(me)) => {
                 info!(role = %me.role, place = %me.place, "member of the federation; syncing");
                 self.credential = self.node.credential().ok().flatten();
+                let charter = self.node.charter_view().unwrap_or_default();
                 self.trust = self.credential.as_ref().map(|c| TrustContext {
                     federation: c.federation.clone(),
                     me: me.clone(),
-                    revoked: self.node.revoked().unwrap_or_default(),
+                    charter,
                 });
                 let config = self.node.config();
                 let policy =
@@ -868,6 +915,7 @@ impl Daemon {
                 for p in peers {
                     self.present_credential(&p);
                 }
+                self.recheck_peers();
             }
             Ok(None) => warn!(
                 "not a member of a federation yet: run `yizhan join TOKEN`; syncing nothing until then"
@@ -875,6 +923,25 @@ impl Daemon {
             Err(e) => {
                 warn!(error = %e, "this node's own admission does not verify; syncing nothing")
             }
+        }
+    }
+
+    /// A running member installed a new token (a renewal): checks of
+    /// incoming changes use it, and every connected peer is shown it.
+    fn renewed(&mut self) {
+        self.credential = self.node.credential().ok().flatten();
+        match self.node.federation_member(Utc::now()) {
+            Ok(Some(me)) => {
+                if let Some(t) = self.trust.as_mut() {
+                    t.me = me;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => warn!(error = %e, "the installed admission does not verify"),
+        }
+        let peers: Vec<PeerId> = self.connected.keys().copied().collect();
+        for p in peers {
+            self.present_credential(&p);
         }
     }
 
@@ -899,6 +966,20 @@ impl Daemon {
     }
 
     fn on_admission(&mut self, event: request_response::Event<Frame, Vec<u8>>) {
+        if let request_response::Event::OutboundFailure { peer, error, .. } = &event {
+            // The peer never acknowledged our credential: show it again
+            // while the connection lasts, or it stays half-admitted.
+            if self.connected.contains_key(peer)
+                && !self.admission_retries.iter().any(|(p, _)| p == peer)
+            {
+                debug!(%peer, %error, "credential not acknowledged; presenting it again");
+                self.admission_retries.push((
+                    *peer,
+                    Instant::now() + Duration::from_millis(ADMISSION_RETRY_MS),
+                ));
+            }
+            return;
+        }
         let request_response::Event::Message {
             peer,
             message:
@@ -921,7 +1002,20 @@ impl Daemon {
         }
         match self.verify_peer(&peer, &request) {
             Ok((cred, member)) => {
-                if self.peer_creds.contains_key(&peer) {
+                if let Some(e) = member.expires {
+                    self.next_expiry = Some(self.next_expiry.map_or(e, |n| n.min(e)));
+                }
+                if let Some(held) = self.peer_creds.get_mut(&peer) {
+                    // A renewed credential replaces the one the peer showed before.
+                    if *held != cred {
+                        info!(%peer, expires = ?member.expires, "peer renewed its credential");
+                        *held = cred;
+                        if let Some(engine) = self.engine.as_mut() {
+                            engine
+                                .policy_mut()
+                                .admit_peer(PeerKey::new(peer.to_string()), member);
+                        }
+                    }
                     return;
                 }
                 info!(%peer, role = %member.role, place = %member.place, "peer admitted");
@@ -979,19 +1073,56 @@ impl Daemon {
         Ok((cred, member))
     }
 
-    /// The charter changed: peers whose chains no longer verify lose access.
+    /// The charter changed, or an admission lapsed: reads the charter
+    /// again, logs each statement it ignores once, records as a witness the
+    /// cut-off of nodes this node could revoke, and drops peers whose
+    /// chains no longer verify.
     fn recheck_peers(&mut self) {
-        let revoked = match self.node.revoked() {
-            Ok(r) => r,
+        let now = Utc::now();
+        let known: Vec<Credential> = self.peer_creds.values().cloned().collect();
+        match self.node.witness_cut_offs(now, &known) {
+            Ok(recorded) => {
+                for target in recorded {
+                    info!(node = %target, "recorded where a cut-off node's valid work ends");
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot record a cut-off"),
+        }
+        let view = match self.node.charter_view() {
+            Ok(v) => v,
             Err(e) => {
                 warn!(error = %e, "cannot read the charter");
                 return;
             }
         };
-        if let Some(t) = self.trust.as_mut() {
-            t.revoked = revoked.clone();
+        for (key, why) in &view.ignored {
+            if self.charter_ignored.len() < CHARTER_IGNORED_MAX
+                && self.charter_ignored.insert(key.clone())
+            {
+                warn!(entry = %key, reason = %why, "ignoring a charter statement");
+            }
         }
-        let now = Utc::now();
+        let revoked = view.revoked_keys();
+        // The next moment a known admission lapses, to look again then.
+        self.next_expiry = view
+            .credentials
+            .values()
+            .chain(self.peer_creds.values())
+            .filter_map(|c| c.structure().ok()?.expires)
+            .filter(|e| *e > now.timestamp())
+            .min();
+        let fingerprint = (
+            revoked.clone(),
+            view.cutoffs.values().map(Vec::len).sum::<usize>(),
+        );
+        if let Some(t) = self.trust.as_mut() {
+            t.charter = view;
+        }
+        if fingerprint != self.trust_fingerprint {
+            // Changes refused under the old charter may be acceptable now.
+            self.trust_fingerprint = fingerprint;
+            self.engine_input(Input::TrustChanged);
+        }
         let lost: Vec<(PeerId, String)> = self
             .peer_creds
             .iter()
@@ -1006,6 +1137,35 @@ impl Daemon {
             warn!(peer = %p, reason = %why, "peer lost access");
             self.drop_peer(&p);
             let _ = self.swarm.disconnect_peer_id(p);
+        }
+    }
+
+    /// Presents this node's credential again to peers that did not
+    /// acknowledge it and are still connected.
+    fn retry_admissions(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PeerId> = self
+            .admission_retries
+            .iter()
+            .filter(|(_, at)| *at <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        self.admission_retries.retain(|(_, at)| *at > now);
+        for p in due {
+            if self.connected.contains_key(&p) {
+                self.present_credential(&p);
+            }
+        }
+    }
+
+    /// Looks again once the earliest known admission has lapsed.
+    fn recheck_if_lapsed(&mut self) {
+        if self
+            .next_expiry
+            .is_some_and(|e| e <= Utc::now().timestamp())
+        {
+            self.next_expiry = None;
+            self.recheck_peers();
         }
     }
 
@@ -1099,6 +1259,9 @@ impl Daemon {
                 let joined = matches!(other, Request::Join { .. });
                 let r = admin::execute(&mut self.node, other, Utc::now());
                 if joined && r.is_ok() {
+                    if self.engine.is_some() {
+                        self.renewed();
+                    }
                     self.become_member();
                 }
                 r

@@ -234,7 +234,7 @@ impl Repo {
                         continue;
                     }
                     let hash = change.hash();
-                    let sig = crate::trust::signing::sign(signer, &hash)
+                    let sig = crate::trust::signing::sign(signer, id, &hash)
                         .ok_or_else(|| NodeError::Internal("cannot sign a change".into()))?;
                     let author: [u8; 32] = self.actor.to_bytes().try_into().unwrap_or([0; 32]);
                     batch.put_signature(&hash.0, &author, &sig)?;

@@ -1,8 +1,6 @@
 //! The federation a scenario describes: places, node keys derived from the
 //! seed, and real admission chains (district → street → community).
 
-use std::collections::BTreeSet;
-
 use automerge::ActorId;
 use chrono::{DateTime, Duration, Utc};
 use crdt_model::{MemberId, PlaceId};
@@ -102,7 +100,7 @@ pub fn build(
             trust: TrustContext {
                 federation: federation.clone(),
                 me: member.clone(),
-                revoked: BTreeSet::new(),
+                charter: Default::default(),
             },
             member,
             grids: Vec::new(),

@@ -603,7 +603,11 @@ impl Sim {
                 );
             }
             Output::Refused { reason, .. } => {
-                if !matches!(reason, Refusal::Forged { .. }) {
+                if matches!(reason, Refusal::Forged { .. }) {
+                    if std::env::var_os("SIM_TRACE_REFUSED").is_some() {
+                        eprintln!("node {i} refused: {reason}");
+                    }
+                } else {
                     self.counters.refused += 1;
                 }
             }
@@ -731,7 +735,7 @@ impl Sim {
             }
         }
         for hash in new {
-            if let Some(sig) = node::trust::signing::sign(&n.id.keypair, &hash) {
+            if let Some(sig) = node::trust::signing::sign(&n.id.keypair, doc, &hash) {
                 n.store.signatures.insert(hash.0, (n.id.key, sig));
             }
             n.acked.push(Acked {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use chrono::{DateTime, Utc};
 use crdt_model::DocumentId;
-use node::engine::{Docs, PeerKey};
+use node::engine::{CheckOutcome, Docs, PeerKey};
 use node::trust::signing::{
     ChangeSignature, Proof, TrustContext, build_proof, changes_after, check_changes,
 };
@@ -100,13 +100,14 @@ impl Docs for SimDocs<'_> {
         id: &DocumentId,
         message: &automerge::sync::Message,
         proof: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<CheckOutcome, String> {
         let proof = Proof::decode(proof)?;
         let mut empty = AutoCommit::new();
         let current = self.store.docs.get_mut(id).unwrap_or(&mut empty);
-        let checked = check_changes(self.trust, id, current, message, &proof, self.now)
+        let mut verdict = check_changes(self.trust, id, current, message, &proof, self.now)
             .inspect_err(|_| *self.forged += 1)?;
-        for c in checked {
+        *self.forged += verdict.refused.len() as u64;
+        for c in std::mem::take(&mut verdict.accepted) {
             let s = c.signature;
             self.store
                 .signatures
@@ -115,6 +116,6 @@ impl Docs for SimDocs<'_> {
                 self.store.authors.insert(s.author, cred);
             }
         }
-        Ok(())
+        Ok(verdict.into_outcome())
     }
 }

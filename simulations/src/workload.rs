@@ -238,7 +238,7 @@ fn event(sim: &mut Sim, i: usize, kind: EventKind, level: PlaceLevel) -> ReportE
     ReportEvent {
         id: EventId::parse(&short_id(sim, "e")).expect("a valid slug"),
         at: sim.wall(),
-        by: sim.nodes[i].peer.to_string(),
+        by: sim.nodes[i].id.key.to_string(),
         by_level: level,
         note: None,
         kind,

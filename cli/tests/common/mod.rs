@@ -1,6 +1,8 @@
 // Running `yizhan` as an operator would: commands and node processes.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

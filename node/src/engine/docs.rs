@@ -7,6 +7,16 @@ use crdt_model::DocumentId;
 
 use super::peer_key::PeerKey;
 
+/// What [`Docs::check`] made of a message's changes.
+#[derive(Debug, Default)]
+pub struct CheckOutcome {
+    /// Why each refused change was refused.
+    pub refused: Vec<String>,
+    /// The message to apply instead, without the refused changes; `None`
+    /// applies the message as received.
+    pub filtered: Option<automerge::sync::Message>,
+}
+
 /// Document access the driver gives the engine for one `handle` call.
 ///
 /// The node implements it over its repository (documents in memory, persisted
@@ -39,16 +49,18 @@ pub trait Docs {
 
     /// Checks the changes an incoming sync message carries for `id` against
     /// `proof` before anything is applied: who wrote them and whether they
-    /// may. An error refuses the whole message. The default accepts all.
+    /// may. An error refuses the whole message; [`CheckOutcome::refused`]
+    /// refuses single changes, and the engine then applies
+    /// [`CheckOutcome::filtered`] instead. The default accepts all.
     fn check(
         &mut self,
         peer: &PeerKey,
         id: &DocumentId,
         message: &automerge::sync::Message,
         proof: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<CheckOutcome, String> {
         let _ = (peer, id, message, proof);
-        Ok(())
+        Ok(CheckOutcome::default())
     }
 
     /// The heads of `id`, sorted, or `None` if not held.

@@ -38,6 +38,11 @@ pub enum Input {
         /// The document written.
         doc: DocumentId,
     },
+    /// What this node accepts changed (its charter gained a revocation,
+    /// reinstatement or cut-off): changes refused before may be acceptable
+    /// now. Every session drops to its shared heads, so peers send again
+    /// what this node lacks, and every peer is compared afresh.
+    TrustChanged,
     /// A timer asked for by [`Output::Wake`] fired (early or late ticks are
     /// harmless).
     Tick,

@@ -38,7 +38,7 @@ pub use config::{
     REPLY_TIMEOUT_MS, REPLY_TIMEOUT_MS_MIN, RETRY_BACKOFF_MS_MAX, SESSIONS_ACTIVE_PER_PEER_MAX,
 };
 pub use digest::Digest;
-pub use docs::{Docs, MemDocs};
+pub use docs::{CheckOutcome, Docs, MemDocs};
 pub use event::{Input, Output, Refusal};
 pub use peer_key::PeerKey;
 pub use policy::{AllowAll, Policy, never_leaves};

@@ -42,6 +42,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             Input::Message { peer, bytes } => self.message(&peer, &bytes),
             Input::LocalChange { doc } => self.local_change(&doc),
             Input::Tick => self.tick(),
+            Input::TrustChanged => self.trust_changed(),
         }
     }
 
@@ -163,6 +164,20 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                 digest,
             });
             self.send(&key, &message);
+        }
+    }
+
+    fn trust_changed(&mut self) {
+        let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
+        for key in keys {
+            let Some(p) = self.peers.get_mut(&key) else {
+                continue;
+            };
+            for session in p.sessions.values_mut() {
+                session.restart();
+            }
+            p.unsettle(self.now, self.jitter);
+            self.ask_summary(&key);
         }
     }
 
@@ -379,13 +394,25 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             }
         };
         // Authorship and write rights of every change it carries, before
-        // anything is applied.
-        if !message.changes.is_empty()
-            && let Err(why) = self.docs.check(key, &doc, &message, &proof)
-        {
-            self.refuse(key, Refusal::Forged { doc, why });
-            return;
-        }
+        // anything is applied. Changes refused alone do not hold back the
+        // rest of the message.
+        let message = if message.changes.is_empty() {
+            message
+        } else {
+            match self.docs.check(key, &doc, &message, &proof) {
+                Err(why) => {
+                    self.refuse(key, Refusal::Forged { doc, why });
+                    return;
+                }
+                Ok(checked) => {
+                    for why in checked.refused {
+                        let doc = doc.clone();
+                        self.refuse(key, Refusal::Forged { doc, why });
+                    }
+                    checked.filtered.unwrap_or(message)
+                }
+            }
+        };
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };

@@ -57,6 +57,9 @@ pub enum BlobWireError {
     /// Wrong length or an impossible field.
     #[error("malformed blob message: {0}")]
     Malformed(&'static str),
+    /// A well-formed request for a blob the peer may not have.
+    #[error("the peer may read no document that references this blob")]
+    NotEntitled,
 }
 
 impl ChunkRequest {

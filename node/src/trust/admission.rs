@@ -16,6 +16,7 @@ use libp2p::identity::{Keypair, PublicKey, ed25519};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::statement::CutReason;
 use crate::config::Role;
 
 /// Longest chain accepted: root → street → community is two admissions.
@@ -130,6 +131,25 @@ pub struct Member {
     pub may_admit: bool,
     /// When its admission lapses (the earliest on its chain).
     pub expires: Option<i64>,
+}
+
+/// A key on a chain that is cut off now, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    /// The key.
+    pub key: NodeKey,
+    /// Revoked or expired.
+    pub why: CutReason,
+}
+
+/// A chain judged at one time: what it establishes, and which of its keys
+/// are cut off (empty for a chain valid now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    /// The node at the chain's end.
+    pub member: Member,
+    /// Keys on the chain revoked or expired now, from the root down.
+    pub cut: Vec<Cut>,
 }
 
 /// A node's proof of membership: the federation and the chain to it.
@@ -266,10 +286,62 @@ impl Credential {
         now: DateTime<Utc>,
         revoked: &dyn Fn(&NodeKey) -> bool,
     ) -> Result<Member, TrustError> {
-        let fed = &self.federation;
-        if revoked(&fed.root) {
-            return Err(TrustError::Revoked(fed.root.to_string()));
+        let assessed = self.assess(now, revoked)?;
+        match assessed.cut.first() {
+            None => Ok(assessed.member),
+            Some(Cut {
+                key,
+                why: CutReason::Revoked,
+            }) => Err(TrustError::Revoked(key.to_string())),
+            Some(Cut {
+                key,
+                why: CutReason::Expired,
+            }) => Err(TrustError::NotValidNow {
+                node: key.to_string(),
+                why: "expired",
+            }),
         }
+    }
+
+    /// Judges the chain at `now`: a structural fault (signature, link,
+    /// place, role, an admission issued in the future) is an error; keys on
+    /// it that are revoked or whose admission has expired are listed in
+    /// [`Assessment::cut`], so a receiver can still accept the work such a
+    /// node did before its cut-off.
+    pub fn assess(
+        &self,
+        now: DateTime<Utc>,
+        revoked: &dyn Fn(&NodeKey) -> bool,
+    ) -> Result<Assessment, TrustError> {
+        let member = self.walk(Some(now.timestamp()))?;
+        let t = now.timestamp();
+        let mut cut = Vec::new();
+        for link in &self.chain {
+            let a = &link.admission;
+            if revoked(&a.node) {
+                cut.push(Cut {
+                    key: a.node,
+                    why: CutReason::Revoked,
+                });
+            } else if a.expires.is_some_and(|e| e <= t) {
+                cut.push(Cut {
+                    key: a.node,
+                    why: CutReason::Expired,
+                });
+            }
+        }
+        Ok(Assessment { member, cut })
+    }
+
+    /// What the chain establishes if its signatures, links, places and roles
+    /// hold, whatever the time and the revocations: used to judge the scope
+    /// of a revocation against the target's chain.
+    pub fn structure(&self) -> Result<Member, TrustError> {
+        self.walk(None)
+    }
+
+    fn walk(&self, now: Option<i64>) -> Result<Member, TrustError> {
+        let fed = &self.federation;
         let mut current = Member {
             key: fed.root,
             role: Role::District,
@@ -280,7 +352,6 @@ impl Credential {
         if self.chain.len() > CHAIN_LEN_MAX {
             return Err(TrustError::ChainLength(self.chain.len()));
         }
-        let t = now.timestamp();
         for link in &self.chain {
             let a = &link.admission;
             let node = a.node.to_string();
@@ -315,20 +386,13 @@ impl Credential {
                     place: a.place.clone(),
                 });
             }
-            if a.issued > t + CLOCK_SKEW_S {
+            if let Some(t) = now
+                && a.issued > t + CLOCK_SKEW_S
+            {
                 return Err(TrustError::NotValidNow {
                     node,
                     why: "issued in the future",
                 });
-            }
-            if a.expires.is_some_and(|e| e <= t) {
-                return Err(TrustError::NotValidNow {
-                    node,
-                    why: "expired",
-                });
-            }
-            if revoked(&a.node) {
-                return Err(TrustError::Revoked(node));
             }
             current = Member {
                 key: a.node,
@@ -342,6 +406,12 @@ impl Credential {
             };
         }
         Ok(current)
+    }
+
+    /// True when `issuer` signed one of the admissions on this chain, that
+    /// is, it admitted the node at the end or one of its admitters.
+    pub fn admitted_by(&self, issuer: &NodeKey) -> bool {
+        issuer == &self.federation.root || self.chain.iter().any(|l| &l.admission.issuer == issuer)
     }
 
     /// Verifies the chain and that it admits `peer`.

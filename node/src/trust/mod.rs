@@ -13,6 +13,7 @@ pub mod admission;
 pub mod charter;
 pub mod membership;
 pub mod signing;
+pub mod statement;
 
 pub use access::{FederationPolicy, may_read, may_write};
 pub use admission::{

@@ -10,22 +10,33 @@ use crdt_model::DocumentId;
 use libp2p::identity::Keypair;
 use serde::{Deserialize, Serialize};
 
+use crdt_model::DocKind;
+use crdt_model::write_rules::{ChangeAuthor, check_append_only_change, check_reports_change};
+
 use super::access::may_write;
-use super::admission::{Credential, Federation, Member, NodeKey};
+use super::admission::{Credential, Cut, Federation, Member, NodeKey};
+use super::charter::{self, CharterView};
+use super::statement::{CHARTER_PREFIXES, CutReason, SignedStatement, heads_of};
 
-/// Domain separation for change signatures.
-const SIGNING_CONTEXT: &[u8] = b"yizhan-change-v1";
+/// Domain separation for change signatures. v2 binds the document id; v1
+/// signed the hash alone, so a change could be replayed into another document.
+const SIGNING_CONTEXT: &[u8] = b"yizhan-change-v2";
 
-/// The bytes a change's author signs: a context string and the change hash.
-pub fn signing_bytes(hash: &ChangeHash) -> Vec<u8> {
+/// The bytes a change's author signs: a context string, the document id
+/// (length-prefixed, so no id is a prefix of another's bytes) and the change
+/// hash. A signature is therefore valid for one document only.
+pub fn signing_bytes(doc: &DocumentId, hash: &ChangeHash) -> Vec<u8> {
+    let id = doc.to_string();
     let mut out = SIGNING_CONTEXT.to_vec();
+    out.extend_from_slice(&(id.len() as u32).to_be_bytes());
+    out.extend_from_slice(id.as_bytes());
     out.extend_from_slice(&hash.0);
     out
 }
 
-/// Signs a change hash.
-pub fn sign(keypair: &Keypair, hash: &ChangeHash) -> Option<Vec<u8>> {
-    keypair.sign(&signing_bytes(hash)).ok()
+/// Signs a change of `doc`.
+pub fn sign(keypair: &Keypair, doc: &DocumentId, hash: &ChangeHash) -> Option<Vec<u8>> {
+    keypair.sign(&signing_bytes(doc, hash)).ok()
 }
 
 /// One change's signature.
@@ -101,16 +112,16 @@ pub fn build_proof(
     proof
 }
 
-/// What a node knows to check changes: its federation, itself, and the
-/// revocations in its charter.
+/// What a node knows to check changes: its federation, itself, and its
+/// charter (revocations in force and where cut-off nodes' work ends).
 #[derive(Debug, Clone)]
 pub struct TrustContext {
     /// The federation.
     pub federation: Federation,
     /// This node.
     pub me: Member,
-    /// Revoked keys.
-    pub revoked: BTreeSet<NodeKey>,
+    /// The charter as this node reads it.
+    pub charter: CharterView,
 }
 
 /// A change that passed the checks, with what to store for forwarding it.
@@ -122,10 +133,50 @@ pub struct Checked {
     pub credential: Option<Credential>,
 }
 
-/// Checks every change `message` would add to `current` (the document as held,
-/// or empty): each must be signed by the key of its actor, that key must be an
-/// admitted, unrevoked member of this federation, and that member must be
-/// allowed to write `doc`. Nothing is applied to `current`.
+/// What the checks made of a message's changes.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// Changes to apply, with their signatures.
+    pub accepted: Vec<Checked>,
+    /// Changes refused, each with its reason.
+    pub refused: Vec<(ChangeHash, String)>,
+    /// When some changes were refused: the message to apply instead, carrying
+    /// only the accepted changes and not naming the refused ones as the
+    /// sender's heads (so this node does not ask for them again).
+    pub filtered: Option<sync::Message>,
+}
+
+impl Verdict {
+    /// What the engine needs of it: a line per refused change, and the
+    /// message to apply instead.
+    pub fn into_outcome(self) -> crate::engine::CheckOutcome {
+        crate::engine::CheckOutcome {
+            refused: self
+                .refused
+                .into_iter()
+                .map(|(hash, why)| format!("change {hash}: {why}"))
+                .collect(),
+            filtered: self.filtered,
+        }
+    }
+}
+
+/// Checks every change `message` would add to `current` (the document as
+/// held, or empty), one by one, before anything is applied:
+///
+/// - it is signed by the key of its actor, for this document;
+/// - that key belongs to a member of this federation whose chain holds, and
+///   if a key on that chain is revoked or expired now, the change lies
+///   inside every such key's cut-off (docs/trust.md);
+/// - that member may write `doc`, and the change's operations keep the
+///   document's write rules (reports: a street adds only its own events;
+///   charter: append-only statements);
+/// - it does not depend on a change refused here.
+///
+/// Changes that fail are refused alone; the rest are accepted. Changes
+/// whose dependencies neither the message nor the document hold are left
+/// out, to arrive again with them. An error refuses the whole message:
+/// bytes that do not decode.
 pub fn check_changes(
     ctx: &TrustContext,
     doc: &DocumentId,
@@ -133,7 +184,7 @@ pub fn check_changes(
     message: &sync::Message,
     proof: &Proof,
     now: DateTime<Utc>,
-) -> Result<Vec<Checked>, String> {
+) -> Result<Verdict, String> {
     let before = current.get_heads();
     let mut scratch = current.fork();
     for chunk in message.changes.iter() {
@@ -141,64 +192,224 @@ pub fn check_changes(
             .load_incremental(chunk)
             .map_err(|e| format!("undecodable changes: {e}"))?;
     }
-    if !scratch.get_missing_deps(&[]).is_empty() {
-        return Err("changes whose dependencies the message does not carry".into());
-    }
+    // Changes whose dependencies neither the message nor the document hold
+    // stay out (Automerge queues them); the filtered message leaves them
+    // out, and the next message asks for what they lack.
+    let queued = !scratch.get_missing_deps(&[]).is_empty();
     let new = scratch.get_changes(&before);
     let sigs: BTreeMap<[u8; 32], &ChangeSignature> =
         proof.signatures.iter().map(|s| (s.hash, s)).collect();
-    let mut members: BTreeMap<NodeKey, (Member, Option<Credential>)> = BTreeMap::new();
-    let mut out = Vec::with_capacity(new.len());
-    for change in new {
+    let revoked = ctx.charter.revoked_keys();
+    let mut authors: BTreeMap<NodeKey, Result<Author, String>> = BTreeMap::new();
+    let mut covered: BTreeMap<NodeKey, BTreeSet<ChangeHash>> = BTreeMap::new();
+    let mut verdict = Verdict::default();
+    let mut refused: BTreeSet<ChangeHash> = BTreeSet::new();
+    let mut accepted_bytes = Vec::new();
+    for change in &new {
         let hash = change.hash();
-        let actor = change.actor_id().to_bytes();
-        let key = NodeKey(
-            <[u8; 32]>::try_from(actor)
-                .map_err(|_| format!("change {hash} has an actor that is not a node key"))?,
-        );
-        let sig = sigs
-            .get(&hash.0)
-            .ok_or_else(|| format!("change {hash} by {key} is not signed"))?;
-        if sig.author != key || !key.verifies(&signing_bytes(&hash), &sig.signature) {
-            return Err(format!(
-                "change {hash} carries a signature that is not its author's ({key})"
-            ));
-        }
-        if let std::collections::btree_map::Entry::Vacant(slot) = members.entry(key) {
-            let entry = if key == ctx.me.key {
-                (ctx.me.clone(), None)
-            } else {
-                let cred = proof
-                    .authors
-                    .iter()
-                    .find(|c| {
-                        c.chain.last().is_some_and(|a| a.admission.node == key)
-                            || (c.chain.is_empty() && c.federation.root == key)
-                    })
-                    .ok_or_else(|| {
-                        format!("author {key} of change {hash} presented no credential")
-                    })?;
-                if cred.federation != ctx.federation {
-                    return Err(format!("author {key} belongs to another federation"));
+        let outcome = (|| {
+            if let Some(dep) = change.deps().iter().find(|d| refused.contains(d)) {
+                return Err(format!("it depends on change {dep}, refused here"));
+            }
+            let key = NodeKey(
+                <[u8; 32]>::try_from(change.actor_id().to_bytes())
+                    .map_err(|_| "its actor is not a node key".to_string())?,
+            );
+            let sig = sigs
+                .get(&hash.0)
+                .ok_or_else(|| format!("it is not signed (author {key})"))?;
+            if sig.author != key || !key.verifies(&signing_bytes(doc, &hash), &sig.signature) {
+                return Err(format!(
+                    "it carries a signature that is not its author's ({key}) for {doc}"
+                ));
+            }
+            let author = authors
+                .entry(key)
+                .or_insert_with(|| author_of(ctx, proof, &key, now, &revoked))
+                .clone()?;
+            for cut in &author.cut {
+                let set = covered
+                    .entry(cut.key)
+                    .or_insert_with(|| cut_off_set(ctx, &mut scratch, current, doc, &cut.key));
+                if !set.contains(&hash) {
+                    return Err(format!(
+                        "{} is {} and this change lies after its cut-off",
+                        cut.key,
+                        match cut.why {
+                            CutReason::Revoked => "revoked",
+                            CutReason::Expired => "expired",
+                        }
+                    ));
                 }
-                let m = cred
-                    .verify_for(&key, now, &|k| ctx.revoked.contains(k))
-                    .map_err(|e| format!("author {key}: {e}"))?;
-                (m, Some(cred.clone()))
-            };
-            slot.insert(entry);
+            }
+            let member = &author.member;
+            if !may_write(member, doc) {
+                return Err(format!(
+                    "{} at {} may not write {doc}",
+                    member.role, member.place
+                ));
+            }
+            write_rules(&ctx.federation, doc, &scratch, change, member)?;
+            Ok(Checked {
+                signature: (*sig).clone(),
+                credential: author.credential.clone(),
+            })
+        })();
+        match outcome {
+            Ok(checked) => {
+                accepted_bytes.push(change.raw_bytes().to_vec());
+                verdict.accepted.push(checked);
+            }
+            Err(why) => {
+                refused.insert(hash);
+                verdict.refused.push((hash, why));
+            }
         }
-        let (member, credential) = &members[&key];
-        if !may_write(member, doc) {
-            return Err(format!(
-                "{} at {} may not write {doc}",
-                member.role, member.place
-            ));
-        }
-        out.push(Checked {
-            signature: (*sig).clone(),
-            credential: credential.clone(),
+    }
+    if !refused.is_empty() || queued {
+        let mut filtered = message.clone();
+        filtered.heads.retain(|h| !refused.contains(h));
+        filtered.changes = accepted_bytes.into();
+        verdict.filtered = Some(filtered);
+    }
+    Ok(verdict)
+}
+
+/// An author as established by its credential.
+#[derive(Debug, Clone)]
+struct Author {
+    member: Member,
+    /// Keys on its chain cut off now.
+    cut: Vec<Cut>,
+    /// Its credential to store for forwarding, unless it is this node.
+    credential: Option<Credential>,
+}
+
+fn author_of(
+    ctx: &TrustContext,
+    proof: &Proof,
+    key: &NodeKey,
+    now: DateTime<Utc>,
+    revoked: &BTreeSet<NodeKey>,
+) -> Result<Author, String> {
+    if key == &ctx.me.key {
+        return Ok(Author {
+            member: ctx.me.clone(),
+            cut: Vec::new(),
+            credential: None,
         });
     }
-    Ok(out)
+    let cred = proof
+        .authors
+        .iter()
+        .find(|c| {
+            c.chain.last().is_some_and(|a| a.admission.node == *key)
+                || (c.chain.is_empty() && c.federation.root == *key)
+        })
+        .or_else(|| ctx.charter.credential(key))
+        .ok_or_else(|| format!("its author {key} presented no credential"))?;
+    if cred.federation != ctx.federation {
+        return Err(format!("its author {key} belongs to another federation"));
+    }
+    let assessed = cred
+        .assess(now, &|k| revoked.contains(k))
+        .map_err(|e| format!("its author {key}: {e}"))?;
+    if assessed.member.key != *key {
+        return Err(format!("the credential shown is not {key}'s"));
+    }
+    Ok(Author {
+        member: assessed.member,
+        cut: assessed.cut,
+        credential: Some(cred.clone()),
+    })
+}
+
+/// The new changes of `doc` that lie inside `cut`'s cut-off: the ancestors
+/// (inclusive) of every heads record the charter holds for it. The walk
+/// stops at changes already held, which were accepted before.
+fn cut_off_set(
+    ctx: &TrustContext,
+    scratch: &mut AutoCommit,
+    current: &mut AutoCommit,
+    doc: &DocumentId,
+    cut: &NodeKey,
+) -> BTreeSet<ChangeHash> {
+    let mut out = BTreeSet::new();
+    let mut stack: Vec<ChangeHash> = ctx
+        .charter
+        .cutoffs
+        .get(cut)
+        .into_iter()
+        .flatten()
+        .flat_map(|record| heads_of(record, doc))
+        .collect();
+    while let Some(h) = stack.pop() {
+        if out.contains(&h) || current.get_change_by_hash(&h).is_some() {
+            continue;
+        }
+        let Some(change) = scratch.get_change_by_hash(&h) else {
+            continue;
+        };
+        out.insert(h);
+        stack.extend(change.deps().iter().copied());
+    }
+    out
+}
+
+/// The operation-level rules of documents with several writers.
+fn write_rules(
+    federation: &Federation,
+    doc: &DocumentId,
+    scratch: &AutoCommit,
+    change: &automerge::Change,
+    member: &Member,
+) -> Result<(), String> {
+    match doc.kind() {
+        DocKind::Reports => {
+            let by = member.key.to_string();
+            let author = ChangeAuthor {
+                by: &by,
+                level: member.role.level(),
+                owner: &member.place == doc.place(),
+            };
+            check_reports_change(scratch, change, &author).map_err(|e| e.to_string())
+        }
+        DocKind::Charter => {
+            check_append_only_change(change, &CHARTER_PREFIXES).map_err(|e| e.to_string())?;
+            check_statements(federation, scratch, change, member)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every statement a charter change writes must be its author's own, and
+/// one that every node would take: signed, at its own key, in scope.
+/// Nothing out of scope is stored, rather than stored and ignored.
+fn check_statements(
+    federation: &Federation,
+    scratch: &AutoCommit,
+    change: &automerge::Change,
+    member: &Member,
+) -> Result<(), String> {
+    let view = charter::read(scratch, federation);
+    for op in change.decode().operations {
+        let automerge::legacy::Key::Map(key) = &op.key else {
+            continue;
+        };
+        if let Some((_, why)) = view.ignored.iter().find(|(k, _)| k == key.as_str()) {
+            return Err(format!("charter statement {key}: {why}"));
+        }
+        if let Some(automerge::ScalarValue::Str(value)) = op.primitive_value() {
+            let statement = SignedStatement::decode(&value)
+                .map_err(|e| format!("charter statement {key}: {e}"))?;
+            if statement.statement.issuer() != member.key {
+                return Err(format!(
+                    "charter statement {key} is signed by {}, not by its writer {}",
+                    statement.statement.issuer(),
+                    member.key
+                ));
+            }
+        }
+    }
+    Ok(())
 }

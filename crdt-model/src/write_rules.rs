@@ -1,0 +1,833 @@
+//! Operation-level write rules: whether the writer of a change was entitled to
+//! every operation in it.
+//!
+//! Schema validation says whether a document reads; these rules say who may
+//! write what. A receiving node applies a peer's changes to a scratch copy and,
+//! for every new change, calls [`check_reports_change`] (for `reports/YYYY-MM`)
+//! or [`check_append_only_change`] (for the charter) with that copy and the
+//! change. The copy must hold the change and all its dependencies. The checks
+//! only read; on `Err` the caller drops the scratch copy.
+//!
+//! Two moments of the document are consulted, never "now": the change's
+//! dependencies (what the writer saw, so what it may replace) and the change's
+//! own hash (what it wrote). Later or concurrent changes in the scratch copy
+//! therefore cannot make an honest change look forged, or a forged one honest.
+//!
+//! Reports hold maps and scalars only, so the rules reason about map keys;
+//! sequence operations are judged by their target object alone.
+
+use std::fmt;
+use std::ops::Range;
+
+use automerge::legacy::{ElementId, Key, ObjectId, Op, OpId, OpType};
+use automerge::{
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, ScalarValue,
+    Value,
+};
+
+use crate::ids::ReportId;
+use crate::place::PlaceLevel;
+use crate::report::level_name;
+
+/// The event kinds a street writes on a case it was escalated.
+const STREET_EVENT_KINDS: &[&str] = &["accept", "dispatch", "handle"];
+
+/// Who wrote a change, as the receiver established from the signer's admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeAuthor<'a> {
+    /// The peer id string the writer puts in `by`.
+    pub by: &'a str,
+    /// The writer's level ([`PlaceLevel::Community`] or [`PlaceLevel::Street`]).
+    pub level: PlaceLevel,
+    /// True when the writer owns the document (the community for its own reports).
+    pub owner: bool,
+}
+
+/// The rule a refused change breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// Only the owning community and a street write reports.
+    Writer,
+    /// Nobody deletes, overwrites or adds to another writer's operations or events.
+    OthersOps,
+    /// A write must name (in its pred) every value it replaces; leaving one out
+    /// would create a conflict that can hide another writer's value.
+    HiddenOverwrite,
+    /// A street never deletes.
+    StreetDeletes,
+    /// A street only adds events to existing reports.
+    StreetScope,
+    /// An event carries its writer's `by` and `by_level`.
+    EventAuthor,
+    /// A street writes only accept, dispatch and handle events.
+    EventKind,
+    /// Every operation refers to an object the document holds.
+    Unresolved,
+    /// An append-only document takes only new text entries at allowed root keys.
+    AppendOnly,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Rule::Writer => "only the owning community and its street write reports",
+            Rule::OthersOps => "nobody may delete, overwrite or add to another writer's operations",
+            Rule::HiddenOverwrite => "a write must name every value it replaces",
+            Rule::StreetDeletes => "a street may not delete",
+            Rule::StreetScope => "a street may only add events to reports",
+            Rule::EventAuthor => "an event must carry its writer's by and by_level",
+            Rule::EventKind => "a street may only write accept, dispatch and handle events",
+            Rule::Unresolved => "every operation must refer to an object the document holds",
+            Rule::AppendOnly => {
+                "an append-only document takes only new text entries at allowed root keys"
+            }
+        })
+    }
+}
+
+/// A change that breaks a write rule. Display says which rule and where, in one
+/// line, such as `a street may only add events to reports: change puts text at
+/// report/202611-0000002a/text`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{rule}: change {detail}")]
+pub struct RuleError {
+    /// The rule broken.
+    pub rule: Rule,
+    /// What the change does and where, such as `deletes report/202611-0000002a`.
+    pub detail: String,
+}
+
+fn refuse(rule: Rule, detail: impl Into<String>) -> RuleError {
+    RuleError {
+        rule,
+        detail: detail.into(),
+    }
+}
+
+/// A path from the root: each object on the way and the key it holds the next one at.
+type Path = Vec<(ObjId, Prop)>;
+
+/// One change seen against the document that holds it.
+struct Scope<'c> {
+    doc: &'c AutoCommit,
+    actor: &'c ActorId,
+    /// Counters of the change's own operations.
+    ops: Range<u64>,
+    /// What the writer saw.
+    deps: &'c [ChangeHash],
+    /// What the writer wrote.
+    written: [ChangeHash; 1],
+}
+
+impl<'c> Scope<'c> {
+    fn of(doc: &'c AutoCommit, change: &'c Change) -> Self {
+        let start = change.start_op().get();
+        Scope {
+            doc,
+            actor: change.actor_id(),
+            ops: start..start + change.len() as u64,
+            deps: change.deps(),
+            written: [change.hash()],
+        }
+    }
+
+    fn in_change(&self, id: &OpId) -> bool {
+        id.actor() == self.actor && self.ops.contains(&id.counter())
+    }
+
+    fn created_here(&self, obj: &ObjectId) -> bool {
+        matches!(obj, ObjectId::Id(id) if self.in_change(id))
+    }
+
+    /// The document's id for a change's object id, if the document holds that object.
+    fn resolve(&self, obj: &ObjectId) -> Result<ObjId, RuleError> {
+        // `import` is the only public way from a counter@actor id to an `ObjId`,
+        // and it also checks that the id names an object.
+        self.doc
+            .import(&obj.to_string())
+            .map(|(id, _)| id)
+            .map_err(|_| refuse(Rule::Unresolved, format!("refers to unknown object {obj}")))
+    }
+
+    fn path(&self, obj: &ObjId) -> Result<Path, RuleError> {
+        self.doc
+            .parents(obj)
+            .map(|p| p.path())
+            .map_err(|e| refuse(Rule::Unresolved, format!("refers to object {obj}: {e}")))
+    }
+
+    /// Refuses a write that leaves out of its pred a value the writer could see.
+    fn no_hidden_overwrite(&self, op: &Op, target: &ObjId, at: &str) -> Result<(), RuleError> {
+        if !matches!(op.action, OpType::Put(_) | OpType::Make(_) | OpType::Delete) {
+            return Ok(());
+        }
+        let Key::Map(key) = &op.key else {
+            return Ok(());
+        };
+        let seen = self
+            .doc
+            .get_all_at(target, key.as_str(), self.deps)
+            .map_err(|e| refuse(Rule::Unresolved, format!("{}: {e}", describe(op, at))))?;
+        match seen
+            .iter()
+            .find(|(_, id)| !op.pred.iter().any(|p| same_op(id, p)))
+        {
+            Some((_, id)) => Err(refuse(
+                Rule::HiddenOverwrite,
+                format!("{} without replacing {id}", describe(op, at)),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// True when `target` is the events map of a report the writer could see.
+    fn events_map_seen(&self, target: &ObjId, path: &Path) -> bool {
+        let [(_, Prop::Map(report)), ..] = path.as_slice() else {
+            return false;
+        };
+        let Ok(Some((Value::Object(ObjType::Map), report))) =
+            self.doc.get_at(ROOT, report.as_str(), self.deps)
+        else {
+            return false;
+        };
+        matches!(
+            self.doc.get_at(&report, "events", self.deps),
+            Ok(Some((Value::Object(ObjType::Map), events))) if events == *target
+        )
+    }
+
+    /// A text field of an object as this change left it.
+    fn text_written(&self, obj: &ObjId, key: &str) -> Option<String> {
+        match self.doc.get_at(obj, key, &self.written) {
+            Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+                ScalarValue::Str(t) => Some(t.to_string()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Checks an event map this change created: signed by its writer, of a kind it may write.
+    fn check_event(&self, id: OpId, at: &str, author: &ChangeAuthor<'_>) -> Result<(), RuleError> {
+        let ev = self.resolve(&ObjectId::Id(id))?;
+        let by = self.text_written(&ev, "by");
+        if by.as_deref() != Some(author.by) {
+            return Err(refuse(
+                Rule::EventAuthor,
+                format!("writes an event at {at} with by {}", shown(&by)),
+            ));
+        }
+        let level = self.text_written(&ev, "by_level");
+        if level.as_deref() != Some(level_name(author.level)) {
+            return Err(refuse(
+                Rule::EventAuthor,
+                format!(
+                    "writes an event at {at} with by_level {} as a {}",
+                    shown(&level),
+                    level_name(author.level)
+                ),
+            ));
+        }
+        if !author.owner {
+            let kind = self.text_written(&ev, "kind");
+            if !kind
+                .as_deref()
+                .is_some_and(|k| STREET_EVENT_KINDS.contains(&k))
+            {
+                return Err(refuse(
+                    Rule::EventKind,
+                    format!("writes an event at {at} of kind {}", shown(&kind)),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks one change to a `reports/YYYY-MM` document.
+///
+/// `doc` is the receiver's scratch copy holding `change` and its dependencies.
+/// For every writer: no operation may name another actor's operation in its
+/// pred, leave out of its pred a value it could see, or write into another
+/// writer's event. A street (non-owner) may only create event maps in the
+/// `events` map of a report it could see, fill the objects it created in the
+/// same change, and never delete. Every event map the change creates must carry
+/// the author's `by` and level name in `by_level`; a street's must be an accept,
+/// dispatch or handle. An owner may not rewrite `by` or `by_level` of its own
+/// events to anything else.
+pub fn check_reports_change(
+    doc: &AutoCommit,
+    change: &Change,
+    author: &ChangeAuthor<'_>,
+) -> Result<(), RuleError> {
+    if !author.owner && author.level != PlaceLevel::Street {
+        return Err(refuse(
+            Rule::Writer,
+            format!(
+                "comes from a {} that does not own the document",
+                level_name(author.level)
+            ),
+        ));
+    }
+    let scope = Scope::of(doc, change);
+    let ops = change.decode().operations;
+    let mut created_events = Vec::new();
+    for (counter, op) in scope.ops.clone().zip(&ops) {
+        let target = scope.resolve(&op.obj)?;
+        let path = scope.path(&target)?;
+        let at = location(&path, &op.key);
+        let new_target = scope.created_here(&op.obj);
+        if !author.owner {
+            street_may(&scope, op, &target, &path, &at)?;
+        }
+        if let Some(p) = op.pred.iter().find(|p| p.actor() != scope.actor) {
+            return Err(refuse(
+                Rule::OthersOps,
+                format!("{} over {p}", describe(op, &at)),
+            ));
+        }
+        if !new_target {
+            scope.no_hidden_overwrite(op, &target, &at)?;
+            if let Some(event) = event_of(&path, &target) {
+                // Events are immutable once written; only their writer may touch them.
+                if !matches!(event, ObjId::Id(_, actor, _) if actor == scope.actor) {
+                    return Err(refuse(
+                        Rule::OthersOps,
+                        format!("{} in another writer's event", describe(op, &at)),
+                    ));
+                }
+                if path.len() == 3 {
+                    keeps_signature(op, author, &at)?;
+                }
+            }
+        }
+        if is_events_map(&path) && op.action == OpType::Make(ObjType::Map) {
+            created_events.push((OpId::new(counter, scope.actor), at));
+        }
+    }
+    for (id, at) in created_events {
+        scope.check_event(id, &at, author)?;
+    }
+    Ok(())
+}
+
+/// What a street may do with one operation, beside the rules every writer follows.
+fn street_may(
+    scope: &Scope<'_>,
+    op: &Op,
+    target: &ObjId,
+    path: &Path,
+    at: &str,
+) -> Result<(), RuleError> {
+    if op.action == OpType::Delete {
+        return Err(refuse(Rule::StreetDeletes, describe(op, at)));
+    }
+    let allowed = if scope.created_here(&op.obj) {
+        // Filling in what it created in this very change: the event's fields, a photo.
+        matches!(op.action, OpType::Put(_) | OpType::Make(_))
+            && op.pred.iter().all(|p| scope.in_change(p))
+    } else {
+        // Creating one event map in an existing report's events.
+        op.action == OpType::Make(ObjType::Map)
+            && op.key.is_map_key()
+            && !op.insert
+            && op.pred.is_empty()
+            && is_events_map(path)
+            && scope.events_map_seen(target, path)
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(refuse(Rule::StreetScope, describe(op, at)))
+    }
+}
+
+/// Refuses an operation on `by` or `by_level` of an existing event unless it
+/// writes the author's own value there.
+fn keeps_signature(op: &Op, author: &ChangeAuthor<'_>, at: &str) -> Result<(), RuleError> {
+    let want = match &op.key {
+        Key::Map(k) if k == "by" => author.by,
+        Key::Map(k) if k == "by_level" => level_name(author.level),
+        _ => return Ok(()),
+    };
+    match &op.action {
+        OpType::Put(ScalarValue::Str(s)) if s.as_str() == want => Ok(()),
+        _ => Err(refuse(
+            Rule::EventAuthor,
+            format!("{}; it must hold {want:?}", describe(op, at)),
+        )),
+    }
+}
+
+/// Checks one change to an append-only document of flat string entries (the
+/// charter): every operation must put a string at a root key that starts with
+/// one of `prefixes`, overwriting nothing (empty pred), inserting nothing,
+/// deleting nothing.
+///
+/// Without the document this cannot see a put with an empty pred that lands on
+/// a key another writer already holds; keys that name their signer keep
+/// writers apart.
+pub fn check_append_only_change(change: &Change, prefixes: &[&str]) -> Result<(), RuleError> {
+    for op in change.decode().operations {
+        let key = match (&op.obj, &op.key) {
+            (ObjectId::Root, Key::Map(k)) if !op.insert => k.to_string(),
+            _ => {
+                return Err(refuse(
+                    Rule::AppendOnly,
+                    format!("writes inside {} rather than at a root key", op.obj),
+                ));
+            }
+        };
+        let detail = if op.action == OpType::Delete {
+            format!("deletes root key {key}")
+        } else if !op.pred.is_empty() {
+            format!("overwrites root key {key}")
+        } else if !matches!(op.action, OpType::Put(ScalarValue::Str(_))) {
+            describe(&op, &key)
+        } else if !prefixes.iter().any(|p| key.starts_with(p)) {
+            format!("puts text at {key}, outside the prefixes {prefixes:?}")
+        } else {
+            continue;
+        };
+        return Err(refuse(Rule::AppendOnly, detail));
+    }
+    Ok(())
+}
+
+fn is_report_key(key: &str) -> bool {
+    key.strip_prefix("report/")
+        .is_some_and(|id| ReportId::parse(id).is_ok())
+}
+
+/// True when `path` leads to the events map of a report.
+fn is_events_map(path: &Path) -> bool {
+    matches!(
+        path.as_slice(),
+        [(_, Prop::Map(r)), (_, Prop::Map(e))] if is_report_key(r) && e == "events"
+    )
+}
+
+/// The event map `target` is, or lies inside, if any.
+fn event_of<'p>(path: &'p Path, target: &'p ObjId) -> Option<&'p ObjId> {
+    match path.as_slice() {
+        [
+            (_, Prop::Map(r)),
+            (_, Prop::Map(e)),
+            (_, Prop::Map(_)),
+            rest @ ..,
+        ] if is_report_key(r) && e == "events" => {
+            Some(rest.first().map_or(target, |(event, _)| event))
+        }
+        _ => None,
+    }
+}
+
+fn same_op(id: &ObjId, op: &OpId) -> bool {
+    matches!(id, ObjId::Id(counter, actor, _) if *counter == op.counter() && actor == op.actor())
+}
+
+/// Where an operation writes, as a slash path such as `report/<id>/events/<event>`.
+fn location(path: &Path, key: &Key) -> String {
+    let key = match key {
+        Key::Map(k) => k.to_string(),
+        Key::Seq(ElementId::Head) => "[head]".to_owned(),
+        Key::Seq(ElementId::Id(id)) => format!("[{id}]"),
+    };
+    path.iter()
+        .map(|(_, p)| p.to_string())
+        .chain([key])
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn describe(op: &Op, at: &str) -> String {
+    match &op.action {
+        OpType::Put(ScalarValue::Str(_)) => format!("puts text at {at}"),
+        OpType::Put(v) => format!("puts {v} at {at}"),
+        OpType::Make(t) => format!("makes a {t} at {at}"),
+        OpType::Delete => format!("deletes {at}"),
+        OpType::Increment(n) => format!("increments {at} by {n}"),
+        OpType::MarkBegin(_) | OpType::MarkEnd(_) => format!("marks {at}"),
+    }
+}
+
+fn shown(v: &Option<String>) -> String {
+    v.as_ref()
+        .map_or_else(|| "missing".to_owned(), |s| format!("{s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
+    use super::*;
+    use crate::geo::{LatLon, Location};
+    use crate::ids::EventId;
+    use crate::report::{self, Attachment, AttachmentKind, CloseReason, EventKind, NewReport};
+
+    const COMMUNITY: &str = "peer-community";
+    const STREET: &str = "peer-street";
+    const OWNER: ChangeAuthor<'static> = ChangeAuthor {
+        by: COMMUNITY,
+        level: PlaceLevel::Community,
+        owner: true,
+    };
+    const STREET_NODE: ChangeAuthor<'static> = ChangeAuthor {
+        by: STREET,
+        level: PlaceLevel::Street,
+        owner: false,
+    };
+
+    /// A write to a replica of the fixture's report.
+    type Write = fn(&ReportId, &mut AutoCommit);
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()
+    }
+
+    /// Records an event through the model, as an honest node does.
+    fn record(doc: &mut AutoCommit, report: &ReportId, id: &str, minutes: i64, kind: EventKind) {
+        let (by, by_level) = match kind {
+            EventKind::Accept | EventKind::Dispatch { .. } | EventKind::Handle { .. } => {
+                (STREET, PlaceLevel::Street)
+            }
+            _ => (COMMUNITY, PlaceLevel::Community),
+        };
+        let ev = report::ReportEvent {
+            id: EventId::parse(id).unwrap(),
+            at: t0() + Duration::minutes(minutes),
+            by: by.into(),
+            by_level,
+            note: None,
+            kind,
+        };
+        report::record_event(doc, report, &ev).unwrap();
+    }
+
+    fn report_obj(doc: &AutoCommit, report: &ReportId) -> ObjId {
+        doc.get(ROOT, format!("report/{report}"))
+            .unwrap()
+            .unwrap()
+            .1
+    }
+
+    fn events_obj(doc: &AutoCommit, report: &ReportId) -> ObjId {
+        doc.get(report_obj(doc, report), "events")
+            .unwrap()
+            .unwrap()
+            .1
+    }
+
+    fn event_obj(doc: &AutoCommit, report: &ReportId, id: &str) -> ObjId {
+        doc.get(events_obj(doc, report), id).unwrap().unwrap().1
+    }
+
+    /// Writes an event map field by field, as a node that skips the model's checks would.
+    fn raw_event(doc: &mut AutoCommit, r: &ReportId, kind: &str, by: Option<&str>, level: &str) {
+        let ev = doc
+            .put_object(events_obj(doc, r), "ev-raw", ObjType::Map)
+            .unwrap();
+        doc.put(&ev, "at", t0().timestamp_millis() + 600_000)
+            .unwrap();
+        let fields = [("kind", Some(kind)), ("by", by), ("by_level", Some(level))];
+        for (k, v) in fields.into_iter().filter_map(|(k, v)| Some((k, v?))) {
+            doc.put(&ev, k, v).unwrap();
+        }
+    }
+
+    /// A community's month of reports holding one escalated report, and a street's replica.
+    struct Fixture {
+        community: AutoCommit,
+        street: AutoCommit,
+        report: ReportId,
+    }
+
+    impl Fixture {
+        fn escalated() -> Fixture {
+            let mut community = AutoCommit::new().with_actor(ActorId::from(vec![1; 32]));
+            let report = ReportId::new(t0(), 42);
+            let new = NewReport {
+                id: report.clone(),
+                category: crate::Category::ManholeCover,
+                location: Location {
+                    point: LatLon::new(24.97, 102.74).unwrap(),
+                    address: None,
+                    grid: None,
+                },
+                text: "cover missing".into(),
+                attachments: vec![],
+                reporter: None,
+                submitted_at: t0(),
+                submitted_by: COMMUNITY.into(),
+                deadline: None,
+            };
+            report::submit(&mut community, &new).unwrap();
+            record(
+                &mut community,
+                &report,
+                "ev-escalate",
+                5,
+                EventKind::Escalate,
+            );
+            community.commit();
+            let street = community.fork().with_actor(ActorId::from(vec![2; 32]));
+            Fixture {
+                community,
+                street,
+                report,
+            }
+        }
+
+        /// Escalated, then accepted by the street, and both replicas hold the accept.
+        fn accepted() -> Fixture {
+            let mut f = Fixture::escalated();
+            record(&mut f.street, &f.report, "ev-accept", 10, EventKind::Accept);
+            f.street.commit();
+            f.community.merge(&mut f.street).unwrap();
+            f
+        }
+
+        fn check_street(&mut self, write: Write) -> Result<(), RuleError> {
+            write(&self.report, &mut self.street);
+            let change = last_change(&mut self.street);
+            check_reports_change(&received(&self.community, &change), &change, &STREET_NODE)
+        }
+
+        fn check_owner(&mut self, write: Write) -> Result<(), RuleError> {
+            write(&self.report, &mut self.community);
+            let change = last_change(&mut self.community);
+            check_reports_change(&received(&self.street, &change), &change, &OWNER)
+        }
+    }
+
+    fn last_change(doc: &mut AutoCommit) -> Change {
+        doc.commit();
+        doc.get_last_local_change().unwrap()
+    }
+
+    /// The receiver's scratch copy: its replica with the change applied.
+    fn received(receiver: &AutoCommit, change: &Change) -> AutoCommit {
+        let mut scratch = receiver.clone();
+        scratch.apply_changes([change.clone()]).unwrap();
+        scratch
+    }
+
+    fn street_accept(r: &ReportId, d: &mut AutoCommit) {
+        record(d, r, "ev-accept", 10, EventKind::Accept);
+    }
+
+    #[test]
+    fn honest_street_events_are_accepted() {
+        let cases: [(&str, Write); 2] = [
+            ("accept", street_accept),
+            ("accept, dispatch and handle with a photo", |r, d| {
+                street_accept(r, d);
+                let due = t0() + Duration::hours(4);
+                let to = "road-team".to_owned();
+                record(d, r, "ev-dispatch", 11, EventKind::Dispatch { to, due });
+                let photo = Attachment {
+                    hash: "ab".repeat(32),
+                    mime: "image/jpeg".into(),
+                    size: 1000,
+                    kind: AttachmentKind::Photo,
+                };
+                let photo = Some(photo);
+                record(d, r, "ev-handle", 12, EventKind::Handle { photo });
+            }),
+        ];
+        for (what, write) in cases {
+            let result = Fixture::escalated().check_street(write);
+            assert_eq!(result, Ok(()), "{what}");
+        }
+    }
+
+    #[test]
+    fn hostile_street_changes_are_refused() {
+        use Rule::*;
+        let cases: [(&str, Write, Rule); 7] = [
+            (
+                "edits the report's text",
+                |r, d| d.put(report_obj(d, r), "text", "x").unwrap(),
+                StreetScope,
+            ),
+            (
+                "deletes the report",
+                |r, d| d.delete(ROOT, format!("report/{r}")).unwrap(),
+                StreetDeletes,
+            ),
+            (
+                "claims the community level",
+                |r, d| raw_event(d, r, "accept", Some(STREET), "community"),
+                EventAuthor,
+            ),
+            (
+                "signs as another peer",
+                |r, d| raw_event(d, r, "accept", Some("peer-x"), "street"),
+                EventAuthor,
+            ),
+            (
+                "leaves by out",
+                |r, d| raw_event(d, r, "accept", None, "street"),
+                EventAuthor,
+            ),
+            (
+                "writes a verify",
+                |r, d| raw_event(d, r, "verify", Some(STREET), "street"),
+                EventKind,
+            ),
+            (
+                "notes in the community's event",
+                |r, d| d.put(event_obj(d, r, "ev-escalate"), "note", "x").unwrap(),
+                StreetScope,
+            ),
+        ];
+        for (what, write, rule) in cases {
+            let err = Fixture::escalated().check_street(write).expect_err(what);
+            assert_eq!(err.rule, rule, "{what}: {err}");
+        }
+    }
+
+    #[test]
+    fn refusal_names_the_rule_and_the_place() {
+        let mut f = Fixture::escalated();
+        let err = f.check_street(|r, d| d.put(report_obj(d, r), "text", "x").unwrap());
+        let want = "a street may only add events to reports: change puts text at report/";
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            format!("{want}{}/text", f.report)
+        );
+    }
+
+    #[test]
+    fn street_event_shadowing_an_existing_event_is_refused() {
+        // An honest accept rekeyed onto the community's event id with an empty
+        // pred: it would conflict with the escalation and could hide it.
+        let mut f = Fixture::escalated();
+        street_accept(&f.report, &mut f.street);
+        let mut expanded = last_change(&mut f.street).decode();
+        for op in &mut expanded.operations {
+            if op.key == Key::from("ev-accept") {
+                op.key = Key::from("ev-escalate");
+            }
+        }
+        let forged = Change::from(expanded);
+        let scratch = received(&f.community, &forged);
+        let err = check_reports_change(&scratch, &forged, &STREET_NODE).unwrap_err();
+        assert_eq!(err.rule, Rule::HiddenOverwrite, "{err}");
+    }
+
+    #[test]
+    fn unknown_objects_and_writers_that_are_not_a_street_are_refused() {
+        let mut f = Fixture::escalated();
+        street_accept(&f.report, &mut f.street);
+        let change = last_change(&mut f.street);
+        // The community's replica without the change does not know the new event map.
+        let err = check_reports_change(&f.community, &change, &STREET_NODE).unwrap_err();
+        assert_eq!(err.rule, Rule::Unresolved, "{err}");
+        let level = PlaceLevel::District;
+        let district = ChangeAuthor {
+            level,
+            ..STREET_NODE
+        };
+        let scratch = received(&f.community, &change);
+        let err = check_reports_change(&scratch, &change, &district).unwrap_err();
+        assert_eq!(err.rule, Rule::Writer, "{err}");
+    }
+
+    #[test]
+    fn honest_owner_changes_are_accepted() {
+        let cases: [(&str, Write); 2] = [
+            ("close", |r, d| {
+                let reason = CloseReason::NoFurtherAction;
+                record(d, r, "ev-close", 20, EventKind::Close { reason });
+            }),
+            ("edit its report's text", |r, d| {
+                d.put(report_obj(d, r), "text", "north side").unwrap();
+            }),
+        ];
+        for (what, write) in cases {
+            assert_eq!(Fixture::accepted().check_owner(write), Ok(()), "{what}");
+        }
+    }
+
+    #[test]
+    fn hostile_owner_changes_are_refused() {
+        use Rule::*;
+        let cases: [(&str, Write, Rule); 4] = [
+            (
+                "claims the street level",
+                |r, d| raw_event(d, r, "accept", Some(COMMUNITY), "street"),
+                EventAuthor,
+            ),
+            (
+                "rewrites by of its event",
+                |r, d| d.put(event_obj(d, r, "ev-escalate"), "by", STREET).unwrap(),
+                EventAuthor,
+            ),
+            (
+                "deletes the street's event",
+                |r, d| d.delete(events_obj(d, r), "ev-accept").unwrap(),
+                OthersOps,
+            ),
+            (
+                "notes in the street's event",
+                |r, d| d.put(event_obj(d, r, "ev-accept"), "note", "x").unwrap(),
+                OthersOps,
+            ),
+        ];
+        for (what, write, rule) in cases {
+            let err = Fixture::accepted().check_owner(write).expect_err(what);
+            assert_eq!(err.rule, rule, "{what}: {err}");
+        }
+    }
+
+    const TRUST: &[&str] = &["trust/"];
+
+    /// A write to a charter replica.
+    type CharterWrite = fn(&mut AutoCommit);
+
+    fn charter_change(write: CharterWrite) -> Change {
+        let mut doc = AutoCommit::new().with_actor(ActorId::from(vec![3; 32]));
+        doc.put(ROOT, "trust/alice", "statement one").unwrap();
+        doc.commit();
+        write(&mut doc);
+        last_change(&mut doc)
+    }
+
+    #[test]
+    fn charter_string_at_allowed_prefix_is_accepted() {
+        let change = charter_change(|d| d.put(ROOT, "trust/bob", "statement two").unwrap());
+        assert_eq!(check_append_only_change(&change, TRUST), Ok(()));
+    }
+
+    #[test]
+    fn charter_delete_overwrite_non_text_and_other_prefix_are_refused() {
+        let cases: [(CharterWrite, &str); 5] = [
+            (
+                |d| d.delete(ROOT, "trust/alice").unwrap(),
+                "deletes root key trust/alice",
+            ),
+            (
+                |d| d.put(ROOT, "trust/alice", "new").unwrap(),
+                "overwrites root key trust/alice",
+            ),
+            (
+                |d| drop(d.put_object(ROOT, "trust/carol", ObjType::Map).unwrap()),
+                "makes a map at trust/carol",
+            ),
+            (
+                |d| d.put(ROOT, "trust/dave", 7_i64).unwrap(),
+                "puts 7 at trust/dave",
+            ),
+            (
+                |d| d.put(ROOT, "admin/eve", "statement").unwrap(),
+                "puts text at admin/eve, outside the prefixes [\"trust/\"]",
+            ),
+        ];
+        for (write, detail) in cases {
+            let err = check_append_only_change(&charter_change(write), TRUST).unwrap_err();
+            assert_eq!((err.rule, err.detail.as_str()), (Rule::AppendOnly, detail));
+        }
+    }
+}
