@@ -192,7 +192,7 @@ fn reinstate_lets_a_revoked_node_back_with_its_token() {
     let street = NodeProc::start(&s, &[community.addr(), district.addr()]);
     let first = submit(&c, "before");
     wait_for("the report at the street", 60, || {
-        holds_all(&s, &[first.clone()])
+        holds_all(&s, std::slice::from_ref(&first))
     });
 
     ok(&s, &["revoke", &c_id, "--reason", "by mistake"]);
