@@ -95,11 +95,16 @@ fn district_down_then_cut(
         street.logged().contains("peer lost access")
     });
     let after = submit(c, "after the cut-off");
-    wait_for(
-        "every report from before the cut-off at the district",
-        90,
-        || holds_all(d, &before),
-    );
+    let start = Instant::now();
+    while !holds_all(d, &before) {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the district lacks reports from before the cut-off\n--- district:\n{}\n--- street:\n{}",
+            district.logged(),
+            street.logged()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_never("a report from after the cut-off arrived", 5, || {
         ids(d).contains(&after) || ids(s).contains(&after)
     });
@@ -155,16 +160,25 @@ fn an_expired_admission_keeps_what_the_community_did_before_it() {
     init(&d, "district", "guandu");
     let street_token = admit_token(&d, &peer_id(&s), "street", "guandu/yiliu", true);
     ok(&s, &["join", &street_token]);
-    // The street admits the community for seconds, not days: built with the
-    // library, as `yizhan admit` counts in days.
-    let street_key = Identity::load(&s.join("identity.key")).unwrap();
-    let street_cred = Credential::from_token(&street_token).unwrap();
     let lapses = Utc::now().timestamp() + 20;
-    let community_cred = street_cred
+    ok(&c, &["join", &admit_until(&s, &street_token, &c, lapses)]);
+    district_down_then_cut(&c, &s, &d, |_| {
+        wait_for("the admission to lapse", 60, || {
+            Utc::now().timestamp() > lapses
+        });
+    });
+}
+
+/// The street admits the community until `lapses` (unix seconds): built
+/// with the library, as `yizhan admit` counts in days. Returns the token.
+fn admit_until(street: &Path, street_token: &str, community: &Path, lapses: i64) -> String {
+    let street_key = Identity::load(&street.join("identity.key")).unwrap();
+    let street_cred = Credential::from_token(street_token).unwrap();
+    street_cred
         .admit(
             street_key.keypair(),
             Admission {
-                node: NodeKey::of_peer(&peer_id(&c).parse().unwrap()).unwrap(),
+                node: NodeKey::of_peer(&peer_id(community).parse().unwrap()).unwrap(),
                 role: Role::Community,
                 place: PlaceId::parse(COMMUNITY).unwrap(),
                 may_admit: false,
@@ -173,13 +187,59 @@ fn an_expired_admission_keeps_what_the_community_did_before_it() {
                 issuer: NodeKey::of_keypair(street_key.keypair()).unwrap(),
             },
         )
-        .unwrap();
-    ok(&c, &["join", &community_cred.to_token().unwrap()]);
-    district_down_then_cut(&c, &s, &d, |_| {
-        wait_for("the admission to lapse", 60, || {
-            Utc::now().timestamp() > lapses
-        });
+        .unwrap()
+        .to_token()
+        .unwrap()
+}
+
+#[test]
+fn a_renewed_admission_replaces_the_old_one_while_connected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, d) = (
+        tmp.path().join("c"),
+        tmp.path().join("s"),
+        tmp.path().join("d"),
+    );
+    init(&c, "community", COMMUNITY);
+    init(&s, "street", "guandu/yiliu");
+    init(&d, "district", "guandu");
+    let street_token = admit_token(&d, &peer_id(&s), "street", "guandu/yiliu", true);
+    ok(&s, &["join", &street_token]);
+    let lapses = Utc::now().timestamp() + 15;
+    ok(&c, &["join", &admit_until(&s, &street_token, &c, lapses)]);
+    let district = NodeProc::start(&d, &[]);
+    let community = NodeProc::start(&c, &[]);
+    let street = NodeProc::start(&s, &[community.addr(), district.addr()]);
+    let first = submit(&c, "before the renewal");
+    wait_for("the report at the street", 60, || {
+        holds_all(&s, std::slice::from_ref(&first))
     });
+    // Renewed for a day while running: the street takes the new credential.
+    let renewed = admit_until(&s, &street_token, &c, Utc::now().timestamp() + 86_400);
+    ok(&c, &["join", &renewed]);
+    wait_for("the street to take the renewed credential", 30, || {
+        street.logged().contains("peer renewed its credential")
+    });
+    wait_for("the first admission to lapse", 60, || {
+        Utc::now().timestamp() > lapses + 1
+    });
+    let later = submit(&c, "after the first admission lapsed");
+    wait_for(
+        "the later report at the street and the district",
+        60,
+        || {
+            holds_all(&s, std::slice::from_ref(&later))
+                && holds_all(&d, &[first.clone(), later.clone()])
+        },
+    );
+    assert!(
+        !street.logged().contains("peer lost access"),
+        "{}",
+        street.logged()
+    );
+    community.stop();
+    street.stop();
+    district.stop();
 }
 
 #[test]

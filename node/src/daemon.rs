@@ -199,6 +199,12 @@ impl Docs for RepoDocs<'_> {
         let Some(trust) = self.trust else {
             return Err("this node is not a member of a federation".into());
         };
+        if message.changes.is_empty() {
+            return Ok(CheckOutcome {
+                refused: Vec::new(),
+                filtered: trust.strip_refused(id, message, &self.heads(id).unwrap_or_default()),
+            });
+        }
         let proof = Proof::decode(proof)?;
         let mut empty = AutoCommit::new();
         let now = self.now;
@@ -902,11 +908,10 @@ impl Daemon {
                 info!(role = %me.role, place = %me.place, "member of the federation; syncing");
                 self.credential = self.node.credential().ok().flatten();
                 let charter = self.node.charter_view().unwrap_or_default();
-                self.trust = self.credential.as_ref().map(|c| TrustContext {
-                    federation: c.federation.clone(),
-                    me: me.clone(),
-                    charter,
-                });
+                self.trust = self
+                    .credential
+                    .as_ref()
+                    .map(|c| TrustContext::new(c.federation.clone(), me.clone(), charter));
                 let config = self.node.config();
                 let policy =
                     FederationPolicy::new(me, config.replicate.clone(), config.summaries.clone());
@@ -1120,6 +1125,11 @@ impl Daemon {
         }
         if fingerprint != self.trust_fingerprint {
             // Changes refused under the old charter may be acceptable now.
+            info!(
+                revoked = fingerprint.0.len(),
+                cut_off_records = fingerprint.1,
+                "the charter changed what this node accepts; comparing with every peer again"
+            );
             self.trust_fingerprint = fingerprint;
             self.engine_input(Input::TrustChanged);
         }

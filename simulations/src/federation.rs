@@ -97,11 +97,7 @@ pub fn build(
             key,
             actor: ActorId::from(key.0.to_vec()),
             credential,
-            trust: TrustContext {
-                federation: federation.clone(),
-                me: member.clone(),
-                charter: Default::default(),
-            },
+            trust: TrustContext::new(federation.clone(), member.clone(), Default::default()),
             member,
             grids: Vec::new(),
             riders: Vec::new(),

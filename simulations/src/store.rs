@@ -101,6 +101,16 @@ impl Docs for SimDocs<'_> {
         message: &automerge::sync::Message,
         proof: &[u8],
     ) -> Result<CheckOutcome, String> {
+        if message.changes.is_empty() {
+            return Ok(CheckOutcome {
+                refused: Vec::new(),
+                filtered: self.trust.strip_refused(
+                    id,
+                    message,
+                    &self.heads(id).unwrap_or_default(),
+                ),
+            });
+        }
         let proof = Proof::decode(proof)?;
         let mut empty = AutoCommit::new();
         let current = self.store.docs.get_mut(id).unwrap_or(&mut empty);

@@ -138,7 +138,10 @@ impl NodeProc {
         cmd.arg("--data-dir")
             .arg(dir)
             .args(["node", "start", "--listen", listen, "--no-mdns"])
-            .env("RUST_LOG", "warn,node=info")
+            .env(
+                "RUST_LOG",
+                std::env::var("YIZHAN_TEST_LOG").unwrap_or_else(|_| "warn,node=info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(file);
         for p in peers {

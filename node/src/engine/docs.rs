@@ -49,7 +49,8 @@ pub trait Docs {
 
     /// Checks the changes an incoming sync message carries for `id` against
     /// `proof` before anything is applied: who wrote them and whether they
-    /// may. An error refuses the whole message; [`CheckOutcome::refused`]
+    /// may. Called for every sync message, with changes or without. An
+    /// error refuses the whole message; [`CheckOutcome::refused`]
     /// refuses single changes, and the engine then applies
     /// [`CheckOutcome::filtered`] instead. The default accepts all.
     fn check(

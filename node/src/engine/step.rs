@@ -395,10 +395,9 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         };
         // Authorship and write rights of every change it carries, before
         // anything is applied. Changes refused alone do not hold back the
-        // rest of the message.
-        let message = if message.changes.is_empty() {
-            message
-        } else {
+        // rest of the message. Messages without changes are shown too, so
+        // heads naming refused changes are not taken as the peer's.
+        let message = {
             match self.docs.check(key, &doc, &message, &proof) {
                 Err(why) => {
                     self.refuse(key, Refusal::Forged { doc, why });

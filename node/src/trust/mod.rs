@@ -12,6 +12,7 @@ pub mod access;
 pub mod admission;
 pub mod charter;
 pub mod membership;
+pub mod refused;
 pub mod signing;
 pub mod statement;
 

@@ -16,6 +16,7 @@ use crdt_model::write_rules::{ChangeAuthor, check_append_only_change, check_repo
 use super::access::may_write;
 use super::admission::{Credential, Cut, Federation, Member, NodeKey};
 use super::charter::{self, CharterView};
+use super::refused::{Epoch, RefusedChanges};
 use super::statement::{CHARTER_PREFIXES, CutReason, SignedStatement, heads_of};
 
 /// Domain separation for change signatures. v2 binds the document id; v1
@@ -122,6 +123,45 @@ pub struct TrustContext {
     pub me: Member,
     /// The charter as this node reads it.
     pub charter: CharterView,
+    /// Changes refused lately, so peers' heads naming them are not asked for.
+    pub refused: RefusedChanges,
+}
+
+impl TrustContext {
+    /// What `me` checks changes against, under `charter`.
+    pub fn new(federation: Federation, me: Member, charter: CharterView) -> TrustContext {
+        TrustContext {
+            federation,
+            me,
+            charter,
+            refused: RefusedChanges::default(),
+        }
+    }
+
+    fn epoch(&self) -> Epoch {
+        (
+            self.charter.revoked.len(),
+            self.charter.cutoffs.values().map(Vec::len).sum(),
+        )
+    }
+
+    /// For a message that carries no changes: the same message without
+    /// heads this node refused, or `None` when it names none.
+    /// `ours` are this node's heads of `doc`.
+    pub fn strip_refused(
+        &self,
+        doc: &DocumentId,
+        message: &sync::Message,
+        ours: &[ChangeHash],
+    ) -> Option<sync::Message> {
+        let mut heads = message.heads.clone();
+        if !self.refused.strip(self.epoch(), doc, &mut heads, ours) {
+            return None;
+        }
+        let mut m = message.clone();
+        m.heads = heads;
+        Some(m)
+    }
 }
 
 /// A change that passed the checks, with what to store for forwarding it.
@@ -204,6 +244,7 @@ pub fn check_changes(
     let mut covered: BTreeMap<NodeKey, BTreeSet<ChangeHash>> = BTreeMap::new();
     let mut verdict = Verdict::default();
     let mut refused: BTreeSet<ChangeHash> = BTreeSet::new();
+    let mut refused_deps: Vec<(ChangeHash, Vec<ChangeHash>)> = Vec::new();
     let mut accepted_bytes = Vec::new();
     for change in &new {
         let hash = change.hash();
@@ -262,13 +303,18 @@ pub fn check_changes(
             }
             Err(why) => {
                 refused.insert(hash);
+                refused_deps.push((hash, change.deps().to_vec()));
                 verdict.refused.push((hash, why));
             }
         }
     }
-    if !refused.is_empty() || queued {
+    let epoch = ctx.epoch();
+    ctx.refused.note(epoch, doc, refused_deps);
+    let mut heads = message.heads.clone();
+    let stripped = ctx.refused.strip(epoch, doc, &mut heads, &before);
+    if !refused.is_empty() || queued || stripped {
         let mut filtered = message.clone();
-        filtered.heads.retain(|h| !refused.contains(h));
+        filtered.heads = heads;
         filtered.changes = accepted_bytes.into();
         verdict.filtered = Some(filtered);
     }
