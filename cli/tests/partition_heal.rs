@@ -131,6 +131,18 @@ fn a_partitioned_district_converges_after_the_heal() {
     init(&newcomer, "street", "guandu/dongfeng");
     admit(&d, &s, "street", "guandu/yiliu", true);
     admit(&s, &c, "community", "guandu/yiliu/xinyazhou", false);
+    // The street and the district must meet only through the proxy: neither
+    // may dial the other at the address it announces.
+    for dir in [&d, &s] {
+        let config = dir.join("config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(text.contains("learn_addresses = true"), "{text}");
+        std::fs::write(
+            &config,
+            text.replace("learn_addresses = true", "learn_addresses = false"),
+        )
+        .unwrap();
+    }
 
     let district = NodeProc::start(&d, &[]);
     let community = NodeProc::start(&c, &[]);

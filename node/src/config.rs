@@ -114,6 +114,12 @@ pub struct Config {
     /// Discover peers on the LAN with mDNS.
     #[serde(default = "default_true")]
     pub mdns: bool,
+    /// Dial admitted peers again, after either side restarts, at the
+    /// addresses they announce (identify) and at which this node reached
+    /// them. Turn off where peers announce addresses this node must not
+    /// use, and list them under `peers` instead.
+    #[serde(default = "default_true")]
+    pub learn_addresses: bool,
     /// Open reports of the same category within this many metres are offered
     /// as "me too" candidates when a new report is submitted.
     #[serde(default = "default_duplicate_radius_m")]
@@ -138,6 +144,7 @@ impl Config {
             listen: Vec::new(),
             peers: Vec::new(),
             mdns: true,
+            learn_addresses: true,
             duplicate_radius_m: default_duplicate_radius_m(),
             replicate: Vec::new(),
             summaries: Vec::new(),

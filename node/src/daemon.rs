@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crdt_model::{DocKind, DocumentId};
 use futures::StreamExt as _;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, request_response};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, request_response};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
@@ -28,6 +28,7 @@ use crate::engine::{
     CheckOutcome, Docs, Engine, EngineConfig, Input, Output, PeerKey, Policy as _,
 };
 use crate::error::NodeError;
+use crate::net::address_book;
 use crate::net::blob::{
     Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, SERVE_CACHE_BYTES,
     SERVE_CACHE_ENTRIES, ServeCache, serve,
@@ -41,6 +42,10 @@ use crate::trust::signing::{
 };
 use crate::trust::{Credential, FederationPolicy, NodeKey};
 
+/// How long a connected peer may go without presenting a valid credential.
+const STRANGER_GRACE_MS: u64 = 10_000;
+/// Addresses dialled again at most (explicit peers and recorded ones).
+const REDIALS_MAX: usize = 1_024;
 /// Wait before presenting a credential a peer did not acknowledge again.
 const ADMISSION_RETRY_MS: u64 = 2_000;
 /// Ignored charter entries remembered so each is logged once.
@@ -287,6 +292,12 @@ struct Daemon {
     /// Peers to present our credential to again, and when (one entry per
     /// connected peer at most).
     admission_retries: Vec<(PeerId, Instant)>,
+    /// Where connected peers that are not admitted yet say they listen.
+    pending_addrs: address_book::Pending,
+    /// Connected peers that have not presented a valid credential, since when.
+    unadmitted: HashMap<PeerId, Instant>,
+    /// Connections of strangers closed so far (for a log that does not flood).
+    strangers_closed: u64,
     /// Revoked keys and the number of cut-off records last read, to tell
     /// the engine when what this node accepts has changed.
     trust_fingerprint: (BTreeSet<NodeKey>, usize),
@@ -373,6 +384,9 @@ async fn run_node(
         charter_ignored: BTreeSet::new(),
         next_expiry: None,
         admission_retries: Vec::new(),
+        pending_addrs: address_book::Pending::default(),
+        unadmitted: HashMap::new(),
+        strangers_closed: 0,
         trust_fingerprint: Default::default(),
     };
     let listen = if opts.listen.is_empty() {
@@ -398,6 +412,27 @@ async fn run_node(
             backoff_ms: REDIAL_MS_MIN,
             next_at: Instant::now(),
         });
+    }
+    // Admitted peers recorded before: dial them again where they listened.
+    let recorded = if d.node.config().learn_addresses {
+        d.node.store().peers().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for (peer, record) in recorded {
+        let (Ok(peer), Ok(rec)) = (
+            peer.parse::<PeerId>(),
+            serde_json::from_slice::<PeerRecord>(&record),
+        ) else {
+            continue;
+        };
+        for a in rec
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse::<Multiaddr>().ok())
+        {
+            d.keep_dialling(a, Some(peer));
+        }
     }
     d.become_member();
     let result = d.run_loop(admin_rx, shutdown).await;
@@ -440,6 +475,7 @@ impl Daemon {
                     self.redial();
                     self.recheck_if_lapsed();
                     self.retry_admissions();
+                    self.close_strangers();
                     self.write_summaries();
                     self.retry_fetches();
                 }
@@ -664,16 +700,27 @@ impl Daemon {
                 for r in self
                     .redials
                     .iter_mut()
-                    .filter(|r| endpoint.is_dialer() && r.addr == addr)
+                    .filter(|r| r.peer == Some(peer_id) || (endpoint.is_dialer() && r.addr == addr))
                 {
                     r.peer = Some(peer_id);
                     r.backoff_ms = REDIAL_MS_MIN;
                 }
                 self.connected
                     .insert(peer_id, (num_established.get() as usize, addr.clone()));
-                self.remember_peer(&peer_id, &addr);
+                if endpoint.is_dialer() {
+                    // An address we reached it at: kept once it is admitted.
+                    let mut known = self.pending_addrs.take(&peer_id);
+                    known.extend(address_book::dialable(
+                        &peer_id,
+                        std::slice::from_ref(&addr),
+                    ));
+                    self.pending_addrs.note(peer_id, known);
+                }
                 if num_established.get() == 1 {
                     info!(peer = %peer_id, %addr, "peer connected");
+                    if !self.peer_creds.contains_key(&peer_id) {
+                        self.unadmitted.insert(peer_id, Instant::now());
+                    }
                     self.present_credential(&peer_id);
                 }
             }
@@ -684,6 +731,10 @@ impl Daemon {
             } => {
                 info!(peer = %peer_id, "peer disconnected");
                 self.connected.remove(&peer_id);
+                self.unadmitted.remove(&peer_id);
+                if !self.peer_creds.contains_key(&peer_id) {
+                    self.pending_addrs.forget(&peer_id);
+                }
                 self.drop_peer(&peer_id);
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
@@ -692,6 +743,20 @@ impl Daemon {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
             SwarmEvent::Behaviour(BehaviourEvent::Blob(e)) => self.on_blob(e),
             SwarmEvent::Behaviour(BehaviourEvent::Admission(e)) => self.on_admission(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                let addrs = address_book::dialable(&peer_id, &info.listen_addrs);
+                if self.peer_creds.contains_key(&peer_id) {
+                    self.remember_peer(&peer_id, &addrs);
+                } else {
+                    let mut known = addrs;
+                    known.extend(self.pending_addrs.take(&peer_id));
+                    self.pending_addrs.note(peer_id, known);
+                }
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
                 for (peer, addr) in found {
                     if !self.connected.contains_key(&peer) {
@@ -1025,6 +1090,9 @@ impl Daemon {
                 }
                 info!(%peer, role = %member.role, place = %member.place, "peer admitted");
                 self.peer_creds.insert(peer, cred);
+                self.unadmitted.remove(&peer);
+                let addrs = self.pending_addrs.take(&peer);
+                self.remember_peer(&peer, &addrs);
                 let key = PeerKey::new(peer.to_string());
                 if let Some(engine) = self.engine.as_mut() {
                     engine.policy_mut().admit_peer(key.clone(), member);
@@ -1191,9 +1259,26 @@ impl Daemon {
         }
     }
 
-    fn remember_peer(&mut self, peer: &PeerId, addr: &Multiaddr) {
+    /// Records an admitted peer and where it listens (merged with what was
+    /// recorded before), and keeps dialling those addresses while it is
+    /// away.
+    fn remember_peer(&mut self, peer: &PeerId, addrs: &[Multiaddr]) {
+        let store = self.node.store();
+        let old: Vec<Multiaddr> = store
+            .peer(&peer.to_string())
+            .ok()
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice::<PeerRecord>(&bytes).ok())
+            .map(|r| r.addresses.iter().filter_map(|a| a.parse().ok()).collect())
+            .unwrap_or_default();
+        let learn = self.node.config().learn_addresses;
+        let merged = if learn {
+            address_book::merge(addrs, &old)
+        } else {
+            old
+        };
         let rec = PeerRecord {
-            addresses: vec![addr.to_string()],
+            addresses: merged.iter().map(ToString::to_string).collect(),
             last_seen: Some(Utc::now()),
         };
         let r = serde_json::to_vec(&rec)
@@ -1206,6 +1291,51 @@ impl Daemon {
             });
         if let Err(e) = r {
             warn!(%peer, error = %e, "cannot record peer");
+        }
+        if learn {
+            for a in merged {
+                self.keep_dialling(a, Some(*peer));
+            }
+        }
+    }
+
+    /// Adds `addr` to the addresses dialled while its peer is away.
+    fn keep_dialling(&mut self, addr: Multiaddr, peer: Option<PeerId>) {
+        if self.redials.iter().any(|r| r.addr == addr) {
+            return;
+        }
+        if self.redials.len() >= REDIALS_MAX {
+            debug!(%addr, "too many addresses to redial; not adding one");
+            return;
+        }
+        self.redials.push(Redial {
+            addr,
+            peer,
+            backoff_ms: REDIAL_MS_MIN,
+            next_at: Instant::now(),
+        });
+    }
+
+    /// Closes connections of peers that did not present a valid credential
+    /// within the grace period: a stranger costs a connection slot only
+    /// that long.
+    fn close_strangers(&mut self) {
+        let now = Instant::now();
+        let grace = Duration::from_millis(STRANGER_GRACE_MS);
+        let due: Vec<PeerId> = self
+            .unadmitted
+            .iter()
+            .filter(|(_, since)| now.duration_since(**since) >= grace)
+            .map(|(p, _)| *p)
+            .collect();
+        for p in due {
+            self.unadmitted.remove(&p);
+            self.strangers_closed += 1;
+            // One line per stranger would let strangers fill the log.
+            if self.strangers_closed.is_power_of_two() {
+                info!(peer = %p, closed = self.strangers_closed, "closed the connection of a peer that presented no valid credential");
+            }
+            let _ = self.swarm.disconnect_peer_id(p);
         }
     }
 
@@ -1242,7 +1372,11 @@ impl Daemon {
                 Response::Status(s)
             }),
             Request::Peers => self.node.known_peers().map(|mut rows| {
-                for (p, (_, addr)) in &self.connected {
+                for (p, (_, addr)) in self
+                    .connected
+                    .iter()
+                    .filter(|(p, _)| self.peer_creds.contains_key(p))
+                {
                     match rows.iter_mut().find(|r| r.peer_id == p.to_string()) {
                         Some(r) => r.connected = true,
                         None => rows.push(PeerRow {

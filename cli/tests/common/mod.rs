@@ -187,6 +187,21 @@ impl NodeProc {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGKILL: the process dies where it stands.
+    pub fn kill(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The TCP port it listens on first.
+    pub fn port(&self) -> u16 {
+        let addr = self.addr();
+        let after = addr.split("/tcp/").nth(1).unwrap();
+        after.split('/').next().unwrap().parse().unwrap()
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) {
         self.stop_inner();

@@ -4,6 +4,7 @@
 //!
 //! This module only builds the swarm; the daemon's loop drives it.
 
+pub mod address_book;
 mod behaviour;
 pub mod blob;
 pub mod codec;

@@ -361,6 +361,17 @@ impl Store {
         Ok(out)
     }
 
+    /// The stored record of one peer.
+    pub fn peer(&self, peer: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        const OP: &str = "read a peer";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(PEERS).db(&self.path, OP)?;
+        Ok(table
+            .get(peer)
+            .db(&self.path, OP)?
+            .map(|v| v.value().to_vec()))
+    }
+
     /// Every stored peer record, sorted by peer id.
     pub fn peers(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         const OP: &str = "list peers";
