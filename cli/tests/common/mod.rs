@@ -195,6 +195,17 @@ impl NodeProc {
         }
     }
 
+    /// Its resident memory in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().unwrap().id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// The TCP port it listens on first.
     pub fn port(&self) -> u16 {
         let addr = self.addr();

@@ -4,13 +4,15 @@
 
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{identify, mdns, ping, request_response};
+use libp2p::{connection_limits, identify, mdns, ping, request_response};
 
 use super::codec::BytesCodec;
 
 /// The node's network behaviour.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Caps on connections: total, pending, per peer.
+    pub limits: connection_limits::Behaviour,
     /// `/yizhan/sync/1`: engine messages, acknowledged with an empty response.
     pub sync: request_response::Behaviour<BytesCodec>,
     /// `/yizhan/admission/1`: credentials exchanged on connect.

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
-    StreamProtocol, Swarm, identify, identity::Keypair, mdns, noise, ping, request_response, tcp,
-    yamux,
+    StreamProtocol, Swarm, connection_limits, identify, identity::Keypair, mdns, noise, ping,
+    request_response, tcp, yamux,
 };
 use thiserror::Error;
 
@@ -55,6 +55,14 @@ fn rr_config() -> request_response::Config {
         .with_max_concurrent_streams(STREAMS_PER_CONNECTION_MAX)
 }
 
+/// Connections established at once, in and out: a street serves dozens of
+/// communities, so this leaves room for many times that.
+pub const CONNECTIONS_MAX: u32 = 512;
+/// Incoming connections still in their handshake at once.
+pub const PENDING_INCOMING_MAX: u32 = 32;
+/// Connections to one peer at once (TCP and QUIC, each way).
+pub const CONNECTIONS_PER_PEER_MAX: u32 = 4;
+
 /// Builds the swarm for `keypair`, with mDNS when `mdns` is true.
 pub fn build_swarm(keypair: Keypair, mdns_on: bool) -> Result<Swarm<Behaviour>, NetError> {
     let err = |e: &dyn std::fmt::Display| NetError(e.to_string());
@@ -78,6 +86,12 @@ pub fn build_swarm(keypair: Keypair, mdns_on: bool) -> Result<Swarm<Behaviour>, 
                 None
             };
             Ok(Behaviour {
+                limits: connection_limits::Behaviour::new(
+                    connection_limits::ConnectionLimits::default()
+                        .with_max_established(Some(CONNECTIONS_MAX))
+                        .with_max_pending_incoming(Some(PENDING_INCOMING_MAX))
+                        .with_max_established_per_peer(Some(CONNECTIONS_PER_PEER_MAX)),
+                ),
                 sync: request_response::Behaviour::with_codec(
                     BytesCodec::new(SYNC_MESSAGE_BYTES_MAX, SYNC_ACK_BYTES_MAX),
                     [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
