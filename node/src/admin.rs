@@ -18,6 +18,7 @@ use crate::api::{
 };
 use crate::config::Role;
 use crate::error::NodeError;
+use crate::requests::Earlier;
 use crate::store::BlobHash;
 use crate::trust::MembershipView;
 use crate::workflow::{WorkflowRequest, WorkflowResponse};
@@ -156,6 +157,58 @@ pub enum Response {
     Error(String),
 }
 
+/// A request as it travels over the admin socket: write requests carry an
+/// id so a retry after a lost answer never writes twice
+/// ([`crate::requests`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Call {
+    /// The request's id; the CLI gives every write one.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The request.
+    pub request: Request,
+}
+
+impl Call {
+    /// A call of `request`, with a fresh id if it writes.
+    pub fn new(request: Request) -> Call {
+        let id = request.writes().then(|| {
+            let bytes: [u8; 16] = rand::random();
+            hex::encode(bytes)
+        });
+        Call { id, request }
+    }
+}
+
+/// Executes `call`: a write whose id was seen before returns the first
+/// answer (or says the write was done) instead of writing again.
+pub fn execute_call(
+    node: &mut Node,
+    call: Call,
+    now: DateTime<Utc>,
+) -> Result<Response, NodeError> {
+    let Call { id, request } = call;
+    let Some(id) = id.filter(|_| request.writes()) else {
+        return execute(node, request, now);
+    };
+    crate::requests::valid_id(&id)?;
+    match node.earlier_request(&id)? {
+        Earlier::Answered(response) => return Ok(response),
+        Earlier::Committed => {
+            return Err(NodeError::Admin(format!(
+                "request {id} was carried out before the node stopped, but its answer was lost; look before trying again (for a report: yizhan report list)"
+            )));
+        }
+        Earlier::None => {}
+    }
+    node.repo().begin_request(&id);
+    let result = execute(node, request, now);
+    node.repo().end_request();
+    let response = result?;
+    node.keep_answer(&id, &response, now)?;
+    Ok(response)
+}
+
 /// Executes the requests any node can answer from its store. Requests that
 /// only a running node can answer are refused with a message saying so.
 pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Response, NodeError> {
@@ -212,9 +265,9 @@ pub fn socket_path(dir: &Path) -> PathBuf {
     dir.join(SOCKET)
 }
 
-/// Sends `req` to the node running on `dir`, or returns `None` when no node
+/// Sends `call` to the node running on `dir`, or returns `None` when no node
 /// answers there (no socket, or a stale one left by a node that died).
-pub fn call_running(dir: &Path, req: &Request) -> Result<Option<Response>, NodeError> {
+pub fn call_running(dir: &Path, call: &Call) -> Result<Option<Response>, NodeError> {
     let path = socket_path(dir);
     let Ok(stream) = UnixStream::connect(&path) else {
         return Ok(None);
@@ -226,33 +279,41 @@ pub fn call_running(dir: &Path, req: &Request) -> Result<Option<Response>, NodeE
     let timeout = Some(Duration::from_millis(CALL_TIMEOUT_MS));
     stream.set_read_timeout(timeout).map_err(io)?;
     stream.set_write_timeout(timeout).map_err(io)?;
-    let mut line = serde_json::to_string(req).map_err(|e| NodeError::Internal(e.to_string()))?;
+    let mut line = serde_json::to_string(call).map_err(|e| NodeError::Internal(e.to_string()))?;
     line.push('\n');
     (&stream).write_all(line.as_bytes()).map_err(io)?;
     let mut reader = BufReader::new(&stream).take(LINE_BYTES_MAX as u64);
     let mut answer = String::new();
     reader.read_line(&mut answer).map_err(io)?;
-    let resp = serde_json::from_str(&answer).map_err(|e| {
-        NodeError::Admin(format!(
-            "the running node answered something unreadable: {e}"
-        ))
-    })?;
+    let resp = serde_json::from_str(&answer).map_err(|e| NodeError::AnswerLost(e.to_string()))?;
     Ok(Some(resp))
 }
 
 /// Executes `req` for the node in `dir`: through the running node if there is
 /// one, else directly on the store (read-only for requests that only look).
+///
+/// A write whose answer is lost (the connection closed, the answer cut
+/// short) is asked once more with the same id, saying so on stderr: the
+/// node returns the first answer rather than writing twice.
 pub fn dispatch(dir: &Path, req: Request) -> Result<Response, NodeError> {
-    if let Some(resp) = call_running(dir, &req)? {
+    let call = Call::new(req);
+    let running = match call_running(dir, &call) {
+        Err(e) if call.id.is_some() && e.answer_lost() => {
+            eprintln!("the node's answer was lost ({e}); asking again with the same request id");
+            call_running(dir, &call)?
+        }
+        other => other?,
+    };
+    if let Some(resp) = running {
         return match resp {
             Response::Error(msg) => Err(NodeError::Admin(msg)),
             other => Ok(other),
         };
     }
-    let mut node = if req.writes() {
+    let mut node = if call.request.writes() {
         Node::open(dir)?
     } else {
         Node::open_read_only(dir)?
     };
-    execute(&mut node, req, Utc::now())
+    execute_call(&mut node, call, Utc::now())
 }

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{Instrument as _, debug, info, info_span, warn};
 
-use crate::admin::{self, PeerRow, Request, Response, SyncRow};
+use crate::admin::{self, Call, PeerRow, Request, Response, SyncRow};
 use crate::api::{Node, PeerRecord};
 use crate::blob_refs::BlobRefs;
 use crate::engine::{
@@ -449,7 +449,7 @@ impl Daemon {
 
     async fn run_loop(
         &mut self,
-        mut admin_rx: mpsc::Receiver<(Request, oneshot::Sender<Response>)>,
+        mut admin_rx: mpsc::Receiver<(Call, oneshot::Sender<Response>)>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), NodeError> {
         tokio::pin!(shutdown);
@@ -1354,8 +1354,9 @@ impl Daemon {
         }
     }
 
-    fn on_admin(&mut self, req: Request) -> Response {
-        let result = match req {
+    fn on_admin(&mut self, call: Call) -> Response {
+        let Call { id, request } = call;
+        let result = match request {
             Request::Status => self.node.status().map(|mut s| {
                 s.membership = self.node.membership(Utc::now()).ok().flatten();
                 s.running = true;
@@ -1401,7 +1402,8 @@ impl Daemon {
             )),
             other => {
                 let joined = matches!(other, Request::Join { .. });
-                let r = admin::execute(&mut self.node, other, Utc::now());
+                let call = Call { id, request: other };
+                let r = admin::execute_call(&mut self.node, call, Utc::now());
                 if joined && r.is_ok() {
                     if self.engine.is_some() {
                         self.renewed();
@@ -1454,10 +1456,7 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Accepts admin connections: one request line, one response line each.
-async fn serve_admin(
-    listener: UnixListener,
-    tx: mpsc::Sender<(Request, oneshot::Sender<Response>)>,
-) {
+async fn serve_admin(listener: UnixListener, tx: mpsc::Sender<(Call, oneshot::Sender<Response>)>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -1473,13 +1472,13 @@ async fn serve_admin(
 
 async fn admin_connection(
     stream: UnixStream,
-    tx: mpsc::Sender<(Request, oneshot::Sender<Response>)>,
+    tx: mpsc::Sender<(Call, oneshot::Sender<Response>)>,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read.take(admin::LINE_BYTES_MAX as u64));
     let mut line = String::new();
     reader.read_line(&mut line).await?;
-    let resp = match serde_json::from_str::<Request>(&line) {
+    let resp = match serde_json::from_str::<Call>(&line) {
         Ok(req) => {
             let (reply, answer) = oneshot::channel();
             if tx.send((req, reply)).await.is_err() {

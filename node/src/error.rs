@@ -47,6 +47,10 @@ pub enum NodeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The running node's answer never came whole (the connection closed,
+    /// or the answer was cut short).
+    #[error("the running node answered something unreadable: {0}")]
+    AnswerLost(String),
     /// No report with this id is held here.
     #[error("report {0} is not held on this node; `yizhan report list` shows the reports it holds")]
     UnknownReport(String),
@@ -82,5 +86,14 @@ impl From<crdt_model::ValidationError> for NodeError {
 impl From<crdt_model::SchemaError> for NodeError {
     fn from(e: crdt_model::SchemaError) -> Self {
         NodeError::Model(e.into())
+    }
+}
+
+impl NodeError {
+    /// True when a call to the running node may have been carried out but
+    /// its answer did not arrive: a retry with the same request id is safe
+    /// and needed.
+    pub fn answer_lost(&self) -> bool {
+        matches!(self, NodeError::AnswerLost(_) | NodeError::Io { .. })
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod identity;
 pub mod net;
 pub mod repo;
+pub mod requests;
 pub mod store;
 pub mod trust;
 pub mod workflow;

@@ -26,6 +26,9 @@ pub struct Repo {
     written: Vec<DocumentId>,
     /// The key this node signs its changes with.
     signer: Option<libp2p::identity::Keypair>,
+    /// The admin request being carried out, marked in every batch it
+    /// commits so that a retry after a lost answer never writes twice.
+    request: Option<String>,
 }
 
 /// What a write closure may touch.
@@ -69,6 +72,7 @@ impl Repo {
             docs: HashMap::new(),
             written: Vec::new(),
             signer: None,
+            request: None,
         }
     }
 
@@ -76,6 +80,17 @@ impl Repo {
     /// key must be the actor id.
     pub fn sign_with(&mut self, keypair: libp2p::identity::Keypair) {
         self.signer = Some(keypair);
+    }
+
+    /// Marks every batch committed until [`Repo::end_request`] as done on
+    /// behalf of admin request `id` (meta `request/<id>`).
+    pub fn begin_request(&mut self, id: &str) {
+        self.request = Some(id.to_owned());
+    }
+
+    /// Ends what [`Repo::begin_request`] began.
+    pub fn end_request(&mut self) {
+        self.request = None;
     }
 
     /// The store underneath.
@@ -256,6 +271,12 @@ impl Repo {
             } else {
                 batch.append_changes(&key, &chunk, &heads)?;
             }
+        }
+        if let Some(request) = &self.request {
+            batch.put_meta(
+                &crate::requests::meta_key(request),
+                crate::requests::COMMITTED,
+            )?;
         }
         batch.commit()?;
         for id in written {

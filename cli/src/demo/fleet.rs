@@ -14,7 +14,7 @@ use anyhow::{Context as _, bail};
 use crdt_model::PlaceId;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use node::admin::{Request, Response, call_running, dispatch};
+use node::admin::{Call, Request, Response, call_running, dispatch};
 use node::api::NodeStatus;
 use node::workflow::{WorkflowRequest, WorkflowResponse};
 use node::{Node, Role};
@@ -420,7 +420,7 @@ impl Fleet {
     /// Sends `req` to the running node `who`; `None` while it does not answer yet.
     fn call(&self, who: Who, req: &Request) -> anyhow::Result<Option<Response>> {
         let n = self.node(who);
-        call_running(&n.dir, req).with_context(|| n.says("cannot be reached"))
+        call_running(&n.dir, &Call::new(req.clone())).with_context(|| n.says("cannot be reached"))
     }
 
     /// Sends `req` to the running node `who` and returns its answer; a

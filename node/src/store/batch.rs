@@ -179,6 +179,19 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Removes meta `key`, if present. The store's own keys are refused.
+    pub fn delete_meta(&mut self, key: &str) -> Result<(), StoreError> {
+        const OP: &str = "delete meta";
+        if key == SCHEMA_VERSION_KEY {
+            return Err(StoreError::ReservedMetaKey {
+                key: key.to_owned(),
+            });
+        }
+        let mut table = self.txn.open_table(META).db(self.path(), OP)?;
+        table.remove(key).db(self.path(), OP)?;
+        Ok(())
+    }
+
     /// Records the signature of change `hash` by `author`.
     pub fn put_signature(
         &mut self,

@@ -259,6 +259,22 @@ impl Store {
         Ok(value.map(|value| value.value().to_vec()))
     }
 
+    /// Every meta entry whose key starts with `prefix`, in key order.
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        const OP: &str = "list meta";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(META).db(&self.path, OP)?;
+        let mut out = Vec::new();
+        for entry in table.range(prefix..).db(&self.path, OP)? {
+            let (key, value) = entry.db(&self.path, OP)?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            out.push((key.value().to_owned(), value.value().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// The bytes of blob `hash`, verified against the hash;
     /// [`StoreError::CorruptBlob`] if they no longer match it.
     pub fn blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, StoreError> {
