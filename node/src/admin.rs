@@ -193,7 +193,7 @@ pub fn execute_call(
     };
     crate::requests::valid_id(&id)?;
     match node.earlier_request(&id)? {
-        Earlier::Answered(response) => return Ok(response),
+        Earlier::Answered(response) => return Ok(*response),
         Earlier::Committed => {
             return Err(NodeError::Admin(format!(
                 "request {id} was carried out before the node stopped, but its answer was lost; look before trying again (for a report: yizhan report list)"

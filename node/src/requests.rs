@@ -54,7 +54,7 @@ pub enum Earlier {
     /// Its write committed, but the node stopped before keeping the answer.
     Committed,
     /// Done, with this answer.
-    Answered(Response),
+    Answered(Box<Response>),
 }
 
 impl Node {
@@ -64,7 +64,7 @@ impl Node {
             None => Earlier::None,
             Some(bytes) if bytes == COMMITTED => Earlier::Committed,
             Some(bytes) => match serde_json::from_slice::<Kept>(&bytes) {
-                Ok(k) => Earlier::Answered(k.response),
+                Ok(k) => Earlier::Answered(Box::new(k.response)),
                 Err(_) => Earlier::Committed,
             },
         })
