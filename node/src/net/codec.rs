@@ -1,7 +1,13 @@
-//! Framing for Yizhan's request-response protocols: a request is the whole
-//! stream up to the writer's close, capped in size; so is a response. The
-//! caps are enforced while reading, so an oversized message costs at most
-//! the cap in memory before it is refused.
+//! Framing for Yizhan's request-response protocols: a request is a 4-byte
+//! big-endian length and that many bytes; so is a response. The length is
+//! checked against the cap before anything else is read, so an oversized
+//! message costs four bytes, and a message cut short (the sender killed, or
+//! its stream dropped mid-way) is an I/O error rather than a truncated
+//! message that would decode as malformed.
+//!
+//! Earlier versions framed a message as "everything up to the writer's
+//! close": a stream closed early then delivered half a message, which the
+//! receiver refused as malformed ("Hit the end of buffer").
 
 use std::io;
 
@@ -42,24 +48,28 @@ impl BytesCodec {
     }
 }
 
-async fn read_capped<T: AsyncRead + Unpin + Send>(
+/// Reads one length-prefixed message. `Ok(None)` when its length is over
+/// `max` (nothing more is read); an error when the stream ends before the
+/// message does.
+async fn read_frame<T: AsyncRead + Unpin + Send>(
     io: &mut T,
     max: usize,
-    what: &str,
-) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    // One byte past the cap tells an oversized message from one at the cap.
-    io.take(max as u64 + 1).read_to_end(&mut buf).await?;
-    if buf.len() > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{what} exceeds the limit of {max} bytes"),
-        ));
+) -> io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > max {
+        return Ok(None);
     }
-    Ok(buf)
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(Some(buf))
 }
 
-async fn write_all<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, bytes: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(bytes.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "message over 4 GiB"))?;
+    io.write_all(&len.to_be_bytes()).await?;
     io.write_all(bytes).await?;
     io.close().await
 }
@@ -74,12 +84,9 @@ impl request_response::Codec for BytesCodec {
         T: AsyncRead + Unpin + Send,
     {
         let max = self.request_bytes_max;
-        let mut buf = Vec::new();
-        io.take(max as u64 + 1).read_to_end(&mut buf).await?;
-        Ok(if buf.len() > max {
-            Frame::Oversized { max }
-        } else {
-            Frame::Bytes(buf)
+        Ok(match read_frame(io, max).await? {
+            Some(bytes) => Frame::Bytes(bytes),
+            None => Frame::Oversized { max },
         })
     }
 
@@ -87,7 +94,13 @@ impl request_response::Codec for BytesCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_capped(io, self.response_bytes_max, "response").await
+        let max = self.response_bytes_max;
+        read_frame(io, max).await?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("response exceeds the limit of {max} bytes"),
+            )
+        })
     }
 
     async fn write_request<T>(
@@ -100,7 +113,7 @@ impl request_response::Codec for BytesCodec {
         T: AsyncWrite + Unpin + Send,
     {
         match req {
-            Frame::Bytes(bytes) => write_all(io, &bytes).await,
+            Frame::Bytes(bytes) => write_frame(io, &bytes).await,
             Frame::Oversized { .. } => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "an oversized frame is only ever read, never sent",
@@ -117,6 +130,55 @@ impl request_response::Codec for BytesCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_all(io, &res).await
+        write_frame(io, &res).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+    use futures::io::Cursor;
+    use request_response::Codec as _;
+
+    use super::*;
+
+    const P: StreamProtocol = StreamProtocol::new("/test/1");
+
+    fn written(frame: Frame) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        block_on(BytesCodec::new(1 << 20, 1 << 20).write_request(&P, &mut out, frame)).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_message_reads_back_whole() {
+        let bytes = written(Frame::Bytes(b"hello".to_vec()));
+        assert_eq!(bytes[..4], 5u32.to_be_bytes());
+        let mut codec = BytesCodec::new(16, 16);
+        let got = block_on(codec.read_request(&P, &mut Cursor::new(bytes))).unwrap();
+        assert_eq!(got, Frame::Bytes(b"hello".to_vec()));
+    }
+
+    #[test]
+    fn an_oversized_message_is_refused_from_its_length_alone() {
+        // Only the length is present: nothing past it is needed to refuse.
+        let mut codec = BytesCodec::new(16, 16);
+        let got =
+            block_on(codec.read_request(&P, &mut Cursor::new(1000u32.to_be_bytes().to_vec())))
+                .unwrap();
+        assert_eq!(got, Frame::Oversized { max: 16 });
+        let err =
+            block_on(codec.read_response(&P, &mut Cursor::new(1000u32.to_be_bytes().to_vec())))
+                .unwrap_err();
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
+    }
+
+    #[test]
+    fn a_message_cut_short_is_an_error_not_a_shorter_message() {
+        let mut bytes = written(Frame::Bytes(vec![9u8; 100]));
+        bytes.truncate(50);
+        let mut codec = BytesCodec::new(1000, 1000);
+        let err = block_on(codec.read_request(&P, &mut Cursor::new(bytes))).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }
