@@ -14,6 +14,7 @@ pub mod blob_refs;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod fuzz_targets;
 pub mod error;
 pub mod identity;
 pub mod net;
