@@ -34,6 +34,7 @@ use crate::net::blob::{
     SERVE_CACHE_ENTRIES, ServeCache, serve,
 };
 use crate::net::codec::Frame;
+use crate::net::strikes::{self, Strikes};
 use crate::net::{Behaviour, BehaviourEvent, build_swarm};
 use crate::repo::Repo;
 use crate::store::{BlobHash, Store, StoreError};
@@ -42,6 +43,13 @@ use crate::trust::signing::{
 };
 use crate::trust::{Credential, FederationPolicy, NodeKey};
 
+/// Strikes a malformed or forged message counts; an oversized one counts more.
+const STRIKE_WEIGHT_REFUSED: u32 = 1;
+/// Strikes an oversized message counts.
+const STRIKE_WEIGHT_OVERSIZED: u32 = 5;
+/// Strikes up to which a peer's refusals are logged as warnings; beyond,
+/// only its ban is (at [`strikes::STRIKES_MAX`]).
+const STRIKES_LOGGED: u32 = 20;
 /// How long a connected peer may go without presenting a valid credential.
 const STRANGER_GRACE_MS: u64 = 10_000;
 /// Addresses dialled again at most (explicit peers and recorded ones).
@@ -298,9 +306,27 @@ struct Daemon {
     unadmitted: HashMap<PeerId, Instant>,
     /// Connections of strangers closed so far (for a log that does not flood).
     strangers_closed: u64,
+    /// Strikes, bans and traffic budgets per peer.
+    strikes: Strikes,
     /// Revoked keys and the number of cut-off records last read, to tell
     /// the engine when what this node accepts has changed.
     trust_fingerprint: (BTreeSet<NodeKey>, usize),
+}
+
+/// How many strikes a refusal counts: input that is broken or forged does;
+/// what honest peers meet in ordinary operation (a document they may not
+/// have, a peer not connected yet) does not.
+fn strike_weight(reason: &crate::engine::Refusal) -> u32 {
+    use crate::engine::Refusal::*;
+    match reason {
+        TooLarge { .. }
+        | UnknownVersion { .. }
+        | Malformed { .. }
+        | Forged { .. }
+        | Violation { .. }
+        | BadSyncMessage { .. } => STRIKE_WEIGHT_REFUSED,
+        _ => 0,
+    }
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -387,6 +413,7 @@ async fn run_node(
         pending_addrs: address_book::Pending::default(),
         unadmitted: HashMap::new(),
         strangers_closed: 0,
+        strikes: Strikes::new(),
         trust_fingerprint: Default::default(),
     };
     let listen = if opts.listen.is_empty() {
@@ -497,6 +524,7 @@ impl Daemon {
             return;
         };
         let outputs = engine.handle(input, now_ms, &mut docs);
+        let mut struck: HashMap<PeerId, u32> = HashMap::new();
         for out in outputs {
             match out {
                 Output::Send { peer, bytes } => match peer.as_str().parse::<PeerId>() {
@@ -522,7 +550,23 @@ impl Daemon {
                     self.wake = Some(self.started + Duration::from_millis(at_ms));
                 }
                 Output::Refused { peer, reason } => {
-                    warn!(peer = %peer.as_str(), reason = %reason, "refused input from peer");
+                    let parsed = peer.as_str().parse::<PeerId>().ok();
+                    // A flooding peer must not flood the log too: its first
+                    // refusals are logged, then only its ban.
+                    let strikes =
+                        parsed.map_or(0, |p| self.strikes.count(&p, Instant::now().into_std()));
+                    if strikes < STRIKES_LOGGED {
+                        warn!(peer = %peer.as_str(), reason = %reason, "refused input from peer");
+                    } else {
+                        debug!(peer = %peer.as_str(), reason = %reason, "refused input from peer");
+                    }
+                    // One strike per input however many changes it carried:
+                    // a relay's honest message may hold many changes refused
+                    // for one reason.
+                    if let Some(p) = parsed {
+                        let w = struck.entry(p).or_insert(0);
+                        *w = (*w).max(strike_weight(&reason));
+                    }
                 }
                 Output::Synced { peer, doc } => {
                     if let Ok(p) = peer.as_str().parse::<PeerId>() {
@@ -532,6 +576,9 @@ impl Daemon {
                     }
                 }
             }
+        }
+        for (p, weight) in struck.into_iter().filter(|(_, w)| *w > 0) {
+            self.strike(p, weight, "refused input");
         }
     }
 
@@ -716,6 +763,15 @@ impl Daemon {
                     ));
                     self.pending_addrs.note(peer_id, known);
                 }
+                if self
+                    .strikes
+                    .banned(&peer_id, Instant::now().into_std())
+                    .is_some()
+                {
+                    debug!(peer = %peer_id, "closing the connection of a peer kept out for its strikes");
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
                 if num_established.get() == 1 {
                     info!(peer = %peer_id, %addr, "peer connected");
                     if !self.peer_creds.contains_key(&peer_id) {
@@ -788,9 +844,19 @@ impl Daemon {
                     Frame::Bytes(b) => b,
                     Frame::Oversized { max } => {
                         warn!(%peer, max, "refused a sync message larger than the limit; nothing of it was read further");
+                        self.strike(peer, STRIKE_WEIGHT_OVERSIZED, "oversized messages");
                         return;
                     }
                 };
+                if let Some(verdict) =
+                    self.strikes
+                        .spend(peer, request.len(), Instant::now().into_std())
+                {
+                    self.punish(peer, verdict, "traffic over its budget");
+                }
+                if !self.connected.contains_key(&peer) {
+                    return;
+                }
                 self.sync_bytes_received += request.len() as u64;
                 self.source = Some(peer);
                 self.engine_input(Input::Message {
@@ -1215,6 +1281,21 @@ impl Daemon {
             warn!(peer = %p, reason = %why, "peer lost access");
             self.drop_peer(&p);
             let _ = self.swarm.disconnect_peer_id(p);
+        }
+    }
+
+    /// Counts `weight` strikes against `peer` for `what`.
+    fn strike(&mut self, peer: PeerId, weight: u32, what: &str) {
+        let verdict = self.strikes.strike(peer, weight, Instant::now().into_std());
+        self.punish(peer, verdict, what);
+    }
+
+    /// Disconnects a peer that struck out; it is kept out until its ban ends.
+    fn punish(&mut self, peer: PeerId, verdict: strikes::Verdict, what: &str) {
+        if let strikes::Verdict::Banned(d) = verdict {
+            warn!(%peer, banned_s = d.as_secs(), cause = what, "disconnecting a peer after too many strikes; it is kept out for a while");
+            self.drop_peer(&peer);
+            let _ = self.swarm.disconnect_peer_id(peer);
         }
     }
 

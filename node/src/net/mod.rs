@@ -8,6 +8,7 @@ pub mod address_book;
 mod behaviour;
 pub mod blob;
 pub mod codec;
+pub mod strikes;
 
 pub use behaviour::{Behaviour, BehaviourEvent};
 
