@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::{DateTime, TimeZone, Utc};
 use crdt_model::{PlaceId, ReportId};
-use node::admin::{Request, Response, call_running};
+use node::admin::{Call, Request, Response, call_running};
 use node::{Node, Role};
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -194,7 +194,7 @@ fn wait<T>(
 
 /// The first address the node on `dir` listens on, once it does.
 fn listen_addr(dir: &Path) -> anyhow::Result<Option<String>> {
-    Ok(match call_running(dir, &Request::Status)? {
+    Ok(match call_running(dir, &Call::new(Request::Status))? {
         Some(Response::Status(s)) if s.running => s.listen.into_iter().next(),
         _ => None,
     })
@@ -203,7 +203,7 @@ fn listen_addr(dir: &Path) -> anyhow::Result<Option<String>> {
 /// True when the node on `dir` reports `want` reports documents in sync
 /// with a peer.
 fn reports_in_sync(dir: &Path, want: usize) -> anyhow::Result<bool> {
-    Ok(match call_running(dir, &Request::SyncStatus)? {
+    Ok(match call_running(dir, &Call::new(Request::SyncStatus))? {
         Some(Response::SyncStatus(rows)) => {
             rows.iter()
                 .filter(|r| r.in_sync && r.doc.contains("/reports/"))
@@ -227,7 +227,7 @@ fn start(
     let listening_s = t.elapsed().as_secs_f64();
     let rss_listening_kb = status_kb(pid, "VmRSS:")?;
     let report_s = match report {
-        Some(id) => match call_running(dir, &Request::ShowReport(id.clone()))? {
+        Some(id) => match call_running(dir, &Call::new(Request::ShowReport(id.clone())))? {
             Some(Response::Report(_)) => Some(t.elapsed().as_secs_f64()),
             other => bail!("report show {id} answered {other:?}"),
         },
