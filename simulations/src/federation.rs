@@ -9,7 +9,7 @@ use node::Role;
 use node::trust::signing::TrustContext;
 use node::trust::{Admission, Credential, Federation, Member, NodeKey};
 
-use crate::scenario::Topology;
+use crate::scenario::{Expiry, Topology};
 
 /// One node of the federation and everything it knows about itself.
 pub struct Identity {
@@ -63,13 +63,25 @@ fn place(s: &str) -> Result<PlaceId, BuildError> {
 
 /// Builds the nodes of `topology`: index 0 is the district, then the
 /// streets, then the communities (dealt to the streets in turn). Keys are
-/// derived from `seed`, admissions are issued a day before `start`.
+/// derived from `seed`, admissions are issued a day before `start` and
+/// lapse as `expiries` say (never otherwise); a street's expiry lapses its
+/// communities' chains too, as a real chain does.
 pub fn build(
     topology: &Topology,
+    expiries: &[Expiry],
     seed: u64,
     start: DateTime<Utc>,
 ) -> Result<Vec<Identity>, BuildError> {
     let issued = (start - Duration::days(1)).timestamp();
+    let expires = |index: usize| -> Option<i64> {
+        expiries
+            .iter()
+            .filter(|e| e.node().index(topology).ok() == Some(index))
+            .map(|e| {
+                (start + Duration::milliseconds(crate::sim::hours_ms(e.at_hour) as i64)).timestamp()
+            })
+            .min()
+    };
     let district = place(&topology.district)?;
     let root_kp = keypair(seed, &district)?;
     let root_key = NodeKey::of_keypair(&root_kp).map_err(|e| BuildError(e.to_string()))?;
@@ -115,7 +127,8 @@ pub fn build(
                  issuer_cred: &Credential,
                  kp: &Keypair,
                  role: Role,
-                 place: &PlaceId|
+                 place: &PlaceId,
+                 expires: Option<i64>|
      -> Result<Credential, BuildError> {
         let issuer = NodeKey::of_keypair(issuer_kp).map_err(|e| BuildError(e.to_string()))?;
         let node = NodeKey::of_keypair(kp).map_err(|e| BuildError(e.to_string()))?;
@@ -128,7 +141,7 @@ pub fn build(
                     place: place.clone(),
                     may_admit: role == Role::Street,
                     issued,
-                    expires: None,
+                    expires,
                     issuer,
                 },
             )
@@ -138,7 +151,7 @@ pub fn build(
     for s in 0..topology.streets {
         let p = place(&format!("{district}/s{:02}", s + 1))?;
         let kp = keypair(seed, &p)?;
-        let cred = admit(&root_kp, &root_cred, &kp, Role::Street, &p)?;
+        let cred = admit(&root_kp, &root_cred, &kp, Role::Street, &p, expires(1 + s))?;
         let i = push(p.clone(), Role::Street, Some(0), kp.clone(), cred.clone())?;
         streets.push((i, p, kp, cred));
     }
@@ -146,7 +159,14 @@ pub fn build(
         let (si, sp, skp, scred) = &streets[c % streets.len()];
         let p = place(&format!("{sp}/c{:02}", c + 1))?;
         let kp = keypair(seed, &p)?;
-        let cred = admit(skp, scred, &kp, Role::Community, &p)?;
+        let cred = admit(
+            skp,
+            scred,
+            &kp,
+            Role::Community,
+            &p,
+            expires(1 + topology.streets + c),
+        )?;
         push(p, Role::Community, Some(*si), kp, cred)?;
     }
     let first = 1 + topology.streets;

@@ -1,4 +1,9 @@
 //! The federation's invariants, checked once the network is quiet.
+//!
+//! A node cut off at the end (revoked, or its admission lapsed; see
+//! [`CutOffs`]) is disconnected and keeps writing where nobody takes it, so
+//! it is judged apart: its own replicas need not converge or fold like the
+//! others, and the others must not hold its work after its cut-off.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,12 +12,14 @@ use crdt_model::ledger::{self, EntryKind};
 use crdt_model::{DocKind, DocumentId, PlaceId, ReportId, Stats, StatsFilter, Status, report};
 use node::trust::{Member, may_read};
 
+use crate::cutoffs::CutOffs;
 use crate::sim::Sim;
 
 /// Names of the invariants, in the order they are reported.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "converged",
     "no-unauthorised-doc",
+    "cut-off-stays",
     "roster-private-stays",
     "points-sound",
     "same-fold",
@@ -59,6 +66,12 @@ fn first_few(problems: Vec<String>) -> Outcome {
 
 /// Checks every invariant, in the order of [`NAMES`].
 pub fn check(sim: &mut Sim) -> Vec<(&'static str, Outcome)> {
+    let cut = CutOffs::at_end(sim);
+    check_with(sim, &cut)
+}
+
+/// [`check`], with the cut-offs at the end already read.
+pub fn check_with(sim: &mut Sim, cut: &CutOffs) -> Vec<(&'static str, Outcome)> {
     let heads = all_heads(sim);
     let members: Vec<Member> = sim.nodes.iter().map(|n| n.id.member.clone()).collect();
     let places: Vec<PlaceId> = sim.nodes.iter().map(|n| n.id.place.clone()).collect();
@@ -68,6 +81,12 @@ pub fn check(sim: &mut Sim) -> Vec<(&'static str, Outcome)> {
     let mut unauthorised = Vec::new();
     let mut private = Vec::new();
     for doc in &every_doc {
+        // Work a cut-off node wrote where no other node takes it: held by
+        // its own replicas only, and by nothing that must converge.
+        let held_by_entitled = members
+            .iter()
+            .enumerate()
+            .any(|(i, m)| !cut.is_cut(i) && entitled(m, doc) && heads[i].contains_key(*doc));
         let mut reference: Option<(usize, &Vec<ChangeHash>)> = None;
         for (i, m) in members.iter().enumerate() {
             let held = heads[i].get(*doc);
@@ -75,6 +94,9 @@ pub fn check(sim: &mut Sim) -> Vec<(&'static str, Outcome)> {
                 if held.is_some() {
                     unauthorised.push(format!("{} holds {doc}", places[i]));
                 }
+                continue;
+            }
+            if cut.is_cut(i) || !held_by_entitled {
                 continue;
             }
             match (held, reference) {
@@ -104,11 +126,42 @@ pub fn check(sim: &mut Sim) -> Vec<(&'static str, Outcome)> {
     vec![
         ("converged", first_few(diverged)),
         ("no-unauthorised-doc", first_few(unauthorised)),
+        ("cut-off-stays", cut_off_stays(sim, cut)),
         ("roster-private-stays", first_few(private)),
         ("points-sound", points(sim)),
-        ("same-fold", folds(sim)),
-        ("acked-writes-kept", acked(sim, &members)),
+        ("same-fold", folds(sim, cut)),
+        ("acked-writes-kept", acked(sim, &members, cut)),
     ]
+}
+
+/// No change a cut-off node wrote after its cut-off is held by any node
+/// but those cut off with it (itself, or nodes it admitted when it is the
+/// one revoked or expired).
+fn cut_off_stays(sim: &mut Sim, cut: &CutOffs) -> Outcome {
+    let mut problems = Vec::new();
+    if !(0..sim.nodes.len()).any(|i| cut.is_cut(i)) {
+        return Ok(());
+    }
+    let places: Vec<PlaceId> = sim.nodes.iter().map(|n| n.id.place.clone()).collect();
+    for (holder, place) in places.iter().enumerate() {
+        for (doc, d) in sim.nodes[holder].store.docs.iter_mut() {
+            for change in d.get_changes(&[]) {
+                let Some(author) = cut.node_of(change.actor_id()) else {
+                    continue;
+                };
+                let hash = change.hash();
+                for key in cut.after(author, doc, &hash) {
+                    if !cut.may_hold_after(holder, &key) {
+                        problems.push(format!(
+                            "{place} holds {hash} to {doc}, written by {} after the cut-off of {key}",
+                            places[author]
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    first_few(problems)
 }
 
 /// No replica of any ledger shows a negative balance; every redemption on
@@ -158,17 +211,29 @@ fn points(sim: &Sim) -> Outcome {
 /// Every replica of every reports document folds every report to the same
 /// status, and the district's statistics equal the sum of its
 /// communities' own.
-fn folds(sim: &Sim) -> Outcome {
+fn folds(sim: &Sim, cut: &CutOffs) -> Outcome {
     let mut problems = Vec::new();
+    // A cut-off community's own replicas hold work nobody took: they are
+    // not compared, and its documents are left out of the district's sum
+    // and the communities' alike (their replicas elsewhere still fold the
+    // same).
+    let cut_places: BTreeSet<&PlaceId> = (0..sim.nodes.len())
+        .filter(|&i| cut.is_cut(i))
+        .map(|i| &sim.nodes[i].id.place)
+        .collect();
     let mut folded: BTreeMap<&DocumentId, (&PlaceId, BTreeMap<ReportId, Status>)> = BTreeMap::new();
     let now = sim.wall();
     let mut district = Stats::default();
     let mut communities = Stats::default();
-    for n in &sim.nodes {
+    for (i, n) in sim.nodes.iter().enumerate() {
+        if cut.is_cut(i) {
+            continue;
+        }
         for (id, d) in &n.store.docs {
             if id.kind() != DocKind::Reports {
                 continue;
             }
+            let counted = !cut_places.contains(id.place());
             let reports = report::list(d).unwrap_or_default();
             let statuses: BTreeMap<ReportId, Status> = reports
                 .iter()
@@ -179,10 +244,10 @@ fn folds(sim: &Sim) -> Outcome {
                 &StatsFilter::default(),
                 now,
             );
-            if n.id.parent.is_none() {
+            if counted && n.id.parent.is_none() {
                 district.merge(&stats);
             }
-            if id.place() == &n.id.place {
+            if counted && id.place() == &n.id.place {
                 communities.merge(&stats);
             }
             match folded.get(id) {
@@ -215,8 +280,9 @@ fn folds(sim: &Sim) -> Outcome {
 
 /// Every write a node acknowledged, unless it lost its store before a
 /// backup held the write, is held by the writer and every node entitled to
-/// the document.
-fn acked(sim: &mut Sim, members: &[Member]) -> Outcome {
+/// the document that is not cut off; a write a cut-off node made after its
+/// cut-off, by the writer alone.
+fn acked(sim: &mut Sim, members: &[Member], cut: &CutOffs) -> Outcome {
     let mut problems = Vec::new();
     let writes: Vec<(usize, DocumentId, ChangeHash)> = sim
         .nodes
@@ -230,8 +296,9 @@ fn acked(sim: &mut Sim, members: &[Member]) -> Outcome {
         })
         .collect();
     for (writer, doc, hash) in writes {
+        let stays_home = !cut.after(writer, &doc, &hash).is_empty();
         for (i, m) in members.iter().enumerate() {
-            if i != writer && !entitled(m, &doc) {
+            if i != writer && (!entitled(m, &doc) || cut.is_cut(i) || stays_home) {
                 continue;
             }
             let held = sim.nodes[i]

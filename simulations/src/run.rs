@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::cutoffs::CutOffs;
 use crate::federation;
 use crate::invariants::{self, NAMES, Outcome};
 use crate::scenario::Scenario;
@@ -27,6 +28,11 @@ pub struct SeedResult {
     pub counters: Counters,
     /// Each invariant's outcome, in the order of [`NAMES`].
     pub invariants: Vec<(&'static str, Outcome)>,
+    /// Places of the nodes cut off at the end (revoked or lapsed).
+    pub cut_off: Vec<String>,
+    /// Writes cut-off nodes acknowledged after their cut-off: work that
+    /// must stay with them.
+    pub stayed_home: u64,
 }
 
 impl SeedResult {
@@ -42,7 +48,7 @@ pub fn run_seed(
     seed: u64,
     mutation: Option<Mutation>,
 ) -> Result<SeedResult, federation::BuildError> {
-    let ids = federation::build(&scenario.topology, seed, scenario.start)?;
+    let ids = federation::build(&scenario.topology, &scenario.expiries, seed, scenario.start)?;
     let mut sim = Sim::new(
         ids,
         seed,
@@ -59,7 +65,15 @@ pub fn run_seed(
     };
     sim.plan = Some(plan.clone());
     workload::start(&mut sim, &plan);
-    let calm_from = end_ms.max(sim.faults_end_ms());
+    // The last admission to lapse is a fault like any other: the
+    // federation must settle after it.
+    let lapse_ms = scenario
+        .expiries
+        .iter()
+        .map(|e| crate::sim::hours_ms(e.at_hour))
+        .max()
+        .unwrap_or(0);
+    let calm_from = end_ms.max(sim.faults_end_ms()).max(lapse_ms);
     let cap = calm_from + scenario.settle_hours_max * 3_600_000;
     let mut next_check = calm_from;
     let mut quiet_at_ms = None;
@@ -85,21 +99,47 @@ pub fn run_seed(
         }
     }
     let calm = sim.last_write_ms.max(sim.last_fault_ms);
-    let invariants = invariants::check(&mut sim);
+    let cut = CutOffs::at_end(&mut sim);
+    let invariants = invariants::check_with(&mut sim, &cut);
+    let cut_off = (0..sim.nodes.len())
+        .filter(|&i| cut.is_cut(i))
+        .map(|i| sim.nodes[i].id.place.to_string())
+        .collect();
+    let stayed_home = sim
+        .nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.acked.iter().map(move |a| (i, a)))
+        .filter(|(i, a)| !cut.after(*i, &a.doc, &a.hash).is_empty())
+        .count() as u64;
     Ok(SeedResult {
         seed,
         converge_ms: sim.last_change_ms.saturating_sub(calm),
         quiet_at_ms,
         counters: sim.counters,
         invariants,
+        cut_off,
+        stayed_home,
     })
 }
 
 /// The table header.
 pub fn header() -> String {
     let mut s = format!(
-        "{:>6} {:>10} {:>7} {:>9} {:>11} {:>6} {:>8} {:>5}",
-        "seed", "converge", "writes", "messages", "bytes", "forged", "restarts", "lost"
+        "{:>6} {:>10} {:>7} {:>9} {:>11} {:>6} {:>8} {:>5} {:>8} {:>7} {:>7} {:>3} {:>6}",
+        "seed",
+        "converge",
+        "writes",
+        "messages",
+        "bytes",
+        "forged",
+        "restarts",
+        "lost",
+        "withheld",
+        "cutoffs",
+        "dropped",
+        "cut",
+        "stayed"
     );
     for n in NAMES {
         let _ = write!(s, " {n:>w$}", w = n.len());
@@ -115,8 +155,20 @@ pub fn row(r: &SeedResult) -> String {
     };
     let c = &r.counters;
     let mut s = format!(
-        "{:>6} {:>10} {:>7} {:>9} {:>11} {:>6} {:>8} {:>5}",
-        r.seed, converge, c.writes, c.messages, c.bytes, c.forged, c.restarts, c.stores_lost
+        "{:>6} {:>10} {:>7} {:>9} {:>11} {:>6} {:>8} {:>5} {:>8} {:>7} {:>7} {:>3} {:>6}",
+        r.seed,
+        converge,
+        c.writes,
+        c.messages,
+        c.bytes,
+        c.forged,
+        c.restarts,
+        c.stores_lost,
+        c.withheld,
+        c.cutoffs,
+        c.dropped,
+        r.cut_off.len(),
+        r.stayed_home
     );
     for (n, o) in &r.invariants {
         let mark = if o.is_ok() { "ok" } else { "FAIL" };

@@ -37,6 +37,79 @@ pub struct Scenario {
     /// Faults, in any order.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Admissions that lapse during the run (none lapse otherwise).
+    #[serde(default)]
+    pub expiries: Vec<Expiry>,
+}
+
+/// A street or a community named in a scenario, by 1-based number (as
+/// placed: street `s02` is 2, community `c05` is 5). Exactly one is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRef {
+    /// A street, 1-based.
+    pub street: Option<usize>,
+    /// A community, 1-based.
+    pub community: Option<usize>,
+}
+
+impl NodeRef {
+    /// The node's index in the federation as [`crate::federation::build`]
+    /// lays it out (district, streets, communities), or why there is none.
+    pub fn index(&self, t: &Topology) -> Result<usize, String> {
+        self.index_among(t.streets, t.communities)
+    }
+
+    /// [`NodeRef::index`] in a federation of `streets` and `communities`.
+    pub fn index_among(&self, streets: usize, communities: usize) -> Result<usize, String> {
+        match (self.street, self.community) {
+            (Some(s), None) if (1..=streets).contains(&s) => Ok(s),
+            (None, Some(c)) if (1..=communities).contains(&c) => Ok(streets + c),
+            (Some(s), None) => Err(format!("street {s} does not exist")),
+            (None, Some(c)) => Err(format!("community {c} does not exist")),
+            _ => Err("name exactly one of street or community".into()),
+        }
+    }
+
+    /// The index of the node's parent, in a federation of `streets` and
+    /// `communities`: the district for a street, its street for a community.
+    pub fn parent_index_among(&self, streets: usize, communities: usize) -> Result<usize, String> {
+        self.index_among(streets, communities)?;
+        // Communities are dealt to the streets in turn.
+        Ok(self.community.map_or(0, |c| 1 + (c - 1) % streets))
+    }
+}
+
+/// An admission that lapses at a simulated time.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expiry {
+    /// The street whose admission lapses (1-based).
+    pub street: Option<usize>,
+    /// The community whose admission lapses (1-based).
+    pub community: Option<usize>,
+    /// When, in simulated hours (after 0: a node must be valid at the start).
+    pub at_hour: f64,
+}
+
+impl Expiry {
+    /// The node it names.
+    pub fn node(&self) -> NodeRef {
+        NodeRef {
+            street: self.street,
+            community: self.community,
+        }
+    }
+}
+
+/// Who issues a revocation or reinstatement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Issuer {
+    /// The district (the federation's root): may revoke any street or community.
+    District,
+    /// The target community's street (its admitter).
+    Street,
 }
 
 /// The federation tree: one district, its streets, their communities.
@@ -185,6 +258,59 @@ pub enum Fault {
         #[serde(default)]
         lose_store: f64,
     },
+    /// `by` revokes a street or a community at `at_hour`, writing the
+    /// revocation into its charter with the heads it holds of what the
+    /// target may have written (as `yizhan revoke` does). An issuer that is
+    /// down or restoring a backup then revokes once it can write.
+    Revoke {
+        /// The street revoked (1-based).
+        street: Option<usize>,
+        /// The community revoked (1-based).
+        community: Option<usize>,
+        /// Who revokes.
+        by: Issuer,
+        /// When, in simulated hours.
+        at_hour: f64,
+    },
+    /// `by` reinstates a node it revoked earlier (as `yizhan reinstate`).
+    Reinstate {
+        /// The street reinstated (1-based).
+        street: Option<usize>,
+        /// The community reinstated (1-based).
+        community: Option<usize>,
+        /// Who reinstates: the issuer of the revocation.
+        by: Issuer,
+        /// When, in simulated hours.
+        at_hour: f64,
+    },
+}
+
+impl Fault {
+    /// For a revocation or reinstatement: its target, issuer and hour.
+    pub fn trust_act(&self) -> Option<(NodeRef, Issuer, f64)> {
+        match self {
+            Fault::Revoke {
+                street,
+                community,
+                by,
+                at_hour,
+            }
+            | Fault::Reinstate {
+                street,
+                community,
+                by,
+                at_hour,
+            } => Some((
+                NodeRef {
+                    street: *street,
+                    community: *community,
+                },
+                *by,
+                *at_hour,
+            )),
+            _ => None,
+        }
+    }
 }
 
 fn default_start() -> DateTime<Utc> {
@@ -285,6 +411,41 @@ impl Scenario {
                 }
                 _ => {}
             }
+            let Some((target, by, at)) = f.trust_act() else {
+                continue;
+            };
+            target.index(t).map_err(ScenarioError::Invalid)?;
+            if by == Issuer::Street && target.community.is_none() {
+                return bad("a street may revoke or reinstate only its communities".into());
+            }
+            if at < 0.0 {
+                return bad(format!("a revocation or reinstatement at hour {at}"));
+            }
+            // Only the issuer of a revocation reinstates here (the root could
+            // undo a street's, but no scenario needs it).
+            let revoked_before = self.faults.iter().any(|g| {
+                matches!(g, Fault::Revoke { .. })
+                    && g.trust_act()
+                        .is_some_and(|(t2, b2, at2)| t2 == target && b2 == by && at2 < at)
+            });
+            if matches!(f, Fault::Reinstate { .. }) && !revoked_before {
+                let who = match by {
+                    Issuer::District => "the district",
+                    Issuer::Street => "the street",
+                };
+                return bad(format!(
+                    "reinstatement at hour {at}: {who} did not revoke that node before"
+                ));
+            }
+        }
+        for e in &self.expiries {
+            e.node().index(t).map_err(ScenarioError::Invalid)?;
+            if e.at_hour <= 0.0 {
+                return bad(format!(
+                    "an admission lapsing at hour {}: nodes must be admitted at the start",
+                    e.at_hour
+                ));
+            }
         }
         Ok(())
     }
@@ -313,5 +474,55 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("street 2"), "{e}");
+    }
+
+    const TWO_STREETS: &str =
+        "name = \"x\"\nhours = 4\n[topology]\nstreets = 2\ncommunities = 4\ngrids = 4\n";
+
+    #[test]
+    fn revocations_reinstatements_and_expiries_name_their_nodes() {
+        let s = Scenario::parse(&format!(
+            "{TWO_STREETS}\
+             [[faults]]\nkind = \"revoke\"\ncommunity = 3\nby = \"street\"\nat_hour = 1\n\
+             [[faults]]\nkind = \"reinstate\"\ncommunity = 3\nby = \"street\"\nat_hour = 2\n\
+             [[expiries]]\nstreet = 2\nat_hour = 3\n"
+        ))
+        .unwrap();
+        let (target, by, at) = s.faults[0].trust_act().unwrap();
+        // Community 3 is dealt to street 1: index 2 + 3, its street index 1.
+        assert_eq!(target.index(&s.topology), Ok(5));
+        assert_eq!(target.parent_index_among(2, 4), Ok(1));
+        assert_eq!((by, at), (Issuer::Street, 1.0));
+        assert_eq!(s.expiries[0].node().index(&s.topology), Ok(2));
+    }
+
+    #[test]
+    fn trust_faults_out_of_scope_or_out_of_order_are_refused() {
+        let cases = [
+            (
+                "[[faults]]\nkind = \"revoke\"\nstreet = 1\nby = \"street\"\nat_hour = 1\n",
+                "only its communities",
+            ),
+            (
+                "[[faults]]\nkind = \"reinstate\"\ncommunity = 1\nby = \"district\"\nat_hour = 1\n",
+                "did not revoke that node before",
+            ),
+            (
+                "[[faults]]\nkind = \"revoke\"\ncommunity = 9\nby = \"district\"\nat_hour = 1\n",
+                "community 9",
+            ),
+            (
+                "[[faults]]\nkind = \"revoke\"\nstreet = 1\ncommunity = 1\nby = \"district\"\nat_hour = 1\n",
+                "exactly one",
+            ),
+            (
+                "[[expiries]]\ncommunity = 1\nat_hour = 0\n",
+                "admitted at the start",
+            ),
+        ];
+        for (fault, why) in cases {
+            let e = Scenario::parse(&format!("{TWO_STREETS}{fault}")).unwrap_err();
+            assert!(e.to_string().contains(why), "{fault}: {e}");
+        }
     }
 }

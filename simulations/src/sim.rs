@@ -10,52 +10,15 @@ use crdt_model::{DocKind, DocumentId, ModelError};
 use node::engine::wire::{self, Message};
 use node::engine::{Engine, EngineConfig, Input, Output, PeerKey, Refusal};
 use node::trust::FederationPolicy;
+use node::trust::signing::TrustContext;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::federation::Identity;
+pub use crate::mutation::{MessageKind, Mutation};
 use crate::scenario::{Fault, LinkLevel, Network, StoreFate};
 use crate::store::{SimDocs, Store};
-
-/// A message kind, for faults injected into a node's behaviour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MessageKind {
-    /// `Summary`.
-    Summary,
-    /// `InventoryRequest`.
-    InventoryRequest,
-    /// `Inventory`.
-    Inventory,
-    /// `Announce`.
-    Announce,
-    /// `Sync`.
-    Sync,
-    /// `Deny`.
-    Deny,
-}
-
-impl MessageKind {
-    fn of(m: &Message) -> MessageKind {
-        match m {
-            Message::Summary(_) => MessageKind::Summary,
-            Message::InventoryRequest(_) => MessageKind::InventoryRequest,
-            Message::Inventory(_) => MessageKind::Inventory,
-            Message::Announce(_) => MessageKind::Announce,
-            Message::Sync(_) => MessageKind::Sync,
-            Message::Deny(_) => MessageKind::Deny,
-        }
-    }
-}
-
-/// A deliberate bug: node `from` silently never sends messages of `kind`,
-/// as if its engine had lost that code path. The simulator must catch it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mutation {
-    /// The node (its place, as written) whose messages are dropped.
-    pub from: String,
-    /// The kind it never sends.
-    pub kind: MessageKind,
-}
+use crate::trust::{NodeTrust, TrustEvent, charter_id};
 
 /// A write a node acknowledged to its user.
 #[derive(Debug, Clone)]
@@ -97,6 +60,8 @@ pub struct SimNode {
     pub redemptions: BTreeSet<String>,
     /// Roster members, once the roster is set up.
     pub members: Vec<crdt_model::roster::Member>,
+    /// What its driver keeps about trust.
+    pub trust_state: NodeTrust,
 }
 
 /// Traffic and refusals over a run.
@@ -108,8 +73,19 @@ pub struct Counters {
     pub bytes: u64,
     /// Messages naming a `roster-private` document that went on the wire.
     pub private_on_wire: u64,
-    /// Sync messages refused for failing the signature or write checks.
+    /// Changes refused for failing the signature or write checks.
     pub forged: u64,
+    /// Changes refused because they lie after their author's cut-off (its
+    /// key or one above it revoked or expired), or depend on one that does.
+    pub withheld: u64,
+    /// Revocations written.
+    pub revocations: u64,
+    /// Reinstatements written.
+    pub reinstatements: u64,
+    /// Cut-off statements written by witnesses.
+    pub cutoffs: u64,
+    /// Connections dropped because a credential no longer verified.
+    pub dropped: u64,
     /// Other refusals.
     pub refused: u64,
     /// Local writes committed.
@@ -166,6 +142,9 @@ pub enum Event {
     Backup,
     /// Workload: something a person does at a node.
     Act(crate::workload::Act),
+    /// A revocation, a reinstatement, or a node looking again at trust
+    /// when an admission lapses.
+    Trust(TrustEvent),
 }
 
 /// The world of one seed.
@@ -187,10 +166,14 @@ pub struct Sim {
     cuts: Vec<u32>,
     /// Per child node: the current connection's epoch, if connected.
     links: Vec<Option<u64>>,
+    /// Per child node: an end of its uplink refuses the other's credential.
+    trust_refused: Vec<bool>,
     epochs: u64,
     network: Network,
-    faults: Vec<Fault>,
-    mutation: Option<Mutation>,
+    /// The scenario's faults.
+    pub(crate) faults: Vec<Fault>,
+    /// A deliberate bug, if any.
+    pub mutation: Option<Mutation>,
     seed: u64,
     /// Traffic and refusals.
     pub counters: Counters,
@@ -204,7 +187,8 @@ pub struct Sim {
     pub plan: Option<crate::workload::Plan>,
 }
 
-fn hours_ms(h: f64) -> u64 {
+/// Simulated ms of `h` hours.
+pub fn hours_ms(h: f64) -> u64 {
     (h * 3_600_000.0).max(0.0) as u64
 }
 
@@ -233,6 +217,7 @@ impl Sim {
                 acked: Vec::new(),
                 redemptions: BTreeSet::new(),
                 members: Vec::new(),
+                trust_state: NodeTrust::default(),
             })
             .collect();
         let by_peer = nodes
@@ -251,6 +236,7 @@ impl Sim {
             by_peer,
             cuts: vec![0; n],
             links: vec![None; n],
+            trust_refused: vec![false; n],
             epochs: 0,
             network,
             faults,
@@ -289,69 +275,8 @@ impl Sim {
         for i in 0..self.nodes.len() {
             self.start_node(i);
         }
-        let faults = self.faults.clone();
-        let streets: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].id.role == node::Role::Street)
-            .collect();
-        for f in &faults {
-            match f {
-                Fault::StreetDown {
-                    street,
-                    at_hour,
-                    hours,
-                    store,
-                } => {
-                    let node = streets[street - 1];
-                    self.schedule(
-                        hours_ms(*at_hour),
-                        Event::Stop {
-                            node,
-                            store: *store,
-                        },
-                    );
-                    self.schedule(hours_ms(at_hour + hours), Event::Start { node });
-                }
-                Fault::Partition {
-                    share,
-                    at_hour,
-                    hours,
-                } => {
-                    let k = (share * streets.len() as f64).ceil() as usize;
-                    for &child in streets.iter().take(k) {
-                        self.schedule(hours_ms(*at_hour), Event::Cut { child, cut: true });
-                        self.schedule(hours_ms(at_hour + hours), Event::Cut { child, cut: false });
-                    }
-                }
-                Fault::Churn {
-                    restarts_per_hour,
-                    down_minutes_max,
-                    lose_store,
-                } => {
-                    let communities: Vec<usize> = (0..self.nodes.len())
-                        .filter(|&i| self.nodes[i].id.role == node::Role::Community)
-                        .collect();
-                    let mut t = 0u64;
-                    loop {
-                        t += exp_ms(&mut self.rng, *restarts_per_hour);
-                        if t >= until_ms {
-                            break;
-                        }
-                        let node = communities[self.rng.random_range(0..communities.len())];
-                        let down = self
-                            .rng
-                            .random_range(1..=(*down_minutes_max).max(1) * 60_000);
-                        let store = if self.rng.random_bool(*lose_store) {
-                            StoreFate::Lost
-                        } else {
-                            StoreFate::Kept
-                        };
-                        self.schedule(t, Event::Stop { node, store });
-                        self.schedule(t + down, Event::Start { node });
-                    }
-                }
-                Fault::Loss { .. } => {}
-            }
-        }
+        self.publish_admissions();
+        self.schedule_faults(until_ms);
         if backup_every_ms > 0 {
             let mut t = backup_every_ms;
             while t < until_ms {
@@ -359,20 +284,6 @@ impl Sim {
                 t += backup_every_ms;
             }
         }
-    }
-
-    /// The end of the last scheduled fault, in ms.
-    pub fn faults_end_ms(&self) -> u64 {
-        self.faults
-            .iter()
-            .map(|f| match f {
-                Fault::StreetDown { at_hour, hours, .. }
-                | Fault::Partition { at_hour, hours, .. } => hours_ms(at_hour + hours),
-                Fault::Loss { at_hour, hours, .. } => hours.map_or(0, |h| hours_ms(at_hour + h)),
-                Fault::Churn { .. } => 0,
-            })
-            .max()
-            .unwrap_or(0)
     }
 
     /// Handles the next event; false when none is left.
@@ -439,6 +350,7 @@ impl Sim {
                 }
             }
             Event::Act(act) => crate::workload::act(self, act),
+            Event::Trust(event) => self.trust_event(event),
         }
         true
     }
@@ -447,12 +359,20 @@ impl Sim {
         let n = &mut self.nodes[i];
         n.incarnation += 1;
         n.wake = None;
+        // The driver's trust state, the charter as read and the memory of
+        // refused changes live in memory: a restart starts them afresh.
+        n.trust_state = NodeTrust::default();
+        n.id.trust = TrustContext::new(
+            n.id.trust.federation.clone(),
+            n.id.member.clone(),
+            Default::default(),
+        );
         let policy = FederationPolicy::new(n.id.member.clone(), Vec::new(), Vec::new());
         let seed = self.seed ^ ((i as u64) << 32) ^ n.incarnation;
         n.engine = Some(Engine::new(EngineConfig::default(), policy, seed));
-        for child in self.links_of(i) {
-            self.refresh_link(child);
-        }
+        // As the daemon on start: read the charter (the store may be a
+        // restored backup), witness, then connect to the peers it admits.
+        self.recheck(i);
     }
 
     fn stop_node(&mut self, i: usize, fate: StoreFate) {
@@ -480,7 +400,7 @@ impl Sim {
     }
 
     /// Child indices of the links touching node `i`.
-    fn links_of(&self, i: usize) -> Vec<usize> {
+    pub fn links_of(&self, i: usize) -> Vec<usize> {
         let mut out: Vec<usize> = (0..self.nodes.len())
             .filter(|&c| self.nodes[c].id.parent == Some(i))
             .collect();
@@ -495,14 +415,23 @@ impl Sim {
         self.links[child].is_some()
     }
 
-    /// Brings the uplink of `child` up or down to match cuts and node states.
-    fn refresh_link(&mut self, child: usize) {
+    /// Brings the uplink of `child` up or down to match cuts, node states
+    /// and credentials: each end admits the other only while the other's
+    /// chain verifies by its own charter, so a peer that lost access is
+    /// dropped and refused on every reconnect.
+    pub fn refresh_link(&mut self, child: usize) {
         let Some(parent) = self.nodes[child].id.parent else {
             return;
         };
-        let want = self.cuts[child] == 0
+        let trusted = self.trusted_link(child);
+        self.trust_refused[child] = !trusted;
+        let reachable = self.cuts[child] == 0
             && self.nodes[child].engine.is_some()
             && self.nodes[parent].engine.is_some();
+        let want = reachable && trusted;
+        if self.links[child].is_some() && reachable && !trusted {
+            self.counters.dropped += 1;
+        }
         match (self.links[child].is_some(), want) {
             (false, true) => {
                 self.epochs += 1;
@@ -510,10 +439,13 @@ impl Sim {
                 for (me, other) in [(child, parent), (parent, child)] {
                     let peer = self.nodes[other].peer.clone();
                     let member = self.verified_member(me, other);
+                    let expires = member.as_ref().and_then(|m| m.expires);
                     let n = &mut self.nodes[me];
                     if let (Some(engine), Some(m)) = (n.engine.as_mut(), member) {
                         engine.policy_mut().admit_peer(peer.clone(), m);
                     }
+                    self.note_expiry(me, expires);
+                    let n = &mut self.nodes[me];
                     let sync_states = n
                         .store
                         .sync_states
@@ -538,22 +470,12 @@ impl Sim {
         }
     }
 
-    /// The member `other` proves to be, checked by `me` as the node's
-    /// admission exchange would: the chain must verify to the same root.
-    fn verified_member(&self, me: usize, other: usize) -> Option<node::trust::Member> {
-        let cred = &self.nodes[other].id.credential;
-        if cred.federation != self.nodes[me].id.trust.federation {
-            return None;
-        }
-        cred.verify_for(&self.nodes[other].id.key, self.wall(), &|_| false)
-            .ok()
-    }
-
     /// Hands `input` to node `i`'s engine and does what it asks.
     pub fn feed(&mut self, i: usize, input: Input) {
         let now = self.now;
         let wall = self.wall();
         let parent = self.nodes[i].id.parent.map(|p| self.nodes[p].peer.clone());
+        let charter = charter_id(&self.nodes[i]);
         let n = &mut self.nodes[i];
         let Some(engine) = n.engine.as_mut() else {
             return;
@@ -567,19 +489,27 @@ impl Sim {
             now: wall,
             changed: &mut changed,
             forged: &mut self.counters.forged,
+            withheld: &mut self.counters.withheld,
         };
         let out = engine.handle(input, now, &mut docs);
         if !changed.is_empty() {
             self.last_change_ms = now;
         }
+        // A restored node writes nothing, witness statements included, until
+        // it has settled with its parent: look at trust again then.
+        let mut recheck = changed.contains(&charter);
         if n.recovering
             && let Some(parent) = parent
             && engine.peer_status(&parent).is_some_and(|s| s.settled)
         {
             n.recovering = false;
+            recheck = true;
         }
         for o in out {
             self.output(i, o);
+        }
+        if recheck {
+            self.recheck(i);
         }
     }
 
@@ -631,9 +561,9 @@ impl Sim {
             if doc.is_some_and(|d| d.kind() == DocKind::RosterPrivate) {
                 self.counters.private_on_wire += 1;
             }
-            if let Some(mu) = &self.mutation
-                && mu.kind == MessageKind::of(&m)
-                && mu.from == self.nodes[i].peer.as_str()
+            if let Some(Mutation::Silent { from, kind }) = &self.mutation
+                && *kind == MessageKind::of(&m)
+                && from == self.nodes[i].peer.as_str()
             {
                 return;
             }
@@ -699,7 +629,8 @@ impl Sim {
 
     /// Writes to `doc` at node `i` as the node's repository would: run `f`,
     /// commit with the simulated time, sign the new changes, acknowledge
-    /// them and tell the engine. `None` when the node is down or
+    /// them and tell the engine; a charter write makes the node look at
+    /// trust again, as the daemon does. `None` when the node is down or
     /// recovering, or when `f` refuses (nothing is then written).
     pub fn write<R>(
         &mut self,
@@ -745,15 +676,23 @@ impl Sim {
                 lost_with_store: false,
             });
             self.counters.writes += 1;
-            self.last_change_ms = now;
-            self.last_write_ms = now;
+            // A node its parent no longer admits writes where nobody takes
+            // the work: nothing has to converge after it.
+            if !(n.id.parent.is_some() && self.trust_refused[i]) {
+                self.last_change_ms = now;
+                self.last_write_ms = now;
+            }
         }
         self.feed(i, Input::LocalChange { doc: doc.clone() });
+        if doc == &charter_id(&self.nodes[i]) {
+            self.recheck(i);
+        }
         Some(r)
     }
 
-    /// True when no message is in flight, every node is up, every link is
-    /// connected, and both ends of every link report it settled.
+    /// True when no message is in flight, every node is up, every link
+    /// whose ends admit each other is connected, and both ends of every
+    /// such link report it settled.
     pub fn quiet(&self) -> bool {
         if self.in_flight > 0 {
             return false;
@@ -762,6 +701,9 @@ impl Sim {
             let Some(p) = self.nodes[c].id.parent else {
                 return self.nodes[c].engine.is_some();
             };
+            if self.trust_refused[c] {
+                return self.nodes[c].engine.is_some();
+            }
             self.links[c].is_some()
                 && [(c, p), (p, c)].iter().all(|&(me, other)| {
                     self.nodes[me].engine.as_ref().is_some_and(|e| {

@@ -41,8 +41,43 @@ pub struct SimDocs<'a> {
     pub now: DateTime<Utc>,
     /// Documents whose heads moved during the call.
     pub changed: &'a mut BTreeSet<DocumentId>,
-    /// Sync messages whose changes failed the checks.
+    /// Changes that failed the signature or write checks.
     pub forged: &'a mut u64,
+    /// Changes refused for lying after their author's cut-off.
+    pub withheld: &'a mut u64,
+}
+
+impl SimDocs<'_> {
+    /// Counts refused changes: withheld when the author's chain is cut off
+    /// now (or the change depends on one withheld, which the node's reason
+    /// names), forged otherwise. Honest runs with revocations withhold
+    /// changes; only a forgery or a broken write rule counts as forged.
+    fn count_refusals(&mut self, refused: &[(ChangeHash, String)], proof: &Proof) {
+        let charter = &self.trust.charter;
+        let mut withheld: Vec<String> = Vec::new();
+        for (hash, why) in refused {
+            let author = proof
+                .signatures
+                .iter()
+                .find(|s| s.hash == hash.0)
+                .map(|s| s.author);
+            let cut = author.is_some_and(|a| {
+                proof
+                    .authors
+                    .iter()
+                    .find(|c| c.chain.last().is_some_and(|l| l.admission.node == a))
+                    .or_else(|| charter.credential(&a))
+                    .and_then(|c| c.assess(self.now, &|k| charter.is_revoked(k)).ok())
+                    .is_some_and(|assessed| !assessed.cut.is_empty())
+            });
+            if cut || withheld.iter().any(|h| why.contains(h.as_str())) {
+                *self.withheld += 1;
+                withheld.push(hash.to_string());
+            } else {
+                *self.forged += 1;
+            }
+        }
+    }
 }
 
 impl Docs for SimDocs<'_> {
@@ -116,7 +151,7 @@ impl Docs for SimDocs<'_> {
         let current = self.store.docs.get_mut(id).unwrap_or(&mut empty);
         let mut verdict = check_changes(self.trust, id, current, message, &proof, self.now)
             .inspect_err(|_| *self.forged += 1)?;
-        *self.forged += verdict.refused.len() as u64;
+        self.count_refusals(&verdict.refused, &proof);
         for c in std::mem::take(&mut verdict.accepted) {
             let s = c.signature;
             self.store

@@ -82,9 +82,17 @@ impl Session {
         // The peer names changes it lacks to apply others. If we believe we
         // sent them, the message carrying them was lost: Automerge would skip
         // them for good, and with replies still coming no timeout restarts
-        // the session. Forget that we sent them, so they go again.
-        for hash in &message.need {
-            self.state.sent_hashes.remove(hash);
+        // the session. Forget everything we believe we sent, not only what is
+        // named: the peer names a change it lacks, not the ancestors it lacks
+        // with it (it left out a change whose parent it never got, or
+        // refused), and resending only the named one would trade that one
+        // change back and forth for ever.
+        if message
+            .need
+            .iter()
+            .any(|h| self.state.sent_hashes.contains(h))
+        {
+            self.state.sent_hashes.clear();
         }
         doc.sync().receive_sync_message(&mut self.state, message)
     }

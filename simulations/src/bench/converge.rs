@@ -119,7 +119,7 @@ fn scenario(scale: &Scale, network: &Network) -> anyhow::Result<Scenario> {
 /// Runs `scenario` for `seed` through the split and the heal until quiet,
 /// checks every invariant, and measures from the heal on.
 fn split_and_heal(scenario: &Scenario, seed: u64) -> anyhow::Result<Healed> {
-    let ids = federation::build(&scenario.topology, seed, scenario.start)?;
+    let ids = federation::build(&scenario.topology, &scenario.expiries, seed, scenario.start)?;
     let mut sim = Sim::new(
         ids,
         seed,
