@@ -1,7 +1,8 @@
 //! A stock libp2p peer that was never admitted connects to a street, opens
 //! sync and blob streams and sends large frames. It gets nothing, is
-//! disconnected after the grace period, is never listed or recorded, and
-//! the street's resident memory stays bounded.
+//! disconnected, is never listed or recorded, and the street's resident
+//! memory stays bounded. A quiet stranger that sends nothing is closed by
+//! the node after the grace period.
 
 mod common;
 
@@ -72,10 +73,6 @@ async fn a_stranger_is_disconnected_unrecorded_and_costs_bounded_memory() {
         }
     }
     let log = street.logged();
-    assert!(
-        log.contains("closed the connection of a peer that presented no valid credential"),
-        "{log}"
-    );
     let peers = json(&s, &["peers"]);
     assert!(
         !peers.to_string().contains(&stranger_id.to_string()),
@@ -87,6 +84,39 @@ async fn a_stranger_is_disconnected_unrecorded_and_costs_bounded_memory() {
         "the street grew to {peak} KiB under a stranger"
     );
     assert!(!log.contains("panicked"), "{log}");
+
+    // A quiet stranger, which sends nothing at all, is closed after the
+    // grace period by the node itself.
+    let mut quiet = build_swarm(Keypair::generate_ed25519(), false).unwrap();
+    quiet
+        .dial(street.addr().parse::<Multiaddr>().unwrap())
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let mut connected_at = None;
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the quiet stranger was never disconnected"
+        );
+        match tokio::time::timeout(Duration::from_secs(1), quiet.select_next_some()).await {
+            Ok(SwarmEvent::ConnectionEstablished { .. }) => {
+                connected_at = Some(tokio::time::Instant::now())
+            }
+            Ok(SwarmEvent::ConnectionClosed {
+                num_established: 0, ..
+            }) => break,
+            _ => {}
+        }
+    }
+    let held = connected_at.unwrap().elapsed();
+    assert!(held >= Duration::from_secs(9), "closed after only {held:?}");
+    assert!(
+        street
+            .logged()
+            .contains("closed the connection of a peer that presented no valid credential"),
+        "{}",
+        street.logged()
+    );
     street.stop();
     // Nothing of the stranger was recorded in the store either.
     let listed = json(&s, &["peers"]);
