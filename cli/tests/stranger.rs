@@ -17,10 +17,11 @@ use node::net::codec::Frame;
 use node::net::{BehaviourEvent, SYNC_MESSAGE_BYTES_MAX, build_swarm};
 
 /// Resident memory the street may reach under this test. Measured on the
-/// 2-core CI machine: about 35 MiB at rest and 160 MiB at the peak while the
-/// stranger sends 8 MiB frames, which the transport still buffers whole
-/// before the node can refuse them (a per-peer frame cap for peers without a
-/// credential is the next step, issue 12).
+/// 2-core machine: about 35 MiB at rest and 60 MiB at the peak while the
+/// stranger sends 8 MiB frames (160 MiB before frames carried their length,
+/// when the transport buffered each whole before the node could refuse it).
+/// Frames up to the cap are still read from a peer without a credential; a
+/// per-peer frame cap for such peers is the next step (issue 12).
 const STREET_RSS_KIB_MAX: u64 = 256 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
