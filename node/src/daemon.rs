@@ -1136,6 +1136,17 @@ impl Daemon {
             debug!(%peer, "ignoring a credential: this node has not joined a federation");
             return;
         }
+        if self
+            .strikes
+            .banned(&peer, Instant::now().into_std())
+            .is_some()
+        {
+            // Its connection is closing; a credential still in flight on it
+            // must not let it back in.
+            debug!(%peer, "ignoring the credential of a peer kept out for its strikes");
+            let _ = self.swarm.disconnect_peer_id(peer);
+            return;
+        }
         match self.verify_peer(&peer, &request) {
             Ok((cred, member)) => {
                 if let Some(e) = member.expires {
