@@ -94,3 +94,27 @@ fn a_write_whose_answer_was_lost_is_not_done_twice() {
     drop(store_node);
     assert_eq!(count(&c), 2);
 }
+
+#[test]
+fn idle_admin_clients_give_their_slots_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _s, _d) = chain(tmp.path());
+    let node = NodeProc::start(&c, &[]);
+    // More idle connections than the node serves at once, saying nothing.
+    let idle: Vec<UnixStream> = (0..24)
+        .map(|_| UnixStream::connect(socket_path(&c)).unwrap())
+        .collect();
+    // The node still answers once the idle ones time out, and a write goes through.
+    let started = std::time::Instant::now();
+    let out = yizhan(&c, &["--json", "status"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(json(&c, &["status"])["running"], true);
+    drop(idle);
+    assert!(!node.logged().contains("panicked"));
+    node.stop();
+}

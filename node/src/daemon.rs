@@ -58,6 +58,14 @@ const REDIALS_MAX: usize = 1_024;
 const ADMISSION_RETRY_MS: u64 = 2_000;
 /// Ignored charter entries remembered so each is logged once.
 const CHARTER_IGNORED_MAX: usize = 10_000;
+/// Admin connections served at once.
+const ADMIN_CONNECTIONS_MAX: usize = 16;
+/// How long an admin client may take to send its request line.
+const ADMIN_READ_TIMEOUT_MS: u64 = 10_000;
+/// First wait after a failed accept on the admin socket; doubles.
+const ADMIN_ACCEPT_BACKOFF_MS_MIN: u64 = 100;
+/// Longest wait after failed accepts.
+const ADMIN_ACCEPT_BACKOFF_MS_MAX: u64 = 5_000;
 /// Admin requests waiting for the loop.
 const ADMIN_QUEUE_MAX: usize = 32;
 /// Blob fetches in flight at once.
@@ -1548,13 +1556,44 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Accepts admin connections: one request line, one response line each.
+/// Serves the admin socket: only this node's own user may talk to it (the
+/// socket is owner-only, and the caller's uid is checked), a bounded number
+/// of connections at once, each with a read deadline; a failing accept
+/// backs off instead of spinning.
 async fn serve_admin(listener: UnixListener, tx: mpsc::Sender<(Call, oneshot::Sender<Response>)>) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(ADMIN_CONNECTIONS_MAX));
+    // This node's user: the owner of the socket file it just created.
+    let own_uid = listener
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().map(|p| p.to_owned()))
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    let mut backoff = Duration::from_millis(ADMIN_ACCEPT_BACKOFF_MS_MIN);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
         };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff = Duration::from_millis(ADMIN_ACCEPT_BACKOFF_MS_MIN);
+                stream
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot accept on the admin socket; waiting before trying again");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(ADMIN_ACCEPT_BACKOFF_MS_MAX));
+                continue;
+            }
+        };
+        let caller = stream.peer_cred().ok().map(|c| c.uid());
+        if own_uid.is_some() && caller != own_uid {
+            warn!(caller = ?caller, "refused an admin connection from another user");
+            continue;
+        }
         let tx = tx.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             if let Err(e) = admin_connection(stream, tx).await {
                 debug!(error = %e, "admin connection ended");
             }
@@ -1569,7 +1608,13 @@ async fn admin_connection(
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read.take(admin::LINE_BYTES_MAX as u64));
     let mut line = String::new();
-    reader.read_line(&mut line).await?;
+    // A client that connects and says nothing gives its slot back.
+    tokio::time::timeout(
+        Duration::from_millis(ADMIN_READ_TIMEOUT_MS),
+        reader.read_line(&mut line),
+    )
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no request in time"))??;
     let resp = match serde_json::from_str::<Call>(&line) {
         Ok(req) => {
             let (reply, answer) = oneshot::channel();
