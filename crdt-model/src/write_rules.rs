@@ -143,10 +143,16 @@ impl<'c> Scope<'c> {
     fn resolve(&self, obj: &ObjectId) -> Result<ObjId, RuleError> {
         // `import` is the only public way from a counter@actor id to an `ObjId`,
         // and it also checks that the id names an object.
-        self.doc
-            .import(&obj.to_string())
+        // `import` panics (inside Automerge) on an id whose actor the
+        // document does not know: found by fuzzing,
+        // fuzz/regressions/change_check. Such an id names no object here.
+        let doc = self.doc;
+        let text = obj.to_string();
+        std::panic::catch_unwind(move || doc.import(&text))
+            .ok()
+            .and_then(Result::ok)
             .map(|(id, _)| id)
-            .map_err(|_| refuse(Rule::Unresolved, format!("refers to unknown object {obj}")))
+            .ok_or_else(|| refuse(Rule::Unresolved, format!("refers to unknown object {obj}")))
     }
 
     fn path(&self, obj: &ObjId) -> Result<Path, RuleError> {

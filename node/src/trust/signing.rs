@@ -227,11 +227,18 @@ pub fn check_changes(
 ) -> Result<Verdict, String> {
     let before = current.get_heads();
     let mut scratch = current.fork();
-    for chunk in message.changes.iter() {
-        scratch
-            .load_incremental(chunk)
-            .map_err(|e| format!("undecodable changes: {e}"))?;
-    }
+    // Automerge can panic on changes crafted to break its op model (found by
+    // fuzzing, fuzz/regressions/change_check). Only the scratch copy is
+    // touched here, so a panic refuses the message and loses nothing.
+    let loaded = guarded(|| {
+        for chunk in message.changes.iter() {
+            scratch
+                .load_incremental(chunk)
+                .map_err(|e| format!("undecodable changes: {e}"))?;
+        }
+        Ok(())
+    });
+    loaded?;
     // Changes whose dependencies neither the message nor the document hold
     // stay out (Automerge queues them); the filtered message leaves them
     // out, and the next message asks for what they lack.
@@ -290,7 +297,7 @@ pub fn check_changes(
                     member.role, member.place
                 ));
             }
-            write_rules(&ctx.federation, doc, &scratch, change, member)?;
+            guarded(|| write_rules(&ctx.federation, doc, &scratch, change, member))?;
             Ok(Checked {
                 signature: (*sig).clone(),
                 credential: author.credential.clone(),
@@ -319,6 +326,14 @@ pub fn check_changes(
         verdict.filtered = Some(filtered);
     }
     Ok(verdict)
+}
+
+/// Runs `f`, turning a panic inside Automerge into a refusal. The default
+/// panic hook still prints the panic, once per refused message.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err("changes that break Automerge's document model (it panicked reading them)".into())
+    })
 }
 
 /// An author as established by its credential.
