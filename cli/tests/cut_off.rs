@@ -9,7 +9,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -20,27 +20,6 @@ use node::config::Role;
 use node::trust::{Admission, Credential, NodeKey};
 
 const COMMUNITY: &str = "guandu/yiliu/xinyazhou";
-
-fn submit(dir: &Path, text: &str) -> String {
-    json(
-        dir,
-        &[
-            "report",
-            "submit",
-            "--category",
-            "traffic",
-            "--lat",
-            "24.9",
-            "--lon",
-            "102.7",
-            "--text",
-            text,
-        ],
-    )["report"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 fn ids(dir: &Path) -> BTreeSet<String> {
     json(dir, &["report", "list"])
@@ -80,13 +59,13 @@ fn district_down_then_cut(
     let district = NodeProc::start(d, &[]);
     let community = NodeProc::start(c, &[]);
     let street = NodeProc::start(s, &[community.addr(), district.addr()]);
-    let mut before = vec![submit(c, "before the outage")];
+    let mut before = vec![submit_report(c, "before the outage")];
     wait_for("the first report at the district", 60, || {
         holds_all(d, &before)
     });
     district.stop();
     for i in 0..3 {
-        before.push(submit(c, &format!("while the district is down {i}")));
+        before.push(submit_report(c, &format!("while the district is down {i}")));
     }
     wait_for("the reports at the street", 60, || holds_all(s, &before));
     cut(&street);
@@ -94,7 +73,7 @@ fn district_down_then_cut(
     wait_for("the street to cut the community off", 60, || {
         street.logged().contains("peer lost access")
     });
-    let after = submit(c, "after the cut-off");
+    let after = submit_report(c, "after the cut-off");
     let start = Instant::now();
     while !holds_all(d, &before) {
         assert!(
@@ -150,23 +129,28 @@ fn a_revocation_keeps_what_the_community_did_before_it() {
 #[test]
 fn an_expired_admission_keeps_what_the_community_did_before_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, s, d) = (
-        tmp.path().join("c"),
-        tmp.path().join("s"),
-        tmp.path().join("d"),
-    );
-    init(&c, "community", COMMUNITY);
-    init(&s, "street", "guandu/yiliu");
-    init(&d, "district", "guandu");
-    let street_token = admit_token(&d, &peer_id(&s), "street", "guandu/yiliu", true);
-    ok(&s, &["join", &street_token]);
-    let lapses = Utc::now().timestamp() + 20;
-    ok(&c, &["join", &admit_until(&s, &street_token, &c, lapses)]);
+    let (c, s, d, _, lapses) = lapsing_community(tmp.path(), 20);
     district_down_then_cut(&c, &s, &d, |_| {
         wait_for("the admission to lapse", 60, || {
             Utc::now().timestamp() > lapses
         });
     });
+}
+
+/// Community, street and district under `root`, the street admitted by the
+/// district and the community by the street for `secs` seconds only.
+/// Returns their directories, the street's token and when the community's
+/// admission lapses (unix seconds).
+fn lapsing_community(root: &Path, secs: i64) -> (PathBuf, PathBuf, PathBuf, String, i64) {
+    let (c, s, d) = (root.join("c"), root.join("s"), root.join("d"));
+    init(&c, "community", COMMUNITY);
+    init(&s, "street", "guandu/yiliu");
+    init(&d, "district", "guandu");
+    let street_token = admit_token(&d, &peer_id(&s), "street", "guandu/yiliu", true);
+    ok(&s, &["join", &street_token]);
+    let lapses = Utc::now().timestamp() + secs;
+    ok(&c, &["join", &admit_until(&s, &street_token, &c, lapses)]);
+    (c, s, d, street_token, lapses)
 }
 
 /// The street admits the community until `lapses` (unix seconds): built
@@ -195,22 +179,11 @@ fn admit_until(street: &Path, street_token: &str, community: &Path, lapses: i64)
 #[test]
 fn a_renewed_admission_replaces_the_old_one_while_connected() {
     let tmp = tempfile::tempdir().unwrap();
-    let (c, s, d) = (
-        tmp.path().join("c"),
-        tmp.path().join("s"),
-        tmp.path().join("d"),
-    );
-    init(&c, "community", COMMUNITY);
-    init(&s, "street", "guandu/yiliu");
-    init(&d, "district", "guandu");
-    let street_token = admit_token(&d, &peer_id(&s), "street", "guandu/yiliu", true);
-    ok(&s, &["join", &street_token]);
-    let lapses = Utc::now().timestamp() + 15;
-    ok(&c, &["join", &admit_until(&s, &street_token, &c, lapses)]);
+    let (c, s, d, street_token, lapses) = lapsing_community(tmp.path(), 15);
     let district = NodeProc::start(&d, &[]);
     let community = NodeProc::start(&c, &[]);
     let street = NodeProc::start(&s, &[community.addr(), district.addr()]);
-    let first = submit(&c, "before the renewal");
+    let first = submit_report(&c, "before the renewal");
     wait_for("the report at the street", 60, || {
         holds_all(&s, std::slice::from_ref(&first))
     });
@@ -223,7 +196,7 @@ fn a_renewed_admission_replaces_the_old_one_while_connected() {
     wait_for("the first admission to lapse", 60, || {
         Utc::now().timestamp() > lapses + 1
     });
-    let later = submit(&c, "after the first admission lapsed");
+    let later = submit_report(&c, "after the first admission lapsed");
     wait_for(
         "the later report at the street and the district",
         60,
@@ -250,7 +223,7 @@ fn reinstate_lets_a_revoked_node_back_with_its_token() {
     let district = NodeProc::start(&d, &[]);
     let community = NodeProc::start(&c, &[]);
     let street = NodeProc::start(&s, &[community.addr(), district.addr()]);
-    let first = submit(&c, "before");
+    let first = submit_report(&c, "before");
     wait_for("the report at the street", 60, || {
         holds_all(&s, std::slice::from_ref(&first))
     });
@@ -259,7 +232,7 @@ fn reinstate_lets_a_revoked_node_back_with_its_token() {
     wait_for("the street to drop the community", 60, || {
         street.logged().contains("peer lost access")
     });
-    let while_revoked = submit(&c, "while revoked");
+    let while_revoked = submit_report(&c, "while revoked");
     // Only the root or the revoker may undo it; the community cannot.
     fails(
         &c,
@@ -269,7 +242,7 @@ fn reinstate_lets_a_revoked_node_back_with_its_token() {
     let out = ok(&s, &["reinstate", &c_id]);
     assert!(out.contains("reinstated"), "{out}");
     // The street redials the community, which shows the token it always had.
-    let later = submit(&c, "after the reinstatement");
+    let later = submit_report(&c, "after the reinstatement");
     wait_for("the community's work at the street again", 60, || {
         holds_all(&s, &[while_revoked.clone(), later.clone()])
     });

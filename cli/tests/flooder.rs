@@ -29,24 +29,7 @@ async fn a_flooding_member_is_disconnected_and_kept_out() {
     // The flood: garbage as fast as the swarm takes it, while the community
     // reports.
     let started = Instant::now();
-    let report = json(
-        &c,
-        &[
-            "report",
-            "submit",
-            "--category",
-            "traffic",
-            "--lat",
-            "24.9",
-            "--lon",
-            "102.7",
-            "--text",
-            "during the flood",
-        ],
-    )["report"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let report = submit_report(&c, "during the flood");
     let mut arrived = None;
     let mut sent = 0usize;
     let banned = "disconnecting a peer after too many strikes";

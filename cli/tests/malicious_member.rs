@@ -322,24 +322,7 @@ async fn a_malicious_member_is_refused_and_honest_work_goes_on() {
     );
 
     // Honest traffic goes on: a new report reaches the street and the district.
-    let r2 = json(
-        &c,
-        &[
-            "report",
-            "submit",
-            "--category",
-            "traffic",
-            "--lat",
-            "24.9",
-            "--lon",
-            "102.7",
-            "--text",
-            "after the attacks",
-        ],
-    )["report"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let r2 = submit_report(&c, "after the attacks");
     for dir in [&s, &d] {
         wait_for("the new report upstream", 60, || {
             yizhan(dir, &["report", "show", &r2]).status.success()

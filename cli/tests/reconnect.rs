@@ -20,27 +20,6 @@ fn connected(dir: &Path, peer: &str) -> bool {
         .any(|p| p["peer_id"] == peer && p["connected"] == true)
 }
 
-fn submit(dir: &Path, text: &str) -> String {
-    json(
-        dir,
-        &[
-            "report",
-            "submit",
-            "--category",
-            "traffic",
-            "--lat",
-            "24.9",
-            "--lon",
-            "102.7",
-            "--text",
-            text,
-        ],
-    )["report"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn has(dir: &Path, id: &str) -> bool {
     yizhan(dir, &["report", "show", id]).status.success()
 }
@@ -67,7 +46,7 @@ fn nodes_reconnect_after_restarts_on_new_and_same_ports() {
     let community2 = NodeProc::start(&c2, &[]);
     // Only the first start names its peers.
     let street = NodeProc::start(&s, &[community1.addr(), community2.addr(), district.addr()]);
-    let first = submit(&c1, "before the restarts");
+    let first = submit_report(&c1, "before the restarts");
     wait_for("the first report at the district", 60, || has(&d, &first));
     let all = [c1_id.as_str(), c2_id.as_str(), d_id.as_str()];
     reconnected(&s, &all, "the street connected to everyone");
@@ -79,7 +58,7 @@ fn nodes_reconnect_after_restarts_on_new_and_same_ports() {
     assert_ne!(street.port(), old_port);
     let took = reconnected(&s, &all, "the street back on a new port");
     eprintln!("reconnected on a new port in {took:.1} s");
-    let second = submit(&c2, "after the street moved");
+    let second = submit_report(&c2, "after the street moved");
     wait_for("the report after the move at the district", 30, || {
         has(&d, &second)
     });
@@ -97,7 +76,7 @@ fn nodes_reconnect_after_restarts_on_new_and_same_ports() {
     wait_for("the community to reach its street again", 30, || {
         connected(&c1, &s_id)
     });
-    let third = submit(&c1, "after the community moved");
+    let third = submit_report(&c1, "after the community moved");
     wait_for(
         "the report from the moved community at the district",
         30,

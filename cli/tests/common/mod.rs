@@ -100,6 +100,29 @@ pub fn chain(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (c, s, d)
 }
 
+/// Submits a traffic report saying `text` at the community in `dir` and
+/// returns its id.
+pub fn submit_report(dir: &Path, text: &str) -> String {
+    json(
+        dir,
+        &[
+            "report",
+            "submit",
+            "--category",
+            "traffic",
+            "--lat",
+            "24.9",
+            "--lon",
+            "102.7",
+            "--text",
+            text,
+        ],
+    )["report"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Polls `check` every 100 ms until it returns true or `secs` pass.
 pub fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
