@@ -5,4 +5,6 @@
 //! (`node/tests/fuzz_corpus.rs`) also runs on stable.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| node::fuzz_targets::blob_frame(data));
+libfuzzer_sys::fuzz_target!(init: node::fuzz_targets::libfuzzer_init(), |data: &[u8]| {
+    node::fuzz_targets::libfuzzer_run(node::fuzz_targets::blob_frame, data)
+});

@@ -53,6 +53,46 @@ pub const TARGETS: [(&str, Body); 5] = [
     ("admin_request", admin_request),
 ];
 
+thread_local! {
+    /// The last panic on this thread, as [`libfuzzer_init`]'s hook saw it.
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// For a cargo-fuzz target's `init`. libfuzzer-sys installs a panic hook
+/// that aborts the process on every panic, even one the node catches and
+/// turns into a refusal (its guards around Automerge): the fuzzer would stop
+/// at the first guarded panic. This hook only records the panic; whether it
+/// is a finding is decided by [`libfuzzer_run`], as the replay test decides.
+pub fn libfuzzer_init() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{message}{place}")));
+    }));
+}
+
+/// Runs `body` on `data` for a cargo-fuzz target set up by
+/// [`libfuzzer_init`]: a panic that escapes the body is printed and aborts
+/// the process, which libFuzzer reports as a crash; a panic caught inside
+/// the node is not a finding.
+pub fn libfuzzer_run(body: Body, data: &[u8]) {
+    if std::panic::catch_unwind(|| body(data)).is_err() {
+        let why = LAST_PANIC
+            .with(|p| p.borrow_mut().take())
+            .unwrap_or_default();
+        eprintln!("panic escaped the fuzz target: {why}");
+        std::process::abort();
+    }
+}
+
 /// Flag bit of a [`change_check`] input: sign every change whose actor is a
 /// fixture node with that node's key, and show the fixture's credentials,
 /// as an admitted but hostile member would. Without it the fuzzer cannot
@@ -244,9 +284,9 @@ fn proof_round_trips(proof: &Proof) {
 // --------------------------------------------------------------- change_check
 
 /// Builds a [`change_check`] input: `flags` ([`CHANGE_CHECK_SIGN`],
-/// [`CHANGE_CHECK_CHARTER`], [`CHANGE_CHECK_CHECKSUMS`]), the encoded proof and the change bytes (what
-/// `AutoCommit::save_incremental` writes). A proof longer than `u16::MAX`
-/// bytes is cut there.
+/// [`CHANGE_CHECK_CHARTER`], [`CHANGE_CHECK_CHECKSUMS`]), the encoded proof
+/// and the change bytes (what `AutoCommit::save_incremental` writes). A
+/// proof longer than `u16::MAX` bytes is cut there.
 pub fn change_check_input(flags: u8, proof: &[u8], changes: &[u8]) -> Vec<u8> {
     let proof = &proof[..proof.len().min(usize::from(u16::MAX))];
     let len = u16::try_from(proof.len()).unwrap_or(u16::MAX);
@@ -317,17 +357,18 @@ fn change_check_inner(bytes: &[u8]) {
     // What an honest sender would name as its heads, and the changes the
     // check must account for.
     let mut sent = AutoCommit::new();
-    // Automerge itself can panic on such bytes (the regression in
-    // fuzz/regressions/change_check); the node's check guards its own load,
-    // which is what the rest of this body tests.
-    let Ok(loaded) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        sent.load_incremental(changes).is_ok()
-    })) else {
+    // Automerge itself can panic on such bytes (fuzz/regressions/change_check),
+    // in loading them and, with debug assertions, in listing the changes. The
+    // node's check must guard its own reading; this reading is the harness's,
+    // so a panic here only sends the bytes to the check alone.
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let loads = sent.load_incremental(changes).is_ok();
+        (loads, sent.get_changes(&[]), sent.get_heads())
+    }));
+    let Ok((loads, new, heads)) = read else {
         check_only(f, doc, changes, &proof);
         return;
     };
-    let loads = loaded;
-    let new = sent.get_changes(&[]);
     for change in &new {
         write_rules_directly(f, &sent, change);
         if flags & CHANGE_CHECK_SIGN != 0 {
@@ -340,7 +381,7 @@ fn change_check_inner(bytes: &[u8]) {
     }
 
     let message = sync::Message {
-        heads: sent.get_heads(),
+        heads,
         need: Vec::new(),
         have: Vec::new(),
         changes: changes.to_vec().into(),

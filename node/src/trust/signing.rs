@@ -242,8 +242,14 @@ pub fn check_changes(
     // Changes whose dependencies neither the message nor the document hold
     // stay out (Automerge queues them); the filtered message leaves them
     // out, and the next message asks for what they lack.
-    let queued = !scratch.get_missing_deps(&[]).is_empty();
-    let new = scratch.get_changes(&before);
+    // Listing the changes can panic inside Automerge too (MissingOps,
+    // fuzz/regressions/change_check): guarded like the load.
+    let (queued, new) = guarded(|| {
+        Ok((
+            !scratch.get_missing_deps(&[]).is_empty(),
+            scratch.get_changes(&before),
+        ))
+    })?;
     let sigs: BTreeMap<[u8; 32], &ChangeSignature> =
         proof.signatures.iter().map(|s| (s.hash, s)).collect();
     let revoked = ctx.charter.revoked_keys();
