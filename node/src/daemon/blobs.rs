@@ -1,0 +1,311 @@
+//! Blobs: serving them to entitled peers, fetching the ones referenced by
+//! received reports, and the writer thread that commits them.
+
+use std::time::Duration;
+
+use crdt_model::DocumentId;
+use libp2p::{PeerId, request_response};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use crate::engine::{PeerKey, Policy as _};
+use crate::net::blob::{Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, serve};
+use crate::net::codec::Frame;
+use crate::store::{BlobHash, Store, StoreError};
+
+use super::*;
+
+/// Blob fetches in flight at once.
+pub(super) const BLOB_FETCHES_MAX: usize = 8;
+/// First wait before asking again for a blob that a peer did not hold (it
+/// may still be fetching it itself) or failed to send; doubles per attempt.
+pub(super) const BLOB_RETRY_MS_MIN: u64 = 2_000;
+/// Longest wait between attempts.
+pub(super) const BLOB_RETRY_MS_MAX: u64 = 300_000;
+/// Attempts before a blob is given up until its document changes again.
+pub(super) const BLOB_ATTEMPTS_MAX: u32 = 12;
+/// Blob fetches waiting to start.
+pub(super) const BLOB_QUEUE_MAX: usize = 100_000;
+
+/// A verified blob on its way to the writer thread.
+pub(super) type BlobWrite = (BlobHash, Vec<u8>);
+/// The writer's answer: the blob, its size, and whether it was committed.
+pub(super) type BlobWritten = (BlobHash, usize, Result<(), StoreError>);
+
+pub(super) struct Fetch {
+    pub(super) assembly: Assembly,
+    /// Earlier attempts at this blob.
+    pub(super) attempts: u32,
+}
+
+/// A blob to ask for again once `at` has passed.
+pub(super) struct BlobRetry {
+    pub(super) hash: BlobHash,
+    pub(super) attempts: u32,
+    pub(super) at: Instant,
+}
+
+impl Daemon {
+    /// May `peer` have the blob `hash`? Only if it may read a reports
+    /// document this node holds that references it.
+    pub(super) fn entitled_to_blob(&mut self, peer: &PeerId, hash: &BlobHash) -> bool {
+        let Some(engine) = self.engine.as_ref() else {
+            return false;
+        };
+        let key = PeerKey::new(peer.to_string());
+        let policy = engine.policy();
+        self.blob_refs
+            .referenced_by_readable(self.node.repo(), hash, |doc| policy.may_share(&key, doc))
+            .unwrap_or_else(|e| {
+                warn!(%peer, %hash, error = %e, "cannot tell which documents reference a blob");
+                false
+            })
+    }
+
+    pub(super) fn want_blobs(&mut self, doc_id: &DocumentId) {
+        let Some(from) = self
+            .source
+            .or_else(|| self.peer_creds.keys().next().copied())
+        else {
+            return;
+        };
+        let hashes: Vec<BlobHash> = match self.blob_refs.of(self.node.repo(), doc_id) {
+            Ok(h) => h.to_vec(),
+            Err(e) => {
+                warn!(doc = %doc_id, error = %e, "cannot read reports for their blobs");
+                return;
+            }
+        };
+        for h in hashes {
+            if self.wanted.contains(&h) || self.node.store().has_blob(&h).unwrap_or(true) {
+                continue;
+            }
+            if self.fetch_queue.len() >= BLOB_QUEUE_MAX {
+                warn!("blob fetch queue is full; the rest waits for the next change");
+                return;
+            }
+            self.wanted.insert(h);
+            self.fetch_queue.push_back((h, from, 0));
+        }
+    }
+
+    pub(super) fn start_fetches(&mut self) {
+        while self.fetching.len() + self.storing < BLOB_FETCHES_MAX {
+            let Some((hash, peer, attempts)) = self.fetch_queue.pop_front() else {
+                return;
+            };
+            let assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX);
+            let id = self
+                .swarm
+                .behaviour_mut()
+                .blob
+                .send_request(&peer, Frame::Bytes(assembly.first().encode()));
+            self.fetching.insert(id, Fetch { assembly, attempts });
+        }
+    }
+
+    /// The writer answered for a fetched blob.
+    pub(super) fn blob_stored(&mut self, (hash, len, result): BlobWritten) {
+        self.storing = self.storing.saturating_sub(1);
+        match result {
+            Ok(()) => debug!(%hash, bytes = len, "fetched blob"),
+            Err(e) => warn!(%hash, error = %e, "cannot store a fetched blob"),
+        }
+        self.wanted.remove(&hash);
+        self.start_fetches();
+    }
+
+    /// A fetch failed: ask again later, with a longer wait each time, or
+    /// give up after [`BLOB_ATTEMPTS_MAX`] attempts (the next change to the
+    /// report's document asks anew).
+    pub(super) fn fetch_failed(&mut self, hash: BlobHash, attempts: u32) {
+        let attempts = attempts + 1;
+        if attempts >= BLOB_ATTEMPTS_MAX || self.blob_retries.len() >= BLOB_QUEUE_MAX {
+            warn!(%hash, attempts, "giving up on a blob for now");
+            self.wanted.remove(&hash);
+            return;
+        }
+        let wait = BLOB_RETRY_MS_MIN
+            .saturating_mul(1 << (attempts - 1).min(20))
+            .min(BLOB_RETRY_MS_MAX);
+        self.blob_retries.push(BlobRetry {
+            hash,
+            attempts,
+            at: Instant::now() + Duration::from_millis(wait),
+        });
+    }
+
+    /// Queues the retries that are due, each with an admitted, connected
+    /// peer: a different one on each attempt when there are several.
+    pub(super) fn retry_fetches(&mut self) {
+        let now = Instant::now();
+        if !self.blob_retries.iter().any(|r| r.at <= now) {
+            return;
+        }
+        let mut peers: Vec<PeerId> = self
+            .peer_creds
+            .keys()
+            .filter(|p| self.connected.contains_key(p))
+            .copied()
+            .collect();
+        peers.sort();
+        if peers.is_empty() {
+            return;
+        }
+        let (due, later): (Vec<BlobRetry>, Vec<BlobRetry>) = std::mem::take(&mut self.blob_retries)
+            .into_iter()
+            .partition(|r| r.at <= now);
+        self.blob_retries = later;
+        for r in due {
+            let peer = peers[r.attempts as usize % peers.len()];
+            self.fetch_queue.push_back((r.hash, peer, r.attempts));
+        }
+        self.start_fetches();
+    }
+
+    pub(super) fn on_blob(&mut self, event: request_response::Event<Frame, Vec<u8>>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                if !self.peer_creds.contains_key(&peer) {
+                    warn!(%peer, "refused a blob request from a peer that is not admitted");
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .blob
+                        .send_response(channel, ChunkResponse::Refused.encode());
+                    return;
+                }
+                let decoded = match &request {
+                    Frame::Bytes(b) => ChunkRequest::decode(b),
+                    Frame::Oversized { .. } => {
+                        Err(BlobWireError::Malformed("request larger than 44 bytes"))
+                    }
+                };
+                let decoded = decoded.and_then(|req| {
+                    if self.entitled_to_blob(&peer, &req.hash) {
+                        Ok(req)
+                    } else {
+                        Err(BlobWireError::NotEntitled)
+                    }
+                });
+                let resp = match decoded {
+                    Ok(req) => match self
+                        .serve_cache
+                        .get_or_load(&req.hash, || self.node.store().blob(&req.hash))
+                    {
+                        Ok(blob) => serve(&req, blob.as_deref().map(Vec::as_slice)),
+                        Err(e) => {
+                            warn!(%peer, hash = %req.hash, error = %e, "cannot read a blob to serve");
+                            ChunkResponse::NotFound
+                        }
+                    },
+                    Err(e) => {
+                        warn!(%peer, error = %e, "refused a blob request");
+                        ChunkResponse::Refused
+                    }
+                };
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .blob
+                    .send_response(channel, resp.encode());
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                let Some(mut fetch) = self.fetching.remove(&request_id) else {
+                    return;
+                };
+                let progress = match ChunkResponse::decode(&response) {
+                    Ok(resp) => fetch.assembly.accept(resp),
+                    Err(e) => Progress::Failed(e.to_string()),
+                };
+                match progress {
+                    Progress::Next(req) => {
+                        let id = self
+                            .swarm
+                            .behaviour_mut()
+                            .blob
+                            .send_request(&peer, Frame::Bytes(req.encode()));
+                        self.fetching.insert(id, fetch);
+                    }
+                    Progress::Done(bytes) => {
+                        let hash = fetch.assembly.hash;
+                        match self.blob_writes.try_send((hash, bytes)) {
+                            Ok(()) => self.storing += 1,
+                            // The writer is gone or behind: store it here.
+                            Err(e) => {
+                                let (hash, bytes) = e.into_inner();
+                                let r = store_blob(self.node.store(), &bytes);
+                                self.storing += 1;
+                                self.blob_stored((hash, bytes.len(), r));
+                            }
+                        }
+                    }
+                    Progress::NotHeld => {
+                        debug!(%peer, hash = %fetch.assembly.hash, "peer does not hold the blob yet; asking again later");
+                        self.fetch_failed(fetch.assembly.hash, fetch.attempts);
+                    }
+                    Progress::Failed(why) => {
+                        warn!(%peer, hash = %fetch.assembly.hash, reason = %why, "refused a blob from peer; nothing stored");
+                        self.fetch_failed(fetch.assembly.hash, fetch.attempts);
+                    }
+                }
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(f) = self.fetching.remove(&request_id) {
+                    debug!(%peer, hash = %f.assembly.hash, %error, "blob fetch failed");
+                    self.fetch_failed(f.assembly.hash, f.attempts);
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                warn!(%peer, %error, "refused a blob request");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Commits one blob durably in a batch of its own.
+pub(super) fn store_blob(store: &Store, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut b = store.batch()?;
+    b.put_blob(bytes)?;
+    b.commit()
+}
+
+/// A thread that commits fetched blobs, one durable batch each, and answers
+/// for every one; it ends when the daemon drops its sender.
+pub(super) fn spawn_blob_writer(
+    store: Store,
+) -> (mpsc::Sender<BlobWrite>, mpsc::Receiver<BlobWritten>) {
+    let (tx, mut rx) = mpsc::channel::<BlobWrite>(BLOB_FETCHES_MAX);
+    let (done_tx, done_rx) = mpsc::channel(BLOB_FETCHES_MAX);
+    tokio::task::spawn_blocking(move || {
+        while let Some((hash, bytes)) = rx.blocking_recv() {
+            let r = store_blob(&store, &bytes);
+            if done_tx.blocking_send((hash, bytes.len(), r)).is_err() {
+                return;
+            }
+        }
+    });
+    (tx, done_rx)
+}

@@ -1,0 +1,349 @@
+//! `yizhan node start`: the node's driver loop. One task owns the node (store
+//! and documents), the sync engine and the libp2p swarm, and `select!`s over
+//! network events, admin requests, the engine's timer, redial timers and the
+//! shutdown signal. Commands reach it through the admin socket.
+
+mod admin_server;
+mod admission;
+mod blobs;
+mod peers;
+mod repo_docs;
+mod sync;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::future::Future;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use crdt_model::DocumentId;
+use futures::StreamExt as _;
+use libp2p::{Multiaddr, PeerId, Swarm, request_response};
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{Instrument as _, info, info_span};
+
+use crate::admin::{self, Call, Response};
+use crate::api::{Node, PeerRecord};
+use crate::blob_refs::BlobRefs;
+use crate::engine::{Engine, Input};
+use crate::error::NodeError;
+use crate::net::address_book;
+use crate::net::blob::{SERVE_CACHE_BYTES, SERVE_CACHE_ENTRIES, ServeCache};
+use crate::net::strikes::Strikes;
+use crate::net::{Behaviour, build_swarm};
+use crate::store::BlobHash;
+use crate::trust::signing::TrustContext;
+use crate::trust::{Credential, FederationPolicy, NodeKey};
+
+use admin_server::serve_admin;
+use blobs::{BlobRetry, BlobWrite, BlobWritten, Fetch, spawn_blob_writer};
+use repo_docs::RepoDocs;
+
+/// Addresses dialled again at most (explicit peers and recorded ones).
+const REDIALS_MAX: usize = 1_024;
+/// Wait before presenting a credential a peer did not acknowledge again.
+const ADMISSION_RETRY_MS: u64 = 2_000;
+/// Ignored charter entries remembered so each is logged once.
+const CHARTER_IGNORED_MAX: usize = 10_000;
+/// Admin requests waiting for the loop.
+const ADMIN_QUEUE_MAX: usize = 32;
+/// First redial delay for an explicit peer; doubles up to the max.
+const REDIAL_MS_MIN: u64 = 1_000;
+/// How often a street rewrites its communities' summaries at most.
+const SUMMARY_INTERVAL_MS: u64 = 2_000;
+/// Longest redial delay.
+const REDIAL_MS_MAX: u64 = 60_000;
+
+/// Where a node listens when neither flags nor config say: every interface,
+/// TCP and QUIC, on ports the OS picks.
+pub const DEFAULT_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"];
+
+/// How to run a node.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Addresses to listen on; port 0 picks a free port.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial and keep dialling.
+    pub peers: Vec<Multiaddr>,
+    /// Discover peers on the LAN.
+    pub mdns: bool,
+}
+
+struct Redial {
+    addr: Multiaddr,
+    peer: Option<PeerId>,
+    backoff_ms: u64,
+    next_at: Instant,
+}
+
+#[derive(Default)]
+struct SyncInfo {
+    in_sync: bool,
+    last_synced: Option<DateTime<Utc>>,
+}
+
+struct Daemon {
+    node: Node,
+    swarm: Swarm<Behaviour>,
+    /// `None` while this node has not joined a federation: it syncs nothing.
+    engine: Option<Engine<FederationPolicy>>,
+    /// Credentials of peers that presented a valid one, re-checked when the charter changes.
+    peer_creds: HashMap<PeerId, Credential>,
+    /// What incoming changes are checked against, once a member.
+    trust: Option<TrustContext>,
+    /// This node's credential, once a member.
+    credential: Option<Credential>,
+    seed: u64,
+    started: Instant,
+    wake: Option<Instant>,
+    connected: HashMap<PeerId, (usize, Multiaddr)>,
+    redials: Vec<Redial>,
+    listen: Vec<Multiaddr>,
+    sync_rows: BTreeMap<(PeerId, DocumentId), SyncInfo>,
+    fetching: HashMap<request_response::OutboundRequestId, Fetch>,
+    /// Blobs to fetch: hash, peer to ask, earlier attempts.
+    fetch_queue: VecDeque<(BlobHash, PeerId, u32)>,
+    /// Blobs that failed, waiting to be asked for again.
+    blob_retries: Vec<BlobRetry>,
+    wanted: BTreeSet<BlobHash>,
+    /// Verified blobs for the writer thread, which commits each durably so
+    /// the swarm's task does not wait for the disk.
+    blob_writes: mpsc::Sender<BlobWrite>,
+    /// What the writer committed (or could not).
+    blob_written: mpsc::Receiver<BlobWritten>,
+    /// Blobs handed to the writer and not yet answered; they count against
+    /// [`BLOB_FETCHES_MAX`] so memory stays bounded.
+    storing: usize,
+    /// Blobs served lately, read and verified once per transfer.
+    serve_cache: ServeCache,
+    /// Which blobs each reports document references, for serving only to
+    /// entitled peers.
+    blob_refs: BlobRefs,
+    /// Who sent the message being handled, to fetch the blobs it referenced.
+    source: Option<PeerId>,
+    sync_bytes_sent: u64,
+    sync_bytes_received: u64,
+    /// Communities whose summary this street must rewrite.
+    summaries_due: BTreeSet<crdt_model::PlaceId>,
+    /// When summaries were last written.
+    summaries_written: Instant,
+    /// Charter keys whose statements were ignored and logged once.
+    charter_ignored: BTreeSet<String>,
+    /// When the earliest admission known here lapses (unix seconds).
+    next_expiry: Option<i64>,
+    /// Peers to present our credential to again, and when (one entry per
+    /// connected peer at most).
+    admission_retries: Vec<(PeerId, Instant)>,
+    /// Where connected peers that are not admitted yet say they listen.
+    pending_addrs: address_book::Pending,
+    /// Connected peers that have not presented a valid credential, since when.
+    unadmitted: HashMap<PeerId, Instant>,
+    /// Connections of strangers closed so far (for a log that does not flood).
+    strangers_closed: u64,
+    /// Strikes, bans and traffic budgets per peer.
+    strikes: Strikes,
+    /// Revoked keys and the number of cut-off records last read, to tell
+    /// the engine when what this node accepts has changed.
+    trust_fingerprint: (BTreeSet<NodeKey>, usize),
+}
+
+/// Runs the node in `dir` until `shutdown` resolves.
+pub async fn run(
+    dir: &Path,
+    opts: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let node = Node::open(dir)?;
+    node.check_config_matches_admission()?;
+    let span =
+        info_span!("node", place = %node.config().place, peer = %short(&node.identity().peer_id()));
+    run_node(node, dir.to_owned(), opts, shutdown)
+        .instrument(span)
+        .await
+}
+
+fn short(p: &PeerId) -> String {
+    let s = p.to_string();
+    s[s.len().saturating_sub(6)..].to_owned()
+}
+
+async fn run_node(
+    node: Node,
+    dir: PathBuf,
+    opts: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), NodeError> {
+    let sock = admin::socket_path(&dir);
+    // The store is open, so no other node runs here: a socket file is stale.
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).map_err(|source| NodeError::Io {
+        path: sock.clone(),
+        source,
+    })?;
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        NodeError::Io {
+            path: sock.clone(),
+            source,
+        }
+    })?;
+    let (admin_tx, admin_rx) = mpsc::channel(ADMIN_QUEUE_MAX);
+    let server = tokio::spawn(serve_admin(listener, admin_tx).in_current_span());
+
+    let swarm = build_swarm(node.identity().keypair().clone(), opts.mdns)
+        .map_err(|e| NodeError::Internal(e.to_string()))?;
+    let seed = u64::from_le_bytes(
+        node.identity().public_key_bytes()[..8]
+            .try_into()
+            .unwrap_or_default(),
+    );
+    let (blob_writes, blob_written) = spawn_blob_writer(node.store().clone());
+    let mut d = Daemon {
+        node,
+        swarm,
+        engine: None,
+        peer_creds: HashMap::new(),
+        trust: None,
+        credential: None,
+        seed,
+        started: Instant::now(),
+        wake: None,
+        connected: HashMap::new(),
+        redials: Vec::new(),
+        listen: Vec::new(),
+        sync_rows: BTreeMap::new(),
+        fetching: HashMap::new(),
+        fetch_queue: VecDeque::new(),
+        blob_retries: Vec::new(),
+        wanted: BTreeSet::new(),
+        blob_writes,
+        blob_written,
+        storing: 0,
+        serve_cache: ServeCache::new(SERVE_CACHE_ENTRIES, SERVE_CACHE_BYTES),
+        blob_refs: BlobRefs::new(),
+        source: None,
+        sync_bytes_sent: 0,
+        sync_bytes_received: 0,
+        summaries_due: BTreeSet::new(),
+        summaries_written: Instant::now(),
+        charter_ignored: BTreeSet::new(),
+        next_expiry: None,
+        admission_retries: Vec::new(),
+        pending_addrs: address_book::Pending::default(),
+        unadmitted: HashMap::new(),
+        strangers_closed: 0,
+        strikes: Strikes::new(),
+        trust_fingerprint: Default::default(),
+    };
+    let listen = if opts.listen.is_empty() {
+        DEFAULT_LISTEN
+            .iter()
+            .map(|a| {
+                a.parse()
+                    .map_err(|e: libp2p::multiaddr::Error| NodeError::Internal(e.to_string()))
+            })
+            .collect::<Result<Vec<Multiaddr>, _>>()?
+    } else {
+        opts.listen
+    };
+    for addr in listen {
+        d.swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NodeError::Admin(format!("cannot listen on {addr}: {e}")))?;
+    }
+    for addr in opts.peers {
+        d.redials.push(Redial {
+            addr,
+            peer: None,
+            backoff_ms: REDIAL_MS_MIN,
+            next_at: Instant::now(),
+        });
+    }
+    // Admitted peers recorded before: dial them again where they listened.
+    let recorded = if d.node.config().learn_addresses {
+        d.node.store().peers().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for (peer, record) in recorded {
+        let (Ok(peer), Ok(rec)) = (
+            peer.parse::<PeerId>(),
+            serde_json::from_slice::<PeerRecord>(&record),
+        ) else {
+            continue;
+        };
+        for a in rec
+            .addresses
+            .iter()
+            .filter_map(|a| a.parse::<Multiaddr>().ok())
+        {
+            d.keep_dialling(a, Some(peer));
+        }
+    }
+    d.become_member();
+    let result = d.run_loop(admin_rx, shutdown).await;
+    d.shut_down();
+    server.abort();
+    let _ = std::fs::remove_file(&sock);
+    result
+}
+
+impl Daemon {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    async fn run_loop(
+        &mut self,
+        mut admin_rx: mpsc::Receiver<(Call, oneshot::Sender<Response>)>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), NodeError> {
+        tokio::pin!(shutdown);
+        let mut redial_tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            let wake = self.wake;
+            tokio::select! {
+                () = &mut shutdown => {
+                    info!("shutting down");
+                    return Ok(());
+                }
+                event = self.swarm.select_next_some() => self.on_swarm(event),
+                Some(written) = self.blob_written.recv() => self.blob_stored(written),
+                Some((req, reply)) = admin_rx.recv() => {
+                    let resp = self.on_admin(req);
+                    let _ = reply.send(resp);
+                }
+                () = sleep_until(wake) => {
+                    self.wake = None;
+                    self.engine_input(Input::Tick);
+                }
+                _ = redial_tick.tick() => {
+                    self.redial();
+                    self.recheck_if_lapsed();
+                    self.retry_admissions();
+                    self.close_strangers();
+                    self.write_summaries();
+                    self.retry_fetches();
+                }
+            }
+            self.after_step();
+        }
+    }
+
+    /// Ends every peer's sessions so their sync states are saved.
+    fn shut_down(&mut self) {
+        let peers: Vec<PeerId> = self.peer_creds.keys().copied().collect();
+        for p in peers {
+            self.drop_peer(&p);
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,138 @@
+//! The document adapter: the engine's view of the repository, with the
+//! proofs this node sends and the trust check of what it receives.
+
+use automerge::{AutoCommit, ChangeHash};
+use chrono::{DateTime, Utc};
+use crdt_model::DocumentId;
+use tracing::{debug, warn};
+
+use crate::engine::{CheckOutcome, Docs, PeerKey};
+use crate::repo::Repo;
+use crate::trust::signing::{
+    ChangeSignature, Proof, TrustContext, build_proof, changes_after, check_changes,
+};
+use crate::trust::{Credential, NodeKey};
+
+/// The engine's view of the repository.
+pub(super) struct RepoDocs<'a> {
+    pub(super) repo: &'a mut Repo,
+    pub(super) now: DateTime<Utc>,
+    /// What this node checks changes against; `None` checks nothing (no engine runs then).
+    pub(super) trust: Option<&'a TrustContext>,
+    /// This node's own credential, sent with its changes.
+    pub(super) credential: Option<&'a Credential>,
+}
+
+impl Docs for RepoDocs<'_> {
+    fn ids(&self) -> Vec<DocumentId> {
+        self.repo.document_ids().unwrap_or_else(|e| {
+            warn!(error = %e, "cannot list documents");
+            Vec::new()
+        })
+    }
+
+    fn get_mut(&mut self, id: &DocumentId) -> Option<&mut AutoCommit> {
+        match self.repo.existing(id) {
+            Ok(doc) => doc,
+            Err(e) => {
+                warn!(doc = %id, error = %e, "cannot load document");
+                None
+            }
+        }
+    }
+
+    fn create(&mut self, id: &DocumentId) -> &mut AutoCommit {
+        self.repo.create(id)
+    }
+
+    fn heads(&mut self, id: &DocumentId) -> Option<Vec<ChangeHash>> {
+        self.repo.heads(id).unwrap_or_else(|e| {
+            warn!(doc = %id, error = %e, "cannot read a document's heads");
+            None
+        })
+    }
+
+    fn changed(&mut self, id: &DocumentId, heads_before: &[ChangeHash]) {
+        if let Err(e) = self.repo.persist_received(self.now, id, heads_before) {
+            warn!(doc = %id, error = %e, "cannot persist changes from a peer");
+        }
+    }
+
+    fn proof(&mut self, id: &DocumentId, base: &[ChangeHash]) -> Vec<u8> {
+        let hashes = match self.repo.existing(id) {
+            Ok(Some(doc)) => changes_after(doc, base),
+            _ => return Vec::new(),
+        };
+        let store = self.repo.store();
+        let me = self.trust.map(|t| t.me.key);
+        let own = self.credential;
+        let signature_of = |hash: &ChangeHash| match store.signature(&hash.0) {
+            Ok(Some(rec)) => Some(ChangeSignature {
+                hash: hash.0,
+                author: NodeKey(rec.author),
+                signature: rec.signature,
+            }),
+            Ok(None) => {
+                debug!(doc = %id, %hash, "no signature held for a change; the peer will refuse it");
+                None
+            }
+            Err(e) => {
+                warn!(doc = %id, error = %e, "cannot read a signature");
+                None
+            }
+        };
+        let credential_of = |author: &NodeKey| {
+            if Some(*author) == me {
+                return own.cloned();
+            }
+            let bytes = store.author(&author.0).ok().flatten()?;
+            serde_json::from_slice::<Credential>(&bytes).ok()
+        };
+        build_proof(&hashes, signature_of, credential_of).encode()
+    }
+
+    fn check(
+        &mut self,
+        _peer: &PeerKey,
+        id: &DocumentId,
+        message: &automerge::sync::Message,
+        proof: &[u8],
+    ) -> Result<CheckOutcome, String> {
+        let Some(trust) = self.trust else {
+            return Err("this node is not a member of a federation".into());
+        };
+        if message.changes.is_empty() {
+            return Ok(CheckOutcome {
+                refused: Vec::new(),
+                filtered: trust.strip_refused(id, message, &self.heads(id).unwrap_or_default()),
+            });
+        }
+        let proof = Proof::decode(proof)?;
+        let mut empty = AutoCommit::new();
+        let now = self.now;
+        let current = match self.repo.existing(id) {
+            Ok(Some(doc)) => doc,
+            Ok(None) => &mut empty,
+            Err(e) => return Err(format!("cannot load {id}: {e}")),
+        };
+        let verdict = check_changes(trust, id, current, message, &proof, now)?;
+        // Keep signatures and credentials so this node can forward the changes.
+        let r = self.repo.store().batch().and_then(|mut b| {
+            for c in &verdict.accepted {
+                b.put_signature(
+                    &c.signature.hash,
+                    &c.signature.author.0,
+                    &c.signature.signature,
+                )?;
+                if let Some(cred) = &c.credential
+                    && let Ok(bytes) = serde_json::to_vec(cred)
+                {
+                    b.put_author(&c.signature.author.0, &bytes)?;
+                }
+            }
+            b.commit()
+        });
+        r.map_err(|e| format!("cannot store signatures: {e}"))?;
+        Ok(verdict.into_outcome())
+    }
+}

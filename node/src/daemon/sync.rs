@@ -1,0 +1,221 @@
+//! Driving the sync engine: feeding it input, carrying out its output, the
+//! sync protocol's stream events and the community summaries a street writes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use crdt_model::{DocKind, DocumentId};
+use libp2p::{PeerId, request_response};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use crate::engine::{Input, Output, PeerKey};
+use crate::net::codec::Frame;
+
+use super::peers::{STRIKE_WEIGHT_OVERSIZED, STRIKE_WEIGHT_REFUSED, STRIKES_LOGGED};
+use super::*;
+
+/// How many strikes a refusal counts: input that is broken or forged does;
+/// what honest peers meet in ordinary operation (a document they may not
+/// have, a peer not connected yet) does not.
+pub(super) fn strike_weight(reason: &crate::engine::Refusal) -> u32 {
+    use crate::engine::Refusal::*;
+    match reason {
+        TooLarge { .. }
+        | UnknownVersion { .. }
+        | Malformed { .. }
+        | Forged { .. }
+        | Violation { .. }
+        | BadSyncMessage { .. } => STRIKE_WEIGHT_REFUSED,
+        _ => 0,
+    }
+}
+
+impl Daemon {
+    /// Feeds the engine and carries out what it asks.
+    pub(super) fn engine_input(&mut self, input: Input) {
+        let now_ms = self.now_ms();
+        let mut docs = RepoDocs {
+            repo: &mut self.node.repo,
+            now: Utc::now(),
+            trust: self.trust.as_ref(),
+            credential: self.credential.as_ref(),
+        };
+        let Some(engine) = self.engine.as_mut() else {
+            return;
+        };
+        let outputs = engine.handle(input, now_ms, &mut docs);
+        let mut struck: HashMap<PeerId, u32> = HashMap::new();
+        for out in outputs {
+            match out {
+                Output::Send { peer, bytes } => match peer.as_str().parse::<PeerId>() {
+                    Ok(p) => {
+                        self.sync_bytes_sent += bytes.len() as u64;
+                        self.swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_request(&p, Frame::Bytes(bytes));
+                    }
+                    Err(_) => warn!(peer = %peer.as_str(), "engine addressed an unknown peer"),
+                },
+                Output::SaveSyncState { peer, doc, state } => {
+                    let r = self.node.store().batch().and_then(|mut b| {
+                        b.put_sync_state(peer.as_str(), &doc.to_string(), &state)?;
+                        b.commit()
+                    });
+                    if let Err(e) = r {
+                        warn!(peer = %peer.as_str(), doc = %doc, error = %e, "cannot save sync state");
+                    }
+                }
+                Output::Wake { at_ms } => {
+                    self.wake = Some(self.started + Duration::from_millis(at_ms));
+                }
+                Output::Refused { peer, reason } => {
+                    let parsed = peer.as_str().parse::<PeerId>().ok();
+                    // A flooding peer must not flood the log too: its first
+                    // refusals are logged, then only its ban.
+                    let strikes =
+                        parsed.map_or(0, |p| self.strikes.count(&p, Instant::now().into_std()));
+                    if strikes < STRIKES_LOGGED {
+                        warn!(peer = %peer.as_str(), reason = %reason, "refused input from peer");
+                    } else {
+                        debug!(peer = %peer.as_str(), reason = %reason, "refused input from peer");
+                    }
+                    // One strike per input however many changes it carried:
+                    // a relay's honest message may hold many changes refused
+                    // for one reason.
+                    if let Some(p) = parsed {
+                        let w = struck.entry(p).or_insert(0);
+                        *w = (*w).max(strike_weight(&reason));
+                    }
+                }
+                Output::Synced { peer, doc } => {
+                    if let Ok(p) = peer.as_str().parse::<PeerId>() {
+                        let row = self.sync_rows.entry((p, doc)).or_default();
+                        row.in_sync = true;
+                        row.last_synced = Some(Utc::now());
+                    }
+                }
+            }
+        }
+        for (p, weight) in struck.into_iter().filter(|(_, w)| *w > 0) {
+            self.strike(p, weight, "refused input");
+        }
+    }
+
+    /// Announces what was written and fetches the blobs it references.
+    pub(super) fn after_step(&mut self) {
+        let written = self.node.repo().take_written();
+        for doc in written {
+            // The peer it came from holds it; everyone else is behind now.
+            for ((p, d), row) in self.sync_rows.iter_mut() {
+                if *d == doc && Some(*p) != self.source {
+                    row.in_sync = false;
+                }
+            }
+            if doc.kind() == DocKind::Reports {
+                self.blob_refs.invalidate(&doc);
+                self.want_blobs(&doc);
+                // A street keeps a summary of each of its communities.
+                if self.node.config().role == crate::config::Role::Street
+                    && doc.place().parent().as_ref() == Some(&self.node.config().place)
+                {
+                    self.summaries_due.insert(doc.place().clone());
+                }
+            }
+            if doc.kind() == DocKind::Charter {
+                self.recheck_peers();
+            }
+            if self.source.is_none() {
+                self.engine_input(Input::LocalChange { doc });
+            }
+        }
+        self.source = None;
+        self.start_fetches();
+    }
+
+    pub(super) fn on_sync(&mut self, event: request_response::Event<Frame, Vec<u8>>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, Vec::new());
+                let request = match request {
+                    Frame::Bytes(b) => b,
+                    Frame::Oversized { max } => {
+                        warn!(%peer, max, "refused a sync message larger than the limit; nothing of it was read further");
+                        self.strike(peer, STRIKE_WEIGHT_OVERSIZED, "oversized messages");
+                        return;
+                    }
+                };
+                if let Some(verdict) =
+                    self.strikes
+                        .spend(peer, request.len(), Instant::now().into_std())
+                {
+                    self.punish(peer, verdict, "traffic over its budget");
+                }
+                if !self.connected.contains_key(&peer) {
+                    return;
+                }
+                self.sync_bytes_received += request.len() as u64;
+                self.source = Some(peer);
+                self.engine_input(Input::Message {
+                    peer: PeerKey::new(peer.to_string()),
+                    bytes: request,
+                });
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                warn!(%peer, %error, "refused a sync message");
+            }
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                debug!(%peer, %error, "a sync message was not delivered; the engine retries");
+            }
+            _ => {}
+        }
+    }
+
+    /// Rewrites the summaries of communities whose reports changed, at most
+    /// once every [`SUMMARY_INTERVAL_MS`].
+    pub(super) fn write_summaries(&mut self) {
+        if self.summaries_due.is_empty()
+            || self.summaries_written.elapsed() < Duration::from_millis(SUMMARY_INTERVAL_MS)
+        {
+            return;
+        }
+        self.summaries_written = Instant::now();
+        let due = std::mem::take(&mut self.summaries_due);
+        let now = Utc::now();
+        let mut counted = Vec::new();
+        for place in due {
+            let filter = crdt_model::StatsFilter {
+                place: Some(place.clone()),
+                ..Default::default()
+            };
+            match self.node.stats(&filter, now) {
+                Ok(view) => counted.push((place, view.stats)),
+                Err(e) => warn!(%place, error = %e, "cannot count a community's reports"),
+            }
+        }
+        let id = DocumentId::singleton(self.node.config().place.clone(), DocKind::Summary);
+        let r = self.node.repo.write(now, |w| {
+            let doc = w.doc(&id)?;
+            for (place, stats) in &counted {
+                crdt_model::summary::put(doc, place, stats, now)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            warn!(error = %e, "cannot write the statistics summary");
+        }
+    }
+}
