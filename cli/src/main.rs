@@ -152,9 +152,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Blob(BlobCommand::Get { hash, out: file }) => {
             let hash: node::store::BlobHash = hash.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
             match dispatch(&dir, Request::Blob(hash))? {
-                Response::Blob(hex) => {
-                    let bytes = hex::decode(&hex)
-                        .map_err(|_| anyhow::anyhow!("the node sent a malformed blob"))?;
+                Response::Blob(body) => {
+                    let bytes = body.bytes;
                     match file {
                         Some(path) => std::fs::write(&path, &bytes)
                             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,

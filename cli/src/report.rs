@@ -201,6 +201,7 @@ fn submission(a: SubmitArgs) -> anyhow::Result<ReportSubmission> {
         },
         photos,
         voices,
+        loaded: None,
     })
 }
 

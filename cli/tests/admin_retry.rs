@@ -28,6 +28,7 @@ fn call(id: &str) -> Call {
             },
             photos: Vec::new(),
             voices: Vec::new(),
+            loaded: None,
         }),
     }
 }

@@ -1,5 +1,6 @@
 //! A stock libp2p peer that was never admitted connects to a street, opens
-//! sync and blob streams and sends large frames. It gets nothing, is
+//! sync and blob streams and sends large frames. The street offers it neither
+//! protocol (its streams fail negotiation), so it gets nothing, is
 //! disconnected, is never listed or recorded, and the street's resident
 //! memory stays bounded. A quiet stranger that sends nothing is closed by
 //! the node after the grace period.
@@ -41,6 +42,7 @@ async fn a_stranger_is_disconnected_unrecorded_and_costs_bounded_memory() {
     let mut victim: Option<PeerId> = None;
     let mut closed = false;
     let mut answers = 0usize;
+    let mut denied = 0usize;
     let mut peak = at_rest;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     while !closed {
@@ -69,6 +71,18 @@ async fn a_stranger_is_disconnected_unrecorded_and_costs_bounded_memory() {
                 SwarmEvent::Behaviour(BehaviourEvent::Blob(
                     libp2p::request_response::Event::Message { .. },
                 )) => answers += 1,
+                // The street's gate offers a stranger neither protocol: the
+                // streams fail negotiation before a byte of a frame is read.
+                SwarmEvent::Behaviour(
+                    BehaviourEvent::Sync(libp2p::request_response::Event::OutboundFailure {
+                        error: libp2p::request_response::OutboundFailure::UnsupportedProtocols,
+                        ..
+                    })
+                    | BehaviourEvent::Blob(libp2p::request_response::Event::OutboundFailure {
+                        error: libp2p::request_response::OutboundFailure::UnsupportedProtocols,
+                        ..
+                    }),
+                ) => denied += 1,
                 _ => {}
             },
         }
@@ -79,7 +93,11 @@ async fn a_stranger_is_disconnected_unrecorded_and_costs_bounded_memory() {
         !peers.to_string().contains(&stranger_id.to_string()),
         "the stranger is listed: {peers}"
     );
-    eprintln!("street RSS: {at_rest} KiB at rest, {peak} KiB at most; {answers} blob answers");
+    eprintln!(
+        "street RSS: {at_rest} KiB at rest, {peak} KiB at most; {answers} blob answers, {denied} streams denied"
+    );
+    assert_eq!(answers, 0, "a stranger's blob request was answered");
+    assert!(denied > 0, "no stream of the stranger was denied");
     assert!(
         peak < STREET_RSS_KIB_MAX,
         "the street grew to {peak} KiB under a stranger"

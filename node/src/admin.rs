@@ -125,6 +125,28 @@ pub struct SyncRow {
     pub last_synced: Option<DateTime<Utc>>,
 }
 
+/// A blob in an answer. Over the admin socket the JSON line carries only
+/// `len`, and exactly that many raw bytes follow the line: a photo costs its
+/// size on the wire, not twice that in hex, and is never parsed as JSON.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BlobBody {
+    /// How many bytes follow the line.
+    pub len: u64,
+    /// The bytes themselves (not part of the JSON).
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+impl BlobBody {
+    /// A body holding `bytes`.
+    pub fn new(bytes: Vec<u8>) -> BlobBody {
+        BlobBody {
+            len: bytes.len() as u64,
+            bytes,
+        }
+    }
+}
+
 /// A node's answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
@@ -137,8 +159,9 @@ pub enum Response {
     Reports(Vec<ReportView>),
     /// For [`Request::ShowReport`].
     Report(Box<ReportView>),
-    /// For [`Request::Blob`]: the bytes as lowercase hex.
-    Blob(String),
+    /// For [`Request::Blob`]: the bytes, which over the admin socket follow
+    /// the answer's line raw rather than inside its JSON.
+    Blob(BlobBody),
     /// For [`Request::Peers`].
     Peers(Vec<PeerRow>),
     /// For [`Request::SyncStatus`].
@@ -227,7 +250,7 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         }
         Request::ListReports(filter) => Response::Reports(node.reports(&filter, now)?),
         Request::ShowReport(id) => Response::Report(Box::new(node.report(&id, now)?)),
-        Request::Blob(hash) => Response::Blob(hex::encode(node.blob(&hash)?)),
+        Request::Blob(hash) => Response::Blob(BlobBody::new(node.blob(&hash)?)),
         Request::Peers => Response::Peers(node.known_peers()?),
         Request::Documents => Response::Documents(node.documents()?),
         Request::Workflow(w) => Response::Workflow(Box::new(node.execute_workflow(w, now)?)),
@@ -285,7 +308,27 @@ pub fn call_running(dir: &Path, call: &Call) -> Result<Option<Response>, NodeErr
     let mut reader = BufReader::new(&stream).take(LINE_BYTES_MAX as u64);
     let mut answer = String::new();
     reader.read_line(&mut answer).map_err(io)?;
-    let resp = serde_json::from_str(&answer).map_err(|e| NodeError::AnswerLost(e.to_string()))?;
+    let mut resp =
+        serde_json::from_str(&answer).map_err(|e| NodeError::AnswerLost(e.to_string()))?;
+    if let Response::Blob(body) = &mut resp {
+        if body.len > crate::store::BLOB_BYTES_MAX as u64 {
+            return Err(NodeError::Admin(format!(
+                "the node announced a blob of {} bytes, more than any blob held",
+                body.len
+            )));
+        }
+        // The bytes follow the line; what the line reader buffered of them
+        // is still in its buffer.
+        let mut rest = reader.into_inner().take(body.len);
+        rest.read_to_end(&mut body.bytes).map_err(io)?;
+        if body.bytes.len() as u64 != body.len {
+            return Err(NodeError::AnswerLost(format!(
+                "the blob was cut short after {} of {} bytes",
+                body.bytes.len(),
+                body.len
+            )));
+        }
+    }
     Ok(Some(resp))
 }
 

@@ -220,12 +220,35 @@ pub struct ReportSubmission {
     pub photos: Vec<PathBuf>,
     /// Voice-note files.
     pub voices: Vec<PathBuf>,
+    /// The files, once [`ReportSubmission::preload`] read them: a running
+    /// node reads them on the caller's connection, not on its loop.
+    #[serde(skip)]
+    pub loaded: Option<Vec<NewAttachment>>,
 }
 
 impl ReportSubmission {
-    /// Reads the attachment files, refusing empty or oversized ones before
-    /// reading them whole.
-    pub fn load(self) -> Result<SubmitReport, NodeError> {
+    /// Reads the attachment files now, so that [`ReportSubmission::load`]
+    /// does not touch the disk; an unreadable file fails here.
+    pub fn preload(mut self) -> Result<Self, NodeError> {
+        let loaded = self.read_attachments()?;
+        self.loaded = Some(loaded);
+        Ok(self)
+    }
+
+    /// Reads the attachment files (unless preloaded), refusing empty or
+    /// oversized ones before reading them whole.
+    pub fn load(mut self) -> Result<SubmitReport, NodeError> {
+        let attachments = match self.loaded.take() {
+            Some(loaded) => loaded,
+            None => self.read_attachments()?,
+        };
+        Ok(SubmitReport {
+            content: self.content,
+            attachments,
+        })
+    }
+
+    fn read_attachments(&self) -> Result<Vec<NewAttachment>, NodeError> {
         let mut attachments = Vec::new();
         for (paths, kind) in [
             (&self.photos, AttachmentKind::Photo),
@@ -235,10 +258,7 @@ impl ReportSubmission {
                 attachments.push(read_attachment(p, kind)?);
             }
         }
-        Ok(SubmitReport {
-            content: self.content,
-            attachments,
-        })
+        Ok(attachments)
     }
 }
 
@@ -444,6 +464,19 @@ impl Node {
     /// The documents and the store.
     pub fn repo(&mut self) -> &mut Repo {
         &mut self.repo
+    }
+
+    /// The same node for reading only, over the same open store, with a
+    /// document cache of its own: any write through it fails. It sees what
+    /// is durable, so the running node answers large reads through one on
+    /// another thread while its own loop goes on.
+    pub fn reader(&self) -> Node {
+        Node {
+            dir: self.dir.clone(),
+            config: self.config.clone(),
+            identity: self.identity.clone(),
+            repo: Repo::new(self.repo.store().read_only_view(), self.identity.actor_id()),
+        }
     }
 
     /// Identity, role, place and what the store holds.

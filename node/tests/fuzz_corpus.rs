@@ -632,6 +632,7 @@ fn admin_request_seeds() -> Seeds {
                 },
                 photos: vec!["/tmp/p.jpg".into()],
                 voices: vec![],
+                loaded: None,
             }),
         ),
         ("blob", None, Request::Blob(BlobHash::of(b"a photo"))),

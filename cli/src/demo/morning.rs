@@ -655,6 +655,7 @@ impl Player<'_> {
             },
             photos: photo.into_iter().collect(),
             voices: Vec::new(),
+            loaded: None,
         };
         let submitted: Submitted = match self.fleet.ask(who, Request::SubmitReport(sub))? {
             Response::Submitted(s) => *s,

@@ -171,6 +171,10 @@ impl Hostile {
         match ev {
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
                 self.victim = Some(peer_id);
+                // It takes the node's streams without checking its credential.
+                let b = self.swarm.behaviour_mut();
+                b.sync.open(peer_id);
+                b.blob.open(peer_id);
                 let cred = Frame::Bytes(self.credential_bytes.clone());
                 self.swarm
                     .behaviour_mut()
@@ -201,6 +205,20 @@ impl Hostile {
                     });
                 }
             }
+            // Acknowledges the node's credential, as an honest peer would
+            // once it verified it: the node then syncs with it.
+            SwarmEvent::Behaviour(BehaviourEvent::Admission(
+                request_response::Event::Message {
+                    message: request_response::Message::Request { channel, .. },
+                    ..
+                },
+            )) => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .admission
+                    .send_response(channel, Vec::new());
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(
                 request_response::Event::OutboundFailure { error, .. },
             )) => {
@@ -229,6 +247,11 @@ impl Hostile {
                     .behaviour_mut()
                     .blob
                     .send_response(channel, answer.encode());
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Blob(
+                request_response::Event::OutboundFailure { error, .. },
+            )) => {
+                eprintln!("hostile: a blob request failed: {error}");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Blob(request_response::Event::Message {
                 message: request_response::Message::Response { response, .. },

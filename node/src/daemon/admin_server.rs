@@ -22,8 +22,36 @@ pub(super) const ADMIN_ACCEPT_BACKOFF_MS_MIN: u64 = 100;
 /// Longest wait after failed accepts.
 pub(super) const ADMIN_ACCEPT_BACKOFF_MS_MAX: u64 = 5_000;
 
+/// Reads that may be large: answered on a blocking thread over a read-only
+/// view of the store, so the loop never waits on them.
+fn off_loop(request: &Request) -> bool {
+    match request {
+        Request::ListReports(_)
+        | Request::ShowReport(_)
+        | Request::Blob(_)
+        | Request::Documents => true,
+        Request::Workflow(w) => !w.writes(),
+        _ => false,
+    }
+}
+
 impl Daemon {
-    pub(super) fn on_admin(&mut self, call: Call) -> Response {
+    /// Answers an admin call: large reads on a blocking thread, everything
+    /// else (writes, and what only the loop knows) here.
+    pub(super) fn on_admin(&mut self, call: Call, reply: oneshot::Sender<Response>) {
+        if off_loop(&call.request) && !call.request.writes() {
+            let mut reader = self.node.reader();
+            tokio::task::spawn_blocking(move || {
+                let resp = admin::execute_call(&mut reader, call, Utc::now())
+                    .unwrap_or_else(|e| Response::Error(e.to_string()));
+                let _ = reply.send(resp);
+            });
+            return;
+        }
+        let _ = reply.send(self.answer(call));
+    }
+
+    fn answer(&mut self, call: Call) -> Response {
         let Call { id, request } = call;
         let result = match request {
             Request::Status => self.node.status().map(|mut s| {
@@ -135,6 +163,23 @@ pub(super) async fn serve_admin(
     }
 }
 
+/// Reads a report's attachment files here, on a blocking thread, so the
+/// loop that stores the report does not wait on the disk.
+async fn preload(call: Call) -> Result<Call, String> {
+    let Call { id, request } = call;
+    let Request::SubmitReport(sub) = request else {
+        return Ok(Call { id, request });
+    };
+    let sub = tokio::task::spawn_blocking(move || sub.preload())
+        .await
+        .map_err(|e| format!("cannot read the attachments: {e}"))?
+        .map_err(|e| e.to_string())?;
+    Ok(Call {
+        id,
+        request: Request::SubmitReport(sub),
+    })
+}
+
 pub(super) async fn admin_connection(
     stream: UnixStream,
     tx: mpsc::Sender<(Call, oneshot::Sender<Response>)>,
@@ -149,7 +194,11 @@ pub(super) async fn admin_connection(
     )
     .await
     .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no request in time"))??;
-    let resp = match serde_json::from_str::<Call>(&line) {
+    let call = match serde_json::from_str::<Call>(&line) {
+        Ok(call) => preload(call).await,
+        Err(e) => Err(format!("malformed admin request: {e}")),
+    };
+    let resp = match call {
         Ok(req) => {
             let (reply, answer) = oneshot::channel();
             if tx.send((req, reply)).await.is_err() {
@@ -160,10 +209,14 @@ pub(super) async fn admin_connection(
                     .unwrap_or_else(|_| Response::Error("the node is shutting down".into()))
             }
         }
-        Err(e) => Response::Error(format!("malformed admin request: {e}")),
+        Err(e) => Response::Error(e),
     };
     let mut out = serde_json::to_string(&resp)
         .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"value\":\"{e}\"}}"));
     out.push('\n');
-    write.write_all(out.as_bytes()).await
+    write.write_all(out.as_bytes()).await?;
+    if let Response::Blob(body) = &resp {
+        write.write_all(&body.bytes).await?;
+    }
+    Ok(())
 }

@@ -104,22 +104,32 @@ impl Daemon {
             }
             return;
         }
-        let request_response::Event::Message {
-            peer,
-            message:
-                request_response::Message::Request {
-                    request, channel, ..
-                },
-            ..
-        } = event
-        else {
-            return;
+        let (peer, request, channel) = match event {
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Response { .. },
+                ..
+            } => {
+                // The peer admitted this node: its gate is open to our streams.
+                if self.connected.contains_key(&peer) {
+                    self.acked.insert(peer);
+                    self.peer_up(peer);
+                }
+                return;
+            }
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => (peer, request, channel),
+            _ => return,
         };
-        let _ = self
-            .swarm
-            .behaviour_mut()
-            .admission
-            .send_response(channel, Vec::new());
+        // The answer is sent only when the credential admits the peer, and
+        // means that this node now takes its sync and blob streams; a peer
+        // refused hears nothing and is disconnected.
         if self.engine.is_none() {
             debug!(%peer, "ignoring a credential: this node has not joined a federation");
             return;
@@ -151,35 +161,64 @@ impl Daemon {
                                 .admit_peer(PeerKey::new(peer.to_string()), member);
                         }
                     }
+                    self.acknowledge(channel);
                     return;
                 }
+                // Open before answering (and before saying so in the log):
+                // the peer sends only after the answer.
+                let b = self.swarm.behaviour_mut();
+                b.sync.open(peer);
+                b.blob.open(peer);
                 info!(%peer, role = %member.role, place = %member.place, "peer admitted");
                 self.peer_creds.insert(peer, cred);
                 self.unadmitted.remove(&peer);
                 let addrs = self.pending_addrs.take(&peer);
                 self.remember_peer(&peer, &addrs);
-                let key = PeerKey::new(peer.to_string());
                 if let Some(engine) = self.engine.as_mut() {
-                    engine.policy_mut().admit_peer(key.clone(), member);
+                    engine
+                        .policy_mut()
+                        .admit_peer(PeerKey::new(peer.to_string()), member);
                 }
-                let states = self
-                    .node
-                    .store()
-                    .sync_states_for(&peer.to_string())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|(doc, state)| DocumentId::parse(&doc).ok().map(|d| (d, state)))
-                    .collect();
-                self.engine_input(Input::PeerUp {
-                    peer: key,
-                    sync_states: states,
-                });
+                self.acknowledge(channel);
+                self.peer_up(peer);
             }
             Err(reason) => {
                 warn!(%peer, %reason, "refused peer: its credential does not admit it to this federation");
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
         }
+    }
+
+    fn acknowledge(&mut self, channel: request_response::ResponseChannel<Vec<u8>>) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .admission
+            .send_response(channel, Vec::new());
+    }
+
+    /// Starts syncing with `peer` once each side has admitted the other:
+    /// this node verified its credential, and it acknowledged ours. Before
+    /// both, one side's streams would meet the other's closed gate.
+    pub(super) fn peer_up(&mut self, peer: PeerId) {
+        if !self.peer_creds.contains_key(&peer)
+            || !self.acked.contains(&peer)
+            || !self.up.insert(peer)
+        {
+            return;
+        }
+        let states = self
+            .node
+            .store()
+            .sync_states_for(&peer.to_string())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(doc, state)| DocumentId::parse(&doc).ok().map(|d| (d, state)))
+            .collect();
+        self.engine_input(Input::PeerUp {
+            peer: PeerKey::new(peer.to_string()),
+            sync_states: states,
+        });
     }
 
     pub(super) fn verify_peer(

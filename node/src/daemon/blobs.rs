@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use crate::engine::{PeerKey, Policy as _};
-use crate::net::blob::{Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress, serve};
+use crate::net::blob::{Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress};
 use crate::net::codec::Frame;
 use crate::store::{BlobHash, Store, StoreError};
 
@@ -18,6 +18,10 @@ use super::*;
 
 /// Blob fetches in flight at once.
 pub(super) const BLOB_FETCHES_MAX: usize = 8;
+/// Chunks read for peers at once, each on a blocking thread.
+pub(super) const BLOB_SERVES_MAX: usize = 4;
+/// Chunk requests waiting to be read; more are refused for now.
+pub(super) const BLOB_SERVE_QUEUE_MAX: usize = 256;
 /// First wait before asking again for a blob that a peer did not hold (it
 /// may still be fetching it itself) or failed to send; doubles per attempt.
 pub(super) const BLOB_RETRY_MS_MIN: u64 = 2_000;
@@ -27,6 +31,9 @@ pub(super) const BLOB_RETRY_MS_MAX: u64 = 300_000;
 pub(super) const BLOB_ATTEMPTS_MAX: u32 = 12;
 /// Blob fetches waiting to start.
 pub(super) const BLOB_QUEUE_MAX: usize = 100_000;
+
+/// A chunk read for a peer: where to answer, and the encoded response.
+pub(super) type ChunkRead = (request_response::ResponseChannel<Vec<u8>>, Vec<u8>);
 
 /// A verified blob on its way to the writer thread.
 pub(super) type BlobWrite = (BlobHash, Vec<u8>);
@@ -64,10 +71,7 @@ impl Daemon {
     }
 
     pub(super) fn want_blobs(&mut self, doc_id: &DocumentId) {
-        let Some(from) = self
-            .source
-            .or_else(|| self.peer_creds.keys().next().copied())
-        else {
+        let Some(from) = self.source.or_else(|| self.up.iter().next().copied()) else {
             return;
         };
         let hashes: Vec<BlobHash> = match self.blob_refs.of(self.node.repo(), doc_id) {
@@ -144,8 +148,8 @@ impl Daemon {
             return;
         }
         let mut peers: Vec<PeerId> = self
-            .peer_creds
-            .keys()
+            .up
+            .iter()
             .filter(|p| self.connected.contains_key(p))
             .copied()
             .collect();
@@ -176,11 +180,7 @@ impl Daemon {
             } => {
                 if !self.peer_creds.contains_key(&peer) {
                     warn!(%peer, "refused a blob request from a peer that is not admitted");
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .blob
-                        .send_response(channel, ChunkResponse::Refused.encode());
+                    self.refuse_chunk(channel);
                     return;
                 }
                 let decoded = match &request {
@@ -196,27 +196,13 @@ impl Daemon {
                         Err(BlobWireError::NotEntitled)
                     }
                 });
-                let resp = match decoded {
-                    Ok(req) => match self
-                        .serve_cache
-                        .get_or_load(&req.hash, || self.node.store().blob(&req.hash))
-                    {
-                        Ok(blob) => serve(&req, blob.as_deref().map(Vec::as_slice)),
-                        Err(e) => {
-                            warn!(%peer, hash = %req.hash, error = %e, "cannot read a blob to serve");
-                            ChunkResponse::NotFound
-                        }
-                    },
+                match decoded {
+                    Ok(req) => self.serve_later(peer, req, channel),
                     Err(e) => {
                         warn!(%peer, error = %e, "refused a blob request");
-                        ChunkResponse::Refused
+                        self.refuse_chunk(channel);
                     }
-                };
-                let _ = self
-                    .swarm
-                    .behaviour_mut()
-                    .blob
-                    .send_response(channel, resp.encode());
+                }
             }
             request_response::Event::Message {
                 peer,
@@ -282,6 +268,71 @@ impl Daemon {
             }
             _ => {}
         }
+    }
+}
+
+impl Daemon {
+    /// Queues a chunk for a peer; it is read on a blocking thread, at most
+    /// [`BLOB_SERVES_MAX`] at once, so the loop never reads blobs itself.
+    /// A full queue answers "refused": the fetcher tries again later.
+    fn serve_later(
+        &mut self,
+        peer: PeerId,
+        req: ChunkRequest,
+        channel: request_response::ResponseChannel<Vec<u8>>,
+    ) {
+        if self.serve_queue.len() >= BLOB_SERVE_QUEUE_MAX {
+            debug!(%peer, "blob serving queue full; refusing a chunk request");
+            self.refuse_chunk(channel);
+            return;
+        }
+        self.serve_queue.push_back((peer, req, channel));
+        self.start_serving();
+    }
+
+    /// Starts reading queued chunks while fewer than [`BLOB_SERVES_MAX`] are read.
+    pub(super) fn start_serving(&mut self) {
+        while self.serving < BLOB_SERVES_MAX {
+            let Some((peer, req, channel)) = self.serve_queue.pop_front() else {
+                return;
+            };
+            self.serving += 1;
+            let store = self.node.store().read_only_view();
+            let done = self.served_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let resp = match store.blob_chunk(&req.hash, req.offset, req.len) {
+                    Ok(Some((total, bytes))) => ChunkResponse::Chunk { total, bytes },
+                    Ok(None) => ChunkResponse::NotFound,
+                    Err(e) => {
+                        warn!(%peer, hash = %req.hash, error = %e, "cannot read a blob to serve");
+                        ChunkResponse::NotFound
+                    }
+                };
+                // The loop is gone when this fails: nothing to answer then.
+                let _ = done.blocking_send((channel, resp.encode()));
+            });
+        }
+    }
+
+    /// Answers a chunk request with "refused".
+    fn refuse_chunk(&mut self, channel: request_response::ResponseChannel<Vec<u8>>) {
+        let refused = ChunkResponse::Refused.encode();
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .blob
+            .send_response(channel, refused);
+    }
+
+    /// Sends a chunk read off the loop.
+    pub(super) fn chunk_read(&mut self, (channel, bytes): ChunkRead) {
+        self.serving = self.serving.saturating_sub(1);
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .blob
+            .send_response(channel, bytes);
+        self.start_serving();
     }
 }
 

@@ -10,7 +10,7 @@ mod peers;
 mod repo_docs;
 mod sync;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ use crate::blob_refs::BlobRefs;
 use crate::engine::{Engine, Input};
 use crate::error::NodeError;
 use crate::net::address_book;
-use crate::net::blob::{SERVE_CACHE_BYTES, SERVE_CACHE_ENTRIES, ServeCache};
+use crate::net::blob::ChunkRequest;
 use crate::net::strikes::Strikes;
 use crate::net::{Behaviour, build_swarm};
 use crate::store::BlobHash;
@@ -39,7 +39,9 @@ use crate::trust::signing::TrustContext;
 use crate::trust::{Credential, FederationPolicy, NodeKey};
 
 use admin_server::serve_admin;
-use blobs::{BlobRetry, BlobWrite, BlobWritten, Fetch, spawn_blob_writer};
+use blobs::{
+    BLOB_SERVES_MAX, BlobRetry, BlobWrite, BlobWritten, ChunkRead, Fetch, spawn_blob_writer,
+};
 use repo_docs::RepoDocs;
 
 /// Addresses dialled again at most (explicit peers and recorded ones).
@@ -92,6 +94,10 @@ struct Daemon {
     engine: Option<Engine<FederationPolicy>>,
     /// Credentials of peers that presented a valid one, re-checked when the charter changes.
     peer_creds: HashMap<PeerId, Credential>,
+    /// Peers that acknowledged this node's credential (they admitted it).
+    acked: HashSet<PeerId>,
+    /// Peers the engine syncs with: admitted here, and acknowledged us.
+    up: HashSet<PeerId>,
     /// What incoming changes are checked against, once a member.
     trust: Option<TrustContext>,
     /// This node's credential, once a member.
@@ -117,8 +123,16 @@ struct Daemon {
     /// Blobs handed to the writer and not yet answered; they count against
     /// [`BLOB_FETCHES_MAX`] so memory stays bounded.
     storing: usize,
-    /// Blobs served lately, read and verified once per transfer.
-    serve_cache: ServeCache,
+    /// Chunk requests of peers waiting to be read off the loop.
+    serve_queue: VecDeque<(
+        PeerId,
+        ChunkRequest,
+        request_response::ResponseChannel<Vec<u8>>,
+    )>,
+    /// Chunks being read now.
+    serving: usize,
+    /// Where the reading threads hand chunks back.
+    served_tx: mpsc::Sender<ChunkRead>,
     /// Which blobs each reports document references, for serving only to
     /// entitled peers.
     blob_refs: BlobRefs,
@@ -200,11 +214,14 @@ async fn run_node(
             .unwrap_or_default(),
     );
     let (blob_writes, blob_written) = spawn_blob_writer(node.store().clone());
+    let (served_tx, served_rx) = mpsc::channel(BLOB_SERVES_MAX);
     let mut d = Daemon {
         node,
         swarm,
         engine: None,
         peer_creds: HashMap::new(),
+        acked: HashSet::new(),
+        up: HashSet::new(),
         trust: None,
         credential: None,
         seed,
@@ -221,7 +238,9 @@ async fn run_node(
         blob_writes,
         blob_written,
         storing: 0,
-        serve_cache: ServeCache::new(SERVE_CACHE_ENTRIES, SERVE_CACHE_BYTES),
+        serve_queue: VecDeque::new(),
+        serving: 0,
+        served_tx,
         blob_refs: BlobRefs::new(),
         source: None,
         sync_bytes_sent: 0,
@@ -283,7 +302,7 @@ async fn run_node(
         }
     }
     d.become_member();
-    let result = d.run_loop(admin_rx, shutdown).await;
+    let result = d.run_loop(admin_rx, served_rx, shutdown).await;
     d.shut_down();
     server.abort();
     let _ = std::fs::remove_file(&sock);
@@ -298,6 +317,7 @@ impl Daemon {
     async fn run_loop(
         &mut self,
         mut admin_rx: mpsc::Receiver<(Call, oneshot::Sender<Response>)>,
+        mut served_rx: mpsc::Receiver<ChunkRead>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), NodeError> {
         tokio::pin!(shutdown);
@@ -311,10 +331,8 @@ impl Daemon {
                 }
                 event = self.swarm.select_next_some() => self.on_swarm(event),
                 Some(written) = self.blob_written.recv() => self.blob_stored(written),
-                Some((req, reply)) = admin_rx.recv() => {
-                    let resp = self.on_admin(req);
-                    let _ = reply.send(resp);
-                }
+                Some(chunk) = served_rx.recv() => self.chunk_read(chunk),
+                Some((req, reply)) = admin_rx.recv() => self.on_admin(req, reply),
                 () = sleep_until(wake) => {
                     self.wake = None;
                     self.engine_input(Input::Tick);

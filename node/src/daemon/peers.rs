@@ -141,11 +141,17 @@ impl Daemon {
 
     /// Ends a peer's sessions and forgets its admission.
     pub(super) fn drop_peer(&mut self, peer: &PeerId) {
+        self.acked.remove(peer);
+        let b = self.swarm.behaviour_mut();
+        b.sync.close(peer);
+        b.blob.close(peer);
         if self.peer_creds.remove(peer).is_none() {
             return;
         }
         let key = PeerKey::new(peer.to_string());
-        self.engine_input(Input::PeerDown { peer: key.clone() });
+        if self.up.remove(peer) {
+            self.engine_input(Input::PeerDown { peer: key.clone() });
+        }
         if let Some(engine) = self.engine.as_mut() {
             engine.policy_mut().forget_peer(&key);
         }

@@ -167,6 +167,12 @@ impl Daemon {
                 if !self.connected.contains_key(&peer) {
                     return;
                 }
+                // The gate let it through, so this node admitted the peer;
+                // and the peer sends only once it admitted this node, so its
+                // message may overtake its acknowledgement: it counts as one.
+                if self.peer_creds.contains_key(&peer) && self.acked.insert(peer) {
+                    self.peer_up(peer);
+                }
                 self.sync_bytes_received += request.len() as u64;
                 self.source = Some(peer);
                 self.engine_input(Input::Message {

@@ -7,18 +7,21 @@ use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{connection_limits, identify, mdns, ping, request_response};
 
 use super::codec::BytesCodec;
+use super::gate::Gate;
 
 /// The node's network behaviour.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     /// Caps on connections: total, pending, per peer.
     pub limits: connection_limits::Behaviour,
-    /// `/yizhan/sync/1`: engine messages, acknowledged with an empty response.
-    pub sync: request_response::Behaviour<BytesCodec>,
+    /// `/yizhan/sync/1`: engine messages, acknowledged with an empty
+    /// response; inbound streams only from admitted peers.
+    pub sync: Gate<request_response::Behaviour<BytesCodec>>,
     /// `/yizhan/admission/1`: credentials exchanged on connect.
     pub admission: request_response::Behaviour<BytesCodec>,
-    /// `/yizhan/blob/1`: blob chunks by hash.
-    pub blob: request_response::Behaviour<BytesCodec>,
+    /// `/yizhan/blob/1`: blob chunks by hash; inbound streams only from
+    /// admitted peers.
+    pub blob: Gate<request_response::Behaviour<BytesCodec>>,
     /// Learns peers' listen addresses and protocols.
     pub identify: identify::Behaviour,
     /// Keeps connections alive and measures round trips.

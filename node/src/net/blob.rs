@@ -5,20 +5,12 @@
 //! chunks, refuses a total over its cap before asking for more, and verifies
 //! the assembled bytes against the hash before anything is stored.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-
 use thiserror::Error;
 
 use crate::store::BlobHash;
 
 /// Largest chunk a response carries.
 pub const BLOB_CHUNK_BYTES_MAX: u32 = 1024 * 1024;
-/// Multi-chunk blobs a node keeps after serving a chunk of them (a peer
-/// fetches up to this many at once, a chunk at a time).
-pub const SERVE_CACHE_ENTRIES: usize = 8;
-/// Bytes those blobs may hold at most.
-pub const SERVE_CACHE_BYTES: usize = 64 << 20;
 /// Exact size of a request: hash, offset, length.
 pub const BLOB_REQUEST_BYTES: usize = 32 + 8 + 4;
 /// Response header: status byte and total size.
@@ -147,64 +139,6 @@ pub fn serve(req: &ChunkRequest, blob: Option<&[u8]>) -> ChunkResponse {
     ChunkResponse::Chunk {
         total,
         bytes: blob.get(start..end).unwrap_or_default().to_vec(),
-    }
-}
-
-/// Blobs served lately, so a transfer of many chunks reads a blob from the
-/// store and verifies its hash once, not once per chunk. Blobs are immutable
-/// (named by their hash), so an entry never goes stale. Bounded by count and
-/// by bytes; the oldest entry goes first. Blobs of one chunk or less are not
-/// kept: they are served by a single request anyway.
-#[derive(Debug)]
-pub struct ServeCache {
-    entries: VecDeque<(BlobHash, Arc<Vec<u8>>)>,
-    bytes: usize,
-    entries_max: usize,
-    bytes_max: usize,
-}
-
-impl ServeCache {
-    /// A cache of at most `entries_max` blobs and `bytes_max` bytes.
-    pub fn new(entries_max: usize, bytes_max: usize) -> ServeCache {
-        ServeCache {
-            entries: VecDeque::new(),
-            bytes: 0,
-            entries_max,
-            bytes_max,
-        }
-    }
-
-    /// Bytes held.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// The blob `hash`, from the cache or else from `load` (which reads and
-    /// verifies it); `Ok(None)` if `load` finds no such blob.
-    pub fn get_or_load<E>(
-        &mut self,
-        hash: &BlobHash,
-        load: impl FnOnce() -> Result<Option<Vec<u8>>, E>,
-    ) -> Result<Option<Arc<Vec<u8>>>, E> {
-        if let Some((_, blob)) = self.entries.iter().find(|(h, _)| h == hash) {
-            return Ok(Some(Arc::clone(blob)));
-        }
-        let Some(bytes) = load()? else {
-            return Ok(None);
-        };
-        let blob = Arc::new(bytes);
-        let len = blob.len();
-        if len > BLOB_CHUNK_BYTES_MAX as usize && len <= self.bytes_max && self.entries_max > 0 {
-            while self.entries.len() >= self.entries_max || self.bytes + len > self.bytes_max {
-                let Some((_, old)) = self.entries.pop_front() else {
-                    break;
-                };
-                self.bytes -= old.len();
-            }
-            self.bytes += len;
-            self.entries.push_back((*hash, Arc::clone(&blob)));
-        }
-        Ok(Some(blob))
     }
 }
 
@@ -337,52 +271,6 @@ mod tests {
             }
         }
         assert_eq!(rounds, 3);
-    }
-
-    #[test]
-    fn a_served_blob_is_loaded_once_and_the_cache_stays_within_its_bounds() {
-        let chunk = BLOB_CHUNK_BYTES_MAX as usize;
-        let blobs: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; chunk * 2 + 1]).collect();
-        let hashes: Vec<BlobHash> = blobs.iter().map(|b| BlobHash::of(b)).collect();
-        let mut cache = ServeCache::new(2, 5 * chunk);
-        let mut loads = 0;
-        let mut get = |cache: &mut ServeCache, i: usize| {
-            cache
-                .get_or_load(&hashes[i], || {
-                    loads += 1;
-                    Ok::<_, ()>(Some(blobs[i].clone()))
-                })
-                .unwrap()
-                .unwrap()
-        };
-        // Three chunk requests for blob 0: one load.
-        for _ in 0..3 {
-            assert_eq!(get(&mut cache, 0).len(), chunk * 2 + 1);
-        }
-        get(&mut cache, 1);
-        get(&mut cache, 2);
-        // Two entries at most, and within the byte bound: blob 0 went first.
-        assert!(cache.bytes() <= 5 * chunk);
-        get(&mut cache, 2);
-        get(&mut cache, 0);
-        assert_eq!(loads, 4);
-        // Small blobs and absent ones are not kept.
-        let small = b"tiny".to_vec();
-        let h = BlobHash::of(&small);
-        let mut small_loads = 0;
-        for _ in 0..2 {
-            cache
-                .get_or_load(&h, || {
-                    small_loads += 1;
-                    Ok::<_, ()>(Some(small.clone()))
-                })
-                .unwrap();
-        }
-        assert_eq!(small_loads, 2);
-        let absent = cache
-            .get_or_load(&BlobHash::of(b"nope"), || Ok::<_, ()>(None))
-            .unwrap();
-        assert!(absent.is_none());
     }
 
     #[test]

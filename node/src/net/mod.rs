@@ -8,6 +8,7 @@ pub mod address_book;
 mod behaviour;
 pub mod blob;
 pub mod codec;
+pub mod gate;
 pub mod strikes;
 
 pub use behaviour::{Behaviour, BehaviourEvent};
@@ -22,6 +23,7 @@ use libp2p::{
 use thiserror::Error;
 
 use codec::BytesCodec;
+use gate::Gate;
 
 /// The sync protocol.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/sync/1");
@@ -93,24 +95,24 @@ pub fn build_swarm(keypair: Keypair, mdns_on: bool) -> Result<Swarm<Behaviour>, 
                         .with_max_pending_incoming(Some(PENDING_INCOMING_MAX))
                         .with_max_established_per_peer(Some(CONNECTIONS_PER_PEER_MAX)),
                 ),
-                sync: request_response::Behaviour::with_codec(
+                sync: Gate::new(request_response::Behaviour::with_codec(
                     BytesCodec::new(SYNC_MESSAGE_BYTES_MAX, SYNC_ACK_BYTES_MAX),
                     [(SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
                     rr_config(),
-                ),
+                )),
                 admission: request_response::Behaviour::with_codec(
                     BytesCodec::new(CREDENTIAL_BYTES_MAX, SYNC_ACK_BYTES_MAX),
                     [(ADMISSION_PROTOCOL, request_response::ProtocolSupport::Full)],
                     rr_config(),
                 ),
-                blob: request_response::Behaviour::with_codec(
+                blob: Gate::new(request_response::Behaviour::with_codec(
                     BytesCodec::new(
                         blob::BLOB_REQUEST_BYTES,
                         blob::BLOB_RESPONSE_HEADER_BYTES + blob::BLOB_CHUNK_BYTES_MAX as usize,
                     ),
                     [(BLOB_PROTOCOL, request_response::ProtocolSupport::Full)],
                     rr_config(),
-                ),
+                )),
                 identify: identify::Behaviour::new(identify::Config::new(
                     IDENTIFY_PROTOCOL.into(),
                     key.public(),

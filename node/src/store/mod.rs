@@ -159,6 +159,16 @@ impl Store {
         })
     }
 
+    /// A handle on the same open file that only reads: its batches are
+    /// refused. The daemon answers large admin reads through one, off its loop.
+    pub fn read_only_view(&self) -> Store {
+        Store {
+            db: self.db.clone(),
+            path: self.path.clone(),
+            read_only: true,
+        }
+    }
+
     /// The path of the store file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -290,6 +300,30 @@ impl Store {
             actual,
         })?;
         Ok(Some(bytes))
+    }
+
+    /// The total size of blob `hash` and its bytes from `offset`, at most
+    /// `len` of them; `None` if it is not stored. Not verified against the
+    /// hash: a peer fetching it verifies the whole blob when it arrives,
+    /// and hashing 16 MiB for every 1 MiB chunk served would let a 44-byte
+    /// request cost far more than it should.
+    pub fn blob_chunk(
+        &self,
+        hash: &BlobHash,
+        offset: u64,
+        len: u32,
+    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        const OP: &str = "read blob";
+        let txn = self.read(OP)?;
+        let table = txn.open_table(BLOBS).db(&self.path, OP)?;
+        let Some(value) = table.get(hash.as_bytes()).db(&self.path, OP)? else {
+            return Ok(None);
+        };
+        let bytes = value.value();
+        let total = bytes.len() as u64;
+        let start = offset.min(total) as usize;
+        let end = offset.saturating_add(u64::from(len)).min(total) as usize;
+        Ok(Some((total, bytes[start..end].to_vec())))
     }
 
     /// Whether blob `hash` is stored (without reading or verifying it).
