@@ -95,6 +95,8 @@ pub struct Hostile {
     pub forged_blob: Option<Vec<u8>>,
     /// Answers to its own blob requests.
     pub blob_answers: Vec<ChunkResponse>,
+    /// When its last connection to the node closed, if it did.
+    pub closed_at: Option<Instant>,
 }
 
 impl Hostile {
@@ -120,6 +122,7 @@ impl Hostile {
             credential_bytes,
             forged_blob: None,
             blob_answers: Vec::new(),
+            closed_at: None,
         }
     }
 
@@ -130,12 +133,21 @@ impl Hostile {
 
     /// Dials `addr` and waits for the connection.
     pub async fn connect(&mut self, addr: &str) {
-        self.victim = None;
-        self.swarm.dial(addr.parse::<Multiaddr>().unwrap()).unwrap();
         assert!(
-            self.pump(20, |h| h.victim.is_some()).await,
+            self.try_connect(addr, 20).await,
             "could not connect to {addr}"
         );
+    }
+
+    /// Dials `addr` and waits up to `secs` for the connection; false if it
+    /// was not made (a node at its limit of pending connections refuses).
+    pub async fn try_connect(&mut self, addr: &str, secs: u64) -> bool {
+        self.victim = None;
+        self.closed_at = None;
+        self.swarm.dial(addr.parse::<Multiaddr>().unwrap()).unwrap();
+        self.pump(secs, |h| h.victim.is_some() || h.closed_at.is_some())
+            .await
+            && self.victim.is_some()
     }
 
     fn feed(&mut self, input: Input) {
@@ -184,6 +196,12 @@ impl Hostile {
                     peer: PeerKey::new(peer_id.to_string()),
                     sync_states: vec![],
                 });
+            }
+            SwarmEvent::ConnectionClosed {
+                num_established: 0, ..
+            } => self.closed_at = Some(Instant::now()),
+            SwarmEvent::OutgoingConnectionError { .. } if self.victim.is_none() => {
+                self.closed_at = Some(Instant::now())
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(request_response::Event::Message {
                 peer,

@@ -179,7 +179,8 @@ impl Daemon {
                 ..
             } => {
                 if !self.peer_creds.contains_key(&peer) {
-                    warn!(%peer, "refused a blob request from a peer that is not admitted");
+                    // Only a request let in just before the gate closed gets here.
+                    debug!(%peer, "refused a blob request from a peer no longer admitted");
                     self.refuse_chunk(channel);
                     return;
                 }
@@ -246,6 +247,10 @@ impl Daemon {
                         debug!(%peer, hash = %fetch.assembly.hash, "peer does not hold the blob yet; asking again later");
                         self.fetch_failed(fetch.assembly.hash, fetch.attempts);
                     }
+                    Progress::Refused => {
+                        debug!(%peer, hash = %fetch.assembly.hash, "peer would not serve the blob (yet); asking again later");
+                        self.fetch_failed(fetch.assembly.hash, fetch.attempts);
+                    }
                     Progress::Failed(why) => {
                         warn!(%peer, hash = %fetch.assembly.hash, reason = %why, "refused a blob from peer; nothing stored");
                         self.fetch_failed(fetch.assembly.hash, fetch.attempts);
@@ -262,6 +267,13 @@ impl Daemon {
                     debug!(%peer, hash = %f.assembly.hash, %error, "blob fetch failed");
                     self.fetch_failed(f.assembly.hash, f.attempts);
                 }
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::ConnectionClosed,
+                ..
+            } => {
+                debug!(%peer, "a peer's connection closed before its blob request was answered");
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 warn!(%peer, %error, "refused a blob request");

@@ -167,10 +167,16 @@ impl Daemon {
                 if !self.connected.contains_key(&peer) {
                     return;
                 }
+                if !self.peer_creds.contains_key(&peer) {
+                    // Let in by the gate just before it closed (revoked,
+                    // struck out): nothing to do with it.
+                    debug!(%peer, "dropped a sync message from a peer no longer admitted");
+                    return;
+                }
                 // The gate let it through, so this node admitted the peer;
                 // and the peer sends only once it admitted this node, so its
                 // message may overtake its acknowledgement: it counts as one.
-                if self.peer_creds.contains_key(&peer) && self.acked.insert(peer) {
+                if self.acked.insert(peer) {
                     self.peer_up(peer);
                 }
                 self.sync_bytes_received += request.len() as u64;
@@ -179,6 +185,14 @@ impl Daemon {
                     peer: PeerKey::new(peer.to_string()),
                     bytes: request,
                 });
+            }
+            request_response::Event::InboundFailure {
+                peer,
+                error: request_response::InboundFailure::ConnectionClosed,
+                ..
+            } => {
+                // The message was taken; only its acknowledgement was lost.
+                debug!(%peer, "a peer's connection closed before a sync message was acknowledged");
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 warn!(%peer, %error, "refused a sync message");

@@ -161,6 +161,9 @@ pub enum Progress {
     Done(Vec<u8>),
     /// The peer does not hold the blob (it may still be fetching it).
     NotHeld,
+    /// The peer would not serve it now: its queue of chunk reads is full,
+    /// or it may not share the blob with this node. An answer, not bad bytes.
+    Refused,
     /// Give up on this peer for this blob.
     Failed(String),
 }
@@ -190,7 +193,7 @@ impl Assembly {
         let (total, chunk) = match resp {
             ChunkResponse::Chunk { total, bytes } => (total, bytes),
             ChunkResponse::NotFound => return Progress::NotHeld,
-            ChunkResponse::Refused => return Progress::Failed("peer refused the blob".into()),
+            ChunkResponse::Refused => return Progress::Refused,
         };
         if total > self.max {
             return Progress::Failed(format!(
@@ -266,7 +269,7 @@ mod tests {
                     assert_eq!(bytes, blob);
                     break;
                 }
-                Progress::NotHeld => panic!("the blob is held"),
+                Progress::NotHeld | Progress::Refused => panic!("the blob is held and served"),
                 Progress::Failed(why) => panic!("{why}"),
             }
         }

@@ -455,6 +455,7 @@ impl Fetcher {
                     break;
                 }
                 Progress::NotHeld => anyhow::bail!("the serving node does not hold photo {hash}"),
+                Progress::Refused => anyhow::bail!("the serving node would not serve photo {hash}"),
                 Progress::Failed(why) => anyhow::bail!("photo {hash} refused: {why}"),
             }
         }
