@@ -20,8 +20,8 @@ use crate::store::DocumentInfo;
 pub const DOCS_CACHED_MAX: usize = 64;
 /// Stored size (snapshot plus change chunks, as in `doc_info`) of the
 /// documents held in memory at most, beyond pinned ones. An Automerge
-/// document takes several times its stored size in memory; see
-/// docs/storage.md for the measured ratio.
+/// document takes several times its stored size in memory (the ratio is
+/// not measured yet), so this is a proxy for memory, not memory.
 pub const DOC_CACHE_STORED_BYTES_MAX: u64 = 4 * 1024 * 1024;
 /// A document not used for this long leaves memory at the next trim.
 pub const DOC_IDLE_MS: u64 = 30_000;
