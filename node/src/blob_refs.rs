@@ -26,7 +26,12 @@ pub fn report_blobs(r: &Report) -> impl Iterator<Item = BlobHash> + '_ {
     attachments.chain(photos).filter_map(|h| h.parse().ok())
 }
 
-/// Blob references per reports document, read lazily.
+/// Reports documents whose references are kept at most; past it one is
+/// forgotten (and read again when next asked) for each one read.
+pub const BLOB_REFS_DOCS_MAX: usize = 4_096;
+
+/// Blob references per reports document, read lazily, for at most
+/// [`BLOB_REFS_DOCS_MAX`] documents.
 #[derive(Debug, Default)]
 pub struct BlobRefs {
     by_doc: HashMap<DocumentId, Vec<BlobHash>>,
@@ -58,6 +63,11 @@ impl BlobRefs {
                     .collect(),
                 None => Vec::new(),
             };
+            if self.by_doc.len() >= BLOB_REFS_DOCS_MAX
+                && let Some(any) = self.by_doc.keys().next().cloned()
+            {
+                self.by_doc.remove(&any);
+            }
             self.by_doc.insert(doc.clone(), hashes);
         }
         Ok(self.by_doc.get(doc).map(Vec::as_slice).unwrap_or_default())

@@ -209,7 +209,7 @@ impl Daemon {
         }
         let states = self
             .node
-            .store()
+            .repo()
             .sync_states_for(&peer.to_string())
             .unwrap_or_default()
             .into_iter()

@@ -58,6 +58,13 @@ const REDIAL_MS_MIN: u64 = 1_000;
 const SUMMARY_INTERVAL_MS: u64 = 2_000;
 /// Longest redial delay.
 const REDIAL_MS_MAX: u64 = 60_000;
+/// Rows of `sync status` (peer × document) kept at most; past it the rows
+/// synced longest ago go first.
+const SYNC_ROWS_MAX: usize = 20_000;
+/// A row of a peer not connected is dropped this long after it last synced.
+const SYNC_ROWS_AWAY_MS: i64 = 3_600_000;
+/// How often rows of peers away are looked for.
+const SYNC_ROWS_PRUNE_MS: u64 = 10_000;
 
 /// Where a node listens when neither flags nor config say: every interface,
 /// TCP and QUIC, on ports the OS picks.
@@ -108,7 +115,11 @@ struct Daemon {
     connected: HashMap<PeerId, (usize, Multiaddr)>,
     redials: Vec<Redial>,
     listen: Vec<Multiaddr>,
+    /// What `sync status` shows; bounded by [`SYNC_ROWS_MAX`] and pruned
+    /// of peers away for [`SYNC_ROWS_AWAY_MS`].
     sync_rows: BTreeMap<(PeerId, DocumentId), SyncInfo>,
+    /// When `sync_rows` was last pruned.
+    sync_rows_pruned: Instant,
     fetching: HashMap<request_response::OutboundRequestId, Fetch>,
     /// Blobs to fetch: hash, peer to ask, earlier attempts.
     fetch_queue: VecDeque<(BlobHash, PeerId, u32)>,
@@ -215,6 +226,8 @@ async fn run_node(
     );
     let (blob_writes, blob_written) = spawn_blob_writer(node.store().clone());
     let (served_tx, served_rx) = mpsc::channel(BLOB_SERVES_MAX);
+    let mut node = node;
+    node.repo().start_group_writer()?;
     let mut d = Daemon {
         node,
         swarm,
@@ -231,6 +244,7 @@ async fn run_node(
         redials: Vec::new(),
         listen: Vec::new(),
         sync_rows: BTreeMap::new(),
+        sync_rows_pruned: Instant::now(),
         fetching: HashMap::new(),
         fetch_queue: VecDeque::new(),
         blob_retries: Vec::new(),
@@ -347,6 +361,36 @@ impl Daemon {
                 }
             }
             self.after_step();
+            self.prune_sync_rows();
+            self.node.repo().end_step();
+        }
+    }
+
+    /// Drops `sync status` rows of peers away for long, and the rows synced
+    /// longest ago while there are more than [`SYNC_ROWS_MAX`].
+    fn prune_sync_rows(&mut self) {
+        let over = self.sync_rows.len() > SYNC_ROWS_MAX;
+        if !over && self.sync_rows_pruned.elapsed() < Duration::from_millis(SYNC_ROWS_PRUNE_MS) {
+            return;
+        }
+        self.sync_rows_pruned = Instant::now();
+        let oldest = Utc::now() - chrono::Duration::milliseconds(SYNC_ROWS_AWAY_MS);
+        let connected = &self.connected;
+        self.sync_rows.retain(|(p, _), row| {
+            connected.contains_key(p) || row.last_synced.is_some_and(|t| t > oldest)
+        });
+        if self.sync_rows.len() > SYNC_ROWS_MAX {
+            // Down to nine tenths, so the sort is paid once per many rows.
+            let mut by_age: Vec<_> = self
+                .sync_rows
+                .iter()
+                .map(|(k, row)| (row.last_synced, k.clone()))
+                .collect();
+            by_age.sort_unstable();
+            let excess = self.sync_rows.len() - SYNC_ROWS_MAX * 9 / 10;
+            for (_, k) in by_age.into_iter().take(excess) {
+                self.sync_rows.remove(&k);
+            }
         }
     }
 
@@ -355,6 +399,9 @@ impl Daemon {
         let peers: Vec<PeerId> = self.peer_creds.keys().copied().collect();
         for p in peers {
             self.drop_peer(&p);
+        }
+        if let Err(e) = self.node.repo().flush() {
+            tracing::warn!(error = %e, "sync states and changes staged at shutdown were not stored");
         }
     }
 }

@@ -63,10 +63,11 @@ impl Docs for RepoDocs<'_> {
             Ok(Some(doc)) => changes_after(doc, base),
             _ => return Vec::new(),
         };
-        let store = self.repo.store();
+        // Through the repo: signatures still queued for the store count.
+        let repo = &*self.repo;
         let me = self.trust.map(|t| t.me.key);
         let own = self.credential;
-        let signature_of = |hash: &ChangeHash| match store.signature(&hash.0) {
+        let signature_of = |hash: &ChangeHash| match repo.signature(&hash.0) {
             Ok(Some(rec)) => Some(ChangeSignature {
                 hash: hash.0,
                 author: NodeKey(rec.author),
@@ -85,7 +86,7 @@ impl Docs for RepoDocs<'_> {
             if Some(*author) == me {
                 return own.cloned();
             }
-            let bytes = store.author(&author.0).ok().flatten()?;
+            let bytes = repo.author(&author.0).ok().flatten()?;
             serde_json::from_slice::<Credential>(&bytes).ok()
         };
         build_proof(&hashes, signature_of, credential_of).encode()
@@ -116,23 +117,20 @@ impl Docs for RepoDocs<'_> {
             Err(e) => return Err(format!("cannot load {id}: {e}")),
         };
         let verdict = check_changes(trust, id, current, message, &proof, now)?;
-        // Keep signatures and credentials so this node can forward the changes.
-        let r = self.repo.store().batch().and_then(|mut b| {
-            for c in &verdict.accepted {
-                b.put_signature(
-                    &c.signature.hash,
-                    &c.signature.author.0,
-                    &c.signature.signature,
-                )?;
-                if let Some(cred) = &c.credential
-                    && let Ok(bytes) = serde_json::to_vec(cred)
-                {
-                    b.put_author(&c.signature.author.0, &bytes)?;
-                }
+        // Keep signatures and credentials so this node can forward the
+        // changes; stored with the step's group.
+        for c in &verdict.accepted {
+            self.repo.stage_signature(
+                &c.signature.hash,
+                &c.signature.author.0,
+                &c.signature.signature,
+            );
+            if let Some(cred) = &c.credential
+                && let Ok(bytes) = serde_json::to_vec(cred)
+            {
+                self.repo.stage_author(&c.signature.author.0, &bytes);
             }
-            b.commit()
-        });
-        r.map_err(|e| format!("cannot store signatures: {e}"))?;
+        }
         Ok(verdict.into_outcome())
     }
 }

@@ -60,13 +60,10 @@ impl Daemon {
                     Err(_) => warn!(peer = %peer.as_str(), "engine addressed an unknown peer"),
                 },
                 Output::SaveSyncState { peer, doc, state } => {
-                    let r = self.node.store().batch().and_then(|mut b| {
-                        b.put_sync_state(peer.as_str(), &doc.to_string(), &state)?;
-                        b.commit()
-                    });
-                    if let Err(e) = r {
-                        warn!(peer = %peer.as_str(), doc = %doc, error = %e, "cannot save sync state");
-                    }
+                    // Stored with the step's group, after the changes it describes.
+                    self.node
+                        .repo
+                        .stage_sync_state(peer.as_str(), &doc.to_string(), &state);
                 }
                 Output::Wake { at_ms } => {
                     self.wake = Some(self.started + Duration::from_millis(at_ms));
