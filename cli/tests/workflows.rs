@@ -224,6 +224,15 @@ fn roster_runs_from_application_to_suspension_and_keeps_personal_data_home() {
     assert_eq!(shown["private"]["phone"], "+86 138 0000 0000");
     let text = ok(&d, &["roster", "show", &m]);
     assert!(text.contains("王小明") && text.contains("g03"), "{text}");
+    // The ID number is masked in every display, whole only when asked for.
+    assert_eq!(shown["private"]["id_number"], "5301**********1234");
+    assert!(
+        text.contains("5301**********1234") && !text.contains("530102199001011234"),
+        "{text}"
+    );
+    assert_eq!(added["private"]["id_number"], "5301**********1234");
+    let revealed = json(&d, &["roster", "show", &m, "--reveal"]);
+    assert_eq!(revealed["private"]["id_number"], "530102199001011234");
     let list = json(&d, &["roster", "list", "--status", "suspended"]);
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(list[0].get("private").is_none());
@@ -244,6 +253,7 @@ fn roster_runs_from_application_to_suspension_and_keeps_personal_data_home() {
     assert_eq!(there["place"], COMMUNITY);
     assert!(there.get("private").is_none(), "{there}");
     assert!(!ok(&st, &["roster", "show", &m]).contains("王小明"));
+    fails(&st, &["roster", "show", &m, "--reveal"], "community");
     fails(
         &st,
         &[

@@ -91,10 +91,14 @@ pub enum RosterCommand {
         #[arg(long)]
         grid: Option<String>,
     },
-    /// One member; name and phone only on their own community's node.
+    /// One member; name and phone only on their own community's node, the
+    /// ID number masked there unless --reveal.
     Show {
         /// Member id.
         member: String,
+        /// Show the ID number whole (on the member's own community node).
+        #[arg(long)]
+        reveal: bool,
     },
 }
 
@@ -277,8 +281,9 @@ fn request(cmd: RosterCommand) -> anyhow::Result<RosterRequest> {
                 .transpose()?,
             grid,
         },
-        RosterCommand::Show { member: m } => RosterRequest::Show {
+        RosterCommand::Show { member: m, reveal } => RosterRequest::Show {
             member: member(&m)?,
+            reveal,
         },
     })
 }

@@ -73,6 +73,10 @@ pub enum RosterRequest {
     Show {
         /// The member.
         member: MemberId,
+        /// Show the ID number whole instead of masked (only on the
+        /// member's own community node, the only one that holds it).
+        #[serde(default)]
+        reveal: bool,
     },
 }
 
@@ -120,6 +124,32 @@ pub struct MemberView {
     pub private: Option<PrivateRecord>,
 }
 
+impl MemberView {
+    /// Masks the ID number: every display shows it masked unless the
+    /// operator asks to see it whole on the member's own community node.
+    pub fn mask(&mut self) {
+        if let Some(n) = self.private.as_mut().and_then(|p| p.id_number.as_mut()) {
+            *n = mask_id_number(n);
+        }
+    }
+}
+
+/// An ID number with all but its first and last four characters starred:
+/// `530102199001011234` shows as `5301**********1234`. Shorter numbers are
+/// starred whole, so at least eight characters are always hidden.
+pub fn mask_id_number(n: &str) -> String {
+    let chars: Vec<char> = n.chars().collect();
+    if chars.len() < 16 {
+        return "*".repeat(chars.len());
+    }
+    let (head, rest) = chars.split_at(4);
+    let (middle, tail) = rest.split_at(rest.len() - 4);
+    let mut out: String = head.iter().collect();
+    out.extend(std::iter::repeat_n('*', middle.len()));
+    out.extend(tail);
+    out
+}
+
 impl Node {
     pub(super) fn execute_roster(
         &mut self,
@@ -138,7 +168,16 @@ impl Node {
                     grid.as_deref(),
                 )?));
             }
-            RosterRequest::Show { member } => member,
+            RosterRequest::Show { member, reveal } => {
+                if reveal {
+                    self.own_community("revealing an ID number")?;
+                }
+                let mut view = self.member(&member)?;
+                if !reveal {
+                    view.mask();
+                }
+                return Ok(WorkflowResponse::Member(Box::new(view)));
+            }
             RosterRequest::Add(app) => self.add_member(app, now)?,
             RosterRequest::SetStatus { member, to } => {
                 self.write_roster(now, |doc| roster::set_status(doc, &member, to).map(drop))?;
@@ -177,7 +216,9 @@ impl Node {
                 member
             }
         };
-        Ok(WorkflowResponse::Member(Box::new(self.member(&member)?)))
+        let mut view = self.member(&member)?;
+        view.mask();
+        Ok(WorkflowResponse::Member(Box::new(view)))
     }
 
     /// Runs one model write on this community's roster, durably.
