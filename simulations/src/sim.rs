@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::{AutoCommit, ChangeHash, transaction::CommitOptions};
 use chrono::{DateTime, Duration, Utc};
 use crdt_model::{DocKind, DocumentId, ModelError};
-use node::engine::wire::{self, Message};
-use node::engine::{Engine, EngineConfig, Input, Output, PeerKey, Refusal};
 use node::trust::FederationPolicy;
 use node::trust::signing::TrustContext;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use yizhan_engine::wire::{self, Message};
+use yizhan_engine::{Engine, EngineConfig, Input, Output, PeerKey, Refusal};
 
 use crate::federation::Identity;
 pub use crate::mutation::{MessageKind, Mutation};

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use chrono::{DateTime, Utc};
 use crdt_model::DocumentId;
-use node::engine::{CheckOutcome, Docs, PeerKey};
 use node::trust::signing::{
     ChangeSignature, Proof, TrustContext, build_proof, changes_after, check_changes,
 };
 use node::trust::{Credential, NodeKey};
+use yizhan_engine::{CheckOutcome, Docs, PeerKey};
 
 /// What a node keeps across a restart: documents, change signatures, the
 /// credentials of the authors it has seen, and sync states per peer. A clone

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use automerge::ActorId;
 use crdt_model::DocumentId;
-use node::engine::wire::{self, Message};
-use node::engine::{AllowAll, Engine, EngineConfig, Input, MemDocs, Output, PeerKey};
+use yizhan_engine::wire::{self, Message};
+use yizhan_engine::{AllowAll, Engine, EngineConfig, Input, MemDocs, Output, PeerKey};
 
 /// Simulated one-way latency of the link.
 pub const HOP_MS: u64 = 10;

@@ -14,7 +14,7 @@ use automerge::{ActorId, AutoCommit};
 use chrono::{TimeZone, Utc};
 use crdt_model::report;
 use crdt_model::{DocumentId, PlaceId};
-use node::engine::Docs;
+use yizhan_engine::Docs;
 
 use super::exchange::{Link, PlainSync, plain_sync};
 use super::fixtures::new_report;

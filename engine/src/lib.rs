@@ -1,4 +1,4 @@
-//! The sans-IO sync engine: reconciles documents with peers and runs
+//! Yizhan's sans-IO sync engine: reconciles documents with peers and runs
 //! Automerge's sync protocol over an unreliable network.
 //!
 //! How to drive it: build one [`Engine`] per node with an [`EngineConfig`], a
@@ -11,7 +11,8 @@
 //! order: send messages, persist sync states, set the timer.
 //!
 //! Nothing here does IO, reads a clock, spawns a task or depends on tokio,
-//! libp2p or redb: the node's driver and the simulator run the same engine.
+//! libp2p or redb, and this crate's manifest is what enforces it: the node's
+//! driver (`node/src/daemon/sync.rs`) and the simulator run the same engine.
 //! The wire format and the state machines are described in
 //! `docs/protocol.md`.
 

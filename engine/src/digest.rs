@@ -165,7 +165,7 @@ mod tests {
     use automerge::{AutoCommit, ROOT, transaction::Transactable};
 
     use super::*;
-    use crate::engine::docs::MemDocs;
+    use crate::docs::MemDocs;
 
     fn doc(s: &str) -> DocumentId {
         DocumentId::parse(s).unwrap()
