@@ -491,7 +491,10 @@ impl Sim {
             forged: &mut self.counters.forged,
             withheld: &mut self.counters.withheld,
         };
-        let out = engine.handle(input, now, &mut docs);
+        // The node's driver checks on the spot; so does the simulator.
+        let out = engine.handle_and_check(input, now, &mut docs, |docs, peer, doc, m, proof| {
+            docs.check(peer, doc, m, proof)
+        });
         if !changed.is_empty() {
             self.last_change_ms = now;
         }
@@ -541,7 +544,8 @@ impl Sim {
                     self.counters.refused += 1;
                 }
             }
-            Output::Synced { .. } => {}
+            // Answered inside `handle_and_check`.
+            Output::Synced { .. } | Output::Check { .. } => {}
         }
     }
 

@@ -128,8 +128,13 @@ impl Docs for SimDocs<'_> {
         };
         build_proof(&hashes, signature_of, credential_of).encode()
     }
+}
 
-    fn check(
+impl SimDocs<'_> {
+    /// Answers the engine's `Output::Check` as the node does: the real
+    /// `check_changes`, keeping the signatures and credentials of the
+    /// changes accepted, and counting what it refuses.
+    pub fn check(
         &mut self,
         _peer: &PeerKey,
         id: &DocumentId,

@@ -45,7 +45,11 @@ impl Daemon {
         let Some(engine) = self.engine.as_mut() else {
             return;
         };
-        let outputs = engine.handle(input, now_ms, &mut docs);
+        // Checks are answered on the spot, each fed back until none is left.
+        let outputs =
+            engine.handle_and_check(input, now_ms, &mut docs, |docs, peer, doc, m, proof| {
+                docs.check(peer, doc, m, proof)
+            });
         let mut struck: HashMap<PeerId, u32> = HashMap::new();
         for out in outputs {
             match out {
@@ -90,6 +94,8 @@ impl Daemon {
                         *w = (*w).max(strike_weight(&reason));
                     }
                 }
+                // Answered inside `handle_and_check`; never returned by it.
+                Output::Check { .. } => {}
                 Output::Synced { peer, doc } => {
                     if let Ok(p) = peer.as_str().parse::<PeerId>() {
                         let row = self.sync_rows.entry((p, doc)).or_default();
