@@ -5,15 +5,14 @@
 //! How to drive it: [`Node::init`] a data directory once, then [`Node::open`]
 //! it and call its methods ([`Node::submit_report`], [`Node::reports`]...).
 //! Every write is acknowledged only after its redb transaction is durable.
-//! Network sync arrives in later modules (engine, net) on top of the same
-//! store.
+//! [`daemon`] runs the node on the network: it drives the sync [`engine`]
+//! (the `yizhan-engine` crate) over libp2p ([`net`]) on top of the same store.
 
 pub mod admin;
 pub mod api;
 pub mod blob_refs;
 pub mod config;
 pub mod daemon;
-pub mod engine;
 pub mod error;
 pub mod fuzz_targets;
 pub mod identity;
@@ -23,6 +22,10 @@ pub mod requests;
 pub mod store;
 pub mod trust;
 pub mod workflow;
+
+/// The sync engine, its own crate so that it cannot reach tokio, libp2p or
+/// redb; re-exported so that `node::engine::…` paths keep working.
+pub use yizhan_engine as engine;
 
 pub use api::Node;
 pub use config::{Config, Role};

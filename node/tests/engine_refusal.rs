@@ -1,7 +1,7 @@
 //! Changes a receiver refuses, and then may accept: once its charter
 //! changes (`Input::TrustChanged`) the changes it refused must arrive again
 //! without either side restarting. Two engines over an in-process queue;
-//! the receiver's `Docs::check` refuses every change while its gate is shut,
+//! the receiver's check refuses every change while its gate is shut,
 //! as `check_changes` does for a cut-off author before the cut-off record
 //! arrives.
 
@@ -37,6 +37,10 @@ impl Docs for Gate {
     fn changed(&mut self, id: &DocumentId, heads_before: &[ChangeHash]) {
         self.inner.changed(id, heads_before)
     }
+}
+
+impl Gate {
+    /// Answers the engine's `Output::Check`.
     fn check(
         &mut self,
         _peer: &PeerKey,
@@ -90,7 +94,12 @@ struct Pair {
 
 impl Pair {
     fn feed(&mut self, i: usize, input: Input) {
-        let outputs = self.engines[i].handle(input, self.now, &mut self.docs[i]);
+        let outputs = self.engines[i].handle_and_check(
+            input,
+            self.now,
+            &mut self.docs[i],
+            |gate, peer, doc, message, proof| gate.check(peer, doc, message, proof),
+        );
         for out in outputs {
             if let Output::Send { bytes, .. } = out {
                 self.queue.push_back((1 - i, bytes));

@@ -10,7 +10,7 @@ use crdt_model::report::{self, NewReport};
 use crdt_model::{Category, DocumentId, LatLon, Location, ReportId};
 use node::engine::wire::{self, Message, SyncData};
 use node::engine::{
-    Docs, Engine, EngineConfig, Input, MemDocs, Output, PeerKey, Policy, Refusal,
+    CheckOutcome, Docs, Engine, EngineConfig, Input, MemDocs, Output, PeerKey, Policy, Refusal,
     SYNC_MESSAGE_BYTES_MAX,
 };
 use rand::rngs::StdRng;
@@ -193,7 +193,10 @@ impl Sim {
     fn feed(&mut self, i: usize, input: Input) {
         let now = self.now;
         let node = &mut self.nodes[i];
-        let outputs = node.engine.handle(input, now, &mut node.docs);
+        let accept = |_: &mut _, _: &_, _: &_, _: &_, _: &_| Ok(CheckOutcome::default());
+        let outputs = node
+            .engine
+            .handle_and_check(input, now, &mut node.docs, accept);
         for output in outputs {
             self.output(i, output);
         }
@@ -255,6 +258,8 @@ impl Sim {
             }
             Output::Refused { peer, reason } => self.nodes[i].refused.push((peer, reason)),
             Output::Synced { .. } => self.nodes[i].synced += 1,
+            // Answered inside `handle_and_check`.
+            Output::Check { .. } => {}
         }
     }
 
@@ -519,6 +524,9 @@ fn a_reconnect_with_saved_states_moves_only_the_new_changes() {
         .unwrap()
         .save_after(&before)
         .len() as u64;
+    // Reported as every local write must be: the engine answers summaries
+    // from digests it keeps.
+    sim.feed(0, Input::LocalChange { doc: id.clone() });
     // Reconnect with the saved states.
     let start = sim.traffic;
     sim.record = Some(Vec::new());
@@ -541,6 +549,7 @@ fn a_reconnect_with_saved_states_moves_only_the_new_changes() {
         n.saved.clear();
     }
     submit_reports(&mut cold.nodes[0].docs, &id, 5_000, 1, "community");
+    cold.feed(0, Input::LocalChange { doc: id.clone() });
     let cold_start = cold.traffic.bytes;
     cold.connect(0, 1);
     assert!(cold.run_until(60_000, Sim::converged).is_some());

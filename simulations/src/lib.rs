@@ -4,7 +4,7 @@
 //! district, its streets and communities — what its people do per simulated
 //! hour, the network's quality and the faults to inject. [`run::run_seed`]
 //! builds the federation with keys derived from the seed and real admission
-//! chains, runs every node's real sync engine ([`node::engine::Engine`] with
+//! chains, runs every node's real sync engine ([`yizhan_engine::Engine`] with
 //! the [`node::trust::FederationPolicy`]) over an in-memory store that checks
 //! signed changes as the node does, drives them through a seeded network
 //! (latency, loss, duplication, reordering, cut links, restarts that keep or

@@ -1,8 +1,8 @@
 //! Deliberate bugs injected into a simulated node, which the invariants
 //! must catch: proof that a passing run means something.
 
-use node::engine::PeerKey;
-use node::engine::wire::Message;
+use yizhan_engine::PeerKey;
+use yizhan_engine::wire::Message;
 
 /// A message kind, for faults injected into a node's behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

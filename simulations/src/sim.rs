@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::{AutoCommit, ChangeHash, transaction::CommitOptions};
 use chrono::{DateTime, Duration, Utc};
 use crdt_model::{DocKind, DocumentId, ModelError};
-use node::engine::wire::{self, Message};
-use node::engine::{Engine, EngineConfig, Input, Output, PeerKey, Refusal};
 use node::trust::FederationPolicy;
 use node::trust::signing::TrustContext;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use yizhan_engine::wire::{self, Message};
+use yizhan_engine::{Engine, EngineConfig, Input, Output, PeerKey, Refusal};
 
 use crate::federation::Identity;
 pub use crate::mutation::{MessageKind, Mutation};
@@ -491,7 +491,10 @@ impl Sim {
             forged: &mut self.counters.forged,
             withheld: &mut self.counters.withheld,
         };
-        let out = engine.handle(input, now, &mut docs);
+        // The node's driver checks on the spot; so does the simulator.
+        let out = engine.handle_and_check(input, now, &mut docs, |docs, peer, doc, m, proof| {
+            docs.check(peer, doc, m, proof)
+        });
         if !changed.is_empty() {
             self.last_change_ms = now;
         }
@@ -541,7 +544,8 @@ impl Sim {
                     self.counters.refused += 1;
                 }
             }
-            Output::Synced { .. } => {}
+            // Answered inside `handle_and_check`.
+            Output::Synced { .. } | Output::Check { .. } => {}
         }
     }
 

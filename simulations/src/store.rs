@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use chrono::{DateTime, Utc};
 use crdt_model::DocumentId;
-use node::engine::{CheckOutcome, Docs, PeerKey};
 use node::trust::signing::{
     ChangeSignature, Proof, TrustContext, build_proof, changes_after, check_changes,
 };
 use node::trust::{Credential, NodeKey};
+use yizhan_engine::{CheckOutcome, Docs, PeerKey};
 
 /// What a node keeps across a restart: documents, change signatures, the
 /// credentials of the authors it has seen, and sync states per peer. A clone
@@ -128,8 +128,13 @@ impl Docs for SimDocs<'_> {
         };
         build_proof(&hashes, signature_of, credential_of).encode()
     }
+}
 
-    fn check(
+impl SimDocs<'_> {
+    /// Answers the engine's `Output::Check` as the node does: the real
+    /// `check_changes`, keeping the signatures and credentials of the
+    /// changes accepted, and counting what it refuses.
+    pub fn check(
         &mut self,
         _peer: &PeerKey,
         id: &DocumentId,

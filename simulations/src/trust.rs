@@ -17,10 +17,10 @@ use std::collections::BTreeSet;
 use automerge::AutoCommit;
 use chrono::{DateTime, Utc};
 use crdt_model::{DocKind, DocumentId, ModelError};
-use node::engine::Input;
 use node::trust::charter::{self, CharterView};
 use node::trust::statement::{CutReason, HeadsByDoc, Statement, heads_entry};
 use node::trust::{Credential, Member, NodeKey};
+use yizhan_engine::Input;
 
 use crate::sim::{Event, Sim, SimNode};
 

@@ -13,7 +13,9 @@ use libp2p::identity::Keypair;
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm, request_response};
 use node::engine::wire::{self, Message, SyncData};
-use node::engine::{AllowAll, Docs, Engine, EngineConfig, Input, MemDocs, Output, PeerKey};
+use node::engine::{
+    AllowAll, CheckOutcome, Docs, Engine, EngineConfig, Input, MemDocs, Output, PeerKey,
+};
 use node::net::blob::{ChunkRequest, ChunkResponse};
 use node::net::codec::Frame;
 use node::net::{Behaviour, BehaviourEvent, build_swarm};
@@ -152,7 +154,12 @@ impl Hostile {
 
     fn feed(&mut self, input: Input) {
         let now = self.started.elapsed().as_millis() as u64;
-        for out in self.engine.handle(input, now, &mut self.docs) {
+        // A hostile member checks nothing it receives.
+        let accept = |_: &mut _, _: &_, _: &_, _: &_, _: &_| Ok(CheckOutcome::default());
+        for out in self
+            .engine
+            .handle_and_check(input, now, &mut self.docs, accept)
+        {
             if let Output::Send { peer, bytes } = out {
                 let p: PeerId = peer.as_str().parse().unwrap();
                 self.swarm

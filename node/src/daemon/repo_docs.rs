@@ -91,8 +91,14 @@ impl Docs for RepoDocs<'_> {
         };
         build_proof(&hashes, signature_of, credential_of).encode()
     }
+}
 
-    fn check(
+impl RepoDocs<'_> {
+    /// Answers the engine's [`Output::Check`](crate::engine::Output::Check):
+    /// checks a sync message's changes for `id` against `proof` with
+    /// `check_changes`, and keeps the signatures and credentials of the
+    /// changes accepted, so this node can forward them.
+    pub(super) fn check(
         &mut self,
         _peer: &PeerKey,
         id: &DocumentId,

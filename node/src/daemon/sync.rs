@@ -45,7 +45,11 @@ impl Daemon {
         let Some(engine) = self.engine.as_mut() else {
             return;
         };
-        let outputs = engine.handle(input, now_ms, &mut docs);
+        // Checks are answered on the spot, each fed back until none is left.
+        let outputs =
+            engine.handle_and_check(input, now_ms, &mut docs, |docs, peer, doc, m, proof| {
+                docs.check(peer, doc, m, proof)
+            });
         let mut struck: HashMap<PeerId, u32> = HashMap::new();
         for out in outputs {
             match out {
@@ -87,6 +91,8 @@ impl Daemon {
                         *w = (*w).max(strike_weight(&reason));
                     }
                 }
+                // Answered inside `handle_and_check`; never returned by it.
+                Output::Check { .. } => {}
                 Output::Synced { peer, doc } => {
                     if let Ok(p) = peer.as_str().parse::<PeerId>() {
                         let row = self.sync_rows.entry((p, doc)).or_default();
@@ -104,6 +110,7 @@ impl Daemon {
     /// Announces what was written and fetches the blobs it references.
     pub(super) fn after_step(&mut self) {
         let written = self.node.repo().take_written();
+        let here = self.node.repo().take_written_here();
         for doc in written {
             // The peer it came from holds it; everyone else is behind now.
             for ((p, d), row) in self.sync_rows.iter_mut() {
@@ -124,7 +131,9 @@ impl Daemon {
             if doc.kind() == DocKind::Charter {
                 self.recheck_peers();
             }
-            if self.source.is_none() {
+            // Written here (an operator's command, a witness record that
+            // a peer's charter prompted) or with no peer behind it.
+            if self.source.is_none() || here.contains(&doc) {
                 self.engine_input(Input::LocalChange { doc });
             }
         }

@@ -49,6 +49,9 @@ pub struct Repo {
     cache: DocCache,
     /// Documents written (or staged) since [`Repo::take_written`] last ran.
     written: Vec<DocumentId>,
+    /// Of those, the ones [`Repo::write`] changed: this node's own writes,
+    /// which the engine must hear of whatever else the step did.
+    written_here: BTreeSet<DocumentId>,
     /// The key this node signs its changes with.
     signer: Option<libp2p::identity::Keypair>,
     /// The admin request being carried out, marked in every batch it
@@ -123,6 +126,7 @@ impl Repo {
             actor,
             cache: DocCache::new(DOCS_CACHED_MAX, DOC_CACHE_STORED_BYTES_MAX),
             written: Vec::new(),
+            written_here: BTreeSet::new(),
             signer: None,
             request: None,
             staged: Vec::new(),
@@ -358,6 +362,13 @@ impl Repo {
         std::mem::take(&mut self.written)
     }
 
+    /// Documents this node changed through [`Repo::write`] since the last
+    /// call: each must be announced to the engine as a local change, even
+    /// when the step that noticed it was handling a peer's message.
+    pub fn take_written_here(&mut self) -> BTreeSet<DocumentId> {
+        std::mem::take(&mut self.written_here)
+    }
+
     fn doc_mut(&mut self, id: &DocumentId) -> Result<&mut AutoCommit, NodeError> {
         if self.existing(id)?.is_none() {
             let doc = AutoCommit::new().with_actor(self.actor.clone());
@@ -401,6 +412,9 @@ impl Repo {
         let Writer { touched, blobs, .. } = w;
         let result = result.and_then(|value| {
             self.commit_write(now, &touched, blobs)?;
+            for id in touched.keys().filter(|id| self.written.contains(id)) {
+                self.written_here.insert(id.clone());
+            }
             Ok(value)
         });
         for id in touched.keys() {

@@ -31,7 +31,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use node::engine::{RECHECK_MS_MIN, REPLY_TIMEOUT_MS, REPLY_TIMEOUT_MS_MIN};
+use yizhan_engine::{RECHECK_MS_MIN, REPLY_TIMEOUT_MS, REPLY_TIMEOUT_MS_MIN};
 
 use super::{Line, Scale};
 use crate::federation;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use automerge::sync::State;
 use automerge::{ActorId, AutoCommit, ReadDoc};
 use crdt_model::{DocumentId, PlaceId};
-use node::engine::Docs;
+use yizhan_engine::Docs;
 
 use super::exchange::{Link, plain_sync};
 use super::fixtures::{at, submit_each};
@@ -191,7 +191,7 @@ fn delta_lines(h: u64, ops: u64, d: u32, m: &Delta, reconnect: u64) -> Vec<Line>
             note: format!(
                 "{} RT before the first idle moment, the rest is the re-check {} ms later",
                 w.round_trips_first_burst(),
-                node::engine::RECHECK_MS_MIN
+                yizhan_engine::RECHECK_MS_MIN
             ),
         },
     ]

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use automerge::ActorId;
 use crdt_model::DocumentId;
-use node::engine::wire::{self, Message};
-use node::engine::{AllowAll, Engine, EngineConfig, Input, MemDocs, Output, PeerKey};
+use yizhan_engine::wire::{self, Message};
+use yizhan_engine::{
+    AllowAll, CheckOutcome, Engine, EngineConfig, Input, MemDocs, Output, PeerKey,
+};
 
 /// Simulated one-way latency of the link.
 pub const HOP_MS: u64 = 10;
@@ -98,7 +100,11 @@ impl Link {
     fn feed(&mut self, i: usize, input: Input, out: &mut InFlight, t: &mut Traffic) {
         let now = self.now;
         let end = &mut self.ends[i];
-        let outputs = end.engine.handle(input, now, &mut end.docs);
+        let accept =
+            |_: &mut MemDocs, _: &PeerKey, _: &_, _: &_, _: &[u8]| Ok(CheckOutcome::default());
+        let outputs = end
+            .engine
+            .handle_and_check(input, now, &mut end.docs, accept);
         for o in outputs {
             match o {
                 Output::Send { bytes, .. } => {
@@ -122,7 +128,7 @@ impl Link {
                 Output::Refused { reason, .. } => {
                     eprintln!("bench: end {i} refused: {reason}");
                 }
-                Output::Synced { .. } => {}
+                Output::Synced { .. } | Output::Check { .. } => {}
             }
         }
     }

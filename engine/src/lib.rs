@@ -1,4 +1,4 @@
-//! The sans-IO sync engine: reconciles documents with peers and runs
+//! Yizhan's sans-IO sync engine: reconciles documents with peers and runs
 //! Automerge's sync protocol over an unreliable network.
 //!
 //! How to drive it: build one [`Engine`] per node with an [`EngineConfig`], a
@@ -8,13 +8,20 @@
 //! after every local write, [`Input::PeerDown`], and [`Input::Tick`] when the
 //! last [`Output::Wake`] comes due — together with the time in ms and the
 //! node's documents behind the [`Docs`] trait. Do the returned [`Output`]s in
-//! order: send messages, persist sync states, set the timer.
+//! order: send messages, persist sync states, set the timer, and check the
+//! changes of every received sync message ([`Output::Check`]), answering
+//! each with [`Input::Checked`] and its [`CheckId`]. A driver that checks on
+//! the spot can call [`Engine::handle_and_check`], which feeds the answers
+//! back until no check is left.
 //!
 //! Nothing here does IO, reads a clock, spawns a task or depends on tokio,
-//! libp2p or redb: the node's driver and the simulator run the same engine.
+//! libp2p or redb, and this crate's manifest is what enforces it: the node's
+//! driver (`node/src/daemon/sync.rs`) and the simulator run the same engine.
 //! The wire format and the state machines are described in
 //! `docs/protocol.md`.
 
+mod check;
+mod check_id;
 mod config;
 mod digest;
 mod docs;
@@ -32,10 +39,13 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use check::CheckStats;
+pub use check_id::CheckId;
 pub use config::{
-    EngineConfig, INVENTORY_QUEUE_PER_PEER_MAX, INVENTORY_REQUESTS_PER_PEER_MAX,
-    LINK_BYTES_PER_S_MIN, PEER_DOCS_MAX, PEERS_MAX, PENDING_SESSIONS_PER_PEER_MAX, RECHECK_MS_MIN,
-    REPLY_TIMEOUT_MS, REPLY_TIMEOUT_MS_MIN, RETRY_BACKOFF_MS_MAX, SESSIONS_ACTIVE_PER_PEER_MAX,
+    CHECK_QUEUE_PER_PEER_MAX, CHECKS_IN_FLIGHT_PER_PEER_MAX, EngineConfig,
+    INVENTORY_QUEUE_PER_PEER_MAX, INVENTORY_REQUESTS_PER_PEER_MAX, LINK_BYTES_PER_S_MIN,
+    PEER_DOCS_MAX, PEERS_MAX, PENDING_SESSIONS_PER_PEER_MAX, RECHECK_MS_MIN, REPLY_TIMEOUT_MS,
+    REPLY_TIMEOUT_MS_MIN, RETRY_BACKOFF_MS_MAX, SESSIONS_ACTIVE_PER_PEER_MAX,
 };
 pub use digest::Digest;
 pub use docs::{CheckOutcome, Docs, MemDocs};

@@ -1,9 +1,14 @@
 //! `Engine`: the sans-IO sync state machine the driver feeds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
+use automerge::sync;
+use crdt_model::DocumentId;
+
+use super::check::{CheckStats, Checks};
 use super::config::EngineConfig;
-use super::docs::Docs;
+use super::digest::DigestCache;
+use super::docs::{CheckOutcome, Docs};
 use super::event::{Input, Output};
 use super::peer::Peer;
 use super::peer_key::PeerKey;
@@ -25,6 +30,11 @@ pub struct Engine<P: Policy = AllowAll> {
     jitter: Jitter,
     /// The last `Wake` handed out, so the same one is not repeated.
     wake_at: Option<u64>,
+    /// Trust checks asked of the driver and not yet answered.
+    checks: Checks,
+    /// Heads digests of every document, so answering a peer costs the
+    /// answer, not a scan of the store.
+    digests: DigestCache,
 }
 
 /// A snapshot of the engine's view of one peer, for status displays.
@@ -52,6 +62,8 @@ impl<P: Policy> Engine<P> {
             peers: BTreeMap::new(),
             jitter: Jitter::new(seed),
             wake_at: None,
+            checks: Checks::default(),
+            digests: DigestCache::default(),
         }
     }
 
@@ -75,6 +87,8 @@ impl<P: Policy> Engine<P> {
             },
             peers: &mut self.peers,
             jitter: &mut self.jitter,
+            checks: &mut self.checks,
+            digests: &mut self.digests,
             docs,
             out: Vec::new(),
         };
@@ -88,6 +102,68 @@ impl<P: Policy> Engine<P> {
             out.push(Output::Wake { at_ms });
         }
         out
+    }
+
+    /// [`Engine::handle`] for a driver that checks received changes on the
+    /// spot: every [`Output::Check`] is answered at once with what `check`
+    /// returns, fed back as [`Input::Checked`], until no check is left. The
+    /// other outputs come back in order. Each answer asks at most one more
+    /// check (the next message queued for that document), so this ends.
+    pub fn handle_and_check<D, F>(
+        &mut self,
+        input: Input,
+        now_ms: u64,
+        docs: &mut D,
+        mut check: F,
+    ) -> Vec<Output>
+    where
+        D: Docs + ?Sized,
+        F: FnMut(
+            &mut D,
+            &PeerKey,
+            &DocumentId,
+            &sync::Message,
+            &[u8],
+        ) -> Result<CheckOutcome, String>,
+    {
+        let mut inputs = VecDeque::from([input]);
+        let mut out = Vec::new();
+        while let Some(input) = inputs.pop_front() {
+            for o in self.handle(input, now_ms, docs) {
+                match o {
+                    Output::Check {
+                        id,
+                        peer,
+                        doc,
+                        message,
+                        proof,
+                    } => {
+                        let result = check(docs, &peer, &doc, &message, &proof);
+                        inputs.push_back(Input::Checked { id, result });
+                    }
+                    other => out.push(other),
+                }
+            }
+        }
+        out
+    }
+
+    /// Checks out and answers ignored, over the engine's life.
+    pub fn check_stats(&self) -> CheckStats {
+        self.checks.stats()
+    }
+
+    /// The driver changed documents without reporting each change as
+    /// [`Input::LocalChange`] (a bulk import, a restore in place): forget the
+    /// cached digests, so the next summary reads every document again.
+    pub fn forget_digests(&mut self) {
+        self.digests.invalidate();
+    }
+
+    /// How many times the engine has read every document's heads (once at
+    /// first need, then after trust changes or [`Engine::forget_digests`]).
+    pub fn digest_scans(&self) -> u64 {
+        self.digests.scans()
     }
 
     /// The engine's configuration.

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use crdt_model::DocumentId;
 
-use super::peer_key::PeerKey;
-
-/// What [`Docs::check`] made of a message's changes.
-#[derive(Debug, Default)]
+/// What the driver's check made of a message's changes: the answer to an
+/// [`super::Output::Check`], in [`super::Input::Checked`]. The default
+/// accepts the message as received.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CheckOutcome {
     /// Why each refused change was refused.
     pub refused: Vec<String>,
@@ -20,7 +20,8 @@ pub struct CheckOutcome {
 /// Document access the driver gives the engine for one `handle` call.
 ///
 /// The node implements it over its repository (documents in memory, persisted
-/// in redb); tests and the simulator use [`MemDocs`].
+/// in redb); tests and the simulator use [`MemDocs`]. Trust checks are not
+/// here: they leave the engine as [`super::Output::Check`] requests.
 pub trait Docs {
     /// Every document held, in any order.
     fn ids(&self) -> Vec<DocumentId>;
@@ -45,23 +46,6 @@ pub trait Docs {
     fn proof(&mut self, id: &DocumentId, base: &[ChangeHash]) -> Vec<u8> {
         let _ = (id, base);
         Vec::new()
-    }
-
-    /// Checks the changes an incoming sync message carries for `id` against
-    /// `proof` before anything is applied: who wrote them and whether they
-    /// may. Called for every sync message, with changes or without. An
-    /// error refuses the whole message; [`CheckOutcome::refused`]
-    /// refuses single changes, and the engine then applies
-    /// [`CheckOutcome::filtered`] instead. The default accepts all.
-    fn check(
-        &mut self,
-        peer: &PeerKey,
-        id: &DocumentId,
-        message: &automerge::sync::Message,
-        proof: &[u8],
-    ) -> Result<CheckOutcome, String> {
-        let _ = (peer, id, message, proof);
-        Ok(CheckOutcome::default())
     }
 
     /// The heads of `id`, sorted, or `None` if not held.

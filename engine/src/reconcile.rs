@@ -260,7 +260,6 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return;
         }
         let mine = self
-            .docs
             .heads(&doc)
             .filter(|heads| !heads.is_empty())
             .map(|heads| Digest::of_heads(&heads));

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crdt_model::{DocumentId, PlaceId};
 
+use super::check::PeerChecks;
 use super::config::EngineConfig;
 use super::digest::Digest;
 use super::retry::{Backoff, Jitter, Rtt, Waiting, arm, new_waiting, overdue};
@@ -50,6 +51,8 @@ pub(crate) struct Peer {
     rtt: Rtt,
     /// When the peer last sent a valid message.
     heard_ms: Option<u64>,
+    /// Its sync messages held for trust checks.
+    pub(crate) checks: PeerChecks,
 }
 
 impl Peer {
@@ -71,6 +74,7 @@ impl Peer {
             recheck_at: None,
             rtt: Rtt::new(),
             heard_ms: None,
+            checks: PeerChecks::default(),
         }
     }
 

@@ -40,6 +40,17 @@ pub const INVENTORY_QUEUE_PER_PEER_MAX: usize = 4_096;
 pub const PEER_DOCS_MAX: usize = 100_000;
 /// Peers connected at once.
 pub const PEERS_MAX: usize = 256;
+/// Trust checks asked of the driver and not yet answered, per peer: one per
+/// document at a time. A peer has at most [`SESSIONS_ACTIVE_PER_PEER_MAX`]
+/// sessions of its own waiting on us plus its answers to ours, so an honest
+/// peer stays under this even with a driver that answers late; a sync
+/// message beyond it is dropped as if lost.
+pub const CHECKS_IN_FLIGHT_PER_PEER_MAX: usize = 64;
+/// Sync messages per peer held behind a check of the same document, in
+/// arrival order. Each may be up to
+/// [`super::wire::SYNC_MESSAGE_BYTES_MAX`]: this bounds what a slow driver
+/// makes the engine hold; beyond it a message is dropped as if lost.
+pub const CHECK_QUEUE_PER_PEER_MAX: usize = 16;
 
 /// Timings and bounds of one engine. `Default` gives the documented
 /// constants of this module.
@@ -69,6 +80,10 @@ pub struct EngineConfig {
     pub peer_docs_max: usize,
     /// Peers connected at once.
     pub peers_max: usize,
+    /// Trust checks asked and unanswered per peer.
+    pub checks_in_flight_per_peer_max: usize,
+    /// Sync messages per peer queued behind a check of the same document.
+    pub check_queue_per_peer_max: usize,
 }
 
 impl Default for EngineConfig {
@@ -85,6 +100,8 @@ impl Default for EngineConfig {
             inventory_queue_per_peer_max: INVENTORY_QUEUE_PER_PEER_MAX,
             peer_docs_max: PEER_DOCS_MAX,
             peers_max: PEERS_MAX,
+            checks_in_flight_per_peer_max: CHECKS_IN_FLIGHT_PER_PEER_MAX,
+            check_queue_per_peer_max: CHECK_QUEUE_PER_PEER_MAX,
         }
     }
 }

@@ -72,7 +72,9 @@ impl SubtreeHasher {
 }
 
 /// The documents this node shares with one peer, each with its heads digest,
-/// sorted by id: a snapshot taken for one `handle` call.
+/// sorted by id: a snapshot taken for one `handle` call. Empty documents
+/// (created for a peer's offer, nothing received yet) are left out: they
+/// hold nothing to compare.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SharedDocs {
     docs: BTreeMap<DocumentId, Digest>,
@@ -80,27 +82,14 @@ pub(crate) struct SharedDocs {
 
 impl SharedDocs {
     /// Every held, non-empty document under `node` (`None`: everywhere) for
-    /// which `share` is true. Empty documents (created for a peer's offer,
-    /// nothing received yet) are left out: they hold nothing to compare.
-    /// Heads are read only for documents under `node`, so answering for a
-    /// small subtree stays cheap in a large store.
+    /// which `share` is true, read from `docs` afresh.
+    #[cfg(test)]
     pub(crate) fn collect<D: Docs + ?Sized>(
         docs: &mut D,
         node: Option<&PlaceId>,
         share: impl Fn(&DocumentId) -> bool,
     ) -> SharedDocs {
-        let mut out = BTreeMap::new();
-        for id in docs.ids() {
-            if node.is_some_and(|n| !n.contains(id.place())) || !share(&id) {
-                continue;
-            }
-            if let Some(heads) = docs.heads(&id)
-                && !heads.is_empty()
-            {
-                out.insert(id, Digest::of_heads(&heads));
-            }
-        }
-        SharedDocs { docs: out }
+        DigestCache::default().shared(docs, node, share)
     }
 
     /// The heads digest of `id`, if shared and non-empty.
@@ -151,6 +140,114 @@ impl SharedDocs {
     }
 }
 
+/// The heads digest of every held, non-empty document, grouped by place so
+/// that the documents under a place are two range lookups.
+///
+/// Answering a peer's summary or inventory request reads this, not the
+/// store: without it one admitted peer could make the node list every
+/// document and read its heads with a 40-byte request. It is filled from
+/// [`Docs`] in one scan when first needed, kept current from what the engine
+/// sees (local changes, applied changes, heads read for any other reason)
+/// and thrown away whole when the driver says documents changed behind its
+/// back, or trust changed (the node records cut-offs in the charter then).
+#[derive(Debug, Default)]
+pub(crate) struct DigestCache {
+    /// `None` until needed, and after [`DigestCache::invalidate`].
+    by_place: Option<BTreeMap<String, BTreeMap<DocumentId, Digest>>>,
+    /// Scans of the whole store so far, for tests.
+    scans: u64,
+}
+
+impl DigestCache {
+    /// The cache, filled from `docs` if it is not.
+    fn filled<D: Docs + ?Sized>(
+        &mut self,
+        docs: &mut D,
+    ) -> &BTreeMap<String, BTreeMap<DocumentId, Digest>> {
+        if self.by_place.is_none() {
+            self.scans += 1;
+            let mut by_place: BTreeMap<String, BTreeMap<DocumentId, Digest>> = BTreeMap::new();
+            for id in docs.ids() {
+                if let Some(heads) = docs.heads(&id)
+                    && !heads.is_empty()
+                {
+                    let place = id.place().as_str().to_owned();
+                    by_place
+                        .entry(place)
+                        .or_default()
+                        .insert(id, Digest::of_heads(&heads));
+                }
+            }
+            self.by_place = Some(by_place);
+        }
+        self.by_place.get_or_insert_default()
+    }
+
+    /// `doc` is now at `heads` (empty: left out, as if not held).
+    pub(crate) fn update(&mut self, doc: &DocumentId, heads: &[ChangeHash]) {
+        let Some(by_place) = self.by_place.as_mut() else {
+            return;
+        };
+        let place = doc.place().as_str();
+        if heads.is_empty() {
+            if let Some(docs) = by_place.get_mut(place) {
+                docs.remove(doc);
+                if docs.is_empty() {
+                    by_place.remove(place);
+                }
+            }
+            return;
+        }
+        by_place
+            .entry(place.to_owned())
+            .or_default()
+            .insert(doc.clone(), Digest::of_heads(heads));
+    }
+
+    /// Forgets everything: the next use scans the store again.
+    pub(crate) fn invalidate(&mut self) {
+        self.by_place = None;
+    }
+
+    /// Whole-store scans so far.
+    pub(crate) fn scans(&self) -> u64 {
+        self.scans
+    }
+
+    /// What we share under `node` (`None`: everything), as [`SharedDocs`].
+    /// Costs the documents under `node`, never the whole store once filled.
+    pub(crate) fn shared<D: Docs + ?Sized>(
+        &mut self,
+        docs: &mut D,
+        node: Option<&PlaceId>,
+        share: impl Fn(&DocumentId) -> bool,
+    ) -> SharedDocs {
+        let by_place = self.filled(docs);
+        let mut out = BTreeMap::new();
+        let mut add = |place_docs: &BTreeMap<DocumentId, Digest>| {
+            for (id, digest) in place_docs {
+                if share(id) {
+                    out.insert(id.clone(), *digest);
+                }
+            }
+        };
+        match node {
+            None => by_place.values().for_each(&mut add),
+            Some(node) => {
+                let here = node.as_str();
+                if let Some(place_docs) = by_place.get(here) {
+                    add(place_docs);
+                }
+                // Places strictly below `node` are the keys starting with
+                // `node/`: the range up to `node0`, since '0' follows '/'.
+                let below = format!("{here}/")..format!("{here}0");
+                by_place.range(below).for_each(|(_, d)| add(d));
+            }
+        }
+        SharedDocs { docs: out }
+    }
+}
+
 /// The ancestor of `place` (or `place` itself) with `depth` segments.
 fn ancestor_at(place: &PlaceId, depth: usize) -> Option<PlaceId> {
     if depth == 0 || depth > place.depth() {
@@ -165,7 +262,7 @@ mod tests {
     use automerge::{AutoCommit, ROOT, transaction::Transactable};
 
     use super::*;
-    use crate::engine::docs::MemDocs;
+    use crate::docs::MemDocs;
 
     fn doc(s: &str) -> DocumentId {
         DocumentId::parse(s).unwrap()

@@ -3,10 +3,15 @@
 use crdt_model::DocumentId;
 use thiserror::Error;
 
+use super::check_id::CheckId;
+use super::docs::CheckOutcome;
 use super::peer_key::PeerKey;
 
 /// Something that happened, handed to [`super::Engine::handle`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Not `Eq`: [`Input::Checked`] carries an Automerge message, which is only
+/// `PartialEq`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// A connection to `peer` is open. `sync_states` are the states the driver
     /// persisted from [`Output::SaveSyncState`] for this peer (any order, any
@@ -43,6 +48,17 @@ pub enum Input {
     /// now. Every session drops to its shared heads, so peers send again
     /// what this node lacks, and every peer is compared afresh.
     TrustChanged,
+    /// The driver's answer to [`Output::Check`] `id`. `Err` refuses the whole
+    /// message; `Ok` applies it, or [`CheckOutcome::filtered`] instead, and
+    /// reports every [`CheckOutcome::refused`] change. An `id` the engine no
+    /// longer holds (answered already, or its peer went down or reconnected
+    /// since) is ignored.
+    Checked {
+        /// The id of the check answered.
+        id: CheckId,
+        /// What the check made of the message.
+        result: Result<CheckOutcome, String>,
+    },
     /// A timer asked for by [`Output::Wake`] fired (early or late ticks are
     /// harmless).
     Tick,
@@ -50,7 +66,9 @@ pub enum Input {
 
 /// Work for the driver, returned by [`super::Engine::handle`] in the order it
 /// should be done.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Not `Eq`: [`Output::Check`] carries an Automerge message.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// Send `bytes` to `peer` as one message. A driver whose queue to the
     /// peer is full may drop it: the engine recovers as from network loss.
@@ -69,6 +87,25 @@ pub enum Output {
         doc: DocumentId,
         /// `automerge::sync::State::encode` output.
         state: Vec<u8>,
+    },
+    /// Check the changes a sync message from `peer` carries for `doc`
+    /// against `proof`, before anything of it is applied: who wrote them and
+    /// whether they may. Called for every sync message, with changes or
+    /// without, so heads naming refused changes can be stripped. Answer with
+    /// [`Input::Checked`] and the same `id`, now or later; the engine holds
+    /// the message meanwhile, and messages for the same document from the
+    /// same peer wait behind it (see `docs/protocol.md`).
+    Check {
+        /// Names this check in the answer.
+        id: CheckId,
+        /// The sender.
+        peer: PeerKey,
+        /// The document the message is for.
+        doc: DocumentId,
+        /// The decoded Automerge sync message.
+        message: automerge::sync::Message,
+        /// The sender's proof of authorship, as received.
+        proof: Vec<u8>,
     },
     /// Call `handle(Input::Tick, ..)` at or after `at_ms`. Each `Wake`
     /// replaces the previous one.

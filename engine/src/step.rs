@@ -11,8 +11,9 @@ use automerge::sync;
 use automerge::{AutoCommit, ChangeHash};
 use crdt_model::{DocumentId, PlaceId};
 
+use super::check::{Checks, HeldSync};
 use super::config::EngineConfig;
-use super::digest::{Digest, SharedDocs};
+use super::digest::{Digest, DigestCache, SharedDocs};
 use super::docs::Docs;
 use super::event::{Input, Output, Refusal};
 use super::peer::Peer;
@@ -29,6 +30,8 @@ pub(crate) struct Step<'a, P: Policy + ?Sized, D: Docs + ?Sized> {
     pub(crate) access: Access<'a, P>,
     pub(crate) peers: &'a mut BTreeMap<PeerKey, Peer>,
     pub(crate) jitter: &'a mut Jitter,
+    pub(crate) checks: &'a mut Checks,
+    pub(crate) digests: &'a mut DigestCache,
     pub(crate) docs: &'a mut D,
     pub(crate) out: Vec<Output>,
 }
@@ -41,6 +44,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             Input::PeerDown { peer } => self.peer_down(&peer),
             Input::Message { peer, bytes } => self.message(&peer, &bytes),
             Input::LocalChange { doc } => self.local_change(&doc),
+            Input::Checked { id, result } => self.checked(id, result),
             Input::Tick => self.tick(),
             Input::TrustChanged => self.trust_changed(),
         }
@@ -64,10 +68,21 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         });
     }
 
-    /// What we share with `peer` under `node` (`None`: everything), as of now.
+    /// What we share with `peer` under `node` (`None`: everything), as of
+    /// now, from the digest cache.
     pub(crate) fn shared_with(&mut self, peer: &PeerKey, node: Option<&PlaceId>) -> SharedDocs {
         let access = &self.access;
-        SharedDocs::collect(self.docs, node, |doc| access.share(peer, doc))
+        self.digests
+            .shared(self.docs, node, |doc| access.share(peer, doc))
+    }
+
+    /// The heads of `doc`, sorted, or `None` if not held; the digest cache
+    /// learns them too, so an entry gone stale heals when it is read.
+    pub(crate) fn heads(&mut self, doc: &DocumentId) -> Option<Vec<ChangeHash>> {
+        let heads = self.docs.heads(doc);
+        self.digests
+            .update(doc, heads.as_deref().unwrap_or_default());
+        heads
     }
 
     fn peer_up(&mut self, peer: PeerKey, sync_states: Vec<(DocumentId, Vec<u8>)>) {
@@ -98,6 +113,9 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let Some(mut p) = self.peers.remove(peer) else {
             return;
         };
+        // Messages held for checks go with the connection; answers to their
+        // checks will name ids no longer held.
+        self.checks.forget_peer(peer);
         for (doc, session) in &mut p.sessions {
             if let Some(state) = session.take_save() {
                 self.out.push(Output::SaveSyncState {
@@ -135,7 +153,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     }
 
     fn local_change(&mut self, doc: &DocumentId) {
-        let Some(heads) = self.docs.heads(doc) else {
+        let Some(heads) = self.heads(doc) else {
             return;
         };
         if !heads.is_empty() {
@@ -168,6 +186,10 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     }
 
     fn trust_changed(&mut self) {
+        // The node records cut-offs in its charter when trust changes, and
+        // may do so while handling a peer's message, when those writes are
+        // not reported as local changes: read every document afresh.
+        self.digests.invalidate();
         let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
         for key in keys {
             let Some(p) = self.peers.get_mut(&key) else {
@@ -393,25 +415,40 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                 return;
             }
         };
-        // Authorship and write rights of every change it carries, before
-        // anything is applied. Changes refused alone do not hold back the
-        // rest of the message. Messages without changes are shown too, so
-        // heads naming refused changes are not taken as the peer's.
-        let message = {
-            match self.docs.check(key, &doc, &message, &proof) {
-                Err(why) => {
-                    self.refuse(key, Refusal::Forged { doc, why });
-                    return;
-                }
-                Ok(checked) => {
-                    for why in checked.refused {
-                        let doc = doc.clone();
-                        self.refuse(key, Refusal::Forged { doc, why });
-                    }
-                    checked.filtered.unwrap_or(message)
-                }
-            }
+        // Authorship and write rights of every change it carries are checked
+        // by the driver before anything is applied (`check.rs`). Messages
+        // without changes are shown too, so heads naming refused changes are
+        // not taken as the peer's.
+        let held = HeldSync {
+            reply,
+            reset,
+            message,
+            proof,
         };
+        self.ask_check(key, doc, held);
+    }
+
+    /// Applies a checked sync message from `key` for `doc` and answers it.
+    /// The policy is asked again: it may have changed while the check was
+    /// out.
+    pub(crate) fn apply_sync(
+        &mut self,
+        key: &PeerKey,
+        doc: DocumentId,
+        reply: bool,
+        reset: bool,
+        message: sync::Message,
+    ) {
+        if !self.access.share(key, &doc) {
+            self.deny(key, doc);
+            return;
+        }
+        let read_only = !self.access.accept(key, &doc);
+        let held = self.docs.get_mut(&doc).is_some();
+        if !held && read_only {
+            self.deny(key, doc);
+            return;
+        }
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };
@@ -465,6 +502,9 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                     },
                 );
             }
+        }
+        if held || !after.is_empty() {
+            self.digests.update(&doc, &after);
         }
         if before != after {
             self.docs.changed(&doc, &before);
