@@ -19,7 +19,7 @@ use crate::api::{
 use crate::config::Role;
 use crate::error::NodeError;
 use crate::requests::Earlier;
-use crate::store::BlobHash;
+use crate::store::{BlobHash, StoreError};
 use crate::trust::MembershipView;
 use crate::workflow::{WorkflowRequest, WorkflowResponse};
 use crdt_model::PlaceId;
@@ -353,10 +353,35 @@ pub fn dispatch(dir: &Path, req: Request) -> Result<Response, NodeError> {
             other => Ok(other),
         };
     }
-    let mut node = if call.request.writes() {
-        Node::open(dir)?
-    } else {
-        Node::open_read_only(dir)?
-    };
-    execute_call(&mut node, call, Utc::now())
+    let now = Utc::now();
+    if !call.request.writes() {
+        let mut node = Node::open_read_only(dir)?;
+        return execute_call(&mut node, call, now);
+    }
+    rehearse(dir, &call, now)?;
+    let mut node = Node::open(dir)?;
+    execute_call(&mut node, call, now)
+}
+
+/// Carries out a write request on a scratch view of the store whose writes
+/// stay in memory, and returns its refusal if it is refused.
+///
+/// Why: opening redb for writing changes the file's bytes at once (a
+/// header flag on open, the allocator state on close) even when nothing is
+/// committed, so a request refused only after [`Node::open`] would still
+/// have changed the store. Rehearsed first, a refused request never opens
+/// the file for writing, and the store is left byte for byte as it was. A
+/// request that passes is carried out again on the real store, at the same
+/// `now`, and checked again there. The cost is a second verifying read of
+/// the file per write while no node runs.
+fn rehearse(dir: &Path, call: &Call, now: DateTime<Utc>) -> Result<(), NodeError> {
+    let rehearsed =
+        Node::open_rehearsal(dir).and_then(|mut node| execute_call(&mut node, call.clone(), now));
+    match rehearsed {
+        Ok(_) => Ok(()),
+        // The scratch view failed where the file may not (its memory bound
+        // is smaller than the largest write): the real run decides.
+        Err(NodeError::Store(StoreError::Database { .. } | StoreError::Io { .. })) => Ok(()),
+        Err(refused) => Err(refused),
+    }
 }
