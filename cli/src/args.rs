@@ -87,6 +87,18 @@ pub enum Command {
     /// Governance workflows: roster, tasks and needs, points, directory, statistics, export.
     #[command(flatten)]
     Workflow(crate::workflow::WorkflowCommand),
+    /// The node's configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `yizhan config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The effective configuration, and where each value comes from
+    /// (default, file, environment, flag). Takes `node start`'s flags, to
+    /// show what a start with them would use.
+    Show(StartArgs),
 }
 
 /// `yizhan doc ...`
