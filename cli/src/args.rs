@@ -87,6 +87,14 @@ pub enum Command {
     /// Governance workflows: roster, tasks and needs, points, directory, statistics, export.
     #[command(flatten)]
     Workflow(crate::workflow::WorkflowCommand),
+    /// Verify the store: every document loads, every blob matches its hash,
+    /// the credential and charter hold; exits 1 naming each problem.
+    Check {
+        /// Also verify every change's signature and its author's admission
+        /// chain and write right (an Ed25519 check per change: slower).
+        #[arg(long)]
+        deep: bool,
+    },
     /// The node's configuration.
     #[command(subcommand)]
     Config(ConfigCommand),

@@ -1,10 +1,12 @@
-//! Operators' housekeeping: `yizhan config show`.
+//! Operators' housekeeping: `yizhan check` and `yizhan config show`.
 
 use std::path::Path;
 
+use anyhow::bail;
 use clap::CommandFactory as _;
 use clap::parser::ValueSource;
 use node::api::files;
+use node::check::CheckReport;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -17,6 +19,59 @@ pub struct LogFlags {
     pub verbose: u8,
     /// `-q`.
     pub quiet: bool,
+}
+
+/// `yizhan check [--deep]`: prints what was checked and every problem; a
+/// store with problems exits 1.
+pub fn check(dir: &Path, deep: bool, out: &Output) -> anyhow::Result<()> {
+    let report = node::check::check_dir(dir, deep)?;
+    if out.json {
+        print_json(&report)?;
+    } else {
+        print_check(&report);
+    }
+    match report.problems.as_slice() {
+        [] => Ok(()),
+        [one] => bail!("check found 1 problem: {one}"),
+        [first, rest @ ..] => bail!(
+            "check found {} problems (listed above), the first: {first}",
+            rest.len() + 1
+        ),
+    }
+}
+
+fn print_check(r: &CheckReport) {
+    if r.running {
+        println!("the node is running: checked through it, over a read-only view of its store");
+    }
+    if r.unverified {
+        println!(
+            "the store failed verification; what follows was read from it unverified, to name what the damage reached"
+        );
+    }
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let changes = if r.deep {
+        format!(", {}", plural(r.changes, "change", "changes"))
+    } else {
+        String::new()
+    };
+    println!(
+        "checked {}{changes}, {}",
+        plural(r.documents, "document", "documents"),
+        plural(r.blobs, "blob", "blobs")
+    );
+    for p in &r.problems {
+        println!("problem: {p}");
+    }
+    if r.problems.is_empty() {
+        println!("no problems found");
+        if !r.deep {
+            println!(
+                "(change signatures and authors were not checked; `yizhan check --deep` checks them too)"
+            );
+        }
+    }
 }
 
 /// Where a value in force came from.

@@ -1,16 +1,172 @@
-//! Operators' housekeeping through the `yizhan` binary: refused writes that leave the store file alone, and `config show`
-//! and unknown keys in `config.toml`.
+//! Operators' housekeeping through the `yizhan` binary: `check` on healthy and damaged stores, refused writes that leave the
+//! store file alone, and `config show` and unknown keys in `config.toml`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{chain, fails, json, ok, submit_report};
+use common::{chain, fails, json, ok, submit_report, yizhan};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
+
+/// Bytes no other part of a store holds: a header to find them by, then a
+/// pattern that does not repeat within the photo.
+fn photo_bytes() -> Vec<u8> {
+    let mut bytes = b"YIZHAN-CHECK-PHOTO-0123456789abcdef".to_vec();
+    bytes.extend((0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    bytes
+}
+
+/// A federation whose community holds a report with a photo. Returns the
+/// community's directory and the photo's hash.
+fn community_with_photo(root: &Path) -> (PathBuf, String) {
+    let (c, _, _) = chain(root);
+    let photo = root.join("cover.jpg");
+    std::fs::write(&photo, photo_bytes()).unwrap();
+    ok(
+        &c,
+        &[
+            "report",
+            "submit",
+            "--category",
+            "manhole_cover",
+            "--lat",
+            "24.97",
+            "--lon",
+            "102.74",
+            "--text",
+            "井盖翘起",
+            "--photo",
+            photo.to_str().unwrap(),
+        ],
+    );
+    submit_report(&c, "a second report");
+    let hash = blake3::hash(&photo_bytes()).to_hex().to_string();
+    (c, hash)
+}
 
 fn store(dir: &Path) -> PathBuf {
     dir.join("store.redb")
+}
+
+/// Flips one bit of every copy of `needle` in the store file (redb may keep
+/// an old copy of a page until it reuses it); returns how many it found.
+fn flip_in_file(path: &Path, needle: &[u8]) -> usize {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut found = 0;
+    let mut at = 0;
+    while let Some(pos) = bytes[at..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + at)
+    {
+        bytes[pos + needle.len() / 2] ^= 0x01;
+        found += 1;
+        at = pos + needle.len();
+    }
+    std::fs::write(path, bytes).unwrap();
+    found
+}
+
+/// Runs `check` with `extra` arguments, which must fail without panicking;
+/// returns its stdout and its one stderr line.
+fn check_fails(dir: &Path, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["check"];
+    args.extend_from_slice(extra);
+    let out = yizhan(dir, &args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).trim_end().to_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    (stdout, stderr)
+}
+
+#[test]
+fn check_passes_on_a_healthy_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _) = community_with_photo(tmp.path());
+    let text = ok(&c, &["check"]);
+    assert!(text.contains("no problems found"), "{text}");
+    let quick = json(&c, &["check"]);
+    assert_eq!(quick["problems"], serde_json::json!([]));
+    assert_eq!(quick["documents"], 1, "the month's reports: {quick}");
+    assert_eq!(quick["blobs"], 1);
+    assert_eq!(quick["changes"], 0);
+    let deep = json(&c, &["check", "--deep"]);
+    assert_eq!(deep["problems"], serde_json::json!([]), "{deep}");
+    assert!(deep["changes"].as_u64().unwrap() >= 2, "{deep}");
+}
+
+#[test]
+fn check_names_a_blob_whose_bytes_were_altered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, hash) = community_with_photo(tmp.path());
+    ok(&c, &["check"]);
+    assert!(flip_in_file(&store(&c), b"YIZHAN-CHECK-PHOTO-0123456789abcdef") >= 1);
+    let (stdout, stderr) = check_fails(&c, &[]);
+    assert!(
+        stdout.contains(&format!("problem: blob {hash}: its bytes hash to")),
+        "{stdout}"
+    );
+    assert!(stderr.contains("check found"), "{stderr}");
+}
+
+#[test]
+fn check_deep_names_a_change_whose_signature_was_altered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _) = community_with_photo(tmp.path());
+    // One recorded signature, read through redb before the damage.
+    const SIGNATURES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("signatures");
+    let (change, signature) = {
+        let db = redb::ReadOnlyDatabase::open(store(&c)).unwrap();
+        let txn = db.begin_read().unwrap();
+        let table = txn.open_table(SIGNATURES).unwrap();
+        let (key, value) = table.iter().unwrap().next().unwrap().unwrap();
+        assert_eq!(value.value().len(), 96, "author key and signature");
+        (hex::encode(key.value()), value.value()[32..].to_vec())
+    };
+    assert!(flip_in_file(&store(&c), &signature) >= 1);
+    let (stdout, _) = check_fails(&c, &["--deep"]);
+    assert!(
+        stdout.contains(&format!("problem: change {change} of "))
+            && stdout.contains("signature does not verify"),
+        "{stdout}"
+    );
+    let report = json_failing(&c, &["check", "--deep"]);
+    let problems = report["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["subject"] == "change" && p["id"] == change.as_str()),
+        "{report}"
+    );
+}
+
+/// `--json` output of a command that exits 1.
+fn json_failing(dir: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = yizhan(dir, &all);
+    assert_eq!(out.status.code(), Some(1));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn check_names_a_truncated_store_without_panicking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _) = community_with_photo(tmp.path());
+    let bytes = std::fs::read(store(&c)).unwrap();
+    std::fs::write(store(&c), &bytes[..bytes.len() / 2]).unwrap();
+    for extra in [&[][..], &["--deep"][..]] {
+        let (stdout, stderr) = check_fails(&c, extra);
+        assert!(stdout.contains("problem: store "), "{stdout}");
+        assert!(stderr.contains("store.redb"), "{stderr}");
+        assert!(stderr.contains("failed verification"), "{stderr}");
+    }
+    // The file was only read.
+    assert_eq!(std::fs::read(store(&c)).unwrap().len(), bytes.len() / 2);
 }
 
 fn digest(dir: &Path) -> String {

@@ -83,6 +83,11 @@ pub enum Request {
         /// The revoked node's peer id.
         peer: String,
     },
+    /// Verify the store (`yizhan check`); see [`crate::check`].
+    Check {
+        /// Also check every change's signature and author.
+        deep: bool,
+    },
 }
 
 impl Request {
@@ -174,6 +179,8 @@ pub enum Response {
     Token(String),
     /// For [`Request::Join`].
     Joined(MembershipView),
+    /// For [`Request::Check`].
+    Check(Box<crate::check::CheckReport>),
     /// For requests that only need to say they were done.
     Done(String),
     /// The request failed; the message is for the operator.
@@ -275,6 +282,7 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
                 if n == 1 { "" } else { "s" }
             ))
         }
+        Request::Check { deep } => Response::Check(Box::new(node.check(deep))),
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {
                 what: "sync status",

@@ -407,6 +407,12 @@ impl Node {
         Node::open_with(dir, Store::open_rehearsal)
     }
 
+    /// Opens the node in `dir` over [`Store::open_unverified`], for `yizhan
+    /// check` on a store that failed verification.
+    pub(crate) fn open_unverified(dir: &Path) -> Result<Node, NodeError> {
+        Node::open_with(dir, Store::open_unverified)
+    }
+
     /// Reads the configuration of the node in `dir` without opening its store.
     pub fn load_config(dir: &Path) -> Result<Config, NodeError> {
         let path = dir.join(files::CONFIG);

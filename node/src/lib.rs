@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod api;
 pub mod blob_refs;
+pub mod check;
 pub mod config;
 pub mod daemon;
 pub mod engine;
