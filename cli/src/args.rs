@@ -114,6 +114,15 @@ pub enum ConfigCommand {
 pub enum DocCommand {
     /// Every document with its heads and storage sizes.
     List,
+    /// Write a document's Automerge bytes (`AutoCommit::save`, whole history)
+    /// to a file other Automerge tools can open; roster-private is never exported.
+    Export {
+        /// The document id, as `yizhan doc list` shows it.
+        id: String,
+        /// The file to write (written whole, then moved into place).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// `yizhan node ...`

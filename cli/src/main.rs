@@ -96,6 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Response::Documents(rows) => out.documents(&rows),
             other => report::unexpected(other),
         },
+        Command::Doc(DocCommand::Export { id, out: file }) => ops::export(&dir, id, &file, &out),
         Command::Check { deep } => ops::check(&dir, deep, &out),
         Command::Config(ConfigCommand::Show(a)) => ops::config_show(&cli_sources, &dir, &a, &out),
         Command::Workflow(cmd) => workflow::run(&dir, cmd, &out),

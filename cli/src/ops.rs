@@ -1,10 +1,12 @@
-//! Operators' housekeeping: `yizhan check` and `yizhan config show`.
+//! Operators' housekeeping: `yizhan check`, `yizhan config show` and
+//! `yizhan doc export`.
 
 use std::path::Path;
 
 use anyhow::bail;
 use clap::CommandFactory as _;
 use clap::parser::ValueSource;
+use node::admin::{Request, Response, dispatch};
 use node::api::files;
 use node::check::CheckReport;
 use serde::Serialize;
@@ -12,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::args::{Cli, StartArgs};
 use crate::output::{Output, print_json, table};
+use crate::report::unexpected;
 
 /// The logging flags given, for `config show`.
 pub struct LogFlags {
@@ -259,4 +262,26 @@ fn log_filter(flags: &LogFlags) -> (String, Source) {
         (_, 1) => ("info".into(), Source::Flag),
         _ => ("debug".into(), Source::Flag),
     }
+}
+
+/// `yizhan doc export ID --out FILE`.
+pub fn export(dir: &Path, id: String, file: &Path, out: &Output) -> anyhow::Result<()> {
+    let bytes = match dispatch(dir, Request::ExportDocument { id: id.clone() })? {
+        Response::Document(body) => body.bytes,
+        other => return unexpected(other),
+    };
+    crate::workflow::write_file(file, &bytes)?;
+    if out.json {
+        println!(
+            "{}",
+            json!({ "document": id, "bytes": bytes.len(), "out": file.display().to_string() })
+        );
+    } else {
+        println!(
+            "exported {id} ({} bytes, Automerge with its whole history) to {}",
+            bytes.len(),
+            file.display()
+        );
+    }
+    Ok(())
 }

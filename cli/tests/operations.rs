@@ -1,12 +1,14 @@
-//! Operators' housekeeping through the `yizhan` binary: `check` on healthy and damaged stores, refused writes that leave the
-//! store file alone, and `config show` and unknown keys in `config.toml`.
+//! Operators' housekeeping through the `yizhan` binary: `check` on healthy
+//! and damaged stores, `config show` and unknown keys, refused writes that
+//! leave the store file alone, and `doc export`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{chain, fails, json, ok, submit_report, yizhan};
+use automerge::{AutoCommit, ROOT, ReadDoc};
+use common::{NodeProc, chain, fails, json, ok, submit_report, yizhan};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 
@@ -167,6 +169,95 @@ fn check_names_a_truncated_store_without_panicking() {
     }
     // The file was only read.
     assert_eq!(std::fs::read(store(&c)).unwrap().len(), bytes.len() / 2);
+}
+
+#[test]
+fn check_and_export_go_through_a_running_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _) = community_with_photo(tmp.path());
+    let node = NodeProc::start(&c, &[]);
+    let text = ok(&c, &["check", "--deep"]);
+    assert!(text.contains("the node is running"), "{text}");
+    assert!(text.contains("no problems found"), "{text}");
+    assert_eq!(json(&c, &["check"])["running"], true);
+    let id = reports_doc(&c);
+    let file = tmp.path().join("running.automerge");
+    ok(&c, &["doc", "export", &id, "--out", file.to_str().unwrap()]);
+    assert_eq!(report_texts(&file).len(), 2);
+    node.stop();
+}
+
+fn reports_doc(dir: &Path) -> String {
+    json(dir, &["doc", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .find(|id| id.contains("/reports/"))
+        .unwrap()
+}
+
+/// The texts of the reports in an exported document, read with Automerge
+/// alone, by the layout docs/storage.md describes.
+fn report_texts(file: &Path) -> Vec<String> {
+    let doc = AutoCommit::load(&std::fs::read(file).unwrap()).unwrap();
+    doc.keys(ROOT)
+        .filter(|k| k.starts_with("report/"))
+        .map(|k| {
+            let (_, report) = doc.get(ROOT, &k).unwrap().unwrap();
+            let (text, _) = doc.get(&report, "text").unwrap().unwrap();
+            text.into_string().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn doc_export_writes_automerge_bytes_other_tools_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _) = community_with_photo(tmp.path());
+    let id = reports_doc(&c);
+    let file = tmp.path().join("reports.automerge");
+    let done = json(&c, &["doc", "export", &id, "--out", file.to_str().unwrap()]);
+    assert_eq!(done["document"], id.as_str());
+    let mut texts = report_texts(&file);
+    texts.sort();
+    assert_eq!(texts, ["a second report", "井盖翘起"]);
+}
+
+#[test]
+fn doc_export_refuses_documents_not_held_or_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _) = community_with_photo(tmp.path());
+    let file = tmp.path().join("out.automerge");
+    let out = file.to_str().unwrap();
+    fails(
+        &c,
+        &[
+            "doc",
+            "export",
+            "guandu/yiliu/xinyazhou/reports/1999-01",
+            "--out",
+            out,
+        ],
+        "is not held on this node",
+    );
+    fails(
+        &c,
+        &[
+            "doc",
+            "export",
+            "guandu/yiliu/xinyazhou/roster-private",
+            "--out",
+            out,
+        ],
+        "never leaves its community's node",
+    );
+    fails(
+        &c,
+        &["doc", "export", "no such thing", "--out", out],
+        "is not a document id",
+    );
+    assert!(!file.exists());
 }
 
 fn digest(dir: &Path) -> String {

@@ -88,6 +88,11 @@ pub enum Request {
         /// Also check every change's signature and author.
         deep: bool,
     },
+    /// A document's Automerge bytes (`yizhan doc export`).
+    ExportDocument {
+        /// The document id.
+        id: String,
+    },
 }
 
 impl Request {
@@ -181,6 +186,9 @@ pub enum Response {
     Joined(MembershipView),
     /// For [`Request::Check`].
     Check(Box<crate::check::CheckReport>),
+    /// For [`Request::ExportDocument`]: the bytes, which over the admin
+    /// socket follow the answer's line raw, as a blob's do.
+    Document(BlobBody),
     /// For requests that only need to say they were done.
     Done(String),
     /// The request failed; the message is for the operator.
@@ -283,6 +291,9 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
             ))
         }
         Request::Check { deep } => Response::Check(Box::new(node.check(deep))),
+        Request::ExportDocument { id } => {
+            Response::Document(BlobBody::new(node.export_document(&id)?))
+        }
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {
                 what: "sync status",
@@ -318,10 +329,15 @@ pub fn call_running(dir: &Path, call: &Call) -> Result<Option<Response>, NodeErr
     reader.read_line(&mut answer).map_err(io)?;
     let mut resp =
         serde_json::from_str(&answer).map_err(|e| NodeError::AnswerLost(e.to_string()))?;
-    if let Response::Blob(body) = &mut resp {
-        if body.len > crate::store::BLOB_BYTES_MAX as u64 {
+    let raw = match &mut resp {
+        Response::Blob(body) => Some((body, crate::store::BLOB_BYTES_MAX as u64, "blob")),
+        Response::Document(body) => Some((body, LINE_BYTES_MAX as u64, "document")),
+        _ => None,
+    };
+    if let Some((body, bytes_max, what)) = raw {
+        if body.len > bytes_max {
             return Err(NodeError::Admin(format!(
-                "the node announced a blob of {} bytes, more than any blob held",
+                "the node announced a {what} of {} bytes, more than {bytes_max} bytes",
                 body.len
             )));
         }
@@ -331,7 +347,7 @@ pub fn call_running(dir: &Path, call: &Call) -> Result<Option<Response>, NodeErr
         rest.read_to_end(&mut body.bytes).map_err(io)?;
         if body.bytes.len() as u64 != body.len {
             return Err(NodeError::AnswerLost(format!(
-                "the blob was cut short after {} of {} bytes",
+                "the {what} was cut short after {} of {} bytes",
                 body.bytes.len(),
                 body.len
             )));

@@ -14,6 +14,7 @@ pub mod blob_refs;
 pub mod check;
 pub mod config;
 pub mod daemon;
+mod doc_export;
 pub mod engine;
 pub mod error;
 pub mod fuzz_targets;
