@@ -87,6 +87,26 @@ pub enum Command {
     /// Governance workflows: roster, tasks and needs, points, directory, statistics, export.
     #[command(flatten)]
     Workflow(crate::workflow::WorkflowCommand),
+    /// Verify the store: every document loads, every blob matches its hash,
+    /// the credential and charter hold; exits 1 naming each problem.
+    Check {
+        /// Also verify every change's signature and its author's admission
+        /// chain and write right (an Ed25519 check per change: slower).
+        #[arg(long)]
+        deep: bool,
+    },
+    /// The node's configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `yizhan config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// The effective configuration, and where each value comes from
+    /// (default, file, environment, flag). Takes `node start`'s flags, to
+    /// show what a start with them would use.
+    Show(StartArgs),
 }
 
 /// `yizhan doc ...`
@@ -94,6 +114,15 @@ pub enum Command {
 pub enum DocCommand {
     /// Every document with its heads and storage sizes.
     List,
+    /// Write a document's Automerge bytes (`AutoCommit::save`, whole history)
+    /// to a file other Automerge tools can open; roster-private is never exported.
+    Export {
+        /// The document id, as `yizhan doc list` shows it.
+        id: String,
+        /// The file to write (written whole, then moved into place).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// `yizhan node ...`

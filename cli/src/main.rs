@@ -5,6 +5,7 @@
 
 mod args;
 mod demo;
+mod ops;
 mod output;
 mod report;
 mod start;
@@ -12,7 +13,7 @@ mod workflow;
 
 use std::process::ExitCode;
 
-use args::{BlobCommand, Cli, Command, DocCommand, NodeCommand, SyncCommand};
+use args::{BlobCommand, Cli, Command, ConfigCommand, DocCommand, NodeCommand, SyncCommand};
 use clap::Parser;
 use node::admin::{Request, Response, dispatch};
 use node::{Node, Role};
@@ -73,6 +74,10 @@ fn install_tracing(cli: &Cli) {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let dir = cli.data_dir();
     let out = output::Output { json: cli.json };
+    let cli_sources = ops::LogFlags {
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    };
     match cli.command {
         Command::Init(a) => {
             let role: Role = a.role.into();
@@ -91,6 +96,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Response::Documents(rows) => out.documents(&rows),
             other => report::unexpected(other),
         },
+        Command::Doc(DocCommand::Export { id, out: file }) => ops::export(&dir, id, &file, &out),
+        Command::Check { deep } => ops::check(&dir, deep, &out),
+        Command::Config(ConfigCommand::Show(a)) => ops::config_show(&cli_sources, &dir, &a, &out),
         Command::Workflow(cmd) => workflow::run(&dir, cmd, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::Admit(a) => {

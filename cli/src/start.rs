@@ -10,7 +10,7 @@ use node::daemon::{RunOptions, run as run_node};
 
 use crate::args::StartArgs;
 
-fn addrs(list: &[String], what: &str) -> anyhow::Result<Vec<Multiaddr>> {
+pub(crate) fn addrs(list: &[String], what: &str) -> anyhow::Result<Vec<Multiaddr>> {
     list.iter()
         .map(|a| {
             a.parse().with_context(|| {

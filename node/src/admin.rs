@@ -19,7 +19,7 @@ use crate::api::{
 use crate::config::Role;
 use crate::error::NodeError;
 use crate::requests::Earlier;
-use crate::store::BlobHash;
+use crate::store::{BlobHash, StoreError};
 use crate::trust::MembershipView;
 use crate::workflow::{WorkflowRequest, WorkflowResponse};
 use crdt_model::PlaceId;
@@ -82,6 +82,16 @@ pub enum Request {
     Reinstate {
         /// The revoked node's peer id.
         peer: String,
+    },
+    /// Verify the store (`yizhan check`); see [`crate::check`].
+    Check {
+        /// Also check every change's signature and author.
+        deep: bool,
+    },
+    /// A document's Automerge bytes (`yizhan doc export`).
+    ExportDocument {
+        /// The document id.
+        id: String,
     },
 }
 
@@ -174,6 +184,11 @@ pub enum Response {
     Token(String),
     /// For [`Request::Join`].
     Joined(MembershipView),
+    /// For [`Request::Check`].
+    Check(Box<crate::check::CheckReport>),
+    /// For [`Request::ExportDocument`]: the bytes, which over the admin
+    /// socket follow the answer's line raw, as a blob's do.
+    Document(BlobBody),
     /// For requests that only need to say they were done.
     Done(String),
     /// The request failed; the message is for the operator.
@@ -275,6 +290,10 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
                 if n == 1 { "" } else { "s" }
             ))
         }
+        Request::Check { deep } => Response::Check(Box::new(node.check(deep))),
+        Request::ExportDocument { id } => {
+            Response::Document(BlobBody::new(node.export_document(&id)?))
+        }
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {
                 what: "sync status",
@@ -310,10 +329,15 @@ pub fn call_running(dir: &Path, call: &Call) -> Result<Option<Response>, NodeErr
     reader.read_line(&mut answer).map_err(io)?;
     let mut resp =
         serde_json::from_str(&answer).map_err(|e| NodeError::AnswerLost(e.to_string()))?;
-    if let Response::Blob(body) = &mut resp {
-        if body.len > crate::store::BLOB_BYTES_MAX as u64 {
+    let raw = match &mut resp {
+        Response::Blob(body) => Some((body, crate::store::BLOB_BYTES_MAX as u64, "blob")),
+        Response::Document(body) => Some((body, LINE_BYTES_MAX as u64, "document")),
+        _ => None,
+    };
+    if let Some((body, bytes_max, what)) = raw {
+        if body.len > bytes_max {
             return Err(NodeError::Admin(format!(
-                "the node announced a blob of {} bytes, more than any blob held",
+                "the node announced a {what} of {} bytes, more than {bytes_max} bytes",
                 body.len
             )));
         }
@@ -323,7 +347,7 @@ pub fn call_running(dir: &Path, call: &Call) -> Result<Option<Response>, NodeErr
         rest.read_to_end(&mut body.bytes).map_err(io)?;
         if body.bytes.len() as u64 != body.len {
             return Err(NodeError::AnswerLost(format!(
-                "the blob was cut short after {} of {} bytes",
+                "the {what} was cut short after {} of {} bytes",
                 body.bytes.len(),
                 body.len
             )));
@@ -353,10 +377,35 @@ pub fn dispatch(dir: &Path, req: Request) -> Result<Response, NodeError> {
             other => Ok(other),
         };
     }
-    let mut node = if call.request.writes() {
-        Node::open(dir)?
-    } else {
-        Node::open_read_only(dir)?
-    };
-    execute_call(&mut node, call, Utc::now())
+    let now = Utc::now();
+    if !call.request.writes() {
+        let mut node = Node::open_read_only(dir)?;
+        return execute_call(&mut node, call, now);
+    }
+    rehearse(dir, &call, now)?;
+    let mut node = Node::open(dir)?;
+    execute_call(&mut node, call, now)
+}
+
+/// Carries out a write request on a scratch view of the store whose writes
+/// stay in memory, and returns its refusal if it is refused.
+///
+/// Why: opening redb for writing changes the file's bytes at once (a
+/// header flag on open, the allocator state on close) even when nothing is
+/// committed, so a request refused only after [`Node::open`] would still
+/// have changed the store. Rehearsed first, a refused request never opens
+/// the file for writing, and the store is left byte for byte as it was. A
+/// request that passes is carried out again on the real store, at the same
+/// `now`, and checked again there. The cost is a second verifying read of
+/// the file per write while no node runs.
+fn rehearse(dir: &Path, call: &Call, now: DateTime<Utc>) -> Result<(), NodeError> {
+    let rehearsed =
+        Node::open_rehearsal(dir).and_then(|mut node| execute_call(&mut node, call.clone(), now));
+    match rehearsed {
+        Ok(_) => Ok(()),
+        // The scratch view failed where the file may not (its memory bound
+        // is smaller than the largest write): the real run decides.
+        Err(NodeError::Store(StoreError::Database { .. } | StoreError::Io { .. })) => Ok(()),
+        Err(refused) => Err(refused),
+    }
 }

@@ -399,6 +399,20 @@ impl Node {
         Node::open_with(dir, Store::open_read_only)
     }
 
+    /// Opens the node in `dir` over [`Store::open_rehearsal`]: writes
+    /// succeed or fail as they would, but stay in memory and never reach
+    /// the file. A write request is rehearsed on one before the store is
+    /// opened for writing, so that a refused request leaves the file alone.
+    pub fn open_rehearsal(dir: &Path) -> Result<Node, NodeError> {
+        Node::open_with(dir, Store::open_rehearsal)
+    }
+
+    /// Opens the node in `dir` over [`Store::open_unverified`], for `yizhan
+    /// check` on a store that failed verification.
+    pub(crate) fn open_unverified(dir: &Path) -> Result<Node, NodeError> {
+        Node::open_with(dir, Store::open_unverified)
+    }
+
     /// Reads the configuration of the node in `dir` without opening its store.
     pub fn load_config(dir: &Path) -> Result<Config, NodeError> {
         let path = dir.join(files::CONFIG);

@@ -27,6 +27,17 @@ pub enum ConfigError {
         /// The parser's words.
         why: String,
     },
+    /// The file names a key this version does not know.
+    #[error(
+        "config {path}: unknown key `{key}`; the keys config.toml may hold are: {}",
+        KEYS.join(", ")
+    )]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The key, as written (`section.key` inside a table).
+        key: String,
+    },
     /// The role and the place do not fit together.
     #[error("a {role} node sits at a place with {want} segment(s), but {place} has {got}")]
     RoleMismatch {
@@ -95,8 +106,25 @@ fn default_true() -> bool {
     true
 }
 
+/// Every key `config.toml` may hold, in the order `docs/configuration.md`
+/// lists them. A key not here is refused when the file is read: a
+/// misspelt key silently left at its default is worse than an error.
+pub const KEYS: [&str; 10] = [
+    "role",
+    "place",
+    "name",
+    "listen",
+    "peers",
+    "mdns",
+    "learn_addresses",
+    "duplicate_radius_m",
+    "replicate",
+    "summaries",
+];
+
 /// The contents of `config.toml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// This node's role: district, street or community.
     pub role: Role,
@@ -168,16 +196,41 @@ impl Config {
 
     /// Reads and validates the file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with_keys(path).map(|(c, _)| c)
+    }
+
+    /// Reads and validates the file, and returns with it the keys the file
+    /// sets (the others hold their defaults). Refuses a key not in [`KEYS`],
+    /// naming it and listing the valid ones.
+    pub fn load_with_keys(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
         let text = fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_owned(),
             source,
         })?;
-        let c: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let parse = |e: toml::de::Error| ConfigError::Parse {
             path: path.to_owned(),
             why: e.message().to_owned(),
-        })?;
+        };
+        // Keys first, on the bare table: serde's own refusal of an unknown
+        // field names it but not what would have been right.
+        let table: toml::Table = toml::from_str(&text).map_err(parse)?;
+        let mut keys = Vec::new();
+        for (key, value) in &table {
+            if !KEYS.contains(&key.as_str()) {
+                let key = match value.as_table().and_then(|t| t.keys().next()) {
+                    Some(inner) => format!("{key}.{inner}"),
+                    None => key.clone(),
+                };
+                return Err(ConfigError::UnknownKey {
+                    path: path.to_owned(),
+                    key,
+                });
+            }
+            keys.push(key.clone());
+        }
+        let c: Config = toml::from_str(&text).map_err(parse)?;
         c.validate()?;
-        Ok(c)
+        Ok((c, keys))
     }
 
     /// Writes the file (durably: written to a temporary file, synced, renamed).
@@ -238,5 +291,49 @@ mod tests {
             Config::load(&path),
             Err(ConfigError::Parse { .. })
         ));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_naming_the_valid_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(
+            &path,
+            "role = \"district\"\nplace = \"guandu\"\nmnds = false\n",
+        )
+        .unwrap();
+        let err = Config::load(&path).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::UnknownKey { key, .. } if key == "mnds"),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains("unknown key `mnds`"), "{msg}");
+        for key in KEYS {
+            assert!(msg.contains(key), "{msg} should list {key}");
+        }
+        fs::write(&path, "role = \"district\"\nplace = \"guandu\"\n").unwrap();
+        let (_, mut keys) = Config::load_with_keys(&path).unwrap();
+        keys.sort_unstable();
+        assert_eq!(keys, ["place", "role"]);
+    }
+
+    #[test]
+    fn every_field_is_a_known_key_and_documented() {
+        let mut c = Config::new(Role::District, PlaceId::parse("guandu").unwrap(), None).unwrap();
+        c.name = Some("官渡区".into());
+        let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        let mut fields: Vec<&str> = table.keys().map(String::as_str).collect();
+        let mut known = KEYS.to_vec();
+        fields.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(fields, known, "KEYS must list every field of Config");
+        let doc = include_str!("../../docs/configuration.md");
+        for key in KEYS {
+            assert!(
+                doc.contains(&format!("| `{key}` |")),
+                "docs/configuration.md has no row for `{key}`"
+            );
+        }
     }
 }

@@ -11,8 +11,10 @@
 pub mod admin;
 pub mod api;
 pub mod blob_refs;
+pub mod check;
 pub mod config;
 pub mod daemon;
+mod doc_export;
 pub mod error;
 pub mod fuzz_targets;
 pub mod identity;

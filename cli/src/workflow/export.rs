@@ -197,7 +197,7 @@ fn progress(len: usize, what: &str) -> ProgressBar {
 }
 
 /// Writes beside `path` and renames into place.
-fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut part = path.as_os_str().to_owned();
     part.push(".part");
     let part = PathBuf::from(part);

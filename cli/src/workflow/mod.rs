@@ -11,6 +11,8 @@ mod roster;
 mod stats;
 mod tasks;
 
+pub(crate) use export::write_file;
+
 use std::path::Path;
 
 use anyhow::{Context as _, bail};

@@ -29,7 +29,9 @@ fn off_loop(request: &Request) -> bool {
         Request::ListReports(_)
         | Request::ShowReport(_)
         | Request::Blob(_)
-        | Request::Documents => true,
+        | Request::Documents
+        | Request::Check { .. }
+        | Request::ExportDocument { .. } => true,
         Request::Workflow(w) => !w.writes(),
         _ => false,
     }
@@ -215,7 +217,7 @@ pub(super) async fn admin_connection(
         .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"value\":\"{e}\"}}"));
     out.push('\n');
     write.write_all(out.as_bytes()).await?;
-    if let Response::Blob(body) = &resp {
+    if let Response::Blob(body) | Response::Document(body) = &resp {
         write.write_all(&body.bytes).await?;
     }
     Ok(())

@@ -24,6 +24,7 @@ mod error;
 mod open;
 mod scratch;
 mod tables;
+mod views;
 
 use std::fs::OpenOptions;
 use std::io;

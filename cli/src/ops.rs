@@ -1,0 +1,287 @@
+//! Operators' housekeeping: `yizhan check`, `yizhan config show` and
+//! `yizhan doc export`.
+
+use std::path::Path;
+
+use anyhow::bail;
+use clap::CommandFactory as _;
+use clap::parser::ValueSource;
+use node::admin::{Request, Response, dispatch};
+use node::api::files;
+use node::check::CheckReport;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::args::{Cli, StartArgs};
+use crate::output::{Output, print_json, table};
+use crate::report::unexpected;
+
+/// The logging flags given, for `config show`.
+pub struct LogFlags {
+    /// `-v`, counted.
+    pub verbose: u8,
+    /// `-q`.
+    pub quiet: bool,
+}
+
+/// `yizhan check [--deep]`: prints what was checked and every problem; a
+/// store with problems exits 1.
+pub fn check(dir: &Path, deep: bool, out: &Output) -> anyhow::Result<()> {
+    let report = node::check::check_dir(dir, deep)?;
+    if out.json {
+        print_json(&report)?;
+    } else {
+        print_check(&report);
+    }
+    match report.problems.as_slice() {
+        [] => Ok(()),
+        [one] => bail!("check found 1 problem: {one}"),
+        [first, rest @ ..] => bail!(
+            "check found {} problems (listed above), the first: {first}",
+            rest.len() + 1
+        ),
+    }
+}
+
+fn print_check(r: &CheckReport) {
+    if r.running {
+        println!("the node is running: checked through it, over a read-only view of its store");
+    }
+    if r.unverified {
+        println!(
+            "the store failed verification; what follows was read from it unverified, to name what the damage reached"
+        );
+    }
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let changes = if r.deep {
+        format!(", {}", plural(r.changes, "change", "changes"))
+    } else {
+        String::new()
+    };
+    println!(
+        "checked {}{changes}, {}",
+        plural(r.documents, "document", "documents"),
+        plural(r.blobs, "blob", "blobs")
+    );
+    for p in &r.problems {
+        println!("problem: {p}");
+    }
+    if r.problems.is_empty() {
+        println!("no problems found");
+        if !r.deep {
+            println!(
+                "(change signatures and authors were not checked; `yizhan check --deep` checks them too)"
+            );
+        }
+    }
+}
+
+/// Where a value in force came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Source {
+    Default,
+    File,
+    Environment,
+    Flag,
+    /// A list: the file's entries and the flags' together.
+    FileAndFlag,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Default => "default",
+            Source::File => "file",
+            Source::Environment => "environment",
+            Source::Flag => "flag",
+            Source::FileAndFlag => "file + flag",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Setting {
+    key: &'static str,
+    value: Value,
+    source: Source,
+}
+
+/// `yizhan config show [--listen A]... [--peer A]... [--no-mdns]`: every
+/// setting in force and where it comes from. The start flags are shown as
+/// `node start` would apply them.
+pub fn config_show(
+    flags: &LogFlags,
+    dir: &Path,
+    a: &StartArgs,
+    out: &Output,
+) -> anyhow::Result<()> {
+    let path = dir.join(files::CONFIG);
+    if !path.exists() {
+        return Err(node::NodeError::NotInitialised {
+            dir: dir.to_owned(),
+        }
+        .into());
+    }
+    let (config, in_file) = node::Config::load_with_keys(&path)?;
+    // Flags are checked as `node start` checks them.
+    crate::start::addrs(&a.listen, "--listen")?;
+    crate::start::addrs(&a.peer, "--peer")?;
+    let file = |key: &str| {
+        if in_file.iter().any(|k| k == key) {
+            Source::File
+        } else {
+            Source::Default
+        }
+    };
+    let list = |key: &str, from_flags: &[String]| match (file(key), from_flags.is_empty()) {
+        (s, true) => s,
+        (Source::File, false) => Source::FileAndFlag,
+        (_, false) => Source::Flag,
+    };
+    let joined = |file: &[String], flags: &[String]| {
+        json!(file.iter().chain(flags).cloned().collect::<Vec<_>>())
+    };
+    let (log, log_source) = log_filter(flags);
+    let settings = vec![
+        Setting {
+            key: "data_dir",
+            value: json!(dir.display().to_string()),
+            source: data_dir_source(),
+        },
+        Setting {
+            key: "role",
+            value: json!(config.role),
+            source: file("role"),
+        },
+        Setting {
+            key: "place",
+            value: json!(config.place),
+            source: file("place"),
+        },
+        Setting {
+            key: "name",
+            value: json!(config.name),
+            source: file("name"),
+        },
+        Setting {
+            key: "listen",
+            value: joined(&config.listen, &a.listen),
+            source: list("listen", &a.listen),
+        },
+        Setting {
+            key: "peers",
+            value: joined(&config.peers, &a.peer),
+            source: list("peers", &a.peer),
+        },
+        Setting {
+            key: "mdns",
+            value: json!(config.mdns && !a.no_mdns),
+            source: if a.no_mdns {
+                Source::Flag
+            } else {
+                file("mdns")
+            },
+        },
+        Setting {
+            key: "learn_addresses",
+            value: json!(config.learn_addresses),
+            source: file("learn_addresses"),
+        },
+        Setting {
+            key: "duplicate_radius_m",
+            value: json!(config.duplicate_radius_m),
+            source: file("duplicate_radius_m"),
+        },
+        Setting {
+            key: "replicate",
+            value: json!(config.replicate),
+            source: file("replicate"),
+        },
+        Setting {
+            key: "summaries",
+            value: json!(config.summaries),
+            source: file("summaries"),
+        },
+        Setting {
+            key: "log",
+            value: json!(log),
+            source: log_source,
+        },
+    ];
+    if out.json {
+        return print_json(&settings);
+    }
+    println!("{}", path.display());
+    let mut t = table(&["key", "value", "source"]);
+    for s in &settings {
+        let value = match &s.value {
+            Value::String(text) => text.clone(),
+            Value::Null => "(none)".to_owned(),
+            Value::Array(items) if items.is_empty() => "[]".to_owned(),
+            other => other.to_string(),
+        };
+        t.add_row(vec![s.key.to_owned(), value, s.source.as_str().to_owned()]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// Whether `--data-dir` or `YIZHAN_DATA_DIR` named the data directory:
+/// clap knows, from the command line this process was given.
+fn data_dir_source() -> Source {
+    let Ok(top) = Cli::command().try_get_matches_from(std::env::args_os()) else {
+        return Source::Default;
+    };
+    let mut matches = &top;
+    loop {
+        match matches.value_source("data_dir") {
+            Some(ValueSource::CommandLine) => return Source::Flag,
+            Some(ValueSource::EnvVariable) => return Source::Environment,
+            Some(_) => return Source::Default,
+            None => match matches.subcommand() {
+                Some((_, sub)) => matches = sub,
+                None => return Source::Default,
+            },
+        }
+    }
+}
+
+/// The log filter in force, as `main` installs it: `RUST_LOG`, else `-q` /
+/// `-v`, else warnings.
+fn log_filter(flags: &LogFlags) -> (String, Source) {
+    if let Ok(filter) = std::env::var("RUST_LOG")
+        && tracing_subscriber::EnvFilter::try_new(&filter).is_ok()
+    {
+        return (filter, Source::Environment);
+    }
+    match (flags.quiet, flags.verbose) {
+        (true, _) => ("error".into(), Source::Flag),
+        (_, 0) => ("warn".into(), Source::Default),
+        (_, 1) => ("info".into(), Source::Flag),
+        _ => ("debug".into(), Source::Flag),
+    }
+}
+
+/// `yizhan doc export ID --out FILE`.
+pub fn export(dir: &Path, id: String, file: &Path, out: &Output) -> anyhow::Result<()> {
+    let bytes = match dispatch(dir, Request::ExportDocument { id: id.clone() })? {
+        Response::Document(body) => body.bytes,
+        other => return unexpected(other),
+    };
+    crate::workflow::write_file(file, &bytes)?;
+    if out.json {
+        println!(
+            "{}",
+            json!({ "document": id, "bytes": bytes.len(), "out": file.display().to_string() })
+        );
+    } else {
+        println!(
+            "exported {id} ({} bytes, Automerge with its whole history) to {}",
+            bytes.len(),
+            file.display()
+        );
+    }
+    Ok(())
+}
