@@ -144,6 +144,10 @@ pub struct StartArgs {
     /// Do not discover peers on the LAN with mDNS.
     #[arg(long)]
     pub no_mdns: bool,
+    /// Serve Prometheus metrics at /metrics and a health check at /healthz
+    /// on this address, such as 127.0.0.1:9464 (overrides `[metrics] listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `yizhan sync ...`

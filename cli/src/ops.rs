@@ -108,7 +108,7 @@ struct Setting {
     source: Source,
 }
 
-/// `yizhan config show [--listen A]... [--peer A]... [--no-mdns]`: every
+/// `yizhan config show [--listen A]... [--peer A]... [--no-mdns] [--metrics ADDR]`: every
 /// setting in force and where it comes from. The start flags are shown as
 /// `node start` would apply them.
 pub fn config_show(
@@ -203,6 +203,19 @@ pub fn config_show(
             key: "summaries",
             value: json!(config.summaries),
             source: file("summaries"),
+        },
+        Setting {
+            key: "metrics.listen",
+            value: json!(
+                a.metrics
+                    .map(|m| m.to_string())
+                    .or_else(|| config.metrics.listen.clone())
+            ),
+            source: match a.metrics {
+                Some(_) => Source::Flag,
+                None if config.metrics.listen.is_some() => Source::File,
+                None => Source::Default,
+            },
         },
         Setting {
             key: "log",

@@ -31,6 +31,7 @@ pub fn run(dir: &Path, a: StartArgs) -> anyhow::Result<()> {
         listen,
         peers,
         mdns: config.mdns && !a.no_mdns,
+        metrics: a.metrics,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -109,7 +109,7 @@ fn default_true() -> bool {
 /// Every key `config.toml` may hold, in the order `docs/configuration.md`
 /// lists them. A key not here is refused when the file is read: a
 /// misspelt key silently left at its default is worse than an error.
-pub const KEYS: [&str; 10] = [
+pub const KEYS: [&str; 11] = [
     "role",
     "place",
     "name",
@@ -120,6 +120,7 @@ pub const KEYS: [&str; 10] = [
     "duplicate_radius_m",
     "replicate",
     "summaries",
+    "metrics",
 ];
 
 /// The contents of `config.toml`.
@@ -160,6 +161,27 @@ pub struct Config {
     /// street's statistics summary, without replicating their reports.
     #[serde(default)]
     pub summaries: Vec<PlaceId>,
+    /// The metrics endpoint (`[metrics]`), off unless `listen` is set.
+    #[serde(default, skip_serializing_if = "MetricsConfig::is_off")]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]` in `config.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve Prometheus metrics at `/metrics` and a health check at
+    /// `/healthz` on this address, such as `127.0.0.1:9464`. Bind it to
+    /// loopback or a monitoring network: the endpoint has no access control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+impl MetricsConfig {
+    /// No endpoint: the file then needs no `[metrics]` table.
+    pub fn is_off(&self) -> bool {
+        self.listen.is_none()
+    }
 }
 
 impl Config {
@@ -176,6 +198,7 @@ impl Config {
             duplicate_radius_m: default_duplicate_radius_m(),
             replicate: Vec::new(),
             summaries: Vec::new(),
+            metrics: MetricsConfig::default(),
         };
         c.validate()?;
         Ok(c)
@@ -322,6 +345,7 @@ mod tests {
     fn every_field_is_a_known_key_and_documented() {
         let mut c = Config::new(Role::District, PlaceId::parse("guandu").unwrap(), None).unwrap();
         c.name = Some("官渡区".into());
+        c.metrics.listen = Some("127.0.0.1:9464".into());
         let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         let mut fields: Vec<&str> = table.keys().map(String::as_str).collect();
         let mut known = KEYS.to_vec();

@@ -18,6 +18,7 @@ mod doc_export;
 pub mod error;
 pub mod fuzz_targets;
 pub mod identity;
+pub mod metrics;
 pub mod net;
 pub mod repo;
 pub mod requests;

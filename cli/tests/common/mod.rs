@@ -151,6 +151,11 @@ impl NodeProc {
 
     /// Starts a node listening on `listen` (port 0: OS-chosen), dialling `peers`.
     pub fn start_on(dir: &Path, listen: &str, peers: &[String]) -> NodeProc {
+        NodeProc::start_with(dir, listen, peers, &[])
+    }
+
+    /// [`NodeProc::start_on`] with more `node start` arguments.
+    pub fn start_with(dir: &Path, listen: &str, peers: &[String], extra: &[&str]) -> NodeProc {
         let log = dir.with_extension(format!("log{}", std::process::id()));
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -170,6 +175,7 @@ impl NodeProc {
         for p in peers {
             cmd.args(["--peer", p]);
         }
+        cmd.args(extra);
         let child = cmd.spawn().unwrap();
         let mut node = NodeProc {
             dir: dir.to_owned(),

@@ -170,6 +170,8 @@ impl Daemon {
                 b.sync.open(peer);
                 b.blob.open(peer);
                 info!(%peer, role = %member.role, place = %member.place, "peer admitted");
+                self.peer_labels
+                    .insert(peer, super::monitor::peer_labels(&member));
                 self.peer_creds.insert(peer, cred);
                 self.unadmitted.remove(&peer);
                 let addrs = self.pending_addrs.take(&peer);
@@ -215,6 +217,7 @@ impl Daemon {
             .into_iter()
             .filter_map(|(doc, state)| DocumentId::parse(&doc).ok().map(|d| (d, state)))
             .collect();
+        self.count_peer_up(&peer);
         self.engine_input(Input::PeerUp {
             peer: PeerKey::new(peer.to_string()),
             sync_states: states,

@@ -6,6 +6,7 @@
 mod admin_server;
 mod admission;
 mod blobs;
+mod monitor;
 mod peers;
 mod repo_docs;
 mod sync;
@@ -30,6 +31,7 @@ use crate::api::{Node, PeerRecord};
 use crate::blob_refs::BlobRefs;
 use crate::engine::{Engine, Input};
 use crate::error::NodeError;
+use crate::metrics::NodeMetrics;
 use crate::net::address_book;
 use crate::net::blob::ChunkRequest;
 use crate::net::strikes::Strikes;
@@ -79,6 +81,8 @@ pub struct RunOptions {
     pub peers: Vec<Multiaddr>,
     /// Discover peers on the LAN.
     pub mdns: bool,
+    /// Serve `/metrics` and `/healthz` here (overrides `[metrics] listen`).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 struct Redial {
@@ -173,6 +177,14 @@ struct Daemon {
     /// Revoked keys and the number of cut-off records last read, to tell
     /// the engine when what this node accepts has changed.
     trust_fingerprint: (BTreeSet<NodeKey>, usize),
+    /// What the node exports at `/metrics` (kept whether served or not).
+    metrics: NodeMetrics,
+    /// Admitted peers' places and roles, their metric labels.
+    peer_labels: HashMap<PeerId, crate::metrics::PeerLabels>,
+    /// When the store-derived metrics were last recomputed.
+    metrics_refreshed: Instant,
+    /// Something was written since.
+    metrics_dirty: bool,
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -269,6 +281,21 @@ async fn run_node(
         strangers_closed: 0,
         strikes: Strikes::new(),
         trust_fingerprint: Default::default(),
+        metrics: NodeMetrics::new(),
+        peer_labels: HashMap::new(),
+        metrics_refreshed: Instant::now(),
+        metrics_dirty: true,
+    };
+    let metrics_server = match metrics_address(&opts, d.node.config())? {
+        Some(addr) => {
+            let listener = crate::metrics::bind(addr)
+                .await
+                .map_err(|e| NodeError::Admin(format!("cannot serve metrics on {addr}: {e}")))?;
+            Some(tokio::spawn(
+                crate::metrics::serve(listener, d.metrics.clone()).in_current_span(),
+            ))
+        }
+        None => None,
     };
     let listen = if opts.listen.is_empty() {
         DEFAULT_LISTEN
@@ -319,8 +346,33 @@ async fn run_node(
     let result = d.run_loop(admin_rx, served_rx, shutdown).await;
     d.shut_down();
     server.abort();
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     let _ = std::fs::remove_file(&sock);
     result
+}
+
+/// Where to serve metrics: the flag, else `[metrics] listen`, else nowhere.
+fn metrics_address(
+    opts: &RunOptions,
+    config: &crate::config::Config,
+) -> Result<Option<std::net::SocketAddr>, NodeError> {
+    if let Some(addr) = opts.metrics {
+        return Ok(Some(addr));
+    }
+    config
+        .metrics
+        .listen
+        .as_deref()
+        .map(|a| {
+            a.parse().map_err(|e| {
+                NodeError::Admin(format!(
+                    "[metrics] listen = {a:?} in config.toml is not an address such as 127.0.0.1:9464: {e}"
+                ))
+            })
+        })
+        .transpose()
 }
 
 impl Daemon {
@@ -358,8 +410,10 @@ impl Daemon {
                     self.close_strangers();
                     self.write_summaries();
                     self.retry_fetches();
+                    self.refresh_store_metrics();
                 }
             }
+            self.metrics.beat();
             self.after_step();
             self.prune_sync_rows();
             self.node.repo().end_step();

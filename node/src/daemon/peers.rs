@@ -30,6 +30,7 @@ pub(super) const STRANGER_GRACE_MS: u64 = 10_000;
 
 impl Daemon {
     pub(super) fn on_swarm(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        libp2p::metrics::Recorder::record(&*self.metrics.swarm, &event);
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 info!(%address, "listening");
@@ -150,8 +151,10 @@ impl Daemon {
         }
         let key = PeerKey::new(peer.to_string());
         if self.up.remove(peer) {
+            self.count_peer_down(peer);
             self.engine_input(Input::PeerDown { peer: key.clone() });
         }
+        self.peer_labels.remove(peer);
         if let Some(engine) = self.engine.as_mut() {
             engine.policy_mut().forget_peer(&key);
         }

@@ -21,6 +21,8 @@ pub(super) struct RepoDocs<'a> {
     pub(super) trust: Option<&'a TrustContext>,
     /// This node's own credential, sent with its changes.
     pub(super) credential: Option<&'a Credential>,
+    /// Changes from peers that passed their checks during this call.
+    pub(super) accepted: u64,
 }
 
 impl Docs for RepoDocs<'_> {
@@ -125,6 +127,7 @@ impl RepoDocs<'_> {
         let verdict = check_changes(trust, id, current, message, &proof, now)?;
         // Keep signatures and credentials so this node can forward the
         // changes; stored with the step's group.
+        self.accepted += verdict.accepted.len() as u64;
         for c in &verdict.accepted {
             self.repo.stage_signature(
                 &c.signature.hash,

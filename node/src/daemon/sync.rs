@@ -41,6 +41,7 @@ impl Daemon {
             now: Utc::now(),
             trust: self.trust.as_ref(),
             credential: self.credential.as_ref(),
+            accepted: 0,
         };
         let Some(engine) = self.engine.as_mut() else {
             return;
@@ -50,6 +51,7 @@ impl Daemon {
             engine.handle_and_check(input, now_ms, &mut docs, |docs, peer, doc, m, proof| {
                 docs.check(peer, doc, m, proof)
             });
+        self.metrics.changes_received.inc_by(docs.accepted);
         let mut struck: HashMap<PeerId, u32> = HashMap::new();
         for out in outputs {
             match out {
@@ -73,6 +75,7 @@ impl Daemon {
                     self.wake = Some(self.started + Duration::from_millis(at_ms));
                 }
                 Output::Refused { peer, reason } => {
+                    self.count_refusal(&reason);
                     let parsed = peer.as_str().parse::<PeerId>().ok();
                     // A flooding peer must not flood the log too: its first
                     // refusals are logged, then only its ban.
@@ -95,6 +98,7 @@ impl Daemon {
                 Output::Check { .. } => {}
                 Output::Synced { peer, doc } => {
                     if let Ok(p) = peer.as_str().parse::<PeerId>() {
+                        self.count_synced(&p);
                         let row = self.sync_rows.entry((p, doc)).or_default();
                         row.in_sync = true;
                         row.last_synced = Some(Utc::now());
@@ -111,6 +115,7 @@ impl Daemon {
     pub(super) fn after_step(&mut self) {
         let written = self.node.repo().take_written();
         let here = self.node.repo().take_written_here();
+        self.metrics_dirty |= !written.is_empty();
         for doc in written {
             // The peer it came from holds it; everyone else is behind now.
             for ((p, d), row) in self.sync_rows.iter_mut() {
