@@ -4,6 +4,7 @@
 //! why); 2 the command line was malformed.
 
 mod args;
+mod backup;
 mod demo;
 mod output;
 mod report;
@@ -92,6 +93,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             other => report::unexpected(other),
         },
         Command::Workflow(cmd) => workflow::run(&dir, cmd, &out),
+        Command::Backup(a) => backup::backup(&dir, a, &out),
+        Command::Restore(a) => backup::restore(&dir, a, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::Admit(a) => {
             let place = crdt_model::PlaceId::parse(&a.place)?;

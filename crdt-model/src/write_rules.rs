@@ -25,6 +25,7 @@ use automerge::{
     Value,
 };
 
+use crate::actor::same_writer;
 use crate::ids::ReportId;
 use crate::place::PlaceLevel;
 use crate::report::level_name;
@@ -286,7 +287,13 @@ pub fn check_reports_change(
         if !author.owner {
             street_may(&scope, op, &target, &path, &at)?;
         }
-        if let Some(p) = op.pred.iter().find(|p| p.actor() != scope.actor) {
+        // Writers are keys: a node restored from a backup writes under a new
+        // actor of the same key and may replace what it wrote before.
+        if let Some(p) = op
+            .pred
+            .iter()
+            .find(|p| !same_writer(p.actor(), scope.actor))
+        {
             return Err(refuse(
                 Rule::OthersOps,
                 format!("{} over {p}", describe(op, &at)),
@@ -296,7 +303,7 @@ pub fn check_reports_change(
             scope.no_hidden_overwrite(op, &target, &at)?;
             if let Some(event) = event_of(&path, &target) {
                 // Events are immutable once written; only their writer may touch them.
-                if !matches!(event, ObjId::Id(_, actor, _) if actor == scope.actor) {
+                if !matches!(event, ObjId::Id(_, actor, _) if same_writer(actor, scope.actor)) {
                     return Err(refuse(
                         Rule::OthersOps,
                         format!("{} in another writer's event", describe(op, &at)),

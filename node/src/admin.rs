@@ -83,6 +83,14 @@ pub enum Request {
         /// The revoked node's peer id.
         peer: String,
     },
+    /// Write a backup of the node (store, identity key, configuration) to
+    /// a file, from one read transaction, and verify it.
+    Backup {
+        /// The backup file, absolute: the node may run in another directory.
+        path: PathBuf,
+        /// Replace an existing file.
+        force: bool,
+    },
 }
 
 impl Request {
@@ -174,6 +182,8 @@ pub enum Response {
     Token(String),
     /// For [`Request::Join`].
     Joined(MembershipView),
+    /// For [`Request::Backup`]: what the verified backup holds.
+    BackedUp(Box<crate::store::BackupSummary>),
     /// For requests that only need to say they were done.
     Done(String),
     /// The request failed; the message is for the operator.
@@ -274,6 +284,9 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
                 "reinstated {peer} ({n} revocation{} undone); it may reconnect with its token once the charter reaches its peers",
                 if n == 1 { "" } else { "s" }
             ))
+        }
+        Request::Backup { path, force } => {
+            Response::BackedUp(Box::new(node.backup(&path, force, &mut |_, _| {})?))
         }
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {

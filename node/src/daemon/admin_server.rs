@@ -29,7 +29,8 @@ fn off_loop(request: &Request) -> bool {
         Request::ListReports(_)
         | Request::ShowReport(_)
         | Request::Blob(_)
-        | Request::Documents => true,
+        | Request::Documents
+        | Request::Backup { .. } => true,
         Request::Workflow(w) => !w.writes(),
         _ => false,
     }

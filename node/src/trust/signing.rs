@@ -265,9 +265,11 @@ pub fn check_changes(
             if let Some(dep) = change.deps().iter().find(|d| refused.contains(d)) {
                 return Err(format!("it depends on change {dep}, refused here"));
             }
+            // The key is the actor's first 32 bytes; a restored node's
+            // actor adds its restore epoch (crdt_model::actor).
             let key = NodeKey(
-                <[u8; 32]>::try_from(change.actor_id().to_bytes())
-                    .map_err(|_| "its actor is not a node key".to_string())?,
+                crdt_model::actor::writer_key(change.actor_id())
+                    .ok_or_else(|| "its actor is not a node key".to_string())?,
             );
             let sig = sigs
                 .get(&hash.0)
