@@ -131,6 +131,10 @@ pub struct SyncRow {
     pub in_sync: bool,
     /// When a session with this peer last ended in sync.
     pub last_synced: Option<DateTime<Utc>>,
+    /// Why this document cannot sync with this peer, if it cannot: a
+    /// sequence clash (two copies of one node wrote under one actor).
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 /// A blob in an answer. Over the admin socket the JSON line carries only

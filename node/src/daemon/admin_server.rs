@@ -93,8 +93,9 @@ impl Daemon {
                     .map(|((p, d), info)| SyncRow {
                         peer_id: p.to_string(),
                         doc: d.to_string(),
-                        in_sync: info.in_sync,
+                        in_sync: info.in_sync && info.problem.is_none(),
                         last_synced: info.last_synced,
+                        problem: info.problem.clone(),
                     })
                     .collect(),
             )),
