@@ -98,6 +98,12 @@ pub enum Command {
     /// The node's configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write the node's store, identity key and configuration to one file,
+    /// consistent even while the node runs, and verify it.
+    Backup(crate::backup::BackupArgs),
+    /// Install a backup as a new node in --data-dir (which must hold none);
+    /// it writes under a fresh actor and gets the rest back from its peers.
+    Restore(crate::backup::RestoreArgs),
 }
 
 /// `yizhan config ...`

@@ -4,6 +4,7 @@
 //! why); 2 the command line was malformed.
 
 mod args;
+mod backup;
 mod demo;
 mod ops;
 mod output;
@@ -100,6 +101,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check { deep } => ops::check(&dir, deep, &out),
         Command::Config(ConfigCommand::Show(a)) => ops::config_show(&cli_sources, &dir, &a, &out),
         Command::Workflow(cmd) => workflow::run(&dir, cmd, &out),
+        Command::Backup(a) => backup::backup(&dir, a, &out),
+        Command::Restore(a) => backup::restore(&dir, a, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::Admit(a) => {
             let place = crdt_model::PlaceId::parse(&a.place)?;

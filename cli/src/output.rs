@@ -126,13 +126,14 @@ impl Output {
             println!("no document has synced with a peer yet");
             return Ok(());
         }
-        let mut t = table(&["peer", "document", "in sync", "last synced"]);
+        let mut t = table(&["peer", "document", "in sync", "last synced", "problem"]);
         for r in rows {
             t.add_row(vec![
                 clip(&r.peer_id, 16),
                 r.doc.clone(),
                 if r.in_sync { "yes" } else { "no" }.to_owned(),
                 r.last_synced.map(local).unwrap_or_else(|| "never".into()),
+                r.problem.clone().unwrap_or_default(),
             ]);
         }
         println!("{t}");

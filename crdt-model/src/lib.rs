@@ -15,6 +15,7 @@
 #[macro_use]
 mod named;
 
+pub mod actor;
 pub mod category;
 pub mod directory;
 pub mod document_id;

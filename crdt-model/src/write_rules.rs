@@ -25,6 +25,7 @@ use automerge::{
     Value,
 };
 
+use crate::actor::same_writer;
 use crate::ids::ReportId;
 use crate::place::PlaceLevel;
 use crate::report::level_name;
@@ -107,6 +108,11 @@ fn refuse(rule: Rule, detail: impl Into<String>) -> RuleError {
 /// A path from the root: each object on the way and the key it holds the next one at.
 type Path = Vec<(ObjId, Prop)>;
 
+/// Deepest object a change may write to. Yizhan's documents nest a few
+/// levels (root, entity, events, event, attachments); anything deeper is
+/// no document of ours, or a cycle.
+pub const PATH_DEPTH_MAX: usize = 32;
+
 /// One change seen against the document that holds it.
 struct Scope<'c> {
     doc: &'c AutoCommit,
@@ -155,11 +161,27 @@ impl<'c> Scope<'c> {
             .ok_or_else(|| refuse(Rule::Unresolved, format!("refers to unknown object {obj}")))
     }
 
+    /// The path from the root to `obj`, refused past [`PATH_DEPTH_MAX`]
+    /// objects: a change can make an object its own ancestor, which
+    /// Automerge 0.12 loads, and then walking its parents never ends and
+    /// fills memory (found by fuzzing: fuzz/regressions/change_check).
     fn path(&self, obj: &ObjId) -> Result<Path, RuleError> {
-        self.doc
+        let parents = self
+            .doc
             .parents(obj)
-            .map(|p| p.path())
-            .map_err(|e| refuse(Rule::Unresolved, format!("refers to object {obj}: {e}")))
+            .map_err(|e| refuse(Rule::Unresolved, format!("refers to object {obj}: {e}")))?;
+        let mut path: Path = parents
+            .take(PATH_DEPTH_MAX + 1)
+            .map(|p| (p.obj, p.prop))
+            .collect();
+        if path.len() > PATH_DEPTH_MAX {
+            return Err(refuse(
+                Rule::Unresolved,
+                format!("refers to object {obj} nested deeper than {PATH_DEPTH_MAX} objects"),
+            ));
+        }
+        path.reverse();
+        Ok(path)
     }
 
     /// Refuses a write that leaves out of its pred a value the writer could see.
@@ -286,7 +308,13 @@ pub fn check_reports_change(
         if !author.owner {
             street_may(&scope, op, &target, &path, &at)?;
         }
-        if let Some(p) = op.pred.iter().find(|p| p.actor() != scope.actor) {
+        // Writers are keys: a node restored from a backup writes under a new
+        // actor of the same key and may replace what it wrote before.
+        if let Some(p) = op
+            .pred
+            .iter()
+            .find(|p| !same_writer(p.actor(), scope.actor))
+        {
             return Err(refuse(
                 Rule::OthersOps,
                 format!("{} over {p}", describe(op, &at)),
@@ -296,7 +324,7 @@ pub fn check_reports_change(
             scope.no_hidden_overwrite(op, &target, &at)?;
             if let Some(event) = event_of(&path, &target) {
                 // Events are immutable once written; only their writer may touch them.
-                if !matches!(event, ObjId::Id(_, actor, _) if actor == scope.actor) {
+                if !matches!(event, ObjId::Id(_, actor, _) if same_writer(actor, scope.actor)) {
                     return Err(refuse(
                         Rule::OthersOps,
                         format!("{} in another writer's event", describe(op, &at)),

@@ -205,6 +205,23 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
 
     /// The driver's answer to check `id`: applies the held message (or its
     /// filtered form), then asks for the next message queued behind it.
+    /// `key`'s changes to `doc` clash with ours: retrying can never apply
+    /// them, so stop waiting for the session and keep the document out of
+    /// sessions with `key` until a message of its applies again.
+    fn sequence_clash(&mut self, key: &PeerKey, doc: &DocumentId, why: String) {
+        if let Some(p) = self.peers.get_mut(key) {
+            p.waiting.remove(doc);
+            if p.blocked.len() < self.config.peer_docs_max {
+                p.blocked.insert(doc.clone());
+            }
+            if let Some(session) = p.sessions.get_mut(doc) {
+                session.restart();
+            }
+        }
+        let doc = doc.clone();
+        self.refuse(key, Refusal::SequenceClash { doc, why });
+    }
+
     pub(crate) fn checked(&mut self, id: CheckId, result: Result<CheckOutcome, String>) {
         let Some(asked) = self.checks.asked.remove(&id) else {
             self.checks.stale_answers += 1;
@@ -222,6 +239,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             Err(why) => {
                 let doc = doc.clone();
                 self.refuse(&peer, Refusal::Forged { doc, why });
+                None
+            }
+            Ok(CheckOutcome {
+                clash: Some(why), ..
+            }) => {
+                self.sequence_clash(&peer, &doc, why);
                 None
             }
             Ok(outcome) => {

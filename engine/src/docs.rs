@@ -15,6 +15,11 @@ pub struct CheckOutcome {
     /// The message to apply instead, without the refused changes; `None`
     /// applies the message as received.
     pub filtered: Option<automerge::sync::Message>,
+    /// The message's changes clash with changes held here: an actor's
+    /// sequence number used for two different changes (which actor and
+    /// number). Nothing of the message is applied, and the engine stops
+    /// syncing the document with the peer (see [`super::Refusal::SequenceClash`]).
+    pub clash: Option<String>,
 }
 
 /// Document access the driver gives the engine for one `handle` call.

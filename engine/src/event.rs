@@ -165,6 +165,18 @@ pub enum Refusal {
         /// What failed.
         why: String,
     },
+    /// The peer's changes reuse a sequence number of an actor for a
+    /// different change than the one held here: two copies of one node wrote
+    /// under one actor (typically a store restored by copying the file). No
+    /// replica can hold both; syncing this document with this peer cannot
+    /// succeed, so the engine stops asking for it on this connection.
+    #[error("sequence clash in {doc}: {why}")]
+    SequenceClash {
+        /// The document.
+        doc: DocumentId,
+        /// Which actor and sequence number.
+        why: String,
+    },
     /// The message decodes but breaks a protocol rule.
     #[error("protocol violation: {why}")]
     Violation {

@@ -36,7 +36,8 @@ pub(crate) struct Peer {
     pending: VecDeque<DocumentId>,
     pending_set: BTreeSet<DocumentId>,
     /// Documents not to start sessions for on this connection: the peer
-    /// denied them, or our message for them exceeds the size limit.
+    /// denied them, our message for them exceeds the size limit, or its
+    /// changes clash with ours (a sequence number reused).
     pub(crate) blocked: BTreeSet<DocumentId>,
     /// Our summary digest when the peer's last matched it; cleared when
     /// anything changes here.

@@ -93,6 +93,14 @@ pub enum Request {
         /// The document id.
         id: String,
     },
+    /// Write a backup of the node (store, identity key, configuration) to
+    /// a file, from one read transaction, and verify it.
+    Backup {
+        /// The backup file, absolute: the node may run in another directory.
+        path: PathBuf,
+        /// Replace an existing file.
+        force: bool,
+    },
 }
 
 impl Request {
@@ -133,6 +141,10 @@ pub struct SyncRow {
     pub in_sync: bool,
     /// When a session with this peer last ended in sync.
     pub last_synced: Option<DateTime<Utc>>,
+    /// Why this document cannot sync with this peer, if it cannot: a
+    /// sequence clash (two copies of one node wrote under one actor).
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 /// A blob in an answer. Over the admin socket the JSON line carries only
@@ -189,6 +201,8 @@ pub enum Response {
     /// For [`Request::ExportDocument`]: the bytes, which over the admin
     /// socket follow the answer's line raw, as a blob's do.
     Document(BlobBody),
+    /// For [`Request::Backup`]: what the verified backup holds.
+    BackedUp(Box<crate::store::BackupSummary>),
     /// For requests that only need to say they were done.
     Done(String),
     /// The request failed; the message is for the operator.
@@ -293,6 +307,9 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         Request::Check { deep } => Response::Check(Box::new(node.check(deep))),
         Request::ExportDocument { id } => {
             Response::Document(BlobBody::new(node.export_document(&id)?))
+        }
+        Request::Backup { path, force } => {
+            Response::BackedUp(Box::new(node.backup(&path, force, &mut |_, _| {})?))
         }
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {

@@ -5,6 +5,7 @@ use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use automerge::ActorId;
 use chrono::{DateTime, Utc};
 use crdt_model::report::{self, Attachment, AttachmentKind, NewReport, Report, ReportEvent};
 use crdt_model::{
@@ -17,7 +18,7 @@ use crate::config::{Config, Role};
 use crate::error::NodeError;
 use crate::identity::Identity;
 use crate::repo::Repo;
-use crate::store::{BlobHash, SCHEMA_VERSION, Store};
+use crate::store::{ACTOR_EPOCH_KEY, BlobHash, SCHEMA_VERSION, Store, StoreError};
 
 /// File names inside a data directory.
 pub mod files {
@@ -341,6 +342,23 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NodeError + '_ {
     }
 }
 
+/// The actor this node writes with: its key, and the restore epoch its
+/// store records if it was restored from a backup (`crdt_model::actor`).
+pub(crate) fn actor_of(identity: &Identity, store: &Store) -> Result<ActorId, NodeError> {
+    let epoch = match store.get_meta(ACTOR_EPOCH_KEY)? {
+        None => None,
+        Some(bytes) => {
+            Some(
+                <[u8; 8]>::try_from(bytes.as_slice()).map_err(|_| StoreError::Corrupt {
+                    path: store.path().to_owned(),
+                    reason: format!("its restore epoch has {} bytes, not 8", bytes.len()),
+                })?,
+            )
+        }
+    };
+    Ok(identity.actor_id_at(epoch.as_ref()))
+}
+
 impl Node {
     /// Creates a node in `dir`: identity key (owner-only), config file and
     /// store. Validates everything before writing anything; refuses a
@@ -450,7 +468,8 @@ impl Node {
                 other => break other?,
             }
         };
-        let mut repo = Repo::new(store, identity.actor_id());
+        let actor = actor_of(&identity, &store)?;
+        let mut repo = Repo::new(store, actor);
         repo.sign_with(identity.keypair().clone());
         Ok(Node {
             dir: dir.to_owned(),
@@ -463,6 +482,11 @@ impl Node {
     /// The node's configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The node's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The node's identity.
@@ -489,7 +513,10 @@ impl Node {
             dir: self.dir.clone(),
             config: self.config.clone(),
             identity: self.identity.clone(),
-            repo: Repo::new(self.repo.store().read_only_view(), self.identity.actor_id()),
+            repo: Repo::new(
+                self.repo.store().read_only_view(),
+                self.repo.actor().clone(),
+            ),
         }
     }
 

@@ -30,6 +30,9 @@ pub enum NodeError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Taking, checking or restoring a backup failed.
+    #[error(transparent)]
+    Backup(#[from] crate::store::BackupError),
     /// The request broke a domain rule, or a document is malformed.
     #[error(transparent)]
     Model(#[from] crdt_model::ModelError),

@@ -397,6 +397,11 @@ fn change_check_inner(bytes: &[u8]) {
     );
     let mut current = AutoCommit::new();
     match check_changes(&ctx, doc, &mut current, &message, &proof, f.now) {
+        // Two changes of one actor under one sequence number: refused
+        // whole as a clash, nothing of it checked or taken.
+        Ok(verdict) if verdict.clash.is_some() => {
+            assert!(verdict.accepted.is_empty(), "a clashing message was taken");
+        }
         Ok(verdict) => {
             assert!(loads, "changes that do not load were checked");
             assert_eq!(

@@ -1,5 +1,6 @@
 //! The node's identity: an Ed25519 key, which is also its libp2p peer id and,
-//! through its public key, its Automerge actor id.
+//! through its public key, its Automerge actor id (with the restore epoch
+//! of a restored node appended).
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -132,10 +133,18 @@ impl Identity {
         }
     }
 
-    /// The Automerge actor id this node writes with: its public key, so that
-    /// authorship can be checked against the key that signs the change.
+    /// The Automerge actor id of a node never restored from a backup: its
+    /// public key, so that authorship can be checked against the key that
+    /// signs the change.
     pub fn actor_id(&self) -> ActorId {
-        ActorId::from(self.public_key_bytes().to_vec())
+        self.actor_id_at(None)
+    }
+
+    /// The actor id this node writes with after restore `epoch` (the store's
+    /// meta `actor_epoch`, `None` if never restored): the public key, then
+    /// the epoch (`crdt_model::actor`).
+    pub fn actor_id_at(&self, epoch: Option<&[u8; 8]>) -> ActorId {
+        crdt_model::actor::actor_for(&self.public_key_bytes(), epoch)
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod backup;
 pub mod blob_refs;
 pub mod check;
 pub mod config;

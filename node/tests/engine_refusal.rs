@@ -79,6 +79,7 @@ impl Gate {
         Ok(CheckOutcome {
             refused: vec!["the gate is shut".into(); usize::from(self.shut)],
             filtered: Some(filtered),
+            clash: None,
         })
     }
 }

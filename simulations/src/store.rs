@@ -149,6 +149,7 @@ impl SimDocs<'_> {
                     message,
                     &self.heads(id).unwrap_or_default(),
                 ),
+                clash: None,
             });
         }
         let proof = Proof::decode(proof)?;

@@ -135,3 +135,43 @@ fn a_refused_check_applies_nothing_and_is_reported() {
         Output::Refused { reason: Refusal::Forged { why, .. }, .. } if why == "unsigned"
     )));
 }
+
+#[test]
+fn a_sequence_clash_is_refused_and_the_document_left_alone_with_that_peer() {
+    let x = doc("guandu/yiliu/tasks");
+    let mut net = held_pair(&x);
+    write(&mut net.nodes[1].docs, &x, "b", 2);
+    net.connect(0, 1);
+    net.run(200);
+    let held = std::mem::take(&mut net.nodes[1].held);
+    assert!(held.iter().any(|(_, d)| *d == x));
+    for (id, _) in held {
+        let clash = CheckOutcome {
+            clash: Some("actor 01 used sequence number 1 for another change".into()),
+            ..CheckOutcome::default()
+        };
+        net.feed(
+            1,
+            Input::Checked {
+                id,
+                result: Ok(clash),
+            },
+        );
+    }
+    assert!(net.nodes[1].log.iter().any(|o| matches!(
+        o,
+        Output::Refused { reason: Refusal::SequenceClash { doc, .. }, .. } if *doc == x
+    )));
+    assert_eq!(net.nodes[1].docs.changed_count(&x), 0);
+    // Retrying cannot help: b neither restarts its session for x with a
+    // nor opens a new one, however long a keeps offering it.
+    let mark = net.sent.len();
+    net.run(60_000);
+    let syncs = net.sent[mark..]
+        .iter()
+        .filter(|(from, _, bytes)| {
+            *from == 1 && matches!(wire::decode(bytes).unwrap(), Message::Sync(s) if s.doc == x)
+        })
+        .count();
+    assert_eq!(syncs, 0, "b went on syncing x with a after the clash");
+}

@@ -31,7 +31,8 @@ fn off_loop(request: &Request) -> bool {
         | Request::Blob(_)
         | Request::Documents
         | Request::Check { .. }
-        | Request::ExportDocument { .. } => true,
+        | Request::ExportDocument { .. }
+        | Request::Backup { .. } => true,
         Request::Workflow(w) => !w.writes(),
         _ => false,
     }
@@ -94,8 +95,9 @@ impl Daemon {
                     .map(|((p, d), info)| SyncRow {
                         peer_id: p.to_string(),
                         doc: d.to_string(),
-                        in_sync: info.in_sync,
+                        in_sync: info.in_sync && info.problem.is_none(),
                         last_synced: info.last_synced,
+                        problem: info.problem.clone(),
                     })
                     .collect(),
             )),

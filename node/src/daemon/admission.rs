@@ -217,6 +217,14 @@ impl Daemon {
             .into_iter()
             .filter_map(|(doc, state)| DocumentId::parse(&doc).ok().map(|d| (d, state)))
             .collect();
+        // What was in sync on an earlier connection is not known to be now
+        // (the peer may have lost or gained changes meanwhile): this
+        // connection's sessions and summaries say so again.
+        for ((p, _), row) in self.sync_rows.iter_mut() {
+            if *p == peer {
+                row.in_sync = false;
+            }
+        }
         self.count_peer_up(&peer);
         self.engine_input(Input::PeerUp {
             peer: PeerKey::new(peer.to_string()),

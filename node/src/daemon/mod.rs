@@ -96,6 +96,9 @@ struct Redial {
 struct SyncInfo {
     in_sync: bool,
     last_synced: Option<DateTime<Utc>>,
+    /// Why this document cannot sync with this peer (a sequence clash),
+    /// until a session ends with both at the same heads.
+    problem: Option<String>,
 }
 
 struct Daemon {
@@ -431,7 +434,9 @@ impl Daemon {
         let oldest = Utc::now() - chrono::Duration::milliseconds(SYNC_ROWS_AWAY_MS);
         let connected = &self.connected;
         self.sync_rows.retain(|(p, _), row| {
-            connected.contains_key(p) || row.last_synced.is_some_and(|t| t > oldest)
+            connected.contains_key(p)
+                || row.problem.is_some()
+                || row.last_synced.is_some_and(|t| t > oldest)
         });
         if self.sync_rows.len() > SYNC_ROWS_MAX {
             // Down to nine tenths, so the sort is paid once per many rows.

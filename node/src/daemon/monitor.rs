@@ -30,6 +30,7 @@ pub(super) fn refusal_kind(reason: &Refusal) -> &'static str {
         Refusal::TooManyPeers { .. } => "too_many_peers",
         Refusal::UnknownPeer => "unknown_peer",
         Refusal::OutgoingTooLarge { .. } => "outgoing_too_large",
+        Refusal::SequenceClash { .. } => "sequence_clash",
     }
 }
 

@@ -114,6 +114,7 @@ impl RepoDocs<'_> {
             return Ok(CheckOutcome {
                 refused: Vec::new(),
                 filtered: trust.strip_refused(id, message, &self.heads(id).unwrap_or_default()),
+                clash: None,
             });
         }
         let proof = Proof::decode(proof)?;

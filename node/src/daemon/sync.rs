@@ -8,7 +8,7 @@ use chrono::Utc;
 use crdt_model::{DocKind, DocumentId};
 use libp2p::{PeerId, request_response};
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use crate::engine::{Input, Output, PeerKey};
 use crate::net::codec::Frame;
@@ -74,6 +74,10 @@ impl Daemon {
                 Output::Wake { at_ms } => {
                     self.wake = Some(self.started + Duration::from_millis(at_ms));
                 }
+                Output::Refused {
+                    peer,
+                    reason: crate::engine::Refusal::SequenceClash { doc, why },
+                } => self.sequence_clash(&peer, doc, why),
                 Output::Refused { peer, reason } => {
                     self.count_refusal(&reason);
                     let parsed = peer.as_str().parse::<PeerId>().ok();
@@ -102,6 +106,8 @@ impl Daemon {
                         let row = self.sync_rows.entry((p, doc)).or_default();
                         row.in_sync = true;
                         row.last_synced = Some(Utc::now());
+                        // Same heads on both sides: whatever clashed is gone.
+                        row.problem = None;
                     }
                 }
             }
@@ -109,6 +115,29 @@ impl Daemon {
         for (p, weight) in struck.into_iter().filter(|(_, w)| *w > 0) {
             self.strike(p, weight, "refused input");
         }
+    }
+
+    /// A peer's changes to `doc` clash with ours. An honest peer's doing
+    /// (two copies of one node wrote under one actor), so no strike; it
+    /// cannot heal by retrying, so it is logged loudly once per document
+    /// and peer, and `sync status` shows it until the two agree again.
+    fn sequence_clash(&mut self, peer: &PeerKey, doc: DocumentId, why: String) {
+        let Ok(p) = peer.as_str().parse::<PeerId>() else {
+            return;
+        };
+        let row = self.sync_rows.entry((p, doc.clone())).or_default();
+        row.in_sync = false;
+        if row.problem.is_some() {
+            debug!(peer = %p, doc = %doc, %why, "sequence clash again");
+            return;
+        }
+        error!(
+            peer = %p,
+            doc = %doc,
+            %why,
+            "sequence clash: this document cannot sync with this peer; two copies of one node wrote under one actor, typically a store put back by copying its file instead of `yizhan restore` (docs/operator-guide.md, \"Backup and restore\")"
+        );
+        row.problem = Some(format!("sequence clash: {why}"));
     }
 
     /// Announces what was written and fetches the blobs it references.

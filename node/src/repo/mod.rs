@@ -156,7 +156,7 @@ impl Repo {
     }
 
     /// Signs every change this repository writes with `keypair`, whose public
-    /// key must be the actor id.
+    /// key must be the actor id's key (`crdt_model::actor::writer_key`).
     pub fn sign_with(&mut self, keypair: libp2p::identity::Keypair) {
         self.signer = Some(keypair);
     }
@@ -170,6 +170,11 @@ impl Repo {
     /// Ends what [`Repo::begin_request`] began.
     pub fn end_request(&mut self) {
         self.request = None;
+    }
+
+    /// The actor this repository writes with.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
     }
 
     /// The store underneath. Its reads do not see writes still staged or
@@ -488,7 +493,7 @@ impl Repo {
                 let hash = change.hash();
                 let sig = crate::trust::signing::sign(signer, id, &hash)
                     .ok_or_else(|| NodeError::Internal("cannot sign a change".into()))?;
-                let author: [u8; 32] = self.actor.to_bytes().try_into().unwrap_or([0; 32]);
+                let author = crdt_model::actor::writer_key(&self.actor).unwrap_or([0; 32]);
                 ops.push(Op::Signature {
                     hash: hash.0,
                     author,

@@ -166,10 +166,10 @@ impl<'a> Batch<'a> {
     }
 
     /// Stores `value` under meta `key`. The store's own keys (the schema
-    /// version) are refused with [`StoreError::ReservedMetaKey`].
+    /// version, the restore epoch) are refused with [`StoreError::ReservedMetaKey`].
     pub fn put_meta(&mut self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         const OP: &str = "write meta";
-        if key == SCHEMA_VERSION_KEY {
+        if key == SCHEMA_VERSION_KEY || key == super::ACTOR_EPOCH_KEY {
             return Err(StoreError::ReservedMetaKey {
                 key: key.to_owned(),
             });
@@ -182,7 +182,7 @@ impl<'a> Batch<'a> {
     /// Removes meta `key`, if present. The store's own keys are refused.
     pub fn delete_meta(&mut self, key: &str) -> Result<(), StoreError> {
         const OP: &str = "delete meta";
-        if key == SCHEMA_VERSION_KEY {
+        if key == SCHEMA_VERSION_KEY || key == super::ACTOR_EPOCH_KEY {
             return Err(StoreError::ReservedMetaKey {
                 key: key.to_owned(),
             });

@@ -17,6 +17,7 @@
 //!
 //! The file format, and the reasons for it, are in `docs/storage.md`.
 
+mod backup;
 mod batch;
 mod blob;
 mod document;
@@ -35,6 +36,10 @@ use automerge::AutoCommit;
 use redb::backends::FileBackend;
 use redb::{Builder, Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable};
 
+pub use backup::{
+    ACTOR_EPOCH_KEY, BACKUP_FORMAT, BackupError, BackupFiles, BackupSummary, Progress, TableDigest,
+    restore_backup, verify_backup,
+};
 pub use batch::Batch;
 pub use blob::{BLOB_BYTES_MAX, BlobHash, ParseBlobHashError};
 pub use document::{COMPACTION_CHANGES_BYTES_MIN, DocumentInfo};

@@ -184,6 +184,10 @@ pub struct Verdict {
     /// only the accepted changes and not naming the refused ones as the
     /// sender's heads (so this node does not ask for them again).
     pub filtered: Option<sync::Message>,
+    /// The message reuses a sequence number of an actor for a change other
+    /// than the one held here (two copies of one node wrote under one
+    /// actor): which actor and number. Nothing else is checked then.
+    pub clash: Option<String>,
 }
 
 impl Verdict {
@@ -197,6 +201,7 @@ impl Verdict {
                 .map(|(hash, why)| format!("change {hash}: {why}"))
                 .collect(),
             filtered: self.filtered,
+            clash: self.clash,
         }
     }
 }
@@ -232,13 +237,28 @@ pub fn check_changes(
     // touched here, so a panic refuses the message and loses nothing.
     let loaded = guarded(|| {
         for chunk in message.changes.iter() {
-            scratch
-                .load_incremental(chunk)
-                .map_err(|e| format!("undecodable changes: {e}"))?;
+            match scratch.load_incremental(chunk) {
+                Ok(_) => {}
+                // Not forged, and not the sender's fault alone: the actor
+                // wrote two different changes with one sequence number,
+                // which happens when a node's store is put back from a
+                // copy (docs/storage.md, "Restoring").
+                Err(automerge::AutomergeError::DuplicateSeqNumber(seq, actor)) => {
+                    return Ok(Some(format!(
+                        "actor {actor} used sequence number {seq} for a change other than the one held here"
+                    )));
+                }
+                Err(e) => return Err(format!("undecodable changes: {e}")),
+            }
         }
-        Ok(())
+        Ok(None)
     });
-    loaded?;
+    if let Some(clash) = loaded? {
+        return Ok(Verdict {
+            clash: Some(clash),
+            ..Verdict::default()
+        });
+    }
     // Changes whose dependencies neither the message nor the document hold
     // stay out (Automerge queues them); the filtered message leaves them
     // out, and the next message asks for what they lack.
@@ -265,9 +285,11 @@ pub fn check_changes(
             if let Some(dep) = change.deps().iter().find(|d| refused.contains(d)) {
                 return Err(format!("it depends on change {dep}, refused here"));
             }
+            // The key is the actor's first 32 bytes; a restored node's
+            // actor adds its restore epoch (crdt_model::actor).
             let key = NodeKey(
-                <[u8; 32]>::try_from(change.actor_id().to_bytes())
-                    .map_err(|_| "its actor is not a node key".to_string())?,
+                crdt_model::actor::writer_key(change.actor_id())
+                    .ok_or_else(|| "its actor is not a node key".to_string())?,
             );
             let sig = sigs
                 .get(&hash.0)

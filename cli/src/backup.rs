@@ -1,0 +1,131 @@
+//! `yizhan backup FILE` and `yizhan restore FILE`: one file holding the
+//! node's store (as one read transaction saw it), identity key and
+//! configuration; and a new data directory made from it.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use node::Node;
+use node::admin::{Call, Request, Response, call_running};
+use node::store::BackupSummary;
+
+use crate::output::{Output, print_json};
+
+/// `yizhan backup FILE [--force]`
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup file to write.
+    pub file: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `yizhan restore FILE`
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A file `yizhan backup` wrote. The node is installed in --data-dir,
+    /// which must not hold a node yet.
+    pub file: PathBuf,
+}
+
+/// A bar on stderr when it is a terminal and output is for people; hidden
+/// otherwise.
+fn bar(out: &Output, what: &str) -> ProgressBar {
+    if out.json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    let template = "{spinner} {msg} [{bar:30}] {pos}/{len} entries {elapsed}";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+fn advance(bar: &ProgressBar) -> impl FnMut(u64, u64) + '_ {
+    move |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
+
+/// Writes a backup: through the running node when there is one (it reads
+/// its store off its loop), else straight from the store.
+pub fn backup(dir: &Path, args: BackupArgs, out: &Output) -> anyhow::Result<()> {
+    let path = std::path::absolute(&args.file)
+        .with_context(|| format!("backup file {}", args.file.display()))?;
+    let call = Call::new(Request::Backup {
+        path: path.clone(),
+        force: args.force,
+    });
+    let bar = bar(out, "backing up");
+    let summary = match call_running(dir, &call)? {
+        Some(Response::BackedUp(s)) => *s,
+        Some(Response::Error(msg)) => {
+            bar.finish_and_clear();
+            bail!("{msg}")
+        }
+        Some(other) => {
+            bar.finish_and_clear();
+            return crate::report::unexpected(other);
+        }
+        None => {
+            let node = Node::open_read_only(dir)?;
+            let written = node.backup(&path, args.force, &mut advance(&bar));
+            bar.finish_and_clear();
+            written?
+        }
+    };
+    bar.finish_and_clear();
+    if out.json {
+        return print_json(&summary);
+    }
+    println!(
+        "backup written to {} and verified: {}",
+        summary.path.display(),
+        describe(&summary)
+    );
+    Ok(())
+}
+
+fn describe(s: &BackupSummary) -> String {
+    format!(
+        "{} documents, {} change chunks, {} blobs, {} signatures, {} bytes; carries {}",
+        s.entries("doc_info"),
+        s.entries("doc_changes"),
+        s.entries("blobs"),
+        s.entries("signatures"),
+        s.bytes,
+        s.files.join(" and ")
+    )
+}
+
+/// Installs a backup as a new node in `dir`.
+pub fn restore(dir: &Path, args: RestoreArgs, out: &Output) -> anyhow::Result<()> {
+    let bar = bar(out, "restoring");
+    let restored = node::backup::restore(&args.file, dir, &mut advance(&bar));
+    bar.finish_and_clear();
+    let restored = restored?;
+    if out.json {
+        return print_json(&restored);
+    }
+    println!(
+        "restored node {} into {} from {}: {}",
+        restored.peer_id,
+        restored.data_dir.display(),
+        args.file.display(),
+        describe(&restored.backup)
+    );
+    println!(
+        "it writes under restore epoch {}, so it never repeats a change it made after the backup; start it and its peers send back what it wrote since",
+        restored.actor_epoch
+    );
+    Ok(())
+}
