@@ -11,6 +11,7 @@
 pub mod access;
 pub mod admission;
 pub mod charter;
+pub mod chunks;
 pub mod membership;
 pub mod refused;
 pub mod signing;

@@ -230,6 +230,11 @@ pub fn check_changes(
     proof: &Proof,
     now: DateTime<Utc>,
 ) -> Result<Verdict, String> {
+    // Only the chunk kinds Automerge's sync sends reach it: the others carry decoding
+    // paths a peer can make allocate without bound (super::chunks).
+    for chunk in message.changes.iter() {
+        super::chunks::only_sync_chunks(chunk).map_err(|e| format!("undecodable changes: {e}"))?;
+    }
     let before = current.get_heads();
     let mut scratch = current.fork();
     // Automerge can panic on changes crafted to break its op model (found by
