@@ -14,6 +14,27 @@ pub(crate) fn local(t: DateTime<Utc>) -> String {
     t.with_timezone(&Local).format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// How long ago `t` was, in the largest whole unit: "40 s ago", "3 min
+/// ago", "5 h ago", "2 days ago".
+pub(crate) fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let s = (now - t).num_seconds().max(0);
+    match s {
+        0..60 => format!("{s} s ago"),
+        60..3_600 => format!("{} min ago", s / 60),
+        3_600..86_400 => format!("{} h ago", s / 3_600),
+        _ => format!("{} days ago", s / 86_400),
+    }
+}
+
+/// A peer as people know it: its place and role, else its clipped id.
+fn peer_name(place: &Option<String>, role: &Option<String>, peer_id: &str) -> String {
+    match (place, role) {
+        (Some(p), Some(r)) => format!("{p} ({r})"),
+        (Some(p), None) => p.clone(),
+        _ => clip(peer_id, 16),
+    }
+}
+
 pub(crate) fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -106,11 +127,22 @@ impl Output {
             println!("no known peers");
             return Ok(());
         }
-        let mut t = table(&["peer", "connected", "addresses"]);
+        let now = Utc::now();
+        let mut t = table(&["peer", "id", "connected", "last seen", "addresses"]);
         for r in rows {
             t.add_row(vec![
-                r.peer_id.clone(),
+                peer_name(&r.place, &r.role, &r.peer_id),
+                clip(&r.peer_id, 16),
                 if r.connected { "yes" } else { "no" }.to_owned(),
+                r.last_seen
+                    .map(|t| {
+                        if r.connected {
+                            "now".into()
+                        } else {
+                            ago(t, now)
+                        }
+                    })
+                    .unwrap_or_else(|| "-".into()),
                 r.addresses.join(" "),
             ]);
         }
@@ -126,13 +158,16 @@ impl Output {
             println!("no document has synced with a peer yet");
             return Ok(());
         }
+        let now = Utc::now();
         let mut t = table(&["peer", "document", "in sync", "last synced", "problem"]);
         for r in rows {
             t.add_row(vec![
-                clip(&r.peer_id, 16),
+                peer_name(&r.place, &r.role, &r.peer_id),
                 r.doc.clone(),
                 if r.in_sync { "yes" } else { "no" }.to_owned(),
-                r.last_synced.map(local).unwrap_or_else(|| "never".into()),
+                r.last_synced
+                    .map(|t| format!("{} ({})", local(t), ago(t, now)))
+                    .unwrap_or_else(|| "never".into()),
                 r.problem.clone().unwrap_or_default(),
             ]);
         }

@@ -2,7 +2,8 @@
 //! report to it and an admitted member sends it garbage. The peers by place
 //! and role, the documents held, the open cases and the refusals it exports
 //! match what the test did; `/healthz` answers; the configuration file and
-//! the `--metrics` flag both turn the endpoint on.
+//! the `--metrics` flag both turn the endpoint on. `peers` and `sync status`
+//! name the community by its place and role.
 
 mod common;
 
@@ -85,6 +86,20 @@ async fn metrics_count_what_the_street_saw() {
     let report = submit_report(&c, "a fire lane blocked by parked cars");
     wait_for("the report at the street", 30, || {
         yizhan(&s, &["report", "show", &report]).status.success()
+    });
+    // Operators see peers by place and role, and how long ago each synced.
+    let peers = json(&s, &["peers"]);
+    let row = peers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["place"] == "guandu/yiliu/xinyazhou")
+        .unwrap_or_else(|| panic!("no community in {peers}"));
+    assert_eq!(row["role"], "community");
+    assert_eq!(row["connected"], true);
+    wait_for("a synced row named by place", 30, || {
+        let table = ok(&s, &["sync", "status"]);
+        table.contains("guandu/yiliu/xinyazhou (community)") && table.contains(" ago)")
     });
     let shown = json(&s, &["report", "show", &report]);
     let category = shown["category"].as_str().unwrap().to_owned();

@@ -127,6 +127,15 @@ pub struct PeerRow {
     pub addresses: Vec<String>,
     /// Connected now.
     pub connected: bool,
+    /// The place its credential admitted it at, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// Its role, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// When it was last connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
 }
 
 /// One line of `yizhan sync status`.
@@ -134,6 +143,12 @@ pub struct PeerRow {
 pub struct SyncRow {
     /// The peer.
     pub peer_id: String,
+    /// The peer's place, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// The peer's role, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// The document.
     pub doc: String,
     /// Whether the last session ended with both at the same heads and

@@ -311,6 +311,12 @@ pub struct PeerRecord {
     pub addresses: Vec<String>,
     /// When it was last connected.
     pub last_seen: Option<DateTime<Utc>>,
+    /// The place its credential admitted it at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// Its role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// How long opening waits while another process holds the store's lock: a
@@ -773,6 +779,9 @@ impl Node {
                 peer_id: peer,
                 addresses: rec.addresses,
                 connected: false,
+                place: rec.place,
+                role: rec.role,
+                last_seen: rec.last_seen,
             });
         }
         Ok(out)

@@ -1,6 +1,7 @@
 //! The admin socket: the server that accepts local callers, and the daemon's
 //! handling of each call.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -78,29 +79,61 @@ impl Daemon {
                     .iter()
                     .filter(|(p, _)| self.peer_creds.contains_key(p))
                 {
-                    match rows.iter_mut().find(|r| r.peer_id == p.to_string()) {
-                        Some(r) => r.connected = true,
-                        None => rows.push(PeerRow {
-                            peer_id: p.to_string(),
-                            addresses: vec![addr.to_string()],
-                            connected: true,
-                        }),
+                    let labels = self.peer_labels.get(p);
+                    let i = match rows.iter().position(|r| r.peer_id == p.to_string()) {
+                        Some(i) => i,
+                        None => {
+                            rows.push(PeerRow {
+                                peer_id: p.to_string(),
+                                addresses: vec![addr.to_string()],
+                                connected: false,
+                                place: None,
+                                role: None,
+                                last_seen: None,
+                            });
+                            rows.len() - 1
+                        }
+                    };
+                    let r = &mut rows[i];
+                    r.connected = true;
+                    r.last_seen = Some(Utc::now());
+                    if let Some(l) = labels {
+                        r.place = Some(l.place.clone());
+                        r.role = Some(l.role.clone());
                     }
                 }
                 Response::Peers(rows)
             }),
-            Request::SyncStatus => Ok(Response::SyncStatus(
-                self.sync_rows
-                    .iter()
-                    .map(|((p, d), info)| SyncRow {
-                        peer_id: p.to_string(),
-                        doc: d.to_string(),
-                        in_sync: info.in_sync && info.problem.is_none(),
-                        last_synced: info.last_synced,
-                        problem: info.problem.clone(),
-                    })
-                    .collect(),
-            )),
+            Request::SyncStatus => {
+                // Places and roles of peers not connected now, from their records.
+                let known: HashMap<String, (Option<String>, Option<String>)> = self
+                    .node
+                    .known_peers()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| (r.peer_id, (r.place, r.role)))
+                    .collect();
+                Ok(Response::SyncStatus(
+                    self.sync_rows
+                        .iter()
+                        .map(|((p, d), info)| {
+                            let (place, role) = match self.peer_labels.get(p) {
+                                Some(l) => (Some(l.place.clone()), Some(l.role.clone())),
+                                None => known.get(&p.to_string()).cloned().unwrap_or_default(),
+                            };
+                            SyncRow {
+                                peer_id: p.to_string(),
+                                place,
+                                role,
+                                doc: d.to_string(),
+                                in_sync: info.in_sync && info.problem.is_none(),
+                                last_synced: info.last_synced,
+                                problem: info.problem.clone(),
+                            }
+                        })
+                        .collect(),
+                ))
+            }
             other => {
                 let joined = matches!(other, Request::Join { .. });
                 let call = Call { id, request: other };

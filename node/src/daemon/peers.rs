@@ -178,9 +178,12 @@ impl Daemon {
         } else {
             old
         };
+        let labels = self.peer_labels.get(peer);
         let rec = PeerRecord {
             addresses: merged.iter().map(ToString::to_string).collect(),
             last_seen: Some(Utc::now()),
+            place: labels.map(|l| l.place.clone()),
+            role: labels.map(|l| l.role.clone()),
         };
         let r = serde_json::to_vec(&rec)
             .map_err(|e| NodeError::Internal(e.to_string()))
