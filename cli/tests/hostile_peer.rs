@@ -88,21 +88,7 @@ async fn hostile_input_is_refused_and_the_node_keeps_serving() {
     );
     let community = NodeProc::start(&c, &[]);
     let street = NodeProc::start(&s, &[community.addr()]);
-    ok(
-        &c,
-        &[
-            "report",
-            "submit",
-            "--category",
-            "traffic",
-            "--lat",
-            "24.9",
-            "--lon",
-            "102.7",
-            "--text",
-            "honest 1",
-        ],
-    );
+    submit_report(&c, "honest 1");
     wait_for("the honest report at the street", 30, || {
         json(&s, &["report", "list"]).as_array().unwrap().len() == 1
     });

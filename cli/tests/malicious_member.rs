@@ -92,26 +92,7 @@ async fn a_malicious_member_is_refused_and_honest_work_goes_on() {
     // An escalated report with a photo at the community.
     let photo = tmp.path().join("photo.jpg");
     std::fs::write(&photo, b"JPEG of a loose manhole cover".repeat(20)).unwrap();
-    let r1 = json(
-        &c,
-        &[
-            "report",
-            "submit",
-            "--category",
-            "manhole_cover",
-            "--lat",
-            "24.97",
-            "--lon",
-            "102.74",
-            "--text",
-            "井盖翘起",
-            "--photo",
-            photo.to_str().unwrap(),
-        ],
-    )["report"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let r1 = submit_photo_report(&c, &photo);
     ok(&c, &["report", "verify", &r1]);
     ok(&c, &["report", "escalate", &r1]);
     let photo_hash = json(&c, &["report", "show", &r1])["attachments"][0]["hash"]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use automerge::{AutoCommit, ROOT, ReadDoc};
-use common::{NodeProc, chain, fails, json, ok, submit_report, yizhan};
+use common::{NodeProc, chain, fails, json, ok, submit_photo_report, submit_report, yizhan};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 
@@ -26,23 +26,7 @@ fn community_with_photo(root: &Path) -> (PathBuf, String) {
     let (c, _, _) = chain(root);
     let photo = root.join("cover.jpg");
     std::fs::write(&photo, photo_bytes()).unwrap();
-    ok(
-        &c,
-        &[
-            "report",
-            "submit",
-            "--category",
-            "manhole_cover",
-            "--lat",
-            "24.97",
-            "--lon",
-            "102.74",
-            "--text",
-            "井盖翘起",
-            "--photo",
-            photo.to_str().unwrap(),
-        ],
-    );
+    submit_photo_report(&c, &photo);
     submit_report(&c, "a second report");
     let hash = blake3::hash(&photo_bytes()).to_hex().to_string();
     (c, hash)

@@ -98,24 +98,6 @@ fn charter_heads(dir: &std::path::Path) -> Option<Value> {
         .map(|d| d["heads"].clone())
 }
 
-fn submit(dir: &std::path::Path, text: &str) {
-    ok(
-        dir,
-        &[
-            "report",
-            "submit",
-            "--category",
-            "traffic",
-            "--lat",
-            "24.9",
-            "--lon",
-            "102.7",
-            "--text",
-            text,
-        ],
-    );
-}
-
 #[test]
 fn a_partitioned_district_converges_after_the_heal() {
     let tmp = tempfile::tempdir().unwrap();
@@ -154,7 +136,7 @@ fn a_partitioned_district_converges_after_the_heal() {
     let via_proxy = format!("/ip4/127.0.0.1/tcp/{}/p2p/{p2p}", proxy.addr.port());
     let street = NodeProc::start(&s, &[via_proxy, community.addr()]);
 
-    submit(&c, "before the cut");
+    submit_report(&c, "before the cut");
     wait_for("the first report at the district", 60, || {
         texts(&d) == ["before the cut"]
     });
@@ -171,8 +153,8 @@ fn a_partitioned_district_converges_after_the_heal() {
     });
 
     // Both sides keep working: reports at the community, an admission at the district.
-    submit(&c, "during the cut 1");
-    submit(&c, "during the cut 2");
+    submit_report(&c, "during the cut 1");
+    submit_report(&c, "during the cut 2");
     wait_for("the street to hold the new reports", 60, || {
         texts(&s).len() == 3
     });

@@ -100,6 +100,31 @@ pub fn chain(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (c, s, d)
 }
 
+/// Submits a loose-manhole-cover report with the photo file `photo` at the
+/// community in `dir` and returns its id.
+pub fn submit_photo_report(dir: &Path, photo: &Path) -> String {
+    json(
+        dir,
+        &[
+            "report",
+            "submit",
+            "--category",
+            "manhole_cover",
+            "--lat",
+            "24.97",
+            "--lon",
+            "102.74",
+            "--text",
+            "井盖翘起",
+            "--photo",
+            photo.to_str().unwrap(),
+        ],
+    )["report"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Submits a traffic report saying `text` at the community in `dir` and
 /// returns its id.
 pub fn submit_report(dir: &Path, text: &str) -> String {
