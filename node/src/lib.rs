@@ -12,6 +12,7 @@ pub mod admin;
 pub mod api;
 pub mod backup;
 pub mod blob_refs;
+pub mod case_tally;
 pub mod check;
 pub mod config;
 pub mod daemon;

@@ -7,6 +7,7 @@ mod admin_server;
 mod admission;
 mod blobs;
 mod monitor;
+mod outbox;
 mod peers;
 mod repo_docs;
 mod sync;
@@ -188,6 +189,12 @@ struct Daemon {
     metrics_refreshed: Instant,
     /// Something was written since.
     metrics_dirty: bool,
+    /// Sync messages awaiting their acknowledgement, per peer, and the queue behind them.
+    outbox: outbox::Outbox,
+    /// A metrics endpoint is configured: the store-derived metrics are kept.
+    metrics_served: bool,
+    /// What the last count of cases learned, per document; locked while a count runs.
+    case_tally: std::sync::Arc<tokio::sync::Mutex<crate::case_tally::CaseTally>>,
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -288,12 +295,16 @@ async fn run_node(
         peer_labels: HashMap::new(),
         metrics_refreshed: Instant::now(),
         metrics_dirty: true,
+        outbox: outbox::Outbox::default(),
+        metrics_served: false,
+        case_tally: Default::default(),
     };
     let metrics_server = match metrics_address(&opts, d.node.config())? {
         Some(addr) => {
             let listener = crate::metrics::bind(addr)
                 .await
                 .map_err(|e| NodeError::Admin(format!("cannot serve metrics on {addr}: {e}")))?;
+            d.metrics_served = true;
             Some(tokio::spawn(
                 crate::metrics::serve(listener, d.metrics.clone()).in_current_span(),
             ))

@@ -2,14 +2,11 @@
 //! peers by place and role, syncs, refusals, blobs still wanted, and the
 //! counts that need the store, refreshed off the loop.
 
-use std::collections::BTreeMap;
-
 use chrono::Utc;
 use libp2p::PeerId;
 use tokio::time::Instant;
 use tracing::debug;
 
-use crate::api::ReportFilter;
 use crate::engine::Refusal;
 use crate::metrics::{self, CategoryLabels, NodeMetrics, PeerLabels, ReasonLabels};
 use crate::trust::Member;
@@ -80,6 +77,10 @@ impl Daemon {
     /// cases by category. Within [`metrics::STORE_REFRESH_AFTER_WRITE_MS`]
     /// of a write, else every [`metrics::STORE_REFRESH_MS`].
     pub(super) fn refresh_store_metrics(&mut self) {
+        if !self.metrics_served {
+            // Nobody can read them: counting cases would be wasted work.
+            return;
+        }
         self.metrics.blobs_missing.set(self.wanted.len() as i64);
         let since = self.metrics_refreshed.elapsed().as_millis() as u64;
         let due = if self.metrics_dirty {
@@ -90,6 +91,11 @@ impl Daemon {
         if since < due {
             return;
         }
+        // One count at a time: a count still running when the next is due
+        // (a slow disk, a huge store) makes the next one wait.
+        let Ok(mut tally) = self.case_tally.clone().try_lock_owned() else {
+            return;
+        };
         self.metrics_refreshed = Instant::now();
         self.metrics_dirty = false;
         let mut reader = self.node.reader();
@@ -100,22 +106,22 @@ impl Daemon {
             if let (Ok(documents), Ok(bytes)) = (documents, bytes) {
                 metrics::set_store(&m, documents, bytes);
             }
-            let reports = match reader.reports(&ReportFilter::default(), Utc::now()) {
-                Ok(r) => r,
+            let counts = match tally.count(&mut reader, Utc::now()) {
+                Ok(c) => c,
                 Err(e) => {
                     debug!(error = %e, "cannot count cases for the metrics");
                     return;
                 }
             };
-            let mut open: BTreeMap<String, i64> = BTreeMap::new();
-            let mut overdue: BTreeMap<String, i64> = BTreeMap::new();
-            for r in reports.iter().filter(|r| r.status.is_open()) {
-                *open.entry(r.category.to_string()).or_default() += 1;
-                if r.overdue {
-                    *overdue.entry(r.category.to_string()).or_default() += 1;
-                }
-            }
-            let labels = |(category, n): (String, i64)| (CategoryLabels { category }, n);
+            let labels = |(category, n): (crdt_model::Category, i64)| {
+                (
+                    CategoryLabels {
+                        category: category.to_string(),
+                    },
+                    n,
+                )
+            };
+            let (open, overdue) = (counts.open, counts.overdue);
             NodeMetrics::set_all(&m.cases_open, open.into_iter().map(labels));
             NodeMetrics::set_all(&m.cases_overdue, overdue.into_iter().map(labels));
         });

@@ -143,6 +143,7 @@ impl Daemon {
     /// Ends a peer's sessions and forgets its admission.
     pub(super) fn drop_peer(&mut self, peer: &PeerId) {
         self.acked.remove(peer);
+        self.outbox.forget(peer);
         let b = self.swarm.behaviour_mut();
         b.sync.close(peer);
         b.blob.close(peer);

@@ -56,13 +56,7 @@ impl Daemon {
         for out in outputs {
             match out {
                 Output::Send { peer, bytes } => match peer.as_str().parse::<PeerId>() {
-                    Ok(p) => {
-                        self.sync_bytes_sent += bytes.len() as u64;
-                        self.swarm
-                            .behaviour_mut()
-                            .sync
-                            .send_request(&p, Frame::Bytes(bytes));
-                    }
+                    Ok(p) => self.send_sync(p, bytes),
                     Err(_) => warn!(peer = %peer.as_str(), "engine addressed an unknown peer"),
                 },
                 Output::SaveSyncState { peer, doc, state } => {
@@ -237,10 +231,49 @@ impl Daemon {
             request_response::Event::InboundFailure { peer, error, .. } => {
                 warn!(%peer, %error, "refused a sync message");
             }
-            request_response::Event::OutboundFailure { peer, error, .. } => {
+            request_response::Event::Message {
+                peer,
+                message: request_response::Message::Response { request_id, .. },
+                ..
+            } => self.sync_slot_freed(peer, request_id),
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
                 debug!(%peer, %error, "a sync message was not delivered; the engine retries");
+                self.sync_slot_freed(peer, request_id);
             }
             _ => {}
+        }
+    }
+
+    /// Sends a sync message to `peer` within its window, or queues it.
+    fn send_sync(&mut self, peer: PeerId, bytes: Vec<u8>) {
+        match self.outbox.push(peer, bytes) {
+            outbox::Push::Send(bytes) => self.put_on_wire(peer, bytes),
+            outbox::Push::Queued => {}
+            outbox::Push::Dropped => {
+                debug!(%peer, "a sync message did not fit the peer's queue; the engine resends after its reply timeout");
+            }
+        }
+    }
+
+    fn put_on_wire(&mut self, peer: PeerId, bytes: Vec<u8>) {
+        self.sync_bytes_sent += bytes.len() as u64;
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Frame::Bytes(bytes));
+        self.outbox.sent(peer, id);
+    }
+
+    /// A sync message to `peer` was acknowledged or lost: send what waited.
+    fn sync_slot_freed(&mut self, peer: PeerId, id: request_response::OutboundRequestId) {
+        for bytes in self.outbox.done(&peer, id) {
+            self.put_on_wire(peer, bytes);
         }
     }
 
