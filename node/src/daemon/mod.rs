@@ -83,6 +83,9 @@ pub struct RunOptions {
     pub mdns: bool,
     /// Serve `/metrics` and `/healthz` here (overrides `[metrics] listen`).
     pub metrics: Option<std::net::SocketAddr>,
+    /// Print each address listened on to stdout, for `node start`; off for
+    /// commands whose stdout is their own report (`rebuild --json`).
+    pub announce: bool,
 }
 
 struct Redial {
@@ -188,6 +191,8 @@ struct Daemon {
     metrics_refreshed: Instant,
     /// Something was written since.
     metrics_dirty: bool,
+    /// Print listen addresses on stdout ([`RunOptions::announce`]).
+    announce: bool,
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -198,6 +203,11 @@ pub async fn run(
 ) -> Result<(), NodeError> {
     let node = Node::open(dir)?;
     node.check_config_matches_admission()?;
+    // Nodes admitted before the admission file existed get one now; a
+    // failure costs only the copy, so it is logged, not fatal.
+    if let Err(e) = node.keep_admission_copy() {
+        tracing::warn!(error = %e, "cannot keep a copy of this node's admission beside the store");
+    }
     let span =
         info_span!("node", place = %node.config().place, peer = %short(&node.identity().peer_id()));
     run_node(node, dir.to_owned(), opts, shutdown)
@@ -288,6 +298,7 @@ async fn run_node(
         peer_labels: HashMap::new(),
         metrics_refreshed: Instant::now(),
         metrics_dirty: true,
+        announce: opts.announce,
     };
     let metrics_server = match metrics_address(&opts, d.node.config())? {
         Some(addr) => {
