@@ -104,6 +104,10 @@ pub enum Command {
     /// Install a backup as a new node in --data-dir (which must hold none);
     /// it writes under a fresh actor and gets the rest back from its peers.
     Restore(crate::backup::RestoreArgs),
+    /// Move a lost or damaged store aside and make a fresh one with the
+    /// node's identity and admission, under a fresh actor; then run the node
+    /// until its peers have refilled it (unless --no-wait).
+    Rebuild(crate::rebuild::RebuildArgs),
 }
 
 /// `yizhan config ...`

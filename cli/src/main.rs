@@ -8,6 +8,7 @@ mod backup;
 mod demo;
 mod ops;
 mod output;
+mod rebuild;
 mod report;
 mod start;
 mod workflow;
@@ -43,7 +44,10 @@ fn main() -> ExitCode {
     // `yizhan report list | head` should end quietly, not panic on a closed
     // pipe. Processes that run nodes keep ignoring SIGPIPE: a command that
     // hangs up on the admin socket must not kill the node.
-    if !matches!(cli.command, Command::Node(_) | Command::Demo(_)) {
+    if !matches!(
+        cli.command,
+        Command::Node(_) | Command::Demo(_) | Command::Rebuild(_)
+    ) {
         sigpipe::reset();
     }
     install_tracing(&cli);
@@ -103,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Workflow(cmd) => workflow::run(&dir, cmd, &out),
         Command::Backup(a) => backup::backup(&dir, a, &out),
         Command::Restore(a) => backup::restore(&dir, a, &out),
+        Command::Rebuild(a) => rebuild::rebuild(&dir, a, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::Admit(a) => {
             let place = crdt_model::PlaceId::parse(&a.place)?;

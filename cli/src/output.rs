@@ -97,6 +97,21 @@ impl Output {
         for p in &s.peers {
             t.add_row(vec!["connected", p]);
         }
+        if let Some(sync) = &s.sync {
+            // What an operator watching a refill (`rebuild --no-wait`) waits for.
+            t.add_row(vec![
+                "peers in step".to_owned(),
+                format!(
+                    "{} of {} admitted",
+                    sync.peers_in_step.len(),
+                    sync.peers_admitted.len()
+                ),
+            ]);
+            t.add_row(vec![
+                "blobs wanted".to_owned(),
+                sync.blobs_wanted.to_string(),
+            ]);
+        }
         println!("{t}");
         Ok(())
     }

@@ -10,23 +10,6 @@ use std::path::Path;
 use common::*;
 use serde_json::Value;
 
-/// Report texts held at `dir`.
-fn texts(dir: &Path) -> Vec<String> {
-    let mut t: Vec<String> = json(dir, &["report", "list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["text"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    t.sort();
-    t
-}
-
-fn holds_all(dir: &Path, wanted: &[String]) -> bool {
-    let held = texts(dir);
-    wanted.iter().all(|w| held.contains(w))
-}
-
 fn sync_rows(dir: &Path) -> Vec<Value> {
     json(dir, &["sync", "status"]).as_array().unwrap().clone()
 }

@@ -28,6 +28,9 @@ pub mod files {
     pub const IDENTITY: &str = "identity.key";
     /// The redb store.
     pub const STORE: &str = "store.redb";
+    /// The node's copy of its own admission, as a `yz1.` token
+    /// (`trust::admission_copy`).
+    pub const ADMISSION: &str = "admission";
 }
 
 /// The default data directory: `$YIZHAN_DATA_DIR` is handled by the CLI; this
@@ -195,6 +198,27 @@ pub struct NodeStatus {
     pub sync_bytes_received: u64,
     /// The federation this node belongs to, if it founded or joined one.
     pub membership: Option<crate::trust::MembershipView>,
+    /// How far the running node is in step with its peers; `None` when no
+    /// node runs. Boxed: it keeps every admin answer small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<Box<SyncProgress>>,
+}
+
+/// A running node's sync with its peers, as `status` shows it: what a node
+/// refilling its store (`yizhan rebuild`) waits for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SyncProgress {
+    /// Connected peers whose admission this node accepted, so that it
+    /// syncs with them.
+    pub peers_admitted: Vec<String>,
+    /// Of those, the ones in step: the last comparison of everything shared
+    /// with the peer found both sides the same, and nothing changed since.
+    /// A node refilling its store has everything a peer holds for it once
+    /// that peer is in step.
+    pub peers_in_step: Vec<String>,
+    /// Photos and voice notes this node knows it lacks and is fetching (or
+    /// will retry).
+    pub blobs_wanted: usize,
 }
 
 /// A document as `yizhan doc list` shows it.
@@ -544,6 +568,7 @@ impl Node {
             sync_bytes_sent: 0,
             sync_bytes_received: 0,
             membership: None,
+            sync: None,
         })
     }
 

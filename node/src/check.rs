@@ -176,7 +176,7 @@ fn check_damaged(dir: &Path, deep: bool, path: &Path, reason: &str) -> CheckRepo
         Subject::Store,
         &path,
         format!(
-            "it failed verification ({reason}); stop the node, move the file aside, and restore it from a backup or let the node resync from its peers"
+            "it failed verification ({reason}); stop the node and run `yizhan rebuild` (it moves the file aside and refills a fresh store from the node's peers), or restore a backup"
         ),
     );
     let _quiet = QuietPanics::install();

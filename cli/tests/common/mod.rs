@@ -148,6 +148,24 @@ pub fn submit_report(dir: &Path, text: &str) -> String {
         .to_owned()
 }
 
+/// Report texts held at `dir`, sorted.
+pub fn report_texts(dir: &Path) -> Vec<String> {
+    let mut t: Vec<String> = json(dir, &["report", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    t.sort();
+    t
+}
+
+/// True when `dir` holds a report saying each of `wanted`.
+pub fn holds_all(dir: &Path, wanted: &[String]) -> bool {
+    let held = report_texts(dir);
+    wanted.iter().all(|w| held.contains(w))
+}
+
 /// Polls `check` every 100 ms until it returns true or `secs` pass.
 pub fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     let start = Instant::now();

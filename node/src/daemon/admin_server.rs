@@ -71,6 +71,19 @@ impl Daemon {
                 s.peers.sort();
                 s.sync_bytes_sent = self.sync_bytes_sent;
                 s.sync_bytes_received = self.sync_bytes_received;
+                let mut sync = crate::api::SyncProgress {
+                    blobs_wanted: self.wanted.len(),
+                    ..Default::default()
+                };
+                if let Some(engine) = self.engine.as_ref() {
+                    for p in engine.peers() {
+                        sync.peers_admitted.push(p.to_string());
+                        if engine.peer_status(p).is_some_and(|st| st.settled) {
+                            sync.peers_in_step.push(p.to_string());
+                        }
+                    }
+                }
+                s.sync = Some(Box::new(sync));
                 Response::Status(s)
             }),
             Request::Peers => self.node.known_peers().map(|mut rows| {

@@ -84,6 +84,9 @@ pub struct RunOptions {
     pub mdns: bool,
     /// Serve `/metrics` and `/healthz` here (overrides `[metrics] listen`).
     pub metrics: Option<std::net::SocketAddr>,
+    /// Print each address listened on to stdout, for `node start`; off for
+    /// commands whose stdout is their own report (`rebuild --json`).
+    pub announce: bool,
 }
 
 struct Redial {
@@ -195,6 +198,8 @@ struct Daemon {
     metrics_served: bool,
     /// What the last count of cases learned, per document; locked while a count runs.
     case_tally: std::sync::Arc<tokio::sync::Mutex<crate::case_tally::CaseTally>>,
+    /// Print listen addresses on stdout ([`RunOptions::announce`]).
+    announce: bool,
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -205,6 +210,11 @@ pub async fn run(
 ) -> Result<(), NodeError> {
     let node = Node::open(dir)?;
     node.check_config_matches_admission()?;
+    // Nodes admitted before the admission file existed get one now; a
+    // failure costs only the copy, so it is logged, not fatal.
+    if let Err(e) = node.keep_admission_copy() {
+        tracing::warn!(error = %e, "cannot keep a copy of this node's admission beside the store");
+    }
     let span =
         info_span!("node", place = %node.config().place, peer = %short(&node.identity().peer_id()));
     run_node(node, dir.to_owned(), opts, shutdown)
@@ -298,6 +308,7 @@ async fn run_node(
         outbox: outbox::Outbox::default(),
         metrics_served: false,
         case_tally: Default::default(),
+        announce: opts.announce,
     };
     let metrics_server = match metrics_address(&opts, d.node.config())? {
         Some(addr) => {

@@ -34,7 +34,9 @@ impl Daemon {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 info!(%address, "listening");
-                println!("listening on {address}/p2p/{}", self.swarm.local_peer_id());
+                if self.announce {
+                    println!("listening on {address}/p2p/{}", self.swarm.local_peer_id());
+                }
                 self.listen.push(address);
             }
             SwarmEvent::ConnectionEstablished {

@@ -43,6 +43,17 @@ const FILE_PREFIX: &str = "file/";
 /// (`docs/storage.md`, "Restoring"). Absent in a store never restored.
 pub const ACTOR_EPOCH_KEY: &str = "actor_epoch";
 
+/// Writes `epoch` as the store's actor epoch in `txn`. The one place that
+/// writes the reserved key: a restore and a rebuild both start a store under
+/// a new actor this way (`docs/storage.md`, "Restoring" and "Rebuilding").
+pub(crate) fn insert_actor_epoch(
+    txn: &WriteTransaction,
+    epoch: [u8; 8],
+) -> Result<(), redb::Error> {
+    txn.open_table(META)?.insert(ACTOR_EPOCH_KEY, &epoch[..])?;
+    Ok(())
+}
+
 /// What went wrong taking, checking or restoring a backup.
 #[derive(Debug, Error)]
 pub enum BackupError {
@@ -424,10 +435,7 @@ pub fn restore_backup(
         txn.set_durability(Durability::Immediate)
             .db(path, "begin the restore")?;
         copy_all(&read, Some(&txn), false, progress).db(path, "restore the store")?;
-        txn.open_table(META)
-            .db(path, "write the restore epoch")?
-            .insert(ACTOR_EPOCH_KEY, &epoch[..])
-            .db(path, "write the restore epoch")?;
+        insert_actor_epoch(&txn, epoch).db(path, "write the restore epoch")?;
         txn.commit().db(path, "commit the restore")?;
         Ok(())
     })();

@@ -179,6 +179,14 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Starts the store under a new actor: sets the reserved meta key
+    /// [`ACTOR_EPOCH_KEY`](super::ACTOR_EPOCH_KEY) to `epoch`. Only for a
+    /// store being made afresh for a node that wrote before (a rebuild):
+    /// callers never change the epoch of a store in use.
+    pub(crate) fn put_actor_epoch(&mut self, epoch: [u8; 8]) -> Result<(), StoreError> {
+        super::backup::insert_actor_epoch(&self.txn, epoch).db(self.path(), "write the actor epoch")
+    }
+
     /// Removes meta `key`, if present. The store's own keys are refused.
     pub fn delete_meta(&mut self, key: &str) -> Result<(), StoreError> {
         const OP: &str = "delete meta";

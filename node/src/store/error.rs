@@ -22,7 +22,7 @@ use super::blob::BlobHash;
 pub enum StoreError {
     /// The store file does not exist.
     #[error(
-        "store file {} does not exist; create a new store there or check the data directory (--data-dir)",
+        "store file {} does not exist; check the data directory (--data-dir), or, if this node's store was lost, run `yizhan rebuild` to make a fresh one and refill it from the node's peers",
         path.display()
     )]
     NotFound {
@@ -43,7 +43,7 @@ pub enum StoreError {
     /// The file is not a redb database, or redb found it damaged (truncated,
     /// failed checksums, unknown file format).
     #[error(
-        "store file {} is not a yizhan store or is damaged: {reason}; restore it from a backup, or move it away and let the node resync from its peers",
+        "store file {} is not a yizhan store or is damaged: {reason}; stop the node and run `yizhan rebuild` to move it aside and refill a fresh store from the node's peers, or restore a backup",
         path.display()
     )]
     Corrupt {
@@ -130,7 +130,7 @@ pub enum StoreError {
     /// A document's stored snapshot and change chunks do not reproduce the
     /// heads recorded at its last write, or do not decode at all.
     #[error(
-        "document {id} in the store is damaged: {reason}; restore the store from a backup, or remove the document and resync it from a peer"
+        "document {id} in the store is damaged: {reason}; stop the node and run `yizhan rebuild` to refill a fresh store from the node's peers, or restore a backup"
     )]
     CorruptDocument {
         /// The document id.
@@ -221,7 +221,8 @@ mod tests {
         assert!(text.starts_with(
             "store file /x/store.redb is not a yizhan store or is damaged: magic number mismatch"
         ));
-        assert!(text.contains("restore it from a backup"));
+        assert!(text.contains("run `yizhan rebuild`"), "{text}");
+        assert!(text.contains("restore a backup"), "{text}");
 
         let err = StoreError::SchemaTooNew {
             path: PathBuf::from("/x/store.redb"),

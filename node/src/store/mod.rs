@@ -71,6 +71,8 @@ pub struct Store {
     path: PathBuf,
     /// Opened with [`Store::open_read_only`]: batches are refused.
     read_only: bool,
+    /// Opened with [`Store::open_rehearsal`]: batches commit into memory.
+    rehearsal: bool,
 }
 
 impl Store {
@@ -128,6 +130,7 @@ impl Store {
             db: Arc::new(db),
             path: path.to_path_buf(),
             read_only: false,
+            rehearsal: false,
         })
     }
 
@@ -149,6 +152,7 @@ impl Store {
             db: Arc::new(db),
             path: path.to_path_buf(),
             read_only: false,
+            rehearsal: false,
         })
     }
 
@@ -162,6 +166,7 @@ impl Store {
             db: Arc::new(db),
             path: path.to_path_buf(),
             read_only: true,
+            rehearsal: false,
         })
     }
 
@@ -172,7 +177,15 @@ impl Store {
             db: self.db.clone(),
             path: self.path.clone(),
             read_only: true,
+            rehearsal: false,
         }
+    }
+
+    /// False for a read-only store and for a rehearsal, whose batches never
+    /// reach the file: callers that keep files beside the store (the node's
+    /// copy of its admission) write them only when this is true.
+    pub fn writes_reach_file(&self) -> bool {
+        !self.read_only && !self.rehearsal
     }
 
     /// The path of the store file.

@@ -40,6 +40,7 @@ impl Store {
             db: Arc::new(db),
             path: path.to_path_buf(),
             read_only: false,
+            rehearsal: true,
         })
     }
 
@@ -67,6 +68,7 @@ impl Store {
             db: Arc::new(db),
             path: path.to_path_buf(),
             read_only: true,
+            rehearsal: false,
         })
     }
 }

@@ -59,7 +59,8 @@ impl Node {
         let mut b = self.repo.store().batch()?;
         b.put_meta(CREDENTIAL_META_KEY, &bytes)?;
         b.commit()?;
-        Ok(())
+        // After the commit: the copy never holds what the store does not.
+        self.keep_admission_copy()
     }
 
     /// The charter document's id for this node's federation.

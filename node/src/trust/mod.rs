@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod admission;
+pub mod admission_copy;
 pub mod charter;
 pub mod chunks;
 pub mod membership;
