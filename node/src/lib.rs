@@ -21,6 +21,7 @@ pub mod fuzz_targets;
 pub mod identity;
 pub mod metrics;
 pub mod net;
+pub mod privacy;
 pub mod repo;
 pub mod requests;
 pub mod store;
