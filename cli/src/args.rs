@@ -101,6 +101,9 @@ pub enum Command {
     /// Write the node's store, identity key and configuration to one file,
     /// consistent even while the node runs, and verify it.
     Backup(crate::backup::BackupArgs),
+    /// Members' personal data: purge it once they have left long enough.
+    #[command(subcommand)]
+    Privacy(crate::privacy::PrivacyCommand),
     /// Install a backup as a new node in --data-dir (which must hold none);
     /// it writes under a fresh actor and gets the rest back from its peers.
     Restore(crate::backup::RestoreArgs),

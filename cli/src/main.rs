@@ -8,6 +8,7 @@ mod backup;
 mod demo;
 mod ops;
 mod output;
+mod privacy;
 mod rebuild;
 mod report;
 mod start;
@@ -108,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(a) => backup::backup(&dir, a, &out),
         Command::Restore(a) => backup::restore(&dir, a, &out),
         Command::Rebuild(a) => rebuild::rebuild(&dir, a, &out),
+        Command::Privacy(c) => privacy::run(&dir, c, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::Admit(a) => {
             let place = crdt_model::PlaceId::parse(&a.place)?;

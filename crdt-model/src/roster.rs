@@ -3,8 +3,12 @@
 //! live in [`crate::roster_private`], which never leaves the community's node.
 //!
 //! Layout: root key `member/<id>` holding `display_name, kind, platform?, grid?,
-//! status, applied_at, roles: {role: true}, certificate?: {number, issued,
-//! expires}, training: {<id>: {topic, date, hours, trainer?}}`.
+//! status, applied_at, left_at?, roles: {role: true}, certificate?: {number,
+//! issued, expires}, training: {<id>: {topic, date, hours, trainer?}}`.
+//!
+//! `left_at` is written with the move to `left`: the retention policy counts
+//! from it (personal data goes at most 180 days after leaving,
+//! `docs/privacy.md`). Members who left before it was recorded have none.
 
 use automerge::{ReadDoc, transaction::Transactable};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -119,6 +123,9 @@ pub struct Member {
     pub status: MemberStatus,
     /// Application time.
     pub applied_at: DateTime<Utc>,
+    /// When they left, for members who left since the time was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_at: Option<DateTime<Utc>>,
     /// Observer certificate, if certified.
     pub certificate: Option<Certificate>,
     /// Trainings attended, by date.
@@ -207,6 +214,7 @@ pub fn get<D: ReadDoc>(doc: &D, id: &MemberId) -> Result<Option<Member>, SchemaE
         roles,
         status: m.parsed("status", MemberStatus::from_name)?,
         applied_at: m.time("applied_at")?,
+        left_at: m.opt_time("left_at")?,
         certificate,
         training,
     }))
@@ -234,12 +242,15 @@ fn member_obj<D: ReadDoc>(doc: &D, id: &MemberId) -> Result<automerge::ObjId, Mo
     entity_obj(doc, &key(id))?.ok_or_else(|| ValidationError::UnknownMember(id.to_string()).into())
 }
 
-/// Moves a member to a new status: approve (applied → active), suspend
-/// (active → suspended), reinstate (suspended → active), leave (any → left).
+/// Moves a member to a new status at `at`: approve (applied → active),
+/// suspend (active → suspended), reinstate (suspended → active), leave (any →
+/// left). Leaving records `left_at`, from which the retention of the
+/// member's personal data counts.
 pub fn set_status<T: Transactable + ReadDoc>(
     doc: &mut T,
     id: &MemberId,
     to: MemberStatus,
+    at: DateTime<Utc>,
 ) -> Result<Member, ModelError> {
     use MemberStatus::*;
     let mut m = require(doc, id)?;
@@ -259,7 +270,12 @@ pub fn set_status<T: Transactable + ReadDoc>(
         .into());
     }
     let obj = member_obj(doc, id)?;
-    MapWriter::open(doc, obj).str("status", to.as_str())?;
+    let mut w = MapWriter::open(doc, obj);
+    w.str("status", to.as_str())?;
+    if to == Left {
+        w.time("left_at", at)?;
+        m.left_at = Some(at);
+    }
     m.status = to;
     Ok(m)
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ModelError, SchemaError, ValidationError};
 use crate::ids::MemberId;
 use crate::report::check_text;
-use crate::schema::{MapRef, MapWriter, entity_obj};
+use crate::schema::{MapRef, MapWriter, entity_ids, entity_obj};
 
 const PREFIX: &str = "private";
 
@@ -74,4 +74,18 @@ pub fn get<D: ReadDoc>(doc: &D, id: &MemberId) -> Result<Option<PrivateRecord>, 
         phone: m.str("phone")?,
         id_number: m.opt_str("id_number")?,
     }))
+}
+
+/// Every member's personal data, in member id order. A purge rebuilds the
+/// document from this, less the members whose data goes.
+pub fn list<D: ReadDoc>(doc: &D) -> Result<Vec<(MemberId, PrivateRecord)>, SchemaError> {
+    let mut out = Vec::new();
+    for raw in entity_ids(doc, PREFIX) {
+        let id = MemberId::parse(&raw).map_err(|e| SchemaError {
+            path: format!("{PREFIX}/{raw}"),
+            why: e.to_string(),
+        })?;
+        out.extend(get(doc, &id)?.map(|r| (id, r)));
+    }
+    Ok(out)
 }

@@ -278,7 +278,7 @@ fn roster_lifecycle_and_private_data() {
         },
     )
     .unwrap();
-    roster::set_status(&mut d, &id, MemberStatus::Suspended).unwrap();
+    roster::set_status(&mut d, &id, MemberStatus::Suspended, t0()).unwrap();
     let back = roster::get(&d, &id).unwrap().unwrap();
     assert_eq!(back.certificate, Some(cert));
     assert_eq!(back.grid.as_deref(), Some("g07"));
@@ -286,9 +286,19 @@ fn roster_lifecycle_and_private_data() {
     assert_eq!(back.training.len(), 1);
     assert_eq!(back.status, MemberStatus::Suspended);
     assert!(matches!(
-        invalid(roster::set_status(&mut d, &id, MemberStatus::Suspended)),
+        invalid(roster::set_status(
+            &mut d,
+            &id,
+            MemberStatus::Suspended,
+            t0()
+        )),
         ValidationError::IllegalMemberTransition { .. }
     ));
+    assert_eq!(back.left_at, None, "only leaving records a time");
+    let left = t0() + Duration::days(30);
+    let gone = roster::set_status(&mut d, &id, MemberStatus::Left, left).unwrap();
+    assert_eq!(gone.left_at, Some(left));
+    assert_eq!(roster::get(&d, &id).unwrap().unwrap().left_at, Some(left));
     let unknown = MemberId::parse("m-99").unwrap();
     assert_eq!(
         invalid(roster::move_grid(&mut d, &unknown, "g1")),

@@ -101,6 +101,13 @@ pub enum Request {
         /// Replace an existing file.
         force: bool,
     },
+    /// Which members' personal data `yizhan privacy purge` would remove;
+    /// changes nothing. The purge itself runs only with the node stopped
+    /// ([`crate::privacy::purge`]).
+    PurgePreview {
+        /// Members who left before the start of this day (UTC).
+        left_before: chrono::NaiveDate,
+    },
 }
 
 impl Request {
@@ -218,6 +225,8 @@ pub enum Response {
     Document(BlobBody),
     /// For [`Request::Backup`]: what the verified backup holds.
     BackedUp(Box<crate::store::BackupSummary>),
+    /// For [`Request::PurgePreview`], and what a purge did.
+    Purge(Box<crate::privacy::PurgeReport>),
     /// For requests that only need to say they were done.
     Done(String),
     /// The request failed; the message is for the operator.
@@ -325,6 +334,9 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         }
         Request::Backup { path, force } => {
             Response::BackedUp(Box::new(node.backup(&path, force, &mut |_, _| {})?))
+        }
+        Request::PurgePreview { left_before } => {
+            Response::Purge(Box::new(node.purge_preview(left_before)?))
         }
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {

@@ -66,6 +66,9 @@ pub enum NodeError {
     /// A workflow step this node may not take, or its input is wrong.
     #[error(transparent)]
     Workflow(#[from] crate::workflow::WorkflowError),
+    /// A purge of personal data refused.
+    #[error(transparent)]
+    Privacy(#[from] crate::privacy::PrivacyError),
     /// Only a running node can answer this.
     #[error("{what} is known only while the node runs; start it with `yizhan node start`")]
     NotRunning {

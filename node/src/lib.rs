@@ -22,6 +22,7 @@ pub mod fuzz_targets;
 pub mod identity;
 pub mod metrics;
 pub mod net;
+pub mod privacy;
 pub mod rebuild;
 pub mod repo;
 pub mod requests;

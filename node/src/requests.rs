@@ -15,7 +15,7 @@ use crate::api::Node;
 use crate::error::NodeError;
 
 /// Prefix of the meta keys that record requests.
-const PREFIX: &str = "request/";
+pub const PREFIX: &str = "request/";
 /// What a batch writes under its request's key before the answer is known.
 pub const COMMITTED: &[u8] = b"committed";
 /// Requests remembered; older ones are forgotten.

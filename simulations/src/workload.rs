@@ -159,7 +159,7 @@ fn setup(sim: &mut Sim, c: usize) {
                     applied_at: at,
                 },
             )?;
-            out.push(roster::set_status(d, id, MemberStatus::Active)?);
+            out.push(roster::set_status(d, id, MemberStatus::Active, at)?);
         }
         Ok(out)
     });

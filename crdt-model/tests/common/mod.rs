@@ -59,5 +59,5 @@ pub fn active_member(doc: &mut AutoCommit, id: &str) -> roster::Member {
         },
     )
     .unwrap();
-    roster::set_status(doc, &id, MemberStatus::Active).unwrap()
+    roster::set_status(doc, &id, MemberStatus::Active, t0()).unwrap()
 }

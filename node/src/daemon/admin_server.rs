@@ -33,7 +33,8 @@ fn off_loop(request: &Request) -> bool {
         | Request::Documents
         | Request::Check { .. }
         | Request::ExportDocument { .. }
-        | Request::Backup { .. } => true,
+        | Request::Backup { .. }
+        | Request::PurgePreview { .. } => true,
         Request::Workflow(w) => !w.writes(),
         _ => false,
     }

@@ -131,6 +131,25 @@ fn copy_table<K: Key + 'static, V: Value + 'static>(
     total: u64,
     progress: Progress<'_>,
 ) -> Result<TableDigest, redb::Error> {
+    copy_table_where(from, to, def, done, total, progress, &|_, _| true)
+}
+
+/// Which entries of a table a copy takes.
+pub(super) type Keep<'k, K, V> =
+    &'k dyn for<'a> Fn(&<K as Value>::SelfType<'a>, &<V as Value>::SelfType<'a>) -> bool;
+
+/// Copies (when `to` is given) and digests the entries of one table that
+/// `keep` accepts. Entries left out are never written to `to`, so their
+/// bytes cannot reach its file even on pages freed later.
+pub(super) fn copy_table_where<K: Key + 'static, V: Value + 'static>(
+    from: &ReadTransaction,
+    to: Option<&WriteTransaction>,
+    def: TableDefinition<K, V>,
+    done: &mut u64,
+    total: u64,
+    progress: Progress<'_>,
+    keep: Keep<'_, K, V>,
+) -> Result<TableDigest, redb::Error> {
     let source = from.open_table(def)?;
     let mut dest = match to {
         Some(txn) => Some(txn.open_table(def)?),
@@ -141,6 +160,13 @@ fn copy_table<K: Key + 'static, V: Value + 'static>(
     for entry in source.iter()? {
         let (k, v) = entry?;
         let (key, value) = (k.value(), v.value());
+        *done += 1;
+        if done.is_multiple_of(256) {
+            progress(*done, total);
+        }
+        if !keep(&key, &value) {
+            continue;
+        }
         {
             let kb = K::as_bytes(&key);
             let vb = V::as_bytes(&value);
@@ -153,10 +179,6 @@ fn copy_table<K: Key + 'static, V: Value + 'static>(
             dest.insert(key, value)?;
         }
         entries += 1;
-        *done += 1;
-        if done.is_multiple_of(256) {
-            progress(*done, total);
-        }
     }
     Ok(TableDigest {
         table: def.name().to_owned(),
@@ -166,7 +188,7 @@ fn copy_table<K: Key + 'static, V: Value + 'static>(
 }
 
 /// Entries in every table of the store's schema.
-fn count_all(txn: &ReadTransaction) -> Result<u64, redb::Error> {
+pub(super) fn count_all(txn: &ReadTransaction) -> Result<u64, redb::Error> {
     fn len<K: Key + 'static, V: Value + 'static>(
         txn: &ReadTransaction,
         def: TableDefinition<K, V>,
@@ -220,7 +242,7 @@ fn copy_all(
 
 /// Creates `path` readable by its owner only (a backup holds the node's
 /// private key), failing if it exists.
-fn create_private(path: &Path) -> Result<fs::File, StoreError> {
+pub(super) fn create_private(path: &Path) -> Result<fs::File, StoreError> {
     OpenOptions::new()
         .read(true)
         .write(true)
@@ -230,7 +252,7 @@ fn create_private(path: &Path) -> Result<fs::File, StoreError> {
         .map_err(io_error(path, "create"))
 }
 
-fn sync_dir_of(path: &Path) -> Result<(), StoreError> {
+pub(super) fn sync_dir_of(path: &Path) -> Result<(), StoreError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

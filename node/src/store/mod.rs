@@ -23,6 +23,7 @@ mod blob;
 mod document;
 mod error;
 mod open;
+mod rewrite;
 mod scratch;
 mod tables;
 mod views;
@@ -44,6 +45,7 @@ pub use batch::Batch;
 pub use blob::{BLOB_BYTES_MAX, BlobHash, ParseBlobHashError};
 pub use document::{COMPACTION_CHANGES_BYTES_MIN, DocumentInfo};
 pub use error::StoreError;
+pub use rewrite::{Rewrite, Rewritten};
 pub use tables::SCHEMA_VERSION;
 
 use document::DocRecord;

@@ -180,7 +180,9 @@ impl Node {
             }
             RosterRequest::Add(app) => self.add_member(app, now)?,
             RosterRequest::SetStatus { member, to } => {
-                self.write_roster(now, |doc| roster::set_status(doc, &member, to).map(drop))?;
+                self.write_roster(now, |doc| {
+                    roster::set_status(doc, &member, to, now).map(drop)
+                })?;
                 member
             }
             RosterRequest::Certify {
