@@ -20,7 +20,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
 use common::{NodeProc, json, ok, wait_for};
@@ -163,8 +163,13 @@ fn measure(communities: usize, months: u32) -> Measured {
         reports_docs(&d_dir) >= docs
     });
     let sync_s = started.elapsed().as_secs_f64();
-    // Whatever the loop still has queued reaches the store; then measure.
-    std::thread::sleep(Duration::from_secs(2));
+    // Measured once every session has rested long enough to be parked
+    // (docs/protocol.md, "Parked sessions"): what a district holding years
+    // of quiet history looks like between bursts.
+    wait_for("the district's sessions to be parked", 120, || {
+        let sync = &json(&d_dir, &["status"])["sync"];
+        sync["sessions_in_memory"] == 0 && sync["sessions_parked"].as_u64() >= Some(docs as u64)
+    });
     let rss_synced_kib = district.rss_kib();
     let listed = ok(
         &d_dir,

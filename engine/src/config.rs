@@ -40,6 +40,9 @@ pub const INVENTORY_QUEUE_PER_PEER_MAX: usize = 4_096;
 pub const PEER_DOCS_MAX: usize = 100_000;
 /// Peers connected at once.
 pub const PEERS_MAX: usize = 256;
+/// A session at rest in step with its peer this long leaves memory
+/// (`crate::park`), in ms.
+pub const SESSION_IDLE_MS: u64 = 30_000;
 /// Trust checks asked of the driver and not yet answered, per peer: one per
 /// document at a time. A peer has at most [`SESSIONS_ACTIVE_PER_PEER_MAX`]
 /// sessions of its own waiting on us plus its answers to ours, so an honest
@@ -84,6 +87,8 @@ pub struct EngineConfig {
     pub checks_in_flight_per_peer_max: usize,
     /// Sync messages per peer queued behind a check of the same document.
     pub check_queue_per_peer_max: usize,
+    /// Rest before a session in step with its peer is parked, in ms.
+    pub session_idle_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -102,6 +107,7 @@ impl Default for EngineConfig {
             peers_max: PEERS_MAX,
             checks_in_flight_per_peer_max: CHECKS_IN_FLIGHT_PER_PEER_MAX,
             check_queue_per_peer_max: CHECK_QUEUE_PER_PEER_MAX,
+            session_idle_ms: SESSION_IDLE_MS,
         }
     }
 }

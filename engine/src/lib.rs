@@ -26,6 +26,7 @@ mod config;
 mod digest;
 mod docs;
 mod event;
+mod park;
 mod peer;
 mod peer_key;
 mod policy;

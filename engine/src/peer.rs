@@ -9,6 +9,7 @@ use crdt_model::{DocumentId, PlaceId};
 use super::check::PeerChecks;
 use super::config::EngineConfig;
 use super::digest::Digest;
+use super::park::Parking;
 use super::retry::{Backoff, Jitter, Rtt, Waiting, arm, new_waiting, overdue};
 use super::session::Session;
 use super::wire::ChildKey;
@@ -54,6 +55,8 @@ pub(crate) struct Peer {
     heard_ms: Option<u64>,
     /// Its sync messages held for trust checks.
     pub(crate) checks: PeerChecks,
+    /// Sessions at rest long enough to leave memory (`crate::park`).
+    pub(crate) parking: Parking,
 }
 
 impl Peer {
@@ -76,6 +79,7 @@ impl Peer {
             rtt: Rtt::new(),
             heard_ms: None,
             checks: PeerChecks::default(),
+            parking: Parking::default(),
         }
     }
 
@@ -122,14 +126,17 @@ impl Peer {
         read_only: bool,
         config: &EngineConfig,
     ) -> Option<&mut Session> {
-        if !self.sessions.contains_key(doc) && self.sessions.len() >= config.peer_docs_max {
-            return None;
+        if !self.sessions.contains_key(doc) {
+            let session = match self.parking.unpark(doc, read_only) {
+                Some(parked) => parked,
+                None if self.sessions.len() + self.parking.len() >= config.peer_docs_max => {
+                    return None;
+                }
+                None => Session::new(None, read_only),
+            };
+            self.sessions.insert(doc.clone(), session);
         }
-        Some(
-            self.sessions
-                .entry(doc.clone())
-                .or_insert_with(|| Session::new(None, read_only)),
-        )
+        self.sessions.get_mut(doc)
     }
 
     /// Room for one more session of our own making?
@@ -282,6 +289,11 @@ impl Peer {
         true
     }
 
+    /// Is `doc` queued for a session slot?
+    pub(crate) fn is_pending(&self, doc: &DocumentId) -> bool {
+        self.pending_set.contains(doc)
+    }
+
     /// The next queued document.
     pub(crate) fn dequeue(&mut self) -> Option<DocumentId> {
         let doc = self.pending.pop_front()?;
@@ -320,7 +332,7 @@ impl Peer {
     }
 
     /// The earliest time this peer needs a tick.
-    pub(crate) fn next_deadline(&self) -> Option<u64> {
+    pub(crate) fn next_deadline(&self, config: &EngineConfig) -> Option<u64> {
         let sessions = self
             .waiting
             .values()
@@ -328,6 +340,7 @@ impl Peer {
             .chain(self.asking.iter())
             .chain(self.expect_walk.iter())
             .map(|w| w.until_ms)
+            .chain(self.parking.next_deadline(config))
             .min();
         match (sessions, self.recheck_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -376,7 +389,7 @@ mod tests {
         let second = p.waiting[&d].until_ms - first;
         assert!(second >= 2 * 1_000, "{first} then {second}");
         assert_eq!(p.overdue(first), Vec::<DocumentId>::new());
-        assert_eq!(p.next_deadline(), Some(p.waiting[&d].until_ms));
+        assert_eq!(p.next_deadline(&config), Some(p.waiting[&d].until_ms));
         assert!(p.session_entry(&d, false, &config).is_some());
         assert!(p.session_entry(&doc("a/tasks"), false, &config).is_none());
     }

@@ -38,6 +38,9 @@ pub(crate) struct Session {
     saved: Option<Vec<u8>>,
     /// Our heads when `Synced` was last reported, so duplicates stay quiet.
     synced_heads: Option<Vec<ChangeHash>>,
+    /// When the session came to rest in step with the peer, if nothing
+    /// happened on it since: a candidate for parking (`crate::park`).
+    pub(crate) rested_at: Option<u64>,
 }
 
 impl Session {
@@ -53,9 +56,46 @@ impl Session {
             heard: false,
             saved,
             synced_heads: None,
+            rested_at: None,
         };
         session.state.read_only = read_only;
         session
+    }
+
+    /// The session again from what [`Session::parkable`] gave: both sides
+    /// were at the saved shared heads and nothing has passed between them
+    /// since, so the peer is taken to be there still and to have nothing
+    /// beyond them. A change of ours then goes out in the first message, as
+    /// from a session never parked, rather than after a round trip to learn
+    /// the peer's heads again. Were the peer elsewhere after all (a message
+    /// lost), its answer says so and Automerge corrects course as usual.
+    pub(crate) fn unpark(saved: Vec<u8>, read_only: bool) -> Session {
+        let mut session = Session::new(Some(saved), read_only);
+        if session.saved.is_some() {
+            let shared = session.state.shared_heads.clone();
+            session.state.their_have = Some(vec![sync::Have {
+                last_sync: shared.clone(),
+                bloom: sync::BloomFilter::default(),
+            }]);
+            session.state.their_need = Some(Vec::new());
+            session.state.their_heads = Some(shared.clone());
+            session.synced_heads = Some(shared);
+        }
+        session
+    }
+
+    /// The saved state, if the session may be parked: at rest in step with
+    /// the peer (its heads are the shared heads) and saved as it is now.
+    pub(crate) fn parkable(&self) -> Option<&[u8]> {
+        if self.heard {
+            return None;
+        }
+        let saved = self.saved.as_deref()?;
+        let mut shared = self.state.shared_heads.clone();
+        shared.sort_unstable();
+        let mut theirs = self.state.their_heads.clone()?;
+        theirs.sort_unstable();
+        (shared == theirs && self.synced_heads.is_some()).then_some(saved)
     }
 
     /// Applies the policy: a read-only session ignores the peer's changes.
@@ -76,6 +116,7 @@ impl Session {
         reset: bool,
     ) -> Result<(), AutomergeError> {
         self.heard = true;
+        self.rested_at = None;
         if reset {
             self.state.sent_hashes.clear();
         }
@@ -108,6 +149,7 @@ impl Session {
         ask_reply: bool,
     ) -> Option<Outgoing> {
         let fresh = self.state.their_heads.is_none();
+        self.rested_at = None;
         if force {
             self.state.have_responded = false;
         }

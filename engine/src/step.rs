@@ -20,7 +20,7 @@ use super::peer::Peer;
 use super::peer_key::PeerKey;
 use super::policy::{Access, Policy};
 use super::retry::Jitter;
-use super::session::{Outgoing, Session};
+use super::session::Outgoing;
 use super::wire::{self, Announce, Deny, Message, SYNC_MESSAGE_BYTES_MAX, SyncData};
 
 /// One `handle` call in progress.
@@ -95,13 +95,13 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return;
         }
         let mut p = Peer::new(self.config);
+        // Parked, not decoded: most will rest for the whole connection.
         for (doc, bytes) in sync_states {
-            if p.sessions.len() >= self.config.peer_docs_max {
+            if p.parking.len() >= self.config.peer_docs_max {
                 break;
             }
             if self.access.share(&peer, &doc) {
-                let read_only = !self.access.accept(&peer, &doc);
-                p.sessions.insert(doc, Session::new(Some(bytes), read_only));
+                p.parking.park_saved(doc, bytes);
             }
         }
         p.unsettle(self.now, self.jitter);
@@ -198,6 +198,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             for session in p.sessions.values_mut() {
                 session.restart();
             }
+            p.parking.forget_steps();
             p.unsettle(self.now, self.jitter);
             self.ask_summary(&key);
         }
@@ -206,6 +207,9 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     fn tick(&mut self) {
         let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
         for key in keys {
+            if let Some(p) = self.peers.get_mut(&key) {
+                p.park_idle(self.now, self.config);
+            }
             self.restart_overdue(&key);
             self.retry_inventory(&key);
             self.retry_summary(&key);
@@ -559,6 +563,9 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                 doc: doc.clone(),
                 state,
             });
+        }
+        if session.peer_at(our_heads) {
+            p.rested(doc, self.now, self.config);
         }
     }
 }

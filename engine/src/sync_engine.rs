@@ -40,8 +40,10 @@ pub struct Engine<P: Policy = AllowAll> {
 /// A snapshot of the engine's view of one peer, for status displays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerStatus {
-    /// Documents with a sync state for this peer.
+    /// Documents with a sync state in memory for this peer.
     pub sessions: usize,
+    /// Documents whose sync state is parked (at rest, only its saved bytes kept).
+    pub parked: usize,
     /// Sessions waiting for the peer's reply.
     pub waiting: usize,
     /// Documents queued for a session slot.
@@ -94,7 +96,11 @@ impl<P: Policy> Engine<P> {
         };
         step.input(input);
         let mut out = step.out;
-        let next = self.peers.values().filter_map(Peer::next_deadline).min();
+        let next = self
+            .peers
+            .values()
+            .filter_map(|p| p.next_deadline(&self.config))
+            .min();
         if let Some(at_ms) = next
             && self.wake_at != Some(at_ms)
         {
@@ -192,6 +198,7 @@ impl<P: Policy> Engine<P> {
         let p = self.peers.get(peer)?;
         Some(PeerStatus {
             sessions: p.sessions.len(),
+            parked: p.parking.len(),
             waiting: p.waiting.len(),
             pending: p.pending_len(),
             blocked: p.blocked.len(),

@@ -11,6 +11,7 @@ use super::*;
 
 mod checks;
 mod digests;
+mod parking;
 
 fn doc(s: &str) -> DocumentId {
     DocumentId::parse(s).unwrap()

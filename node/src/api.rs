@@ -219,6 +219,13 @@ pub struct SyncProgress {
     /// Photos and voice notes this node knows it lacks and is fetching (or
     /// will retry).
     pub blobs_wanted: usize,
+    /// Sync sessions held in memory, over all peers.
+    #[serde(default)]
+    pub sessions_in_memory: usize,
+    /// Sync sessions parked (at rest in step with their peer: only their
+    /// saved state is kept), over all peers.
+    #[serde(default)]
+    pub sessions_parked: usize,
 }
 
 /// A document as `yizhan doc list` shows it.

@@ -79,9 +79,14 @@ impl Daemon {
                 if let Some(engine) = self.engine.as_ref() {
                     for p in engine.peers() {
                         sync.peers_admitted.push(p.to_string());
-                        if engine.peer_status(p).is_some_and(|st| st.settled) {
+                        let Some(st) = engine.peer_status(p) else {
+                            continue;
+                        };
+                        if st.settled {
                             sync.peers_in_step.push(p.to_string());
                         }
+                        sync.sessions_in_memory += st.sessions;
+                        sync.sessions_parked += st.parked;
                     }
                 }
                 s.sync = Some(Box::new(sync));
