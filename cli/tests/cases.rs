@@ -1,7 +1,8 @@
 //! Whole cases at every level, through real `yizhan node start` processes:
 //! a photo the street attaches when it handles a case reaches the
 //! community, and the district when asked for it, and `report show` tells
-//! the whole history with place names everywhere.
+//! the whole history with place names everywhere; a street exports and
+//! counts its communities' reports and ledgers.
 
 mod common;
 
@@ -38,6 +39,43 @@ fn member(dir: &Path, display: &str, grid: &str) -> String {
     let id = text(&m["id"]);
     ok(dir, &["roster", "approve", &id]);
     id
+}
+
+/// A report by `reporter` at latitude `lat`, with `extra` arguments.
+fn report_by(dir: &Path, reporter: &str, lat: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "report",
+        "submit",
+        "--category",
+        "public_facility_damage",
+        "--lat",
+        lat,
+        "--lon",
+        "102.74",
+        "--text",
+        "路灯不亮",
+        "--reporter",
+        reporter,
+    ];
+    args.extend_from_slice(extra);
+    text(&json(dir, &args)["report"]["id"])
+}
+
+/// A discretionary award of `points` to `member` at the community in `dir`.
+fn award(dir: &Path, member: &str, points: &str) {
+    ok(
+        dir,
+        &[
+            "points",
+            "award",
+            "--member",
+            member,
+            "--points",
+            points,
+            "--reason",
+            "夜间巡逻",
+        ],
+    );
 }
 
 fn show(dir: &Path, id: &str) -> Value {
@@ -183,5 +221,135 @@ fn street_handle_photo_reaches_every_level_and_show_names_places() {
     }
     street.stop();
     district.stop();
+    community.stop();
+}
+
+#[test]
+fn street_exports_and_counts_its_communities_by_reporter_grid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, _d) = chain(tmp.path());
+    let c2 = tmp.path().join("c2");
+    init(&c2, "community", "guandu/yiliu/dongfeng");
+    admit(&s, &c2, "community", "guandu/yiliu/dongfeng", false);
+
+    let (a, b) = (member(&c, "老王", "g01"), member(&c, "小李", "g02"));
+    let e = member(&c2, "阿强", "g07");
+    let mut ids = vec![
+        report_by(&c, &a, "24.961", &[]),
+        report_by(&c, &a, "24.962", &[]),
+        report_by(&c, &b, "24.963", &[]),
+        report_by(&c2, &e, "24.964", &[]),
+        // A grid given on the command line wins over the roster's.
+        report_by(&c2, &e, "24.965", &["--grid", "g09"]),
+    ];
+    ids.sort();
+    award(&c, &a, "5");
+    award(&c, &b, "3");
+    award(&c2, &e, "7");
+    // The community counts by the reporter's grid as soon as it records.
+    let own = json(&c, &["stats"]);
+    assert_eq!(own["by_grid"]["g01"], 2, "{own}");
+    assert_eq!(own["by_grid"]["g02"], 1, "{own}");
+
+    let community = NodeProc::start(&c, &[]);
+    let dongfeng = NodeProc::start(&c2, &[]);
+    let street = NodeProc::start(&s, &[community.addr(), dongfeng.addr()]);
+    let year = chrono::Datelike::year(&chrono::Utc::now()).to_string();
+    let ledger = |place: Option<&str>| {
+        let mut args = vec!["export", "ledger", "--format", "csv", "--year", &year];
+        if let Some(p) = place {
+            args.extend(["--place", p]);
+        }
+        ok(&s, &args)
+    };
+    wait_for(
+        "both communities' reports and ledgers at the street",
+        60,
+        || {
+            json(&s, &["report", "list"]).as_array().unwrap().len() == 5
+                && ledger(None).lines().count() == 4
+        },
+    );
+
+    for csv in [ledger(Some("guandu/yiliu")), ledger(None)] {
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert_eq!(rows.len(), 3, "{csv}");
+        for (who, place, points) in [
+            (&a, "guandu/yiliu/xinyazhou", ",5,5,"),
+            (&b, "guandu/yiliu/xinyazhou", ",3,3,"),
+            (&e, "guandu/yiliu/dongfeng", ",7,7,"),
+        ] {
+            assert!(
+                rows.iter()
+                    .any(|r| r.contains(who.as_str()) && r.contains(place) && r.contains(points)),
+                "no ledger row of {who} at {place}:\n{csv}"
+            );
+        }
+    }
+    let only = ledger(Some("guandu/yiliu/dongfeng"));
+    assert_eq!(only.lines().count(), 2, "{only}");
+    let json_ledgers = json(
+        &s,
+        &[
+            "export",
+            "ledger",
+            "--format",
+            "json",
+            "--place",
+            "guandu/yiliu",
+        ],
+    );
+    assert_eq!(json_ledgers.as_array().unwrap().len(), 2, "{json_ledgers}");
+
+    let reports = ok(
+        &s,
+        &[
+            "export",
+            "reports",
+            "--format",
+            "csv",
+            "--place",
+            "guandu/yiliu",
+        ],
+    );
+    let mut exported: Vec<String> = reports
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_owned())
+        .collect();
+    exported.sort();
+    assert_eq!(exported, ids, "{reports}");
+    assert!(
+        reports.contains(",guandu/yiliu/xinyazhou,") && reports.contains(",guandu/yiliu/dongfeng,")
+    );
+
+    let stats = json(&s, &["stats", "--place", "guandu/yiliu"]);
+    assert_eq!(stats["total"], 5, "{stats}");
+    let by_grid = stats["by_grid"].as_object().unwrap();
+    let expected = [("g01", 2), ("g02", 1), ("g07", 1), ("g09", 1)];
+    assert_eq!(by_grid.len(), expected.len(), "{stats}");
+    for (grid, n) in expected {
+        assert_eq!(by_grid[grid], n, "{stats}");
+    }
+    assert_eq!(stats["by_place"]["guandu/yiliu/xinyazhou"], 3, "{stats}");
+    assert_eq!(stats["by_place"]["guandu/yiliu/dongfeng"], 2, "{stats}");
+
+    // A malformed place is one clear line; a place with nothing is empty.
+    fails(
+        &s,
+        &[
+            "export",
+            "ledger",
+            "--format",
+            "csv",
+            "--place",
+            "Guandu Yiliu",
+        ],
+        "Guandu Yiliu",
+    );
+    let nothing = ledger(Some("guandu/yiliu/nowhere"));
+    assert_eq!(nothing.lines().count(), 1, "header only: {nothing}");
+    street.stop();
+    dongfeng.stop();
     community.stop();
 }

@@ -637,9 +637,15 @@ impl Node {
         let place = self.config.place.clone();
         let doc_id = DocumentId::reports(place, now);
         let mut staged = Vec::with_capacity(reqs.len());
-        for req in reqs {
+        for mut req in reqs {
             if let Some(m) = &req.content.reporter {
-                self.require_member(m)?;
+                let member = self.require_member(m)?;
+                // Riders report on their own grid's routes: without a grid
+                // given, the case counts for the reporter's, so per-grid
+                // statistics do not fall to "-".
+                if req.content.grid.is_none() {
+                    req.content.grid = member.grid;
+                }
             }
             staged.push(self.prepare(req, now)?);
         }
@@ -697,13 +703,12 @@ impl Node {
         Ok((new, req.attachments.into_iter().map(|a| a.bytes).collect()))
     }
 
-    fn require_member(&mut self, m: &MemberId) -> Result<(), NodeError> {
+    fn require_member(&mut self, m: &MemberId) -> Result<roster::Member, NodeError> {
         let roster_id = DocumentId::singleton(self.config.place.clone(), DocKind::Roster);
         let Some(doc) = self.repo.existing(&roster_id)? else {
             return Err(crdt_model::ValidationError::UnknownMember(m.to_string()).into());
         };
-        roster::require(doc, m)?;
-        Ok(())
+        Ok(roster::require(doc, m)?)
     }
 
     /// Every report this node holds that passes `filter`, newest first.
