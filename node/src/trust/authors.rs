@@ -80,3 +80,62 @@ impl Node {
             }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(dir: &std::path::Path, role: Role, place: &str) -> Node {
+        Node::init(dir, role, PlaceId::parse(place).unwrap(), None).unwrap()
+    }
+
+    fn peer(n: &Node) -> String {
+        n.identity().peer_id().to_string()
+    }
+
+    #[test]
+    fn writers_are_named_by_their_admission_and_strangers_by_nobody() {
+        let tmp = tempfile::tempdir().unwrap();
+        let now = chrono::Utc::now();
+        let mut district = node(&tmp.path().join("d"), Role::District, "guandu");
+        let mut street = node(&tmp.path().join("s"), Role::Street, "guandu/yiliu");
+        let token = district
+            .admit(
+                &peer(&street),
+                Role::Street,
+                PlaceId::parse("guandu/yiliu").unwrap(),
+                true,
+                None,
+                now,
+            )
+            .unwrap();
+        street.join(&token, now).unwrap();
+        // A node of another federation, claiming a place in this one.
+        let other = node(&tmp.path().join("o"), Role::District, "guandu");
+
+        let names = street
+            .author_names([
+                peer(&district).as_str(),
+                peer(&street).as_str(),
+                peer(&other).as_str(),
+                "not a peer id",
+            ])
+            .unwrap();
+        let name = |place: &str, role| AuthorName {
+            place: PlaceId::parse(place).unwrap(),
+            role,
+        };
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert_eq!(names[&peer(&district)], name("guandu", Role::District));
+        assert_eq!(names[&peer(&street)], name("guandu/yiliu", Role::Street));
+
+        // Before it joins, a node names nobody, itself included.
+        let mut loose = node(&tmp.path().join("l"), Role::Street, "guandu/yiliu");
+        assert!(
+            loose
+                .author_names([peer(&district).as_str()])
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
