@@ -5,6 +5,7 @@
 
 mod args;
 mod backup;
+mod case_view;
 mod demo;
 mod ops;
 mod output;

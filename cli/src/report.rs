@@ -321,7 +321,7 @@ pub struct SubmitArgs {
     /// Street address.
     #[arg(long)]
     pub address: Option<String>,
-    /// Grid of the community.
+    /// Grid of the community [default: the reporter's grid on the roster].
     #[arg(long)]
     pub grid: Option<String>,
     /// The reporting member's id (must be on the roster).

@@ -177,9 +177,7 @@ fn nodes_sync_over_quic() {
 }
 
 /// Photos larger than one 1 MiB chunk travel as several chunk requests, and
-/// reach the district through the street. The district usually learns of
-/// the reports before the street holds their photos, so its first requests
-/// find nothing there and it must ask again later.
+/// reach the district through the street when the district is asked for them.
 #[test]
 fn photos_of_several_chunks_reach_the_street_and_the_district_whole() {
     let tmp = tempfile::tempdir().unwrap();
@@ -215,10 +213,13 @@ fn photos_of_several_chunks_reach_the_street_and_the_district_whole() {
     let district = NodeProc::start(&d, &[]);
     let street = NodeProc::start(&s, &[community.addr(), district.addr()]);
     wait_for("3 photos at the street", 60, || blobs(&s) == 3);
-    wait_for("3 photos at the district", 60, || blobs(&d) == 3);
+    wait_for("3 reports at the district", 60, || count(&d) == 3);
     let at_community = reports(&c);
     check_photos_at(&s, &at_community, tmp.path());
+    // A district fetches photos on demand: `blob get` waits for the fetch.
+    assert_eq!(blobs(&d), 0, "the district fetched photos nobody asked for");
     check_photos_at(&d, &at_community, tmp.path());
+    assert_eq!(blobs(&d), 3);
     street.stop();
     district.stop();
     community.stop();

@@ -1177,7 +1177,7 @@ fn exports_write_reports_as_json_csv_and_geojson_and_the_ledger() {
     );
     let lj: Value =
         serde_json::from_str(&ok(&d, &["export", "ledger", "--format", "json"])).unwrap();
-    assert_eq!(lj["entries"][0]["reference"], r.as_str());
+    assert_eq!(lj[0]["entries"][0]["reference"], r.as_str());
 
     fails(
         &d,

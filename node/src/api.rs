@@ -1,6 +1,7 @@
 //! The local API of a node: what operators' commands do, on the node's own
 //! store. The CLI calls these directly when no node process runs.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use crate::error::NodeError;
 use crate::identity::Identity;
 use crate::repo::Repo;
 use crate::store::{ACTOR_EPOCH_KEY, BlobHash, SCHEMA_VERSION, Store, StoreError};
+use crate::trust::authors::AuthorName;
 
 /// File names inside a data directory.
 pub mod files {
@@ -119,6 +121,13 @@ pub struct ReportView {
     pub state: CaseState,
     /// Every lifecycle event in fold order.
     pub events: Vec<ReportEvent>,
+    /// The node that recorded it (its peer id).
+    pub submitted_by: String,
+    /// The place and role of the nodes that recorded it and wrote its
+    /// events, by peer id, as the credentials held here name them (filled
+    /// for one report, not in lists).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authors: BTreeMap<String, AuthorName>,
 }
 
 impl ReportView {
@@ -140,6 +149,8 @@ impl ReportView {
             overdue: state.is_overdue(now),
             attachments: r.attachments,
             events: r.events,
+            submitted_by: r.submitted_by,
+            authors: BTreeMap::new(),
             state,
         }
     }
@@ -633,9 +644,15 @@ impl Node {
         let place = self.config.place.clone();
         let doc_id = DocumentId::reports(place, now);
         let mut staged = Vec::with_capacity(reqs.len());
-        for req in reqs {
+        for mut req in reqs {
             if let Some(m) = &req.content.reporter {
-                self.require_member(m)?;
+                let member = self.require_member(m)?;
+                // Riders report on their own grid's routes: without a grid
+                // given, the case counts for the reporter's, so per-grid
+                // statistics do not fall to "-".
+                if req.content.grid.is_none() {
+                    req.content.grid = member.grid;
+                }
             }
             staged.push(self.prepare(req, now)?);
         }
@@ -693,13 +710,12 @@ impl Node {
         Ok((new, req.attachments.into_iter().map(|a| a.bytes).collect()))
     }
 
-    fn require_member(&mut self, m: &MemberId) -> Result<(), NodeError> {
+    fn require_member(&mut self, m: &MemberId) -> Result<roster::Member, NodeError> {
         let roster_id = DocumentId::singleton(self.config.place.clone(), DocKind::Roster);
         let Some(doc) = self.repo.existing(&roster_id)? else {
             return Err(crdt_model::ValidationError::UnknownMember(m.to_string()).into());
         };
-        roster::require(doc, m)?;
-        Ok(())
+        Ok(roster::require(doc, m)?)
     }
 
     /// Every report this node holds that passes `filter`, newest first.
@@ -748,7 +764,11 @@ impl Node {
                 continue;
             };
             if let Some(r) = report::get(doc, id)? {
-                return Ok(ReportView::new(doc_id.place().clone(), r, now));
+                let mut view = ReportView::new(doc_id.place().clone(), r, now);
+                let writers = std::iter::once(view.submitted_by.as_str())
+                    .chain(view.events.iter().map(|e| e.by.as_str()));
+                view.authors = self.author_names(writers.collect::<Vec<_>>())?;
+                return Ok(view);
             }
         }
         Err(NodeError::UnknownReport(id.to_string()))

@@ -34,7 +34,7 @@ pub enum ExportWhat {
     Reports,
     /// Members of the rosters held, without names, phones or ID numbers.
     Roster,
-    /// One community's ledger for a year: every entry with the member's balance after it.
+    /// The ledgers of a year held under a place: every entry with the member's balance after it.
     Ledger,
 }
 
@@ -61,7 +61,9 @@ pub struct ExportArgs {
     /// Write to this file instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Only places under this prefix (reports, roster), or the community whose ledger to export.
+    /// Only places under this prefix: a street covers the communities below
+    /// it whose documents it holds [default: every place held; the ledger:
+    /// this node's place].
     #[arg(long)]
     pub place: Option<String>,
     /// Reports submitted on or after this day, YYYY-MM-DD (UTC).
@@ -144,15 +146,15 @@ pub fn run(dir: &Path, a: ExportArgs, out: &Output) -> anyhow::Result<()> {
                 year: a.year,
                 member: who,
             };
-            let ledger = match call(dir, WorkflowRequest::Points(req))? {
-                WorkflowResponse::Ledger(l) => l,
+            let ledgers = match call(dir, WorkflowRequest::Points(req))? {
+                WorkflowResponse::Ledgers(l) => l,
                 other => bail!("the node gave an unexpected answer: {other:?}"),
             };
             let bytes = match a.format {
-                Format::Csv => ledger_csv(&ledger)?,
-                _ => serde_json::to_vec_pretty(&ledger)?,
+                Format::Csv => ledger_csv(&ledgers)?,
+                _ => serde_json::to_vec_pretty(&ledgers)?,
             };
-            (bytes, ledger.entries.len())
+            (bytes, ledgers.iter().map(|l| l.entries.len()).sum())
         }
     };
     let what = match a.what {
@@ -343,7 +345,8 @@ fn roster_csv(members: &[MemberView]) -> anyhow::Result<Vec<u8>> {
     Ok(w.into_inner().map_err(|e| e.into_error())?)
 }
 
-fn ledger_csv(l: &LedgerView) -> anyhow::Result<Vec<u8>> {
+/// One table for every ledger: the place column tells the communities apart.
+fn ledger_csv(ledgers: &[LedgerView]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "at",
@@ -359,7 +362,10 @@ fn ledger_csv(l: &LedgerView) -> anyhow::Result<Vec<u8>> {
         "item",
         "by",
     ])?;
-    for line in &l.entries {
+    for (l, line) in ledgers
+        .iter()
+        .flat_map(|l| l.entries.iter().map(move |line| (l, line)))
+    {
         let e = &line.entry;
         w.write_record([
             utc(e.at),

@@ -103,23 +103,28 @@ pub fn chain(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
 /// Submits a loose-manhole-cover report with the photo file `photo` at the
 /// community in `dir` and returns its id.
 pub fn submit_photo_report(dir: &Path, photo: &Path) -> String {
-    json(
-        dir,
-        &[
-            "report",
-            "submit",
-            "--category",
-            "manhole_cover",
-            "--lat",
-            "24.97",
-            "--lon",
-            "102.74",
-            "--text",
-            "井盖翘起",
-            "--photo",
-            photo.to_str().unwrap(),
-        ],
-    )["report"]["id"]
+    submit_photo_report_by(dir, photo, &[])
+}
+
+/// [`submit_photo_report`] with more `report submit` arguments, such as
+/// `--reporter MEMBER`.
+pub fn submit_photo_report_by(dir: &Path, photo: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "report",
+        "submit",
+        "--category",
+        "manhole_cover",
+        "--lat",
+        "24.97",
+        "--lon",
+        "102.74",
+        "--text",
+        "井盖翘起",
+        "--photo",
+        photo.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    json(dir, &args)["report"]["id"]
         .as_str()
         .unwrap()
         .to_owned()

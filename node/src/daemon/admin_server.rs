@@ -44,6 +44,10 @@ impl Daemon {
     /// Answers an admin call: large reads on a blocking thread, everything
     /// else (writes, and what only the loop knows) here.
     pub(super) fn on_admin(&mut self, call: Call, reply: oneshot::Sender<Response>) {
+        // A blob not held here waits for its fetch instead of failing.
+        let Some((call, reply)) = self.fetch_on_demand(call, reply) else {
+            return;
+        };
         if off_loop(&call.request) && !call.request.writes() {
             let mut reader = self.node.reader();
             tokio::task::spawn_blocking(move || {

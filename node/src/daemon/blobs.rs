@@ -71,6 +71,9 @@ impl Daemon {
     }
 
     pub(super) fn want_blobs(&mut self, doc_id: &DocumentId) {
+        if !super::blob_demand::fetches_eagerly(self.node.config().role) {
+            return;
+        }
         let Some(from) = self.source.or_else(|| self.up.iter().next().copied()) else {
             return;
         };
@@ -117,6 +120,7 @@ impl Daemon {
             Err(e) => warn!(%hash, error = %e, "cannot store a fetched blob"),
         }
         self.wanted.remove(&hash);
+        self.blob_arrived(&hash);
         self.start_fetches();
     }
 
@@ -128,6 +132,7 @@ impl Daemon {
         if attempts >= BLOB_ATTEMPTS_MAX || self.blob_retries.len() >= BLOB_QUEUE_MAX {
             warn!(%hash, attempts, "giving up on a blob for now");
             self.wanted.remove(&hash);
+            self.blob_given_up(&hash);
             return;
         }
         let wait = BLOB_RETRY_MS_MIN

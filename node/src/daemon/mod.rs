@@ -5,6 +5,7 @@
 
 mod admin_server;
 mod admission;
+mod blob_demand;
 mod blobs;
 mod monitor;
 mod outbox;
@@ -137,6 +138,8 @@ struct Daemon {
     /// Blobs that failed, waiting to be asked for again.
     blob_retries: Vec<BlobRetry>,
     wanted: BTreeSet<BlobHash>,
+    /// `blob get` callers waiting for blobs fetched on demand.
+    blob_waiters: blob_demand::Waiters,
     /// Verified blobs for the writer thread, which commits each durably so
     /// the swarm's task does not wait for the disk.
     blob_writes: mpsc::Sender<BlobWrite>,
@@ -281,6 +284,7 @@ async fn run_node(
         fetch_queue: VecDeque::new(),
         blob_retries: Vec::new(),
         wanted: BTreeSet::new(),
+        blob_waiters: HashMap::new(),
         blob_writes,
         blob_written,
         storing: 0,
@@ -435,6 +439,7 @@ impl Daemon {
                     self.close_strangers();
                     self.write_summaries();
                     self.retry_fetches();
+                    self.expire_blob_waiters();
                     self.refresh_store_metrics();
                 }
             }

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod admission;
 pub mod admission_copy;
+pub mod authors;
 pub mod charter;
 pub mod chunks;
 pub mod membership;

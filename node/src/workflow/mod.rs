@@ -116,8 +116,8 @@ pub enum WorkflowResponse {
     Balances(Vec<BalanceRow>),
     /// One member's statement.
     Statement(StatementView),
-    /// A community's ledger for a year.
-    Ledger(LedgerView),
+    /// The ledgers of a year of every community under a place, in place order.
+    Ledgers(Vec<LedgerView>),
     /// One station.
     Station(Box<StationView>),
     /// Stations.

@@ -70,10 +70,11 @@ pub enum PointsRequest {
         /// The year; the current one when omitted.
         year: Option<i32>,
     },
-    /// Every entry of one community's ledger in one year, with each
+    /// Every entry of one year of each ledger held under a place, with each
     /// member's balance after each entry: the statements of all members.
     Ledger {
-        /// The community; this node's place when omitted.
+        /// A place prefix (a community, or a street covering its
+        /// communities); this node's place when omitted.
         place: Option<PlaceId>,
         /// The year; the current one when omitted.
         year: Option<i32>,
@@ -246,9 +247,9 @@ impl Node {
                 year,
                 member,
             } => {
-                let place = place.unwrap_or_else(|| self.config.place.clone());
-                Ok(WorkflowResponse::Ledger(self.ledger_view(
-                    &place,
+                let prefix = place.unwrap_or_else(|| self.config.place.clone());
+                Ok(WorkflowResponse::Ledgers(self.ledger_views(
+                    &prefix,
                     year.unwrap_or(now.year()),
                     member.as_ref(),
                     now,
@@ -537,6 +538,19 @@ impl Node {
         Ok(out)
     }
 
+    /// The places under `prefix` (every place without one) whose ledgers
+    /// are held here, in order, each once.
+    fn ledger_places(&self, prefix: Option<&PlaceId>) -> Result<Vec<PlaceId>, NodeError> {
+        let mut places: Vec<PlaceId> = self
+            .held(DocKind::Ledger)?
+            .into_iter()
+            .map(|id| id.place().clone())
+            .filter(|p| prefix.is_none_or(|f| f.contains(p)))
+            .collect();
+        places.dedup();
+        Ok(places)
+    }
+
     /// Every entry of every year of `place`'s ledger.
     pub(crate) fn all_entries(&mut self, place: &PlaceId) -> Result<Vec<Entry>, NodeError> {
         let mut out = Vec::new();
@@ -603,15 +617,8 @@ impl Node {
         member: Option<&MemberId>,
         now: DateTime<Utc>,
     ) -> Result<Vec<BalanceRow>, NodeError> {
-        let mut places: Vec<PlaceId> = self
-            .held(DocKind::Ledger)?
-            .into_iter()
-            .map(|id| id.place().clone())
-            .filter(|p| place.is_none_or(|f| f.contains(p)))
-            .collect();
-        places.dedup();
         let mut out = Vec::new();
-        for p in places {
+        for p in self.ledger_places(place)? {
             let balances = match self.ledger_doc(&p, now.year())? {
                 Some(id) => match self.repo.existing(&id)? {
                     Some(doc) => ledger::balances(&*doc)?,
@@ -690,6 +697,21 @@ impl Node {
             entries: lines,
             balance,
         })
+    }
+
+    /// The ledgers of `year` held for places under `prefix` (a street holds
+    /// its communities'), one view each in place order.
+    pub fn ledger_views(
+        &mut self,
+        prefix: &PlaceId,
+        year: i32,
+        member: Option<&MemberId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<LedgerView>, NodeError> {
+        self.ledger_places(Some(prefix))?
+            .iter()
+            .map(|p| self.ledger_view(p, year, member, now))
+            .collect()
     }
 
     /// One community's entries of `year`, with running balances per member.
