@@ -6,6 +6,7 @@
 
 mod directory;
 mod export;
+mod local_days;
 mod points;
 mod roster;
 mod stats;

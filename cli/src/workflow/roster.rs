@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use crdt_model::roster::{Certificate, MemberKind, MemberStatus, Role};
+use crdt_model::roster::{Certificate, Member, MemberKind, MemberStatus, Role};
 use node::workflow::{
     MemberApplication, MemberView, RosterRequest, WorkflowRequest, WorkflowResponse,
 };
@@ -159,9 +159,10 @@ fn summary(req: &RosterRequest) -> Option<Summary> {
                 m.member.id, m.member.display_name, m.place, m.member.id
             )
         },
-        RosterRequest::SetStatus { .. } => {
-            |m| format!("{} is now {}", m.member.id, m.member.status)
-        }
+        RosterRequest::SetStatus { .. } => |m| match m.member.status {
+            MemberStatus::Left => format!("{} has left the roster", m.member.id),
+            status => format!("{} is now {status}", m.member.id),
+        },
         RosterRequest::Certify { .. } => |m| match &m.member.certificate {
             Some(c) => format!(
                 "{} is a certified governance observer: certificate {}, valid {} to {}",
@@ -177,7 +178,7 @@ fn summary(req: &RosterRequest) -> Option<Summary> {
             )
         },
         RosterRequest::Train { .. } => |m| {
-            let hours: f64 = m.member.training.iter().map(|t| t.hours).sum();
+            let hours = training_hours(&m.member);
             format!(
                 "recorded the training of {}: {} trainings, {hours} hours in all",
                 m.member.id,
@@ -186,6 +187,12 @@ fn summary(req: &RosterRequest) -> Option<Summary> {
         },
         RosterRequest::List { .. } | RosterRequest::Show { .. } => return None,
     })
+}
+
+/// A member's training hours in all. Summed from +0.0: std's float `sum`
+/// starts from -0.0, which prints as "-0" for a member with no training.
+pub(crate) fn training_hours(m: &Member) -> f64 {
+    m.training.iter().fold(0.0, |all, t| all + t.hours)
 }
 
 fn status(member_arg: &str, to: MemberStatus) -> anyhow::Result<RosterRequest> {
