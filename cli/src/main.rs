@@ -89,8 +89,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(a) => {
             let role: Role = a.role.into();
             let place = crdt_model::PlaceId::parse(&a.place)?;
-            let node = Node::init(&dir, role, place, a.name)?;
-            let status = node.status()?;
+            let mut node = Node::init(&dir, role, place, a.name)?;
+            let mut status = node.status()?;
+            // A district founds its federation at init: say so, rather than
+            // send its operator looking for a token it will never need.
+            status.membership = node.membership(chrono::Utc::now())?;
             out.status(&status, "initialised")
         }
         Command::Status => match dispatch(&dir, Request::Status)? {

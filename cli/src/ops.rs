@@ -84,6 +84,8 @@ enum Source {
     Default,
     File,
     Environment,
+    /// The machine's own setting (its time zone, `/etc/localtime`).
+    System,
     Flag,
     /// A list: the file's entries and the flags' together.
     FileAndFlag,
@@ -95,6 +97,7 @@ impl Source {
             Source::Default => "default",
             Source::File => "file",
             Source::Environment => "environment",
+            Source::System => "system",
             Source::Flag => "flag",
             Source::FileAndFlag => "file + flag",
         }
@@ -144,6 +147,7 @@ pub fn config_show(
         json!(file.iter().chain(flags).cloned().collect::<Vec<_>>())
     };
     let (log, log_source) = log_filter(flags);
+    let zone = config.zone()?;
     let settings = vec![
         Setting {
             key: "data_dir",
@@ -193,6 +197,16 @@ pub fn config_show(
             key: "duplicate_radius_m",
             value: json!(config.duplicate_radius_m),
             source: file("duplicate_radius_m"),
+        },
+        Setting {
+            key: "timezone",
+            value: json!(zone.tz.name()),
+            source: match zone.source {
+                node::timezone::ZoneSource::File => Source::File,
+                node::timezone::ZoneSource::Environment => Source::Environment,
+                node::timezone::ZoneSource::System => Source::System,
+                node::timezone::ZoneSource::Default => Source::Default,
+            },
         },
         Setting {
             key: "replicate",

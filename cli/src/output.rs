@@ -77,6 +77,15 @@ impl Output {
         t.add_row(vec!["schema", &s.schema_version.to_string()]);
         t.add_row(vec!["running", if s.running { "yes" } else { "no" }]);
         match &s.membership {
+            Some(m) if m.root == s.peer_id => {
+                t.add_row(vec![
+                    "federation".to_owned(),
+                    format!(
+                        "{}: this node is its root; admit the streets with `yizhan admit PEER_ID --role street --place PLACE --may-admit`",
+                        m.federation
+                    ),
+                ]);
+            }
             Some(m) => {
                 let admits = if m.may_admit { ", may admit" } else { "" };
                 t.add_row(vec![

@@ -29,7 +29,7 @@ fn rider(dir: &Path, n: usize) -> String {
             "--name",
             &format!("骑手{n}"),
             "--phone",
-            "13800000000",
+            &format!("138{n:08}"),
             "--platform",
             "meituan",
         ],

@@ -39,8 +39,12 @@ fn s(v: &Value) -> String {
         .to_owned()
 }
 
-/// Adds an applicant and approves them; returns the member id.
+/// Adds an applicant and approves them; returns the member id. Each gets
+/// a phone of their own: a phone already on the roster is refused.
 fn active_member(d: &Path, display: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let phone = format!("138-0000-{n:04}");
     let m = json(
         d,
         &[
@@ -51,7 +55,7 @@ fn active_member(d: &Path, display: &str) -> String {
             "--name",
             "张三",
             "--phone",
-            "138-0000-0000",
+            &phone,
             "--platform",
             "meituan",
             "--grid",
@@ -1152,7 +1156,7 @@ fn exports_write_reports_as_json_csv_and_geojson_and_the_ledger() {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 3, "{csv}");
     assert!(
-        rows[0].starts_with("id,place,category,status,lat,lon"),
+        rows[0].starts_with("\u{feff}id,place,category,status,lat,lon"),
         "{}",
         rows[0]
     );
@@ -1169,7 +1173,7 @@ fn exports_write_reports_as_json_csv_and_geojson_and_the_ledger() {
     let ledger = ok(&d, &["export", "ledger", "--format", "csv"]);
     let lines: Vec<&str> = ledger.lines().collect();
     assert_eq!(lines.len(), 2, "{ledger}");
-    assert!(lines[0].starts_with("at,entry,place,member,amount,balance,kind"));
+    assert!(lines[0].starts_with("\u{feff}at,entry,place,member,amount,balance,kind"));
     assert!(
         lines[1].contains(&a) && lines[1].contains(",5,5,report,"),
         "{}",

@@ -136,15 +136,52 @@ fn key(id: &MemberId) -> String {
     format!("{PREFIX}/{id}")
 }
 
-/// Adds an applicant with status `applied`.
-pub fn add<T: Transactable + ReadDoc>(doc: &mut T, m: &NewMember) -> Result<(), ModelError> {
-    check_text("display name", &m.display_name, 60, false)?;
-    if let Some(p) = &m.platform {
+/// Corrections to a member's public fields, as an office makes them after a
+/// typing mistake; a field left `None` stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberEdit {
+    /// The shown name.
+    pub display_name: Option<String>,
+    /// The platform.
+    pub platform: Option<String>,
+    /// The grid.
+    pub grid: Option<String>,
+}
+
+impl MemberEdit {
+    /// True when it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.display_name.is_none() && self.platform.is_none() && self.grid.is_none()
+    }
+}
+
+/// Checks the public fields as [`add`] and [`edit`] will, without a
+/// document (a field not given is not checked): an import validates every
+/// row before it writes any.
+pub fn check_public(
+    display_name: Option<&str>,
+    platform: Option<&str>,
+    grid: Option<&str>,
+) -> Result<(), ValidationError> {
+    if let Some(d) = display_name {
+        check_text("display name", d, 60, false)?;
+    }
+    if let Some(p) = platform {
         check_text("platform", p, 60, false)?;
     }
-    if let Some(g) = &m.grid {
+    if let Some(g) = grid {
         check_text("grid", g, 40, false)?;
     }
+    Ok(())
+}
+
+/// Adds an applicant with status `applied`.
+pub fn add<T: Transactable + ReadDoc>(doc: &mut T, m: &NewMember) -> Result<(), ModelError> {
+    check_public(
+        Some(&m.display_name),
+        m.platform.as_deref(),
+        m.grid.as_deref(),
+    )?;
     let k = key(&m.id);
     if has_entity(doc, &k) {
         return Err(ValidationError::DuplicateEntity {
@@ -341,6 +378,36 @@ pub fn move_grid<T: Transactable + ReadDoc>(
     let obj = member_obj(doc, id)?;
     MapWriter::open(doc, obj).str("grid", grid)?;
     Ok(())
+}
+
+/// Corrects a member's shown name, platform or grid; returns the member as
+/// it then reads.
+pub fn edit<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    id: &MemberId,
+    e: &MemberEdit,
+) -> Result<Member, ModelError> {
+    check_public(
+        e.display_name.as_deref(),
+        e.platform.as_deref(),
+        e.grid.as_deref(),
+    )?;
+    let mut m = require(doc, id)?;
+    let obj = member_obj(doc, id)?;
+    let mut w = MapWriter::open(doc, obj);
+    if let Some(d) = &e.display_name {
+        w.str("display_name", d)?;
+        m.display_name = d.clone();
+    }
+    if let Some(p) = &e.platform {
+        w.str("platform", p)?;
+        m.platform = Some(p.clone());
+    }
+    if let Some(g) = &e.grid {
+        w.str("grid", g)?;
+        m.grid = Some(g.clone());
+    }
+    Ok(m)
 }
 
 /// Records a training the member attended.

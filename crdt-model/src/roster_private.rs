@@ -28,12 +28,9 @@ fn key(id: &MemberId) -> String {
     format!("{PREFIX}/{id}")
 }
 
-/// Writes (or replaces) a member's personal data.
-pub fn put<T: Transactable + ReadDoc>(
-    doc: &mut T,
-    id: &MemberId,
-    r: &PrivateRecord,
-) -> Result<(), ModelError> {
+/// Checks a record as [`put`] will, without a document: an import validates
+/// every row before it writes any.
+pub fn check(r: &PrivateRecord) -> Result<(), ValidationError> {
     check_text("real name", &r.real_name, 60, false)?;
     check_text("phone", &r.phone, 30, false)?;
     if !r
@@ -47,12 +44,21 @@ pub fn put<T: Transactable + ReadDoc>(
                 "{:?} holds characters other than digits, '+', '-' and spaces",
                 r.phone
             ),
-        }
-        .into());
+        });
     }
     if let Some(n) = &r.id_number {
         check_text("ID number", n, 30, false)?;
     }
+    Ok(())
+}
+
+/// Writes (or replaces) a member's personal data.
+pub fn put<T: Transactable + ReadDoc>(
+    doc: &mut T,
+    id: &MemberId,
+    r: &PrivateRecord,
+) -> Result<(), ModelError> {
+    check(r)?;
     let k = key(id);
     let mut w = match entity_obj(doc, &k)? {
         Some(obj) => MapWriter::open(doc, obj),

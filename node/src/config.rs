@@ -50,6 +50,9 @@ pub enum ConfigError {
         /// Segments given.
         got: usize,
     },
+    /// `timezone` names no IANA zone.
+    #[error("config: {0}")]
+    Timezone(#[from] crate::timezone::UnknownZone),
 }
 
 /// What a node does in the federation.
@@ -109,7 +112,7 @@ fn default_true() -> bool {
 /// Every key `config.toml` may hold, in the order `docs/configuration.md`
 /// lists them. A key not here is refused when the file is read: a
 /// misspelt key silently left at its default is worse than an error.
-pub const KEYS: [&str; 11] = [
+pub const KEYS: [&str; 12] = [
     "role",
     "place",
     "name",
@@ -118,6 +121,7 @@ pub const KEYS: [&str; 11] = [
     "mdns",
     "learn_addresses",
     "duplicate_radius_m",
+    "timezone",
     "replicate",
     "summaries",
     "metrics",
@@ -153,6 +157,11 @@ pub struct Config {
     /// as "me too" candidates when a new report is submitted.
     #[serde(default = "default_duplicate_radius_m")]
     pub duplicate_radius_m: f64,
+    /// The IANA zone the office reads times in (`Asia/Shanghai`): CSV
+    /// exports write times in it and take their days in it. Unset: `TZ`,
+    /// else the system's zone, else `Asia/Shanghai` ([`crate::timezone`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     /// For a district: the places (prefixes) whose reports it replicates in
     /// full. Empty means every place of the federation.
     #[serde(default)]
@@ -196,6 +205,7 @@ impl Config {
             mdns: true,
             learn_addresses: true,
             duplicate_radius_m: default_duplicate_radius_m(),
+            timezone: None,
             replicate: Vec::new(),
             summaries: Vec::new(),
             metrics: MetricsConfig::default(),
@@ -214,7 +224,16 @@ impl Config {
                 got,
             });
         }
+        if let Some(name) = &self.timezone {
+            crate::timezone::parse(name)?;
+        }
         Ok(())
+    }
+
+    /// The zone in force: `timezone`, else `TZ`, else the system's, else
+    /// `Asia/Shanghai`.
+    pub fn zone(&self) -> Result<crate::timezone::NodeZone, ConfigError> {
+        Ok(crate::timezone::resolve(self.timezone.as_deref())?)
     }
 
     /// Reads and validates the file.
@@ -317,6 +336,19 @@ mod tests {
     }
 
     #[test]
+    fn a_timezone_must_be_an_iana_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let head = "role = \"district\"\nplace = \"guandu\"\n";
+        fs::write(&path, format!("{head}timezone = \"Asia/Shanghai\"\n")).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.zone().unwrap().tz, chrono_tz::Asia::Shanghai);
+        fs::write(&path, format!("{head}timezone = \"Beijing\"\n")).unwrap();
+        let err = Config::load(&path).unwrap_err();
+        assert!(matches!(err, ConfigError::Timezone(_)), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_naming_the_valid_ones() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
@@ -346,6 +378,7 @@ mod tests {
         let mut c = Config::new(Role::District, PlaceId::parse("guandu").unwrap(), None).unwrap();
         c.name = Some("官渡区".into());
         c.metrics.listen = Some("127.0.0.1:9464".into());
+        c.timezone = Some("Asia/Shanghai".into());
         let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         let mut fields: Vec<&str> = table.keys().map(String::as_str).collect();
         let mut known = KEYS.to_vec();

@@ -27,6 +27,7 @@ pub mod rebuild;
 pub mod repo;
 pub mod requests;
 pub mod store;
+pub mod timezone;
 pub mod trust;
 pub mod workflow;
 

@@ -565,10 +565,13 @@ impl Player<'_> {
             phone: r.phone.into(),
             id_number: None,
         };
-        let id = match self
-            .fleet
-            .flow(r.who, WorkflowRequest::Roster(RosterRequest::Add(app)))?
-        {
+        let id = match self.fleet.flow(
+            r.who,
+            WorkflowRequest::Roster(RosterRequest::Add {
+                application: app,
+                force: false,
+            }),
+        )? {
             WorkflowResponse::Member(m) => m.member.id,
             other => bail!("{} gave an unexpected answer: {other:?}", r.who.name()),
         };

@@ -1,7 +1,14 @@
 //! `yizhan export`: reports as JSON, CSV or GeoJSON (points in WGS-84 that GIS
 //! tools load), the roster without personal data, and the ledger with each
-//! member's running balance. Times in exports are RFC 3339 in UTC, so files
-//! from nodes in different time zones line up.
+//! member's running balance.
+//!
+//! CSV is for offices, which open it in Excel: it starts with a UTF-8 byte
+//! order mark (without one, Excel on Chinese Windows reads the file as GBK
+//! and garbles every Chinese character; `--no-bom` leaves it out for other
+//! tools), and its times are in the node's time zone with the offset written
+//! (`2026-11-30T23:30:00+08:00`). JSON and GeoJSON are for programs and keep
+//! UTC (`…Z`), the same shapes `--json` prints. `--from`/`--to`, `--year`
+//! and `--month` choose reports by their local day in every format.
 //!
 //! A file is written beside its target and renamed into place, so a reader
 //! never sees half an export. A progress bar shows on a terminal for long
@@ -12,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use node::admin::{Request, Response, dispatch};
@@ -21,11 +29,15 @@ use node::workflow::{
 };
 use serde_json::json;
 
-use super::{call, date, member, place};
+use super::local_days::{DayFlags, DayRange, stamp};
+use super::{call, member, place};
 use crate::output::Output;
 
 /// Rows below this many export without a progress bar.
 const PROGRESS_ROWS_MIN: usize = 200;
+
+/// The UTF-8 byte order mark: how Excel tells a CSV file is UTF-8.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// What to export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,15 +78,22 @@ pub struct ExportArgs {
     /// this node's place].
     #[arg(long)]
     pub place: Option<String>,
-    /// Reports submitted on or after this day, YYYY-MM-DD (UTC).
+    /// Reports submitted on or after this day, YYYY-MM-DD, in the node's time zone.
     #[arg(long)]
     pub from: Option<String>,
-    /// Reports submitted on or before this day, YYYY-MM-DD (UTC).
+    /// Reports submitted on or before this day, YYYY-MM-DD, in the node's time zone.
     #[arg(long)]
     pub to: Option<String>,
-    /// The ledger's year (default: this year).
+    /// Reports: those submitted in this year in the node's time zone.
+    /// Ledger: the year's ledger (default: this year).
     #[arg(long)]
     pub year: Option<i32>,
+    /// Reports submitted in this month, YYYY-MM, in the node's time zone.
+    #[arg(long)]
+    pub month: Option<String>,
+    /// CSV without the UTF-8 byte order mark (for tools that show it as a stray character).
+    #[arg(long)]
+    pub no_bom: bool,
     /// Only this member's ledger entries.
     #[arg(long)]
     pub member: Option<String>,
@@ -84,11 +103,17 @@ fn check(a: &ExportArgs) -> anyhow::Result<()> {
     if a.format == Format::Geojson && a.what != ExportWhat::Reports {
         bail!("--format geojson exports reports only; use json or csv");
     }
-    if a.what != ExportWhat::Reports && (a.from.is_some() || a.to.is_some()) {
-        bail!("--from and --to select reports; the ledger is chosen with --year");
+    if a.what != ExportWhat::Reports && (a.from.is_some() || a.to.is_some() || a.month.is_some()) {
+        bail!("--from, --to and --month select reports; the ledger is chosen with --year");
     }
-    if a.what != ExportWhat::Ledger && (a.year.is_some() || a.member.is_some()) {
-        bail!("--year and --member select ledger entries");
+    if a.what == ExportWhat::Roster && a.year.is_some() {
+        bail!("--year selects reports or ledger entries, not members");
+    }
+    if a.what != ExportWhat::Ledger && a.member.is_some() {
+        bail!("--member selects ledger entries");
+    }
+    if a.no_bom && a.format != Format::Csv {
+        bail!("--no-bom applies to --format csv only");
     }
     Ok(())
 }
@@ -97,8 +122,16 @@ fn check(a: &ExportArgs) -> anyhow::Result<()> {
 pub fn run(dir: &Path, a: ExportArgs, out: &Output) -> anyhow::Result<()> {
     check(&a)?;
     let place = place(a.place.as_deref())?;
-    let from = a.from.as_deref().map(|s| date(s, "--from")).transpose()?;
-    let to = a.to.as_deref().map(|s| date(s, "--to")).transpose()?;
+    let tz = node::Node::load_config(dir)?.zone()?.tz;
+    let days = match a.what {
+        ExportWhat::Reports => DayRange::from_flags(&DayFlags {
+            from: a.from.as_deref(),
+            to: a.to.as_deref(),
+            year: a.year,
+            month: a.month.as_deref(),
+        })?,
+        _ => DayRange::default(),
+    };
     let who = a.member.as_deref().map(member).transpose()?;
     let (bytes, count) = match a.what {
         ExportWhat::Reports => {
@@ -110,15 +143,12 @@ pub fn run(dir: &Path, a: ExportArgs, out: &Output) -> anyhow::Result<()> {
                 Response::Reports(r) => r,
                 other => bail!("the node gave an unexpected answer: {other:?}"),
             };
-            reports.retain(|r| {
-                let day = r.submitted_at.date_naive();
-                from.is_none_or(|f| day >= f) && to.is_none_or(|t| day <= t)
-            });
+            reports.retain(|r| days.contains(r.submitted_at, tz));
             reports.sort_by(|x, y| (x.submitted_at, &x.id).cmp(&(y.submitted_at, &y.id)));
             let bar = progress(reports.len(), "reports");
             let bytes = match a.format {
                 Format::Json => serde_json::to_vec_pretty(&reports)?,
-                Format::Csv => reports_csv(&reports, &bar)?,
+                Format::Csv => reports_csv(&reports, tz, &bar)?,
                 Format::Geojson => reports_geojson(&reports, &bar)?,
             };
             bar.finish_and_clear();
@@ -135,7 +165,7 @@ pub fn run(dir: &Path, a: ExportArgs, out: &Output) -> anyhow::Result<()> {
                 other => bail!("the node gave an unexpected answer: {other:?}"),
             };
             let bytes = match a.format {
-                Format::Csv => roster_csv(&members)?,
+                Format::Csv => roster_csv(&members, tz)?,
                 _ => serde_json::to_vec_pretty(&members)?,
             };
             (bytes, members.len())
@@ -151,11 +181,16 @@ pub fn run(dir: &Path, a: ExportArgs, out: &Output) -> anyhow::Result<()> {
                 other => bail!("the node gave an unexpected answer: {other:?}"),
             };
             let bytes = match a.format {
-                Format::Csv => ledger_csv(&ledgers)?,
+                Format::Csv => ledger_csv(&ledgers, tz)?,
                 _ => serde_json::to_vec_pretty(&ledgers)?,
             };
             (bytes, ledgers.iter().map(|l| l.entries.len()).sum())
         }
+    };
+    let bytes = if a.format == Format::Csv && !a.no_bom {
+        [UTF8_BOM, &bytes].concat()
+    } else {
+        bytes
     };
     let what = match a.what {
         ExportWhat::Reports => "reports",
@@ -216,7 +251,8 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn reports_csv(reports: &[ReportView], bar: &ProgressBar) -> anyhow::Result<Vec<u8>> {
+fn reports_csv(reports: &[ReportView], tz: Tz, bar: &ProgressBar) -> anyhow::Result<Vec<u8>> {
+    let local = |t| stamp(t, tz);
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "id",
@@ -253,11 +289,11 @@ fn reports_csv(reports: &[ReportView], bar: &ProgressBar) -> anyhow::Result<Vec<
             r.grid.clone().unwrap_or_default(),
             r.text.clone(),
             opt(r.reporter.as_ref()),
-            utc(r.submitted_at),
-            utc(r.deadline),
+            local(r.submitted_at),
+            local(r.deadline),
             r.overdue.to_string(),
             s.handler.clone().unwrap_or_default(),
-            opt(s.closed_at.map(utc)),
+            opt(s.closed_at.map(local)),
             opt(s.close_reason),
             opt(s.void_reason),
             opt(s.closed_on_time),
@@ -303,7 +339,7 @@ fn reports_geojson(reports: &[ReportView], bar: &ProgressBar) -> anyhow::Result<
     Ok(serde_json::to_vec_pretty(&fc)?)
 }
 
-fn roster_csv(members: &[MemberView]) -> anyhow::Result<Vec<u8>> {
+fn roster_csv(members: &[MemberView], tz: Tz) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "id",
@@ -334,19 +370,19 @@ fn roster_csv(members: &[MemberView]) -> anyhow::Result<Vec<u8>> {
             m.grid.clone().unwrap_or_default(),
             m.status.to_string(),
             roles.join(";"),
-            utc(m.applied_at),
+            stamp(m.applied_at, tz),
             opt(c.map(|c| &c.number)),
             opt(c.map(|c| c.issued)),
             opt(c.map(|c| c.expires)),
             m.training.len().to_string(),
-            m.training.iter().map(|t| t.hours).sum::<f64>().to_string(),
+            super::roster::training_hours(m).to_string(),
         ])?;
     }
     Ok(w.into_inner().map_err(|e| e.into_error())?)
 }
 
 /// One table for every ledger: the place column tells the communities apart.
-fn ledger_csv(ledgers: &[LedgerView]) -> anyhow::Result<Vec<u8>> {
+fn ledger_csv(ledgers: &[LedgerView], tz: Tz) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "at",
@@ -368,7 +404,7 @@ fn ledger_csv(ledgers: &[LedgerView]) -> anyhow::Result<Vec<u8>> {
     {
         let e = &line.entry;
         w.write_record([
-            utc(e.at),
+            stamp(e.at, tz),
             e.id.to_string(),
             l.place.to_string(),
             e.member.to_string(),

@@ -6,8 +6,10 @@
 
 mod directory;
 mod export;
+mod local_days;
 mod points;
 mod roster;
+mod roster_import;
 mod stats;
 mod tasks;
 
@@ -29,7 +31,7 @@ use crate::output::Output;
 pub enum WorkflowCommand {
     /// Counts by category, status, grid and month, with closure rates, over every report this node can see.
     Stats(stats::StatsArgs),
-    /// The community's members: apply, approve, certify, move, suspend, train; list and show.
+    /// The community's members: apply, approve, certify, move, suspend, train; correct, import from CSV; list and show.
     #[command(subcommand)]
     Roster(roster::RosterCommand),
     /// The task list: post, claim (with a lease), complete, sign off (awards the points).

@@ -3,13 +3,13 @@
 //! phones go to roster-private and are shown only on the member's own
 //! community node.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use crdt_model::roster::{Certificate, MemberKind, MemberStatus, Role};
+use crdt_model::roster::{Certificate, Member, MemberKind, MemberStatus, Role};
 use node::workflow::{
-    MemberApplication, MemberView, RosterRequest, WorkflowRequest, WorkflowResponse,
+    MemberApplication, MemberChanges, MemberView, RosterRequest, WorkflowRequest, WorkflowResponse,
 };
 
 use super::{call, date, member, named, place, unexpected};
@@ -20,6 +20,22 @@ use crate::output::{Output, local, print_json, table};
 pub enum RosterCommand {
     /// Record an application (status applied); name, phone and ID number go to roster-private.
     Add(AddArgs),
+    /// Correct a member's record: display name, platform and grid on the
+    /// roster; name, phone and ID number in roster-private.
+    Edit(EditArgs),
+    /// Add applicants from a CSV file (columns display_name, name, phone,
+    /// id_number, kind, platform, grid, roles): every row is checked first,
+    /// and all are written in one commit or none.
+    Import {
+        /// The CSV file, UTF-8 (Excel: save as "CSV UTF-8").
+        file: PathBuf,
+        /// Check every row and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Accept phones already on the roster or twice in the file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Approve an applicant: applied → active.
     Approve {
         /// Member id, such as m-3f9a2c1d.
@@ -129,10 +145,49 @@ pub struct AddArgs {
     /// A role applied for: part_time_grid_worker or governance_observer (repeatable).
     #[arg(long)]
     pub role: Vec<String>,
+    /// Record the application even if the phone is already another member's.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `yizhan roster edit`
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Member id.
+    pub member: String,
+    /// The name shown to staff and other nodes.
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// Legal name (roster-private).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Phone number (roster-private).
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Resident ID number (roster-private).
+    #[arg(long)]
+    pub id_number: Option<String>,
+    /// The platform they work for.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Their grid.
+    #[arg(long)]
+    pub grid: Option<String>,
+    /// Record the phone even if it is already another member's.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Runs a roster command.
 pub fn run(dir: &Path, cmd: RosterCommand, out: &Output) -> anyhow::Result<()> {
+    if let RosterCommand::Import {
+        file,
+        dry_run,
+        force,
+    } = &cmd
+    {
+        return super::roster_import::run(dir, file, *dry_run, *force, out);
+    }
     let req = request(cmd)?;
     let summary = summary(&req);
     match call(dir, WorkflowRequest::Roster(req))? {
@@ -153,15 +208,22 @@ type Summary = fn(&MemberView) -> String;
 
 fn summary(req: &RosterRequest) -> Option<Summary> {
     Some(match req {
-        RosterRequest::Add(_) => |m| {
+        RosterRequest::Edit { .. } => |m| {
+            format!(
+                "corrected the record of {} ({}); `yizhan roster show {}` shows it",
+                m.member.id, m.member.display_name, m.member.id
+            )
+        },
+        RosterRequest::Add { .. } => |m| {
             format!(
                 "added {} ({}) to the roster of {} as applied; `yizhan roster approve {}` makes them active",
                 m.member.id, m.member.display_name, m.place, m.member.id
             )
         },
-        RosterRequest::SetStatus { .. } => {
-            |m| format!("{} is now {}", m.member.id, m.member.status)
-        }
+        RosterRequest::SetStatus { .. } => |m| match m.member.status {
+            MemberStatus::Left => format!("{} has left the roster", m.member.id),
+            status => format!("{} is now {status}", m.member.id),
+        },
         RosterRequest::Certify { .. } => |m| match &m.member.certificate {
             Some(c) => format!(
                 "{} is a certified governance observer: certificate {}, valid {} to {}",
@@ -177,15 +239,23 @@ fn summary(req: &RosterRequest) -> Option<Summary> {
             )
         },
         RosterRequest::Train { .. } => |m| {
-            let hours: f64 = m.member.training.iter().map(|t| t.hours).sum();
+            let hours = training_hours(&m.member);
             format!(
                 "recorded the training of {}: {} trainings, {hours} hours in all",
                 m.member.id,
                 m.member.training.len()
             )
         },
-        RosterRequest::List { .. } | RosterRequest::Show { .. } => return None,
+        RosterRequest::List { .. } | RosterRequest::Show { .. } | RosterRequest::Import { .. } => {
+            return None;
+        }
     })
+}
+
+/// A member's training hours in all. Summed from +0.0: std's float `sum`
+/// starts from -0.0, which prints as "-0" for a member with no training.
+pub(crate) fn training_hours(m: &Member) -> f64 {
+    m.training.iter().fold(0.0, |all, t| all + t.hours)
 }
 
 fn status(member_arg: &str, to: MemberStatus) -> anyhow::Result<RosterRequest> {
@@ -197,25 +267,43 @@ fn status(member_arg: &str, to: MemberStatus) -> anyhow::Result<RosterRequest> {
 
 fn request(cmd: RosterCommand) -> anyhow::Result<RosterRequest> {
     Ok(match cmd {
-        RosterCommand::Add(a) => RosterRequest::Add(MemberApplication {
-            display_name: a.display_name,
-            kind: named(
-                &a.kind,
-                "member kind",
-                MemberKind::from_name,
-                MemberKind::names,
-            )?,
-            platform: a.platform,
-            grid: a.grid,
-            roles: a
-                .role
-                .iter()
-                .map(|r| named(r, "role", Role::from_name, Role::names))
-                .collect::<anyhow::Result<_>>()?,
-            real_name: a.name,
-            phone: a.phone,
-            id_number: a.id_number,
-        }),
+        RosterCommand::Add(a) => RosterRequest::Add {
+            application: MemberApplication {
+                display_name: a.display_name,
+                kind: named(
+                    &a.kind,
+                    "member kind",
+                    MemberKind::from_name,
+                    MemberKind::names,
+                )?,
+                platform: a.platform,
+                grid: a.grid,
+                roles: a
+                    .role
+                    .iter()
+                    .map(|r| named(r, "role", Role::from_name, Role::names))
+                    .collect::<anyhow::Result<_>>()?,
+                real_name: a.name,
+                phone: a.phone,
+                id_number: a.id_number,
+            },
+            force: a.force,
+        },
+        RosterCommand::Edit(e) => RosterRequest::Edit {
+            member: member(&e.member)?,
+            changes: MemberChanges {
+                display_name: e.display_name,
+                real_name: e.name,
+                phone: e.phone,
+                id_number: e.id_number,
+                platform: e.platform,
+                grid: e.grid,
+            },
+            force: e.force,
+        },
+        RosterCommand::Import { .. } => {
+            bail!("roster import reads its file before it asks the node")
+        }
         RosterCommand::Approve { member } => status(&member, MemberStatus::Active)?,
         RosterCommand::Reinstate { member } => status(&member, MemberStatus::Active)?,
         RosterCommand::Suspend { member } => status(&member, MemberStatus::Suspended)?,

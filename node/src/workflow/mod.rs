@@ -17,6 +17,7 @@ mod directory;
 mod points;
 mod reports;
 mod roster;
+mod roster_upkeep;
 mod tasks;
 
 use std::str::FromStr;
@@ -38,6 +39,7 @@ pub use points::{
 };
 pub use reports::{ReportAction, ReportRequest};
 pub use roster::{MemberApplication, MemberView, RosterRequest};
+pub use roster_upkeep::{IMPORT_ROWS_MAX, ImportRow, ImportView, MemberChanges};
 pub use tasks::{NeedRequest, NeedView, TaskRequest, TaskView};
 
 /// A workflow request.
@@ -126,6 +128,8 @@ pub enum WorkflowResponse {
     Merchant(Box<MerchantView>),
     /// Merchants.
     Merchants(Vec<MerchantView>),
+    /// A roster import, written or checked.
+    Imported(ImportView),
 }
 
 /// Statistics with their derived rates, as `yizhan stats` shows them.
@@ -199,6 +203,37 @@ pub enum WorkflowError {
     /// A "me too" that does not fit the case.
     #[error("no confirmation: {0}")]
     ConfirmRefused(String),
+    /// A phone already recorded for another member.
+    #[error(
+        "that phone is already on the roster for {member} ({display_name}, {status}); if this is not the same person applying twice, repeat the command with --force"
+    )]
+    DuplicatePhone {
+        /// The member who has it.
+        member: String,
+        /// Their shown name.
+        display_name: String,
+        /// Their status.
+        status: &'static str,
+    },
+    /// A correction that corrects nothing.
+    #[error(
+        "nothing to change: give at least one of --display-name, --name, --phone, --id-number, --platform, --grid"
+    )]
+    NothingToChange,
+    /// A correction of personal data the node no longer holds.
+    #[error(
+        "member {member} has no personal data on this node (purged after leaving?); give both --name and --phone to record it anew"
+    )]
+    NoPersonalData {
+        /// The member.
+        member: String,
+    },
+    /// An import with rows the roster refuses; nothing was written.
+    #[error("nothing imported: {}", rows.join("; "))]
+    ImportRefused {
+        /// Each refused row, with its line.
+        rows: Vec<String>,
+    },
     /// An entity this node does not hold.
     #[error("{what} {id} is not held on this node; `{hint}` shows what it holds")]
     NotHeld {

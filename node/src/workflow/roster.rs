@@ -15,6 +15,7 @@ use crdt_model::roster_private::{self, PrivateRecord};
 use crdt_model::{DocKind, DocumentId, MemberId, PlaceId};
 use serde::{Deserialize, Serialize};
 
+use super::roster_upkeep::{ImportRow, MemberChanges};
 use super::{WorkflowError, WorkflowResponse, mint};
 use crate::api::Node;
 use crate::config::Role;
@@ -25,7 +26,37 @@ use crate::error::NodeError;
 #[serde(tag = "op", content = "args", rename_all = "snake_case")]
 pub enum RosterRequest {
     /// A new applicant, status `applied`.
-    Add(MemberApplication),
+    Add {
+        /// What the office typed.
+        #[serde(flatten)]
+        application: MemberApplication,
+        /// Record it even when the phone is already another member's.
+        #[serde(default)]
+        force: bool,
+    },
+    /// Correct a member's shown name, platform or grid and their personal
+    /// data (name, phone, ID number), each only where given.
+    Edit {
+        /// The member.
+        member: MemberId,
+        /// The corrections.
+        changes: MemberChanges,
+        /// Record a phone that is already another member's.
+        #[serde(default)]
+        force: bool,
+    },
+    /// Many applications from a spreadsheet, in one commit, or none of them
+    /// when any row is refused.
+    Import {
+        /// The rows, with the file's line numbers.
+        rows: Vec<ImportRow>,
+        /// Check every row and write nothing.
+        #[serde(default)]
+        dry_run: bool,
+        /// Accept phones already on the roster or twice in the file.
+        #[serde(default)]
+        force: bool,
+    },
     /// Approve, suspend, reinstate, or record that a member left.
     SetStatus {
         /// The member.
@@ -85,7 +116,9 @@ impl RosterRequest {
     pub fn writes(&self) -> bool {
         !matches!(
             self,
-            RosterRequest::List { .. } | RosterRequest::Show { .. }
+            RosterRequest::List { .. }
+                | RosterRequest::Show { .. }
+                | RosterRequest::Import { dry_run: true, .. }
         )
     }
 }
@@ -109,6 +142,27 @@ pub struct MemberApplication {
     pub phone: String,
     /// Resident ID number: goes to roster-private only.
     pub id_number: Option<String>,
+}
+
+impl MemberApplication {
+    /// The roster entry and the roster-private record: what goes where.
+    fn split(self, id: MemberId, now: DateTime<Utc>) -> (NewMember, PrivateRecord) {
+        let member = NewMember {
+            id,
+            display_name: self.display_name,
+            kind: self.kind,
+            platform: self.platform,
+            grid: self.grid,
+            roles: self.roles,
+            applied_at: now,
+        };
+        let private = PrivateRecord {
+            real_name: self.real_name,
+            phone: self.phone,
+            id_number: self.id_number,
+        };
+        (member, private)
+    }
 }
 
 /// A member as operators see them.
@@ -178,7 +232,26 @@ impl Node {
                 }
                 return Ok(WorkflowResponse::Member(Box::new(view)));
             }
-            RosterRequest::Add(app) => self.add_member(app, now)?,
+            RosterRequest::Add { application, force } => {
+                self.add_member(application, force, now)?
+            }
+            RosterRequest::Edit {
+                member,
+                changes,
+                force,
+            } => {
+                self.edit_member(&member, changes, force, now)?;
+                member
+            }
+            RosterRequest::Import {
+                rows,
+                dry_run,
+                force,
+            } => {
+                return Ok(WorkflowResponse::Imported(
+                    self.import_members(rows, dry_run, force, now)?,
+                ));
+            }
             RosterRequest::SetStatus { member, to } => {
                 self.write_roster(now, |doc| {
                     roster::set_status(doc, &member, to, now).map(drop)
@@ -237,33 +310,37 @@ impl Node {
     fn add_member(
         &mut self,
         app: MemberApplication,
+        force: bool,
         now: DateTime<Utc>,
     ) -> Result<MemberId, NodeError> {
         self.own_community("roster")?;
+        if !force && let Some(holder) = self.phone_taken(&app.phone, None)? {
+            return Err(holder.into());
+        }
+        let mut ids = self.write_applications(vec![app], now)?;
+        ids.pop()
+            .ok_or_else(|| NodeError::Internal("no id for an added member".into()))
+    }
+
+    /// Writes applications, each under a fresh id, in one commit.
+    pub(super) fn write_applications(
+        &mut self,
+        apps: Vec<MemberApplication>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<MemberId>, NodeError> {
         let roster_id = self.own_doc(DocKind::Roster);
         let private_id = self.own_doc(DocKind::RosterPrivate);
-        let private = PrivateRecord {
-            real_name: app.real_name,
-            phone: app.phone,
-            id_number: app.id_number,
-        };
         self.repo.write(now, |w| {
-            let doc = w.doc(&roster_id)?;
-            let id: MemberId = mint("m", |m| matches!(roster::get(&*doc, m), Ok(Some(_))))?;
-            roster::add(
-                doc,
-                &NewMember {
-                    id: id.clone(),
-                    display_name: app.display_name,
-                    kind: app.kind,
-                    platform: app.platform,
-                    grid: app.grid,
-                    roles: app.roles,
-                    applied_at: now,
-                },
-            )?;
-            roster_private::put(w.doc(&private_id)?, &id, &private)?;
-            Ok(id)
+            let mut ids = Vec::with_capacity(apps.len());
+            for app in apps {
+                let doc = w.doc(&roster_id)?;
+                let id: MemberId = mint("m", |m| matches!(roster::get(&*doc, m), Ok(Some(_))))?;
+                let (member, private) = app.split(id.clone(), now);
+                roster::add(doc, &member)?;
+                roster_private::put(w.doc(&private_id)?, &id, &private)?;
+                ids.push(id);
+            }
+            Ok(ids)
         })
     }
 
@@ -292,7 +369,7 @@ impl Node {
         .into())
     }
 
-    fn private_record(
+    pub(super) fn private_record(
         &mut self,
         place: &PlaceId,
         id: &MemberId,

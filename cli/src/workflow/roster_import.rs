@@ -1,0 +1,208 @@
+//! `yizhan roster import FILE.csv [--dry-run] [--force]`: applicants from the
+//! office's spreadsheet.
+//!
+//! The columns are named as `roster add`'s flags: `display_name`, `name`,
+//! `phone` (required), `id_number`, `kind` (default rider), `platform`,
+//! `grid`, `roles` (separated by `;`, as `export roster` writes them). Excel
+//! saves "CSV UTF-8" with a byte order mark, which is skipped; a file saved
+//! as plain "CSV" on Chinese Windows is GBK, which is refused with the way
+//! to save it right, rather than imported as mojibake.
+//!
+//! Here each row is read and its names (kind, roles) checked; the node then
+//! checks what it knows (text limits, phones already on the roster) and
+//! writes every row in one commit, or none. Both name each bad row by its
+//! line in the file.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use crdt_model::roster::{MemberKind, Role};
+use node::workflow::{
+    IMPORT_ROWS_MAX, ImportRow, ImportView, MemberApplication, RosterRequest, WorkflowRequest,
+    WorkflowResponse,
+};
+
+use super::{call, named, unexpected};
+use crate::output::{Output, print_json};
+
+/// A roster file larger than this is not a community's roster.
+const IMPORT_FILE_BYTES_MAX: u64 = 8 * 1024 * 1024;
+
+/// The columns a file may have, the required ones first.
+const COLUMNS: [&str; 8] = [
+    "display_name",
+    "name",
+    "phone",
+    "id_number",
+    "kind",
+    "platform",
+    "grid",
+    "roles",
+];
+const REQUIRED: usize = 3;
+
+/// Runs `yizhan roster import`.
+pub fn run(
+    dir: &Path,
+    file: &Path,
+    dry_run: bool,
+    force: bool,
+    out: &Output,
+) -> anyhow::Result<()> {
+    let rows = read(file)?;
+    let req = RosterRequest::Import {
+        rows,
+        dry_run,
+        force,
+    };
+    match call(dir, WorkflowRequest::Roster(req))? {
+        WorkflowResponse::Imported(v) => print(&v, file, out),
+        other => unexpected(other),
+    }
+}
+
+fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
+    if out.json {
+        return print_json(v);
+    }
+    if v.dry_run {
+        println!(
+            "dry run: all {} rows of {} can be imported into the roster of {}; nothing was written",
+            v.rows,
+            file.display(),
+            v.place
+        );
+    } else {
+        println!(
+            "imported {} members into the roster of {} as applied, in one commit",
+            v.members.len(),
+            v.place
+        );
+        for id in &v.members {
+            println!("  {id}");
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks every row of `file`; refuses the file, naming every bad
+/// row, if any is wrong.
+fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
+    let shown = file.display();
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {shown}"))?
+        .len();
+    if size > IMPORT_FILE_BYTES_MAX {
+        bail!("{shown} has {size} bytes; a roster import is at most {IMPORT_FILE_BYTES_MAX}");
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        anyhow::anyhow!(
+            "{shown} is not UTF-8 (line {line}); in Excel save it as \"CSV UTF-8\", not \"CSV\""
+        )
+    })?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .with_context(|| format!("{shown}: cannot read the header row"))?
+        .clone();
+    let mut at = HashMap::new();
+    for (i, name) in header.iter().enumerate() {
+        let name = name.trim();
+        if !COLUMNS.contains(&name) {
+            bail!(
+                "{shown}: unknown column {name:?} in the header; the columns are {}",
+                COLUMNS.join(", ")
+            );
+        }
+        if at.insert(name, i).is_some() {
+            bail!("{shown}: column {name:?} appears twice in the header");
+        }
+    }
+    if let Some(missing) = COLUMNS[..REQUIRED].iter().find(|c| !at.contains_key(*c)) {
+        bail!(
+            "{shown}: the header has no {missing:?} column; it needs display_name, name and phone"
+        );
+    }
+    let mut rows = Vec::new();
+    let mut bad = Vec::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                bad.push(format!("line {line}: {}", csv_error(&e)));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue; // Excel leaves blank lines at the end
+        }
+        if rows.len() + bad.len() >= IMPORT_ROWS_MAX {
+            bail!("{shown} holds more than {IMPORT_ROWS_MAX} rows; import it in parts");
+        }
+        let cell = |name: &str| {
+            at.get(name)
+                .and_then(|&i| record.get(i))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        match application(&cell) {
+            Ok(application) => rows.push(ImportRow { line, application }),
+            Err(e) => bad.push(format!("line {line}: {e:#}")),
+        }
+    }
+    if !bad.is_empty() {
+        bail!("nothing imported: {}", bad.join("; "));
+    }
+    if rows.is_empty() {
+        bail!("{shown} holds no rows below its header");
+    }
+    Ok(rows)
+}
+
+/// What the csv reader found wrong, without its own position (the line is
+/// said once, in front).
+fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields where the header has {expected_len}"),
+        _ => e.to_string(),
+    }
+}
+
+/// One row as an application; the node checks the rest.
+fn application(cell: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<MemberApplication> {
+    let required = |name: &str| cell(name).with_context(|| format!("{name} is empty"));
+    let kind = match cell("kind") {
+        Some(k) => named(&k, "member kind", MemberKind::from_name, MemberKind::names)?,
+        None => MemberKind::Rider,
+    };
+    let roles = cell("roles")
+        .unwrap_or_default()
+        .split(';')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| named(r, "role", Role::from_name, Role::names))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(MemberApplication {
+        display_name: required("display_name")?,
+        kind,
+        platform: cell("platform"),
+        grid: cell("grid"),
+        roles,
+        real_name: required("name")?,
+        phone: required("phone")?,
+        id_number: cell("id_number"),
+    })
+}
