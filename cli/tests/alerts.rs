@@ -16,11 +16,15 @@ use serde_json::Value;
 
 /// Configures `dir`'s node to append every alert to `file`.
 fn alert_to_file(dir: &Path, file: &Path) {
+    alert_with(dir, &format!("cat >> '{}'", file.display()), 10, 3);
+}
+
+/// Configures `dir`'s node to run `script` with `sh -c` for every alert.
+fn alert_with(dir: &Path, script: &str, timeout_s: u64, retries: u32) {
     let config = dir.join("config.toml");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
-        "\n[alerts]\ncommand = [\"sh\", \"-c\", \"cat >> '{}'\"]\ntimeout_s = 10\n",
-        file.display()
+        "\n[alerts]\ncommand = [\"sh\", \"-c\", {script:?}]\ntimeout_s = {timeout_s}\nretries = {retries}\n"
     ));
     std::fs::write(&config, text).unwrap();
 }
@@ -142,6 +146,56 @@ fn a_case_past_its_deadline_alerts_once_also_after_a_restart() {
     });
     assert_eq!(count(&file, &late, "overdue"), 1, "{:?}", alerts(&file));
     assert_eq!(alerts(&file).len(), 2, "{:?}", alerts(&file));
+    node.stop();
+}
+
+#[test]
+fn a_hanging_command_is_killed_retried_a_bounded_number_of_times_and_logged_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _s, _d) = chain(tmp.path());
+    let runs = tmp.path().join("runs");
+    // Counts its runs, then hangs past the time limit.
+    alert_with(
+        &c,
+        &format!("echo run >> '{}'; sleep 600", runs.display()),
+        1,
+        1,
+    );
+    let node = NodeProc::start(&c, &[]);
+    wait_for("the node's alert index", 30, || indexed(&node) >= 1);
+    let fire = submit_category(&c, "electrical_fire", "电缆起火");
+    wait_for("the node to give up on the alert", 30, || {
+        node.logged().contains("giving up on this alert")
+    });
+    // The node answered throughout, and writes on.
+    submit_category(&c, "traffic", "红绿灯故障");
+    let log = node.logged();
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap().lines().count(),
+        2,
+        "one run and one retry"
+    );
+    assert_eq!(log.matches("alert command failed; trying again").count(), 1);
+    assert_eq!(log.matches("giving up on this alert").count(), 1);
+    assert!(log.contains(&fire), "{log}");
+    assert!(log.contains("was killed"), "{log}");
+
+    // Given up is recorded: a restart does not run it again for this case.
+    node.stop();
+    let node = NodeProc::start(&c, &[]);
+    wait_for("the restarted node's index", 30, || indexed(&node) >= 2);
+    let second = submit_category(&c, "child_safety", "小孩落水");
+    wait_for("the second case's first run", 30, || {
+        std::fs::read_to_string(&runs).unwrap().lines().count() >= 3
+    });
+    wait_for("the node to give up on the second", 30, || {
+        node.logged().contains(&second) && node.logged().matches("giving up").count() >= 2
+    });
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap().lines().count(),
+        4,
+        "two runs for the second case, none more for the first"
+    );
     node.stop();
 }
 

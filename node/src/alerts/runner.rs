@@ -65,7 +65,7 @@ async fn deliver(config: Arc<AlertsConfig>, store: Store, slots: Arc<Semaphore>,
     let cond = event.condition.as_str();
     let mut backoff = ALERT_RETRY_BACKOFF_MS_MIN;
     let mut attempts = 0;
-    let outcome = loop {
+    let (outcome, why) = loop {
         attempts += 1;
         let result = {
             let Ok(_slot) = slots.acquire().await else {
@@ -74,14 +74,8 @@ async fn deliver(config: Arc<AlertsConfig>, store: Store, slots: Arc<Semaphore>,
             run_once(&config, &payload).await
         };
         match result {
-            Ok(()) => {
-                info!(report = %event.report_id, condition = cond, attempts, "alert sent");
-                break Outcome::Sent;
-            }
-            Err(why) if attempts > config.retries => {
-                error!(report = %event.report_id, condition = cond, attempts, why = %why, "alert command failed every attempt; giving up on this alert");
-                break Outcome::Failed;
-            }
+            Ok(()) => break (Outcome::Sent, String::new()),
+            Err(why) if attempts > config.retries => break (Outcome::Failed, why),
             Err(why) => {
                 // Logged on the first failure only: a command that keeps
                 // failing for one case does not flood the log.
@@ -100,6 +94,8 @@ async fn deliver(config: Arc<AlertsConfig>, store: Store, slots: Arc<Semaphore>,
     };
     let id = event.report_id.clone();
     let condition = event.condition;
+    // Recorded before the outcome is logged: once the log says so, a
+    // restart does not send it again.
     let stored =
         tokio::task::spawn_blocking(move || records::record(&store, condition, &id, &rec)).await;
     match stored {
@@ -108,6 +104,12 @@ async fn deliver(config: Arc<AlertsConfig>, store: Store, slots: Arc<Semaphore>,
             warn!(report = %event.report_id, error = %e, "cannot record an alert; it may be sent again after a restart")
         }
         Err(e) => warn!(report = %event.report_id, error = %e, "cannot record an alert"),
+    }
+    match outcome {
+        Outcome::Sent => info!(report = %event.report_id, condition = cond, attempts, "alert sent"),
+        Outcome::Failed => {
+            error!(report = %event.report_id, condition = cond, attempts, why = %why, "alert command failed every attempt; giving up on this alert")
+        }
     }
 }
 
