@@ -84,6 +84,9 @@ pub enum Command {
         /// The revoked node's peer id.
         peer_id: String,
     },
+    /// Follow the running node's new, urgent and overdue cases live, one
+    /// line each (JSON lines with --json), until Ctrl-C or the node stops.
+    Watch,
     /// Governance workflows: roster, tasks and needs, points, directory, statistics, export.
     #[command(flatten)]
     Workflow(crate::workflow::WorkflowCommand),

@@ -13,6 +13,7 @@ mod privacy;
 mod rebuild;
 mod report;
 mod start;
+mod watch;
 mod workflow;
 
 use std::process::ExitCode;
@@ -115,6 +116,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rebuild(a) => rebuild::rebuild(&dir, a, &out),
         Command::Privacy(c) => privacy::run(&dir, c, &out),
         Command::Demo(a) => demo::run(a, &out),
+        Command::Watch => watch::run(&dir, &out),
         Command::Admit(a) => {
             let place = crdt_model::PlaceId::parse(&a.place)?;
             let req = Request::Admit {

@@ -232,6 +232,11 @@ pub fn config_show(
             },
         },
         Setting {
+            key: "alerts",
+            value: json!(config.alerts),
+            source: file("alerts"),
+        },
+        Setting {
             key: "log",
             value: json!(log),
             source: log_source,

@@ -163,7 +163,7 @@ fn me_too(dir: &Path, a: SubmitArgs, out: &Output) -> anyhow::Result<()> {
 }
 
 /// A response that does not answer the request: a bug, said plainly.
-pub fn unexpected(resp: Response) -> anyhow::Result<()> {
+pub fn unexpected<T>(resp: Response) -> anyhow::Result<T> {
     bail!("the node gave an unexpected answer: {resp:?}")
 }
 

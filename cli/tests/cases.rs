@@ -19,6 +19,11 @@ fn text(v: &Value) -> String {
 
 /// Adds an approved member on `grid` at the community in `dir`.
 fn member(dir: &Path, display: &str, grid: &str) -> String {
+    // Each member its own phone: a second applicant with a phone already on
+    // the roster is refused without --force.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let phone = format!("139-0000-{n:04}");
     let m = json(
         dir,
         &[
@@ -29,7 +34,7 @@ fn member(dir: &Path, display: &str, grid: &str) -> String {
             "--name",
             "李四",
             "--phone",
-            "139-0000-0000",
+            &phone,
             "--platform",
             "eleme",
             "--grid",

@@ -33,7 +33,9 @@ pub const ATTACHMENT_BYTES_MAX: u64 = 16 * 1024 * 1024;
 /// Longest note on an event, in characters.
 pub const NOTE_CHARS_MAX: usize = 1000;
 
-const PREFIX: &str = "report";
+/// Root keys of reports are `report/<id>`: what a reader that looks at a
+/// document's keys (at some earlier heads) looks for.
+pub const PREFIX: &str = "report";
 
 /// Photo or voice note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -101,6 +101,13 @@ pub enum Request {
         /// Replace an existing file.
         force: bool,
     },
+    /// New, urgent and overdue cases the running node noticed after the
+    /// cursor `after` (`yizhan watch` polls with it); without one, none and
+    /// the cursor to follow from now. See [`crate::alerts::feed`].
+    Watch {
+        /// The cursor the last answer gave.
+        after: Option<u64>,
+    },
     /// Which members' personal data `yizhan privacy purge` would remove;
     /// changes nothing. The purge itself runs only with the node stopped
     /// ([`crate::privacy::purge`]).
@@ -227,6 +234,8 @@ pub enum Response {
     BackedUp(Box<crate::store::BackupSummary>),
     /// For [`Request::PurgePreview`], and what a purge did.
     Purge(Box<crate::privacy::PurgeReport>),
+    /// For [`Request::Watch`].
+    Watch(Box<crate::alerts::WatchPage>),
     /// For requests that only need to say they were done.
     Done(String),
     /// The request failed; the message is for the operator.
@@ -343,6 +352,7 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
                 what: "sync status",
             });
         }
+        Request::Watch { .. } => return Err(NodeError::NotRunning { what: "watch" }),
     })
 }
 

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crdt_model::{PlaceId, PlaceLevel};
+use crdt_model::{Category, PlaceId, PlaceLevel};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -38,6 +38,9 @@ pub enum ConfigError {
         /// The key, as written (`section.key` inside a table).
         key: String,
     },
+    /// A value is out of its range.
+    #[error("config: {0}")]
+    Invalid(String),
     /// The role and the place do not fit together.
     #[error("a {role} node sits at a place with {want} segment(s), but {place} has {got}")]
     RoleMismatch {
@@ -54,6 +57,9 @@ pub enum ConfigError {
     #[error("config: {0}")]
     Timezone(#[from] crate::timezone::UnknownZone),
 }
+
+/// Most runs of the alert command again for one alert that `retries` may ask.
+pub const ALERT_RETRIES_MAX: u32 = 10;
 
 /// What a node does in the federation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,7 +118,7 @@ fn default_true() -> bool {
 /// Every key `config.toml` may hold, in the order `docs/configuration.md`
 /// lists them. A key not here is refused when the file is read: a
 /// misspelt key silently left at its default is worse than an error.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 13] = [
     "role",
     "place",
     "name",
@@ -125,6 +131,7 @@ pub const KEYS: [&str; 12] = [
     "replicate",
     "summaries",
     "metrics",
+    "alerts",
 ];
 
 /// The contents of `config.toml`.
@@ -173,6 +180,9 @@ pub struct Config {
     /// The metrics endpoint (`[metrics]`), off unless `listen` is set.
     #[serde(default, skip_serializing_if = "MetricsConfig::is_off")]
     pub metrics: MetricsConfig,
+    /// The alert command (`[alerts]`), off unless `command` is set.
+    #[serde(default, skip_serializing_if = "AlertsConfig::is_default")]
+    pub alerts: AlertsConfig,
 }
 
 /// `[metrics]` in `config.toml`.
@@ -193,6 +203,63 @@ impl MetricsConfig {
     }
 }
 
+fn default_urgent() -> Vec<Category> {
+    vec![
+        Category::ElectricalFire,
+        Category::ChildSafety,
+        Category::LostPerson,
+        Category::FireLaneBlocked,
+    ]
+}
+
+fn default_alert_timeout_s() -> u64 {
+    30
+}
+
+fn default_alert_retries() -> u32 {
+    3
+}
+
+/// `[alerts]` in `config.toml`: a command the node runs for each urgent
+/// or overdue case, with the case as JSON on its standard input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// The program and its arguments, run without a shell (write
+    /// `["sh", "-c", "..."]` for one). Empty: no command runs, though
+    /// `yizhan watch` still shows urgent and overdue cases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Categories whose new reports alert at once.
+    #[serde(default = "default_urgent")]
+    pub urgent: Vec<Category>,
+    /// A command still running after this many seconds is killed, and
+    /// counts as failed.
+    #[serde(default = "default_alert_timeout_s")]
+    pub timeout_s: u64,
+    /// How many times a failed command is run again for the same alert.
+    #[serde(default = "default_alert_retries")]
+    pub retries: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            command: Vec::new(),
+            urgent: default_urgent(),
+            timeout_s: default_alert_timeout_s(),
+            retries: default_alert_retries(),
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// Every setting at its default: the file then needs no `[alerts]` table.
+    pub fn is_default(&self) -> bool {
+        *self == AlertsConfig::default()
+    }
+}
+
 impl Config {
     /// A configuration with defaults for a node of `role` at `place`.
     pub fn new(role: Role, place: PlaceId, name: Option<String>) -> Result<Config, ConfigError> {
@@ -209,12 +276,24 @@ impl Config {
             replicate: Vec::new(),
             summaries: Vec::new(),
             metrics: MetricsConfig::default(),
+            alerts: AlertsConfig::default(),
         };
         c.validate()?;
         Ok(c)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.alerts.timeout_s == 0 {
+            return Err(ConfigError::Invalid(
+                "[alerts] timeout_s must be at least 1 second".into(),
+            ));
+        }
+        if self.alerts.retries > ALERT_RETRIES_MAX {
+            return Err(ConfigError::Invalid(format!(
+                "[alerts] retries = {} is more than {ALERT_RETRIES_MAX}",
+                self.alerts.retries
+            )));
+        }
         let got = self.place.depth();
         if got != self.role.depth() {
             return Err(ConfigError::RoleMismatch {
@@ -379,6 +458,7 @@ mod tests {
         c.name = Some("官渡区".into());
         c.metrics.listen = Some("127.0.0.1:9464".into());
         c.timezone = Some("Asia/Shanghai".into());
+        c.alerts.command = vec!["sh".into(), "-c".into(), "cat >> alerts.jsonl".into()];
         let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         let mut fields: Vec<&str> = table.keys().map(String::as_str).collect();
         let mut known = KEYS.to_vec();

@@ -9,6 +9,7 @@
 //! (the `yizhan-engine` crate) over libp2p ([`net`]) on top of the same store.
 
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod backup;
 pub mod blob_refs;

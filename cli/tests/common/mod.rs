@@ -133,13 +133,19 @@ pub fn submit_photo_report_by(dir: &Path, photo: &Path, extra: &[&str]) -> Strin
 /// Submits a traffic report saying `text` at the community in `dir` and
 /// returns its id.
 pub fn submit_report(dir: &Path, text: &str) -> String {
+    submit_category(dir, "traffic", text)
+}
+
+/// Submits a report of `category` saying `text` at the community in `dir`
+/// and returns its id.
+pub fn submit_category(dir: &Path, category: &str, text: &str) -> String {
     json(
         dir,
         &[
             "report",
             "submit",
             "--category",
-            "traffic",
+            category,
             "--lat",
             "24.9",
             "--lon",

@@ -127,6 +127,7 @@ impl Daemon {
                 }
                 Response::Peers(rows)
             }),
+            Request::Watch { after } => Ok(Response::Watch(Box::new(self.alerts.page(after)))),
             Request::SyncStatus => {
                 // Places and roles of peers not connected now, from their records.
                 let known: HashMap<String, (Option<String>, Option<String>)> = self

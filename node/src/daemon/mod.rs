@@ -203,6 +203,8 @@ struct Daemon {
     case_tally: std::sync::Arc<tokio::sync::Mutex<crate::case_tally::CaseTally>>,
     /// Print listen addresses on stdout ([`RunOptions::announce`]).
     announce: bool,
+    /// New, urgent and overdue cases: the alert command and `watch`.
+    alerts: crate::alerts::Alerts,
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -263,6 +265,7 @@ async fn run_node(
     let (served_tx, served_rx) = mpsc::channel(BLOB_SERVES_MAX);
     let mut node = node;
     node.repo().start_group_writer()?;
+    let alerts = crate::alerts::Alerts::start(&node);
     let mut d = Daemon {
         node,
         swarm,
@@ -313,6 +316,7 @@ async fn run_node(
         metrics_served: false,
         case_tally: Default::default(),
         announce: opts.announce,
+        alerts,
     };
     let metrics_server = match metrics_address(&opts, d.node.config())? {
         Some(addr) => {

@@ -147,6 +147,9 @@ impl Daemon {
                 }
             }
             if doc.kind() == DocKind::Reports {
+                if let Ok(Some(heads)) = self.node.repo().heads(&doc) {
+                    self.alerts.changed(doc.clone(), heads);
+                }
                 self.blob_refs.invalidate(&doc);
                 self.want_blobs(&doc);
                 // A street keeps a summary of each of its communities.

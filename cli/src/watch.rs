@@ -1,0 +1,140 @@
+//! `yizhan watch`: follows the running node's new, urgent and overdue
+//! cases, one line each (one JSON object per line with `--json`), until
+//! Ctrl-C or the node stops.
+//!
+//! It polls the admin socket with a cursor ([`node::alerts::feed`]) every
+//! [`POLL_MS`]: one short request at a time, so a watcher holds none of the
+//! node's admin slots between polls.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use node::admin::{Call, Request, Response, call_running};
+use node::alerts::{CaseEvent, Condition, WatchPage};
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use crate::output::{Output, clip, local};
+
+/// How often the node is asked for new cases.
+const POLL_MS: u64 = 500;
+
+/// What one poll found.
+enum Poll {
+    Page(WatchPage),
+    /// No node answers on the socket any more.
+    Stopped,
+}
+
+fn poll(dir: &Path, after: Option<u64>) -> anyhow::Result<Poll> {
+    let call = Call::new(Request::Watch { after });
+    match call_running(dir, &call) {
+        Ok(Some(Response::Watch(page))) => Ok(Poll::Page(*page)),
+        Ok(Some(Response::Error(msg))) => bail!("{msg}"),
+        Ok(Some(other)) => crate::report::unexpected(other),
+        Ok(None) => Ok(Poll::Stopped),
+        // The node closed the connection while stopping.
+        Err(e) if after.is_some() && matches!(e, node::NodeError::Io { .. }) => Ok(Poll::Stopped),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs until Ctrl-C (exit 0) or the node stops (exit 1, saying so).
+pub fn run(dir: &Path, out: &Output) -> anyhow::Result<()> {
+    let mut cursor = match poll(dir, None)? {
+        Poll::Page(p) => p.cursor,
+        Poll::Stopped => bail!(
+            "no node is running in {}; `yizhan watch` follows a running node: start it with `yizhan node start`",
+            dir.display()
+        ),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let dir: PathBuf = dir.to_owned();
+    rt.block_on(async move {
+        // Registered before saying so: a Ctrl-C from then on ends cleanly.
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+        // On stderr, also with --json: stdout holds only the cases.
+        eprintln!(
+            "watching new, urgent and overdue cases at {}; Ctrl-C ends",
+            dir.display()
+        );
+        loop {
+            let d = dir.clone();
+            let asked = tokio::task::spawn_blocking(move || poll(&d, Some(cursor)));
+            let page = tokio::select! {
+                _ = stop(&mut interrupt, &mut terminate) => {
+                    if !out.json {
+                        eprintln!("watch ended");
+                    }
+                    return Ok(());
+                }
+                r = asked => r.context("the poll did not finish")??,
+            };
+            let page = match page {
+                Poll::Page(p) => p,
+                Poll::Stopped => bail!("the node in {} stopped; watch ended", dir.display()),
+            };
+            if page.missed > 0 {
+                eprintln!(
+                    "{} case(s) passed while this watcher was behind; see `yizhan report list`",
+                    page.missed
+                );
+            }
+            for e in &page.events {
+                print_event(e, out)?;
+            }
+            cursor = page.cursor;
+            if page.events.is_empty() {
+                tokio::select! {
+                    _ = stop(&mut interrupt, &mut terminate) => {
+                        if !out.json {
+                            eprintln!("watch ended");
+                        }
+                        return Ok(());
+                    }
+                    () = tokio::time::sleep(Duration::from_millis(POLL_MS)) => {}
+                }
+            }
+        }
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn stop(interrupt: &mut Signal, terminate: &mut Signal) {
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn print_event(e: &CaseEvent, out: &Output) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if out.json {
+        writeln!(stdout, "{}", serde_json::to_string(e)?)?;
+    } else {
+        let what = match e.condition {
+            Condition::New => "new",
+            Condition::Urgent => "URGENT",
+            Condition::Overdue => "OVERDUE",
+        };
+        writeln!(
+            stdout,
+            "{}  {what:<7}  {}  {}  {}  {}  due {}  {}",
+            local(e.noticed_at),
+            e.category,
+            e.place,
+            e.report_id,
+            e.status.as_str(),
+            local(e.deadline),
+            clip(&e.text, 60)
+        )?;
+    }
+    // Each case as it comes, also through a pipe.
+    stdout.flush()?;
+    Ok(())
+}
