@@ -104,6 +104,11 @@ impl Peer {
             if at.saturating_add(config.session_idle_ms) > now {
                 return;
             }
+            if self.parking.resting.len() == 1 {
+                // The last one: after a full sync the queue held an entry per
+                // document, and an empty queue need not keep that room.
+                self.parking.resting.shrink_to(16);
+            }
             let Some((at, doc)) = self.parking.resting.pop_front() else {
                 return;
             };
