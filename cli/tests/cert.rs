@@ -349,3 +349,24 @@ fn only_a_community_node_with_its_member_issues() {
     );
     assert!(!out.exists(), "nothing is written when issuing fails");
 }
+
+#[test]
+fn a_running_community_node_issues_through_its_admin_socket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _s, d) = chain(tmp.path());
+    let home = tmp.path().join("platform");
+    std::fs::create_dir(&home).unwrap();
+    let node = NodeProc::start(&c, &[]);
+    let m = active_member(&c, "小赵", "138-0000-0003");
+    ok(&c, &["points", "award", "--rule", "patrol", "--member", &m]);
+    let out = tmp.path().join("cert.json");
+    let text = ok(
+        &c,
+        &["points", "certificate", &m, "--out", out.to_str().unwrap()],
+    );
+    // The table, then the terminal QR code in block characters.
+    assert!(text.contains("小赵") && text.contains('▀'), "{text}");
+    let v = verified(&home, &[out.to_str().unwrap(), "--root", &peer_id(&d)]);
+    assert_eq!(v["certificate"]["service"]["patrols"], 1);
+    node.stop();
+}

@@ -16,6 +16,8 @@
 
 pub mod canonical;
 mod issue;
+#[cfg(test)]
+mod tests;
 mod verify;
 mod wire;
 
