@@ -71,9 +71,17 @@ pub fn issue(dir: &Path, a: IssueArgs, out: &Output) -> anyhow::Result<()> {
     let compact = cert.to_compact()?;
     let mut json = cert.to_json()?;
     json.push('\n');
+    // Everything is encoded before anything is written: a failure leaves
+    // no half of the pair behind.
+    let png = a.qr.as_ref().map(|_| qr::png(&compact)).transpose()?;
+    let terminal = if out.json {
+        None
+    } else {
+        Some(qr::terminal(&compact)?)
+    };
     write_file(&a.out, json.as_bytes())?;
-    if let Some(png) = &a.qr {
-        write_file(png, &qr::png(&compact)?)?;
+    if let (Some(path), Some(bytes)) = (&a.qr, &png) {
+        write_file(path, bytes)?;
     }
     if out.json {
         return print_json(&serde_json::json!({
@@ -91,7 +99,9 @@ pub fn issue(dir: &Path, a: IssueArgs, out: &Output) -> anyhow::Result<()> {
             .map(|p| format!("; QR code to {}", p.display()))
             .unwrap_or_default()
     );
-    println!("{}", qr::terminal(&compact)?);
+    if let Some(code) = terminal {
+        println!("{code}");
+    }
     Ok(())
 }
 

@@ -186,7 +186,7 @@ pub enum CertificateError {
     },
     /// A key on the chain was revoked at or before the issue time.
     #[error(
-        "revoked issuer: {key} was revoked by {by} at {at}, not after the certificate was issued at {issued}{reason}"
+        "revoked issuer: {key} was revoked by {by} at {at}{reason}, and the certificate is dated {issued}, not before that"
     )]
     Revoked {
         /// The revoked key (the issuer or one of its admitters).

@@ -171,11 +171,18 @@ fn check_charter(
             bytes.len()
         )));
     }
-    let doc = AutoCommit::load(bytes).map_err(|e| {
+    let not_charter = |why: String| {
         CertificateError::Charter(format!(
-            "not an Automerge document (`yizhan doc export` writes one): {e}"
+            "not a saved Automerge document (`yizhan doc export` writes one): {why}"
         ))
-    })?;
+    };
+    // Only document and change chunks reach Automerge: other kinds can make
+    // it allocate without bound (`trust::chunks`), and a panic while loading
+    // is a refusal, never a crash.
+    crate::trust::chunks::only_sync_chunks(bytes).map_err(not_charter)?;
+    let doc = std::panic::catch_unwind(|| AutoCommit::load(bytes))
+        .map_err(|_| not_charter("Automerge could not read it".into()))?
+        .map_err(|e| not_charter(e.to_string()))?;
     let view = charter::read(&doc, &cred.federation);
     let issued = cert.body.issued_at;
     for link in &cert.credential.links {
