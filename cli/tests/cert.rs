@@ -156,11 +156,19 @@ fn a_certificate_verifies_offline_and_every_forgery_is_named() {
     assert_eq!(svc["signed_off_tasks"], 1, "{svc}");
     assert_eq!(svc["patrols"], 1, "{svc}");
     assert_eq!(svc["points_earned"], 5 + 5 + 12 + 3, "{svc}");
-    // The PNG is a QR code image; the table form prints one in the terminal.
-    let img = image::open(&png).unwrap();
-    assert_eq!(img.width(), img.height());
+    // The PNG is a QR code of the compact form, as a phone camera reads it.
     let compact = s(&issued["compact"]);
     assert!(compact.starts_with("yzc1."), "{compact}");
+    let img = image::open(&png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
+        img.width() as usize,
+        img.height() as usize,
+        |x, y| img.get_pixel(x as u32, y as u32).0[0],
+    );
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the PNG");
+    let (_, scanned) = grids[0].decode().unwrap();
+    assert_eq!(scanned, compact);
 
     // Valid with no data directory, from the JSON and from the QR text.
     let f = file.to_str().unwrap();
