@@ -15,6 +15,7 @@
 //! the file with its standard JSON library.
 
 pub mod canonical;
+pub mod fuzz;
 mod issue;
 #[cfg(test)]
 mod tests;
@@ -315,6 +316,12 @@ impl Certificate {
             "{COMPACT_PREFIX}{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
         ))
+    }
+
+    /// Reads a file in either encoding (JSON, or `yzc1.` text) without
+    /// judging it: the first of [`verify()`]'s checks alone.
+    pub fn read(file: &[u8]) -> Result<Certificate, CertificateError> {
+        verify::parse(file).map(|(cert, _)| cert)
     }
 
     /// The certificate's body as the JSON a verifier canonicalises.

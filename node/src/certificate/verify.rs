@@ -120,7 +120,7 @@ pub fn verify(
 /// Parses either encoding; returns the certificate and its body as JSON (for
 /// the compact form, the body re-encoded: the compact form carries typed
 /// fields only, and the JSON of a typed body is canonical already).
-fn parse(file: &[u8]) -> Result<(Certificate, serde_json::Value), CertificateError> {
+pub(super) fn parse(file: &[u8]) -> Result<(Certificate, serde_json::Value), CertificateError> {
     let bad = |why: String| CertificateError::Malformed(why);
     if file.len() > CERTIFICATE_BYTES_MAX {
         return Err(bad(format!(
