@@ -84,6 +84,10 @@ pub enum Command {
         /// The revoked node's peer id.
         peer_id: String,
     },
+    /// Service certificates: verify one offline, with no data directory
+    /// (issue one with `yizhan points certificate`).
+    #[command(subcommand)]
+    Certificate(crate::certificate::CertificateCommand),
     /// Follow the running node's new, urgent and overdue cases live, one
     /// line each (JSON lines with --json), until Ctrl-C or the node stops.
     Watch,

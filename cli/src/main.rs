@@ -6,10 +6,12 @@
 mod args;
 mod backup;
 mod case_view;
+mod certificate;
 mod demo;
 mod ops;
 mod output;
 mod privacy;
+mod qr;
 mod rebuild;
 mod report;
 mod start;
@@ -71,7 +73,15 @@ fn install_tracing(cli: &Cli) {
         (_, 1) => "info",
         _ => "debug",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // `certificate verify` reports a charter file Automerge cannot load in
+    // its own one-line error, which carries Automerge's reason; the
+    // library's log line of the same failure would be a second line.
+    if matches!(cli.command, Command::Certificate(_))
+        && let Ok(quiet) = "automerge=off".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -117,6 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Privacy(c) => privacy::run(&dir, c, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::Watch => watch::run(&dir, &out),
+        Command::Certificate(c) => certificate::run(c, &out),
         Command::Admit(a) => {
             let place = crdt_model::PlaceId::parse(&a.place)?;
             let req = Request::Admit {

@@ -66,6 +66,9 @@ pub enum NodeError {
     /// A workflow step this node may not take, or its input is wrong.
     #[error(transparent)]
     Workflow(#[from] crate::workflow::WorkflowError),
+    /// A service certificate that cannot be issued or read.
+    #[error(transparent)]
+    Certificate(#[from] crate::certificate::CertificateError),
     /// A purge of personal data refused.
     #[error(transparent)]
     Privacy(#[from] crate::privacy::PrivacyError),

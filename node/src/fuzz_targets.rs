@@ -40,17 +40,20 @@ use crate::trust::signing::{ChangeSignature, Proof, TrustContext, check_changes,
 use crate::trust::statement::{CHARTER_PREFIXES, SignedStatement, Statement};
 use crate::trust::{Admission, Credential, Federation, Member, NodeKey};
 
+pub use crate::certificate::fuzz::{certificate, fixture_certificate};
+
 /// A target's body: raw bytes in, a panic only for a finding.
 pub type Body = fn(&[u8]);
 
 /// Every target, by the name of its directory under `fuzz/corpus/` and
 /// `fuzz/regressions/` and of its file under `fuzz/fuzz_targets/`.
-pub const TARGETS: [(&str, Body); 5] = [
+pub const TARGETS: [(&str, Body); 6] = [
     ("sync_wire", sync_wire),
     ("change_check", change_check),
     ("blob_frame", blob_frame),
     ("admission_token", admission_token),
     ("admin_request", admin_request),
+    ("certificate", certificate),
 ];
 
 thread_local! {

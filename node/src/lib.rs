@@ -14,6 +14,7 @@ pub mod api;
 pub mod backup;
 pub mod blob_refs;
 pub mod case_tally;
+pub mod certificate;
 pub mod check;
 pub mod config;
 pub mod daemon;

@@ -28,7 +28,7 @@ use node::engine::wire::{
 };
 use node::fuzz_targets::{
     CHANGE_CHECK_CHARTER, CHANGE_CHECK_CHECKSUMS, CHANGE_CHECK_SIGN, FixtureNode, TARGETS,
-    change_check_input, fixture,
+    change_check_input, fixture, fixture_certificate,
 };
 use node::net::blob::{ChunkRequest, ChunkResponse};
 use node::store::BlobHash;
@@ -155,6 +155,11 @@ fn admin_request_corpus_replays_without_panic() {
 }
 
 #[test]
+fn certificate_corpus_replays_without_panic() {
+    replay("certificate");
+}
+
+#[test]
 fn every_target_has_a_cargo_fuzz_target() {
     for (name, _) in TARGETS {
         let file = fuzz_dir().join("fuzz_targets").join(format!("{name}.rs"));
@@ -180,6 +185,7 @@ fn write_seeds() {
         ("blob_frame", blob_frame_seeds()),
         ("admission_token", admission_token_seeds()),
         ("admin_request", admin_request_seeds()),
+        ("certificate", certificate_seeds()),
     ];
     for (target, inputs) in seeds {
         let dir = fuzz_dir().join("corpus").join(target);
@@ -200,6 +206,7 @@ fn seeds_pass_their_bodies() {
         ("blob_frame", blob_frame_seeds()),
         ("admission_token", admission_token_seeds()),
         ("admin_request", admin_request_seeds()),
+        ("certificate", certificate_seeds()),
     ];
     for (target, inputs) in seeds {
         let (_, body) = TARGETS.iter().find(|(n, _)| *n == target).unwrap();
@@ -610,6 +617,22 @@ fn admission_token_seeds() -> Seeds {
         ("statement-revoke", revoke.clone().into_bytes()),
         ("statement-admitted", admitted.into_bytes()),
         ("raw-revoke", b64(&revoke, "ys1.")),
+    ]
+}
+
+/// The fixture's certificate as a file, as QR text and as the postcard
+/// behind it; and a charter revoking the community before it signed.
+fn certificate_seeds() -> Seeds {
+    let cert = fixture_certificate();
+    let compact = cert.to_compact().unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(compact.strip_prefix("yzc1.").unwrap())
+        .unwrap();
+    vec![
+        ("json", cert.to_json().unwrap().into_bytes()),
+        ("compact", compact.into_bytes()),
+        ("raw-compact", raw),
+        ("charter-revoking", charter_history().save()),
     ]
 }
 

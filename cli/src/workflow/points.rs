@@ -51,6 +51,9 @@ pub enum PointsCommand {
         #[arg(long)]
         year: Option<i32>,
     },
+    /// Issue a signed certificate of a member's service over a period, which
+    /// anyone with the federation's root peer id can verify offline.
+    Certificate(crate::certificate::IssueArgs),
     /// Write a compensating entry (positive or negative); entries are never edited.
     Correct {
         /// Whose balance.
@@ -147,6 +150,7 @@ fn award_rule(a: &AwardArgs) -> anyhow::Result<AwardRule> {
 /// Runs a points command.
 pub fn run(dir: &Path, cmd: PointsCommand, out: &Output) -> anyhow::Result<()> {
     let req = match cmd {
+        PointsCommand::Certificate(a) => return crate::certificate::issue(dir, a, out),
         PointsCommand::Award(a) => {
             let rule = award_rule(&a)?;
             let members = a

@@ -118,6 +118,8 @@ pub enum WorkflowResponse {
     Balances(Vec<BalanceRow>),
     /// One member's statement.
     Statement(StatementView),
+    /// A signed service certificate.
+    Certificate(Box<crate::certificate::Certificate>),
     /// The ledgers of a year of every community under a place, in place order.
     Ledgers(Vec<LedgerView>),
     /// One station.

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use automerge::AutoCommit;
-use chrono::{DateTime, Datelike, TimeZone as _, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone as _, Utc};
 use crdt_model::directory;
 use crdt_model::ids::{EntryId, MerchantId, StationId, TaskId};
 use crdt_model::ledger::{self, Entry, EntryKind, RULE_POINTS_PATROL, RULE_POINTS_REPORT};
@@ -70,6 +70,16 @@ pub enum PointsRequest {
         /// The year; the current one when omitted.
         year: Option<i32>,
     },
+    /// A signed certificate of one member's service over a period of local
+    /// days (default: from their application to today).
+    Certificate {
+        /// The member.
+        member: MemberId,
+        /// The first day.
+        from: Option<NaiveDate>,
+        /// The last day.
+        to: Option<NaiveDate>,
+    },
     /// Every entry of one year of each ledger held under a place, with each
     /// member's balance after each entry: the statements of all members.
     Ledger {
@@ -91,6 +101,7 @@ impl PointsRequest {
             PointsRequest::Balance { .. }
                 | PointsRequest::Statement { .. }
                 | PointsRequest::Ledger { .. }
+                | PointsRequest::Certificate { .. }
         )
     }
 }
@@ -255,6 +266,9 @@ impl Node {
                     now,
                 )?))
             }
+            PointsRequest::Certificate { member, from, to } => Ok(WorkflowResponse::Certificate(
+                Box::new(self.certificate(&member, from, to, now)?),
+            )),
             PointsRequest::Award { members, rule } => {
                 Ok(WorkflowResponse::Booked(self.award(members, rule, now)?))
             }
