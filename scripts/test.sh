@@ -24,11 +24,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "== cargo test --workspace"
+echo "== cargo test --workspace --no-fail-fast"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e +o pipefail
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
 # The independent Python verifier of service certificates
