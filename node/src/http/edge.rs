@@ -32,6 +32,10 @@ use super::open311::error_response;
 pub struct Limits {
     /// Largest body of a request that may carry a photo.
     pub media_body_bytes_max: usize,
+    /// Largest photo accepted; below the body cap, so that a request with
+    /// a photo too large is read whole and answered with Open311's error
+    /// rather than cut off mid-upload.
+    pub photo_bytes_max: usize,
     /// Largest body of any other request.
     pub body_bytes_max: usize,
     /// A request not answered by then gets 408.
@@ -51,6 +55,7 @@ impl Default for Limits {
         Limits {
             // A phone photo (a few MiB) with room for the form around it.
             media_body_bytes_max: 12 * 1024 * 1024,
+            photo_bytes_max: 10 * 1024 * 1024,
             body_bytes_max: 64 * 1024,
             request_timeout_ms: 30_000,
             ip_burst: 60,
@@ -61,9 +66,10 @@ impl Default for Limits {
     }
 }
 
-/// Rate limits keyed by access code.
+/// Rate limits keyed by access code, and the numbers they came from.
 pub(super) struct KeyedLimits {
     codes: DefaultKeyedRateLimiter<String>,
+    pub(super) config: Limits,
 }
 
 impl KeyedLimits {
@@ -74,6 +80,7 @@ impl KeyedLimits {
             .unwrap_or_else(|| Quota::per_second(burst));
         KeyedLimits {
             codes: RateLimiter::keyed(quota),
+            config: limits.clone(),
         }
     }
 

@@ -224,7 +224,7 @@ impl Posted {
 }
 
 /// Reads a form, URL-encoded or multipart (with the photo as `media`).
-async fn read_posted(req: Request) -> Result<Posted, Open311Error> {
+async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Error> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -256,7 +256,7 @@ async fn read_posted(req: Request) -> Result<Posted, Open311Error> {
                     .unwrap_or("application/octet-stream")
                     .to_owned();
                 let bytes = field.bytes().await.map_err(broken)?;
-                photo = Some(photo_attachment(bytes.to_vec(), mime)?);
+                photo = Some(photo_attachment(bytes.to_vec(), mime, limits)?);
             } else {
                 fields.insert(name, field.text().await.map_err(broken)?);
             }
@@ -282,19 +282,23 @@ async fn read_posted(req: Request) -> Result<Posted, Open311Error> {
     Ok(Posted { fields, photo })
 }
 
-fn photo_attachment(bytes: Vec<u8>, mime: String) -> Result<NewAttachment, Open311Error> {
+fn photo_attachment(
+    bytes: Vec<u8>,
+    mime: String,
+    limits: &Limits,
+) -> Result<NewAttachment, Open311Error> {
     if !mime.starts_with("image/") {
         return Err(Open311Error::bad(format!(
             "media must be a photo (image/*), not {mime}"
         )));
     }
-    if bytes.is_empty() || bytes.len() as u64 > crdt_model::report::ATTACHMENT_BYTES_MAX {
+    let max = (limits.photo_bytes_max as u64).min(crdt_model::report::ATTACHMENT_BYTES_MAX);
+    if bytes.is_empty() || bytes.len() as u64 > max {
         return Err(Open311Error::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
-                "media holds {} bytes; a photo holds 1 to {} bytes",
-                bytes.len(),
-                crdt_model::report::ATTACHMENT_BYTES_MAX
+                "media is too large or empty: {} bytes; a photo holds 1 to {max} bytes",
+                bytes.len()
             ),
         ));
     }
@@ -346,7 +350,7 @@ fn write_call(
 
 /// `POST requests.json`: files a report as the rider's.
 async fn submit(State(state): State<HttpState>, headers: HeaderMap, req: Request) -> Answer {
-    let posted = read_posted(req).await?;
+    let posted = read_posted(req, &state.limits.config).await?;
     check_jurisdiction(&state, posted.fields.get("jurisdiction_id"))?;
     let (hash, holder) = rider(&state, posted.get("api_key")).await?;
     let CodeHolder::Rider { member } = holder else {
@@ -421,7 +425,7 @@ async fn held_photo(state: &HttpState, url: &str) -> Result<NewAttachment, Open3
         AdminResponse::Blob(body) => {
             let mime = sniff_image(&body.bytes)
                 .ok_or_else(|| Open311Error::bad(format!("media_url {url:?} is not a photo")))?;
-            photo_attachment(body.bytes, mime.to_owned())
+            photo_attachment(body.bytes, mime.to_owned(), &state.limits.config)
         }
         other => Err(unexpected(&other)),
     }
