@@ -32,19 +32,8 @@ fn client(cert: &Path) -> Client {
 
 /// The port the node logged it serves HTTP on.
 fn http_port(node: &NodeProc) -> u16 {
-    let mut found = None;
-    wait_for("the HTTP server", 20, || {
-        found = node
-            .logged()
-            .lines()
-            .find(|l| l.contains("serving HTTP"))
-            .and_then(|l| l.split("address=").nth(1))
-            .and_then(|a| a.split_whitespace().next())
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.parse().ok());
-        found.is_some()
-    });
-    found.unwrap()
+    let address = node.logged_address("serving HTTP");
+    address.rsplit(':').next().unwrap().parse().unwrap()
 }
 
 /// An active rider on the roster of the community in `dir`.
@@ -411,4 +400,69 @@ fn an_open311_client_files_a_photo_report_that_reaches_the_street_and_closes() {
     cn.stop();
     sn.stop();
     dn.stop();
+}
+
+#[test]
+fn the_server_starts_only_with_a_certificate_or_plain_http_said_outright() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, d) = chain(tmp.path());
+    fails(
+        &c,
+        &["node", "start", "--no-mdns", "--http", "127.0.0.1:0"],
+        "needs [http] cert and key",
+    );
+    ok(&c, &["http", "self-signed"]);
+    fails(&c, &["http", "self-signed"], "--force");
+    let config = c.join("config.toml");
+    let head = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{head}\n[http]\ncert = \"http-cert.pem\"\n"),
+    )
+    .unwrap();
+    fails(&c, &["status"], "cert and key go together");
+    std::fs::write(
+        &config,
+        format!("{head}\n[http]\ncert = \"http-cert.pem\"\nkey = \"missing.pem\"\n"),
+    )
+    .unwrap();
+    fails(
+        &c,
+        &["node", "start", "--no-mdns", "--http", "127.0.0.1:0"],
+        "missing.pem",
+    );
+    std::fs::write(
+        &config,
+        format!("{head}\n[http]\nlisten = \"127.0.0.1:0\"\nplain = true\n"),
+    )
+    .unwrap();
+    let node = NodeProc::start(&c, &[]);
+    let port = http_port(&node);
+    let services: serde_json::Value =
+        reqwest::blocking::get(format!("http://127.0.0.1:{port}/open311/v2/services.json"))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(services.as_array().unwrap().len(), 12);
+    node.stop();
+
+    // Staff codes on community and street nodes; never on the district.
+    let url = ["--url", "https://localhost:8443"];
+    for dir in [&c, &s] {
+        let args = [&["staff", "code", "--name", "王敏"][..], &url[..]].concat();
+        assert_eq!(json(dir, &args)["holder"]["name"], "王敏");
+    }
+    let args = [&["staff", "code", "--name", "王敏"][..], &url[..]].concat();
+    fails(&d, &args, "district");
+    fails(
+        &c,
+        &["staff", "code", "--name", "nobody", "--revoke"],
+        "no access code",
+    );
+    ok(&c, &["staff", "code", "--name", "王敏", "--revoke"]);
+    fails(
+        &s,
+        &["roster", "code", "m-00000000", "--url", "https://x"],
+        "community",
+    );
 }

@@ -204,3 +204,50 @@ async fn open311_errors(res: Response) -> Response {
     }
     out.into_response().map(Body::new)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_posts_from_another_site_are_cross_site() {
+        let host = ("host", "yizhan.example.cn:8443");
+        assert!(!cross_site(&headers(&[host])), "apps send no Origin");
+        assert!(!cross_site(&headers(&[
+            host,
+            ("origin", "https://yizhan.example.cn:8443")
+        ])));
+        assert!(cross_site(&headers(&[
+            host,
+            ("origin", "https://evil.example")
+        ])));
+        assert!(cross_site(&headers(&[host, ("origin", "null")])));
+        assert!(cross_site(&headers(&[
+            host,
+            ("sec-fetch-site", "cross-site")
+        ])));
+    }
+
+    #[test]
+    fn a_code_is_limited_after_its_burst_and_others_are_not() {
+        let limits = Limits {
+            code_burst: 3,
+            code_refill_ms: 60_000,
+            ..Limits::default()
+        };
+        let keyed = KeyedLimits::new(&limits);
+        for _ in 0..3 {
+            assert!(keyed.code_allows("a"));
+        }
+        assert!(!keyed.code_allows("a"));
+        assert!(keyed.code_allows("b"));
+    }
+}

@@ -13,6 +13,7 @@
 //! `/open311/v2` there.
 
 pub mod codes;
+pub mod conn;
 mod edge;
 pub mod open311;
 pub mod tls;
@@ -101,14 +102,14 @@ pub async fn serve(listener: TcpListener, tls: Option<tls::TlsConfig>, app: Rout
     // client's address for the per-IP limits on either kind of listener.
     let result = match tls {
         Some(tls) => {
-            let listener = tls::TlsListener::new(listener, tls).tap_io(|io| {
-                let _ = io.get_ref().0.set_nodelay(true);
+            let listener = conn::Capped::new(tls::TlsListener::new(listener, tls)).tap_io(|io| {
+                let _ = io.get_ref().get_ref().0.set_nodelay(true);
             });
             axum::serve(listener, app).await
         }
         None => {
-            let listener = listener.tap_io(|io| {
-                let _ = io.set_nodelay(true);
+            let listener = conn::Capped::new(listener).tap_io(|io| {
+                let _ = io.get_ref().set_nodelay(true);
             });
             axum::serve(listener, app).await
         }
