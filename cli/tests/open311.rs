@@ -397,6 +397,31 @@ fn an_open311_client_files_a_photo_report_that_reaches_the_street_and_closes() {
     );
     assert_eq!(list("status=closed").len(), 1);
 
+    // A lost person's whereabouts are listed to code holders only.
+    let lost: Value = post()
+        .multipart(form(Some(&key), "lost_person", "24.98", small.clone()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let lost = lost[0]["service_request_id"].as_str().unwrap().to_owned();
+    assert_eq!(list("").len(), 1, "listed without a code");
+    assert_eq!(list(&format!("api_key={key}")).len(), 2);
+    refused(
+        http.get(format!("{base}/requests/{lost}.json")),
+        StatusCode::FORBIDDEN,
+        "access code",
+        &c,
+        2,
+    );
+    let shown: Value = http
+        .get(format!("{base}/requests/{lost}.json?api_key={key}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(shown[0]["service_code"], "lost_person");
+
     cn.stop();
     sn.stop();
     dn.stop();

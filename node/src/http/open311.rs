@@ -469,6 +469,24 @@ async fn rider_or_staff(state: &HttpState, key: Option<&str>) -> Result<CodeHold
     rider(state, key).await.map(|(_, holder)| holder)
 }
 
+/// Categories whose locations are those of vulnerable people (a lost
+/// elderly person, a child in danger): sensitive personal information
+/// (PIPL art. 28), listed only to holders of a code of this node.
+const SENSITIVE: [Category; 2] = [Category::ChildSafety, Category::LostPerson];
+
+/// True when the request carries a code of this node (`api_key` in the
+/// query): it then sees the sensitive categories too. A wrong code is
+/// refused rather than quietly shown less.
+async fn sees_sensitive(
+    state: &HttpState,
+    q: &HashMap<String, String>,
+) -> Result<bool, Open311Error> {
+    match q.get("api_key").filter(|k| !k.trim().is_empty()) {
+        Some(key) => rider(state, Some(key)).await.map(|_| true),
+        None => Ok(false),
+    }
+}
+
 /// A report as an Open311 service request.
 #[derive(Serialize)]
 struct ServiceRequest {
@@ -611,6 +629,7 @@ async fn list_requests(
         )));
     }
     let (start, end) = (date(&q, "start_date")?, date(&q, "end_date")?);
+    let sensitive = sees_sensitive(&state, &q).await?;
     let now = Utc::now();
     let (start, end) = match (start, end) {
         (None, None) => (Some(now - Duration::days(DEFAULT_WINDOW_DAYS)), None),
@@ -620,6 +639,7 @@ async fn list_requests(
     let mut list: Vec<ReportView> = reports(&state)
         .await?
         .into_iter()
+        .filter(|r| sensitive || !SENSITIVE.contains(&r.category))
         .filter(|r| match &ids {
             Some(ids) => ids.iter().any(|i| i == r.id.as_str()),
             None => {
@@ -670,6 +690,15 @@ async fn one_request(
         }
         Some(other) => return Err(unexpected(&other)),
     };
+    if SENSITIVE.contains(&report.category) && !sees_sensitive(&state, &q).await? {
+        return Err(Open311Error::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "{} requests are shown to holders of an access code only: add api_key",
+                report.category
+            ),
+        ));
+    }
     let base = base_url(&headers, &state);
     Ok(Json(vec![service_request(&report, &base)]).into_response())
 }
