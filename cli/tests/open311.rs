@@ -398,13 +398,24 @@ fn an_open311_client_files_a_photo_report_that_reaches_the_street_and_closes() {
     assert_eq!(list("status=closed").len(), 1);
 
     // A lost person's whereabouts are listed to code holders only.
+    // Its photo is the one already uploaded, named by its media_url.
     let lost: Value = post()
-        .multipart(form(Some(&key), "lost_person", "24.98", small.clone()))
+        .form(&[
+            ("api_key", key.as_str()),
+            ("service_code", "lost_person"),
+            ("lat", "24.98"),
+            ("long", "102.75"),
+            ("description", "老人在桥头徘徊"),
+            ("media_url", media.as_str()),
+        ])
         .send()
         .unwrap()
         .json()
         .unwrap();
     let lost = lost[0]["service_request_id"].as_str().unwrap().to_owned();
+    let held = reports(&c);
+    let again = held.iter().find(|r| r["id"] == lost.as_str()).unwrap();
+    assert_eq!(again["attachments"][0]["hash"], hash.as_str());
     assert_eq!(list("").len(), 1, "listed without a code");
     assert_eq!(list(&format!("api_key={key}")).len(), 2);
     refused(
@@ -470,6 +481,33 @@ fn the_server_starts_only_with_a_certificate_or_plain_http_said_outright() {
             .unwrap();
     assert_eq!(services.as_array().unwrap().len(), 12);
     node.stop();
+
+    // A rider's code on the terminal and as a PNG.
+    let member = rider(&c, "13800000005");
+    let png = tmp.path().join("card.png");
+    let printed = ok(
+        &c,
+        &[
+            "roster",
+            "code",
+            &member,
+            "--url",
+            "https://yizhan.example.cn:8443",
+            "--png",
+            png.to_str().unwrap(),
+        ],
+    );
+    assert!(printed.contains("sign-in link: https://yizhan.example.cn:8443/#code="));
+    assert!(
+        printed.contains('█') || printed.contains('▀'),
+        "no QR code printed"
+    );
+    assert!(
+        std::fs::read(&png)
+            .unwrap()
+            .starts_with(b"\x89PNG\r\n\x1a\n")
+    );
+    fails(&c, &["roster", "code", &member], "--url");
 
     // Staff codes on community and street nodes; never on the district.
     let url = ["--url", "https://localhost:8443"];
