@@ -680,7 +680,7 @@ async fn one_request(
     };
     let id = ReportId::parse(id).map_err(|_| not_found())?;
     let report = match state.call(Call::new(AdminRequest::ShowReport(id))).await {
-        Some(AdminResponse::Report(r)) if r.place == state.place => r,
+        Some(AdminResponse::Report(r)) if state.place.contains(&r.place) => r,
         Some(AdminResponse::Report(_) | AdminResponse::Error(_)) => return Err(not_found()),
         None => {
             return Err(Open311Error::new(
