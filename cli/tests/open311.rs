@@ -202,7 +202,18 @@ fn an_open311_client_files_a_photo_report_that_reaches_the_street_and_closes() {
     let stranger = code(&other, &rider(&other, "13900000001"));
 
     let dn = NodeProc::start(&d, &[]);
-    let sn = NodeProc::start(&s, &[dn.addr()]);
+    // The street serves plain HTTP on loopback, turned on by the flag.
+    let street_config = s.join("config.toml");
+    let mut text = std::fs::read_to_string(&street_config).unwrap();
+    text.push_str("\n[http]\nplain = true\n");
+    std::fs::write(&street_config, text).unwrap();
+    let sn = NodeProc::start_with(
+        &s,
+        "/ip4/127.0.0.1/tcp/0",
+        &[dn.addr()],
+        &["--http", "127.0.0.1:0"],
+    );
+    let street = format!("http://127.0.0.1:{}/open311/v2", http_port(&sn));
     let cn = NodeProc::start(&c, &[sn.addr()]);
     let base = format!("https://localhost:{}/open311/v2", http_port(&cn));
     let http = client(&certs.join("http-cert.pem"));
@@ -396,6 +407,19 @@ fn an_open311_client_files_a_photo_report_that_reaches_the_street_and_closes() {
         "{notes}"
     );
     assert_eq!(list("status=closed").len(), 1);
+    let at_street = |id: &str| -> Value {
+        reqwest::blocking::get(format!("{street}/requests/{id}.json"))
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    wait_for("the closing at the street", 60, || {
+        at_street(&id)[0]["status"] == "closed"
+    });
+    assert_eq!(
+        at_street(&id)[0]["jurisdiction_id"],
+        "guandu/yiliu/xinyazhou"
+    );
 
     // A lost person's whereabouts are listed to code holders only.
     // Its photo is the one already uploaded, named by its media_url.
