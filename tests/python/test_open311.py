@@ -30,9 +30,12 @@ PLACE = "guandu/yiliu/xinyazhou"
 
 def binary() -> Path:
     if os.environ.get("YIZHAN_BIN"):
-        return Path(os.environ["YIZHAN_BIN"])
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    return target / "debug" / "yizhan"
+        path = Path(os.environ["YIZHAN_BIN"])
+    else:
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        path = target / "debug" / "yizhan"
+    assert path.is_file(), f"no yizhan binary at {path}: run `cargo build -p yizhan` first"
+    return path
 
 
 def yizhan(data: Path, *args: str) -> str:
