@@ -111,6 +111,12 @@ pub enum Command {
     /// Members' personal data: purge it once they have left long enough.
     #[command(subcommand)]
     Privacy(crate::privacy::PrivacyCommand),
+    /// The HTTP server: certificates for trials.
+    #[command(subcommand)]
+    Http(crate::access::HttpCommand),
+    /// Community and street staff: access codes for the HTTP server.
+    #[command(subcommand)]
+    Staff(crate::access::StaffCommand),
     /// Install a backup as a new node in --data-dir (which must hold none);
     /// it writes under a fresh actor and gets the rest back from its peers.
     Restore(crate::backup::RestoreArgs),
@@ -168,6 +174,11 @@ pub struct StartArgs {
     /// on this address, such as 127.0.0.1:9464 (overrides `[metrics] listen`).
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Serve HTTP (Open311, riders' phones) on this address, such as
+    /// 0.0.0.0:8443 (overrides `[http] listen`); TLS with `[http] cert`
+    /// and `key`, plain only with `[http] plain = true`.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// `yizhan sync ...`

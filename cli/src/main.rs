@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 the operation failed (the one-line message says
 //! why); 2 the command line was malformed.
 
+mod access;
 mod args;
 mod backup;
 mod case_view;
@@ -125,6 +126,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore(a) => backup::restore(&dir, a, &out),
         Command::Rebuild(a) => rebuild::rebuild(&dir, a, &out),
         Command::Privacy(c) => privacy::run(&dir, c, &out),
+        Command::Http(c) => access::http(&dir, c, &out),
+        Command::Staff(c) => access::staff(&dir, c, &out),
         Command::Demo(a) => demo::run(a, &out),
         Command::Watch => watch::run(&dir, &out),
         Command::Certificate(c) => certificate::run(c, &out),

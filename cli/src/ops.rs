@@ -232,6 +232,24 @@ pub fn config_show(
             },
         },
         Setting {
+            key: "http.listen",
+            value: json!(
+                a.http
+                    .map(|m| m.to_string())
+                    .or_else(|| config.http.listen.clone())
+            ),
+            source: match a.http {
+                Some(_) => Source::Flag,
+                None if config.http.listen.is_some() => Source::File,
+                None => Source::Default,
+            },
+        },
+        Setting {
+            key: "http",
+            value: json!(config.http),
+            source: file("http"),
+        },
+        Setting {
             key: "alerts",
             value: json!(config.alerts),
             source: file("alerts"),

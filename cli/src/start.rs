@@ -33,6 +33,7 @@ pub(crate) fn options(dir: &Path, a: &StartArgs) -> anyhow::Result<RunOptions> {
         peers,
         mdns: config.mdns && !a.no_mdns,
         metrics: a.metrics,
+        http: a.http,
         announce: true,
     })
 }

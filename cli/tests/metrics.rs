@@ -41,17 +41,7 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 
 /// The address a node logged it serves metrics on.
 fn metrics_addr(node: &NodeProc) -> String {
-    let mut found = None;
-    wait_for("the metrics endpoint", 20, || {
-        found = node
-            .logged()
-            .lines()
-            .find(|l| l.contains("serving metrics at /metrics"))
-            .and_then(|l| l.split("address=").nth(1))
-            .map(|a| a.trim().to_owned());
-        found.is_some()
-    });
-    found.unwrap()
+    node.logged_address("serving metrics at /metrics")
 }
 
 /// The value of the sample `series` (name and labels exactly as exported).

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ValidationError;
 
 macro_rules! categories {
-    ($($variant:ident => $name:literal, $hours:literal, $doc:literal;)*) => {
+    ($($variant:ident => $name:literal, $zh:literal, $hours:literal, $doc:literal;)*) => {
         /// The kind of hazard or incident a report is about.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
@@ -26,6 +26,17 @@ macro_rules! categories {
                 match self { $(Category::$variant => $name,)* }
             }
 
+            /// The name riders and staff read, in Chinese (Open311's
+            /// `service_name`, the rider's page).
+            pub fn zh_name(self) -> &'static str {
+                match self { $(Category::$variant => $zh,)* }
+            }
+
+            /// What the category covers, in English (Open311's `description`).
+            pub fn description(self) -> &'static str {
+                match self { $(Category::$variant => $doc,)* }
+            }
+
             /// How long a new case of this category may stay open before it is overdue.
             pub fn default_deadline(self) -> Duration {
                 match self { $(Category::$variant => Duration::hours($hours),)* }
@@ -35,18 +46,18 @@ macro_rules! categories {
 }
 
 categories! {
-    ManholeCover => "manhole_cover", 24, "A raised, broken or missing manhole cover.";
-    ElectricalFire => "electrical_fire", 2, "An electrical box or cable on fire or smoking.";
-    ElevatorFault => "elevator_fault", 24, "An elevator that is stuck or unsafe.";
-    FireLaneBlocked => "fire_lane_blocked", 4, "A fire lane blocked by vehicles or goods.";
-    Sanitation => "sanitation", 72, "Rubbish, a sanitation dead corner.";
-    PublicFacilityDamage => "public_facility_damage", 72, "Damaged railings, lights, benches, signs.";
-    UncivilBehaviour => "uncivil_behaviour", 72, "Uncivil behaviour to be guided.";
-    Dispute => "dispute", 24, "A dispute between residents or on the street.";
-    ChildSafety => "child_safety", 2, "A child in danger, such as climbing bridge railings.";
-    LostPerson => "lost_person", 2, "A lost elderly person or child.";
-    Traffic => "traffic", 24, "A traffic hazard.";
-    Other => "other", 72, "Anything else.";
+    ManholeCover => "manhole_cover", "井盖问题", 24, "A raised, broken or missing manhole cover.";
+    ElectricalFire => "electrical_fire", "电箱起火", 2, "An electrical box or cable on fire or smoking.";
+    ElevatorFault => "elevator_fault", "电梯故障", 24, "An elevator that is stuck or unsafe.";
+    FireLaneBlocked => "fire_lane_blocked", "消防通道堵塞", 4, "A fire lane blocked by vehicles or goods.";
+    Sanitation => "sanitation", "环境卫生", 72, "Rubbish, a sanitation dead corner.";
+    PublicFacilityDamage => "public_facility_damage", "公共设施损坏", 72, "Damaged railings, lights, benches, signs.";
+    UncivilBehaviour => "uncivil_behaviour", "不文明行为", 72, "Uncivil behaviour to be guided.";
+    Dispute => "dispute", "矛盾纠纷", 24, "A dispute between residents or on the street.";
+    ChildSafety => "child_safety", "儿童安全", 2, "A child in danger, such as climbing bridge railings.";
+    LostPerson => "lost_person", "人员走失", 2, "A lost elderly person or child.";
+    Traffic => "traffic", "交通隐患", 24, "A traffic hazard.";
+    Other => "other", "其他", 72, "Anything else.";
 }
 
 impl Category {
@@ -83,6 +94,7 @@ mod tests {
         assert_eq!(Category::ALL.len(), 12);
         for c in Category::ALL {
             assert_eq!(c.as_str().parse::<Category>().unwrap(), *c);
+            assert!(!c.zh_name().is_ascii(), "{c} needs a Chinese name");
             let json = serde_json::to_string(c).unwrap();
             assert_eq!(json, format!("\"{}\"", c.as_str()));
         }

@@ -18,6 +18,7 @@ use crate::api::{
 };
 use crate::config::Role;
 use crate::error::NodeError;
+use crate::http::codes::{CodeHolder, CodeRecord};
 use crate::requests::Earlier;
 use crate::store::{BlobHash, StoreError};
 use crate::trust::MembershipView;
@@ -115,6 +116,27 @@ pub enum Request {
         /// Members who left before the start of this day (UTC).
         left_before: chrono::NaiveDate,
     },
+    /// Keep an access code's hash for a rider or staff member (`yizhan
+    /// roster code`, `yizhan staff code`). The command makes the code and
+    /// sends only its hash: the code never reaches the store, not even in
+    /// the answer kept for a retry.
+    IssueCode {
+        /// [`crate::http::codes::code_hash`] of the code.
+        hash: String,
+        /// Who it signs in.
+        holder: CodeHolder,
+    },
+    /// Forget every access code of a rider or staff member.
+    RevokeCodes {
+        /// Whose codes.
+        holder: CodeHolder,
+    },
+    /// Who the code with this hash signs in here, if anyone: the HTTP
+    /// server's check of every request's code.
+    CodeHolder {
+        /// [`crate::http::codes::code_hash`] of the code.
+        hash: String,
+    },
 }
 
 impl Request {
@@ -125,7 +147,9 @@ impl Request {
             | Request::Admit { .. }
             | Request::Join { .. }
             | Request::Revoke { .. }
-            | Request::Reinstate { .. } => true,
+            | Request::Reinstate { .. }
+            | Request::IssueCode { .. }
+            | Request::RevokeCodes { .. } => true,
             Request::Workflow(w) => w.writes(),
             _ => false,
         }
@@ -236,6 +260,10 @@ pub enum Response {
     Purge(Box<crate::privacy::PurgeReport>),
     /// For [`Request::Watch`].
     Watch(Box<crate::alerts::WatchPage>),
+    /// For [`Request::IssueCode`]: what the store keeps of the code.
+    CodeIssued(Box<CodeRecord>),
+    /// For [`Request::CodeHolder`]: who the code signs in, if it works here.
+    CodeHolder(Option<Box<CodeRecord>>),
     /// For requests that only need to say they were done.
     Done(String),
     /// The request failed; the message is for the operator.
@@ -346,6 +374,19 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         }
         Request::PurgePreview { left_before } => {
             Response::Purge(Box::new(node.purge_preview(left_before)?))
+        }
+        Request::IssueCode { hash, holder } => {
+            Response::CodeIssued(Box::new(node.issue_code(&hash, holder, now)?))
+        }
+        Request::RevokeCodes { holder } => {
+            let n = node.revoke_codes(&holder)?;
+            Response::Done(format!(
+                "revoked {n} access code{} of {holder}",
+                if n == 1 { "" } else { "s" }
+            ))
+        }
+        Request::CodeHolder { hash } => {
+            Response::CodeHolder(node.code_holder(&hash)?.map(Box::new))
         }
         Request::SyncStatus => {
             return Err(NodeError::NotRunning {

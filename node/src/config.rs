@@ -118,7 +118,7 @@ fn default_true() -> bool {
 /// Every key `config.toml` may hold, in the order `docs/configuration.md`
 /// lists them. A key not here is refused when the file is read: a
 /// misspelt key silently left at its default is worse than an error.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 14] = [
     "role",
     "place",
     "name",
@@ -132,6 +132,7 @@ pub const KEYS: [&str; 13] = [
     "summaries",
     "metrics",
     "alerts",
+    "http",
 ];
 
 /// The contents of `config.toml`.
@@ -183,6 +184,42 @@ pub struct Config {
     /// The alert command (`[alerts]`), off unless `command` is set.
     #[serde(default, skip_serializing_if = "AlertsConfig::is_default")]
     pub alerts: AlertsConfig,
+    /// The HTTP server for riders' phones and Open311 clients (`[http]`),
+    /// off unless `listen` is set.
+    #[serde(default, skip_serializing_if = "HttpConfig::is_default")]
+    pub http: HttpConfig,
+}
+
+/// `[http]` in `config.toml`: the HTTP server ([`crate::http`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Serve on this address, such as `0.0.0.0:8443`; unset: no server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// The TLS certificate chain, PEM (relative paths are read from the
+    /// data directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key, PEM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// Serve plain HTTP without TLS. Only for loopback trials and behind a
+    /// TLS proxy: phone browsers give location and camera to secure pages
+    /// only, and codes would cross the network in the clear.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain: bool,
+    /// The address riders' phones reach this server at, such as
+    /// `https://yizhan.example.cn:8443`: the sign-in link in their QR codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl HttpConfig {
+    /// Nothing set: the file then needs no `[http]` table.
+    pub fn is_default(&self) -> bool {
+        *self == HttpConfig::default()
+    }
 }
 
 /// `[metrics]` in `config.toml`.
@@ -277,6 +314,7 @@ impl Config {
             summaries: Vec::new(),
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
+            http: HttpConfig::default(),
         };
         c.validate()?;
         Ok(c)
@@ -293,6 +331,16 @@ impl Config {
                 "[alerts] retries = {} is more than {ALERT_RETRIES_MAX}",
                 self.alerts.retries
             )));
+        }
+        if self.http.cert.is_some() != self.http.key.is_some() {
+            return Err(ConfigError::Invalid(
+                "[http] cert and key go together: set both or neither".into(),
+            ));
+        }
+        if self.http.plain && self.http.cert.is_some() {
+            return Err(ConfigError::Invalid(
+                "[http] plain = true and a cert contradict each other: remove one".into(),
+            ));
         }
         let got = self.place.depth();
         if got != self.role.depth() {
@@ -459,6 +507,7 @@ mod tests {
         c.metrics.listen = Some("127.0.0.1:9464".into());
         c.timezone = Some("Asia/Shanghai".into());
         c.alerts.command = vec!["sh".into(), "-c".into(), "cat >> alerts.jsonl".into()];
+        c.http.listen = Some("0.0.0.0:8443".into());
         let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         let mut fields: Vec<&str> = table.keys().map(String::as_str).collect();
         let mut known = KEYS.to_vec();

@@ -21,6 +21,7 @@ pub mod daemon;
 mod doc_export;
 pub mod error;
 pub mod fuzz_targets;
+pub mod http;
 pub mod identity;
 pub mod metrics;
 pub mod net;

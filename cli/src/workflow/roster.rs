@@ -36,6 +36,10 @@ pub enum RosterCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Issue an active rider's access code for the HTTP server: shown once
+    /// with a QR code of the sign-in link (kept here only as a hash);
+    /// `--revoke` takes the rider's codes back.
+    Code(crate::access::CodeArgs),
     /// Approve an applicant: applied → active.
     Approve {
         /// Member id, such as m-3f9a2c1d.
@@ -180,6 +184,9 @@ pub struct EditArgs {
 
 /// Runs a roster command.
 pub fn run(dir: &Path, cmd: RosterCommand, out: &Output) -> anyhow::Result<()> {
+    if let RosterCommand::Code(a) = cmd {
+        return crate::access::rider_code(dir, a, out);
+    }
     if let RosterCommand::Import {
         file,
         dry_run,
@@ -304,6 +311,7 @@ fn request(cmd: RosterCommand) -> anyhow::Result<RosterRequest> {
         RosterCommand::Import { .. } => {
             bail!("roster import reads its file before it asks the node")
         }
+        RosterCommand::Code(_) => bail!("roster code makes its code before it asks the node"),
         RosterCommand::Approve { member } => status(&member, MemberStatus::Active)?,
         RosterCommand::Reinstate { member } => status(&member, MemberStatus::Active)?,
         RosterCommand::Suspend { member } => status(&member, MemberStatus::Suspended)?,

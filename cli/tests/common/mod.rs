@@ -265,6 +265,23 @@ impl NodeProc {
         json(&self.dir, &["status"])
     }
 
+    /// The `address=` of the first log line that says `what` (such as
+    /// "serving HTTP"), waiting for it to be logged.
+    pub fn logged_address(&self, what: &str) -> String {
+        let mut found = None;
+        wait_for(what, 20, || {
+            found = self
+                .logged()
+                .lines()
+                .find(|l| l.contains(what))
+                .and_then(|l| l.split("address=").nth(1))
+                .and_then(|a| a.split_whitespace().next())
+                .map(str::to_owned);
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
     /// What the node logged so far.
     pub fn logged(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

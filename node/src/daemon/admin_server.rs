@@ -34,7 +34,8 @@ fn off_loop(request: &Request) -> bool {
         | Request::Check { .. }
         | Request::ExportDocument { .. }
         | Request::Backup { .. }
-        | Request::PurgePreview { .. } => true,
+        | Request::PurgePreview { .. }
+        | Request::CodeHolder { .. } => true,
         Request::Workflow(w) => !w.writes(),
         _ => false,
     }

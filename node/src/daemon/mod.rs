@@ -85,6 +85,8 @@ pub struct RunOptions {
     pub mdns: bool,
     /// Serve `/metrics` and `/healthz` here (overrides `[metrics] listen`).
     pub metrics: Option<std::net::SocketAddr>,
+    /// Serve HTTP (Open311) here (overrides `[http] listen`).
+    pub http: Option<std::net::SocketAddr>,
     /// Print each address listened on to stdout, for `node start`; off for
     /// commands whose stdout is their own report (`rebuild --json`).
     pub announce: bool,
@@ -252,6 +254,7 @@ async fn run_node(
         }
     })?;
     let (admin_tx, admin_rx) = mpsc::channel(ADMIN_QUEUE_MAX);
+    let http_calls = admin_tx.clone();
     let server = tokio::spawn(serve_admin(listener, admin_tx).in_current_span());
 
     let swarm = build_swarm(node.identity().keypair().clone(), opts.mdns)
@@ -330,6 +333,8 @@ async fn run_node(
         }
         None => None,
     };
+    let http_server =
+        crate::http::start(opts.http, &dir, d.node.config(), http_calls, opts.announce).await?;
     let listen = if opts.listen.is_empty() {
         DEFAULT_LISTEN
             .iter()
@@ -381,6 +386,9 @@ async fn run_node(
     server.abort();
     if let Some(m) = metrics_server {
         m.abort();
+    }
+    if let Some(h) = http_server {
+        h.abort();
     }
     let _ = std::fs::remove_file(&sock);
     result
