@@ -58,7 +58,7 @@ pub enum NodeError {
     #[error("report {0} is not held on this node; `yizhan report list` shows the reports it holds")]
     UnknownReport(String),
     /// No blob with this hash is held here.
-    #[error("blob {0} is not held on this node")]
+    #[error("blob {0} is not held on this node; a running node fetches a photo or voice note of a report it holds from its peers when asked (start it with `yizhan node start`)")]
     UnknownBlob(String),
     /// An admission, token or credential does not hold.
     #[error(transparent)]
