@@ -78,6 +78,10 @@ pub enum NodeError {
     /// The running node refused or failed a request; its message.
     #[error("{0}")]
     Admin(String),
+    /// The running node refused or failed a request, with the code and
+    /// parameters it gave ([`crate::error_code`]).
+    #[error("{}", .0.message)]
+    Remote(crate::error_code::ErrorBody),
     /// A bug: an invariant of the node broke.
     #[error("internal error: {0}")]
     Internal(String),
