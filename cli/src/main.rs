@@ -3,16 +3,24 @@
 //! Exit codes: 0 success; 1 the operation failed (the one-line message says
 //! why); 2 the command line was malformed.
 
+// Every string people read, in English and Chinese (`cli/locales/`;
+// docs/localisation.md says how to add one).
+rust_i18n::i18n!("locales", fallback = "en");
+
 mod args;
 mod backup;
 mod case_view;
 mod demo;
+mod error_out;
+mod i18n;
 mod ops;
 mod output;
 mod privacy;
 mod rebuild;
 mod report;
 mod start;
+mod table;
+mod terminal;
 mod watch;
 mod workflow;
 
@@ -25,6 +33,9 @@ use node::{Node, Role};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
+    // The environment's language first, so even a malformed command line
+    // is answered in it; `--lang` overrides once the line parses.
+    i18n::set(i18n::Lang::from_env(|k| std::env::var(k).ok()));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -40,7 +51,13 @@ fn main() -> ExitCode {
             }
             // One line: clap's first line names the argument and the problem.
             let text = e.render().to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            let line = text.lines().next().unwrap_or("error: bad arguments");
+            if std::env::args_os().any(|a| a == "--json") {
+                let message = line.strip_prefix("error: ").unwrap_or(line);
+                eprintln!("{}", error_out::json_line("usage", message));
+            } else {
+                eprintln!("{line}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -53,12 +70,15 @@ fn main() -> ExitCode {
     ) {
         sigpipe::reset();
     }
+    if let Some(lang) = cli.lang {
+        i18n::set(lang);
+    }
     install_tracing(&cli);
+    let json = cli.json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("error: {}", chain.join(": "));
+            error_out::print(&e, json);
             ExitCode::from(1)
         }
     }
@@ -95,7 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // A district founds its federation at init: say so, rather than
             // send its operator looking for a token it will never need.
             status.membership = node.membership(chrono::Utc::now())?;
-            out.status(&status, "initialised")
+            out.status(&status, "show.initialised")
         }
         Command::Status => match dispatch(&dir, Request::Status)? {
             Response::Status(s) => out.status(&s, ""),
@@ -183,6 +203,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
                         None => {
                             use std::io::Write as _;
+                            if !terminal::Terminal::detect().may_write_binary() {
+                                return Err(error_out::Refusal {
+                                    code: "binary_to_terminal",
+                                    key: "blob.refuse_terminal",
+                                    args: vec![("hash", hash.to_string())],
+                                }
+                                .into());
+                            }
                             std::io::stdout().write_all(&bytes)?;
                         }
                     }

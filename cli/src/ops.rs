@@ -256,7 +256,7 @@ pub fn config_show(
         };
         t.add_row(vec![s.key.to_owned(), value, s.source.as_str().to_owned()]);
     }
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }
 

@@ -211,7 +211,7 @@ fn print_stations(list: &[StationView], out: &Output, one: bool) -> anyhow::Resu
             v.place.to_string(),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
     if one {
         for m in &list[0].station.maintenance {
             println!("  {} {}", local(m.at), m.note);
@@ -267,6 +267,6 @@ fn print_merchants(list: &[MerchantView], out: &Output, one: bool) -> anyhow::Re
         }
     }
     align_right(&mut t, &[3]);
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }

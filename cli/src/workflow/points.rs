@@ -291,7 +291,7 @@ fn print_balances(rows: &[BalanceRow], out: &Output) -> anyhow::Result<()> {
         ]);
     }
     align_right(&mut t, &[2]);
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }
 

@@ -410,7 +410,7 @@ fn print_member(m: &MemberView, out: &Output) -> anyhow::Result<()> {
             format!("{} issued {} expires {}", c.number, c.issued, c.expires),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
     if !x.training.is_empty() {
         let mut tr = table(&["training", "date", "hours", "trainer"]);
         for r in &x.training {
@@ -462,6 +462,6 @@ fn print_members(list: &[MemberView], out: &Output) -> anyhow::Result<()> {
             m.place.to_string(),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }

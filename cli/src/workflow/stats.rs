@@ -71,7 +71,7 @@ fn print_stats(s: &StatsView, out: &Output) -> anyhow::Result<()> {
             t.add_row(vec![k.clone(), v.to_string()]);
         }
         align_right(&mut t, &[1]);
-        println!("{t}");
+        crate::table::print(t);
     }
     Ok(())
 }

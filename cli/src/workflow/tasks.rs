@@ -281,7 +281,7 @@ fn print_tasks(list: &[TaskView], out: &Output) -> anyhow::Result<()> {
         ]);
     }
     align_right(&mut t, &[2]);
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }
 
@@ -357,5 +357,5 @@ fn print_needs(list: &[NeedView]) {
             v.place.to_string(),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
 }

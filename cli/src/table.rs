@@ -1,0 +1,127 @@
+//! Tables for people: fitted to the terminal's width, coloured on a
+//! terminal, with control characters in user text shown escaped.
+//!
+//! Commands build a plain [`comfy_table::Table`] and hand it to [`print`],
+//! the one place that decides how it looks, so no command can forget to
+//! escape a report's text or to fit the width.
+
+use comfy_table::{Attribute, Cell, ContentArrangement, Row, Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::terminal::Terminal;
+
+/// Prints `t` on stdout, fitted and escaped for the terminal in force.
+pub fn print(t: Table) {
+    println!("{}", render(&t, &Terminal::detect()));
+}
+
+/// `t` as it prints on `term`: every cell escaped with [`printable`],
+/// wrapped to `term.columns` (display columns: a Chinese character takes
+/// two), with a bold header when `term` takes colour.
+pub fn render(t: &Table, term: &Terminal) -> String {
+    let mut out = Table::new();
+    out.load_preset(UTF8_FULL_CONDENSED);
+    out.set_content_arrangement(ContentArrangement::Dynamic);
+    if let Some(w) = term.columns {
+        out.set_width(w);
+    }
+    if term.colour() {
+        out.enforce_styling();
+    } else {
+        out.force_no_tty();
+    }
+    if let Some(h) = t.header() {
+        let cells = h.cell_iter().map(|c| {
+            let cell = Cell::new(printable(&c.content()));
+            if term.colour() {
+                cell.add_attribute(Attribute::Bold)
+            } else {
+                cell
+            }
+        });
+        out.set_header(Row::from(cells.collect::<Vec<_>>()));
+    }
+    for r in t.row_iter() {
+        let cells: Vec<String> = r.cell_iter().map(|c| printable(&c.content())).collect();
+        out.add_row(cells);
+    }
+    out.to_string()
+}
+
+/// `s` with every character that would act on the terminal instead of
+/// showing (C0 and C1 controls, DEL, and the bidirectional overrides that
+/// reorder what follows) written as a visible escape: `\n`, `\t`, `\r`, or
+/// `\u{1b}`. Ordinary text, Chinese included, is left as it is.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(acts_on_terminal) {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if acts_on_terminal(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// True for characters a terminal interprets rather than prints.
+fn acts_on_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unicode_width::UnicodeWidthStr as _;
+
+    fn plain(columns: Option<u16>) -> Terminal {
+        Terminal {
+            stdout_is_tty: false,
+            columns,
+            no_color: false,
+        }
+    }
+
+    #[test]
+    fn escapes_reach_the_table_only_escaped() {
+        let mut t = Table::new();
+        t.set_header(vec!["text"]);
+        t.add_row(vec!["红\u{1b}[31m灯\u{1b}]0;title\u{7}\n第二行\u{202e}"]);
+        let out = render(&t, &plain(None));
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\u{202e}'));
+        assert!(out.contains("红\\u{1b}[31m灯\\u{1b}]0;title\\u{7}\\n第二行\\u{202e}"));
+        assert_eq!(out.lines().count(), 5, "one row stays one line: {out}");
+    }
+
+    #[test]
+    fn chinese_rows_fit_the_width_in_display_columns() {
+        let mut t = Table::new();
+        t.set_header(vec!["编号", "类别", "状态", "地点", "文字"]);
+        for _ in 0..3 {
+            t.add_row(vec![
+                "2026-11-000001".to_owned(),
+                "公共设施损坏".to_owned(),
+                "已核实".to_owned(),
+                "guandu/yiliu/xinyazhou".to_owned(),
+                "井盖翘起，".repeat(12),
+            ]);
+        }
+        let out = render(&t, &plain(Some(60)));
+        for line in out.lines() {
+            assert!(line.width() <= 60, "{} columns: {line}", line.width());
+        }
+    }
+
+    #[test]
+    fn no_colour_off_a_terminal() {
+        let mut t = Table::new();
+        t.set_header(vec!["a"]);
+        t.add_row(vec!["b"]);
+        assert!(!render(&t, &plain(None)).contains('\u{1b}'));
+    }
+}
