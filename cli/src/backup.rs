@@ -72,6 +72,10 @@ pub fn backup(dir: &Path, args: BackupArgs, out: &Output) -> anyhow::Result<()> 
             bar.finish_and_clear();
             bail!("{msg}")
         }
+        Some(Response::Failed(body)) => {
+            bar.finish_and_clear();
+            return Err(node::NodeError::Remote(body).into());
+        }
         Some(other) => {
             bar.finish_and_clear();
             return crate::report::unexpected(other);

@@ -31,6 +31,7 @@ fn poll(dir: &Path, after: Option<u64>) -> anyhow::Result<Poll> {
     match call_running(dir, &call) {
         Ok(Some(Response::Watch(page))) => Ok(Poll::Page(*page)),
         Ok(Some(Response::Error(msg))) => bail!("{msg}"),
+        Ok(Some(Response::Failed(body))) => Err(node::NodeError::Remote(body).into()),
         Ok(Some(other)) => crate::report::unexpected(other),
         Ok(None) => Ok(Poll::Stopped),
         // The node closed the connection while stopping.

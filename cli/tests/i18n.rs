@@ -300,3 +300,22 @@ fn blob_get_writes_the_bytes_into_a_pipe() {
     );
     assert_eq!(out.stdout, bytes);
 }
+
+#[test]
+fn a_running_node_s_refusal_keeps_its_code_and_reads_in_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let node = common::NodeProc::start(&d, &[]);
+    let out = run_with(&d, &[], &["--json", "report", "show", "202611-0000abcd"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "report_not_found", "{v}");
+    let out = run_with(&d, ZH, &["report", "show", "202611-0000abcd"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("本节点没有事件报告 202611-0000abcd"), "{err}");
+    let id = submit(&d, "manhole_cover", "井盖翘起");
+    let out = run_with(&d, ZH, &["report", "accept", &id]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(err.starts_with("错误："), "{err}");
+    node.stop();
+}
