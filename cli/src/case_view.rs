@@ -105,12 +105,10 @@ fn writer(r: &ReportView, peer: &str, level: Option<PlaceLevel>) -> String {
     match r.authors.get(peer) {
         Some(a) => format!("{} ({})", a.place, i18n::role(a.role.as_str())),
         None => {
-            let level = level.map(|l| format!(" ({l:?})").to_lowercase());
-            format!(
-                "unknown node {}{}",
-                clip(peer, 16),
-                level.unwrap_or_default()
-            )
+            let level = level
+                .map(|l| format!(" ({})", i18n::role(&format!("{l:?}").to_lowercase())))
+                .unwrap_or_default();
+            tr_args("case.unknown_node", &[("peer", clip(peer, 16))]) + &level
         }
     }
 }

@@ -68,7 +68,7 @@ fn print_check(r: &CheckReport) {
         println!("problem: {p}");
     }
     if r.problems.is_empty() {
-        println!("no problems found");
+        println!("{}", crate::i18n::tr("empty.problems"));
         if !r.deep {
             println!(
                 "(change signatures and authors were not checked; `yizhan check --deep` checks them too)"

@@ -5,7 +5,9 @@
 //! the one place that decides how it looks, so no command can forget to
 //! escape a report's text or to fit the width.
 
-use comfy_table::{Attribute, Cell, ContentArrangement, Row, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{
+    Attribute, Cell, CellAlignment, ContentArrangement, Row, Table, presets::UTF8_FULL_CONDENSED,
+};
 
 use crate::terminal::Terminal;
 
@@ -31,7 +33,7 @@ pub fn render(t: &Table, term: &Terminal) -> String {
     }
     if let Some(h) = t.header() {
         let cells = h.cell_iter().map(|c| {
-            let cell = Cell::new(printable(&c.content()));
+            let cell = Cell::new(printable(&header(&c.content())));
             if term.colour() {
                 cell.add_attribute(Attribute::Bold)
             } else {
@@ -44,7 +46,51 @@ pub fn render(t: &Table, term: &Terminal) -> String {
         let cells: Vec<String> = r.cell_iter().map(|c| printable(&c.content())).collect();
         out.add_row(cells);
     }
+    for i in numeric_columns(t) {
+        if let Some(c) = out.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
     out.to_string()
+}
+
+/// A header in the language in force: headers the commands set in English
+/// are looked up as `header.<text>` (`cli/locales/headers.yml`), so a
+/// command's table needs no change to read in Chinese.
+fn header(text: &str) -> String {
+    match crate::i18n::current() {
+        crate::i18n::Lang::En => text.to_owned(),
+        lang => crate::i18n::lookup(lang, &format!("header.{text}"))
+            .map(|t| t.into_owned())
+            .unwrap_or_else(|| text.to_owned()),
+    }
+}
+
+/// The columns whose every cell is a number (a count, an amount such as
+/// `+5`, a rate such as `80.0%`) or `-`: they are right-aligned so their
+/// digits line up. Deciding here, from the content, means no command has
+/// to say which of its columns are numbers.
+fn numeric_columns(t: &Table) -> Vec<usize> {
+    let columns = t.row_iter().map(|r| r.cell_count()).max().unwrap_or(0);
+    (0..columns)
+        .filter(|&i| {
+            let cells: Vec<String> = t
+                .row_iter()
+                .filter_map(|r| r.cell_iter().nth(i).map(|c| c.content()))
+                .collect();
+            cells.iter().any(|c| is_number(c))
+                && cells.iter().all(|c| c.trim() == "-" || is_number(c))
+        })
+        .collect()
+}
+
+/// A count, an amount such as `+5`, or a rate such as `80.0%`.
+fn is_number(s: &str) -> bool {
+    let n = s
+        .trim()
+        .trim_start_matches(['+', '-'])
+        .trim_end_matches('%');
+    n.starts_with(|c: char| c.is_ascii_digit()) && n.parse::<f64>().is_ok()
 }
 
 /// `s` with every character that would act on the terminal instead of
@@ -123,5 +169,32 @@ mod tests {
         t.set_header(vec!["a"]);
         t.add_row(vec!["b"]);
         assert!(!render(&t, &plain(None)).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn bold_headers_on_a_terminal() {
+        let mut t = Table::new();
+        t.set_header(vec!["a"]);
+        t.add_row(vec!["b"]);
+        let tty = Terminal {
+            stdout_is_tty: true,
+            columns: Some(80),
+            no_color: false,
+        };
+        assert!(render(&t, &tty).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn number_columns_are_right_aligned() {
+        let mut t = Table::new();
+        t.set_header(vec!["name", "points", "grid"]);
+        t.add_row(vec!["小王", "+5", "-"]);
+        t.add_row(vec!["老李", "120", "-"]);
+        let out = render(&t, &plain(None));
+        assert!(out.contains("┆     +5 ┆"), "{out}");
+        assert!(
+            out.contains("┆ -    │"),
+            "a column of dashes stays left: {out}"
+        );
     }
 }

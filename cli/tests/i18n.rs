@@ -85,11 +85,34 @@ fn status_and_report_list_speak_chinese_under_a_chinese_locale() {
     }
     assert!(!list.contains("manhole_cover"), "{list}");
 
+    let id = submit(&d, "traffic", "路口信号灯坏了");
+    let step = out_with(&d, ZH, &["report", "verify", &id]);
+    assert!(
+        step.contains("已记录「核实」") && step.contains("已核实"),
+        "{step}"
+    );
+    let stats = out_with(&d, ZH, &["stats"]);
+    for label in ["共 2 件事件报告", "类别", "件数", "交通隐患"] {
+        assert!(stats.contains(label), "{label} missing: {stats}");
+    }
+
     // --json stays English and stable under a Chinese locale.
     let j = out_with(&d, ZH, &["--json", "report", "list"]);
     let v: serde_json::Value = serde_json::from_str(&j).unwrap();
-    assert_eq!(v[0]["category"], "manhole_cover");
-    assert_eq!(v[0]["status"], "submitted");
+    let mut got: Vec<(String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["category"].to_string(), r["status"].to_string()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (r#""manhole_cover""#.to_owned(), r#""submitted""#.to_owned()),
+            (r#""traffic""#.to_owned(), r#""verified""#.to_owned())
+        ]
+    );
 }
 
 #[test]

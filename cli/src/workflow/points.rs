@@ -12,7 +12,7 @@ use node::workflow::{
     AwardRule, BalanceRow, Booked, PointsRequest, StatementView, WorkflowRequest, WorkflowResponse,
 };
 
-use super::{align_right, call, member, place, unexpected};
+use super::{call, member, place, unexpected};
 use crate::output::{Output, clip, local, print_json, table};
 
 /// `yizhan points ...`
@@ -249,7 +249,6 @@ pub(crate) fn entries_table(entries: &[(&Entry, Option<i64>)]) -> comfy_table::T
             reference,
         ]);
     }
-    align_right(&mut t, &[3, 4]);
     t
 }
 
@@ -278,7 +277,7 @@ fn print_balances(rows: &[BalanceRow], out: &Output) -> anyhow::Result<()> {
         return print_json(rows);
     }
     if rows.is_empty() {
-        println!("no points recorded");
+        println!("{}", crate::i18n::tr("empty.points"));
         return Ok(());
     }
     let mut t = table(&["member", "display name", "balance", "community"]);
@@ -290,7 +289,6 @@ fn print_balances(rows: &[BalanceRow], out: &Output) -> anyhow::Result<()> {
             r.place.to_string(),
         ]);
     }
-    align_right(&mut t, &[2]);
     crate::table::print(t);
     Ok(())
 }

@@ -421,8 +421,7 @@ fn print_member(m: &MemberView, out: &Output) -> anyhow::Result<()> {
                 r.trainer.clone().unwrap_or_default(),
             ]);
         }
-        super::align_right(&mut tr, &[2]);
-        println!("{tr}");
+        crate::table::print(tr);
     }
     Ok(())
 }
@@ -432,7 +431,7 @@ fn print_members(list: &[MemberView], out: &Output) -> anyhow::Result<()> {
         return print_json(list);
     }
     if list.is_empty() {
-        println!("no members");
+        println!("{}", crate::i18n::tr("empty.members"));
         return Ok(());
     }
     let mut t = table(&[

@@ -11,7 +11,7 @@ use node::workflow::{
     NeedRequest, NeedView, TaskRequest, TaskView, WorkflowRequest, WorkflowResponse,
 };
 
-use super::{align_right, call, member, named, place, unexpected};
+use super::{call, member, named, place, unexpected};
 use crate::output::{Output, clip, local, print_json, table};
 
 /// `yizhan task ...`
@@ -251,7 +251,7 @@ fn print_tasks(list: &[TaskView], out: &Output) -> anyhow::Result<()> {
         return print_json(list);
     }
     if list.is_empty() {
-        println!("no tasks");
+        println!("{}", crate::i18n::tr("empty.tasks"));
         return Ok(());
     }
     let mut t = table(&[
@@ -280,7 +280,6 @@ fn print_tasks(list: &[TaskView], out: &Output) -> anyhow::Result<()> {
             v.place.to_string(),
         ]);
     }
-    align_right(&mut t, &[2]);
     crate::table::print(t);
     Ok(())
 }
@@ -319,7 +318,7 @@ pub fn run_need(dir: &Path, cmd: NeedCommand, out: &Output) -> anyhow::Result<()
                 return print_json(&list);
             }
             if list.is_empty() {
-                println!("no needs");
+                println!("{}", crate::i18n::tr("empty.needs"));
             } else {
                 print_needs(&list);
             }
