@@ -151,7 +151,7 @@ mod tests {
     }
 
     #[test]
-    fn every_category_status_and_role_has_a_chinese_name() {
+    fn every_domain_name_has_a_chinese_name() {
         let names = crdt_model::Category::names()
             .into_iter()
             .map(|n| format!("category.{n}"))
@@ -168,6 +168,21 @@ mod tests {
                 ]
                 .iter()
                 .map(|r| format!("role.{}", r.as_str())),
+            )
+            .chain(
+                crdt_model::roster::MemberKind::names()
+                    .into_iter()
+                    .map(|n| format!("member_kind.{n}")),
+            )
+            .chain(
+                crdt_model::roster::MemberStatus::names()
+                    .into_iter()
+                    .map(|n| format!("member_status.{n}")),
+            )
+            .chain(
+                crdt_model::roster::Role::names()
+                    .into_iter()
+                    .map(|n| format!("member_role.{n}")),
             );
         for key in names {
             let zh = lookup(Lang::Zh, &key).unwrap_or_else(|| panic!("{key} has no zh-CN text"));

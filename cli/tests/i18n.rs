@@ -96,6 +96,24 @@ fn status_and_report_list_speak_chinese_under_a_chinese_locale() {
         assert!(stats.contains(label), "{label} missing: {stats}");
     }
 
+    ok(
+        &d,
+        &[
+            "roster",
+            "add",
+            "--display-name",
+            "小王",
+            "--name",
+            "王五",
+            "--phone",
+            "13800000000",
+        ],
+    );
+    let roster = out_with(&d, ZH, &["roster", "list"]);
+    for label in ["显示名称", "外卖骑手", "已申请"] {
+        assert!(roster.contains(label), "{label} missing: {roster}");
+    }
+
     // --json stays English and stable under a Chinese locale.
     let j = out_with(&d, ZH, &["--json", "report", "list"]);
     let v: serde_json::Value = serde_json::from_str(&j).unwrap();

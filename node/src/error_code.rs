@@ -13,6 +13,7 @@ use crdt_model::{IdError, ModelError, ValidationError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::NodeError;
+use crate::trust::TrustError;
 use crate::workflow::WorkflowError;
 
 /// A failure as it travels to the operator: a stable code, the values its
@@ -82,7 +83,7 @@ fn code_and_params(e: &NodeError) -> (&'static str, Params) {
         NodeError::AnswerLost(_) => ("answer_lost", vec![]),
         NodeError::UnknownReport(id) => ("report_not_found", vec![("report", id.clone())]),
         NodeError::UnknownBlob(hash) => ("blob_not_found", vec![("hash", hash.clone())]),
-        NodeError::Trust(_) => ("trust", vec![]),
+        NodeError::Trust(t) => trust(t),
         NodeError::Workflow(w) => workflow(w),
         NodeError::Privacy(_) => ("privacy", vec![]),
         NodeError::NotRunning { what } => ("not_running", vec![("what", (*what).to_owned())]),
@@ -167,6 +168,32 @@ fn id(e: &IdError) -> (&'static str, Params) {
             vec![("what", (*what).to_owned()), ("id", id.clone())],
         ),
         _ => ("bad_id", vec![]),
+    }
+}
+
+fn trust(t: &TrustError) -> (&'static str, Params) {
+    match t {
+        TrustError::Revoked(node) => ("revoked", vec![("node", node.clone())]),
+        TrustError::WrongNode { expected, actual } => (
+            "token_for_another_node",
+            vec![("expected", expected.clone()), ("actual", actual.clone())],
+        ),
+        TrustError::Malformed(why) => ("bad_token", vec![("why", why.clone())]),
+        TrustError::NotValidNow { node, .. } => {
+            ("admission_not_valid", vec![("node", node.clone())])
+        }
+        TrustError::OutsidePlace {
+            issuer_place,
+            place,
+            ..
+        } => (
+            "outside_place",
+            vec![
+                ("issuer_place", issuer_place.to_string()),
+                ("place", place.to_string()),
+            ],
+        ),
+        _ => ("trust", vec![]),
     }
 }
 

@@ -446,12 +446,16 @@ fn print_members(list: &[MemberView], out: &Output) -> anyhow::Result<()> {
     ]);
     for m in list {
         let x = &m.member;
-        let roles: Vec<&str> = x.roles.iter().map(|r| r.as_str()).collect();
+        let roles: Vec<String> = x
+            .roles
+            .iter()
+            .map(|r| crate::i18n::named("member_role", r.as_str()))
+            .collect();
         t.add_row(vec![
             x.id.to_string(),
             x.display_name.clone(),
-            x.kind.to_string(),
-            x.status.to_string(),
+            crate::i18n::named("member_kind", x.kind.as_str()),
+            crate::i18n::named("member_status", x.status.as_str()),
             x.grid.clone().unwrap_or_else(|| "-".into()),
             roles.join(", "),
             x.certificate

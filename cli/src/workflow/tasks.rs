@@ -268,7 +268,7 @@ fn print_tasks(list: &[TaskView], out: &Output) -> anyhow::Result<()> {
             v.task.id.to_string(),
             clip(&v.task.title, 30),
             v.task.points.to_string(),
-            v.status.as_str().to_owned(),
+            crate::i18n::named("task_status", v.status.as_str()),
             v.holder
                 .as_ref()
                 .map(|h| h.member.to_string())
