@@ -229,7 +229,7 @@ fn done(out: &output::Output, response: Response) -> anyhow::Result<()> {
             if out.json {
                 println!("{}", serde_json::json!({ "done": msg }));
             } else {
-                println!("{msg}");
+                println!("{}", table::printable(&msg));
             }
             Ok(())
         }

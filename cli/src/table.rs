@@ -6,7 +6,8 @@
 //! escape a report's text or to fit the width.
 
 use comfy_table::{
-    Attribute, Cell, CellAlignment, ContentArrangement, Row, Table, presets::UTF8_FULL_CONDENSED,
+    Attribute, Cell, CellAlignment, Color, ContentArrangement, Row, Table,
+    presets::UTF8_FULL_CONDENSED,
 };
 
 use crate::terminal::Terminal;
@@ -42,8 +43,19 @@ pub fn render(t: &Table, term: &Terminal) -> String {
         });
         out.set_header(Row::from(cells.collect::<Vec<_>>()));
     }
+    // What needs attention stands out: the overdue mark, wherever a
+    // command shows it, is red on a terminal.
+    let overdue = crate::i18n::tr("list.overdue");
     for r in t.row_iter() {
-        let cells: Vec<String> = r.cell_iter().map(|c| printable(&c.content())).collect();
+        let cells: Vec<Cell> = r
+            .cell_iter()
+            .map(|c| {
+                let text = printable(&c.content());
+                let late = term.colour() && text.contains(&overdue);
+                let cell = Cell::new(text);
+                if late { cell.fg(Color::Red) } else { cell }
+            })
+            .collect();
         out.add_row(cells);
     }
     for i in numeric_columns(t) {
@@ -196,5 +208,23 @@ mod tests {
             out.contains("┆ -    │"),
             "a column of dashes stays left: {out}"
         );
+    }
+
+    #[test]
+    fn the_overdue_mark_is_red_only_on_a_terminal() {
+        let mut t = Table::new();
+        t.add_row(vec![format!(
+            "2026-11-30 09:00 {}",
+            crate::i18n::tr("list.overdue")
+        )]);
+        let tty = Terminal {
+            stdout_is_tty: true,
+            columns: None,
+            no_color: false,
+        };
+        assert!(
+            render(&t, &tty).contains("\u{1b}[38;5;9m") || render(&t, &tty).contains("\u{1b}[31m")
+        );
+        assert!(!render(&t, &plain(None)).contains('\u{1b}'));
     }
 }

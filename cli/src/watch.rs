@@ -132,7 +132,7 @@ fn print_event(e: &CaseEvent, out: &Output) -> anyhow::Result<()> {
             e.report_id,
             e.status.as_str(),
             local(e.deadline),
-            clip(&e.text, 60)
+            clip(&crate::table::printable(&e.text), 60)
         )?;
     }
     // Each case as it comes, also through a pipe.

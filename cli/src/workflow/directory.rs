@@ -214,7 +214,7 @@ fn print_stations(list: &[StationView], out: &Output, one: bool) -> anyhow::Resu
     crate::table::print(t);
     if one {
         for m in &list[0].station.maintenance {
-            println!("  {} {}", local(m.at), m.note);
+            println!("  {} {}", local(m.at), crate::table::printable(&m.note));
         }
     }
     Ok(())

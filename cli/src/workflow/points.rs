@@ -268,7 +268,7 @@ fn print_booked(b: &Booked, out: &Output) -> anyhow::Result<()> {
             (e, bal)
         })
         .collect();
-    println!("{}", entries_table(&rows));
+    crate::table::print(entries_table(&rows));
     Ok(())
 }
 
@@ -310,7 +310,7 @@ fn print_statement(s: &StatementView, out: &Output) -> anyhow::Result<()> {
             .iter()
             .map(|l| (&l.entry, Some(l.balance)))
             .collect();
-        println!("{}", entries_table(&rows));
+        crate::table::print(entries_table(&rows));
     }
     Ok(())
 }

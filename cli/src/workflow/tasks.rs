@@ -230,7 +230,7 @@ fn print_task(t: &TaskView, out: &Output) -> anyhow::Result<()> {
     if let Some(s) = &x.sign_off {
         head.add_row(vec!["signed off".to_owned(), local(s.at)]);
     }
-    println!("{head}");
+    crate::table::print(head);
     if !x.claims.is_empty() {
         let mut c = table(&["claim", "member", "claimed", "lease ends"]);
         for cl in &x.claims {
@@ -241,7 +241,7 @@ fn print_task(t: &TaskView, out: &Output) -> anyhow::Result<()> {
                 local(cl.expires),
             ]);
         }
-        println!("{c}");
+        crate::table::print(c);
     }
     Ok(())
 }
