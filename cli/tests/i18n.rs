@@ -40,6 +40,8 @@ fn out_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
 const ZH: &[(&str, &str)] = &[("LANG", "zh_CN.UTF-8")];
 const ZH_80: &[(&str, &str)] = &[("LANG", "zh_CN.UTF-8"), ("COLUMNS", "80")];
 const C_80: &[(&str, &str)] = &[("LANG", "C"), ("COLUMNS", "80")];
+const ZH_120: &[(&str, &str)] = &[("LANG", "zh_CN.UTF-8"), ("COLUMNS", "120")];
+const C_120: &[(&str, &str)] = &[("LANG", "C"), ("COLUMNS", "120")];
 
 /// A report text with a colour escape, a terminal-title escape ending in
 /// BEL, and a newline: each would act on a terminal if printed raw.
@@ -203,7 +205,7 @@ fn errors_are_one_chinese_line_under_a_chinese_locale() {
 }
 
 #[test]
-fn report_list_and_status_fit_80_columns_in_both_languages() {
+fn report_list_and_status_fit_80_and_120_columns_in_both_languages() {
     let tmp = tempfile::tempdir().unwrap();
     let d = community(tmp.path());
     submit(
@@ -213,11 +215,11 @@ fn report_list_and_status_fit_80_columns_in_both_languages() {
     );
     submit(&d, "fire_lane_blocked", &"消防通道被杂物堵住".repeat(8));
     submit(&d, "other", HOSTILE_TEXT);
-    for env in [ZH_80, C_80] {
+    for (env, columns) in [(ZH_80, 80), (C_80, 80), (ZH_120, 120), (C_120, 120)] {
         for args in [&["report", "list"][..], &["status"][..]] {
             let out = out_with(&d, env, args);
             assert!(out.lines().count() > 3, "{out}");
-            assert_fits(&out, 80);
+            assert_fits(&out, columns);
             assert_nothing_raw(&out);
         }
     }
@@ -332,7 +334,6 @@ fn blob_get_writes_the_bytes_into_a_pipe() {
         .unwrap()
         .to_owned();
     // Tests run without a terminal: stdout is a pipe, so the bytes flow.
-    // The refusal on a terminal is unit-tested in cli/src/terminal.rs.
     let out = run_with(&d, &[], &["blob", "get", &hash]);
     assert!(
         out.status.success(),
@@ -340,6 +341,23 @@ fn blob_get_writes_the_bytes_into_a_pipe() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(out.stdout, bytes);
+
+    // On a terminal (a pseudo-terminal here) it refuses, and names the fix.
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_yizhan"));
+    english(&mut cmd)
+        .arg("--data-dir")
+        .arg(&d)
+        .args(["blob", "get", &hash])
+        .stdout(std::process::Stdio::from(pty.slave));
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stdout is a terminal; give --out FILE"),
+        "{err}"
+    );
+    drop(pty.master);
 }
 
 #[test]
