@@ -297,12 +297,16 @@ fn print_statement(s: &StatementView, out: &Output) -> anyhow::Result<()> {
     if out.json {
         return print_json(s);
     }
-    println!(
-        "statement of {} at {} for {}: balance {}",
-        s.member, s.place, s.year, s.balance
-    );
+    let args = [
+        ("member", s.member.to_string()),
+        ("place", s.place.to_string()),
+        ("year", s.year.to_string()),
+        ("balance", s.balance.to_string()),
+        ("carried", s.carried.to_string()),
+    ];
+    println!("{}", crate::i18n::tr_args("points.statement", &args));
     if s.carried != 0 {
-        println!("  carried forward from earlier years: {}", s.carried);
+        println!("{}", crate::i18n::tr_args("points.carried", &args));
     }
     if !s.entries.is_empty() {
         let rows: Vec<(&Entry, Option<i64>)> = s

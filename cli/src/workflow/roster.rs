@@ -12,6 +12,8 @@ use node::workflow::{
     MemberApplication, MemberChanges, MemberView, RosterRequest, WorkflowRequest, WorkflowResponse,
 };
 
+use crate::i18n::tr_args;
+
 use super::{call, date, member, named, place, unexpected};
 use crate::output::{Output, local, print_json, table};
 
@@ -206,23 +208,26 @@ pub fn run(dir: &Path, cmd: RosterCommand, out: &Output) -> anyhow::Result<()> {
 /// The one line a write prints, made from the member after it.
 type Summary = fn(&MemberView) -> String;
 
+/// What the roster's one-line summaries name of a member.
+fn who(m: &MemberView) -> [(&'static str, String); 4] {
+    [
+        ("id", m.member.id.to_string()),
+        ("name", m.member.display_name.clone()),
+        ("place", m.place.to_string()),
+        (
+            "status",
+            crate::i18n::named("member_status", m.member.status.as_str()),
+        ),
+    ]
+}
+
 fn summary(req: &RosterRequest) -> Option<Summary> {
     Some(match req {
-        RosterRequest::Edit { .. } => |m| {
-            format!(
-                "corrected the record of {} ({}); `yizhan roster show {}` shows it",
-                m.member.id, m.member.display_name, m.member.id
-            )
-        },
-        RosterRequest::Add { .. } => |m| {
-            format!(
-                "added {} ({}) to the roster of {} as applied; `yizhan roster approve {}` makes them active",
-                m.member.id, m.member.display_name, m.place, m.member.id
-            )
-        },
+        RosterRequest::Edit { .. } => |m| tr_args("roster.corrected", &who(m)),
+        RosterRequest::Add { .. } => |m| tr_args("roster.added", &who(m)),
         RosterRequest::SetStatus { .. } => |m| match m.member.status {
-            MemberStatus::Left => format!("{} has left the roster", m.member.id),
-            status => format!("{} is now {status}", m.member.id),
+            MemberStatus::Left => tr_args("roster.left", &who(m)),
+            _ => tr_args("roster.now", &who(m)),
         },
         RosterRequest::Certify { .. } => |m| match &m.member.certificate {
             Some(c) => format!(

@@ -179,9 +179,16 @@ pub fn run_task(dir: &Path, cmd: TaskCommand, out: &Output) -> anyhow::Result<()
             if out.json {
                 return print_json(&serde_json::json!({ "task": task, "entry": entry }));
             }
+            let args = [
+                ("task", task.task.id.to_string()),
+                ("title", task.task.title.clone()),
+                ("points", entry.amount.to_string()),
+                ("member", entry.member.to_string()),
+                ("entry", entry.id.to_string()),
+            ];
             println!(
-                "signed off task {} ({}); {} points to {} in entry {}",
-                task.task.id, task.task.title, entry.amount, entry.member, entry.id
+                "{}",
+                crate::table::printable(&crate::i18n::tr_args("task.signed_off", &args))
             );
             Ok(())
         }
