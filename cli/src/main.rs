@@ -12,6 +12,7 @@ mod backup;
 mod case_view;
 mod demo;
 mod error_out;
+mod help_zh;
 mod i18n;
 mod ops;
 mod output;
@@ -27,16 +28,23 @@ mod workflow;
 use std::process::ExitCode;
 
 use args::{BlobCommand, Cli, Command, ConfigCommand, DocCommand, NodeCommand, SyncCommand};
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use node::admin::{Request, Response, dispatch};
 use node::{Node, Role};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    // The environment's language first, so even a malformed command line
-    // is answered in it; `--lang` overrides once the line parses.
-    i18n::set(i18n::Lang::from_env(|k| std::env::var(k).ok()));
-    let cli = match Cli::try_parse() {
+    // The language first, so that even a malformed command line and
+    // `--help` are answered in it.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    i18n::set(
+        help_zh::lang_flag(&argv)
+            .unwrap_or_else(|| i18n::Lang::from_env(|k| std::env::var(k).ok())),
+    );
+    let parsed = help_zh::localise(Cli::command())
+        .try_get_matches_from(&argv)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;

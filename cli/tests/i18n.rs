@@ -378,3 +378,22 @@ fn a_running_node_s_refusal_keeps_its_code_and_reads_in_chinese() {
     assert!(err.starts_with("错误："), "{err}");
     node.stop();
 }
+
+#[test]
+fn help_reads_in_chinese_under_a_chinese_locale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("none");
+    let zh = out_with(&d, ZH, &["--help"]);
+    for label in ["用法", "命令", "选项", "事件报告", "节点的数据目录"] {
+        assert!(zh.contains(label), "{label} missing: {zh}");
+    }
+    let list = out_with(
+        &d,
+        &[("LANG", "C")],
+        &["--lang", "zh", "report", "list", "--help"],
+    );
+    assert!(list.contains("只列出已超期的未办结案件"), "{list}");
+    let en = out_with(&d, &[("LANG", "C")], &["--help"]);
+    assert!(en.contains("Usage:") && en.contains("Commands:"), "{en}");
+    assert!(!en.contains("用法"), "{en}");
+}
