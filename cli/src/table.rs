@@ -70,6 +70,12 @@ pub fn render(t: &Table, term: &Terminal) -> String {
 /// are looked up as `header.<text>` (`cli/locales/headers.yml`), so a
 /// command's table needs no change to read in Chinese.
 fn header(text: &str) -> String {
+    label(text)
+}
+
+/// A row label of a key-value table (`roster show`, `task show`), by its
+/// English text, in the language in force; the same texts as headers.
+pub fn label(text: &str) -> String {
     match crate::i18n::current() {
         crate::i18n::Lang::En => text.to_owned(),
         lang => crate::i18n::lookup(lang, &format!("header.{text}"))

@@ -14,6 +14,8 @@ use node::workflow::{
 
 use crate::i18n::tr_args;
 
+use crate::table::label;
+
 use super::{call, date, member, named, place, unexpected};
 use crate::output::{Output, local, print_json, table};
 
@@ -387,31 +389,41 @@ fn print_member(m: &MemberView, out: &Output) -> anyhow::Result<()> {
     }
     let x = &m.member;
     let mut t = table(&["member", &x.id.to_string()]);
-    t.add_row(vec!["community".to_owned(), m.place.to_string()]);
-    t.add_row(vec!["display name".to_owned(), x.display_name.clone()]);
+    t.add_row(vec![label("community"), m.place.to_string()]);
+    t.add_row(vec![label("display name"), x.display_name.clone()]);
     if let Some(p) = &m.private {
-        t.add_row(vec!["name".to_owned(), p.real_name.clone()]);
-        t.add_row(vec!["phone".to_owned(), p.phone.clone()]);
+        t.add_row(vec![label("name"), p.real_name.clone()]);
+        t.add_row(vec![label("phone"), p.phone.clone()]);
         if let Some(n) = &p.id_number {
-            t.add_row(vec!["ID number".to_owned(), n.clone()]);
+            t.add_row(vec![label("ID number"), n.clone()]);
         }
     }
-    t.add_row(vec!["kind".to_owned(), x.kind.to_string()]);
-    t.add_row(vec!["status".to_owned(), x.status.to_string()]);
     t.add_row(vec![
-        "platform".to_owned(),
+        label("kind"),
+        crate::i18n::named("member_kind", x.kind.as_str()),
+    ]);
+    t.add_row(vec![
+        label("status"),
+        crate::i18n::named("member_status", x.status.as_str()),
+    ]);
+    t.add_row(vec![
+        label("platform"),
         x.platform.clone().unwrap_or_else(|| "-".into()),
     ]);
     t.add_row(vec![
-        "grid".to_owned(),
+        label("grid"),
         x.grid.clone().unwrap_or_else(|| "-".into()),
     ]);
-    let roles: Vec<&str> = x.roles.iter().map(|r| r.as_str()).collect();
-    t.add_row(vec!["roles".to_owned(), roles.join(", ")]);
-    t.add_row(vec!["applied".to_owned(), local(x.applied_at)]);
+    let roles: Vec<String> = x
+        .roles
+        .iter()
+        .map(|r| crate::i18n::named("member_role", r.as_str()))
+        .collect();
+    t.add_row(vec![label("roles"), roles.join(", ")]);
+    t.add_row(vec![label("applied"), local(x.applied_at)]);
     if let Some(c) = &x.certificate {
         t.add_row(vec![
-            "certificate".to_owned(),
+            label("certificate"),
             format!("{} issued {} expires {}", c.number, c.issued, c.expires),
         ]);
     }

@@ -11,6 +11,8 @@ use node::workflow::{
     NeedRequest, NeedView, TaskRequest, TaskView, WorkflowRequest, WorkflowResponse,
 };
 
+use crate::table::label;
+
 use super::{call, member, named, place, unexpected};
 use crate::output::{Output, clip, local, print_json, table};
 
@@ -202,27 +204,27 @@ fn print_task(t: &TaskView, out: &Output) -> anyhow::Result<()> {
     }
     let x = &t.task;
     let mut head = table(&["task", &x.id.to_string()]);
-    head.add_row(vec!["title".to_owned(), x.title.clone()]);
+    head.add_row(vec![label("title"), x.title.clone()]);
     if let Some(d) = &x.description {
-        head.add_row(vec!["description".to_owned(), d.clone()]);
+        head.add_row(vec![label("description"), d.clone()]);
     }
-    head.add_row(vec!["community".to_owned(), t.place.to_string()]);
-    head.add_row(vec!["status".to_owned(), t.status.as_str().to_owned()]);
-    head.add_row(vec!["points".to_owned(), x.points.to_string()]);
+    head.add_row(vec![label("community"), t.place.to_string()]);
     head.add_row(vec![
-        "lease".to_owned(),
-        format!("{} minutes", x.lease_minutes),
+        label("status"),
+        crate::i18n::named("task_status", t.status.as_str()),
     ]);
-    head.add_row(vec!["posted".to_owned(), local(x.posted_at)]);
+    head.add_row(vec![label("points"), x.points.to_string()]);
+    head.add_row(vec![label("lease"), format!("{} minutes", x.lease_minutes)]);
+    head.add_row(vec![label("posted"), local(x.posted_at)]);
     if let Some(h) = &t.holder {
         head.add_row(vec![
-            "held by".to_owned(),
+            label("held by"),
             format!("{} until {}", h.member, local(h.expires)),
         ]);
     }
     if let Some(c) = &x.completion {
         head.add_row(vec![
-            "completed".to_owned(),
+            label("completed"),
             format!(
                 "{} by {}{}",
                 local(c.at),
@@ -235,7 +237,7 @@ fn print_task(t: &TaskView, out: &Output) -> anyhow::Result<()> {
         ]);
     }
     if let Some(s) = &x.sign_off {
-        head.add_row(vec!["signed off".to_owned(), local(s.at)]);
+        head.add_row(vec![label("signed off"), local(s.at)]);
     }
     crate::table::print(head);
     if !x.claims.is_empty() {
