@@ -102,7 +102,9 @@ fn node_text(body: &ErrorBody) -> Option<String> {
 fn param(name: &str, value: &str) -> String {
     match name {
         "status" | "role" | "event" | "category" | "field" | "what" => i18n::named(name, value),
-        "level" | "action" => i18n::named(if name == "level" { "role" } else { "event" }, value),
+        // A level is a role's place in the hierarchy; an action is a step.
+        "level" => i18n::role(value),
+        "action" => i18n::event(value),
         _ => value.to_owned(),
     }
 }

@@ -192,6 +192,46 @@ mod tests {
         }
     }
 
+    /// The keys at the top level of a locale file.
+    fn keys(file: &str) -> Vec<&str> {
+        file.lines()
+            .filter(|l| !l.starts_with([' ', '#', '_']) && l.ends_with(':'))
+            .map(|l| l.trim_end_matches(':'))
+            .collect()
+    }
+
+    #[test]
+    fn every_label_and_name_has_both_languages() {
+        for file in [
+            include_str!("../locales/labels.yml"),
+            include_str!("../locales/domain.yml"),
+        ] {
+            let keys = keys(file);
+            assert!(keys.len() > 20);
+            for key in keys {
+                assert!(lookup(Lang::En, key).is_some(), "{key} has no en text");
+                let zh = lookup(Lang::Zh, key).unwrap_or_else(|| panic!("{key}: no zh-CN"));
+                assert_ne!(
+                    Some(&zh),
+                    lookup(Lang::En, key).as_ref(),
+                    "{key}: zh-CN is English"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_error_text_is_chinese_and_has_no_english_copy() {
+        for key in keys(include_str!("../locales/errors.yml")) {
+            let zh = lookup(Lang::Zh, key).unwrap_or_else(|| panic!("{key}: no zh-CN"));
+            assert!(!zh.is_ascii(), "{key}");
+            assert!(
+                lookup(Lang::En, key).is_none(),
+                "{key}: English comes from the node"
+            );
+        }
+    }
+
     #[test]
     fn placeholders_are_filled() {
         assert_eq!(
