@@ -116,6 +116,12 @@ fn status_and_report_list_speak_chinese_under_a_chinese_locale() {
         assert!(roster.contains(label), "{label} missing: {roster}");
     }
 
+    let check = out_with(&d, ZH, &["check"]);
+    assert!(
+        check.contains("已校验") && check.contains("未发现问题"),
+        "{check}"
+    );
+
     // --json stays English and stable under a Chinese locale.
     let j = out_with(&d, ZH, &["--json", "report", "list"]);
     let v: serde_json::Value = serde_json::from_str(&j).unwrap();
