@@ -171,10 +171,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if out.json {
                     println!("{}", serde_json::to_string_pretty(&m)?);
                 } else {
-                    println!(
-                        "joined the federation of {} as {} at {}",
-                        m.federation, m.role, m.place
-                    );
+                    let args = [
+                        ("federation", m.federation.to_string()),
+                        ("role", i18n::role(m.role.as_str())),
+                        ("place", m.place.to_string()),
+                    ];
+                    println!("{}", i18n::tr_args("joined", &args));
                 }
                 Ok(())
             }
