@@ -21,6 +21,10 @@ pub struct Cli {
     /// Only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// The language of labels and messages (zh: 中文) [default: from
+    /// LC_ALL, LC_MESSAGES or LANG]. --json output is English either way.
+    #[arg(long, global = true, value_enum)]
+    pub lang: Option<crate::i18n::Lang>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -72,6 +72,10 @@ pub fn backup(dir: &Path, args: BackupArgs, out: &Output) -> anyhow::Result<()> 
             bar.finish_and_clear();
             bail!("{msg}")
         }
+        Some(Response::Failed(body)) => {
+            bar.finish_and_clear();
+            return Err(node::NodeError::Remote(body).into());
+        }
         Some(other) => {
             bar.finish_and_clear();
             return crate::report::unexpected(other);
@@ -88,22 +92,29 @@ pub fn backup(dir: &Path, args: BackupArgs, out: &Output) -> anyhow::Result<()> 
         return print_json(&summary);
     }
     println!(
-        "backup written to {} and verified: {}",
-        summary.path.display(),
-        describe(&summary)
+        "{}",
+        crate::i18n::tr_args(
+            "backup.written",
+            &[
+                ("path", summary.path.display().to_string()),
+                ("what", describe(&summary)),
+            ],
+        )
     );
     Ok(())
 }
 
 fn describe(s: &BackupSummary) -> String {
-    format!(
-        "{} documents, {} change chunks, {} blobs, {} signatures, {} bytes; carries {}",
-        s.entries("doc_info"),
-        s.entries("doc_changes"),
-        s.entries("blobs"),
-        s.entries("signatures"),
-        s.bytes,
-        s.files.join(" and ")
+    crate::i18n::tr_args(
+        "backup.holds",
+        &[
+            ("documents", s.entries("doc_info").to_string()),
+            ("chunks", s.entries("doc_changes").to_string()),
+            ("blobs", s.entries("blobs").to_string()),
+            ("signatures", s.entries("signatures").to_string()),
+            ("bytes", s.bytes.to_string()),
+            ("files", s.files.join(&crate::i18n::tr("backup.and"))),
+        ],
     )
 }
 

@@ -12,7 +12,8 @@ use crdt_model::PlaceLevel;
 use crdt_model::report::{Attachment, EventKind, ReportEvent};
 use node::api::ReportView;
 
-use crate::output::{Output, clip, local, print_json, table};
+use crate::i18n::{self, tr, tr_args};
+use crate::output::{Output, clip, labelled, local, print_json};
 
 impl Output {
     pub fn report(&self, r: &ReportView) -> anyhow::Result<()> {
@@ -22,66 +23,78 @@ impl Output {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
         let mut row = |k: &str, v: String| {
-            t.add_row(vec![k.to_owned(), v]);
+            t.add_row(vec![tr(k), v]);
         };
-        row("id", r.id.to_string());
-        row("category", r.category.to_string());
-        row("status", r.status.to_string());
-        row("place", r.place.to_string());
-        row("location", format!("{:.6}, {:.6}", r.lat, r.lon));
+        row("list.id", r.id.to_string());
+        row("list.category", i18n::category(r.category.as_str()));
+        row("list.status", i18n::status(r.status.as_str()));
+        row("list.place", r.place.to_string());
+        row("case.location", format!("{:.6}, {:.6}", r.lat, r.lon));
         if let Some(a) = &r.address {
-            row("address", a.clone());
+            row("case.address", a.clone());
         }
         if let Some(g) = &r.grid {
-            row("grid", g.clone());
+            row("case.grid", g.clone());
         }
-        row("text", r.text.clone());
+        row("list.text", r.text.clone());
         if let Some(m) = &r.reporter {
-            row("reporter", m.to_string());
+            row("case.reporter", m.to_string());
         }
         row(
-            "submitted",
-            format!(
-                "{} by {}",
-                local(r.submitted_at),
-                writer(r, &r.submitted_by, None)
+            "list.submitted",
+            tr_args(
+                "case.at_by",
+                &[
+                    ("at", local(r.submitted_at)),
+                    ("by", writer(r, &r.submitted_by, None)),
+                ],
             ),
         );
         if let Some(h) = &r.state.handler {
-            row("handler", h.clone());
+            row("case.handler", h.clone());
         }
-        let overdue = if r.overdue { " (overdue)" } else { "" };
-        row("due", format!("{}{overdue}", local(r.deadline)));
+        let overdue = if r.overdue {
+            tr("case.overdue")
+        } else {
+            String::new()
+        };
+        row("list.due", format!("{}{overdue}", local(r.deadline)));
         if r.state.confirmations > 0 {
-            row("confirmations", r.state.confirmations.to_string());
+            row("case.confirmations", r.state.confirmations.to_string());
         }
         for a in &r.attachments {
             row(a.kind.as_str(), attachment(a));
         }
-        println!("{t}");
-        let mut e = table(&["time", "event", "by", "details", "note"]);
+        crate::table::print(t);
+        let mut e = labelled(&[
+            "case.time",
+            "case.event",
+            "case.by",
+            "case.details",
+            "case.note",
+        ]);
         e.add_row(vec![
             local(r.submitted_at),
-            "submitted".to_owned(),
+            tr("case.submitted_event"),
             writer(r, &r.submitted_by, None),
             submitted_details(r),
             String::new(),
         ]);
         for ev in &r.events {
             let skipped = if r.state.skipped.contains(&ev.id) {
-                " (skipped)"
+                tr("case.skipped")
             } else {
-                ""
+                String::new()
             };
             e.add_row(vec![
                 local(ev.at),
-                format!("{}{skipped}", ev.kind.name()),
+                format!("{}{skipped}", i18n::event(ev.kind.name())),
                 writer(r, &ev.by, Some(ev.by_level)),
                 details(ev),
                 ev.note.clone().unwrap_or_default(),
             ]);
         }
-        println!("{e}");
+        crate::table::print(e);
         Ok(())
     }
 }
@@ -90,14 +103,12 @@ impl Output {
 /// otherwise its clipped peer id with the level the event claims.
 fn writer(r: &ReportView, peer: &str, level: Option<PlaceLevel>) -> String {
     match r.authors.get(peer) {
-        Some(a) => format!("{} ({})", a.place, a.role.as_str()),
+        Some(a) => format!("{} ({})", a.place, i18n::role(a.role.as_str())),
         None => {
-            let level = level.map(|l| format!(" ({l:?})").to_lowercase());
-            format!(
-                "unknown node {}{}",
-                clip(peer, 16),
-                level.unwrap_or_default()
-            )
+            let level = level
+                .map(|l| format!(" ({})", i18n::role(&format!("{l:?}").to_lowercase())))
+                .unwrap_or_default();
+            tr_args("case.unknown_node", &[("peer", clip(peer, 16))]) + &level
         }
     }
 }

@@ -3,12 +3,19 @@
 //! Exit codes: 0 success; 1 the operation failed (the one-line message says
 //! why); 2 the command line was malformed.
 
+// Every string people read, in English and Chinese (`cli/locales/`;
+// docs/localisation.md says how to add one).
+rust_i18n::i18n!("locales", fallback = "en");
+
 mod access;
 mod args;
 mod backup;
 mod case_view;
 mod certificate;
 mod demo;
+mod error_out;
+mod help_zh;
+mod i18n;
 mod ops;
 mod output;
 mod privacy;
@@ -16,19 +23,31 @@ mod qr;
 mod rebuild;
 mod report;
 mod start;
+mod table;
+mod terminal;
 mod watch;
 mod workflow;
 
 use std::process::ExitCode;
 
 use args::{BlobCommand, Cli, Command, ConfigCommand, DocCommand, NodeCommand, SyncCommand};
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use node::admin::{Request, Response, dispatch};
 use node::{Node, Role};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // The language first, so that even a malformed command line and
+    // `--help` are answered in it.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    i18n::set(
+        help_zh::lang_flag(&argv)
+            .unwrap_or_else(|| i18n::Lang::from_env(|k| std::env::var(k).ok())),
+    );
+    let parsed = help_zh::localise(Cli::command())
+        .try_get_matches_from(&argv)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -43,7 +62,13 @@ fn main() -> ExitCode {
             }
             // One line: clap's first line names the argument and the problem.
             let text = e.render().to_string();
-            eprintln!("{}", text.lines().next().unwrap_or("error: bad arguments"));
+            let line = text.lines().next().unwrap_or("error: bad arguments");
+            if std::env::args_os().any(|a| a == "--json") {
+                let message = line.strip_prefix("error: ").unwrap_or(line);
+                eprintln!("{}", error_out::json_line("usage", message));
+            } else {
+                eprintln!("{line}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -56,12 +81,15 @@ fn main() -> ExitCode {
     ) {
         sigpipe::reset();
     }
+    if let Some(lang) = cli.lang {
+        i18n::set(lang);
+    }
     install_tracing(&cli);
+    let json = cli.json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("error: {}", chain.join(": "));
+            error_out::print(&e, json);
             ExitCode::from(1)
         }
     }
@@ -106,7 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // A district founds its federation at init: say so, rather than
             // send its operator looking for a token it will never need.
             status.membership = node.membership(chrono::Utc::now())?;
-            out.status(&status, "initialised")
+            out.status(&status, "show.initialised")
         }
         Command::Status => match dispatch(&dir, Request::Status)? {
             Response::Status(s) => out.status(&s, ""),
@@ -157,10 +185,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if out.json {
                     println!("{}", serde_json::to_string_pretty(&m)?);
                 } else {
-                    println!(
-                        "joined the federation of {} as {} at {}",
-                        m.federation, m.role, m.place
-                    );
+                    let args = [
+                        ("federation", m.federation.to_string()),
+                        ("role", i18n::role(m.role.as_str())),
+                        ("place", m.place.to_string()),
+                    ];
+                    println!("{}", i18n::tr_args("joined", &args));
                 }
                 Ok(())
             }
@@ -197,6 +227,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
                         None => {
                             use std::io::Write as _;
+                            if !terminal::Terminal::detect().may_write_binary() {
+                                return Err(error_out::Refusal {
+                                    code: "binary_to_terminal",
+                                    key: "blob.refuse_terminal",
+                                    args: vec![("hash", hash.to_string())],
+                                }
+                                .into());
+                            }
                             std::io::stdout().write_all(&bytes)?;
                         }
                     }
@@ -215,7 +253,7 @@ fn done(out: &output::Output, response: Response) -> anyhow::Result<()> {
             if out.json {
                 println!("{}", serde_json::json!({ "done": msg }));
             } else {
-                println!("{msg}");
+                println!("{}", table::printable(&msg));
             }
             Ok(())
         }

@@ -13,8 +13,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::args::{Cli, StartArgs};
+use crate::i18n::{tr, tr_args};
 use crate::output::{Output, print_json, table};
 use crate::report::unexpected;
+use crate::table::printable;
 
 /// The logging flags given, for `config show`.
 pub struct LogFlags {
@@ -45,34 +47,43 @@ pub fn check(dir: &Path, deep: bool, out: &Output) -> anyhow::Result<()> {
 
 fn print_check(r: &CheckReport) {
     if r.running {
-        println!("the node is running: checked through it, over a read-only view of its store");
+        println!("{}", tr("check.running"));
     }
     if r.unverified {
-        println!(
-            "the store failed verification; what follows was read from it unverified, to name what the damage reached"
-        );
+        println!("{}", tr("check.unverified"));
     }
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let count = |n: usize, one: &str, many: &str| {
+        tr_args(if n == 1 { one } else { many }, &[("n", n.to_string())])
+    };
     let changes = if r.deep {
-        format!(", {}", plural(r.changes, "change", "changes"))
+        format!(", {}", count(r.changes, "check.change", "check.changes"))
     } else {
         String::new()
     };
     println!(
-        "checked {}{changes}, {}",
-        plural(r.documents, "document", "documents"),
-        plural(r.blobs, "blob", "blobs")
+        "{}",
+        tr_args(
+            "check.checked",
+            &[
+                (
+                    "documents",
+                    count(r.documents, "check.document", "check.documents")
+                ),
+                ("changes", changes),
+                ("blobs", count(r.blobs, "check.blob", "check.blobs")),
+            ],
+        )
     );
     for p in &r.problems {
-        println!("problem: {p}");
+        println!(
+            "{}",
+            tr_args("check.problem", &[("problem", printable(&p.to_string()))])
+        );
     }
     if r.problems.is_empty() {
-        println!("no problems found");
+        println!("{}", tr("empty.problems"));
         if !r.deep {
-            println!(
-                "(change signatures and authors were not checked; `yizhan check --deep` checks them too)"
-            );
+            println!("{}", tr("check.not_deep"));
         }
     }
 }
@@ -274,7 +285,7 @@ pub fn config_show(
         };
         t.add_row(vec![s.key.to_owned(), value, s.source.as_str().to_owned()]);
     }
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }
 

@@ -6,6 +6,8 @@ use node::admin::{PeerRow, SyncRow};
 use node::api::{DocumentRow, NodeStatus, ReportView, Submitted};
 use serde::Serialize;
 
+use crate::i18n::{self, tr, tr_args, yes_no};
+
 pub struct Output {
     pub json: bool,
 }
@@ -15,21 +17,22 @@ pub(crate) fn local(t: DateTime<Utc>) -> String {
 }
 
 /// How long ago `t` was, in the largest whole unit: "40 s ago", "3 min
-/// ago", "5 h ago", "2 days ago".
+/// ago", "5 h ago", "2 days ago" (or 40 秒前 ... in Chinese).
 pub(crate) fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let s = (now - t).num_seconds().max(0);
-    match s {
-        0..60 => format!("{s} s ago"),
-        60..3_600 => format!("{} min ago", s / 60),
-        3_600..86_400 => format!("{} h ago", s / 3_600),
-        _ => format!("{} days ago", s / 86_400),
-    }
+    let (key, n) = match s {
+        0..60 => ("ago.seconds", s),
+        60..3_600 => ("ago.minutes", s / 60),
+        3_600..86_400 => ("ago.hours", s / 3_600),
+        _ => ("ago.days", s / 86_400),
+    };
+    tr_args(key, &[("n", n.to_string())])
 }
 
 /// A peer as people know it: its place and role, else its clipped id.
 fn peer_name(place: &Option<String>, role: &Option<String>, peer_id: &str) -> String {
     match (place, role) {
-        (Some(p), Some(r)) => format!("{p} ({r})"),
+        (Some(p), Some(r)) => format!("{p} ({})", i18n::role(r)),
         (Some(p), None) => p.clone(),
         _ => clip(peer_id, 16),
     }
@@ -44,6 +47,14 @@ pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_header(header.to_vec());
+    t
+}
+
+/// [`table`] with each header a label key, in the language in force.
+pub(crate) fn labelled(keys: &[&str]) -> Table {
+    let header: Vec<String> = keys.iter().map(|k| tr(k)).collect();
+    let mut t = Table::new();
+    t.set_header(header);
     t
 }
 
@@ -63,65 +74,65 @@ impl Output {
             return print_json(s);
         }
         if !headline.is_empty() {
-            println!("{headline}");
+            println!("{}", tr(headline));
         }
         let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED);
-        t.add_row(vec!["peer id", &s.peer_id]);
-        t.add_row(vec!["role", s.role.as_str()]);
-        t.add_row(vec!["place", s.place.as_str()]);
-        t.add_row(vec!["name", s.name.as_deref().unwrap_or("-")]);
-        t.add_row(vec!["data dir", &s.data_dir.display().to_string()]);
-        t.add_row(vec!["documents", &s.documents.to_string()]);
-        t.add_row(vec!["blobs", &s.blobs.to_string()]);
-        t.add_row(vec!["schema", &s.schema_version.to_string()]);
-        t.add_row(vec!["running", if s.running { "yes" } else { "no" }]);
-        match &s.membership {
-            Some(m) if m.root == s.peer_id => {
-                t.add_row(vec![
-                    "federation".to_owned(),
-                    format!(
-                        "{}: this node is its root; admit the streets with `yizhan admit PEER_ID --role street --place PLACE --may-admit`",
-                        m.federation
+        let mut row = |key: &str, value: String| {
+            t.add_row(vec![tr(key), value]);
+        };
+        row("show.peer_id", s.peer_id.clone());
+        row("show.role", i18n::role(s.role.as_str()));
+        row("show.place", s.place.to_string());
+        row("show.name", s.name.clone().unwrap_or_else(|| "-".into()));
+        row("show.data_dir", s.data_dir.display().to_string());
+        row("show.documents", s.documents.to_string());
+        row("show.blobs", s.blobs.to_string());
+        row("show.schema", s.schema_version.to_string());
+        row("show.running", yes_no(s.running));
+        let federation = match &s.membership {
+            Some(m) if m.root == s.peer_id => tr_args(
+                "show.federation_root",
+                &[("federation", m.federation.to_string())],
+            ),
+            Some(m) => tr_args(
+                "show.federation_member",
+                &[
+                    ("federation", m.federation.to_string()),
+                    ("root", m.root.to_string()),
+                    (
+                        "admits",
+                        if m.may_admit {
+                            tr("show.may_admit")
+                        } else {
+                            String::new()
+                        },
                     ),
-                ]);
-            }
-            Some(m) => {
-                let admits = if m.may_admit { ", may admit" } else { "" };
-                t.add_row(vec![
-                    "federation".to_owned(),
-                    format!("{} (root {}){admits}", m.federation, m.root),
-                ]);
-            }
-            None => {
-                t.add_row(vec![
-                    "federation".to_owned(),
-                    "none: run `yizhan join TOKEN`".to_owned(),
-                ]);
-            }
-        }
+                ],
+            ),
+            None => tr("show.federation_none"),
+        };
+        row("show.federation", federation);
         for a in &s.listen {
-            t.add_row(vec!["listening", a]);
+            row("show.listening", a.clone());
         }
         for p in &s.peers {
-            t.add_row(vec!["connected", p]);
+            row("show.connected", p.clone());
         }
         if let Some(sync) = &s.sync {
             // What an operator watching a refill (`rebuild --no-wait`) waits for.
-            t.add_row(vec![
-                "peers in step".to_owned(),
-                format!(
-                    "{} of {} admitted",
-                    sync.peers_in_step.len(),
-                    sync.peers_admitted.len()
+            row(
+                "show.peers_in_step",
+                tr_args(
+                    "show.peers_in_step_value",
+                    &[
+                        ("in_step", sync.peers_in_step.len().to_string()),
+                        ("admitted", sync.peers_admitted.len().to_string()),
+                    ],
                 ),
-            ]);
-            t.add_row(vec![
-                "blobs wanted".to_owned(),
-                sync.blobs_wanted.to_string(),
-            ]);
+            );
+            row("show.blobs_wanted", sync.blobs_wanted.to_string());
         }
-        println!("{t}");
+        crate::table::print(t);
         Ok(())
     }
 
@@ -129,7 +140,12 @@ impl Output {
         if self.json {
             return print_json(rows);
         }
-        let mut t = table(&["document", "heads", "snapshot bytes", "change bytes"]);
+        let mut t = labelled(&[
+            "docs.document",
+            "docs.heads",
+            "docs.snapshot_bytes",
+            "docs.change_bytes",
+        ]);
         for r in rows {
             let heads: Vec<String> = r.heads.iter().map(|h| clip(h, 9)).collect();
             t.add_row(vec![
@@ -139,7 +155,7 @@ impl Output {
                 r.changes_bytes.to_string(),
             ]);
         }
-        println!("{t}");
+        crate::table::print(t);
         Ok(())
     }
 
@@ -148,20 +164,26 @@ impl Output {
             return print_json(rows);
         }
         if rows.is_empty() {
-            println!("no known peers");
+            println!("{}", tr("peers.none"));
             return Ok(());
         }
         let now = Utc::now();
-        let mut t = table(&["peer", "id", "connected", "last seen", "addresses"]);
+        let mut t = labelled(&[
+            "peers.peer",
+            "peers.id",
+            "peers.connected",
+            "peers.last_seen",
+            "peers.addresses",
+        ]);
         for r in rows {
             t.add_row(vec![
                 peer_name(&r.place, &r.role, &r.peer_id),
                 clip(&r.peer_id, 16),
-                if r.connected { "yes" } else { "no" }.to_owned(),
+                yes_no(r.connected),
                 r.last_seen
                     .map(|t| {
                         if r.connected {
-                            "now".into()
+                            tr("peers.now")
                         } else {
                             ago(t, now)
                         }
@@ -170,7 +192,7 @@ impl Output {
                 r.addresses.join(" "),
             ]);
         }
-        println!("{t}");
+        crate::table::print(t);
         Ok(())
     }
 
@@ -179,23 +201,29 @@ impl Output {
             return print_json(rows);
         }
         if rows.is_empty() {
-            println!("no document has synced with a peer yet");
+            println!("{}", tr("sync.none"));
             return Ok(());
         }
         let now = Utc::now();
-        let mut t = table(&["peer", "document", "in sync", "last synced", "problem"]);
+        let mut t = labelled(&[
+            "peers.peer",
+            "sync.document",
+            "sync.in_sync",
+            "sync.last_synced",
+            "sync.problem",
+        ]);
         for r in rows {
             t.add_row(vec![
                 peer_name(&r.place, &r.role, &r.peer_id),
                 r.doc.clone(),
-                if r.in_sync { "yes" } else { "no" }.to_owned(),
+                yes_no(r.in_sync),
                 r.last_synced
                     .map(|t| format!("{} ({})", local(t), ago(t, now)))
-                    .unwrap_or_else(|| "never".into()),
+                    .unwrap_or_else(|| tr("sync.never")),
                 r.problem.clone().unwrap_or_default(),
             ]);
         }
-        println!("{t}");
+        crate::table::print(t);
         Ok(())
     }
 
@@ -204,14 +232,23 @@ impl Output {
             return print_json(s);
         }
         println!(
-            "recorded report {} ({}), due {}",
-            s.report.id,
-            s.report.category,
-            local(s.report.deadline)
+            "{}",
+            tr_args(
+                "submitted.recorded",
+                &[
+                    ("id", s.report.id.to_string()),
+                    ("category", i18n::category(s.report.category.as_str())),
+                    ("due", local(s.report.deadline)),
+                ],
+            )
         );
         for (id, d) in &s.nearby {
             println!(
-                "  open report {id} of the same category is {d:.0} m away: is it the same hazard?"
+                "{}",
+                tr_args(
+                    "submitted.nearby",
+                    &[("id", id.to_string()), ("metres", format!("{d:.0}"))],
+                )
             );
         }
         Ok(())
@@ -222,35 +259,35 @@ impl Output {
             return print_json(reports);
         }
         if reports.is_empty() {
-            println!("no reports");
+            println!("{}", tr("list.none"));
             return Ok(());
         }
-        let mut t = table(&[
-            "id",
-            "category",
-            "status",
-            "place",
-            "submitted",
-            "due",
-            "text",
+        let mut t = labelled(&[
+            "list.id",
+            "list.category",
+            "list.status",
+            "list.place",
+            "list.submitted",
+            "list.due",
+            "list.text",
         ]);
         for r in reports {
             let due = if r.overdue {
-                format!("{} OVERDUE", local(r.deadline))
+                format!("{} {}", local(r.deadline), tr("list.overdue"))
             } else {
                 local(r.deadline)
             };
             t.add_row(vec![
                 r.id.to_string(),
-                r.category.to_string(),
-                r.status.to_string(),
+                i18n::category(r.category.as_str()),
+                i18n::status(r.status.as_str()),
                 r.place.to_string(),
                 local(r.submitted_at),
                 due,
-                clip(&r.text, 30),
+                clip(&crate::table::printable(&r.text), 30),
             ]);
         }
-        println!("{t}");
+        crate::table::print(t);
         Ok(())
     }
 }

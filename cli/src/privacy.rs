@@ -79,7 +79,7 @@ fn print_report(r: &PurgeReport) {
                 local(m.left_at),
             ]);
         }
-        println!("{t}");
+        crate::table::print(t);
     }
     if let (Some(before), Some(after)) = (r.store_bytes_before, r.store_bytes_after) {
         println!(

@@ -12,6 +12,7 @@ use node::admin::{Request, Response, dispatch};
 use node::api::{ReportContent, ReportFilter, ReportSubmission, ReportView};
 use node::workflow::{ReportAction, ReportRequest, WorkflowRequest, WorkflowResponse};
 
+use crate::i18n::{self, tr, tr_args};
 use crate::output::{Output, local, print_json};
 use crate::workflow::{call, datetime, named};
 use clap::{Args, Subcommand};
@@ -108,28 +109,34 @@ fn stepped(r: &ReportView, verb: &str, out: &Output) -> anyhow::Result<()> {
         return print_json(r);
     }
     let holder = match r.state.level {
-        crdt_model::PlaceLevel::Street => ", with the street",
-        _ => "",
+        crdt_model::PlaceLevel::Street => tr("step.with_street"),
+        _ => String::new(),
     };
     let handler = r
         .state
         .handler
         .as_deref()
-        .map(|h| format!(", handler {h}"))
+        .map(|h| tr_args("step.handler", &[("handler", h.to_owned())]))
         .unwrap_or_default();
     let due = if r.status.is_open() {
-        format!(
-            ", due {}{}",
-            local(r.deadline),
-            if r.overdue { " (overdue)" } else { "" }
-        )
+        let overdue = if r.overdue {
+            tr("case.overdue")
+        } else {
+            String::new()
+        };
+        tr_args("step.due", &[("due", local(r.deadline))]) + &overdue
     } else {
         String::new()
     };
-    println!(
-        "report {}: {verb} recorded; now {}{holder}{handler}{due}",
-        r.id, r.status
+    let line = tr_args(
+        "step.recorded",
+        &[
+            ("id", r.id.to_string()),
+            ("step", i18n::event(verb)),
+            ("status", i18n::status(r.status.as_str())),
+        ],
     );
+    println!("{line}{holder}{handler}{due}");
     Ok(())
 }
 

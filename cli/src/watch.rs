@@ -31,6 +31,7 @@ fn poll(dir: &Path, after: Option<u64>) -> anyhow::Result<Poll> {
     match call_running(dir, &call) {
         Ok(Some(Response::Watch(page))) => Ok(Poll::Page(*page)),
         Ok(Some(Response::Error(msg))) => bail!("{msg}"),
+        Ok(Some(Response::Failed(body))) => Err(node::NodeError::Remote(body).into()),
         Ok(Some(other)) => crate::report::unexpected(other),
         Ok(None) => Ok(Poll::Stopped),
         // The node closed the connection while stopping.
@@ -131,7 +132,7 @@ fn print_event(e: &CaseEvent, out: &Output) -> anyhow::Result<()> {
             e.report_id,
             e.status.as_str(),
             local(e.deadline),
-            clip(&e.text, 60)
+            clip(&crate::table::printable(&e.text), 60)
         )?;
     }
     // Each case as it comes, also through a pipe.

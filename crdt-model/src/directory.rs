@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ModelError, SchemaError, ValidationError};
 use crate::geo::LatLon;
 use crate::ids::{MerchantId, StationId};
-use crate::report::check_text;
+use crate::report::{check_line, check_text};
 use crate::schema::{MapRef, MapWriter, child_map, entity_ids, entity_obj, has_entity};
 
 named!(
@@ -113,10 +113,10 @@ pub fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), ValidationError> {
 
 /// Adds a station.
 pub fn add_station<T: Transactable + ReadDoc>(doc: &mut T, s: &Station) -> Result<(), ModelError> {
-    check_text("station name", &s.name, 100, false)?;
+    check_line("station name", &s.name, 100, false)?;
     LatLon::new(s.point.lat, s.point.lon)?;
     if let Some(a) = &s.address {
-        check_text("address", a, 200, false)?;
+        check_line("address", a, 200, false)?;
     }
     let k = station_key(&s.id);
     if has_entity(doc, &k) {
@@ -224,12 +224,12 @@ pub fn add_merchant<T: Transactable + ReadDoc>(
     doc: &mut T,
     m: &Merchant,
 ) -> Result<(), ModelError> {
-    check_text("merchant name", &m.name, 100, false)?;
+    check_line("merchant name", &m.name, 100, false)?;
     if let Some(a) = &m.address {
-        check_text("address", a, 200, false)?;
+        check_line("address", a, 200, false)?;
     }
     for (item, price) in &m.rewards {
-        check_text("reward item", item, 100, false)?;
+        check_line("reward item", item, 100, false)?;
         if *price <= 0 {
             return Err(ValidationError::NonPositiveAmount(*price).into());
         }

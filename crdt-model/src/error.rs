@@ -114,6 +114,16 @@ pub enum ValidationError {
         /// Its id.
         id: String,
     },
+    /// A single-line text field holding a control character (a newline,
+    /// an escape sequence): it would break the lines and tables it is
+    /// shown in, or drive the terminal showing it.
+    #[error(
+        "{field} holds a control character (such as a newline or an escape); write it on one line of plain text"
+    )]
+    ControlCharacter {
+        /// The field.
+        field: &'static str,
+    },
     /// A text field that is empty or too long.
     #[error("{field} {why}")]
     BadText {

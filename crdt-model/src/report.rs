@@ -287,10 +287,10 @@ pub fn validate_new(r: &NewReport) -> Result<(), ValidationError> {
     LatLon::new(r.location.point.lat, r.location.point.lon)?;
     check_text("report text", &r.text, REPORT_TEXT_CHARS_MAX, true)?;
     if let Some(a) = &r.location.address {
-        check_text("address", a, 200, false)?;
+        check_line("address", a, 200, false)?;
     }
     if let Some(g) = &r.location.grid {
-        check_text("grid", g, 40, false)?;
+        check_line("grid", g, 40, false)?;
     }
     if r.attachments.len() > ATTACHMENTS_MAX {
         return Err(ValidationError::BadAttachment(format!(
@@ -335,6 +335,24 @@ pub(crate) fn check_text(
             field,
             why: format!("has {n} characters; at most {max}"),
         });
+    }
+    Ok(())
+}
+
+/// [`check_text`] for a field shown on one line (a name, a phone, an
+/// address): control characters are refused, since they would split the
+/// lines and table rows it is shown in or act on the terminal showing it.
+/// Multi-line texts (a report's text, notes) keep them, and are escaped
+/// where they are shown.
+pub(crate) fn check_line(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    may_be_empty: bool,
+) -> Result<(), ValidationError> {
+    check_text(field, s, max, may_be_empty)?;
+    if s.chars().any(char::is_control) {
+        return Err(ValidationError::ControlCharacter { field });
     }
     Ok(())
 }
@@ -406,7 +424,7 @@ pub fn record_event<T: Transactable + ReadDoc>(
         p.validate()?;
     }
     if let EventKind::Dispatch { to, due } = &ev.kind {
-        check_text("handler", to, 100, false)?;
+        check_line("handler", to, 100, false)?;
         if *due <= ev.at {
             return Err(
                 ValidationError::BadTime("the due time must be after the dispatch".into()).into(),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, SchemaError, ValidationError};
 use crate::ids::{MemberId, TrainingId};
-use crate::report::check_text;
+use crate::report::check_line;
 use crate::schema::{MapRef, MapWriter, child_map, entity_ids, entity_obj, has_entity};
 
 const PREFIX: &str = "member";
@@ -164,13 +164,13 @@ pub fn check_public(
     grid: Option<&str>,
 ) -> Result<(), ValidationError> {
     if let Some(d) = display_name {
-        check_text("display name", d, 60, false)?;
+        check_line("display name", d, 60, false)?;
     }
     if let Some(p) = platform {
-        check_text("platform", p, 60, false)?;
+        check_line("platform", p, 60, false)?;
     }
     if let Some(g) = grid {
-        check_text("grid", g, 40, false)?;
+        check_line("grid", g, 40, false)?;
     }
     Ok(())
 }
@@ -340,7 +340,7 @@ pub fn certify<T: Transactable + ReadDoc>(
     id: &MemberId,
     cert: &Certificate,
 ) -> Result<(), ModelError> {
-    check_text("certificate number", &cert.number, 40, false)?;
+    check_line("certificate number", &cert.number, 40, false)?;
     if cert.expires <= cert.issued {
         return Err(ValidationError::BadTime(format!(
             "certificate expires {} on or before its issue date {}",
@@ -373,7 +373,7 @@ pub fn move_grid<T: Transactable + ReadDoc>(
     id: &MemberId,
     grid: &str,
 ) -> Result<(), ModelError> {
-    check_text("grid", grid, 40, false)?;
+    check_line("grid", grid, 40, false)?;
     require(doc, id)?;
     let obj = member_obj(doc, id)?;
     MapWriter::open(doc, obj).str("grid", grid)?;
@@ -416,7 +416,7 @@ pub fn add_training<T: Transactable + ReadDoc>(
     id: &MemberId,
     t: &TrainingRecord,
 ) -> Result<(), ModelError> {
-    check_text("training topic", &t.topic, 100, false)?;
+    check_line("training topic", &t.topic, 100, false)?;
     if !(t.hours > 0.0 && t.hours <= 24.0) {
         return Err(ValidationError::BadText {
             field: "training hours",

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, SchemaError, ValidationError};
 use crate::ids::MemberId;
-use crate::report::check_text;
+use crate::report::check_line;
 use crate::schema::{MapRef, MapWriter, entity_ids, entity_obj};
 
 const PREFIX: &str = "private";
@@ -31,8 +31,8 @@ fn key(id: &MemberId) -> String {
 /// Checks a record as [`put`] will, without a document: an import validates
 /// every row before it writes any.
 pub fn check(r: &PrivateRecord) -> Result<(), ValidationError> {
-    check_text("real name", &r.real_name, 60, false)?;
-    check_text("phone", &r.phone, 30, false)?;
+    check_line("real name", &r.real_name, 60, false)?;
+    check_line("phone", &r.phone, 30, false)?;
     if !r
         .phone
         .bytes()
@@ -47,7 +47,7 @@ pub fn check(r: &PrivateRecord) -> Result<(), ValidationError> {
         });
     }
     if let Some(n) = &r.id_number {
-        check_text("ID number", n, 30, false)?;
+        check_line("ID number", n, 30, false)?;
     }
     Ok(())
 }

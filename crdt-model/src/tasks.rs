@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, SchemaError, ValidationError};
 use crate::ids::{ClaimId, MemberId, NeedId, TaskId};
-use crate::report::check_text;
+use crate::report::{check_line, check_text};
 use crate::roster::{Member, MemberStatus};
 use crate::schema::{MapRef, MapWriter, child_map, entity_ids, entity_obj, has_entity};
 
@@ -176,7 +176,7 @@ fn task_key(id: &TaskId) -> String {
 
 /// Posts a task.
 pub fn post<T: Transactable + ReadDoc>(doc: &mut T, t: &NewTask) -> Result<(), ModelError> {
-    check_text("task title", &t.title, 120, false)?;
+    check_line("task title", &t.title, 120, false)?;
     if let Some(d) = &t.description {
         check_text("task description", d, 2000, true)?;
     }

@@ -268,6 +268,8 @@ pub enum Response {
     Done(String),
     /// The request failed; the message is for the operator.
     Error(String),
+    /// The request failed, with a stable code ([`crate::error_code`]).
+    Failed(crate::error_code::ErrorBody),
 }
 
 /// A request as it travels over the admin socket: write requests carry an
@@ -469,6 +471,7 @@ pub fn dispatch(dir: &Path, req: Request) -> Result<Response, NodeError> {
     if let Some(resp) = running {
         return match resp {
             Response::Error(msg) => Err(NodeError::Admin(msg)),
+            Response::Failed(body) => Err(NodeError::Remote(body)),
             other => Ok(other),
         };
     }

@@ -149,6 +149,7 @@ pub fn check_dir(dir: &Path, deep: bool) -> Result<CheckReport, NodeError> {
                 Ok(*report)
             }
             Response::Error(msg) => Err(NodeError::Admin(msg)),
+            Response::Failed(body) => Err(NodeError::Remote(body)),
             other => Err(NodeError::Internal(format!(
                 "the running node answered a check with {other:?}"
             ))),

@@ -58,7 +58,9 @@ pub enum NodeError {
     #[error("report {0} is not held on this node; `yizhan report list` shows the reports it holds")]
     UnknownReport(String),
     /// No blob with this hash is held here.
-    #[error("blob {0} is not held on this node; a running node fetches a photo or voice note of a report it holds from its peers when asked (start it with `yizhan node start`)")]
+    #[error(
+        "blob {0} is not held on this node; a running node fetches a photo or voice note of a report it holds from its peers when asked (start it with `yizhan node start`)"
+    )]
     UnknownBlob(String),
     /// An admission, token or credential does not hold.
     #[error(transparent)]
@@ -81,6 +83,10 @@ pub enum NodeError {
     /// The running node refused or failed a request; its message.
     #[error("{0}")]
     Admin(String),
+    /// The running node refused or failed a request, with the code and
+    /// parameters it gave ([`crate::error_code`]).
+    #[error("{}", .0.message)]
+    Remote(crate::error_code::ErrorBody),
     /// A bug: an invariant of the node broke.
     #[error("internal error: {0}")]
     Internal(String),

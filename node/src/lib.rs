@@ -20,6 +20,7 @@ pub mod config;
 pub mod daemon;
 mod doc_export;
 pub mod error;
+pub mod error_code;
 pub mod fuzz_targets;
 pub mod http;
 pub mod identity;

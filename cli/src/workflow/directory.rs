@@ -13,7 +13,7 @@ use node::workflow::{
     DirectoryRequest, MerchantView, StationView, WorkflowRequest, WorkflowResponse,
 };
 
-use super::{align_right, call, named, place, unexpected};
+use super::{call, named, place, unexpected};
 use crate::output::{Output, clip, local, print_json, table};
 
 /// `yizhan directory ...`
@@ -183,7 +183,7 @@ fn print_stations(list: &[StationView], out: &Output, one: bool) -> anyhow::Resu
         };
     }
     if list.is_empty() {
-        println!("no stations");
+        println!("{}", crate::i18n::tr("empty.stations"));
         return Ok(());
     }
     let mut t = table(&[
@@ -211,10 +211,10 @@ fn print_stations(list: &[StationView], out: &Output, one: bool) -> anyhow::Resu
             v.place.to_string(),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
     if one {
         for m in &list[0].station.maintenance {
-            println!("  {} {}", local(m.at), m.note);
+            println!("  {} {}", local(m.at), crate::table::printable(&m.note));
         }
     }
     Ok(())
@@ -229,7 +229,7 @@ fn print_merchants(list: &[MerchantView], out: &Output, one: bool) -> anyhow::Re
         };
     }
     if list.is_empty() {
-        println!("no merchants");
+        println!("{}", crate::i18n::tr("empty.merchants"));
         return Ok(());
     }
     let mut t = table(&[
@@ -266,7 +266,6 @@ fn print_merchants(list: &[MerchantView], out: &Output, one: bool) -> anyhow::Re
             t.add_row(vec![id, name, item, price, address, place]);
         }
     }
-    align_right(&mut t, &[3]);
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }

@@ -213,7 +213,12 @@ pub fn run(dir: &Path, a: ExportArgs, out: &Output) -> anyhow::Result<()> {
                     json!({ "file": path, "count": count, "what": what, "bytes": bytes.len() })
                 );
             } else {
-                println!("wrote {count} {what} to {}", path.display());
+                let args = [
+                    ("count", count.to_string()),
+                    ("what", crate::i18n::named("export_what", what)),
+                    ("path", path.display().to_string()),
+                ];
+                println!("{}", crate::i18n::tr_args("export.wrote", &args));
             }
         }
     }

@@ -148,12 +148,3 @@ pub(crate) fn named<T>(
 ) -> anyhow::Result<T> {
     from_name(s).with_context(|| format!("unknown {what} {s:?}; known: {}", names().join(", ")))
 }
-
-/// Right-aligns the numeric columns `cols` of a table.
-pub(crate) fn align_right(t: &mut comfy_table::Table, cols: &[usize]) {
-    for &i in cols {
-        if let Some(c) = t.column_mut(i) {
-            c.set_cell_alignment(comfy_table::CellAlignment::Right);
-        }
-    }
-}

@@ -12,7 +12,7 @@ use node::workflow::{
     AwardRule, BalanceRow, Booked, PointsRequest, StatementView, WorkflowRequest, WorkflowResponse,
 };
 
-use super::{align_right, call, member, place, unexpected};
+use super::{call, member, place, unexpected};
 use crate::output::{Output, clip, local, print_json, table};
 
 /// `yizhan points ...`
@@ -253,7 +253,6 @@ pub(crate) fn entries_table(entries: &[(&Entry, Option<i64>)]) -> comfy_table::T
             reference,
         ]);
     }
-    align_right(&mut t, &[3, 4]);
     t
 }
 
@@ -273,7 +272,7 @@ fn print_booked(b: &Booked, out: &Output) -> anyhow::Result<()> {
             (e, bal)
         })
         .collect();
-    println!("{}", entries_table(&rows));
+    crate::table::print(entries_table(&rows));
     Ok(())
 }
 
@@ -282,7 +281,7 @@ fn print_balances(rows: &[BalanceRow], out: &Output) -> anyhow::Result<()> {
         return print_json(rows);
     }
     if rows.is_empty() {
-        println!("no points recorded");
+        println!("{}", crate::i18n::tr("empty.points"));
         return Ok(());
     }
     let mut t = table(&["member", "display name", "balance", "community"]);
@@ -294,8 +293,7 @@ fn print_balances(rows: &[BalanceRow], out: &Output) -> anyhow::Result<()> {
             r.place.to_string(),
         ]);
     }
-    align_right(&mut t, &[2]);
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }
 
@@ -303,12 +301,16 @@ fn print_statement(s: &StatementView, out: &Output) -> anyhow::Result<()> {
     if out.json {
         return print_json(s);
     }
-    println!(
-        "statement of {} at {} for {}: balance {}",
-        s.member, s.place, s.year, s.balance
-    );
+    let args = [
+        ("member", s.member.to_string()),
+        ("place", s.place.to_string()),
+        ("year", s.year.to_string()),
+        ("balance", s.balance.to_string()),
+        ("carried", s.carried.to_string()),
+    ];
+    println!("{}", crate::i18n::tr_args("points.statement", &args));
     if s.carried != 0 {
-        println!("  carried forward from earlier years: {}", s.carried);
+        println!("{}", crate::i18n::tr_args("points.carried", &args));
     }
     if !s.entries.is_empty() {
         let rows: Vec<(&Entry, Option<i64>)> = s
@@ -316,7 +318,7 @@ fn print_statement(s: &StatementView, out: &Output) -> anyhow::Result<()> {
             .iter()
             .map(|l| (&l.entry, Some(l.balance)))
             .collect();
-        println!("{}", entries_table(&rows));
+        crate::table::print(entries_table(&rows));
     }
     Ok(())
 }

@@ -12,6 +12,10 @@ use node::workflow::{
     MemberApplication, MemberChanges, MemberView, RosterRequest, WorkflowRequest, WorkflowResponse,
 };
 
+use crate::i18n::tr_args;
+
+use crate::table::label;
+
 use super::{call, date, member, named, place, unexpected};
 use crate::output::{Output, local, print_json, table};
 
@@ -213,23 +217,26 @@ pub fn run(dir: &Path, cmd: RosterCommand, out: &Output) -> anyhow::Result<()> {
 /// The one line a write prints, made from the member after it.
 type Summary = fn(&MemberView) -> String;
 
+/// What the roster's one-line summaries name of a member.
+fn who(m: &MemberView) -> [(&'static str, String); 4] {
+    [
+        ("id", m.member.id.to_string()),
+        ("name", m.member.display_name.clone()),
+        ("place", m.place.to_string()),
+        (
+            "status",
+            crate::i18n::named("member_status", m.member.status.as_str()),
+        ),
+    ]
+}
+
 fn summary(req: &RosterRequest) -> Option<Summary> {
     Some(match req {
-        RosterRequest::Edit { .. } => |m| {
-            format!(
-                "corrected the record of {} ({}); `yizhan roster show {}` shows it",
-                m.member.id, m.member.display_name, m.member.id
-            )
-        },
-        RosterRequest::Add { .. } => |m| {
-            format!(
-                "added {} ({}) to the roster of {} as applied; `yizhan roster approve {}` makes them active",
-                m.member.id, m.member.display_name, m.place, m.member.id
-            )
-        },
+        RosterRequest::Edit { .. } => |m| tr_args("roster.corrected", &who(m)),
+        RosterRequest::Add { .. } => |m| tr_args("roster.added", &who(m)),
         RosterRequest::SetStatus { .. } => |m| match m.member.status {
-            MemberStatus::Left => format!("{} has left the roster", m.member.id),
-            status => format!("{} is now {status}", m.member.id),
+            MemberStatus::Left => tr_args("roster.left", &who(m)),
+            _ => tr_args("roster.now", &who(m)),
         },
         RosterRequest::Certify { .. } => |m| match &m.member.certificate {
             Some(c) => format!(
@@ -390,35 +397,45 @@ fn print_member(m: &MemberView, out: &Output) -> anyhow::Result<()> {
     }
     let x = &m.member;
     let mut t = table(&["member", &x.id.to_string()]);
-    t.add_row(vec!["community".to_owned(), m.place.to_string()]);
-    t.add_row(vec!["display name".to_owned(), x.display_name.clone()]);
+    t.add_row(vec![label("community"), m.place.to_string()]);
+    t.add_row(vec![label("display name"), x.display_name.clone()]);
     if let Some(p) = &m.private {
-        t.add_row(vec!["name".to_owned(), p.real_name.clone()]);
-        t.add_row(vec!["phone".to_owned(), p.phone.clone()]);
+        t.add_row(vec![label("name"), p.real_name.clone()]);
+        t.add_row(vec![label("phone"), p.phone.clone()]);
         if let Some(n) = &p.id_number {
-            t.add_row(vec!["ID number".to_owned(), n.clone()]);
+            t.add_row(vec![label("ID number"), n.clone()]);
         }
     }
-    t.add_row(vec!["kind".to_owned(), x.kind.to_string()]);
-    t.add_row(vec!["status".to_owned(), x.status.to_string()]);
     t.add_row(vec![
-        "platform".to_owned(),
+        label("kind"),
+        crate::i18n::named("member_kind", x.kind.as_str()),
+    ]);
+    t.add_row(vec![
+        label("status"),
+        crate::i18n::named("member_status", x.status.as_str()),
+    ]);
+    t.add_row(vec![
+        label("platform"),
         x.platform.clone().unwrap_or_else(|| "-".into()),
     ]);
     t.add_row(vec![
-        "grid".to_owned(),
+        label("grid"),
         x.grid.clone().unwrap_or_else(|| "-".into()),
     ]);
-    let roles: Vec<&str> = x.roles.iter().map(|r| r.as_str()).collect();
-    t.add_row(vec!["roles".to_owned(), roles.join(", ")]);
-    t.add_row(vec!["applied".to_owned(), local(x.applied_at)]);
+    let roles: Vec<String> = x
+        .roles
+        .iter()
+        .map(|r| crate::i18n::named("member_role", r.as_str()))
+        .collect();
+    t.add_row(vec![label("roles"), roles.join(", ")]);
+    t.add_row(vec![label("applied"), local(x.applied_at)]);
     if let Some(c) = &x.certificate {
         t.add_row(vec![
-            "certificate".to_owned(),
+            label("certificate"),
             format!("{} issued {} expires {}", c.number, c.issued, c.expires),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
     if !x.training.is_empty() {
         let mut tr = table(&["training", "date", "hours", "trainer"]);
         for r in &x.training {
@@ -429,8 +446,7 @@ fn print_member(m: &MemberView, out: &Output) -> anyhow::Result<()> {
                 r.trainer.clone().unwrap_or_default(),
             ]);
         }
-        super::align_right(&mut tr, &[2]);
-        println!("{tr}");
+        crate::table::print(tr);
     }
     Ok(())
 }
@@ -440,7 +456,7 @@ fn print_members(list: &[MemberView], out: &Output) -> anyhow::Result<()> {
         return print_json(list);
     }
     if list.is_empty() {
-        println!("no members");
+        println!("{}", crate::i18n::tr("empty.members"));
         return Ok(());
     }
     let mut t = table(&[
@@ -455,12 +471,16 @@ fn print_members(list: &[MemberView], out: &Output) -> anyhow::Result<()> {
     ]);
     for m in list {
         let x = &m.member;
-        let roles: Vec<&str> = x.roles.iter().map(|r| r.as_str()).collect();
+        let roles: Vec<String> = x
+            .roles
+            .iter()
+            .map(|r| crate::i18n::named("member_role", r.as_str()))
+            .collect();
         t.add_row(vec![
             x.id.to_string(),
             x.display_name.clone(),
-            x.kind.to_string(),
-            x.status.to_string(),
+            crate::i18n::named("member_kind", x.kind.as_str()),
+            crate::i18n::named("member_status", x.status.as_str()),
             x.grid.clone().unwrap_or_else(|| "-".into()),
             roles.join(", "),
             x.certificate
@@ -470,6 +490,6 @@ fn print_members(list: &[MemberView], out: &Output) -> anyhow::Result<()> {
             m.place.to_string(),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }

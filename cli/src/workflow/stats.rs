@@ -6,8 +6,9 @@ use std::path::Path;
 use clap::Args;
 use node::workflow::{StatsView, WorkflowRequest, WorkflowResponse};
 
-use super::{align_right, call, date, place, unexpected};
-use crate::output::{Output, print_json, table};
+use super::{call, date, place, unexpected};
+use crate::i18n::{self, tr_args};
+use crate::output::{Output, labelled, print_json};
 
 /// `yizhan stats`
 #[derive(Debug, Args)]
@@ -47,31 +48,41 @@ fn print_stats(s: &StatsView, out: &Output) -> anyhow::Result<()> {
     }
     let st = &s.stats;
     println!(
-        "{} reports: {} open, {} closed, {} voided, {} overdue; closure rate {}, on time {}",
-        st.total,
-        st.open,
-        st.closed,
-        st.voided,
-        st.overdue,
-        rate(s.closure_rate),
-        rate(s.on_time_closure_rate)
+        "{}",
+        tr_args(
+            "stats.summary",
+            &[
+                ("total", st.total.to_string()),
+                ("open", st.open.to_string()),
+                ("closed", st.closed.to_string()),
+                ("voided", st.voided.to_string()),
+                ("overdue", st.overdue.to_string()),
+                ("rate", rate(s.closure_rate)),
+                ("on_time", rate(s.on_time_closure_rate)),
+            ],
+        )
     );
-    for (title, map) in [
-        ("category", &st.by_category),
-        ("status", &st.by_status),
-        ("grid", &st.by_grid),
-        ("month", &st.by_month),
-        ("place", &st.by_place),
+    // Category and status keys are the stable names; people read them.
+    let as_is = |k: &str| k.to_owned();
+    for (title, map, name) in [
+        (
+            "list.category",
+            &st.by_category,
+            &i18n::category as &dyn Fn(&str) -> String,
+        ),
+        ("list.status", &st.by_status, &i18n::status),
+        ("case.grid", &st.by_grid, &as_is),
+        ("stats.month", &st.by_month, &as_is),
+        ("list.place", &st.by_place, &as_is),
     ] {
         if map.is_empty() {
             continue;
         }
-        let mut t = table(&[title, "reports"]);
+        let mut t = labelled(&[title, "stats.reports"]);
         for (k, v) in map {
-            t.add_row(vec![k.clone(), v.to_string()]);
+            t.add_row(vec![name(k), v.to_string()]);
         }
-        align_right(&mut t, &[1]);
-        println!("{t}");
+        crate::table::print(t);
     }
     Ok(())
 }

@@ -11,7 +11,9 @@ use node::workflow::{
     NeedRequest, NeedView, TaskRequest, TaskView, WorkflowRequest, WorkflowResponse,
 };
 
-use super::{align_right, call, member, named, place, unexpected};
+use crate::table::label;
+
+use super::{call, member, named, place, unexpected};
 use crate::output::{Output, clip, local, print_json, table};
 
 /// `yizhan task ...`
@@ -179,9 +181,16 @@ pub fn run_task(dir: &Path, cmd: TaskCommand, out: &Output) -> anyhow::Result<()
             if out.json {
                 return print_json(&serde_json::json!({ "task": task, "entry": entry }));
             }
+            let args = [
+                ("task", task.task.id.to_string()),
+                ("title", task.task.title.clone()),
+                ("points", entry.amount.to_string()),
+                ("member", entry.member.to_string()),
+                ("entry", entry.id.to_string()),
+            ];
             println!(
-                "signed off task {} ({}); {} points to {} in entry {}",
-                task.task.id, task.task.title, entry.amount, entry.member, entry.id
+                "{}",
+                crate::table::printable(&crate::i18n::tr_args("task.signed_off", &args))
             );
             Ok(())
         }
@@ -195,27 +204,27 @@ fn print_task(t: &TaskView, out: &Output) -> anyhow::Result<()> {
     }
     let x = &t.task;
     let mut head = table(&["task", &x.id.to_string()]);
-    head.add_row(vec!["title".to_owned(), x.title.clone()]);
+    head.add_row(vec![label("title"), x.title.clone()]);
     if let Some(d) = &x.description {
-        head.add_row(vec!["description".to_owned(), d.clone()]);
+        head.add_row(vec![label("description"), d.clone()]);
     }
-    head.add_row(vec!["community".to_owned(), t.place.to_string()]);
-    head.add_row(vec!["status".to_owned(), t.status.as_str().to_owned()]);
-    head.add_row(vec!["points".to_owned(), x.points.to_string()]);
+    head.add_row(vec![label("community"), t.place.to_string()]);
     head.add_row(vec![
-        "lease".to_owned(),
-        format!("{} minutes", x.lease_minutes),
+        label("status"),
+        crate::i18n::named("task_status", t.status.as_str()),
     ]);
-    head.add_row(vec!["posted".to_owned(), local(x.posted_at)]);
+    head.add_row(vec![label("points"), x.points.to_string()]);
+    head.add_row(vec![label("lease"), format!("{} minutes", x.lease_minutes)]);
+    head.add_row(vec![label("posted"), local(x.posted_at)]);
     if let Some(h) = &t.holder {
         head.add_row(vec![
-            "held by".to_owned(),
+            label("held by"),
             format!("{} until {}", h.member, local(h.expires)),
         ]);
     }
     if let Some(c) = &x.completion {
         head.add_row(vec![
-            "completed".to_owned(),
+            label("completed"),
             format!(
                 "{} by {}{}",
                 local(c.at),
@@ -228,9 +237,9 @@ fn print_task(t: &TaskView, out: &Output) -> anyhow::Result<()> {
         ]);
     }
     if let Some(s) = &x.sign_off {
-        head.add_row(vec!["signed off".to_owned(), local(s.at)]);
+        head.add_row(vec![label("signed off"), local(s.at)]);
     }
-    println!("{head}");
+    crate::table::print(head);
     if !x.claims.is_empty() {
         let mut c = table(&["claim", "member", "claimed", "lease ends"]);
         for cl in &x.claims {
@@ -241,7 +250,7 @@ fn print_task(t: &TaskView, out: &Output) -> anyhow::Result<()> {
                 local(cl.expires),
             ]);
         }
-        println!("{c}");
+        crate::table::print(c);
     }
     Ok(())
 }
@@ -251,7 +260,7 @@ fn print_tasks(list: &[TaskView], out: &Output) -> anyhow::Result<()> {
         return print_json(list);
     }
     if list.is_empty() {
-        println!("no tasks");
+        println!("{}", crate::i18n::tr("empty.tasks"));
         return Ok(());
     }
     let mut t = table(&[
@@ -268,7 +277,7 @@ fn print_tasks(list: &[TaskView], out: &Output) -> anyhow::Result<()> {
             v.task.id.to_string(),
             clip(&v.task.title, 30),
             v.task.points.to_string(),
-            v.status.as_str().to_owned(),
+            crate::i18n::named("task_status", v.status.as_str()),
             v.holder
                 .as_ref()
                 .map(|h| h.member.to_string())
@@ -280,8 +289,7 @@ fn print_tasks(list: &[TaskView], out: &Output) -> anyhow::Result<()> {
             v.place.to_string(),
         ]);
     }
-    align_right(&mut t, &[2]);
-    println!("{t}");
+    crate::table::print(t);
     Ok(())
 }
 
@@ -319,7 +327,7 @@ pub fn run_need(dir: &Path, cmd: NeedCommand, out: &Output) -> anyhow::Result<()
                 return print_json(&list);
             }
             if list.is_empty() {
-                println!("no needs");
+                println!("{}", crate::i18n::tr("empty.needs"));
             } else {
                 print_needs(&list);
             }
@@ -357,5 +365,5 @@ fn print_needs(list: &[NeedView]) {
             v.place.to_string(),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
 }

@@ -10,13 +10,21 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub fn yizhan(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_yizhan"))
-        .arg("--data-dir")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_yizhan"));
+    cmd.arg("--data-dir")
         .arg(dir)
         .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run yizhan")
+        .env_remove("RUST_LOG");
+    english(&mut cmd).output().expect("run yizhan")
+}
+
+/// Makes `cmd` speak English with no width limit, whatever the locale and
+/// terminal the tests run under: many tests match English output.
+pub fn english(cmd: &mut Command) -> &mut Command {
+    cmd.env("LANG", "C")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("COLUMNS")
 }
 
 pub fn ok(dir: &Path, args: &[&str]) -> String {
@@ -217,6 +225,7 @@ impl NodeProc {
             .open(&log)
             .unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_yizhan"));
+        english(&mut cmd);
         cmd.arg("--data-dir")
             .arg(dir)
             .args(["node", "start", "--listen", listen, "--no-mdns"])

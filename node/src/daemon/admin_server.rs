@@ -53,7 +53,7 @@ impl Daemon {
             let mut reader = self.node.reader();
             tokio::task::spawn_blocking(move || {
                 let resp = admin::execute_call(&mut reader, call, Utc::now())
-                    .unwrap_or_else(|e| Response::Error(e.to_string()));
+                    .unwrap_or_else(|e| Response::failed(&e));
                 let _ = reply.send(resp);
             });
             return;
@@ -172,7 +172,7 @@ impl Daemon {
                 r
             }
         };
-        result.unwrap_or_else(|e| Response::Error(e.to_string()))
+        result.unwrap_or_else(|e| Response::failed(&e))
     }
 }
 

@@ -98,7 +98,7 @@ impl Daemon {
             let mut reader = self.node.reader();
             tokio::task::spawn_blocking(move || {
                 let resp = admin::execute_call(&mut reader, w.call, Utc::now())
-                    .unwrap_or_else(|e| Response::Error(e.to_string()));
+                    .unwrap_or_else(|e| Response::failed(&e));
                 let _ = w.reply.send(resp);
             });
         }

@@ -167,6 +167,7 @@ async fn ask(state: &HttpState, call: Call) -> Result<AdminResponse, Open311Erro
             "the node is busy or shutting down; try again",
         )),
         Some(AdminResponse::Error(msg)) => Err(Open311Error::bad(msg)),
+        Some(AdminResponse::Failed(body)) => Err(Open311Error::bad(body.message)),
         Some(other) => Ok(other),
     }
 }
@@ -681,7 +682,9 @@ async fn one_request(
     let id = ReportId::parse(id).map_err(|_| not_found())?;
     let report = match state.call(Call::new(AdminRequest::ShowReport(id))).await {
         Some(AdminResponse::Report(r)) if state.place.contains(&r.place) => r,
-        Some(AdminResponse::Report(_) | AdminResponse::Error(_)) => return Err(not_found()),
+        Some(AdminResponse::Report(_) | AdminResponse::Error(_) | AdminResponse::Failed(_)) => {
+            return Err(not_found());
+        }
         None => {
             return Err(Open311Error::new(
                 StatusCode::SERVICE_UNAVAILABLE,
