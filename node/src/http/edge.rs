@@ -36,6 +36,9 @@ pub struct Limits {
     /// a photo too large is read whole and answered with Open311's error
     /// rather than cut off mid-upload.
     pub photo_bytes_max: usize,
+    /// Largest voice note accepted: a minute of Opus is about 0.5 MiB, so
+    /// this leaves room for less frugal codecs (AAC, WAV at low rates).
+    pub voice_bytes_max: usize,
     /// Largest body of any other request.
     pub body_bytes_max: usize,
     /// A request not answered by then gets 408.
@@ -53,9 +56,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            // A phone photo (a few MiB) with room for the form around it.
-            media_body_bytes_max: 12 * 1024 * 1024,
+            // A phone photo (a few MiB) and a voice note, with room for the
+            // form around them.
+            media_body_bytes_max: 16 * 1024 * 1024,
             photo_bytes_max: 10 * 1024 * 1024,
+            voice_bytes_max: 4 * 1024 * 1024,
             body_bytes_max: 64 * 1024,
             request_timeout_ms: 30_000,
             ip_burst: 60,

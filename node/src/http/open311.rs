@@ -41,19 +41,19 @@ pub const DEFAULT_WINDOW_DAYS: i64 = 90;
 /// An Open311 error: the HTTP status and one `{code, description}`.
 #[derive(Debug)]
 pub struct Open311Error {
-    status: StatusCode,
-    description: String,
+    pub(super) status: StatusCode,
+    pub(super) description: String,
 }
 
 impl Open311Error {
-    fn new(status: StatusCode, description: impl Into<String>) -> Open311Error {
+    pub(super) fn new(status: StatusCode, description: impl Into<String>) -> Open311Error {
         Open311Error {
             status,
             description: description.into(),
         }
     }
 
-    fn bad(description: impl Into<String>) -> Open311Error {
+    pub(super) fn bad(description: impl Into<String>) -> Open311Error {
         Open311Error::new(StatusCode::BAD_REQUEST, description)
     }
 }
@@ -73,7 +73,7 @@ pub fn error_response(status: StatusCode, description: &str) -> Response {
         .into_response()
 }
 
-type Answer = Result<Response, Open311Error>;
+pub(super) type Answer = Result<Response, Open311Error>;
 
 /// The Open311 routes; photos may come with `POST requests.json`, so only
 /// it takes bodies of [`Limits::media_body_bytes_max`].
@@ -160,7 +160,7 @@ fn json_file(file: &str) -> Result<&str, Open311Error> {
 }
 
 /// Sends `call` to the node; its refusal becomes a 400 with its words.
-async fn ask(state: &HttpState, call: Call) -> Result<AdminResponse, Open311Error> {
+pub(super) async fn ask(state: &HttpState, call: Call) -> Result<AdminResponse, Open311Error> {
     match state.call(call).await {
         None => Err(Open311Error::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -171,8 +171,12 @@ async fn ask(state: &HttpState, call: Call) -> Result<AdminResponse, Open311Erro
     }
 }
 
-/// The rider the access code `key` signs in, or 403.
-async fn rider(state: &HttpState, key: Option<&str>) -> Result<(String, CodeHolder), Open311Error> {
+/// Whoever the access code `key` signs in (rider or staff), or 403; each
+/// code is rate-limited on its own.
+pub(super) async fn rider(
+    state: &HttpState,
+    key: Option<&str>,
+) -> Result<(String, CodeHolder), Open311Error> {
     let key = key
         .map(str::trim)
         .filter(|k| !k.is_empty())
@@ -200,7 +204,7 @@ async fn rider(state: &HttpState, key: Option<&str>) -> Result<(String, CodeHold
     }
 }
 
-fn unexpected(r: &AdminResponse) -> Open311Error {
+pub(super) fn unexpected(r: &AdminResponse) -> Open311Error {
     tracing::warn!(answer = ?r, "unexpected answer from the node to an HTTP request");
     Open311Error::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -208,10 +212,11 @@ fn unexpected(r: &AdminResponse) -> Open311Error {
     )
 }
 
-/// A posted request's fields and its photo.
+/// A posted request's fields, its photo and its voice note.
 struct Posted {
     fields: HashMap<String, String>,
     photo: Option<NewAttachment>,
+    voice: Option<NewAttachment>,
 }
 
 impl Posted {
@@ -223,7 +228,9 @@ impl Posted {
     }
 }
 
-/// Reads a form, URL-encoded or multipart (with the photo as `media`).
+/// Reads a form, URL-encoded or multipart (with the photo as `media` and
+/// a voice note as `voice_note`, an extension of the spec for the rider's
+/// page: Open311 has one media field, and riders describe hazards aloud).
 async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Error> {
     let content_type = req
         .headers()
@@ -233,6 +240,7 @@ async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Err
         .to_ascii_lowercase();
     let mut fields = HashMap::new();
     let mut photo = None;
+    let mut voice = None;
     if content_type.starts_with("multipart/form-data") {
         let mut form = Multipart::from_request(req, &())
             .await
@@ -257,6 +265,9 @@ async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Err
                     .to_owned();
                 let bytes = field.bytes().await.map_err(broken)?;
                 photo = Some(photo_attachment(bytes.to_vec(), mime, limits)?);
+            } else if name == "voice_note" {
+                let bytes = field.bytes().await.map_err(broken)?;
+                voice = Some(voice_attachment(bytes.to_vec(), limits)?);
             } else {
                 fields.insert(name, field.text().await.map_err(broken)?);
             }
@@ -279,7 +290,11 @@ async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Err
             "post the request as application/x-www-form-urlencoded or multipart/form-data",
         ));
     }
-    Ok(Posted { fields, photo })
+    Ok(Posted {
+        fields,
+        photo,
+        voice,
+    })
 }
 
 fn photo_attachment(
@@ -309,6 +324,31 @@ fn photo_attachment(
     })
 }
 
+/// A voice note: its media type comes from its bytes, not from what the
+/// client claims, so that what is stored and later served as audio is audio.
+fn voice_attachment(bytes: Vec<u8>, limits: &Limits) -> Result<NewAttachment, Open311Error> {
+    let max = (limits.voice_bytes_max as u64).min(crdt_model::report::ATTACHMENT_BYTES_MAX);
+    if bytes.is_empty() || bytes.len() as u64 > max {
+        return Err(Open311Error::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "voice_note is too large or empty: {} bytes; a voice note holds 1 to {max} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    let mime = sniff_audio(&bytes).ok_or_else(|| {
+        Open311Error::bad(
+            "voice_note is not audio this server knows (WebM, Ogg, MP4/AAC, WAV, AMR or MP3)",
+        )
+    })?;
+    Ok(NewAttachment {
+        bytes,
+        mime: mime.to_owned(),
+        kind: AttachmentKind::Voice,
+    })
+}
+
 fn coordinate(posted: &Posted, name: &str) -> Result<Option<f64>, Open311Error> {
     posted
         .get(name)
@@ -324,7 +364,7 @@ fn coordinate(posted: &Posted, name: &str) -> Result<Option<f64>, Open311Error> 
 
 /// The request id of a write: the client's `Idempotency-Key` (scoped to
 /// its access code, so two riders' keys never meet), else a fresh one.
-fn write_call(
+pub(super) fn write_call(
     headers: &HeaderMap,
     code: &str,
     request: AdminRequest,
@@ -377,7 +417,8 @@ async fn submit(State(state): State<HttpState>, headers: HeaderMap, req: Request
         _ => return Err(Open311Error::bad("lat and long are required")),
     };
     LatLon::new(lat, lon).map_err(|e| Open311Error::bad(e.to_string()))?;
-    let mut attachments: Vec<NewAttachment> = posted.photo.clone().into_iter().collect();
+    let mut attachments: Vec<NewAttachment> =
+        posted.photo.iter().chain(&posted.voice).cloned().collect();
     if let Some(url) = posted.get("media_url") {
         attachments.push(held_photo(&state, url).await?);
     }
@@ -444,8 +485,29 @@ fn sniff_image(b: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// `GET media/{hash}?api_key=CODE`: a photo of a report, to holders of a
-/// code of this node only (photos may show people).
+/// The media type of the audio formats phones record, from their magic
+/// numbers: WebM (Chrome, Firefox), Ogg, MP4/AAC (Safari), WAV, AMR, MP3.
+fn sniff_audio(b: &[u8]) -> Option<&'static str> {
+    if b.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
+        Some("audio/webm")
+    } else if b.starts_with(b"OggS") {
+        Some("audio/ogg")
+    } else if b.len() >= 12 && &b[4..8] == b"ftyp" {
+        Some("audio/mp4")
+    } else if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WAVE" {
+        Some("audio/wav")
+    } else if b.starts_with(b"#!AMR") {
+        Some("audio/amr")
+    } else if b.starts_with(b"ID3") || (b.len() >= 2 && b[0] == 0xff && b[1] & 0xe0 == 0xe0) {
+        Some("audio/mpeg")
+    } else {
+        None
+    }
+}
+
+/// `GET media/{hash}?api_key=CODE`: a photo or voice note of a report, to
+/// holders of a code of this node only (photos may show people, voices
+/// identify them).
 async fn media(
     State(state): State<HttpState>,
     Path(hash): Path<String>,
@@ -457,8 +519,20 @@ async fn media(
         .map_err(|_| Open311Error::new(StatusCode::NOT_FOUND, "no such media"))?;
     match ask(&state, Call::new(AdminRequest::Blob(hash))).await {
         Ok(AdminResponse::Blob(body)) => {
-            let mime = sniff_image(&body.bytes).unwrap_or("application/octet-stream");
-            Ok(([(header::CONTENT_TYPE, mime)], body.bytes).into_response())
+            // The type comes from the bytes: a blob that is neither image nor
+            // audio is served as opaque bytes, never as something a browser runs.
+            let mime = sniff_image(&body.bytes)
+                .or_else(|| sniff_audio(&body.bytes))
+                .unwrap_or("application/octet-stream");
+            Ok((
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                    (header::CACHE_CONTROL, "private, max-age=86400"),
+                ],
+                body.bytes,
+            )
+                .into_response())
         }
         Ok(other) => Err(unexpected(&other)),
         Err(_) => Err(Open311Error::new(StatusCode::NOT_FOUND, "no such media")),
@@ -713,6 +787,13 @@ mod tests {
         assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
         assert_eq!(sniff_image(b"RIFF....WEBPVP8 "), Some("image/webp"));
         assert_eq!(sniff_image(b"%PDF-1.7"), None);
+        assert_eq!(
+            sniff_audio(&[0x1a, 0x45, 0xdf, 0xa3, 1]),
+            Some("audio/webm")
+        );
+        assert_eq!(sniff_audio(b"OggS\0\x02"), Some("audio/ogg"));
+        assert_eq!(sniff_audio(b"\0\0\0\x20ftypM4A "), Some("audio/mp4"));
+        assert_eq!(sniff_audio(b"<html><script>"), None);
     }
 
     #[test]
