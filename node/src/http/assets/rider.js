@@ -192,6 +192,7 @@ function resetForm() {
   $("photo").value = ""; $("photo-preview").hidden = true;
   $("voice-preview").hidden = true; $("record").textContent = "🎤 按一下开始录音";
   delete $("record").dataset.recorded;
+  $("record-time").textContent = "";
   $("description").value = ""; $("address").value = "";
 }
 
