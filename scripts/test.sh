@@ -19,6 +19,8 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 # tests/python/test_web.py: the rider's page and the staff console in
 # Debian's Chromium (Playwright drives it; it never downloads a browser).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Chinese glyphs, so that its screenshots of the pages can be read.
+{ command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || missing+=(fonts-wqy-zenhei)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "the tests need these Debian packages: ${missing[*]}; install them (as root) and run again" >&2

@@ -36,6 +36,33 @@ fn serving(dir: &Path) -> (NodeProc, String) {
     (node, root)
 }
 
+/// A community node set up in `tmp` (not started) with an active rider;
+/// its directory, the rider's member id and code, and a staff code.
+fn community(tmp: &Path) -> (std::path::PathBuf, String, String, String) {
+    let c = tmp.join("community");
+    init(&c, "community", "guandu/yiliu/xinyazhou");
+    let (member, code) = rider(&c);
+    let staff = json(
+        &c,
+        &[
+            "staff",
+            "code",
+            "--name",
+            "王敏",
+            "--url",
+            "http://127.0.0.1",
+        ],
+    );
+    assert!(
+        staff["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1/console#code=")
+    );
+    let staff = staff["code"].as_str().unwrap().to_owned();
+    (c, member, code, staff)
+}
+
 fn reports(dir: &Path) -> Vec<Value> {
     json(dir, &["report", "list"]).as_array().unwrap().clone()
 }
@@ -134,27 +161,7 @@ fn pages_come_with_their_security_headers_and_the_worker_as_javascript() {
 #[test]
 fn riders_and_staff_each_reach_only_their_endpoints_and_steps_follow_the_cli_rules() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = tmp.path().join("community");
-    init(&c, "community", "guandu/yiliu/xinyazhou");
-    let (member, code) = rider(&c);
-    let staff = json(
-        &c,
-        &[
-            "staff",
-            "code",
-            "--name",
-            "王敏",
-            "--url",
-            "http://127.0.0.1",
-        ],
-    );
-    assert!(
-        staff["link"]
-            .as_str()
-            .unwrap()
-            .starts_with("http://127.0.0.1/console#code=")
-    );
-    let staff = staff["code"].as_str().unwrap().to_owned();
+    let (c, member, code, staff) = community(tmp.path());
     let (node, root) = serving(&c);
     let http = Client::new();
     let post = format!("{root}/open311/v2/requests.json");
@@ -300,5 +307,111 @@ fn riders_and_staff_each_reach_only_their_endpoints_and_steps_follow_the_cli_rul
     assert_eq!(shown["status"], "verified");
     let last = shown["events"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["note"], "现场确认（王敏）");
+
+    // Handled with an evidence photo, uploaded from the console.
+    let due = (chrono::Utc::now() + chrono::Duration::hours(4)).to_rfc3339();
+    let res = bearer(http.post(step("dispatch")), &staff)
+        .json(&j!({ "to": "物业", "due": due }))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let evidence = |bytes: Vec<u8>| {
+        Form::new()
+            .text("note", "已盖好")
+            .part("photo", Part::bytes(bytes).file_name("done.jpg"))
+    };
+    let res = bearer(http.post(step("handle")), &staff)
+        .multipart(evidence(b"GIF89a not a photo we take".to_vec()))
+        .send()
+        .unwrap();
+    refused(res, StatusCode::BAD_REQUEST, "not a JPEG", &c, 1);
+    assert_eq!(json(&c, &["report", "show", &id])["status"], "dispatched");
+    let png = [&b"\x89PNG\r\n\x1a\n"[..], &[3; 2000][..]].concat();
+    let res = bearer(http.post(step("handle")), &staff)
+        .multipart(evidence(png))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let shown = json(&c, &["report", "show", &id]);
+    assert_eq!(shown["status"], "handled");
+    let last = shown["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["photo"]["mime"], "image/png", "{last}");
+    assert_eq!(last["photo"]["size"], 2008);
+    node.stop();
+}
+
+#[test]
+fn the_console_lists_applications_without_personal_data_and_approves_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, _, code, staff) = community(tmp.path());
+    let applicant = json(
+        &c,
+        &[
+            "roster",
+            "add",
+            "--display-name",
+            "新骑手",
+            "--name",
+            "李四",
+            "--phone",
+            "13800000009",
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &c,
+        &["task", "post", "--title", "夜间巡查菜市场", "--points", "5"],
+    );
+    let (node, root) = serving(&c);
+    let http = Client::new();
+
+    let apps = format!("{root}/api/staff/applications");
+    refused(
+        bearer(http.get(&apps), &code).send().unwrap(),
+        StatusCode::FORBIDDEN,
+        "rider's access code",
+        &c,
+        0,
+    );
+    let list = bearer(http.get(&apps), &staff)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        list.contains(&applicant) && list.contains("新骑手"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("13800000009") && !list.contains("李四"),
+        "personal data on the web: {list}"
+    );
+    let approve = format!("{apps}/{applicant}/approve");
+    let res = bearer(http.post(&approve), &code).send().unwrap();
+    refused(res, StatusCode::FORBIDDEN, "rider's access code", &c, 0);
+    let res = bearer(http.post(&approve), &staff).send().unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        json(&c, &["roster", "show", &applicant])["status"],
+        "active"
+    );
+    let res = bearer(http.post(&approve), &staff).send().unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "approved twice");
+    let list: Value = bearer(http.get(&apps), &staff)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(list, j!([]));
+
+    let tasks: Value = bearer(http.get(format!("{root}/api/staff/tasks")), &staff)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(tasks[0]["title"], "夜间巡查菜市场");
+    assert_eq!(tasks[0]["status"], "open");
     node.stop();
 }

@@ -5,7 +5,8 @@ a photo file and Chromium's fake microphone, and submits a report with
 photo and voice note. With the network cut, a second report waits in the
 page's outbox; when the network returns it is sent, exactly once. The
 staff console shows both, its voice note's URL serves audio, and closing
-one there closes it in the node. A screenshot of each page goes to
+one there closes it in the node; the console shows the task list and
+approves an applicant. A screenshot of each page goes to
 $CARGO_TARGET_DIR/web-screenshots/ (else target/web-screenshots/).
 
 Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM); Playwright from
@@ -44,8 +45,17 @@ def node(tmp_path):
     staff = json.loads(
         yizhan(rider["data"], "--json", "staff", "code", "--name", "王敏", "--url", "http://127.0.0.1")
     )
+    applicant = json.loads(
+        yizhan(
+            rider["data"], "--json", "roster", "add",
+            "--display-name", "新骑手小赵", "--name", "赵六", "--phone", "13800000008",
+        )
+    )["id"]
+    yizhan(rider["data"], "task", "post", "--title", "夜间巡查菜市场", "--points", "5")
     with serving(rider["data"], tmp_path / "node.out") as root:
-        yield dict(rider, root=root, staff=staff["code"], staff_link=staff["link"])
+        yield dict(
+            rider, root=root, staff=staff["code"], staff_link=staff["link"], applicant=applicant
+        )
 
 
 @pytest.fixture
@@ -156,7 +166,14 @@ def test_a_rider_reports_online_and_offline_and_staff_close_a_case(node, browser
     console.click("button[data-verb=close]")
     expect(console.locator("#action-result")).to_contain_text("已办结", timeout=WAIT_MS)
     expect(console.locator("#case-history")).to_contain_text("已联系供电所")
+    # The office: the task list, and an applicant approved from the page.
+    expect(console.locator("#tasks")).to_contain_text("夜间巡查菜市场", timeout=WAIT_MS)
+    expect(console.locator("#applications")).to_contain_text("新骑手小赵", timeout=WAIT_MS)
     console.screenshot(path=str(shots / "console.png"), full_page=True)
+    console.click(f"button[data-member='{node['applicant']}']")
+    expect(console.locator("#applications")).to_contain_text("没有待批准的申请", timeout=WAIT_MS)
+    member = json.loads(yizhan(data, "--json", "roster", "show", node["applicant"]))
+    assert member["status"] == "active"
     desk.close()
 
     shown = json.loads(yizhan(data, "--json", "report", "show", fire["id"]))

@@ -18,6 +18,7 @@ mod edge;
 pub mod open311;
 pub mod rider_api;
 pub mod staff_api;
+pub mod staff_office;
 pub mod tls;
 pub mod web;
 
@@ -100,7 +101,11 @@ pub fn router(state: HttpState, limits: &Limits) -> Router {
     let app = Router::new()
         .nest("/open311/v2", open311::routes(state.clone(), limits))
         .nest("/api/rider", rider_api::routes(state.clone(), limits))
-        .nest("/api/staff", staff_api::routes(state.clone(), limits))
+        .nest(
+            "/api/staff",
+            staff_api::routes(state.clone(), limits)
+                .merge(staff_office::routes(state.clone(), limits)),
+        )
         .merge(web::routes());
     edge::wrap(app, limits, state.limits.clone())
 }

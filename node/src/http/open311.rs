@@ -232,12 +232,7 @@ impl Posted {
 /// a voice note as `voice_note`, an extension of the spec for the rider's
 /// page: Open311 has one media field, and riders describe hazards aloud).
 async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Error> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type = content_type(&req);
     let mut fields = HashMap::new();
     let mut photo = None;
     let mut voice = None;
@@ -245,12 +240,7 @@ async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Err
         let mut form = Multipart::from_request(req, &())
             .await
             .map_err(|e| Open311Error::new(e.status(), e.body_text()))?;
-        let broken = |e: axum::extract::multipart::MultipartError| {
-            Open311Error::new(
-                e.status(),
-                format!("malformed multipart body: {}", e.body_text()),
-            )
-        };
+        let broken = malformed_multipart;
         while let Some(field) = form.next_field().await.map_err(broken)? {
             if fields.len() >= FORM_FIELDS_MAX {
                 return Err(Open311Error::bad(format!(
@@ -322,6 +312,23 @@ fn photo_attachment(
         mime,
         kind: AttachmentKind::Photo,
     })
+}
+
+/// The request's media type, lowercased; empty when it gives none.
+pub(super) fn content_type(req: &Request) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// A multipart body that could not be read, in Open311's error format.
+pub(super) fn malformed_multipart(e: axum::extract::multipart::MultipartError) -> Open311Error {
+    Open311Error::new(
+        e.status(),
+        format!("malformed multipart body: {}", e.body_text()),
+    )
 }
 
 /// A voice note: its media type comes from its bytes, not from what the
@@ -473,7 +480,7 @@ async fn held_photo(state: &HttpState, url: &str) -> Result<NewAttachment, Open3
 }
 
 /// The media type of JPEG, PNG and WebP bytes, from their magic numbers.
-fn sniff_image(b: &[u8]) -> Option<&'static str> {
+pub(super) fn sniff_image(b: &[u8]) -> Option<&'static str> {
     if b.starts_with(&[0xff, 0xd8, 0xff]) {
         Some("image/jpeg")
     } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest as _, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -24,11 +24,16 @@ use tower_http::limit::RequestBodyLimitLayer;
 use super::HttpState;
 use super::codes::CodeHolder;
 use super::edge::Limits;
-use super::open311::{Answer, Open311Error, ask, rider, unexpected, write_call};
+use super::open311::{
+    Answer, Open311Error, ask, content_type, malformed_multipart, rider, sniff_image, unexpected,
+    write_call,
+};
 use super::rider_api::bearer;
 use crate::admin::{Call, Request as AdminRequest, Response as AdminResponse};
 use crate::api::{ReportFilter, ReportView};
-use crate::workflow::{ReportAction, ReportRequest, WorkflowRequest, WorkflowResponse};
+use crate::workflow::{
+    PhotoUpload, ReportAction, ReportRequest, WorkflowRequest, WorkflowResponse,
+};
 
 /// Cases one list returns at most: open ones first, then the newest.
 pub const CASES_LISTED_MAX: usize = 1_000;
@@ -39,13 +44,22 @@ pub fn routes(state: HttpState, limits: &Limits) -> Router {
         .route("/whoami", get(whoami))
         .route("/reports", get(list))
         .route("/reports/{id}", get(show))
-        .route("/reports/{id}/{verb}", post(step))
         .layer(RequestBodyLimitLayer::new(limits.body_bytes_max))
+        .merge(
+            // A step may carry the handler's evidence photo.
+            Router::new()
+                .route("/reports/{id}/{verb}", post(step))
+                .layer(axum::extract::DefaultBodyLimit::disable())
+                .layer(RequestBodyLimitLayer::new(limits.media_body_bytes_max)),
+        )
         .with_state(state)
 }
 
 /// The staff member the bearer code signs in, with the code's hash.
-async fn staff(state: &HttpState, headers: &HeaderMap) -> Result<(String, String), Open311Error> {
+pub(super) async fn staff(
+    state: &HttpState,
+    headers: &HeaderMap,
+) -> Result<(String, String), Open311Error> {
     match rider(state, bearer(headers)).await? {
         (hash, CodeHolder::Staff { name }) => Ok((hash, name)),
         (_, CodeHolder::Rider { .. }) => Err(Open311Error::new(
@@ -136,6 +150,58 @@ async fn show(
     Ok(Json(case(&state, &id).await?).into_response())
 }
 
+/// Reads a step's fields from JSON or from a multipart form with the
+/// evidence photo as `photo`, its type read from its bytes.
+async fn read_step(
+    req: Request,
+    limits: &Limits,
+) -> Result<(StepBody, Option<PhotoUpload>), Open311Error> {
+    if !content_type(&req).starts_with("multipart/form-data") {
+        let Json(body) = Json::<StepBody>::from_request(req, &())
+            .await
+            .map_err(|e| Open311Error::new(e.status(), e.body_text()))?;
+        return Ok((body, None));
+    }
+    let broken = malformed_multipart;
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| Open311Error::new(e.status(), e.body_text()))?;
+    let mut body = StepBody::default();
+    let mut photo = None;
+    while let Some(field) = form.next_field().await.map_err(broken)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "photo" {
+            let bytes = field.bytes().await.map_err(broken)?.to_vec();
+            if bytes.is_empty() || bytes.len() > limits.photo_bytes_max {
+                return Err(Open311Error::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "photo is too large or empty: {} bytes; a photo holds 1 to {} bytes",
+                        bytes.len(),
+                        limits.photo_bytes_max
+                    ),
+                ));
+            }
+            let mime = sniff_image(&bytes)
+                .ok_or_else(|| Open311Error::bad("photo is not a JPEG, PNG or WebP image"))?;
+            photo = Some(PhotoUpload {
+                bytes,
+                mime: mime.to_owned(),
+            });
+            continue;
+        }
+        let text = Some(field.text().await.map_err(broken)?).filter(|t| !t.is_empty());
+        match name.as_str() {
+            "note" => body.note = text,
+            "reason" => body.reason = text,
+            "to" => body.to = text,
+            "due" => body.due = text,
+            _ => {}
+        }
+    }
+    Ok((body, photo))
+}
+
 /// What a step posts; which fields count depends on the verb.
 #[derive(Deserialize, Default)]
 struct StepBody {
@@ -162,7 +228,10 @@ fn action(verb: &str, body: &StepBody, now: DateTime<Utc>) -> Result<ReportActio
         "escalate" => ReportAction::Escalate,
         "accept" => ReportAction::Accept,
         "reopen" => ReportAction::Reopen,
-        "handle" => ReportAction::Handle { photo: None },
+        "handle" => ReportAction::Handle {
+            photo: None,
+            uploaded: None,
+        },
         "void" => {
             let r = reason()?;
             ReportAction::Void {
@@ -224,17 +293,28 @@ fn action(verb: &str, body: &StepBody, now: DateTime<Utc>) -> Result<ReportActio
     })
 }
 
-/// `POST /api/staff/reports/{id}/{verb}`: one lifecycle step; answers the
-/// case as it stands after the step.
+/// `POST /api/staff/reports/{id}/{verb}`: one lifecycle step, as JSON,
+/// or for `handle` with an evidence photo as a multipart form (`photo`
+/// and the same fields); answers the case as it stands after the step.
 async fn step(
     State(state): State<HttpState>,
     headers: HeaderMap,
     Path((id, verb)): Path<(String, String)>,
-    body: Result<Json<StepBody>, axum::extract::rejection::JsonRejection>,
+    req: Request,
 ) -> Answer {
     let (hash, name) = staff(&state, &headers).await?;
-    let Json(body) = body.map_err(|e| Open311Error::new(e.status(), e.body_text()))?;
-    let action = action(&verb, &body, Utc::now())?;
+    let (body, photo) = read_step(req, &state.limits.config).await?;
+    let mut action = action(&verb, &body, Utc::now())?;
+    if let Some(photo) = photo {
+        match &mut action {
+            ReportAction::Handle { uploaded, .. } => *uploaded = Some(photo),
+            _ => {
+                return Err(Open311Error::bad(format!(
+                    "{verb} takes no photo; handle does"
+                )));
+            }
+        }
+    }
     let report = case(&state, &id).await?.id;
     // The note says who acted: the node signs as itself, the staff member
     // is known only to this console.

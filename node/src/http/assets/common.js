@@ -17,6 +17,11 @@ YZ.STEP = {
   confirm: "有人附议",
 };
 
+// Reasons of void and close, as `report void|close --reason` names them.
+YZ.REASON = {
+  duplicate: "重复", not_responsible: "不属职责", no_further_action: "无需进一步处理", fixed: "已解决",
+};
+
 YZ.ICON = {
   manhole_cover: "🕳️", electrical_fire: "🔥", elevator_fault: "🛗", fire_lane_blocked: "🚒",
   sanitation: "🗑️", public_facility_damage: "🚧", uncivil_behaviour: "🙅", dispute: "🗣️",

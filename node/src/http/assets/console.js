@@ -38,6 +38,38 @@ async function setUp() {
   }
   for (const [k, v] of Object.entries(YZ.STATUS)) $("f-status").append(YZ.el("option", { value: k }, v));
   await loadCases();
+  await Promise.all([loadApplications(), loadTasks()]);
+}
+
+// Applicants waiting for approval: `yizhan roster approve` from the page.
+async function loadApplications() {
+  const list = await YZ.api(code, "/api/staff/applications");
+  $("applications").replaceChildren(...(list.length ? list.map((m) => {
+    const b = YZ.el("button", { type: "button", "data-member": m.id }, "批准");
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try {
+        await YZ.api(code, "/api/staff/applications/" + encodeURIComponent(m.id) + "/approve", { method: "POST" });
+        await loadApplications();
+      } catch (e) {
+        b.disabled = false;
+        b.after(YZ.el("span", { class: "error" }, e.message));
+      }
+    });
+    return YZ.el("li", { class: "card" }, YZ.el("strong", {}, m.display_name), " · " + m.id +
+      (m.platform ? " · " + m.platform : "") + (m.grid ? " · 网格 " + m.grid : "") +
+      " · 申请于 " + YZ.time(m.applied_at) + " ", b);
+  }) : [YZ.el("li", { class: "hint" }, "没有待批准的申请")]));
+}
+
+const TASK_STATUS = { open: "待认领", claimed: "已认领", completed: "已完成", signed_off: "已确认" };
+
+async function loadTasks() {
+  const list = await YZ.api(code, "/api/staff/tasks");
+  $("tasks").replaceChildren(...(list.length ? list.map((t) => YZ.el("li", { class: "card" },
+    YZ.el("strong", {}, t.title), " · " + (TASK_STATUS[t.status] || t.status) + " · " + t.points + " 分",
+    t.description ? YZ.el("div", { class: "hint" }, t.description) : null))
+    : [YZ.el("li", { class: "hint" }, "没有任务")]));
 }
 
 $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); loadCases(); });
@@ -90,7 +122,8 @@ function drawCase(r) {
     : YZ.el("img", { src: YZ.mediaUrl(a.hash, code), alt: "照片", class: "photo" })));
   $("case-history").replaceChildren(YZ.el("li", {}, YZ.time(r.submitted_at) + " 上报"),
     ...r.events.map((e) => YZ.el("li", {}, YZ.time(e.at) + " " + (YZ.STEP[e.kind] || e.kind) +
-      (e.to ? " → " + e.to : "") + (e.reason ? "（" + e.reason + "）" : "") + (e.note ? "：" + e.note : ""))));
+      (e.to ? " → " + e.to : "") + (e.reason ? "（" + (YZ.REASON[e.reason] || e.reason) + "）" : "") +
+      (e.photo ? " [处置照片]" : "") + (e.note ? "：" + e.note : ""))));
 }
 
 for (const b of document.querySelectorAll("#actions button[data-verb]")) {
@@ -107,13 +140,19 @@ async function step(verb, button) {
     const due = $("a-due").value;
     body.due = due ? new Date(due).toISOString() : null;
   }
+  const photo = $("a-photo").files[0];
+  let request = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+  if (verb === "handle" && photo) {
+    // The evidence photo goes as a multipart form with the same fields.
+    const form = new FormData();
+    for (const [k, v] of Object.entries(body)) if (v) form.append(k, v);
+    form.append("photo", photo, photo.name);
+    request = { method: "POST", body: form };
+  }
   button.disabled = true;
   try {
-    const r = await YZ.api(code, "/api/staff/reports/" + encodeURIComponent(current.id) + "/" + verb, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    const r = await YZ.api(code, "/api/staff/reports/" + encodeURIComponent(current.id) + "/" + verb, request);
+    $("a-photo").value = "";
     current = r;
     drawCase(r);
     $("action-result").textContent = "已记录：" + (YZ.STEP[verb] || verb) + "，现在" + (YZ.STATUS[r.status] || r.status);
