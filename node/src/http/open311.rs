@@ -187,15 +187,24 @@ pub(super) async fn rider(
             )
         })?;
     let hash = code_hash(key);
-    if !state.limits.code_allows(&hash) {
-        return Err(Open311Error::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many requests with this access code; wait and try again",
-        ));
-    }
     let request = AdminRequest::CodeHolder { hash: hash.clone() };
+    // The code is looked up before it is counted, since staff codes have
+    // a bucket of their own; guessing codes is bounded by the per-address
+    // limit around every request.
     match ask(state, Call::new(request)).await? {
-        AdminResponse::CodeHolder(Some(record)) => Ok((hash, record.holder)),
+        AdminResponse::CodeHolder(Some(record)) => {
+            let allowed = match record.holder {
+                CodeHolder::Staff { .. } => state.limits.staff_code_allows(&hash),
+                CodeHolder::Rider { .. } => state.limits.code_allows(&hash),
+            };
+            if !allowed {
+                return Err(Open311Error::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many requests with this access code; wait and try again",
+                ));
+            }
+            Ok((hash, record.holder))
+        }
         AdminResponse::CodeHolder(None) => Err(Open311Error::new(
             StatusCode::FORBIDDEN,
             "api_key is not a valid access code on this node (revoked, for another place, or mistyped)",
