@@ -4,7 +4,8 @@
 //! and staff codes each open only their own endpoints; a voice note is
 //! filed beside the photo and served as audio; a "me too" confirms the
 //! case; and the console's steps follow the command line's rules, with
-//! every refusal in Open311's error format and nothing changed.
+//! every refusal in Open311's error format and nothing changed; a
+//! street's console accepts and dispatches what a community escalated.
 //! `tests/python/test_web.py` drives the same pages in a real Chromium.
 
 mod common;
@@ -27,11 +28,16 @@ fn rider(dir: &Path) -> (String, String) {
 /// Starts the node of `dir` serving plain HTTP on loopback; with the root
 /// URL of its HTTP server.
 fn serving(dir: &Path) -> (NodeProc, String) {
+    serving_with(dir, &[])
+}
+
+/// [`serving`] dialling `peers`.
+fn serving_with(dir: &Path, peers: &[String]) -> (NodeProc, String) {
     let config = dir.join("config.toml");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\n[http]\nlisten = \"127.0.0.1:0\"\nplain = true\n");
     std::fs::write(&config, text).unwrap();
-    let node = NodeProc::start(dir, &[]);
+    let node = NodeProc::start(dir, peers);
     let root = format!("http://{}", node.logged_address("serving HTTP"));
     (node, root)
 }
@@ -414,4 +420,85 @@ fn the_console_lists_applications_without_personal_data_and_approves_them() {
     assert_eq!(tasks[0]["title"], "夜间巡查菜市场");
     assert_eq!(tasks[0]["status"], "open");
     node.stop();
+}
+
+#[test]
+fn a_street_console_accepts_and_dispatches_a_case_its_community_escalated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, d) = chain(tmp.path());
+    let (_, code) = rider(&c);
+    let staff_code = |dir: &Path| {
+        json(
+            dir,
+            &[
+                "staff",
+                "code",
+                "--name",
+                "街道李明",
+                "--url",
+                "http://127.0.0.1",
+            ],
+        )["code"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (community_staff, street_staff) = (staff_code(&c), staff_code(&s));
+    let dn = NodeProc::start(&d, &[]);
+    let (sn, street) = serving_with(&s, &[dn.addr()]);
+    let (cn, community) = serving_with(&c, &[sn.addr()]);
+    let http = Client::new();
+
+    let res = http
+        .post(format!("{community}/open311/v2/requests.json"))
+        .multipart(report_form(&code, webm(2000)))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let id = res.json::<Value>().unwrap()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let step = |root: &str, verb: &str| format!("{root}/api/staff/reports/{id}/{verb}");
+    let res = bearer(http.post(step(&community, "escalate")), &community_staff)
+        .json(&j!({ "note": "需要街道协调" }))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let case = |root: &str, staff: &str| -> Option<Value> {
+        let res = bearer(http.get(format!("{root}/api/staff/reports/{id}")), staff)
+            .send()
+            .ok()?;
+        (res.status() == StatusCode::OK).then(|| res.json().ok())?
+    };
+    wait_for("the escalated case at the street", 60, || {
+        case(&street, &street_staff).is_some_and(|r| r["status"] == "escalated")
+    });
+    // Verifying is the community's step; the street is refused as the CLI is.
+    let res = bearer(http.post(step(&street, "verify")), &street_staff)
+        .json(&j!({}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(case(&street, &street_staff).unwrap()["status"], "escalated");
+    let res = bearer(http.post(step(&street, "accept")), &street_staff)
+        .json(&j!({}))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let due = (chrono::Utc::now() + chrono::Duration::hours(8)).to_rfc3339();
+    let res = bearer(http.post(step(&street, "dispatch")), &street_staff)
+        .json(&j!({ "to": "街道城管中队", "due": due }))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    wait_for("the street's dispatch at the community", 60, || {
+        case(&community, &community_staff).is_some_and(|r| r["status"] == "dispatched")
+    });
+    let shown = json(&c, &["report", "show", &id]);
+    assert_eq!(shown["state"]["handler"], "街道城管中队");
+    cn.stop();
+    sn.stop();
+    dn.stop();
 }
