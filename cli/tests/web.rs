@@ -104,6 +104,21 @@ fn report_form(code: &str, voice: Vec<u8>) -> Form {
         )
 }
 
+/// Files a report with a photo and a voice note of `voice_bytes` through
+/// Open311 at `root`; its id.
+fn filed(http: &Client, root: &str, code: &str, voice_bytes: usize) -> String {
+    let res = http
+        .post(format!("{root}/open311/v2/requests.json"))
+        .multipart(report_form(code, webm(voice_bytes)))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json::<Value>().unwrap()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Asserts Open311's error: `status`, one `{code, description}` saying
 /// `needle`; and that the community holds `held` reports still.
 fn refused(res: Response, status: StatusCode, needle: &str, dir: &Path, held: usize) {
@@ -186,16 +201,7 @@ fn riders_and_staff_each_reach_only_their_endpoints_and_steps_follow_the_cli_rul
         &c,
         0,
     );
-    let res = http
-        .post(&post)
-        .multipart(report_form(&code, webm(3000)))
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let id = res.json::<Value>().unwrap()[0]["service_request_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = filed(&http, &root, &code, 3000);
     let held = reports(&c);
     assert_eq!(held.len(), 1);
     let voice = held[0]["attachments"]
@@ -449,16 +455,7 @@ fn a_street_console_accepts_and_dispatches_a_case_its_community_escalated() {
     let (cn, community) = serving_with(&c, &[sn.addr()]);
     let http = Client::new();
 
-    let res = http
-        .post(format!("{community}/open311/v2/requests.json"))
-        .multipart(report_form(&code, webm(2000)))
-        .send()
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let id = res.json::<Value>().unwrap()[0]["service_request_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = filed(&http, &community, &code, 2000);
     let step = |root: &str, verb: &str| format!("{root}/api/staff/reports/{id}/{verb}");
     let res = bearer(http.post(step(&community, "escalate")), &community_staff)
         .json(&j!({ "note": "需要街道协调" }))
