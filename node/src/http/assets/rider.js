@@ -229,7 +229,18 @@ async function sendOutbox() {
 
 async function loadMine() {
   let list;
-  try { list = await YZ.api(state.code, "/api/rider/mine"); } catch (_) { return; }
+  try {
+    list = await YZ.api(state.code, "/api/rider/mine");
+  } catch (e) {
+    // A revoked code (a lost phone, a rider who left): sign in again.
+    if (e.status === 403) {
+      localStorage.removeItem("yizhan-code");
+      $("app").hidden = true;
+      $("signin").hidden = false;
+      $("signin-error").textContent = e.message;
+    }
+    return;
+  }
   $("mine").replaceChildren(...list.map((r) => YZ.el("li", { class: "card", "data-id": r.id },
     YZ.el("div", {}, YZ.el("strong", {}, (YZ.ICON[r.category] || "") + " " + (YZ.STATUS[r.status] || r.status)),
       " · " + YZ.time(r.submitted_at)),
