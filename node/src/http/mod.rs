@@ -17,6 +17,7 @@ pub mod conn;
 mod edge;
 pub mod open311;
 pub mod rider_api;
+pub mod sniff;
 pub mod staff_api;
 pub mod staff_office;
 pub mod tls;

@@ -25,10 +25,10 @@ use super::HttpState;
 use super::codes::CodeHolder;
 use super::edge::Limits;
 use super::open311::{
-    Answer, Open311Error, ask, content_type, malformed_multipart, rider, sniff_image, unexpected,
-    write_call,
+    Answer, Open311Error, ask, content_type, malformed_multipart, rider, unexpected, write_call,
 };
 use super::rider_api::bearer;
+use super::sniff::sniff_image;
 use crate::admin::{Call, Request as AdminRequest, Response as AdminResponse};
 use crate::api::{ReportFilter, ReportView};
 use crate::workflow::{
