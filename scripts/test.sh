@@ -16,6 +16,11 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)  # cli/tests/pa
 # tests/python: Python with a virtual environment for its packages.
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+# tests/python/test_web.py: the rider's page and the staff console in
+# Debian's Chromium (Playwright drives it; it never downloads a browser).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Chinese glyphs, so that its screenshots of the pages can be read.
+{ command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || missing+=(fonts-wqy-zenhei)
 if ((${#missing[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
     echo "the tests need these Debian packages: ${missing[*]}; install them (as root) and run again" >&2
@@ -35,7 +40,10 @@ status=${PIPESTATUS[0]}
 
 # tests/python, against the yizhan binary cargo test built: the independent
 # verifier of service certificates (docs/certificates.md, with
-# `cryptography` only) and a stock Open311 client (`georeport`). Their
+# `cryptography` only), a stock Open311 client (`georeport`) and the web
+# pages in Chromium (`playwright`; screenshots in $target/web-screenshots).
+# pip runs as `python -m pip` so a venv whose directory was copied still
+# works (its pip script names the old path). Their
 # packages go in a virtual environment under the target directory, so the
 # system's Python is left alone; pytest's counts join the totals as one more
 # result line.
@@ -46,7 +54,7 @@ py_log=$(mktemp)
 {
   cargo build -q -p yizhan &&
     { [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"; } &&
-    "$venv/bin/pip" install -q --disable-pip-version-check cryptography georeport requests pytest &&
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check cryptography georeport requests pytest playwright==1.65.2 &&
     CARGO_TARGET_DIR="$target" YIZHAN_BIN="$target/debug/yizhan" \
       "$venv/bin/python" -m pytest -q tests/python
 } 2>&1 | tee "$py_log"

@@ -115,7 +115,12 @@ fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::R
         bail!("--url {base:?} must start with https:// (or http:// for a plain trial server)");
     }
     let code = new_code();
-    let link = format!("{}/#code={code}", base.trim_end_matches('/'));
+    // Riders sign in on the page at the root, staff on the console.
+    let page = match holder {
+        CodeHolder::Rider { .. } => "/",
+        CodeHolder::Staff { .. } => "/console",
+    };
+    let link = format!("{}{page}#code={code}", base.trim_end_matches('/'));
     let qr = qrcode::QrCode::new(link.as_bytes()).context("cannot make the QR code")?;
     let record = match dispatch(
         dir,

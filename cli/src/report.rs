@@ -73,7 +73,14 @@ pub fn run(dir: &Path, cmd: ReportCommand, out: &Output) -> anyhow::Result<()> {
                     anyhow::Ok(abs)
                 })
                 .transpose()?;
-            (step.id, ReportAction::Handle { photo }, step.note)
+            (
+                step.id,
+                ReportAction::Handle {
+                    photo,
+                    uploaded: None,
+                },
+                step.note,
+            )
         }
         ReportCommand::Escalate(s) => (s.id, ReportAction::Escalate, s.note),
         ReportCommand::Accept(s) => (s.id, ReportAction::Accept, s.note),

@@ -36,26 +36,6 @@ fn http_port(node: &NodeProc) -> u16 {
     address.rsplit(':').next().unwrap().parse().unwrap()
 }
 
-/// An active rider on the roster of the community in `dir`.
-fn rider(dir: &Path, phone: &str) -> String {
-    let m = json(
-        dir,
-        &[
-            "roster",
-            "add",
-            "--display-name",
-            "骑手",
-            "--name",
-            "张三",
-            "--phone",
-            phone,
-        ],
-    );
-    let id = m["id"].as_str().unwrap().to_owned();
-    ok(dir, &["roster", "approve", &id]);
-    id
-}
-
 /// A fresh access code for `member`, from `yizhan roster code`.
 fn code(dir: &Path, member: &str) -> String {
     let out = json(
@@ -153,9 +133,9 @@ fn an_open311_client_files_a_photo_report_that_reaches_the_street_and_closes() {
         certs.join("http-key.pem").to_str().unwrap()
     ));
     std::fs::write(&config, text).unwrap();
-    let member = rider(&c, "13800000001");
+    let member = active_rider(&c, "13800000001");
     let key = code(&c, &member);
-    let gone = rider(&c, "13800000002");
+    let gone = active_rider(&c, "13800000002");
     let revoked = code(&c, &gone);
     ok(&c, &["roster", "code", &gone, "--revoke"]);
     let applied = json(
@@ -199,7 +179,7 @@ fn an_open311_client_files_a_photo_report_that_reaches_the_street_and_closes() {
         .as_str()
         .unwrap()
         .to_owned();
-    let stranger = code(&other, &rider(&other, "13900000001"));
+    let stranger = code(&other, &active_rider(&other, "13900000001"));
 
     let dn = NodeProc::start(&d, &[]);
     // The street serves plain HTTP on loopback, turned on by the flag.
@@ -507,7 +487,7 @@ fn the_server_starts_only_with_a_certificate_or_plain_http_said_outright() {
     node.stop();
 
     // A rider's code on the terminal and as a PNG.
-    let member = rider(&c, "13800000005");
+    let member = active_rider(&c, "13800000005");
     let png = tmp.path().join("card.png");
     let printed = ok(
         &c,

@@ -7,91 +7,25 @@ service_code, lat, long, description and the photo as `media`).
 
 The test starts its own community node on loopback with plain HTTP
 (`[http] plain = true`: no certificate to trust for a client on the same
-machine) and stops it at the end. It finds the `yizhan` binary at
-$YIZHAN_BIN, else $CARGO_TARGET_DIR/debug/yizhan, else target/debug/yizhan:
-build it first (`cargo build -p yizhan`).
+machine) and stops it at the end (conftest.py says where the binary is
+found).
 """
 
 import json
-import os
-import re
-import signal
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 import requests
 from georeport import GeoReport
 
-ROOT = Path(__file__).resolve().parents[2]
-PLACE = "guandu/yiliu/xinyazhou"
-
-
-def binary() -> Path:
-    if os.environ.get("YIZHAN_BIN"):
-        path = Path(os.environ["YIZHAN_BIN"])
-    else:
-        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-        path = target / "debug" / "yizhan"
-    assert path.is_file(), f"no yizhan binary at {path}: run `cargo build -p yizhan` first"
-    return path
-
-
-def yizhan(data: Path, *args: str) -> str:
-    out = subprocess.run(
-        [str(binary()), "--data-dir", str(data), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, f"yizhan {args} failed: {out.stderr}"
-    return out.stdout
+from conftest import PLACE, community_with_rider, serving, yizhan
 
 
 @pytest.fixture
 def node(tmp_path):
     """A community node serving plain HTTP on loopback, and a rider's code."""
-    data = tmp_path / "community"
-    yizhan(data, "init", "--role", "community", "--place", PLACE)
-    member = json.loads(
-        yizhan(
-            data, "--json", "roster", "add",
-            "--display-name", "骑手小李", "--name", "李四", "--phone", "13800000007",
-        )
-    )["id"]
-    yizhan(data, "roster", "approve", member)
-    code = json.loads(
-        yizhan(data, "--json", "roster", "code", member, "--url", "http://127.0.0.1")
-    )["code"]
-    with open(data / "config.toml", "a", encoding="utf-8") as f:
-        f.write('\n[http]\nlisten = "127.0.0.1:0"\nplain = true\n')
-    out = tmp_path / "node.out"
-    proc = subprocess.Popen(
-        [str(binary()), "--data-dir", str(data), "node", "start",
-         "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"],
-        stdout=open(out, "w"),
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = None
-        deadline = time.monotonic() + 30
-        while base is None:
-            assert proc.poll() is None, "the node exited"
-            assert time.monotonic() < deadline, "the node never served HTTP"
-            m = re.search(r"serving (http://\S+/open311/v2)/", out.read_text())
-            if m:
-                base = m.group(1)
-            else:
-                time.sleep(0.1)
-        yield {"base": base, "code": code, "member": member, "data": data}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    rider = community_with_rider(tmp_path / "community")
+    with serving(rider["data"], tmp_path / "node.out") as root:
+        yield dict(rider, base=f"{root}/open311/v2")
 
 
 def photo() -> bytes:

@@ -286,7 +286,10 @@ pub(super) fn play(
     p.step(
         Who::Xinyazhou,
         &cover,
-        ReportAction::Handle { photo: None },
+        ReportAction::Handle {
+            photo: None,
+            uploaded: None,
+        },
         Some("cover reseated"),
     )?;
     p.step(
@@ -377,7 +380,10 @@ pub(super) fn play(
     p.step(
         Who::Street,
         &lane,
-        ReportAction::Handle { photo: None },
+        ReportAction::Handle {
+            photo: None,
+            uploaded: None,
+        },
         Some("truck moved on; lane marked"),
     )?;
     let took = p.arrive(Who::Xinyazhou, &lane, Status::Handled)?;

@@ -185,6 +185,26 @@ pub fn holds_all(dir: &Path, wanted: &[String]) -> bool {
     wanted.iter().all(|w| held.contains(w))
 }
 
+/// An active rider on the roster of the community in `dir`: their member id.
+pub fn active_rider(dir: &Path, phone: &str) -> String {
+    let m = json(
+        dir,
+        &[
+            "roster",
+            "add",
+            "--display-name",
+            "骑手",
+            "--name",
+            "张三",
+            "--phone",
+            phone,
+        ],
+    );
+    let id = m["id"].as_str().unwrap().to_owned();
+    ok(dir, &["roster", "approve", &id]);
+    id
+}
+
 /// Polls `check` every 100 ms until it returns true or `secs` pass.
 pub fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
     let start = Instant::now();

@@ -36,6 +36,9 @@ pub struct Limits {
     /// a photo too large is read whole and answered with Open311's error
     /// rather than cut off mid-upload.
     pub photo_bytes_max: usize,
+    /// Largest voice note accepted: a minute of Opus is about 0.5 MiB, so
+    /// this leaves room for less frugal codecs (AAC, WAV at low rates).
+    pub voice_bytes_max: usize,
     /// Largest body of any other request.
     pub body_bytes_max: usize,
     /// A request not answered by then gets 408.
@@ -48,38 +51,56 @@ pub struct Limits {
     pub code_burst: u32,
     /// After a burst, one more request per this many milliseconds.
     pub code_refill_ms: u64,
+    /// Requests one staff code may make in a burst: the console asks for
+    /// a case, its photos and voice notes at each click.
+    pub staff_code_burst: u32,
+    /// After a burst, one more staff request per this many milliseconds.
+    pub staff_code_refill_ms: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            // A phone photo (a few MiB) with room for the form around it.
-            media_body_bytes_max: 12 * 1024 * 1024,
+            // A phone photo (a few MiB) and a voice note, with room for the
+            // form around them.
+            media_body_bytes_max: 16 * 1024 * 1024,
             photo_bytes_max: 10 * 1024 * 1024,
+            voice_bytes_max: 4 * 1024 * 1024,
             body_bytes_max: 64 * 1024,
             request_timeout_ms: 30_000,
             ip_burst: 60,
             ip_refill_ms: 200,
             code_burst: 20,
             code_refill_ms: 3_000,
+            staff_code_burst: 120,
+            staff_code_refill_ms: 250,
         }
     }
 }
 
-/// Rate limits keyed by access code, and the numbers they came from.
+/// Rate limits keyed by access code, riders' and staff codes apart, and
+/// the numbers they came from.
 pub(super) struct KeyedLimits {
     codes: DefaultKeyedRateLimiter<String>,
+    staff_codes: DefaultKeyedRateLimiter<String>,
     pub(super) config: Limits,
+}
+
+fn quota(burst: u32, refill_ms: u64) -> Quota {
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(Duration::from_millis(refill_ms.max(1)))
+        .map(|q| q.allow_burst(burst))
+        .unwrap_or_else(|| Quota::per_second(burst))
 }
 
 impl KeyedLimits {
     pub(super) fn new(limits: &Limits) -> KeyedLimits {
-        let burst = NonZeroU32::new(limits.code_burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(Duration::from_millis(limits.code_refill_ms.max(1)))
-            .map(|q| q.allow_burst(burst))
-            .unwrap_or_else(|| Quota::per_second(burst));
         KeyedLimits {
-            codes: RateLimiter::keyed(quota),
+            codes: RateLimiter::keyed(quota(limits.code_burst, limits.code_refill_ms)),
+            staff_codes: RateLimiter::keyed(quota(
+                limits.staff_code_burst,
+                limits.staff_code_refill_ms,
+            )),
             config: limits.clone(),
         }
     }
@@ -89,11 +110,18 @@ impl KeyedLimits {
         self.codes.check_key(&hash.to_owned()).is_ok()
     }
 
-    /// Forgets codes whose bucket has refilled, keeping the table bounded
+    /// True when the staff code with hash `hash` may make one more request now.
+    pub(super) fn staff_code_allows(&self, hash: &str) -> bool {
+        self.staff_codes.check_key(&hash.to_owned()).is_ok()
+    }
+
+    /// Forgets codes whose bucket has refilled, keeping the tables bounded
     /// by the codes active lately.
     fn forget_idle(&self) {
-        self.codes.retain_recent();
-        self.codes.shrink_to_fit();
+        for table in [&self.codes, &self.staff_codes] {
+            table.retain_recent();
+            table.shrink_to_fit();
+        }
     }
 }
 
@@ -249,5 +277,23 @@ mod tests {
         }
         assert!(!keyed.code_allows("a"));
         assert!(keyed.code_allows("b"));
+    }
+
+    #[test]
+    fn staff_codes_have_a_larger_bucket_of_their_own() {
+        let limits = Limits {
+            code_burst: 2,
+            code_refill_ms: 60_000,
+            staff_code_burst: 5,
+            staff_code_refill_ms: 60_000,
+            ..Limits::default()
+        };
+        let keyed = KeyedLimits::new(&limits);
+        assert!(keyed.code_allows("s") && keyed.code_allows("s"));
+        assert!(!keyed.code_allows("s"));
+        for _ in 0..5 {
+            assert!(keyed.staff_code_allows("s"));
+        }
+        assert!(!keyed.staff_code_allows("s"));
     }
 }

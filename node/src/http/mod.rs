@@ -16,7 +16,12 @@ pub mod codes;
 pub mod conn;
 mod edge;
 pub mod open311;
+pub mod rider_api;
+pub mod sniff;
+pub mod staff_api;
+pub mod staff_office;
 pub mod tls;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,6 +55,9 @@ pub struct HttpState {
     pub public_url: Option<String>,
     /// `https`, or `http` when serving plain.
     pub scheme: &'static str,
+    /// `duplicate_radius_m`: how near an open case of the same category
+    /// must be to be offered to a rider as "me too".
+    pub duplicate_radius_m: f64,
     limits: Arc<edge::KeyedLimits>,
 }
 
@@ -67,6 +75,7 @@ impl HttpState {
             role: config.role,
             public_url: config.http.public_url.clone(),
             scheme: if tls { "https" } else { "http" },
+            duplicate_radius_m: config.duplicate_radius_m,
             limits: Arc::new(edge::KeyedLimits::new(limits)),
         }
     }
@@ -86,10 +95,19 @@ impl HttpState {
     }
 }
 
-/// Every route the server answers, with the edge's limits around them.
-/// Later pages nest here: `.merge(rider::routes())`, `.nest("/console", …)`.
+/// Every route the server answers, with the edge's limits around them:
+/// Open311, the rider's page and the staff console with their JSON
+/// endpoints.
 pub fn router(state: HttpState, limits: &Limits) -> Router {
-    let app = Router::new().nest("/open311/v2", open311::routes(state.clone(), limits));
+    let app = Router::new()
+        .nest("/open311/v2", open311::routes(state.clone(), limits))
+        .nest("/api/rider", rider_api::routes(state.clone(), limits))
+        .nest(
+            "/api/staff",
+            staff_api::routes(state.clone(), limits)
+                .merge(staff_office::routes(state.clone(), limits)),
+        )
+        .merge(web::routes());
     edge::wrap(app, limits, state.limits.clone())
 }
 

@@ -23,6 +23,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use super::HttpState;
 use super::codes::{CodeHolder, code_hash};
 use super::edge::Limits;
+use super::sniff::{sniff_audio, sniff_image};
 use crate::admin::{Call, Request as AdminRequest, Response as AdminResponse};
 use crate::api::{NewAttachment, ReportContent, ReportFilter, ReportSubmission, ReportView};
 use crate::store::BlobHash;
@@ -41,19 +42,19 @@ pub const DEFAULT_WINDOW_DAYS: i64 = 90;
 /// An Open311 error: the HTTP status and one `{code, description}`.
 #[derive(Debug)]
 pub struct Open311Error {
-    status: StatusCode,
-    description: String,
+    pub(super) status: StatusCode,
+    pub(super) description: String,
 }
 
 impl Open311Error {
-    fn new(status: StatusCode, description: impl Into<String>) -> Open311Error {
+    pub(super) fn new(status: StatusCode, description: impl Into<String>) -> Open311Error {
         Open311Error {
             status,
             description: description.into(),
         }
     }
 
-    fn bad(description: impl Into<String>) -> Open311Error {
+    pub(super) fn bad(description: impl Into<String>) -> Open311Error {
         Open311Error::new(StatusCode::BAD_REQUEST, description)
     }
 }
@@ -73,7 +74,7 @@ pub fn error_response(status: StatusCode, description: &str) -> Response {
         .into_response()
 }
 
-type Answer = Result<Response, Open311Error>;
+pub(super) type Answer = Result<Response, Open311Error>;
 
 /// The Open311 routes; photos may come with `POST requests.json`, so only
 /// it takes bodies of [`Limits::media_body_bytes_max`].
@@ -160,7 +161,7 @@ fn json_file(file: &str) -> Result<&str, Open311Error> {
 }
 
 /// Sends `call` to the node; its refusal becomes a 400 with its words.
-async fn ask(state: &HttpState, call: Call) -> Result<AdminResponse, Open311Error> {
+pub(super) async fn ask(state: &HttpState, call: Call) -> Result<AdminResponse, Open311Error> {
     match state.call(call).await {
         None => Err(Open311Error::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -172,8 +173,12 @@ async fn ask(state: &HttpState, call: Call) -> Result<AdminResponse, Open311Erro
     }
 }
 
-/// The rider the access code `key` signs in, or 403.
-async fn rider(state: &HttpState, key: Option<&str>) -> Result<(String, CodeHolder), Open311Error> {
+/// Whoever the access code `key` signs in (rider or staff), or 403; each
+/// code is rate-limited on its own.
+pub(super) async fn rider(
+    state: &HttpState,
+    key: Option<&str>,
+) -> Result<(String, CodeHolder), Open311Error> {
     let key = key
         .map(str::trim)
         .filter(|k| !k.is_empty())
@@ -184,15 +189,24 @@ async fn rider(state: &HttpState, key: Option<&str>) -> Result<(String, CodeHold
             )
         })?;
     let hash = code_hash(key);
-    if !state.limits.code_allows(&hash) {
-        return Err(Open311Error::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many requests with this access code; wait and try again",
-        ));
-    }
     let request = AdminRequest::CodeHolder { hash: hash.clone() };
+    // The code is looked up before it is counted, since staff codes have
+    // a bucket of their own; guessing codes is bounded by the per-address
+    // limit around every request.
     match ask(state, Call::new(request)).await? {
-        AdminResponse::CodeHolder(Some(record)) => Ok((hash, record.holder)),
+        AdminResponse::CodeHolder(Some(record)) => {
+            let allowed = match record.holder {
+                CodeHolder::Staff { .. } => state.limits.staff_code_allows(&hash),
+                CodeHolder::Rider { .. } => state.limits.code_allows(&hash),
+            };
+            if !allowed {
+                return Err(Open311Error::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many requests with this access code; wait and try again",
+                ));
+            }
+            Ok((hash, record.holder))
+        }
         AdminResponse::CodeHolder(None) => Err(Open311Error::new(
             StatusCode::FORBIDDEN,
             "api_key is not a valid access code on this node (revoked, for another place, or mistyped)",
@@ -201,7 +215,7 @@ async fn rider(state: &HttpState, key: Option<&str>) -> Result<(String, CodeHold
     }
 }
 
-fn unexpected(r: &AdminResponse) -> Open311Error {
+pub(super) fn unexpected(r: &AdminResponse) -> Open311Error {
     tracing::warn!(answer = ?r, "unexpected answer from the node to an HTTP request");
     Open311Error::new(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -209,10 +223,11 @@ fn unexpected(r: &AdminResponse) -> Open311Error {
     )
 }
 
-/// A posted request's fields and its photo.
+/// A posted request's fields, its photo and its voice note.
 struct Posted {
     fields: HashMap<String, String>,
     photo: Option<NewAttachment>,
+    voice: Option<NewAttachment>,
 }
 
 impl Posted {
@@ -224,26 +239,19 @@ impl Posted {
     }
 }
 
-/// Reads a form, URL-encoded or multipart (with the photo as `media`).
+/// Reads a form, URL-encoded or multipart (with the photo as `media` and
+/// a voice note as `voice_note`, an extension of the spec for the rider's
+/// page: Open311 has one media field, and riders describe hazards aloud).
 async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Error> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type = content_type(&req);
     let mut fields = HashMap::new();
     let mut photo = None;
+    let mut voice = None;
     if content_type.starts_with("multipart/form-data") {
         let mut form = Multipart::from_request(req, &())
             .await
             .map_err(|e| Open311Error::new(e.status(), e.body_text()))?;
-        let broken = |e: axum::extract::multipart::MultipartError| {
-            Open311Error::new(
-                e.status(),
-                format!("malformed multipart body: {}", e.body_text()),
-            )
-        };
+        let broken = malformed_multipart;
         while let Some(field) = form.next_field().await.map_err(broken)? {
             if fields.len() >= FORM_FIELDS_MAX {
                 return Err(Open311Error::bad(format!(
@@ -258,6 +266,9 @@ async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Err
                     .to_owned();
                 let bytes = field.bytes().await.map_err(broken)?;
                 photo = Some(photo_attachment(bytes.to_vec(), mime, limits)?);
+            } else if name == "voice_note" {
+                let bytes = field.bytes().await.map_err(broken)?;
+                voice = Some(voice_attachment(bytes.to_vec(), limits)?);
             } else {
                 fields.insert(name, field.text().await.map_err(broken)?);
             }
@@ -280,7 +291,11 @@ async fn read_posted(req: Request, limits: &Limits) -> Result<Posted, Open311Err
             "post the request as application/x-www-form-urlencoded or multipart/form-data",
         ));
     }
-    Ok(Posted { fields, photo })
+    Ok(Posted {
+        fields,
+        photo,
+        voice,
+    })
 }
 
 fn photo_attachment(
@@ -310,6 +325,48 @@ fn photo_attachment(
     })
 }
 
+/// The request's media type, lowercased; empty when it gives none.
+pub(super) fn content_type(req: &Request) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// A multipart body that could not be read, in Open311's error format.
+pub(super) fn malformed_multipart(e: axum::extract::multipart::MultipartError) -> Open311Error {
+    Open311Error::new(
+        e.status(),
+        format!("malformed multipart body: {}", e.body_text()),
+    )
+}
+
+/// A voice note: its media type comes from its bytes, not from what the
+/// client claims, so that what is stored and later served as audio is audio.
+fn voice_attachment(bytes: Vec<u8>, limits: &Limits) -> Result<NewAttachment, Open311Error> {
+    let max = (limits.voice_bytes_max as u64).min(crdt_model::report::ATTACHMENT_BYTES_MAX);
+    if bytes.is_empty() || bytes.len() as u64 > max {
+        return Err(Open311Error::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "voice_note is too large or empty: {} bytes; a voice note holds 1 to {max} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    let mime = sniff_audio(&bytes).ok_or_else(|| {
+        Open311Error::bad(
+            "voice_note is not audio this server knows (WebM, Ogg, MP4/AAC, WAV, AMR or MP3)",
+        )
+    })?;
+    Ok(NewAttachment {
+        bytes,
+        mime: mime.to_owned(),
+        kind: AttachmentKind::Voice,
+    })
+}
+
 fn coordinate(posted: &Posted, name: &str) -> Result<Option<f64>, Open311Error> {
     posted
         .get(name)
@@ -325,7 +382,7 @@ fn coordinate(posted: &Posted, name: &str) -> Result<Option<f64>, Open311Error> 
 
 /// The request id of a write: the client's `Idempotency-Key` (scoped to
 /// its access code, so two riders' keys never meet), else a fresh one.
-fn write_call(
+pub(super) fn write_call(
     headers: &HeaderMap,
     code: &str,
     request: AdminRequest,
@@ -378,7 +435,8 @@ async fn submit(State(state): State<HttpState>, headers: HeaderMap, req: Request
         _ => return Err(Open311Error::bad("lat and long are required")),
     };
     LatLon::new(lat, lon).map_err(|e| Open311Error::bad(e.to_string()))?;
-    let mut attachments: Vec<NewAttachment> = posted.photo.clone().into_iter().collect();
+    let mut attachments: Vec<NewAttachment> =
+        posted.photo.iter().chain(&posted.voice).cloned().collect();
     if let Some(url) = posted.get("media_url") {
         attachments.push(held_photo(&state, url).await?);
     }
@@ -432,21 +490,9 @@ async fn held_photo(state: &HttpState, url: &str) -> Result<NewAttachment, Open3
     }
 }
 
-/// The media type of JPEG, PNG and WebP bytes, from their magic numbers.
-fn sniff_image(b: &[u8]) -> Option<&'static str> {
-    if b.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some("image/jpeg")
-    } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
-    }
-}
-
-/// `GET media/{hash}?api_key=CODE`: a photo of a report, to holders of a
-/// code of this node only (photos may show people).
+/// `GET media/{hash}?api_key=CODE`: a photo or voice note of a report, to
+/// holders of a code of this node only (photos may show people, voices
+/// identify them).
 async fn media(
     State(state): State<HttpState>,
     Path(hash): Path<String>,
@@ -458,8 +504,20 @@ async fn media(
         .map_err(|_| Open311Error::new(StatusCode::NOT_FOUND, "no such media"))?;
     match ask(&state, Call::new(AdminRequest::Blob(hash))).await {
         Ok(AdminResponse::Blob(body)) => {
-            let mime = sniff_image(&body.bytes).unwrap_or("application/octet-stream");
-            Ok(([(header::CONTENT_TYPE, mime)], body.bytes).into_response())
+            // The type comes from the bytes: a blob that is neither image nor
+            // audio is served as opaque bytes, never as something a browser runs.
+            let mime = sniff_image(&body.bytes)
+                .or_else(|| sniff_audio(&body.bytes))
+                .unwrap_or("application/octet-stream");
+            Ok((
+                [
+                    (header::CONTENT_TYPE, mime),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                    (header::CACHE_CONTROL, "private, max-age=86400"),
+                ],
+                body.bytes,
+            )
+                .into_response())
         }
         Ok(other) => Err(unexpected(&other)),
         Err(_) => Err(Open311Error::new(StatusCode::NOT_FOUND, "no such media")),
@@ -709,14 +767,6 @@ async fn one_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn images_are_told_by_their_magic_numbers() {
-        assert_eq!(sniff_image(&[0xff, 0xd8, 0xff, 0xe0]), Some("image/jpeg"));
-        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
-        assert_eq!(sniff_image(b"RIFF....WEBPVP8 "), Some("image/webp"));
-        assert_eq!(sniff_image(b"%PDF-1.7"), None);
-    }
 
     #[test]
     fn idempotency_keys_are_scoped_to_the_code() {

@@ -37,7 +37,7 @@ pub use directory::{DirectoryRequest, MerchantView, StationView};
 pub use points::{
     AwardRule, BalanceRow, Booked, LedgerView, PointsRequest, StatementLine, StatementView,
 };
-pub use reports::{ReportAction, ReportRequest};
+pub use reports::{PhotoUpload, ReportAction, ReportRequest};
 pub use roster::{MemberApplication, MemberView, RosterRequest};
 pub use roster_upkeep::{IMPORT_ROWS_MAX, ImportRow, ImportView, MemberChanges};
 pub use tasks::{NeedRequest, NeedView, TaskRequest, TaskView};

@@ -80,6 +80,11 @@ pub enum ReportAction {
     Handle {
         /// Evidence photo file.
         photo: Option<PathBuf>,
+        /// The evidence photo's bytes, when they came with the request
+        /// rather than as a file (the staff console's upload). Never on
+        /// the admin socket: the HTTP server hands it to the loop directly.
+        #[serde(skip)]
+        uploaded: Option<PhotoUpload>,
     },
     /// The community passes the case to its street.
     Escalate,
@@ -92,6 +97,15 @@ pub enum ReportAction {
     },
     /// A closed or voided case is opened again.
     Reopen,
+}
+
+/// A photo that arrived as bytes, its media type read from them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhotoUpload {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Its media type, such as `image/jpeg`.
+    pub mime: String,
 }
 
 impl ReportAction {
@@ -237,15 +251,16 @@ impl Node {
             ReportAction::Verify => EventKind::Verify,
             ReportAction::Void { reason } => EventKind::Void { reason },
             ReportAction::Dispatch { to, due } => EventKind::Dispatch { to, due },
-            ReportAction::Handle { photo } => {
-                let photo = match photo {
-                    None => None,
-                    Some(path) => {
-                        let (att, bytes) = read_photo(&path)?;
-                        blob = Some(bytes);
-                        Some(att)
-                    }
+            ReportAction::Handle { photo, uploaded } => {
+                let read = match (uploaded, photo) {
+                    (Some(up), _) => Some(uploaded_photo(up)?),
+                    (None, Some(path)) => Some(read_photo(&path)?),
+                    (None, None) => None,
                 };
+                let photo = read.map(|(att, bytes)| {
+                    blob = Some(bytes);
+                    att
+                });
                 EventKind::Handle { photo }
             }
             ReportAction::Escalate => EventKind::Escalate,
@@ -305,6 +320,24 @@ impl Node {
 
 /// Reads an evidence photo, refusing empty or oversized files before reading
 /// them whole.
+fn uploaded_photo(up: PhotoUpload) -> Result<(Attachment, Vec<u8>), NodeError> {
+    let len = up.bytes.len() as u64;
+    if len == 0 || len > ATTACHMENT_BYTES_MAX {
+        return Err(crdt_model::ValidationError::BadAttachment(format!(
+            "the photo is {len} bytes; attachments must hold 1 to {ATTACHMENT_BYTES_MAX} bytes"
+        ))
+        .into());
+    }
+    let att = Attachment {
+        hash: BlobHash::of(&up.bytes).to_string(),
+        mime: up.mime,
+        size: len,
+        kind: AttachmentKind::Photo,
+    };
+    att.validate()?;
+    Ok((att, up.bytes))
+}
+
 fn read_photo(path: &Path) -> Result<(Attachment, Vec<u8>), NodeError> {
     let io = |source| NodeError::Io {
         path: path.to_owned(),
