@@ -20,6 +20,7 @@ pub mod category;
 pub mod directory;
 pub mod document_id;
 pub mod error;
+pub mod escrow;
 pub mod geo;
 pub mod ids;
 pub mod ledger;
