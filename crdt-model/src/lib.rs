@@ -21,6 +21,7 @@ pub mod directory;
 pub mod document_id;
 pub mod error;
 pub mod escrow;
+pub mod escrow_rules;
 pub mod geo;
 pub mod ids;
 pub mod ledger;

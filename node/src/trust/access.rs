@@ -32,9 +32,14 @@ pub fn may_read(m: &Member, doc: &DocumentId) -> bool {
 ///
 /// - charter: members who may admit (the district and delegated admins);
 /// - reports: the owning community, and its street (for its coordination events);
-/// - every other kind: the owning node only.
+/// - every other kind: the owning node only;
+/// - a station: its community's ledger only (escrow moves, checked in
+///   `signing.rs`).
 pub fn may_write(m: &Member, doc: &DocumentId) -> bool {
     let place = doc.place();
+    if m.role == Role::Station {
+        return doc.kind() == DocKind::Ledger && &m.place == place;
+    }
     match doc.kind() {
         DocKind::Charter => m.may_admit && m.place.district() == *place,
         DocKind::Reports => {
