@@ -152,6 +152,24 @@ mod tests {
     }
 
     #[test]
+    fn a_station_writes_only_its_communitys_ledger() {
+        let station = member(Role::Station, "guandu/yiliu/xinyazhou", false);
+        let ledger = doc("guandu/yiliu/xinyazhou/ledger/2026");
+        let other = doc("guandu/yiliu/other/ledger/2026");
+        assert!(may_write(&station, &ledger));
+        assert!(may_read(&station, &ledger));
+        assert!(!may_write(&station, &other));
+        for d in ["roster", "tasks"] {
+            let d = doc(&format!("guandu/yiliu/xinyazhou/{d}"));
+            assert!(!may_write(&station, &d), "{d}");
+        }
+        assert!(!may_write(
+            &station,
+            &doc("guandu/yiliu/xinyazhou/reports/2026-11")
+        ));
+    }
+
+    #[test]
     fn the_access_table_of_the_brief() {
         let district = member(Role::District, "guandu", true);
         let street = member(Role::Street, "guandu/yiliu", true);
