@@ -95,6 +95,29 @@ pub enum ValidationError {
         /// The points asked for.
         needed: i64,
     },
+    /// A station redemption or return larger than what the station holds for
+    /// the member.
+    #[error(
+        "station {station} holds {held} points in escrow for member {member}; {needed} is more"
+    )]
+    EscrowShort {
+        /// The station node.
+        station: String,
+        /// The member.
+        member: String,
+        /// Points the station holds for them now.
+        held: i64,
+        /// The points asked for.
+        needed: i64,
+    },
+    /// A station move written by a node other than the station it names.
+    #[error("only station {station} may move its own escrow; this is {by}")]
+    NotTheStation {
+        /// The station the move names.
+        station: String,
+        /// The writer.
+        by: String,
+    },
     /// A member id that is not on the roster.
     #[error("member {0} is not on this community's roster")]
     UnknownMember(String),

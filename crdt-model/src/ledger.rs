@@ -5,10 +5,12 @@
 //! Layout: `entry/<id>` holding `member, amount, kind, at, by, reason?,
 //! reference?, redeemed_at?, item?`.
 //!
-//! Why no balance goes negative: credits commute, and debits are written only by
-//! the member's home community node, which checks the balance it holds. Since
-//! every credit it has not yet seen only raises the true balance, a debit that
-//! fits the balance it sees fits the merged one too.
+//! Why no balance goes negative: credits commute, and debits (redemptions,
+//! negative corrections, escrow grants) are written only by the member's home
+//! community node, which checks the balance it holds. Since every credit or
+//! escrow return it has not yet seen only raises the true balance, a debit
+//! that fits the balance it sees fits the merged one too. Stations redeem only
+//! from escrow (`escrow.rs`), never from the balance.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, SchemaError, ValidationError};
+use crate::escrow;
 use crate::ids::{EntryId, MemberId};
 use crate::report::check_text;
 use crate::roster::Member;
@@ -122,22 +125,32 @@ pub fn list<D: ReadDoc>(doc: &D) -> Result<Vec<Entry>, SchemaError> {
     Ok(out)
 }
 
-/// Balance of every member with entries.
+/// Balance of every member with entries or escrow moves: the sum of their
+/// entries, less what is held in escrow at stations (`escrow.rs`).
 pub fn balances<D: ReadDoc>(doc: &D) -> Result<BTreeMap<MemberId, i64>, SchemaError> {
     let mut out = BTreeMap::new();
     for e in list(doc)? {
         *out.entry(e.member).or_insert(0) += e.amount;
     }
+    for (m, d) in escrow::balance_effects(&escrow::list(doc)?) {
+        *out.entry(m).or_insert(0) += d;
+    }
     Ok(out)
 }
 
-/// One member's balance.
+/// One member's balance, escrow deducted.
 pub fn balance<D: ReadDoc>(doc: &D, member: &MemberId) -> Result<i64, SchemaError> {
-    Ok(list(doc)?
+    let entries: i64 = list(doc)?
         .iter()
         .filter(|e| &e.member == member)
         .map(|e| e.amount)
-        .sum())
+        .sum();
+    let moves = escrow::list(doc)?;
+    let held = escrow::balance_effects(&moves)
+        .get(member)
+        .copied()
+        .unwrap_or(0);
+    Ok(entries + held)
 }
 
 /// The entry of `kind` already written for `reference`, if any. Rule-based
@@ -161,6 +174,17 @@ pub fn statement<D: ReadDoc>(doc: &D, member: &MemberId) -> Result<Vec<Entry>, S
         .collect())
 }
 
+/// Refuses an amount (either sign) larger than one entry may move.
+pub(crate) fn check_size(amount: i64) -> Result<(), ValidationError> {
+    if amount.abs() > ENTRY_POINTS_MAX {
+        return Err(ValidationError::BadText {
+            field: "points amount",
+            why: format!("{} exceeds {ENTRY_POINTS_MAX}", amount.abs()),
+        });
+    }
+    Ok(())
+}
+
 fn write<T: Transactable + ReadDoc>(doc: &mut T, e: &Entry) -> Result<(), ModelError> {
     for (field, v, max) in [
         ("reason", &e.reason, 500),
@@ -172,13 +196,7 @@ fn write<T: Transactable + ReadDoc>(doc: &mut T, e: &Entry) -> Result<(), ModelE
             check_text(field, v, max, false)?;
         }
     }
-    if e.amount.abs() > ENTRY_POINTS_MAX {
-        return Err(ValidationError::BadText {
-            field: "points amount",
-            why: format!("{} exceeds {ENTRY_POINTS_MAX}", e.amount.abs()),
-        }
-        .into());
-    }
+    check_size(e.amount)?;
     let k = key(&e.id);
     if has_entity(doc, &k) {
         return Err(ValidationError::DuplicateEntity {

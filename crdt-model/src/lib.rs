@@ -20,6 +20,8 @@ pub mod category;
 pub mod directory;
 pub mod document_id;
 pub mod error;
+pub mod escrow;
+pub mod escrow_rules;
 pub mod geo;
 pub mod ids;
 pub mod ledger;

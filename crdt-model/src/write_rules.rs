@@ -66,6 +66,9 @@ pub enum Rule {
     Unresolved,
     /// An append-only document takes only new text entries at allowed root keys.
     AppendOnly,
+    /// Escrow moves: a station spends only its own escrow, within its bound;
+    /// grants come from the community, in its own name (`escrow_rules.rs`).
+    Escrow,
 }
 
 impl fmt::Display for Rule {
@@ -81,6 +84,9 @@ impl fmt::Display for Rule {
             Rule::Unresolved => "every operation must refer to an object the document holds",
             Rule::AppendOnly => {
                 "an append-only document takes only new text entries at allowed root keys"
+            }
+            Rule::Escrow => {
+                "a station spends only its own escrow within its bound, and only the community grants"
             }
         })
     }

@@ -71,6 +71,10 @@ pub enum Role {
     Street,
     /// Where riders report.
     Community,
+    /// A community's station or caring merchant: at the community's place,
+    /// admitted by its street, writing only escrow moves in the community's
+    /// ledger (`docs/escrow.md`).
+    Station,
 }
 
 impl Role {
@@ -80,6 +84,7 @@ impl Role {
             Role::District => "district",
             Role::Street => "street",
             Role::Community => "community",
+            Role::Station => "station",
         }
     }
 
@@ -88,7 +93,7 @@ impl Role {
         match self {
             Role::District => PlaceLevel::District,
             Role::Street => PlaceLevel::Street,
-            Role::Community => PlaceLevel::Community,
+            Role::Community | Role::Station => PlaceLevel::Community,
         }
     }
 
@@ -96,7 +101,7 @@ impl Role {
         match self {
             Role::District => 1,
             Role::Street => 2,
-            Role::Community => 3,
+            Role::Community | Role::Station => 3,
         }
     }
 }

@@ -15,7 +15,9 @@ impl Sim {
         let streets: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| self.nodes[i].id.role == node::Role::Street)
             .collect();
-        let communities = self.nodes.len() - 1 - streets.len();
+        let communities = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].id.role == node::Role::Community)
+            .count();
         for f in &faults {
             if let Some((target, by, at_hour)) = f.trust_act() {
                 // Validated with the scenario: both indices exist.
@@ -63,13 +65,26 @@ impl Sim {
                         self.schedule(hours_ms(at_hour + hours), Event::Cut { child, cut: false });
                     }
                 }
+                Fault::StationsCut { at_hour, hours } => {
+                    let stations = (0..self.nodes.len())
+                        .filter(|&i| self.nodes[i].id.role == node::Role::Station);
+                    for child in stations.collect::<Vec<_>>() {
+                        self.schedule(hours_ms(*at_hour), Event::Cut { child, cut: true });
+                        self.schedule(hours_ms(at_hour + hours), Event::Cut { child, cut: false });
+                    }
+                }
                 Fault::Churn {
                     restarts_per_hour,
                     down_minutes_max,
                     lose_store,
                 } => {
                     let communities: Vec<usize> = (0..self.nodes.len())
-                        .filter(|&i| self.nodes[i].id.role == node::Role::Community)
+                        .filter(|&i| {
+                            matches!(
+                                self.nodes[i].id.role,
+                                node::Role::Community | node::Role::Station
+                            )
+                        })
                         .collect();
                     let mut t = 0u64;
                     loop {
@@ -101,7 +116,8 @@ impl Sim {
             .iter()
             .map(|f| match f {
                 Fault::StreetDown { at_hour, hours, .. }
-                | Fault::Partition { at_hour, hours, .. } => hours_ms(at_hour + hours),
+                | Fault::Partition { at_hour, hours, .. }
+                | Fault::StationsCut { at_hour, hours } => hours_ms(at_hour + hours),
                 Fault::Loss { at_hour, hours, .. } => hours.map_or(0, |h| hours_ms(at_hour + h)),
                 Fault::Revoke { at_hour, .. } | Fault::Reinstate { at_hour, .. } => {
                     hours_ms(*at_hour)

@@ -1,5 +1,6 @@
 //! The federation a scenario describes: places, node keys derived from the
-//! seed, and real admission chains (district → street → community).
+//! seed, and real admission chains (district → street → community, and
+//! street → station for a community's stations).
 
 use automerge::ActorId;
 use chrono::{DateTime, Duration, Utc};
@@ -49,10 +50,10 @@ impl std::fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-fn keypair(seed: u64, place: &PlaceId) -> Result<Keypair, BuildError> {
+fn keypair(seed: u64, name: &str) -> Result<Keypair, BuildError> {
     let mut h = blake3::Hasher::new_derive_key("yizhan simulations node key v1");
     h.update(&seed.to_le_bytes());
-    h.update(place.as_str().as_bytes());
+    h.update(name.as_bytes());
     let bytes = *h.finalize().as_bytes();
     Keypair::ed25519_from_bytes(bytes).map_err(|e| BuildError(e.to_string()))
 }
@@ -62,7 +63,8 @@ fn place(s: &str) -> Result<PlaceId, BuildError> {
 }
 
 /// Builds the nodes of `topology`: index 0 is the district, then the
-/// streets, then the communities (dealt to the streets in turn). Keys are
+/// streets, then the communities (dealt to the streets in turn), then the
+/// stations (dealt to the communities, admitted by their street). Keys are
 /// derived from `seed`, admissions are issued a day before `start` and
 /// lapse as `expiries` say (never otherwise); a street's expiry lapses its
 /// communities' chains too, as a real chain does.
@@ -83,7 +85,7 @@ pub fn build(
             .min()
     };
     let district = place(&topology.district)?;
-    let root_kp = keypair(seed, &district)?;
+    let root_kp = keypair(seed, district.as_str())?;
     let root_key = NodeKey::of_keypair(&root_kp).map_err(|e| BuildError(e.to_string()))?;
     let federation = Federation {
         root: root_key,
@@ -150,15 +152,16 @@ pub fn build(
     let mut streets = Vec::new();
     for s in 0..topology.streets {
         let p = place(&format!("{district}/s{:02}", s + 1))?;
-        let kp = keypair(seed, &p)?;
+        let kp = keypair(seed, p.as_str())?;
         let cred = admit(&root_kp, &root_cred, &kp, Role::Street, &p, expires(1 + s))?;
         let i = push(p.clone(), Role::Street, Some(0), kp.clone(), cred.clone())?;
         streets.push((i, p, kp, cred));
     }
+    let mut communities = Vec::new();
     for c in 0..topology.communities {
         let (si, sp, skp, scred) = &streets[c % streets.len()];
         let p = place(&format!("{sp}/c{:02}", c + 1))?;
-        let kp = keypair(seed, &p)?;
+        let kp = keypair(seed, p.as_str())?;
         let cred = admit(
             skp,
             scred,
@@ -167,10 +170,19 @@ pub fn build(
             &p,
             expires(1 + topology.streets + c),
         )?;
-        push(p, Role::Community, Some(*si), kp, cred)?;
+        let i = push(p.clone(), Role::Community, Some(*si), kp, cred)?;
+        communities.push((i, p, c % streets.len()));
     }
     let first = 1 + topology.streets;
     let n = topology.communities;
+    for k in 0..topology.stations {
+        let (c, p, s) = &communities[k % communities.len()];
+        let (_, _, skp, scred) = &streets[*s];
+        // Its own key: the place alone would give it its community's.
+        let kp = keypair(seed, &format!("{p}#station{:02}", k + 1))?;
+        let cred = admit(skp, scred, &kp, Role::Station, p, None)?;
+        push(p.clone(), Role::Station, Some(*c), kp, cred)?;
+    }
     for g in 0..topology.grids {
         out[first + g % n].grids.push(format!("g{:03}", g + 1));
     }

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::ChangeHash;
+use crdt_model::escrow::{self, EscrowKind};
 use crdt_model::ledger::{self, EntryKind};
 use crdt_model::{DocKind, DocumentId, PlaceId, ReportId, Stats, StatsFilter, Status, report};
 use node::trust::{Member, may_read};
@@ -30,8 +31,9 @@ pub const NAMES: [&str; 7] = [
 pub type Outcome = Result<(), String>;
 
 /// May the node `m` hold `doc`? (What its policy would store.)
+/// A station shares its community's place but owns nothing there.
 pub fn entitled(m: &Member, doc: &DocumentId) -> bool {
-    may_read(m, doc) || &m.place == doc.place()
+    may_read(m, doc) || (&m.place == doc.place() && m.role != node::Role::Station)
 }
 
 /// Heads of every non-empty document of every node, sorted.
@@ -169,11 +171,14 @@ fn cut_off_stays(sim: &mut Sim, cut: &CutOffs) -> Outcome {
 /// acknowledged redemption not lost with a store appears once at home.
 fn points(sim: &Sim) -> Outcome {
     let mut problems = Vec::new();
-    let redemptions: BTreeMap<&PlaceId, &BTreeSet<String>> = sim
-        .nodes
-        .iter()
-        .map(|n| (&n.id.place, &n.redemptions))
-        .collect();
+    // A community and its stations share a place: their redemptions together.
+    let mut redemptions: BTreeMap<&PlaceId, BTreeSet<&str>> = BTreeMap::new();
+    for n in &sim.nodes {
+        redemptions
+            .entry(&n.id.place)
+            .or_default()
+            .extend(n.redemptions.iter().map(String::as_str));
+    }
     for n in &sim.nodes {
         for (id, d) in &n.store.docs {
             if id.kind() != DocKind::Ledger {
@@ -186,6 +191,26 @@ fn points(sim: &Sim) -> Outcome {
                     }
                 }
                 Err(e) => problems.push(format!("{id} at {} is unreadable: {e}", n.id.place)),
+            }
+            let moves = escrow::list(d).unwrap_or_default();
+            for ((station, m), held) in escrow::holdings(&moves) {
+                if held < 0 {
+                    problems.push(format!(
+                        "station {station} holds {held} points for {m} in {id} at {}",
+                        n.id.place
+                    ));
+                }
+            }
+            for mv in moves.iter().filter(|mv| mv.kind == EscrowKind::Redeem) {
+                let known = redemptions
+                    .get(id.place())
+                    .is_some_and(|r| r.contains(mv.id.as_str()));
+                if !known {
+                    problems.push(format!(
+                        "{id} at {} holds an unknown station redemption {}",
+                        n.id.place, mv.id
+                    ));
+                }
             }
             let entries = ledger::list(d).unwrap_or_default();
             let mut seen = BTreeSet::new();
@@ -247,7 +272,8 @@ fn folds(sim: &Sim, cut: &CutOffs) -> Outcome {
             if counted && n.id.parent.is_none() {
                 district.merge(&stats);
             }
-            if counted && id.place() == &n.id.place {
+            // A station's replica is its community's, counted once already.
+            if counted && id.place() == &n.id.place && n.id.role != node::Role::Station {
                 communities.merge(&stats);
             }
             match folded.get(id) {

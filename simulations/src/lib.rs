@@ -19,6 +19,7 @@
 
 pub mod bench;
 pub mod cutoffs;
+pub mod escrow;
 pub mod faults;
 pub mod federation;
 pub mod invariants;

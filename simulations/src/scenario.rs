@@ -129,6 +129,10 @@ pub struct Topology {
     /// Riders on the rosters, dealt to the communities in turn.
     #[serde(default = "default_riders")]
     pub riders: usize,
+    /// Station nodes, dealt to the communities in turn; each redeems from
+    /// the escrow its community grants it (`docs/escrow.md`).
+    #[serde(default)]
+    pub stations: usize,
 }
 
 /// What the federation's people do, in events per simulated hour across the
@@ -145,6 +149,9 @@ pub struct Workload {
     pub tasks_per_hour: f64,
     /// Points credited or redeemed.
     pub points_per_hour: f64,
+    /// Escrow acts across all stations: grants by their communities,
+    /// redemptions and returns by the stations. Zero without stations.
+    pub escrow_per_hour: f64,
     /// Times per hour each street looks for escalated cases and accepts them.
     pub street_rounds_per_hour: f64,
 }
@@ -156,6 +163,7 @@ impl Default for Workload {
             steps_per_hour: 30.0,
             tasks_per_hour: 4.0,
             points_per_hour: 10.0,
+            escrow_per_hour: 0.0,
             street_rounds_per_hour: 2.0,
         }
     }
@@ -241,6 +249,14 @@ pub enum Fault {
     Partition {
         /// Share of the streets cut off, rounded up.
         share: f64,
+        /// Start, in simulated hours.
+        at_hour: f64,
+        /// Length, in hours.
+        hours: f64,
+    },
+    /// Every station's link to its community is cut from `at_hour` for
+    /// `hours`: stations redeem from their escrow alone meanwhile.
+    StationsCut {
         /// Start, in simulated hours.
         at_hour: f64,
         /// Length, in hours.

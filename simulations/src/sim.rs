@@ -206,7 +206,12 @@ impl Sim {
         let nodes: Vec<SimNode> = ids
             .into_iter()
             .map(|id| SimNode {
-                peer: PeerKey::new(id.place.as_str()),
+                // A station shares its community's place: its key tells them apart.
+                peer: if id.role == node::Role::Station {
+                    PeerKey::new(format!("{}#{}", id.place, id.key))
+                } else {
+                    PeerKey::new(id.place.as_str())
+                },
                 id,
                 store: Store::default(),
                 backup: (Store::default(), 0),
@@ -608,7 +613,7 @@ impl Sim {
     /// Loss on the uplink of `child` now.
     fn loss(&self, child: usize) -> f64 {
         let level = match self.nodes[child].id.role {
-            node::Role::Community => LinkLevel::Community,
+            node::Role::Community | node::Role::Station => LinkLevel::Community,
             _ => LinkLevel::Street,
         };
         let mut loss = self.network.loss;

@@ -265,9 +265,15 @@ impl Sim {
     pub fn publish_admissions(&mut self) {
         let at = self.wall().timestamp();
         for j in 0..self.nodes.len() {
-            let Some(parent) = self.nodes[j].id.parent else {
+            let Some(mut parent) = self.nodes[j].id.parent else {
                 continue;
             };
+            // A station links to its community but was admitted by the street.
+            if self.nodes[j].id.role == node::Role::Station
+                && let Some(street) = self.nodes[parent].id.parent
+            {
+                parent = street;
+            }
             let statement = Statement::Admitted {
                 issuer: self.nodes[parent].id.key,
                 at,

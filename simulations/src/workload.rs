@@ -34,6 +34,8 @@ pub enum Act {
     Task,
     /// A community credits or redeems points.
     Points,
+    /// A community grants a station escrow, or a station redeems or returns.
+    Escrow,
     /// A street accepts, dispatches and handles escalated cases.
     StreetRound {
         /// The street.
@@ -55,7 +57,7 @@ pub fn start(sim: &mut Sim, plan: &Plan) {
     for node in communities(sim) {
         sim.schedule(0, Event::Act(Act::Setup { node }));
     }
-    for act in [Act::Report, Act::Step, Act::Task, Act::Points] {
+    for act in [Act::Report, Act::Step, Act::Task, Act::Points, Act::Escrow] {
         schedule_next(sim, plan, act);
     }
     for node in 0..sim.nodes.len() {
@@ -72,6 +74,7 @@ fn rate(w: &Workload, act: Act) -> f64 {
         Act::Step => w.steps_per_hour,
         Act::Task => w.tasks_per_hour,
         Act::Points => w.points_per_hour,
+        Act::Escrow => w.escrow_per_hour,
         Act::StreetRound { .. } => w.street_rounds_per_hour,
     }
 }
@@ -123,6 +126,7 @@ pub fn act(sim: &mut Sim, act: Act) {
             let c = random_community(sim);
             points(sim, c);
         }
+        Act::Escrow => crate::escrow::act(sim),
         Act::StreetRound { node } => street_round(sim, node),
     }
     if !matches!(act, Act::Setup { .. }) {

@@ -132,3 +132,14 @@ fn a_street_that_ignores_the_charter_is_caught_with_its_seed() {
         );
     }
 }
+
+#[test]
+fn stations_redeeming_offline_never_overspend() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stations-tiny.toml");
+    let sc = Scenario::load(&path).unwrap();
+    for seed in 1..=3 {
+        let r = run_seed(&sc, seed, None).unwrap();
+        println!("{}", row(&r));
+        assert!(r.passed(), "seed {seed}: {:?}", failures(&r));
+    }
+}

@@ -32,9 +32,14 @@ pub fn may_read(m: &Member, doc: &DocumentId) -> bool {
 ///
 /// - charter: members who may admit (the district and delegated admins);
 /// - reports: the owning community, and its street (for its coordination events);
-/// - every other kind: the owning node only.
+/// - every other kind: the owning node only;
+/// - a station: its community's ledger only (escrow moves, checked in
+///   `signing.rs`).
 pub fn may_write(m: &Member, doc: &DocumentId) -> bool {
     let place = doc.place();
+    if m.role == Role::Station {
+        return doc.kind() == DocKind::Ledger && &m.place == place;
+    }
     match doc.kind() {
         DocKind::Charter => m.may_admit && m.place.district() == *place,
         DocKind::Reports => {
@@ -144,6 +149,24 @@ mod tests {
 
     fn doc(s: &str) -> DocumentId {
         DocumentId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_station_writes_only_its_communitys_ledger() {
+        let station = member(Role::Station, "guandu/yiliu/xinyazhou", false);
+        let ledger = doc("guandu/yiliu/xinyazhou/ledger/2026");
+        let other = doc("guandu/yiliu/other/ledger/2026");
+        assert!(may_write(&station, &ledger));
+        assert!(may_read(&station, &ledger));
+        assert!(!may_write(&station, &other));
+        for d in ["roster", "tasks"] {
+            let d = doc(&format!("guandu/yiliu/xinyazhou/{d}"));
+            assert!(!may_write(&station, &d), "{d}");
+        }
+        assert!(!may_write(
+            &station,
+            &doc("guandu/yiliu/xinyazhou/reports/2026-11")
+        ));
     }
 
     #[test]

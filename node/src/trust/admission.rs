@@ -247,7 +247,7 @@ fn depth(role: Role) -> usize {
     match role {
         Role::District => 1,
         Role::Street => 2,
-        Role::Community => 3,
+        Role::Community | Role::Station => 3,
     }
 }
 

@@ -11,6 +11,7 @@ use libp2p::identity::Keypair;
 use serde::{Deserialize, Serialize};
 
 use crdt_model::DocKind;
+use crdt_model::escrow_rules::check_ledger_change;
 use crdt_model::write_rules::{ChangeAuthor, check_append_only_change, check_reports_change};
 
 use super::access::may_write;
@@ -471,6 +472,11 @@ fn write_rules(
         DocKind::Charter => {
             check_append_only_change(change, &CHARTER_PREFIXES).map_err(|e| e.to_string())?;
             check_statements(federation, scratch, change, member)
+        }
+        DocKind::Ledger => {
+            let by = member.key.to_string();
+            let station = member.role == crate::config::Role::Station;
+            check_ledger_change(scratch, change, &by, station).map_err(|e| e.to_string())
         }
         _ => Ok(()),
     }

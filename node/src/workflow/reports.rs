@@ -173,7 +173,7 @@ impl Node {
         let ok = match self.config.role {
             Role::Community => owner == &self.config.place,
             Role::Street => self.config.place.contains(owner),
-            Role::District => false,
+            Role::District | Role::Station => false,
         };
         if ok {
             Ok(())
