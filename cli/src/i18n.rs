@@ -165,6 +165,7 @@ mod tests {
                     node::Role::District,
                     node::Role::Street,
                     node::Role::Community,
+                    node::Role::Station,
                 ]
                 .iter()
                 .map(|r| format!("role.{}", r.as_str())),
