@@ -175,6 +175,18 @@ impl Net {
         }
     }
 
+    /// Every sync state node `i` handed out to be saved, in order.
+    fn saved_states(&self, i: usize) -> Vec<(DocumentId, Vec<u8>)> {
+        self.nodes[i]
+            .log
+            .iter()
+            .filter_map(|o| match o {
+                Output::SaveSyncState { doc, state, .. } => Some((doc.clone(), state.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn heads(&mut self, i: usize, id: &DocumentId) -> Option<Vec<automerge::ChangeHash>> {
         self.nodes[i].docs.heads(id)
     }
@@ -571,23 +583,9 @@ fn saved_states_make_the_next_session_small() {
     write(&mut net.nodes[0].docs, &x, "a", 200);
     net.connect(0, 1);
     net.run(60_000);
-    let saved: Vec<(DocumentId, Vec<u8>)> = net.nodes[1]
-        .log
-        .iter()
-        .filter_map(|o| match o {
-            Output::SaveSyncState { doc, state, .. } => Some((doc.clone(), state.clone())),
-            _ => None,
-        })
-        .collect();
+    let saved: Vec<(DocumentId, Vec<u8>)> = net.saved_states(1);
     assert!(!saved.is_empty());
-    let saved_a: Vec<(DocumentId, Vec<u8>)> = net.nodes[0]
-        .log
-        .iter()
-        .filter_map(|o| match o {
-            Output::SaveSyncState { doc, state, .. } => Some((doc.clone(), state.clone())),
-            _ => None,
-        })
-        .collect();
+    let saved_a: Vec<(DocumentId, Vec<u8>)> = net.saved_states(0);
     net.feed(
         0,
         Input::PeerDown {

@@ -66,14 +66,7 @@ fn states_handed_over_at_peer_up_start_parked() {
     write(&mut net.nodes[0].docs, &x, "a", 2);
     net.connect(0, 1);
     net.run(10_000);
-    let saved: Vec<(DocumentId, Vec<u8>)> = net.nodes[0]
-        .log
-        .iter()
-        .filter_map(|o| match o {
-            Output::SaveSyncState { doc, state, .. } => Some((doc.clone(), state.clone())),
-            _ => None,
-        })
-        .collect();
+    let saved = net.saved_states(0);
     assert!(!saved.is_empty());
     net.feed(
         0,
