@@ -214,6 +214,9 @@ pub enum RoleArg {
     Street,
     /// Community (社区): where riders report.
     Community,
+    /// Station (服务站): a community's station or caring merchant, at the
+    /// community's place, redeeming points held in escrow.
+    Station,
 }
 
 impl From<RoleArg> for Role {
@@ -222,6 +225,7 @@ impl From<RoleArg> for Role {
             RoleArg::District => Role::District,
             RoleArg::Street => Role::Street,
             RoleArg::Community => Role::Community,
+            RoleArg::Station => Role::Station,
         }
     }
 }

@@ -98,7 +98,7 @@ pub enum ValidationError {
     /// A station redemption or return larger than what the station holds for
     /// the member.
     #[error(
-        "station {station} holds {held} points in escrow for member {member}; {needed} is more"
+        "station {station} holds {held} points in escrow for member {member}; {needed} is more: redeem at the community office, or ask it for a further grant"
     )]
     EscrowShort {
         /// The station node.

@@ -125,6 +125,20 @@ fn validation(v: &ValidationError) -> (&'static str, Params) {
                 ("needed", needed.to_string()),
             ],
         ),
+        V::EscrowShort {
+            station,
+            member,
+            held,
+            needed,
+        } => (
+            "escrow_short",
+            vec![
+                ("station", station.clone()),
+                ("member", member.clone()),
+                ("held", held.to_string()),
+                ("needed", needed.to_string()),
+            ],
+        ),
         V::UnknownMember(m) => ("unknown_member", vec![("member", m.clone())]),
         V::UnknownEntity { what, id } => (
             "not_found",
@@ -232,6 +246,10 @@ fn workflow(w: &WorkflowError) -> (&'static str, Params) {
                 ("id", id.clone()),
                 ("hint", (*hint).to_owned()),
             ],
+        ),
+        W::NotAStation { station, why } => (
+            "not_a_station",
+            vec![("station", station.clone()), ("why", why.clone())],
         ),
         W::DuplicatePhone { member, .. } => ("duplicate_phone", vec![("member", member.clone())]),
         _ => ("refused", vec![]),

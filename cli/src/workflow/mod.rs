@@ -5,6 +5,7 @@
 //! table with local times for people, JSON with `--json`.
 
 mod directory;
+mod escrow;
 mod export;
 mod local_days;
 mod points;
@@ -40,7 +41,7 @@ pub enum WorkflowCommand {
     /// The needs list: what riders need (meals, rest, charging, legal or health help).
     #[command(subcommand)]
     Need(tasks::NeedCommand),
-    /// Volunteer points: award, redeem, correct; balances and statements.
+    /// Volunteer points: award, redeem, correct; escrow at stations; balances and statements.
     #[command(subcommand)]
     Points(points::PointsCommand),
     /// Service stations and caring merchants.

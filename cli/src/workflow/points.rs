@@ -21,6 +21,7 @@ pub enum PointsCommand {
     /// Award points by a rule (report, task, patrol) or at discretion (--points with --reason).
     Award(AwardArgs),
     /// Redeem points for an item at a station or merchant; refused if it would overdraw.
+    /// On a station's node, redeems from what the station holds in escrow.
     Redeem {
         /// Whose points.
         #[arg(long)]
@@ -51,6 +52,10 @@ pub enum PointsCommand {
         #[arg(long)]
         year: Option<i32>,
     },
+    /// Points in escrow at stations, which redeem them while cut off from the
+    /// community: grant, return, show.
+    #[command(subcommand)]
+    Escrow(super::escrow::EscrowCommand),
     /// Issue a signed certificate of a member's service over a period, which
     /// anyone with the federation's root peer id can verify offline.
     Certificate(crate::certificate::IssueArgs),
@@ -151,6 +156,7 @@ fn award_rule(a: &AwardArgs) -> anyhow::Result<AwardRule> {
 pub fn run(dir: &Path, cmd: PointsCommand, out: &Output) -> anyhow::Result<()> {
     let req = match cmd {
         PointsCommand::Certificate(a) => return crate::certificate::issue(dir, a, out),
+        PointsCommand::Escrow(c) => PointsRequest::Escrow(super::escrow::request(c)?),
         PointsCommand::Award(a) => {
             let rule = award_rule(&a)?;
             let members = a
@@ -220,6 +226,7 @@ pub fn run(dir: &Path, cmd: PointsCommand, out: &Output) -> anyhow::Result<()> {
         WorkflowResponse::Booked(b) => print_booked(&b, out),
         WorkflowResponse::Balances(rows) => print_balances(&rows, out),
         WorkflowResponse::Statement(s) => print_statement(&s, out),
+        WorkflowResponse::Escrow(v) => super::escrow::print_view(&v, out),
         other => unexpected(other),
     }
 }
@@ -284,12 +291,19 @@ fn print_balances(rows: &[BalanceRow], out: &Output) -> anyhow::Result<()> {
         println!("{}", crate::i18n::tr("empty.points"));
         return Ok(());
     }
-    let mut t = table(&["member", "display name", "balance", "community"]);
+    let mut t = table(&[
+        "member",
+        "display name",
+        "balance",
+        "in escrow",
+        "community",
+    ]);
     for r in rows {
         t.add_row(vec![
             r.member.to_string(),
             r.display_name.clone().unwrap_or_else(|| "-".into()),
             r.balance.to_string(),
+            r.escrowed.to_string(),
             r.place.to_string(),
         ]);
     }
@@ -307,6 +321,7 @@ fn print_statement(s: &StatementView, out: &Output) -> anyhow::Result<()> {
         ("year", s.year.to_string()),
         ("balance", s.balance.to_string()),
         ("carried", s.carried.to_string()),
+        ("escrowed", s.escrowed.to_string()),
     ];
     println!("{}", crate::i18n::tr_args("points.statement", &args));
     if s.carried != 0 {
@@ -319,6 +334,10 @@ fn print_statement(s: &StatementView, out: &Output) -> anyhow::Result<()> {
             .map(|l| (&l.entry, Some(l.balance)))
             .collect();
         crate::table::print(entries_table(&rows));
+    }
+    if !s.escrow.is_empty() {
+        println!("{}", crate::i18n::tr_args("points.escrowed", &args));
+        crate::table::print(super::escrow::lines_table(&s.escrow));
     }
     Ok(())
 }

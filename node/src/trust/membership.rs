@@ -171,6 +171,11 @@ impl Node {
             ))
         })?;
         let node = NodeKey::of_peer(&peer_id)?;
+        if role == Role::Station && may_admit {
+            return Err(NodeError::Admin(
+                "a station admits no other node; admit it without --may-admit".into(),
+            ));
+        }
         let me = self.federation_member(now)?.ok_or_else(|| {
             NodeError::Admin(
                 "this node is not a member of a federation; only members who may admit can admit"

@@ -14,6 +14,7 @@
 //! one durable commit, or nothing at all.
 
 mod directory;
+mod escrow;
 mod points;
 mod reports;
 mod roster;
@@ -34,8 +35,10 @@ use crate::config::Role;
 use crate::error::NodeError;
 
 pub use directory::{DirectoryRequest, MerchantView, StationView};
+pub use escrow::{EscrowRequest, EscrowRow, EscrowView};
 pub use points::{
-    AwardRule, BalanceRow, Booked, LedgerView, PointsRequest, StatementLine, StatementView,
+    AwardRule, BalanceRow, Booked, EscrowLine, LedgerView, PointsRequest, StatementLine,
+    StatementView,
 };
 pub use reports::{PhotoUpload, ReportAction, ReportRequest};
 pub use roster::{MemberApplication, MemberView, RosterRequest};
@@ -114,6 +117,8 @@ pub enum WorkflowResponse {
     Needs(Vec<NeedView>),
     /// Entries written by an award, redemption or correction.
     Booked(Booked),
+    /// Points in escrow: a move written with what it left, or holdings.
+    Escrow(Box<EscrowView>),
     /// Balances of members.
     Balances(Vec<BalanceRow>),
     /// One member's statement.
@@ -198,6 +203,19 @@ pub enum WorkflowError {
         member: String,
         /// The entry that holds them.
         entry: String,
+    },
+    /// An escrow move this node may not write, or one that fits no rule.
+    #[error("no escrow move: {0}")]
+    EscrowRefused(String),
+    /// A grant to a node this community does not know as one of its stations.
+    #[error(
+        "{station} is not a station of this community: {why}; `yizhan admit PEER --role station` on the street admits one"
+    )]
+    NotAStation {
+        /// The peer id given.
+        station: String,
+        /// Why not.
+        why: String,
     },
     /// A redemption that the directory does not back.
     #[error("no redemption: {0}")]

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use automerge::AutoCommit;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone as _, Utc};
 use crdt_model::directory;
+use crdt_model::escrow::{self, EscrowKind, EscrowMove};
 use crdt_model::ids::{EntryId, MerchantId, StationId, TaskId};
 use crdt_model::ledger::{self, Entry, EntryKind, RULE_POINTS_PATROL, RULE_POINTS_REPORT};
 use crdt_model::roster::{self, Member, MemberStatus};
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{WorkflowError, WorkflowResponse, mint};
 use crate::api::Node;
+use crate::config::Role;
 use crate::error::NodeError;
 use crate::repo::Writer;
 
@@ -80,6 +82,8 @@ pub enum PointsRequest {
         /// The last day.
         to: Option<NaiveDate>,
     },
+    /// Points in escrow at stations: grant, return, show.
+    Escrow(super::escrow::EscrowRequest),
     /// Every entry of one year of each ledger held under a place, with each
     /// member's balance after each entry: the statements of all members.
     Ledger {
@@ -102,7 +106,7 @@ impl PointsRequest {
                 | PointsRequest::Statement { .. }
                 | PointsRequest::Ledger { .. }
                 | PointsRequest::Certificate { .. }
-        )
+        ) && !matches!(self, PointsRequest::Escrow(r) if !r.writes())
     }
 }
 
@@ -145,6 +149,10 @@ pub struct BalanceRow {
     pub display_name: Option<String>,
     /// Points.
     pub balance: i64,
+    /// Points of theirs held in escrow at stations, outside the balance
+    /// until a station redeems or returns them.
+    #[serde(default)]
+    pub escrowed: i64,
 }
 
 /// What an award, redemption or correction wrote.
@@ -166,6 +174,18 @@ pub struct StatementLine {
     pub balance: i64,
 }
 
+/// One escrow move of a member in a statement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EscrowLine {
+    /// The move.
+    #[serde(flatten)]
+    pub moved: EscrowMove,
+    /// The member's balance after it.
+    pub balance: i64,
+    /// What the move's station holds for the member after it.
+    pub held: i64,
+}
+
 /// A member's statement for one year.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatementView {
@@ -180,8 +200,15 @@ pub struct StatementView {
     pub carried: i64,
     /// Every entry, in order.
     pub entries: Vec<StatementLine>,
+    /// Every escrow move, in order: grants leave the balance, returns come
+    /// back to it, station redemptions spend what a station holds.
+    #[serde(default)]
+    pub escrow: Vec<EscrowLine>,
     /// The balance at the end.
     pub balance: i64,
+    /// Points held for the member at stations at the end.
+    #[serde(default)]
+    pub escrowed: i64,
 }
 
 /// One community's ledger for one year.
@@ -227,6 +254,36 @@ impl LedgerPlan {
     }
 }
 
+/// Points held in escrow per member in a ledger document.
+fn escrowed_of(doc: &AutoCommit) -> Result<BTreeMap<MemberId, i64>, NodeError> {
+    let mut out = BTreeMap::new();
+    for ((_, m), v) in escrow::holdings(&escrow::list(doc)?) {
+        *out.entry(m).or_insert(0) += v;
+    }
+    Ok(out)
+}
+
+/// A statement line for `m`, moving the running balance and holdings.
+fn escrow_line(m: EscrowMove, balance: &mut i64, held: &mut BTreeMap<String, i64>) -> EscrowLine {
+    let h = held.entry(m.station.clone()).or_insert(0);
+    match m.kind {
+        EscrowKind::Grant => {
+            *balance -= m.points;
+            *h += m.points;
+        }
+        EscrowKind::Return => {
+            *balance += m.points;
+            *h -= m.points;
+        }
+        EscrowKind::Redeem => *h -= m.points,
+    }
+    EscrowLine {
+        held: *h,
+        balance: *balance,
+        moved: m,
+    }
+}
+
 /// A fresh entry id for `doc`.
 pub(crate) fn mint_entry(doc: &AutoCommit) -> Result<EntryId, NodeError> {
     let held = ledger::list(doc)?;
@@ -269,8 +326,23 @@ impl Node {
             PointsRequest::Certificate { member, from, to } => Ok(WorkflowResponse::Certificate(
                 Box::new(self.certificate(&member, from, to, now)?),
             )),
+            PointsRequest::Escrow(r) => self.execute_escrow(r, now),
             PointsRequest::Award { members, rule } => {
                 Ok(WorkflowResponse::Booked(self.award(members, rule, now)?))
+            }
+            PointsRequest::Redeem {
+                member,
+                at,
+                item,
+                points,
+            } if self.config.role == Role::Station => {
+                // A station redeems from what it holds in escrow, never
+                // from the balance (docs/escrow.md).
+                let (_, price) = self.price(&at, &item, points)?;
+                let moved = self.station_write(&member, price, Some(&item), now)?;
+                Ok(WorkflowResponse::Escrow(Box::new(
+                    self.escrow_moved(moved, now)?,
+                )))
             }
             PointsRequest::Redeem {
                 member,
@@ -554,7 +626,10 @@ impl Node {
 
     /// The places under `prefix` (every place without one) whose ledgers
     /// are held here, in order, each once.
-    fn ledger_places(&self, prefix: Option<&PlaceId>) -> Result<Vec<PlaceId>, NodeError> {
+    pub(super) fn ledger_places(
+        &self,
+        prefix: Option<&PlaceId>,
+    ) -> Result<Vec<PlaceId>, NodeError> {
         let mut places: Vec<PlaceId> = self
             .held(DocKind::Ledger)?
             .into_iter()
@@ -624,6 +699,21 @@ impl Node {
         Ok(LedgerPlan { id, opening })
     }
 
+    /// Shown names of the members on `place`'s roster, when it is held.
+    pub(super) fn display_names(
+        &mut self,
+        place: &PlaceId,
+    ) -> Result<BTreeMap<MemberId, String>, NodeError> {
+        let roster_id = DocumentId::singleton(place.clone(), DocKind::Roster);
+        Ok(match self.repo.existing(&roster_id)? {
+            Some(doc) => roster::list(&*doc)?
+                .into_iter()
+                .map(|m| (m.id, m.display_name))
+                .collect(),
+            None => BTreeMap::new(),
+        })
+    }
+
     /// Balances now of the members of the ledgers held under `place`.
     pub fn balances(
         &mut self,
@@ -633,21 +723,14 @@ impl Node {
     ) -> Result<Vec<BalanceRow>, NodeError> {
         let mut out = Vec::new();
         for p in self.ledger_places(place)? {
-            let balances = match self.ledger_doc(&p, now.year())? {
+            let (balances, escrowed) = match self.ledger_doc(&p, now.year())? {
                 Some(id) => match self.repo.existing(&id)? {
-                    Some(doc) => ledger::balances(&*doc)?,
-                    None => BTreeMap::new(),
+                    Some(doc) => (ledger::balances(&*doc)?, escrowed_of(&*doc)?),
+                    None => (BTreeMap::new(), BTreeMap::new()),
                 },
-                None => self.carried_into(&p, now.year())?,
+                None => (self.carried_into(&p, now.year())?, BTreeMap::new()),
             };
-            let roster_id = DocumentId::singleton(p.clone(), DocKind::Roster);
-            let names: BTreeMap<MemberId, String> = match self.repo.existing(&roster_id)? {
-                Some(doc) => roster::list(&*doc)?
-                    .into_iter()
-                    .map(|m| (m.id, m.display_name))
-                    .collect(),
-                None => BTreeMap::new(),
-            };
+            let names = self.display_names(&p)?;
             for (m, balance) in balances {
                 if member.is_some_and(|x| x != &m) {
                     continue;
@@ -655,6 +738,7 @@ impl Node {
                 out.push(BalanceRow {
                     place: p.clone(),
                     display_name: names.get(&m).cloned(),
+                    escrowed: escrowed.get(&m).copied().unwrap_or(0),
                     member: m,
                     balance,
                 });
@@ -671,6 +755,7 @@ impl Node {
                 member: m.clone(),
                 display_name: Some(view.member.display_name),
                 balance: 0,
+                escrowed: 0,
             });
         }
         Ok(out)
@@ -684,32 +769,50 @@ impl Node {
         now: DateTime<Utc>,
     ) -> Result<StatementView, NodeError> {
         let place = self.member(member)?.place;
-        let (entries, carried) = match self.ledger_doc(&place, year)? {
+        let (entries, moves, carried) = match self.ledger_doc(&place, year)? {
             Some(id) => match self.repo.existing(&id)? {
-                Some(doc) => (ledger::statement(&*doc, member)?, 0),
-                None => (Vec::new(), 0),
+                Some(doc) => {
+                    let moves: Vec<EscrowMove> = escrow::list(&*doc)?
+                        .into_iter()
+                        .filter(|m| &m.member == member)
+                        .collect();
+                    (ledger::statement(&*doc, member)?, moves, 0)
+                }
+                None => (Vec::new(), Vec::new(), 0),
             },
             None if year == now.year() => {
                 let carried = self.carried_into(&place, year)?;
-                (Vec::new(), carried.get(member).copied().unwrap_or(0))
+                let c = carried.get(member).copied().unwrap_or(0);
+                (Vec::new(), Vec::new(), c)
             }
-            None => (Vec::new(), 0),
+            None => (Vec::new(), Vec::new(), 0),
         };
+        // Entries and moves interleaved in (time, id) order, so each line's
+        // balance is the one the member had after it.
         let mut balance = carried;
-        let lines = entries
-            .into_iter()
-            .map(|entry| {
-                balance += entry.amount;
-                StatementLine { entry, balance }
-            })
-            .collect();
+        let mut held: BTreeMap<String, i64> = BTreeMap::new();
+        let mut lines = Vec::new();
+        let mut escrow_lines = Vec::new();
+        let mut moves = moves.into_iter().peekable();
+        for entry in entries {
+            while let Some(m) = moves.next_if(|m| (m.at, &m.id) < (entry.at, &entry.id)) {
+                escrow_lines.push(escrow_line(m, &mut balance, &mut held));
+            }
+            balance += entry.amount;
+            lines.push(StatementLine { entry, balance });
+        }
+        for m in moves {
+            escrow_lines.push(escrow_line(m, &mut balance, &mut held));
+        }
         Ok(StatementView {
             place,
             member: member.clone(),
             year,
             carried,
             entries: lines,
+            escrow: escrow_lines,
             balance,
+            escrowed: held.values().sum(),
         })
     }
 
