@@ -14,6 +14,8 @@ pub mod admission_copy;
 pub mod authors;
 pub mod charter;
 pub mod chunks;
+#[cfg(test)]
+mod escrow_receive;
 pub mod membership;
 pub mod refused;
 pub mod signing;
