@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{ReadDoc, transaction::Transactable};
+use automerge::{ChangeHash, ReadDoc, transaction::Transactable};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +30,7 @@ use crate::ids::{EntryId, MemberId};
 use crate::ledger::{self, ENTRY_POINTS_MAX};
 use crate::report::check_text;
 use crate::roster::Member;
-use crate::schema::{MapRef, MapWriter, entity_ids, has_entity};
+use crate::schema::{MapRef, MapWriter, entity_ids_at, has_entity};
 
 /// Root-key prefix of escrow moves in a ledger document.
 pub const PREFIX: &str = "escrow";
@@ -81,15 +81,24 @@ fn key(id: &EntryId) -> String {
 
 /// Every escrow move, in (time, id) order.
 pub fn list<D: ReadDoc>(doc: &D) -> Result<Vec<EscrowMove>, SchemaError> {
+    list_at(doc, None)
+}
+
+/// Every escrow move the document held at `heads` (now when `None`), in
+/// (time, id) order.
+pub fn list_at<D: ReadDoc>(
+    doc: &D,
+    heads: Option<&[ChangeHash]>,
+) -> Result<Vec<EscrowMove>, SchemaError> {
     let mut out = Vec::new();
-    for raw in entity_ids(doc, PREFIX) {
+    for raw in entity_ids_at(doc, PREFIX, heads) {
         let path = format!("{PREFIX}/{raw}");
         let bad = |e: crate::IdError| SchemaError {
             path: path.clone(),
             why: e.to_string(),
         };
         let id = EntryId::parse(&raw).map_err(bad)?;
-        let Some(m) = MapRef::entity(doc, &path)? else {
+        let Some(m) = MapRef::entity_at(doc, &path, heads)? else {
             continue;
         };
         let points = m.i64("points")?;
@@ -146,7 +155,18 @@ pub fn holdings(moves: &[EscrowMove]) -> BTreeMap<(String, MemberId), i64> {
 
 /// Points `station` holds for `member`.
 pub fn held<D: ReadDoc>(doc: &D, station: &str, member: &MemberId) -> Result<i64, SchemaError> {
-    Ok(list(doc)?
+    held_at(doc, station, member, None)
+}
+
+/// Points `station` held for `member` when the document was at `heads`
+/// (now when `None`).
+pub fn held_at<D: ReadDoc>(
+    doc: &D,
+    station: &str,
+    member: &MemberId,
+    heads: Option<&[ChangeHash]>,
+) -> Result<i64, SchemaError> {
+    Ok(list_at(doc, heads)?
         .iter()
         .filter(|m| m.station == station && &m.member == member)
         .map(|m| match m.kind {

@@ -7,7 +7,9 @@
 //! change and its dependencies, like the report rules in `write_rules.rs`.
 //! The bound is judged at the change's own moment (the change and its
 //! ancestors), so later grants cannot excuse an overspend and later
-//! redemptions cannot make an honest one look forged.
+//! redemptions cannot make an honest one look forged. That moment is read
+//! in place, at the change's hash, rather than from a fork of the scratch
+//! copy: forking rebuilds the whole ledger for every change checked.
 
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{AutoCommit, Change, ObjType};
@@ -72,12 +74,12 @@ pub fn check_ledger_change(
     if created.is_empty() {
         return Ok(());
     }
-    // The moves as this change left them, with only what its writer saw.
-    let mut at = doc.clone();
-    let at = at
-        .fork_at(&[change.hash()])
-        .map_err(|e| refuse(format!("cannot be read at its own heads: {e}")))?;
-    let moves = escrow::list(&at).map_err(|e| refuse(format!("writes a bad move: {e}")))?;
+    // The moves as this change left them, with only what its writer saw:
+    // read at the change's own hash, without copying the document.
+    let at = [change.hash()];
+    let heads = Some(&at[..]);
+    let moves =
+        escrow::list_at(doc, heads).map_err(|e| refuse(format!("writes a bad move: {e}")))?;
     for id in &created {
         let Some(m) = moves.iter().find(|m| m.id.as_str() == id) else {
             return Err(refuse(format!("makes escrow/{id} but no readable move")));
@@ -94,7 +96,7 @@ pub fn check_ledger_change(
             )));
         }
         if m.kind == EscrowKind::Grant {
-            let bal = ledger::balance(&at, &m.member)
+            let bal = ledger::balance_at(doc, &m.member, heads)
                 .map_err(|e| refuse(format!("writes a bad move: {e}")))?;
             if bal < 0 {
                 return Err(refuse(format!(
@@ -103,7 +105,7 @@ pub fn check_ledger_change(
                 )));
             }
         } else {
-            let held = escrow::held(&at, &m.station, &m.member)
+            let held = escrow::held_at(doc, &m.station, &m.member, heads)
                 .map_err(|e| refuse(format!("writes a bad move: {e}")))?;
             if held < 0 {
                 return Err(refuse(format!(
@@ -189,6 +191,31 @@ mod tests {
         escrow::grant(&mut c, &id("g2"), &member(), STATION, 4, at, COMMUNITY).unwrap();
         let ch = last(&mut c);
         assert_eq!(check_ledger_change(&c, &ch, COMMUNITY, false), Ok(()));
+    }
+
+    #[test]
+    fn the_bound_is_judged_at_the_change_not_after_later_merges() {
+        let at = Utc::now();
+        let (mut c, mut s) = granted();
+        // Honest at the time: 6 held, 6 spent.
+        escrow::station_move(&mut s, &id("r"), &member().id, 6, Some("meal"), at, STATION).unwrap();
+        let honest = last(&mut s);
+        // An overspend of 1, which a grant written concurrently would cover.
+        let o = s.put_object(ROOT, "escrow/over", ObjType::Map).unwrap();
+        for (k, v) in [("member", "m-1"), ("station", STATION), ("kind", "redeem")] {
+            s.put(&o, k, v).unwrap();
+        }
+        s.put(&o, "by", STATION).unwrap();
+        s.put(&o, "points", 1).unwrap();
+        s.put(&o, "at", at.timestamp_millis()).unwrap();
+        let over = last(&mut s);
+        escrow::grant(&mut c, &id("g2"), &member(), STATION, 4, at, COMMUNITY).unwrap();
+        c.commit();
+        s.merge(&mut c).unwrap();
+        assert_eq!(escrow::held(&s, STATION, &member().id).unwrap(), 3);
+        assert_eq!(check_ledger_change(&s, &honest, STATION, true), Ok(()));
+        let e = check_ledger_change(&s, &over, STATION, true).unwrap_err();
+        assert!(e.to_string().contains("1 more than station"), "{e}");
     }
 
     #[test]

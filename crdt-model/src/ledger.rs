@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{ReadDoc, transaction::Transactable};
+use automerge::{ChangeHash, ReadDoc, transaction::Transactable};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -23,7 +23,7 @@ use crate::escrow;
 use crate::ids::{EntryId, MemberId};
 use crate::report::check_text;
 use crate::roster::Member;
-use crate::schema::{MapRef, MapWriter, entity_ids, has_entity};
+use crate::schema::{MapRef, MapWriter, entity_ids_at, has_entity};
 
 /// Largest amount one entry may move.
 pub const ENTRY_POINTS_MAX: i64 = 100_000;
@@ -97,15 +97,24 @@ fn key(id: &EntryId) -> String {
 
 /// Every entry, in (time, id) order.
 pub fn list<D: ReadDoc>(doc: &D) -> Result<Vec<Entry>, SchemaError> {
+    list_at(doc, None)
+}
+
+/// Every entry the document held at `heads` (now when `None`), in (time,
+/// id) order.
+pub fn list_at<D: ReadDoc>(
+    doc: &D,
+    heads: Option<&[ChangeHash]>,
+) -> Result<Vec<Entry>, SchemaError> {
     let mut out = Vec::new();
-    for raw in entity_ids(doc, "entry") {
+    for raw in entity_ids_at(doc, "entry", heads) {
         let path = format!("entry/{raw}");
         let bad = |e: crate::IdError| SchemaError {
             path: path.clone(),
             why: e.to_string(),
         };
         let id = EntryId::parse(&raw).map_err(bad)?;
-        let Some(m) = MapRef::entity(doc, &path)? else {
+        let Some(m) = MapRef::entity_at(doc, &path, heads)? else {
             continue;
         };
         out.push(Entry {
@@ -140,12 +149,22 @@ pub fn balances<D: ReadDoc>(doc: &D) -> Result<BTreeMap<MemberId, i64>, SchemaEr
 
 /// One member's balance, escrow deducted.
 pub fn balance<D: ReadDoc>(doc: &D, member: &MemberId) -> Result<i64, SchemaError> {
-    let entries: i64 = list(doc)?
+    balance_at(doc, member, None)
+}
+
+/// One member's balance, escrow deducted, as the document held it at
+/// `heads` (now when `None`).
+pub fn balance_at<D: ReadDoc>(
+    doc: &D,
+    member: &MemberId,
+    heads: Option<&[ChangeHash]>,
+) -> Result<i64, SchemaError> {
+    let entries: i64 = list_at(doc, heads)?
         .iter()
         .filter(|e| &e.member == member)
         .map(|e| e.amount)
         .sum();
-    let moves = escrow::list(doc)?;
+    let moves = escrow::list_at(doc, heads)?;
     let held = escrow::balance_effects(&moves)
         .get(member)
         .copied()

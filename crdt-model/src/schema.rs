@@ -7,7 +7,9 @@
 //! object (Automerge would keep one of two concurrently created maps and hide
 //! the other's content).
 
-use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable};
+use automerge::{
+    ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
+};
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::error::{ModelError, SchemaError};
@@ -17,17 +19,38 @@ pub(crate) struct MapRef<'d, D: ReadDoc> {
     doc: &'d D,
     obj: ObjId,
     path: String,
+    /// Read the document as it was at these heads; now when `None`.
+    heads: Option<&'d [ChangeHash]>,
 }
 
 impl<'d, D: ReadDoc> MapRef<'d, D> {
     /// The root-level entity stored at `key`, if any.
     pub(crate) fn entity(doc: &'d D, key: &str) -> Result<Option<Self>, SchemaError> {
+        MapRef::entity_at(doc, key, None)
+    }
+
+    /// The root-level entity stored at `key` as the document was at `heads`
+    /// (now when `None`), if any. Reading at heads needs no copy of the
+    /// document, where forking at them rebuilds one.
+    pub(crate) fn entity_at(
+        doc: &'d D,
+        key: &str,
+        heads: Option<&'d [ChangeHash]>,
+    ) -> Result<Option<Self>, SchemaError> {
         MapRef {
             doc,
             obj: ROOT,
             path: String::new(),
+            heads,
         }
         .opt_map(key)
+    }
+
+    fn get(&self, key: &str) -> Result<Option<(Value<'_>, ObjId)>, automerge::AutomergeError> {
+        match self.heads {
+            Some(h) => self.doc.get_at(&self.obj, key, h),
+            None => self.doc.get(&self.obj, key),
+        }
     }
 
     fn err(&self, key: &str, why: impl Into<String>) -> SchemaError {
@@ -42,7 +65,7 @@ impl<'d, D: ReadDoc> MapRef<'d, D> {
     }
 
     fn scalar(&self, key: &str) -> Result<Option<ScalarValue>, SchemaError> {
-        match self.doc.get(&self.obj, key) {
+        match self.get(key) {
             Ok(None) => Ok(None),
             Ok(Some((Value::Scalar(s), _))) => Ok(Some(s.into_owned())),
             Ok(Some((Value::Object(t), _))) => {
@@ -128,11 +151,12 @@ impl<'d, D: ReadDoc> MapRef<'d, D> {
 
     /// A nested map that may be absent.
     pub(crate) fn opt_map(&self, key: &str) -> Result<Option<MapRef<'d, D>>, SchemaError> {
-        match self.doc.get(&self.obj, key) {
+        match self.get(key) {
             Ok(None) => Ok(None),
             Ok(Some((Value::Object(ObjType::Map), id))) => Ok(Some(MapRef {
                 doc: self.doc,
                 obj: id,
+                heads: self.heads,
                 path: if self.path.is_empty() {
                     key.to_owned()
                 } else {
@@ -151,7 +175,10 @@ impl<'d, D: ReadDoc> MapRef<'d, D> {
 
     /// The keys of this map, in Automerge's (sorted) order.
     pub(crate) fn keys(&self) -> Vec<String> {
-        self.doc.keys(&self.obj).collect()
+        match self.heads {
+            Some(h) => self.doc.keys_at(&self.obj, h).collect(),
+            None => self.doc.keys(&self.obj).collect(),
+        }
     }
 
     /// A list of strings kept as a map from item to `true` (so concurrent adds merge).
@@ -162,10 +189,21 @@ impl<'d, D: ReadDoc> MapRef<'d, D> {
 
 /// Ids of the root-level entities under `prefix/`, sorted.
 pub(crate) fn entity_ids<D: ReadDoc>(doc: &D, prefix: &str) -> Vec<String> {
+    entity_ids_at(doc, prefix, None)
+}
+
+/// [`entity_ids`] as the document was at `heads` (now when `None`).
+pub(crate) fn entity_ids_at<D: ReadDoc>(
+    doc: &D,
+    prefix: &str,
+    heads: Option<&[ChangeHash]>,
+) -> Vec<String> {
     let start = format!("{prefix}/");
-    doc.keys(ROOT)
-        .filter_map(|k| k.strip_prefix(&start).map(str::to_owned))
-        .collect()
+    let keep = |k: String| k.strip_prefix(&start).map(str::to_owned);
+    match heads {
+        Some(h) => doc.keys_at(ROOT, h).filter_map(keep).collect(),
+        None => doc.keys(ROOT).filter_map(keep).collect(),
+    }
 }
 
 /// True when the root holds `key`.
