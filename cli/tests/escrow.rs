@@ -198,6 +198,16 @@ fn stations_redeem_within_escrow_while_cut_off_and_agree_after_heal() {
     assert!(refused.contains(&r1), "{refused}");
     fails(&b, &args(&redeem(&r1, 3)), "holds 2 points in escrow");
     fails(&b, &args(&redeem(&r2, 1)), "holds 0 points in escrow");
+    // The same refusal under Chinese names the allowance left.
+    let mut zh = vec!["--lang", "zh"];
+    let again = redeem(&r1, 3);
+    zh.extend(args(&again));
+    let out = yizhan(&b, &zh);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("托管 2 积分"),
+        "{err}"
+    );
     // Meanwhile the office, on its own, spends the rest of r1's balance.
     ok(&c, &args(&redeem(&r1, 6)));
 

@@ -1550,6 +1550,7 @@ fn looking_leaves_the_store_file_byte_for_byte_untouched() {
         vec!["need", "list"],
         vec!["points", "balance"],
         vec!["points", "statement", &a],
+        vec!["points", "escrow", "show"],
         vec!["directory", "station", "list"],
         vec!["directory", "merchant", "list"],
         vec!["stats"],
