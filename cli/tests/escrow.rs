@@ -260,5 +260,19 @@ fn stations_redeem_within_escrow_while_cut_off_and_agree_after_heal() {
     let st = json(&c, &["points", "statement", &r1]);
     assert_eq!(st["balance"], 2, "{st}");
     assert_eq!(st["escrow"].as_array().unwrap().len(), 6, "{st}");
+    // The ledger export replays the same moves, per member.
+    let export: Value =
+        serde_json::from_str(&ok(&c, &["export", "ledger", "--format", "json"])).unwrap();
+    let last = export[0]["escrow"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|l| l["member"] == r1.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["kind"].clone(), last["balance"].clone()),
+        ("return".into(), 2.into())
+    );
     drop((station_a, station_b, community, street));
 }

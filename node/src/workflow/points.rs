@@ -223,6 +223,10 @@ pub struct LedgerView {
     pub carried: BTreeMap<MemberId, i64>,
     /// Every entry in order, each with its member's balance after it.
     pub entries: Vec<StatementLine>,
+    /// Every escrow move in order, with its member's balance and its
+    /// station's holding after it.
+    #[serde(default)]
+    pub escrow: Vec<EscrowLine>,
 }
 
 /// Where a write's ledger entries go: this year's document, and the opening
@@ -263,24 +267,68 @@ fn escrowed_of(doc: &AutoCommit) -> Result<BTreeMap<MemberId, i64>, NodeError> {
     Ok(out)
 }
 
-/// A statement line for `m`, moving the running balance and holdings.
-fn escrow_line(m: EscrowMove, balance: &mut i64, held: &mut BTreeMap<String, i64>) -> EscrowLine {
-    let h = held.entry(m.station.clone()).or_insert(0);
-    match m.kind {
-        EscrowKind::Grant => {
-            *balance -= m.points;
-            *h += m.points;
+/// A ledger's entries and escrow moves replayed together in (time, id)
+/// order, so every line carries the balance its member had after it: a
+/// grant leaves the balance, a return comes back to it, and a station's
+/// redemption spends only what the station held.
+struct Replay {
+    /// Balances at the end, per member, from what was carried in.
+    balances: BTreeMap<MemberId, i64>,
+    /// What each station holds at the end, per (station, member).
+    held: BTreeMap<(String, MemberId), i64>,
+    entries: Vec<StatementLine>,
+    escrow: Vec<EscrowLine>,
+}
+
+impl Replay {
+    fn run(
+        carried: &BTreeMap<MemberId, i64>,
+        entries: Vec<Entry>,
+        moves: Vec<EscrowMove>,
+    ) -> Replay {
+        let mut r = Replay {
+            balances: carried.clone(),
+            held: BTreeMap::new(),
+            entries: Vec::new(),
+            escrow: Vec::new(),
+        };
+        let mut moves = moves.into_iter().peekable();
+        for entry in entries {
+            while let Some(m) = moves.next_if(|m| (m.at, &m.id) < (entry.at, &entry.id)) {
+                r.moved(m);
+            }
+            let b = r.balances.entry(entry.member.clone()).or_insert(0);
+            *b += entry.amount;
+            r.entries.push(StatementLine { balance: *b, entry });
         }
-        EscrowKind::Return => {
-            *balance += m.points;
-            *h -= m.points;
+        for m in moves {
+            r.moved(m);
         }
-        EscrowKind::Redeem => *h -= m.points,
+        r
     }
-    EscrowLine {
-        held: *h,
-        balance: *balance,
-        moved: m,
+
+    fn moved(&mut self, m: EscrowMove) {
+        let b = self.balances.entry(m.member.clone()).or_insert(0);
+        let h = self
+            .held
+            .entry((m.station.clone(), m.member.clone()))
+            .or_insert(0);
+        match m.kind {
+            EscrowKind::Grant => {
+                *b -= m.points;
+                *h += m.points;
+            }
+            EscrowKind::Return => {
+                *b += m.points;
+                *h -= m.points;
+            }
+            EscrowKind::Redeem => *h -= m.points,
+        }
+        self.escrow.push(EscrowLine {
+            held: *h,
+            balance: *b,
+            moved: m,
+        });
     }
 }
 
@@ -787,32 +835,16 @@ impl Node {
             }
             None => (Vec::new(), Vec::new(), 0),
         };
-        // Entries and moves interleaved in (time, id) order, so each line's
-        // balance is the one the member had after it.
-        let mut balance = carried;
-        let mut held: BTreeMap<String, i64> = BTreeMap::new();
-        let mut lines = Vec::new();
-        let mut escrow_lines = Vec::new();
-        let mut moves = moves.into_iter().peekable();
-        for entry in entries {
-            while let Some(m) = moves.next_if(|m| (m.at, &m.id) < (entry.at, &entry.id)) {
-                escrow_lines.push(escrow_line(m, &mut balance, &mut held));
-            }
-            balance += entry.amount;
-            lines.push(StatementLine { entry, balance });
-        }
-        for m in moves {
-            escrow_lines.push(escrow_line(m, &mut balance, &mut held));
-        }
+        let r = Replay::run(&[(member.clone(), carried)].into(), entries, moves);
         Ok(StatementView {
             place,
             member: member.clone(),
             year,
             carried,
-            entries: lines,
-            escrow: escrow_lines,
-            balance,
-            escrowed: held.values().sum(),
+            balance: r.balances.get(member).copied().unwrap_or(carried),
+            escrowed: r.held.values().sum(),
+            entries: r.entries,
+            escrow: r.escrow,
         })
     }
 
@@ -839,33 +871,26 @@ impl Node {
         member: Option<&MemberId>,
         now: DateTime<Utc>,
     ) -> Result<LedgerView, NodeError> {
-        let (entries, carried) = match self.ledger_doc(place, year)? {
+        let (entries, moves, carried) = match self.ledger_doc(place, year)? {
             Some(id) => match self.repo.existing(&id)? {
-                Some(doc) => (ledger::list(&*doc)?, BTreeMap::new()),
-                None => (Vec::new(), BTreeMap::new()),
+                Some(doc) => (ledger::list(&*doc)?, escrow::list(&*doc)?, BTreeMap::new()),
+                None => (Vec::new(), Vec::new(), BTreeMap::new()),
             },
-            None if year == now.year() => (Vec::new(), self.carried_into(place, year)?),
-            None => (Vec::new(), BTreeMap::new()),
+            None if year == now.year() => (Vec::new(), Vec::new(), self.carried_into(place, year)?),
+            None => (Vec::new(), Vec::new(), BTreeMap::new()),
         };
-        let carried: BTreeMap<MemberId, i64> = carried
-            .into_iter()
-            .filter(|(m, _)| member.is_none_or(|x| x == m))
-            .collect();
-        let mut running = carried.clone();
-        let lines = entries
-            .into_iter()
-            .filter(|e| member.is_none_or(|m| m == &e.member))
-            .map(|entry| {
-                let b = running.entry(entry.member.clone()).or_insert(0);
-                *b += entry.amount;
-                StatementLine { balance: *b, entry }
-            })
-            .collect();
+        let mine = |m: &MemberId| member.is_none_or(|x| x == m);
+        let carried: BTreeMap<MemberId, i64> =
+            carried.into_iter().filter(|(m, _)| mine(m)).collect();
+        let entries = entries.into_iter().filter(|e| mine(&e.member)).collect();
+        let moves = moves.into_iter().filter(|m| mine(&m.member)).collect();
+        let r = Replay::run(&carried, entries, moves);
         Ok(LedgerView {
             place: place.clone(),
             year,
             carried,
-            entries: lines,
+            entries: r.entries,
+            escrow: r.escrow,
         })
     }
 }
