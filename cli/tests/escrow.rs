@@ -220,9 +220,12 @@ fn stations_redeem_within_escrow_while_cut_off_and_agree_after_heal() {
         nodes.iter().all(|n| balances(n) == expected)
             && nodes.iter().all(|n| escrow(n) == escrow(&c))
     });
-    // Station b gives back what it still holds; the balance gets it back.
+    // Station b gives back what it still holds, with its node stopped (the
+    // command writes to its store); the balance gets it back once b runs.
+    station_b.stop();
     let back = json(&b, &["points", "escrow", "return", "--member", &r1]);
     assert_eq!(back["written"]["points"], 2, "{back}");
+    let station_b = NodeProc::start(&b, &[community.addr()]);
     let expected: BTreeMap<String, (i64, i64)> =
         [(r1.clone(), (2, 0)), (r2.clone(), (5, 0))].into();
     wait_for("the return to reach every node", 90, || {
