@@ -115,6 +115,7 @@ fn stations_redeem_within_escrow_while_cut_off_and_agree_after_heal() {
     let (c, s, _d) = chain(tmp.path());
     let (a, sta) = station(tmp.path(), "a", &s);
     let (b, stb) = station(tmp.path(), "b", &s);
+    submit_report(&c, "路口井盖松动");
     let r1 = active_rider(&c, "13800000001");
     let r2 = active_rider(&c, "13800000002");
     for (m, p) in [(&r1, "20"), (&r2, "10")] {
@@ -185,6 +186,21 @@ fn stations_redeem_within_escrow_while_cut_off_and_agree_after_heal() {
         held(&a, &sta, &r1) == 8 && held(&a, &sta, &r2) == 5 && held(&b, &stb, &r1) == 6
     });
 
+    // A station holds what it redeems with, never its community's reports.
+    let held_docs: Vec<String> = json(&a, &["doc", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        held_docs.iter().any(|d| d.contains("/ledger/")),
+        "{held_docs:?}"
+    );
+    assert!(
+        !held_docs.iter().any(|d| d.contains("/reports/")),
+        "{held_docs:?}"
+    );
     // The cut: the community goes down; the stations only ever dialled it.
     community.stop();
     wait_for("both stations to be cut off", 30, || {

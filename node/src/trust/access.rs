@@ -15,9 +15,20 @@ use crate::engine::{PeerKey, Policy};
 /// - reports: the owning community and every place above it;
 /// - summary: the owning street and the district;
 /// - roster, tasks, ledger: the owning community and its street;
-/// - roster-private: nobody but its owner, and never through sync.
+/// - roster-private: nobody but its owner, and never through sync;
+/// - a station: the charter, directories, and its community's roster and
+///   ledger only. It redeems from the ledger, prices from the directory and
+///   shows members by their roster names; its community's reports and
+///   tasks, photos included, are no business of a station or merchant.
 pub fn may_read(m: &Member, doc: &DocumentId) -> bool {
     let place = doc.place();
+    if m.role == Role::Station {
+        return match doc.kind() {
+            DocKind::Charter | DocKind::Directory => true,
+            DocKind::Roster | DocKind::Ledger => &m.place == place,
+            _ => false,
+        };
+    }
     match doc.kind() {
         DocKind::Charter | DocKind::Directory => true,
         DocKind::Reports | DocKind::Summary => m.place.contains(place),
@@ -106,7 +117,9 @@ impl FederationPolicy {
     /// May this node hold `doc`?
     pub fn holds(&self, doc: &DocumentId) -> bool {
         may_read(&self.me, doc)
-            || (&self.me.place == doc.place() && doc.kind() != DocKind::RosterPrivate)
+            || (&self.me.place == doc.place()
+                && doc.kind() != DocKind::RosterPrivate
+                && self.me.role != Role::Station)
     }
 
     fn wants(&self, doc: &DocumentId) -> bool {
@@ -167,6 +180,33 @@ mod tests {
             &station,
             &doc("guandu/yiliu/xinyazhou/reports/2026-11")
         ));
+    }
+
+    #[test]
+    fn a_station_holds_only_what_it_redeems_with() {
+        let station = member(Role::Station, "guandu/yiliu/xinyazhou", false);
+        let policy = FederationPolicy::new(station.clone(), vec![], vec![]);
+        for d in [
+            "guandu/charter",
+            "guandu/yiliu/xinyazhou/directory",
+            "guandu/yiliu/xinyazhou/roster",
+            "guandu/yiliu/xinyazhou/ledger/2026",
+        ] {
+            assert!(may_read(&station, &doc(d)) && policy.holds(&doc(d)), "{d}");
+        }
+        for d in [
+            "guandu/yiliu/xinyazhou/reports/2026-11",
+            "guandu/yiliu/xinyazhou/tasks",
+            "guandu/yiliu/xinyazhou/roster-private",
+            "guandu/yiliu/summary",
+            "guandu/yiliu/other/ledger/2026",
+            "guandu/yiliu/other/roster",
+        ] {
+            assert!(
+                !may_read(&station, &doc(d)) && !policy.holds(&doc(d)),
+                "{d}"
+            );
+        }
     }
 
     #[test]
