@@ -19,7 +19,7 @@ use crdt_model::{DocumentId, MemberId, PlaceId, ValidationError};
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 
-use super::points::BalanceRow;
+use super::points_views::BalanceRow;
 use super::{WorkflowError, WorkflowResponse, mint};
 use crate::api::Node;
 use crate::config::Role;

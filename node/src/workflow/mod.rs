@@ -16,6 +16,7 @@
 mod directory;
 mod escrow;
 mod points;
+mod points_views;
 mod reports;
 mod roster;
 mod roster_upkeep;
@@ -36,10 +37,8 @@ use crate::error::NodeError;
 
 pub use directory::{DirectoryRequest, MerchantView, StationView};
 pub use escrow::{EscrowRequest, EscrowRow, EscrowView};
-pub use points::{
-    AwardRule, BalanceRow, Booked, EscrowLine, LedgerView, PointsRequest, StatementLine,
-    StatementView,
-};
+pub use points::{AwardRule, Booked, PointsRequest};
+pub use points_views::{BalanceRow, EscrowLine, LedgerView, StatementLine, StatementView};
 pub use reports::{PhotoUpload, ReportAction, ReportRequest};
 pub use roster::{MemberApplication, MemberView, RosterRequest};
 pub use roster_upkeep::{IMPORT_ROWS_MAX, ImportRow, ImportView, MemberChanges};
