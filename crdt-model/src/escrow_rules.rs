@@ -12,7 +12,8 @@
 //! copy: forking rebuilds the whole ledger for every change checked.
 
 use automerge::legacy::{Key, ObjectId, OpType};
-use automerge::{AutoCommit, Change, ObjType};
+
+use automerge::{ActorId, AutoCommit, Change, ObjId, ObjType, ROOT, ReadDoc};
 
 use crate::escrow::{self, EscrowKind};
 use crate::ledger;
@@ -38,6 +39,9 @@ pub fn check_ledger_change(
     let ops = start..start + change.len() as u64;
     let created_here = |obj: &ObjectId| matches!(obj, ObjectId::Id(id) if id.actor() == actor && ops.contains(&id.counter()));
     let mut created = Vec::new();
+    // Objects made by earlier changes that a community writes into: an
+    // entry it corrects, or (refused below) a move it would rewrite.
+    let mut older = Vec::new();
     for op in change.decode().operations {
         let key = match &op.key {
             Key::Map(k) => k.to_string(),
@@ -68,8 +72,11 @@ pub fn check_ledger_change(
                     "writes {key} inside an object it did not create"
                 )));
             }
-            _ => {}
+            obj => older.push((obj.clone(), key)),
         }
+    }
+    if let Some(key) = rewritten_move(doc, &older) {
+        return Err(refuse(format!("rewrites field {key} of an escrow move")));
     }
     if created.is_empty() {
         return Ok(());
@@ -137,10 +144,37 @@ pub fn check_ledger_change(
     Ok(())
 }
 
+/// The first field of `older` that lies inside an existing escrow move.
+/// Moves are append-only for every writer: a grant edited after a station
+/// spent from it would leave the station's redemptions unbacked.
+fn rewritten_move(doc: &AutoCommit, older: &[(ObjectId, String)]) -> Option<String> {
+    if older.is_empty() {
+        return None;
+    }
+    let moves: Vec<(u64, ActorId)> = doc
+        .keys(ROOT)
+        .filter(|k| k.starts_with("escrow/"))
+        .filter_map(|k| match doc.get(ROOT, k.as_str()) {
+            Ok(Some((_, ObjId::Id(counter, actor, _)))) => Some((counter, actor)),
+            _ => None,
+        })
+        .collect();
+    older.iter().find_map(|(obj, key)| match obj {
+        ObjectId::Id(id)
+            if moves
+                .iter()
+                .any(|(c, a)| *c == id.counter() && a == id.actor()) =>
+        {
+            Some(key.clone())
+        }
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use automerge::{ActorId, ROOT, ReadDoc, transaction::Transactable};
+    use automerge::transaction::Transactable;
     use chrono::{TimeZone, Utc};
 
     use crate::ids::{EntryId, MemberId};
@@ -307,5 +341,26 @@ mod tests {
         s.put(&g, "points", 60).unwrap();
         let ch = last(&mut s);
         assert!(check_ledger_change(&s, &ch, STATION, true).is_err());
+    }
+
+    #[test]
+    fn a_community_corrects_entries_but_never_rewrites_a_move() {
+        // Shrinking a grant after the station spent it would unback the
+        // station's redemptions, whoever merges first.
+        let (mut c, _) = granted();
+        let (_, g) = c.get(ROOT, "escrow/g").unwrap().unwrap();
+        c.put(&g, "points", 1).unwrap();
+        let ch = last(&mut c);
+        let e = check_ledger_change(&c, &ch, COMMUNITY, false).unwrap_err();
+        assert!(
+            e.to_string().contains("field points of an escrow move"),
+            "{e}"
+        );
+        // Its own entries stay correctable as before.
+        let (mut c, _) = granted();
+        let (_, earn) = c.get(ROOT, "entry/earn").unwrap().unwrap();
+        c.put(&earn, "reason", "patrol, corrected").unwrap();
+        let ch = last(&mut c);
+        assert_eq!(check_ledger_change(&c, &ch, COMMUNITY, false), Ok(()));
     }
 }
