@@ -61,7 +61,12 @@ pub fn current() -> Lang {
 /// text in that language, and the key itself when it has none at all (so a
 /// missing text shows up, rather than an empty line).
 pub fn tr(key: &str) -> String {
-    lookup(current(), key)
+    tr_in(current(), key)
+}
+
+/// [`tr`] in `lang` rather than the language in force.
+pub fn tr_in(lang: Lang, key: &str) -> String {
+    lookup(lang, key)
         .or_else(|| lookup(Lang::En, key))
         .map(Cow::into_owned)
         .unwrap_or_else(|| key.to_owned())

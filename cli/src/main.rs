@@ -25,6 +25,7 @@ mod report;
 mod start;
 mod table;
 mod terminal;
+mod usage_error;
 mod watch;
 mod workflow;
 
@@ -61,13 +62,12 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // One line: clap's first line names the argument and the problem.
-            let text = e.render().to_string();
-            let line = text.lines().next().unwrap_or("error: bad arguments");
             if std::env::args_os().any(|a| a == "--json") {
-                let message = line.strip_prefix("error: ").unwrap_or(line);
+                let line = usage_error::english(&e);
+                let message = line.strip_prefix("error: ").unwrap_or(&line);
                 eprintln!("{}", error_out::json_line("usage", message));
             } else {
-                eprintln!("{line}");
+                eprintln!("{}", usage_error::line(&e));
             }
             return ExitCode::from(2);
         }

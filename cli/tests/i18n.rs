@@ -403,3 +403,57 @@ fn help_reads_in_chinese_under_a_chinese_locale() {
     assert!(en.contains("Usage:") && en.contains("Commands:"), "{en}");
     assert!(!en.contains("用法"), "{en}");
 }
+
+#[test]
+fn usage_errors_of_any_command_are_one_chinese_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("none");
+    let out = run_with(&d, ZH, &["roster", "list", "--colour"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err, "错误：未知参数 '--colour'\n");
+
+    let out = run_with(&d, ZH, &["init", "--role", "mayor", "--place", "guandu"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("'mayor' 无效") && err.contains("可选值：district、street、community"),
+        "{err}"
+    );
+    let out = run_with(&d, ZH, &["backup"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("错误：缺少必需的参数：<FILE>"), "{err}");
+
+    // English under C, as clap says it; --json stays English and stable.
+    let out = run_with(&d, &[("LANG", "C")], &["roster", "list", "--colour"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err, "error: unexpected argument '--colour' found\n");
+    let out = run_with(&d, ZH, &["--json", "roster", "list", "--colour"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "usage");
+    assert_eq!(v["error"]["message"], "unexpected argument '--colour' found");
+}
+
+#[test]
+fn every_subcommand_s_help_reads_in_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("none");
+    let zh = out_with(&d, ZH, &["points", "redeem", "--help"]);
+    for label in ["用法", "选项", "服务驿站或商户", "兑换的物品", "显示帮助"] {
+        assert!(zh.contains(label), "{label} missing: {zh}");
+    }
+    assert!(!zh.contains("The station or merchant"), "{zh}");
+    let rebuild = out_with(&d, ZH, &["rebuild", "-h"]);
+    assert!(
+        rebuild.contains("等待补齐的最长秒数") && rebuild.contains("［默认：1800］"),
+        "{rebuild}"
+    );
+    assert!(!rebuild.contains("[default"), "{rebuild}");
+    let join = out_with(&d, ZH, &["help", "join"]);
+    assert!(join.contains("参数") && join.contains("`yizhan admit` 输出的令牌"), "{join}");
+
+    let en = out_with(&d, &[("LANG", "C")], &["points", "redeem", "--help"]);
+    assert!(en.contains("The station or merchant, by id or exact name"), "{en}");
+    assert!(!en.contains("兑换"), "{en}");
+}
