@@ -211,6 +211,7 @@ mod tests {
         for file in [
             include_str!("../locales/labels.yml"),
             include_str!("../locales/domain.yml"),
+            include_str!("../locales/messages.yml"),
         ] {
             let keys = keys(file);
             assert!(keys.len() > 20);

@@ -432,7 +432,10 @@ fn usage_errors_of_any_command_are_one_chinese_line() {
     let out = run_with(&d, ZH, &["--json", "roster", "list", "--colour"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(v["error"]["code"], "usage");
-    assert_eq!(v["error"]["message"], "unexpected argument '--colour' found");
+    assert_eq!(
+        v["error"]["message"],
+        "unexpected argument '--colour' found"
+    );
 }
 
 #[test]
@@ -451,9 +454,15 @@ fn every_subcommand_s_help_reads_in_chinese() {
     );
     assert!(!rebuild.contains("[default"), "{rebuild}");
     let join = out_with(&d, ZH, &["help", "join"]);
-    assert!(join.contains("参数") && join.contains("`yizhan admit` 输出的令牌"), "{join}");
+    assert!(
+        join.contains("参数") && join.contains("`yizhan admit` 输出的令牌"),
+        "{join}"
+    );
 
     let en = out_with(&d, &[("LANG", "C")], &["points", "redeem", "--help"]);
-    assert!(en.contains("The station or merchant, by id or exact name"), "{en}");
+    assert!(
+        en.contains("The station or merchant, by id or exact name"),
+        "{en}"
+    );
     assert!(!en.contains("兑换"), "{en}");
 }

@@ -67,18 +67,19 @@ fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
         return print_json(v);
     }
     if v.dry_run {
-        println!(
-            "dry run: all {} rows of {} can be imported into the roster of {}; nothing was written",
-            v.rows,
-            file.display(),
-            v.place
-        );
+        let args = [
+            ("rows", v.rows.to_string()),
+            ("file", file.display().to_string()),
+            ("place", v.place.to_string()),
+        ];
+        let said = crate::i18n::tr_args("roster.import_checked", &args);
+        println!("{}", crate::table::printable(&said));
     } else {
-        println!(
-            "imported {} members into the roster of {} as applied, in one commit",
-            v.members.len(),
-            v.place
-        );
+        let args = [
+            ("n", v.members.len().to_string()),
+            ("place", v.place.to_string()),
+        ];
+        println!("{}", crate::i18n::tr_args("roster.imported", &args));
         for id in &v.members {
             println!("  {id}");
         }
