@@ -6,7 +6,7 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use node::Node;
@@ -70,10 +70,6 @@ pub fn backup(dir: &Path, args: BackupArgs, out: &Output) -> anyhow::Result<()> 
     let bar = bar(out, &crate::i18n::tr("backup.backing_up"));
     let summary = match call_running(dir, &call)? {
         Some(Response::BackedUp(s)) => *s,
-        Some(Response::Error(msg)) => {
-            bar.finish_and_clear();
-            bail!("{msg}")
-        }
         Some(Response::Failed(body)) => {
             bar.finish_and_clear();
             return Err(node::NodeError::Remote(body).into());

@@ -105,6 +105,8 @@ fn param(name: &str, value: &str) -> String {
         // A level is a role's place in the hierarchy; an action is a step.
         "level" => i18n::role(value),
         "action" => i18n::event(value),
+        // A roster status change names the statuses it goes between.
+        "from" | "to" => i18n::named("member_status", value),
         _ => value.to_owned(),
     }
 }
@@ -158,6 +160,28 @@ mod tests {
         let s = shown(&anyhow::anyhow!("something broke"));
         assert_eq!(s.code, "failed");
         assert_eq!(s.english, "something broke");
+    }
+
+    #[test]
+    fn every_node_error_code_has_a_chinese_text() {
+        for code in node::error_code::CODES {
+            let key = format!("error.{code}");
+            let zh = i18n::lookup(i18n::Lang::Zh, &key)
+                .unwrap_or_else(|| panic!("{key} has no zh-CN text in errors.yml"));
+            assert!(!zh.is_ascii(), "{key}: {zh}");
+        }
+        // And no text is left for a code that no longer exists.
+        for line in include_str!("../locales/errors.yml").lines() {
+            if let Some(code) = line
+                .strip_prefix("error.")
+                .and_then(|l| l.strip_suffix(':'))
+            {
+                assert!(
+                    node::error_code::CODES.contains(&code),
+                    "errors.yml has a text for {code}, which no node error has"
+                );
+            }
+        }
     }
 
     #[test]

@@ -30,7 +30,6 @@ fn poll(dir: &Path, after: Option<u64>) -> anyhow::Result<Poll> {
     let call = Call::new(Request::Watch { after });
     match call_running(dir, &call) {
         Ok(Some(Response::Watch(page))) => Ok(Poll::Page(*page)),
-        Ok(Some(Response::Error(msg))) => bail!("{msg}"),
         Ok(Some(Response::Failed(body))) => Err(node::NodeError::Remote(body).into()),
         Ok(Some(other)) => crate::report::unexpected(other),
         Ok(None) => Ok(Poll::Stopped),

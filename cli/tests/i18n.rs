@@ -466,3 +466,94 @@ fn every_subcommand_s_help_reads_in_chinese() {
     );
     assert!(!en.contains("兑换"), "{en}");
 }
+
+#[test]
+fn rebuild_restore_and_config_show_speak_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let id = submit(&d, "manhole_cover", "井盖翘起");
+
+    let zh = out_with(&d, ZH, &["config", "show"]);
+    for label in ["配置项", "值", "来源", "配置文件", "社区", "（无）", "默认"] {
+        assert!(zh.contains(label), "{label} missing: {zh}");
+    }
+    let c = out_with(&d, &[("LANG", "C")], &["config", "show"]);
+    for label in ["key", "source", "community", "(none)", "default"] {
+        assert!(c.contains(label), "{label} missing: {c}");
+    }
+
+    let backup = tmp.path().join("c.yizhan-backup");
+    ok(&d, &["backup", backup.to_str().unwrap()]);
+    let restored = tmp.path().join("restored");
+    let said = out_with(&restored, ZH, &["restore", backup.to_str().unwrap()]);
+    assert!(
+        said.contains("已从") && said.contains("恢复到") && said.contains("恢复纪元"),
+        "{said}"
+    );
+    assert!(!said.contains("restored node"), "{said}");
+    let again = tmp.path().join("again");
+    let said = out_with(
+        &again,
+        &[("LANG", "C")],
+        &["restore", backup.to_str().unwrap()],
+    );
+    assert!(said.starts_with("restored node"), "{said}");
+
+    // The community was never admitted, so the rebuild also says how it
+    // gets an admission again.
+    let said = out_with(&restored, ZH, &["rebuild", "--no-wait"]);
+    for part in [
+        "已把旧存储移到",
+        "社区节点）新建存储",
+        "准入未找到",
+        "须重新接纳",
+    ] {
+        assert!(said.contains(part), "{part} missing: {said}");
+    }
+    let said = out_with(&again, &[("LANG", "C")], &["rebuild", "--no-wait"]);
+    assert!(said.starts_with("moved the old store aside to"), "{said}");
+    // The report is still where it was written.
+    assert_eq!(json(&d, &["report", "show", &id])["id"], id.as_str());
+}
+
+#[test]
+fn store_and_config_errors_of_the_node_read_in_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let config = d.join("config.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{good}\ncolour = \"red\"\n")).unwrap();
+    let out = run_with(&d, ZH, &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("错误：") && err.contains("未知配置项 `colour`"),
+        "{err}"
+    );
+    fails(&d, &["status"], "unknown key `colour`");
+    let out = run_with(&d, ZH, &["--json", "status"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "config_unknown_key", "{v}");
+    std::fs::write(&config, good).unwrap();
+
+    // A store file that is not a store: damaged, and said so in Chinese.
+    std::fs::write(d.join("store.redb"), b"not a database at all").unwrap();
+    let out = run_with(&d, ZH, &["report", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("错误：")
+            && err.contains("不是驿站存储或已损坏")
+            && err.contains("yizhan rebuild"),
+        "{err}"
+    );
+    fails(
+        &d,
+        &["report", "list"],
+        "is not a yizhan store or is damaged",
+    );
+    let out = run_with(&d, ZH, &["--json", "report", "list"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "store_damaged", "{v}");
+}

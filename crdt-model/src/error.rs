@@ -147,7 +147,24 @@ pub enum ValidationError {
         /// The field.
         field: &'static str,
     },
-    /// A text field that is empty or too long.
+    /// A text field that must not be empty is.
+    #[error("{field} is empty")]
+    EmptyText {
+        /// The field.
+        field: &'static str,
+    },
+    /// A text field longer than its limit.
+    #[error("{field} has {chars} characters; at most {max}")]
+    TextTooLong {
+        /// The field.
+        field: &'static str,
+        /// Its length, in characters.
+        chars: usize,
+        /// The limit, in characters.
+        max: usize,
+    },
+    /// A field whose value breaks a rule of its own (a phone with
+    /// letters, a points amount past its cap).
     #[error("{field} {why}")]
     BadText {
         /// The field.

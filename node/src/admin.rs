@@ -266,9 +266,9 @@ pub enum Response {
     CodeHolder(Option<Box<CodeRecord>>),
     /// For requests that only need to say they were done.
     Done(String),
-    /// The request failed; the message is for the operator.
-    Error(String),
-    /// The request failed, with a stable code ([`crate::error_code`]).
+    /// The request failed, with a stable code ([`crate::error_code`]):
+    /// every failure has one, so the operator's tool can say it in their
+    /// language.
     Failed(crate::error_code::ErrorBody),
 }
 
@@ -470,7 +470,6 @@ pub fn dispatch(dir: &Path, req: Request) -> Result<Response, NodeError> {
     };
     if let Some(resp) = running {
         return match resp {
-            Response::Error(msg) => Err(NodeError::Admin(msg)),
             Response::Failed(body) => Err(NodeError::Remote(body)),
             other => Ok(other),
         };
