@@ -189,6 +189,16 @@ mod tests {
                 crdt_model::roster::Role::names()
                     .into_iter()
                     .map(|n| format!("member_role.{n}")),
+            )
+            .chain(
+                crdt_model::tasks::NeedKind::names()
+                    .into_iter()
+                    .map(|n| format!("need_kind.{n}")),
+            )
+            .chain(
+                crdt_model::directory::Service::names()
+                    .into_iter()
+                    .map(|n| format!("service.{n}")),
             );
         for key in names {
             let zh = lookup(Lang::Zh, &key).unwrap_or_else(|| panic!("{key} has no zh-CN text"));

@@ -166,10 +166,13 @@ fn me_too(dir: &Path, a: SubmitArgs, out: &Output) -> anyhow::Result<()> {
             if out.json {
                 return print_json(&r);
             }
-            println!(
-                "added a confirmation to report {} ({}, {}): {} confirmation(s)",
-                r.id, r.category, r.status, r.state.confirmations
-            );
+            let args = [
+                ("report", r.id.to_string()),
+                ("category", crate::i18n::category(&r.category.to_string())),
+                ("status", crate::i18n::status(r.status.as_str())),
+                ("n", r.state.confirmations.to_string()),
+            ];
+            println!("{}", crate::i18n::tr_args("report.me_too_added", &args));
             Ok(())
         }
         other => crate::workflow::unexpected(other),

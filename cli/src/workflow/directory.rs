@@ -197,7 +197,11 @@ fn print_stations(list: &[StationView], out: &Output, one: bool) -> anyhow::Resu
     ]);
     for v in list {
         let s = &v.station;
-        let services: Vec<&str> = s.services.iter().map(|x| x.as_str()).collect();
+        let services: Vec<String> = s
+            .services
+            .iter()
+            .map(|x| crate::i18n::named("service", x.as_str()))
+            .collect();
         t.add_row(vec![
             s.id.to_string(),
             s.name.clone(),
@@ -207,7 +211,7 @@ fn print_stations(list: &[StationView], out: &Output, one: bool) -> anyhow::Resu
             s.maintenance
                 .last()
                 .map(|m| format!("{}: {}", local(m.at), clip(&m.note, 24)))
-                .unwrap_or_else(|| "never".into()),
+                .unwrap_or_else(|| crate::i18n::tr("station.never")),
             v.place.to_string(),
         ]);
     }
