@@ -16,7 +16,9 @@ use node::admin::{Request, Response, dispatch};
 use node::http::codes::{CodeHolder, code_hash, new_code};
 use serde_json::json;
 
+use crate::i18n::{tr, tr_args};
 use crate::output::{Output, print_json};
+use crate::table::printable;
 
 /// `yizhan roster code MEMBER`
 #[derive(Debug, Args)]
@@ -158,15 +160,18 @@ fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::R
         .light_color(qrcode::render::unicode::Dense1x2::Dark)
         .build();
     println!("{text}");
-    println!(
-        "access code for {} at {}: {code}",
-        record.holder, record.place
-    );
-    println!("sign-in link: {link}");
+    let issued = [
+        ("holder", record.holder.to_string()),
+        ("place", record.place.to_string()),
+        ("code", code.clone()),
+    ];
+    println!("{}", printable(&tr_args("code.issued", &issued)));
+    println!("{}", tr_args("code.link", &[("link", link.clone())]));
     if let Some(png) = &how.png {
-        println!("QR code image: {}", png.display());
+        let path = [("path", png.display().to_string())];
+        println!("{}", printable(&tr_args("code.image", &path)));
     }
-    println!("it is shown only now: this node keeps only its hash");
+    println!("{}", tr("code.once"));
     Ok(())
 }
 
@@ -191,13 +196,13 @@ pub fn http(dir: &Path, cmd: HttpCommand, out: &Output) -> anyhow::Result<()> {
     if out.json {
         return print_json(&json!({ "cert": cert_path, "key": key_path, "hosts": hosts }));
     }
-    println!(
-        "wrote {} and {} for {}",
-        cert_path.display(),
-        key_path.display(),
-        hosts.join(", ")
-    );
-    println!("put this in config.toml, then start the node:");
+    let wrote = [
+        ("cert", cert_path.display().to_string()),
+        ("key", key_path.display().to_string()),
+        ("hosts", hosts.join(", ")),
+    ];
+    println!("{}", printable(&tr_args("http.wrote", &wrote)));
+    println!("{}", tr("http.put_in_config"));
     println!();
     println!("[http]");
     println!("listen = \"0.0.0.0:8443\"");
@@ -208,9 +213,7 @@ pub fn http(dir: &Path, cmd: HttpCommand, out: &Output) -> anyhow::Result<()> {
         hosts.first().map_or("localhost", String::as_str)
     );
     println!();
-    println!(
-        "phones will warn that the certificate is self-signed; in service use one from a certificate authority"
-    );
+    println!("{}", tr("http.self_signed_warning"));
     Ok(())
 }
 
