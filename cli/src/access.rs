@@ -98,9 +98,9 @@ fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::R
             bail!("--revoke takes back codes; it makes no link or image (drop --url and --png)");
         }
         return match dispatch(dir, Request::RevokeCodes { holder })? {
-            Response::Done(msg) if out.json => print_json(&json!({ "done": msg })),
-            Response::Done(msg) => {
-                println!("{msg}");
+            Response::Done(said) if out.json => print_json(&json!({ "done": said.message })),
+            Response::Done(said) => {
+                println!("{}", printable(&crate::output::done(&said)));
                 Ok(())
             }
             other => bail!("the node gave an unexpected answer: {other:?}"),

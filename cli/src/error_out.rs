@@ -171,7 +171,8 @@ mod tests {
             assert!(!zh.is_ascii(), "{key}: {zh}");
         }
         // And no text is left for a code that no longer exists.
-        for line in include_str!("../locales/errors.yml").lines() {
+        let texts = include_str!("../locales/errors.yml");
+        for line in texts.lines().filter(|l| l.starts_with("error.")) {
             if let Some(code) = line
                 .strip_prefix("error.")
                 .and_then(|l| l.strip_suffix(':'))

@@ -249,11 +249,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// Prints what a node says it did.
 fn done(out: &output::Output, response: Response) -> anyhow::Result<()> {
     match response {
-        Response::Done(msg) => {
+        Response::Done(said) => {
             if out.json {
-                println!("{}", serde_json::json!({ "done": msg }));
+                println!("{}", serde_json::json!({ "done": said.message }));
             } else {
-                println!("{}", table::printable(&msg));
+                println!("{}", table::printable(&output::done(&said)));
             }
             Ok(())
         }

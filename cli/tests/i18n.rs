@@ -557,3 +557,25 @@ fn store_and_config_errors_of_the_node_read_in_chinese() {
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(v["error"]["code"], "store_damaged", "{v}");
 }
+
+#[test]
+fn what_a_node_says_it_did_reads_in_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, _d) = common::chain(tmp.path());
+    let community = common::peer_id(&c);
+    let said = out_with(&s, ZH, &["revoke", &community, "--reason", "测试"]);
+    assert_eq!(
+        said.trim_end(),
+        format!("已撤销 {community}；撤销随联盟章程传播")
+    );
+    let said = out_with(&s, &[("LANG", "C")], &["reinstate", &community]);
+    assert!(
+        said.starts_with(&format!("reinstated {community} (1 revocation undone)")),
+        "{said}"
+    );
+    // --json keeps the node's English sentence under any locale.
+    ok(&s, &["revoke", &community]);
+    let v: serde_json::Value =
+        serde_json::from_str(&out_with(&s, ZH, &["--json", "reinstate", &community])).unwrap();
+    assert!(v["done"].as_str().unwrap().starts_with("reinstated"), "{v}");
+}
