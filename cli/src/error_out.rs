@@ -49,7 +49,8 @@ pub fn shown(e: &anyhow::Error) -> Shown {
     let english = links.join(": ");
     let coded = e.chain().enumerate().find_map(|(i, c)| {
         if let Some(r) = c.downcast_ref::<Refusal>() {
-            return Some((i, r.code.to_owned(), i18n::tr_args(r.key, &r.args)));
+            let args: Vec<(&str, String)> = r.args.iter().map(|(k, v)| (*k, param(k, v))).collect();
+            return Some((i, r.code.to_owned(), i18n::tr_args(r.key, &args)));
         }
         let body = if let Some(n) = c.downcast_ref::<NodeError>() {
             ErrorBody::of(n)
