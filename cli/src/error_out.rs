@@ -108,6 +108,7 @@ fn param(name: &str, value: &str) -> String {
         "action" => i18n::event(value),
         // A roster status change names the statuses it goes between.
         "from" | "to" => i18n::named("member_status", value),
+        "token_role" | "config_role" => i18n::role(value),
         _ => value.to_owned(),
     }
 }

@@ -333,9 +333,7 @@ pub fn execute_call(
     match node.earlier_request(&id)? {
         Earlier::Answered(response) => return Ok(*response),
         Earlier::Committed => {
-            return Err(NodeError::Admin(format!(
-                "request {id} was carried out before the node stopped, but its answer was lost; look before trying again (for a report: yizhan report list)"
-            )));
+            return Err(crate::refusal::AdminRefusal::AnswerLostEarlier { id }.into());
         }
         Earlier::None => {}
     }
@@ -466,10 +464,12 @@ pub fn call_running(dir: &Path, call: &Call) -> Result<Option<Response>, NodeErr
     };
     if let Some((body, bytes_max, what)) = raw {
         if body.len > bytes_max {
-            return Err(NodeError::Admin(format!(
-                "the node announced a {what} of {} bytes, more than {bytes_max} bytes",
-                body.len
-            )));
+            return Err(crate::refusal::AdminRefusal::BodyTooLarge {
+                what,
+                bytes: body.len,
+                max: bytes_max,
+            }
+            .into());
         }
         // The bytes follow the line; what the line reader buffered of them
         // is still in its buffer.

@@ -80,9 +80,9 @@ pub enum NodeError {
         /// What was asked.
         what: &'static str,
     },
-    /// The running node refused or failed a request; its message.
-    #[error("{0}")]
-    Admin(String),
+    /// A request the node refuses, or work it cannot do for the operator.
+    #[error(transparent)]
+    Refused(#[from] crate::refusal::AdminRefusal),
     /// The running node is stopping and will not answer this request.
     #[error("the node is shutting down")]
     ShuttingDown,

@@ -16,6 +16,7 @@ use crate::certificate::CertificateError;
 use crate::config::ConfigError;
 use crate::error::{BlobDemandError, NodeError};
 use crate::identity::IdentityError;
+use crate::refusal::AdminRefusal;
 use crate::store::{BackupError, StoreError};
 use crate::trust::TrustError;
 use crate::workflow::WorkflowError;
@@ -77,7 +78,6 @@ pub const CODES: &[&str] = &[
     "blob_not_found",
     "node_running",
     "not_running",
-    "refused",
     "shutting_down",
     "malformed_request",
     "remote",
@@ -153,6 +153,37 @@ pub const CODES: &[&str] = &[
     "certificate_revoked",
     "charter_file",
     "cannot_issue_certificate",
+    "not_a_peer_id",
+    "not_a_member",
+    "may_not_admit",
+    "token_for_other_place",
+    "token_for_other_federation",
+    "cannot_revoke",
+    "already_revoked",
+    "not_revoked",
+    "not_the_revoker",
+    "config_disagrees_with_admission",
+    "admission_file_too_large",
+    "not_an_admission_file",
+    "nothing_to_rebuild",
+    "rebuild_while_running",
+    "not_a_document_id",
+    "private_not_exported",
+    "document_not_held",
+    "bad_code_hash",
+    "rider_code_elsewhere",
+    "staff_code_at_district",
+    "bad_staff_name",
+    "no_access_code",
+    "code_for_inactive_member",
+    "bad_request_id",
+    "answer_lost_earlier",
+    "body_too_large",
+    "bad_listen_address",
+    "cannot_serve",
+    "cannot_listen",
+    "tls",
+    "no_tls",
     "blob_demand_busy",
     "blob_not_sent",
     "blob_late",
@@ -203,7 +234,7 @@ fn code_and_params(e: &NodeError) -> (&'static str, Params) {
         }
         NodeError::Certificate(c) => certificate(c),
         NodeError::NotRunning { what } => ("not_running", vec![("what", (*what).to_owned())]),
-        NodeError::Admin(why) => ("refused", vec![("why", why.clone())]),
+        NodeError::Refused(r) => refusal(r),
         NodeError::ShuttingDown => ("shutting_down", vec![]),
         NodeError::MalformedRequest(why) => ("malformed_request", vec![("why", why.clone())]),
         NodeError::BlobDemand(b) => blob_demand(b),
@@ -560,6 +591,142 @@ fn certificate(c: &CertificateError) -> (&'static str, Params) {
         ),
         C::Charter(why) => ("charter_file", vec![("why", why.clone())]),
         C::CannotIssue(why) => ("cannot_issue_certificate", vec![("why", why.clone())]),
+    }
+}
+
+fn refusal(r: &AdminRefusal) -> (&'static str, Params) {
+    use AdminRefusal as A;
+    let role = |r: &crate::config::Role| r.as_str().to_owned();
+    match r {
+        A::NotAPeerId { peer, .. } => ("not_a_peer_id", vec![("peer", peer.clone())]),
+        A::NotAMember { .. } => ("not_a_member", vec![]),
+        A::MayNotAdmit => ("may_not_admit", vec![]),
+        A::TokenForOtherPlace {
+            token_role,
+            token_place,
+            role: mine,
+            place,
+        } => (
+            "token_for_other_place",
+            vec![
+                ("token_role", role(token_role)),
+                ("token_place", token_place.to_string()),
+                ("role", role(mine)),
+                ("place", place.to_string()),
+            ],
+        ),
+        A::TokenForOtherFederation {
+            federation,
+            district,
+        } => (
+            "token_for_other_federation",
+            vec![
+                ("federation", federation.to_string()),
+                ("district", district.to_string()),
+            ],
+        ),
+        A::CannotRevoke { peer, why } => (
+            "cannot_revoke",
+            vec![("peer", peer.clone()), ("why", why.clone())],
+        ),
+        A::AlreadyRevoked { peer, by } => (
+            "already_revoked",
+            vec![("peer", peer.clone()), ("by", by.clone())],
+        ),
+        A::NotRevoked { peer } => ("not_revoked", vec![("peer", peer.clone())]),
+        A::NotTheRevoker { peer, by } => (
+            "not_the_revoker",
+            vec![("peer", peer.clone()), ("by", by.clone())],
+        ),
+        A::ConfigDisagrees {
+            role: admitted,
+            place,
+            config_role,
+            config_place,
+            ..
+        } => (
+            "config_disagrees_with_admission",
+            vec![
+                ("role", role(admitted)),
+                ("place", place.to_string()),
+                ("config_role", role(config_role)),
+                ("config_place", config_place.to_string()),
+            ],
+        ),
+        A::AdmissionFileTooLarge { path, bytes } => (
+            "admission_file_too_large",
+            vec![("path", shown(path)), ("bytes", bytes.to_string())],
+        ),
+        A::NotAnAdmissionFile { path, why } => (
+            "not_an_admission_file",
+            vec![("path", shown(path)), ("why", why.clone())],
+        ),
+        A::NothingToRebuild { dir, file } => (
+            "nothing_to_rebuild",
+            vec![("dir", shown(dir)), ("file", (*file).to_owned())],
+        ),
+        A::RebuildWhileRunning { dir } => ("rebuild_while_running", vec![("dir", shown(dir))]),
+        A::NotADocumentId { id, why } => (
+            "not_a_document_id",
+            vec![("id", id.clone()), ("why", why.clone())],
+        ),
+        A::PrivateNotExported { id } => ("private_not_exported", vec![("id", id.clone())]),
+        A::DocumentNotHeld { id } => ("document_not_held", vec![("id", id.clone())]),
+        A::BadCodeHash { hash } => ("bad_code_hash", vec![("hash", hash.clone())]),
+        A::RiderCodeElsewhere { role: here } => {
+            ("rider_code_elsewhere", vec![("role", role(here))])
+        }
+        A::StaffCodeAtDistrict => ("staff_code_at_district", vec![]),
+        A::BadStaffName { name, max } => (
+            "bad_staff_name",
+            vec![("name", name.clone()), ("max", max.to_string())],
+        ),
+        A::NoAccessCode { holder } => ("no_access_code", vec![("holder", holder.clone())]),
+        A::CodeForInactiveMember { member, status } => (
+            "code_for_inactive_member",
+            vec![("member", member.clone()), ("status", (*status).to_owned())],
+        ),
+        A::BadRequestId { id, max } => (
+            "bad_request_id",
+            vec![("id", id.clone()), ("max", max.to_string())],
+        ),
+        A::AnswerLostEarlier { id } => ("answer_lost_earlier", vec![("id", id.clone())]),
+        A::BodyTooLarge { what, bytes, max } => (
+            "body_too_large",
+            vec![
+                ("what", (*what).to_owned()),
+                ("bytes", bytes.to_string()),
+                ("max", max.to_string()),
+            ],
+        ),
+        A::BadListenAddress {
+            section,
+            value,
+            example,
+            why,
+        } => (
+            "bad_listen_address",
+            vec![
+                ("section", (*section).to_owned()),
+                ("value", value.clone()),
+                ("example", (*example).to_owned()),
+                ("why", why.clone()),
+            ],
+        ),
+        A::CannotServe { what, addr, why } => (
+            "cannot_serve",
+            vec![
+                ("what", (*what).to_owned()),
+                ("addr", addr.to_string()),
+                ("why", why.clone()),
+            ],
+        ),
+        A::CannotListen { addr, why } => (
+            "cannot_listen",
+            vec![("addr", addr.clone()), ("why", why.clone())],
+        ),
+        A::Tls(why) => ("tls", vec![("why", why.clone())]),
+        A::NoTls => ("no_tls", vec![]),
     }
 }
 
