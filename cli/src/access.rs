@@ -16,6 +16,7 @@ use node::admin::{Request, Response, dispatch};
 use node::http::codes::{CodeHolder, code_hash, new_code};
 use serde_json::json;
 
+use crate::error_out::refuse;
 use crate::i18n::{tr, tr_args};
 use crate::output::{Output, print_json};
 use crate::table::printable;
@@ -95,7 +96,7 @@ pub fn staff(dir: &Path, cmd: StaffCommand, out: &Output) -> anyhow::Result<()> 
 fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::Result<()> {
     if how.revoke {
         if how.png.is_some() || how.url.is_some() {
-            bail!("--revoke takes back codes; it makes no link or image (drop --url and --png)");
+            return Err(refuse("bad_flags", "input.revoke_no_link", &[]));
         }
         return match dispatch(dir, Request::RevokeCodes { holder })? {
             Response::Done(said) if out.json => print_json(&json!({ "done": said.message })),
@@ -111,10 +112,11 @@ fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::R
         None => node::Node::load_config(dir)?
             .http
             .public_url
-            .context("no address for the sign-in link: give --url https://HOST:PORT or set [http] public_url in config.toml")?,
+            .ok_or_else(|| refuse("no_public_url", "input.no_public_url", &[]))?,
     };
     if !(base.starts_with("https://") || base.starts_with("http://")) {
-        bail!("--url {base:?} must start with https:// (or http:// for a plain trial server)");
+        let url = [("url", format!("{base:?}"))];
+        return Err(refuse("bad_value", "input.url_scheme", &url));
     }
     let code = new_code();
     // Riders sign in on the page at the root, staff on the console.
@@ -186,7 +188,8 @@ pub fn http(dir: &Path, cmd: HttpCommand, out: &Output) -> anyhow::Result<()> {
     let (cert_path, key_path) = (to.join("http-cert.pem"), to.join("http-key.pem"));
     for p in [&cert_path, &key_path] {
         if p.exists() && !force {
-            bail!("{} exists; give --force to replace it", p.display());
+            let path = [("path", p.display().to_string())];
+            return Err(refuse("file_exists", "input.file_exists", &path));
         }
     }
     let (cert, key) = node::http::tls::self_signed(hosts.clone())?;

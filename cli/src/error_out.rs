@@ -29,6 +29,20 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// A [`Refusal`] as an error: `code`, the text `key` and its values.
+pub fn refuse(
+    code: &'static str,
+    key: &'static str,
+    args: &[(&'static str, String)],
+) -> anyhow::Error {
+    Refusal {
+        code,
+        key,
+        args: args.to_vec(),
+    }
+    .into()
+}
+
 /// A failure as it is shown: its stable code, the English message, and the
 /// message in the language in force.
 #[derive(Debug, Clone, PartialEq, Eq)]

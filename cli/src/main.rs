@@ -218,7 +218,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             other => report::unexpected(other),
         },
         Command::Blob(BlobCommand::Get { hash, out: file }) => {
-            let hash: node::store::BlobHash = hash.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash: node::store::BlobHash = hash.parse().map_err(|_| {
+                error_out::refuse(
+                    "bad_value",
+                    "input.bad_hash",
+                    &[("hash", format!("{hash:?}"))],
+                )
+            })?;
             match dispatch(&dir, Request::Blob(hash))? {
                 Response::Blob(body) => {
                     let bytes = body.bytes;

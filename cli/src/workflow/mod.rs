@@ -24,7 +24,7 @@ use crdt_model::{MemberId, PlaceId};
 use node::admin::{Request, Response, dispatch};
 use node::workflow::{WorkflowRequest, WorkflowResponse};
 
-use crate::error_out::Refusal;
+use crate::error_out::{Refusal, refuse};
 use crate::output::Output;
 
 /// Workflow commands, flattened into the top level.
@@ -111,12 +111,11 @@ pub(crate) fn date(s: &str, flag: &str) -> anyhow::Result<NaiveDate> {
 
 /// A refusal of `value` given for `flag`.
 fn bad_value(key: &'static str, value: &str, flag: &str) -> anyhow::Error {
-    Refusal {
-        code: "bad_value",
+    refuse(
+        "bad_value",
         key,
-        args: vec![("flag", flag.to_owned()), ("value", format!("{value:?}"))],
-    }
-    .into()
+        &[("flag", flag.to_owned()), ("value", format!("{value:?}"))],
+    )
 }
 
 /// A moment written in RFC 3339 (`2026-11-23T18:00:00+08:00`) or as

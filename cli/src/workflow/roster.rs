@@ -12,6 +12,7 @@ use node::workflow::{
     MemberApplication, MemberChanges, MemberView, RosterRequest, WorkflowRequest, WorkflowResponse,
 };
 
+use crate::error_out::refuse;
 use crate::i18n::tr_args;
 
 use crate::table::label;
@@ -339,7 +340,14 @@ fn request(cmd: RosterCommand) -> anyhow::Result<RosterRequest> {
             let issued = date(&issued, "--issued")?;
             let expires = date(&expires, "--expires")?;
             if expires <= issued {
-                bail!("--expires {expires} must come after --issued {issued}");
+                return Err(refuse(
+                    "bad_value",
+                    "input.expires_before_issued",
+                    &[
+                        ("expires", expires.to_string()),
+                        ("issued", issued.to_string()),
+                    ],
+                ));
             }
             RosterRequest::Certify {
                 member: member(&m)?,
@@ -362,7 +370,11 @@ fn request(cmd: RosterCommand) -> anyhow::Result<RosterRequest> {
             trainer,
         } => {
             if !(hours > 0.0 && hours <= 24.0) {
-                bail!("--hours {hours} is outside (0, 24]");
+                return Err(refuse(
+                    "bad_value",
+                    "input.hours_out_of_range",
+                    &[("hours", hours.to_string())],
+                ));
             }
             RosterRequest::Train {
                 member: member(&m)?,

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use anyhow::bail;
 use clap::Subcommand;
 use crdt_model::ids::{NeedId, TaskId};
 use crdt_model::tasks::{LEASE_MINUTES_MAX, NeedKind, TaskStatus};
@@ -11,6 +10,7 @@ use node::workflow::{
     NeedRequest, NeedView, TaskRequest, TaskView, WorkflowRequest, WorkflowResponse,
 };
 
+use crate::error_out::refuse;
 use crate::i18n::tr_args;
 use crate::table::label;
 
@@ -139,10 +139,21 @@ pub fn run_task(dir: &Path, cmd: TaskCommand, out: &Output) -> anyhow::Result<()
             lease_minutes,
         } => {
             if points <= 0 {
-                bail!("--points must be positive, got {points}");
+                return Err(refuse(
+                    "bad_value",
+                    "input.points_not_positive",
+                    &[("points", points.to_string())],
+                ));
             }
             if !(1..=LEASE_MINUTES_MAX).contains(&lease_minutes) {
-                bail!("--lease-minutes {lease_minutes} is outside 1..={LEASE_MINUTES_MAX}");
+                return Err(refuse(
+                    "bad_value",
+                    "input.lease_out_of_range",
+                    &[
+                        ("minutes", lease_minutes.to_string()),
+                        ("max", LEASE_MINUTES_MAX.to_string()),
+                    ],
+                ));
             }
             TaskRequest::Post {
                 title,
