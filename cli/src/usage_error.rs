@@ -28,13 +28,17 @@ fn line_in(lang: Lang, e: &Error) -> String {
     }
 }
 
-/// clap's own first line, `error: ...`.
+/// clap's own first line, `error: ...`. A missing argument is named on
+/// the lines below it; they are put on the line, so it says which.
 pub fn english(e: &Error) -> String {
     let text = e.render().to_string();
-    text.lines()
-        .next()
-        .unwrap_or("error: bad arguments")
-        .to_owned()
+    let first = text.lines().next().unwrap_or("error: bad arguments");
+    match (e.kind(), get(e, ContextKind::InvalidArg)) {
+        (ErrorKind::MissingRequiredArgument, Some(args)) if first.ends_with(':') => {
+            format!("{first} {}", args.replace('、', ", "))
+        }
+        _ => first.to_owned(),
+    }
 }
 
 /// The text of `e` without prefix in `lang`, when its kind has one.
