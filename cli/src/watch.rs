@@ -16,7 +16,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use unicode_width::UnicodeWidthStr as _;
 
-use crate::error_out::Refusal;
+use crate::error_out::refuse;
 use crate::i18n::{tr, tr_args};
 use crate::output::{Output, clip, local};
 use crate::table::printable;
@@ -48,14 +48,7 @@ fn poll(dir: &Path, after: Option<u64>) -> anyhow::Result<Poll> {
 pub fn run(dir: &Path, out: &Output) -> anyhow::Result<()> {
     let mut cursor = match poll(dir, None)? {
         Poll::Page(p) => p.cursor,
-        Poll::Stopped => {
-            return Err(Refusal {
-                code: "node_not_running",
-                key: "watch.not_running",
-                args: vec![("dir", dir.display().to_string())],
-            }
-            .into());
-        }
+        Poll::Stopped => return Err(stopped(dir, "node_not_running", "watch.not_running")),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -83,14 +76,7 @@ pub fn run(dir: &Path, out: &Output) -> anyhow::Result<()> {
             };
             let page = match page {
                 Poll::Page(p) => p,
-                Poll::Stopped => {
-                    return Err(Refusal {
-                        code: "node_stopped",
-                        key: "watch.node_stopped",
-                        args: vec![("dir", dir.display().to_string())],
-                    }
-                    .into());
-                }
+                Poll::Stopped => return Err(stopped(&dir, "node_stopped", "watch.node_stopped")),
             };
             if page.missed > 0 {
                 let missed = [("n", page.missed.to_string())];
@@ -113,6 +99,11 @@ pub fn run(dir: &Path, out: &Output) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// No node answers in `dir`: before the watch began, or since.
+fn stopped(dir: &Path, code: &'static str, key: &'static str) -> anyhow::Error {
+    refuse(code, key, &[("dir", dir.display().to_string())])
 }
 
 /// Resolves on SIGINT or SIGTERM.
