@@ -56,10 +56,12 @@ pub fn run(dir: &Path, cmd: ReportCommand, out: &Output) -> anyhow::Result<()> {
         ReportCommand::Dispatch { step, to, due } => {
             let due = datetime(&due, "--due")?;
             if due <= chrono::Utc::now() {
-                bail!(
-                    "--due {} is in the past; a dispatch needs a deadline ahead",
-                    local(due)
-                );
+                let due = [("due", local(due))];
+                return Err(crate::error_out::refuse(
+                    "bad_value",
+                    "input.due_past",
+                    &due,
+                ));
             }
             (step.id, ReportAction::Dispatch { to, due }, step.note)
         }
@@ -187,7 +189,11 @@ pub fn unexpected<T>(resp: Response) -> anyhow::Result<T> {
 fn submission(a: SubmitArgs) -> anyhow::Result<ReportSubmission> {
     // Validate everything the command line carries before the node is reached.
     let (Some(category), Some(lat), Some(lon)) = (a.category.as_deref(), a.lat, a.lon) else {
-        bail!("a new report needs --category, --lat and --lon");
+        return Err(crate::error_out::refuse(
+            "bad_flags",
+            "input.report_needs_place",
+            &[],
+        ));
     };
     let category: Category = category.parse()?;
     crdt_model::LatLon::new(lat, lon)?;

@@ -579,3 +579,28 @@ fn what_a_node_says_it_did_reads_in_chinese() {
         serde_json::from_str(&out_with(&s, ZH, &["--json", "reinstate", &community])).unwrap();
     assert!(v["done"].as_str().unwrap().starts_with("reinstated"), "{v}");
 }
+
+#[test]
+fn empty_and_overlong_texts_are_refused_in_chinese_with_their_own_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let before = ok(&d, &["--json", "task", "list"]);
+    let long = "长".repeat(300);
+    let out = run_with(&d, ZH, &["task", "post", "--title", &long, "--points", "5"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("任务标题有 300 个字，最多"), "{err}");
+    let out = run_with(
+        &d,
+        ZH,
+        &["--json", "task", "post", "--title", " ", "--points", "5"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "empty_text", "{v}");
+    assert_eq!(v["error"]["message"], "task title is empty", "{v}");
+    fails(
+        &d,
+        &["task", "post", "--title", &long, "--points", "5"],
+        "characters; at most",
+    );
+    assert_eq!(ok(&d, &["--json", "task", "list"]), before);
+}
