@@ -93,8 +93,12 @@ pub fn fill(text: &str, args: &[(&str, String)]) -> String {
 /// `event`, `field` or `what`) as people read it; an unknown name is shown
 /// as it is.
 pub fn named(kind: &str, name: &str) -> String {
-    let key = format!("{kind}.{name}");
-    lookup(current(), &key)
+    named_in(current(), kind, name)
+}
+
+/// [`named`] in `lang`.
+pub fn named_in(lang: Lang, kind: &str, name: &str) -> String {
+    lookup(lang, &format!("{kind}.{name}"))
         .map(Cow::into_owned)
         .unwrap_or_else(|| name.to_owned())
 }

@@ -604,3 +604,43 @@ fn empty_and_overlong_texts_are_refused_in_chinese_with_their_own_codes() {
     );
     assert_eq!(ok(&d, &["--json", "task", "list"]), before);
 }
+
+#[test]
+fn the_demo_tells_its_morning_in_chinese_and_its_json_in_english() {
+    let tmp = tempfile::tempdir().unwrap();
+    let none = tmp.path().join("none");
+    let zh = out_with(
+        &none,
+        &[
+            ("LANG", "zh_CN.UTF-8"),
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+        ],
+        &["demo"],
+    );
+    for part in [
+        "这一上午",
+        "申请加入花名册并获批准",
+        "上报井盖问题«井盖翘起»，附照片",
+        "xinyazhou 的花名册",
+        "办结率",
+        "四个节点均已停止。",
+    ] {
+        assert!(zh.contains(part), "{part} missing:\n{zh}");
+    }
+    assert!(!zh.contains("applies to the roster"), "{zh}");
+    let json = out_with(
+        &none,
+        &[
+            ("LANG", "zh_CN.UTF-8"),
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+        ],
+        &["--json", "demo"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let first = v["morning"][0]["what"].as_str().unwrap();
+    assert!(
+        first.ends_with("applies to the roster and is approved"),
+        "{first}"
+    );
+    assert_eq!(v["documents"][0]["what"], "roster of xinyazhou", "{v}");
+}

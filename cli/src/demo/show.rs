@@ -77,8 +77,11 @@ pub(super) struct ReportFacts {
 pub(super) struct DocFacts {
     /// Its id.
     pub id: String,
-    /// What it holds.
+    /// What it holds, in English.
     pub what: String,
+    /// `what` as a text of the locale files.
+    #[serde(skip)]
+    pub key: &'static str,
     /// Places of the nodes holding it.
     pub held_by: Vec<&'static str>,
 }
@@ -272,6 +275,7 @@ pub(super) fn gather(fleet: &Fleet, m: &Morning) -> anyhow::Result<Facts> {
                     .collect(),
                 id,
                 what: d.what.clone(),
+                key: d.key,
             }
         })
         .collect();
@@ -359,8 +363,8 @@ pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
         t.add_row(vec![
             s.at.with_timezone(&Local).format("%H:%M:%S").to_string(),
             s.node.to_owned(),
-            s.what.clone(),
-            s.arrived.clone(),
+            s.shown_what(),
+            s.shown_arrived(),
         ]);
     }
     crate::table::print(t);
@@ -399,7 +403,7 @@ pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
         }
     }
     for d in &f.documents {
-        let mut row = vec![Cell::new(&d.what)];
+        let mut row = vec![Cell::new(tr(d.key))];
         row.extend(
             Who::ALL
                 .iter()
