@@ -163,8 +163,15 @@ pub enum ValidationError {
         /// The limit, in characters.
         max: usize,
     },
-    /// A field whose value breaks a rule of its own (a phone with
-    /// letters, a points amount past its cap).
+    /// A phone number with something other than digits, `+`, `-` and
+    /// spaces.
+    #[error("phone {phone:?} holds characters other than digits, '+', '-' and spaces")]
+    BadPhone {
+        /// The number as given.
+        phone: String,
+    },
+    /// A field whose value breaks a rule of its own (a points amount past
+    /// its cap, an entry of the wrong kind).
     #[error("{field} {why}")]
     BadText {
         /// The field.

@@ -123,6 +123,7 @@ pub const CODES: &[&str] = &[
     "control_character",
     "empty_text",
     "text_too_long",
+    "bad_phone",
     "bad_text",
     "bad_time",
     "member_not_active",
@@ -449,6 +450,7 @@ fn validation(v: &ValidationError) -> (&'static str, Params) {
                 ("max", max.to_string()),
             ],
         ),
+        V::BadPhone { phone } => ("bad_phone", vec![("phone", phone.clone())]),
         V::BadText { field, why } => (
             "bad_text",
             vec![("field", (*field).to_owned()), ("why", why.clone())],
