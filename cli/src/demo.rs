@@ -12,6 +12,7 @@ mod fleet;
 mod morning;
 mod photo;
 mod show;
+mod timeline;
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{NaiveTime, Utc};
 use crdt_model::directory::Service;
 use crdt_model::ids::StationId;
 use crdt_model::report::{CloseReason, VoidReason};
@@ -27,85 +27,12 @@ use serde::Serialize;
 
 use super::fleet::{Fleet, Who};
 use super::photo;
+use super::timeline::Said;
+pub(super) use super::timeline::Step;
 use crate::i18n::{self, Lang};
 
 /// How long one item may take to arrive where it should.
 const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One thing that happened, for the timeline.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct Step {
-    /// When it started.
-    pub at: DateTime<Utc>,
-    /// The node it happened on (its short name).
-    pub node: &'static str,
-    /// What happened, in English (`--json`).
-    pub what: String,
-    /// How long what it sent took to arrive, and where, for people.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub arrived: String,
-    /// `what` as texts of the locale files, to print in the language in
-    /// force.
-    #[serde(skip)]
-    pub said: Vec<Said>,
-    /// `arrived` as a text of the locale files.
-    #[serde(skip)]
-    pub arrived_said: Option<Said>,
-}
-
-/// A text of the timeline: its key in `cli/locales/messages.yml` and the
-/// values it names.
-#[derive(Debug, Clone)]
-pub(super) struct Said {
-    key: &'static str,
-    args: Vec<(&'static str, String)>,
-}
-
-impl Said {
-    fn new(key: &'static str, args: &[(&'static str, String)]) -> Said {
-        Said {
-            key,
-            args: args.to_vec(),
-        }
-    }
-
-    /// The text in `lang`, with the domain names among its values
-    /// (`category`, a member's `kind`) named in `lang` too.
-    fn in_lang(&self, lang: Lang) -> String {
-        let args: Vec<(&str, String)> = self
-            .args
-            .iter()
-            .map(|(k, v)| {
-                let v = match *k {
-                    "category" => i18n::named_in(lang, "category", v),
-                    "kind" => i18n::named_in(lang, "member_kind", v),
-                    _ => v.clone(),
-                };
-                (*k, v)
-            })
-            .collect();
-        i18n::fill(&i18n::tr_in(lang, self.key), &args)
-    }
-
-    fn shown(&self) -> String {
-        self.in_lang(i18n::current())
-    }
-}
-
-impl Step {
-    /// What happened, in the language in force.
-    pub(super) fn shown_what(&self) -> String {
-        self.said.iter().map(Said::shown).collect()
-    }
-
-    /// Where it arrived and when, in the language in force.
-    pub(super) fn shown_arrived(&self) -> String {
-        self.arrived_said
-            .as_ref()
-            .map(Said::shown)
-            .unwrap_or_default()
-    }
-}
 
 /// A report the morning played, and how its case should stand at the end.
 #[derive(Debug, Clone, Serialize)]
