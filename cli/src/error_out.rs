@@ -123,6 +123,7 @@ fn param(name: &str, value: &str) -> String {
         // A roster status change names the statuses it goes between.
         "from" | "to" => i18n::named("member_status", value),
         "token_role" | "config_role" => i18n::role(value),
+        "task_status" => i18n::named("task_status", value),
         _ => value.to_owned(),
     }
 }

@@ -644,3 +644,24 @@ fn the_demo_tells_its_morning_in_chinese_and_its_json_in_english() {
     );
     assert_eq!(v["documents"][0]["what"], "roster of xinyazhou", "{v}");
 }
+
+#[test]
+fn a_task_s_refusal_names_its_reason_in_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let task = json(&d, &["task", "post", "--title", "巡查", "--points", "5"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = run_with(&d, ZH, &["task", "sign-off", &task]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err,
+        format!("错误：任务 {task} 状态为「待认领」，尚未完成\n")
+    );
+    fails(&d, &["task", "sign-off", &task], "is open, not completed");
+    let out = run_with(&d, ZH, &["--json", "task", "sign-off", &task]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "task_not_completed", "{v}");
+}

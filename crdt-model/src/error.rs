@@ -208,7 +208,7 @@ pub enum ValidationError {
         /// The task.
         task: String,
         /// Why.
-        why: String,
+        why: TaskRefusal,
     },
     /// A need that is already resolved, or similar.
     #[error("need {need}: {why}")]
@@ -224,6 +224,51 @@ pub enum ValidationError {
     /// An id that does not parse.
     #[error(transparent)]
     Id(#[from] IdError),
+}
+
+/// Why a task's state refuses an operation on it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TaskRefusal {
+    /// Another member's lease holds it.
+    #[error("claimed by {member} until {until}")]
+    ClaimedBy {
+        /// The holder.
+        member: String,
+        /// When the lease ends.
+        until: String,
+    },
+    /// It is past the state the operation needs.
+    #[error("is already {status}")]
+    Already {
+        /// Its state now.
+        status: &'static str,
+    },
+    /// It disappeared from its document between reading and writing.
+    #[error("vanished")]
+    Vanished,
+    /// The member's lease ran out before they completed it.
+    #[error("the lease of {member} expired at {expired}")]
+    LeaseExpired {
+        /// The member.
+        member: String,
+        /// When the lease ended.
+        expired: String,
+    },
+    /// Nobody holds it.
+    #[error("is not claimed; claim it first")]
+    NotClaimed,
+    /// Someone else holds it.
+    #[error("is held by another member, not {member}")]
+    HeldByAnother {
+        /// The member who asked.
+        member: String,
+    },
+    /// It is not completed yet, so it cannot be signed off.
+    #[error("is {status}, not completed")]
+    NotCompleted {
+        /// Its state now.
+        status: &'static str,
+    },
 }
 
 /// A document whose content does not follow Yizhan's schema (written by a newer

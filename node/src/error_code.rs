@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crdt_model::{IdError, ModelError, ValidationError};
+use crdt_model::{IdError, ModelError, TaskRefusal, ValidationError};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
@@ -128,7 +128,13 @@ pub const CODES: &[&str] = &[
     "bad_time",
     "member_not_active",
     "illegal_member_transition",
-    "task_refused",
+    "task_claimed",
+    "task_already",
+    "task_vanished",
+    "task_lease_expired",
+    "task_not_claimed",
+    "task_held_by_another",
+    "task_not_completed",
     "need_refused",
     "bad_attachment",
     "bad_place",
@@ -476,16 +482,45 @@ fn validation(v: &ValidationError) -> (&'static str, Params) {
                 ("to", (*to).to_owned()),
             ],
         ),
-        V::TaskRefused { task, why } => (
-            "task_refused",
-            vec![("task", task.clone()), ("why", why.clone())],
-        ),
+        V::TaskRefused { task, why } => task_refusal(task, why),
         V::NeedRefused { need, why } => (
             "need_refused",
             vec![("need", need.clone()), ("why", (*why).to_owned())],
         ),
         V::BadAttachment(why) => ("bad_attachment", vec![("why", why.clone())]),
         V::Id(e) => id(e),
+    }
+}
+
+fn task_refusal(task: &str, why: &TaskRefusal) -> (&'static str, Params) {
+    let task = ("task", task.to_owned());
+    match why {
+        TaskRefusal::ClaimedBy { member, until } => (
+            "task_claimed",
+            vec![task, ("member", member.clone()), ("until", until.clone())],
+        ),
+        TaskRefusal::Already { status } => (
+            "task_already",
+            vec![task, ("task_status", (*status).to_owned())],
+        ),
+        TaskRefusal::Vanished => ("task_vanished", vec![task]),
+        TaskRefusal::LeaseExpired { member, expired } => (
+            "task_lease_expired",
+            vec![
+                task,
+                ("member", member.clone()),
+                ("expired", expired.clone()),
+            ],
+        ),
+        TaskRefusal::NotClaimed => ("task_not_claimed", vec![task]),
+        TaskRefusal::HeldByAnother { member } => (
+            "task_held_by_another",
+            vec![task, ("member", member.clone())],
+        ),
+        TaskRefusal::NotCompleted { status } => (
+            "task_not_completed",
+            vec![task, ("task_status", (*status).to_owned())],
+        ),
     }
 }
 
