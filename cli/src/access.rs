@@ -16,7 +16,10 @@ use node::admin::{Request, Response, dispatch};
 use node::http::codes::{CodeHolder, code_hash, new_code};
 use serde_json::json;
 
+use crate::error_out::refuse;
+use crate::i18n::{tr, tr_args};
 use crate::output::{Output, print_json};
+use crate::table::printable;
 
 /// `yizhan roster code MEMBER`
 #[derive(Debug, Args)]
@@ -93,12 +96,12 @@ pub fn staff(dir: &Path, cmd: StaffCommand, out: &Output) -> anyhow::Result<()> 
 fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::Result<()> {
     if how.revoke {
         if how.png.is_some() || how.url.is_some() {
-            bail!("--revoke takes back codes; it makes no link or image (drop --url and --png)");
+            return Err(refuse("bad_flags", "input.revoke_no_link", &[]));
         }
         return match dispatch(dir, Request::RevokeCodes { holder })? {
-            Response::Done(msg) if out.json => print_json(&json!({ "done": msg })),
-            Response::Done(msg) => {
-                println!("{msg}");
+            Response::Done(said) if out.json => print_json(&json!({ "done": said.message })),
+            Response::Done(said) => {
+                println!("{}", printable(&crate::output::done(&said)));
                 Ok(())
             }
             other => bail!("the node gave an unexpected answer: {other:?}"),
@@ -109,10 +112,11 @@ fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::R
         None => node::Node::load_config(dir)?
             .http
             .public_url
-            .context("no address for the sign-in link: give --url https://HOST:PORT or set [http] public_url in config.toml")?,
+            .ok_or_else(|| refuse("no_public_url", "input.no_public_url", &[]))?,
     };
     if !(base.starts_with("https://") || base.starts_with("http://")) {
-        bail!("--url {base:?} must start with https:// (or http:// for a plain trial server)");
+        let url = [("url", format!("{base:?}"))];
+        return Err(refuse("bad_value", "input.url_scheme", &url));
     }
     let code = new_code();
     // Riders sign in on the page at the root, staff on the console.
@@ -158,15 +162,18 @@ fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::R
         .light_color(qrcode::render::unicode::Dense1x2::Dark)
         .build();
     println!("{text}");
-    println!(
-        "access code for {} at {}: {code}",
-        record.holder, record.place
-    );
-    println!("sign-in link: {link}");
+    let issued = [
+        ("holder", record.holder.to_string()),
+        ("place", record.place.to_string()),
+        ("code", code.clone()),
+    ];
+    println!("{}", printable(&tr_args("code.issued", &issued)));
+    println!("{}", tr_args("code.link", &[("link", link.clone())]));
     if let Some(png) = &how.png {
-        println!("QR code image: {}", png.display());
+        let path = [("path", png.display().to_string())];
+        println!("{}", printable(&tr_args("code.image", &path)));
     }
-    println!("it is shown only now: this node keeps only its hash");
+    println!("{}", tr("code.once"));
     Ok(())
 }
 
@@ -181,7 +188,8 @@ pub fn http(dir: &Path, cmd: HttpCommand, out: &Output) -> anyhow::Result<()> {
     let (cert_path, key_path) = (to.join("http-cert.pem"), to.join("http-key.pem"));
     for p in [&cert_path, &key_path] {
         if p.exists() && !force {
-            bail!("{} exists; give --force to replace it", p.display());
+            let path = [("path", p.display().to_string())];
+            return Err(refuse("file_exists", "input.file_exists", &path));
         }
     }
     let (cert, key) = node::http::tls::self_signed(hosts.clone())?;
@@ -191,13 +199,13 @@ pub fn http(dir: &Path, cmd: HttpCommand, out: &Output) -> anyhow::Result<()> {
     if out.json {
         return print_json(&json!({ "cert": cert_path, "key": key_path, "hosts": hosts }));
     }
-    println!(
-        "wrote {} and {} for {}",
-        cert_path.display(),
-        key_path.display(),
-        hosts.join(", ")
-    );
-    println!("put this in config.toml, then start the node:");
+    let wrote = [
+        ("cert", cert_path.display().to_string()),
+        ("key", key_path.display().to_string()),
+        ("hosts", hosts.join(", ")),
+    ];
+    println!("{}", printable(&tr_args("http.wrote", &wrote)));
+    println!("{}", tr("http.put_in_config"));
     println!();
     println!("[http]");
     println!("listen = \"0.0.0.0:8443\"");
@@ -208,9 +216,7 @@ pub fn http(dir: &Path, cmd: HttpCommand, out: &Output) -> anyhow::Result<()> {
         hosts.first().map_or("localhost", String::as_str)
     );
     println!();
-    println!(
-        "phones will warn that the certificate is self-signed; in service use one from a certificate authority"
-    );
+    println!("{}", tr("http.self_signed_warning"));
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use node::Node;
@@ -40,8 +40,10 @@ fn bar(out: &Output, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-    let template = "{spinner} {msg} [{bar:30}] {pos}/{len} entries {elapsed}";
-    if let Ok(style) = ProgressStyle::with_template(template) {
+    let entries = crate::i18n::tr("backup.entries");
+    let template =
+        format!("{{spinner}} {{msg}} [{{bar:30}}] {{pos}}/{{len}} {entries} {{elapsed}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(what.to_owned());
@@ -65,13 +67,9 @@ pub fn backup(dir: &Path, args: BackupArgs, out: &Output) -> anyhow::Result<()> 
         path: path.clone(),
         force: args.force,
     });
-    let bar = bar(out, "backing up");
+    let bar = bar(out, &crate::i18n::tr("backup.backing_up"));
     let summary = match call_running(dir, &call)? {
         Some(Response::BackedUp(s)) => *s,
-        Some(Response::Error(msg)) => {
-            bar.finish_and_clear();
-            bail!("{msg}")
-        }
         Some(Response::Failed(body)) => {
             bar.finish_and_clear();
             return Err(node::NodeError::Remote(body).into());
@@ -120,23 +118,24 @@ fn describe(s: &BackupSummary) -> String {
 
 /// Installs a backup as a new node in `dir`.
 pub fn restore(dir: &Path, args: RestoreArgs, out: &Output) -> anyhow::Result<()> {
-    let bar = bar(out, "restoring");
+    let bar = bar(out, &crate::i18n::tr("restore.restoring"));
     let restored = node::backup::restore(&args.file, dir, &mut advance(&bar));
     bar.finish_and_clear();
     let restored = restored?;
     if out.json {
         return print_json(&restored);
     }
-    println!(
-        "restored node {} into {} from {}: {}",
-        restored.peer_id,
-        restored.data_dir.display(),
-        args.file.display(),
-        describe(&restored.backup)
+    let done = crate::i18n::tr_args(
+        "restore.done",
+        &[
+            ("peer", restored.peer_id.to_string()),
+            ("dir", restored.data_dir.display().to_string()),
+            ("file", args.file.display().to_string()),
+            ("what", describe(&restored.backup)),
+        ],
     );
-    println!(
-        "it writes under restore epoch {}, so it never repeats a change it made after the backup; start it and its peers send back what it wrote since",
-        restored.actor_epoch
-    );
+    println!("{}", crate::table::printable(&done));
+    let epoch = [("epoch", restored.actor_epoch.to_string())];
+    println!("{}", crate::i18n::tr_args("restore.epoch", &epoch));
     Ok(())
 }

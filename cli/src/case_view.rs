@@ -114,30 +114,48 @@ fn writer(r: &ReportView, peer: &str, level: Option<PlaceLevel>) -> String {
 }
 
 fn attachment(a: &Attachment) -> String {
-    format!("{} {} {} bytes", a.hash, a.mime, a.size)
+    tr_args(
+        "case.attachment",
+        &[
+            ("hash", a.hash.to_string()),
+            ("mime", a.mime.to_string()),
+            ("bytes", a.size.to_string()),
+        ],
+    )
 }
 
 fn submitted_details(r: &ReportView) -> String {
     let mut parts = Vec::new();
     if let Some(m) = &r.reporter {
-        parts.push(format!("reporter {m}"));
+        parts.push(tr_args("case.reporter_is", &[("member", m.to_string())]));
     }
     let n = r.attachments.len();
     if n > 0 {
-        parts.push(format!("{n} attachment{}", if n == 1 { "" } else { "s" }));
+        let key = if n == 1 {
+            "case.attachments_one"
+        } else {
+            "case.attachments_many"
+        };
+        parts.push(tr_args(key, &[("n", n.to_string())]));
     }
-    parts.join(", ")
+    parts.join(&tr("case.and"))
 }
 
 /// What a step carried besides its note.
 fn details(ev: &ReportEvent) -> String {
+    let reason = |r: String| tr_args("case.reason", &[("reason", i18n::named("reason", &r))]);
     match &ev.kind {
-        EventKind::Void { reason } => format!("reason {reason}"),
-        EventKind::Close { reason } => format!("reason {reason}"),
-        EventKind::Dispatch { to, due } => format!("handler {to}, due {}", local(*due)),
-        EventKind::Handle { photo: Some(p) } => format!("photo {}", attachment(p)),
-        EventKind::Confirm { member: Some(m) } => format!("confirmed by member {m}"),
-        EventKind::Confirm { member: None } => "confirmed by a rider not on the roster".to_owned(),
+        EventKind::Void { reason: r } => reason(r.to_string()),
+        EventKind::Close { reason: r } => reason(r.to_string()),
+        EventKind::Dispatch { to, due } => tr_args(
+            "case.dispatched",
+            &[("handler", to.clone()), ("due", local(*due))],
+        ),
+        EventKind::Handle { photo: Some(p) } => tr_args("case.photo", &[("photo", attachment(p))]),
+        EventKind::Confirm { member: Some(m) } => {
+            tr_args("case.confirmed_by", &[("member", m.to_string())])
+        }
+        EventKind::Confirm { member: None } => tr("case.confirmed_by_unknown"),
         EventKind::Verify
         | EventKind::Escalate
         | EventKind::Accept

@@ -11,8 +11,10 @@ use clap::{Args, Subcommand};
 use node::certificate::{self, Body, Verified};
 use node::workflow::{PointsRequest, WorkflowRequest, WorkflowResponse};
 
+use crate::i18n::{tr, tr_args};
 use crate::output::{Output, print_json};
 use crate::qr;
+use crate::table::{label, printable};
 use crate::workflow::{call, date, member, unexpected, write_file};
 
 /// `yizhan points certificate`
@@ -92,13 +94,15 @@ pub fn issue(dir: &Path, a: IssueArgs, out: &Output) -> anyhow::Result<()> {
         }));
     }
     println!("{}", body_table(&cert.body));
-    println!(
-        "certificate written to {}{}",
-        a.out.display(),
-        a.qr.as_ref()
-            .map(|p| format!("; QR code to {}", p.display()))
-            .unwrap_or_default()
-    );
+    let path = ("path", a.out.display().to_string());
+    let written = match &a.qr {
+        Some(qr) => tr_args(
+            "certificate.qr_written",
+            &[path, ("qr", qr.display().to_string())],
+        ),
+        None => tr_args("certificate.written", &[path]),
+    };
+    println!("{}", printable(&written));
     if let Some(code) = terminal {
         println!("{code}");
     }
@@ -152,9 +156,13 @@ fn body_table(b: &Body) -> comfy_table::Table {
         ("community", b.community.to_string()),
         (
             "period",
-            format!(
-                "{} to {} ({})",
-                b.period.from, b.period.to, b.period.timezone
+            tr_args(
+                "certificate.period",
+                &[
+                    ("from", b.period.from.to_string()),
+                    ("to", b.period.to.to_string()),
+                    ("zone", b.period.timezone.to_string()),
+                ],
             ),
         ),
         ("verified reports", s.verified_reports.to_string()),
@@ -164,23 +172,27 @@ fn body_table(b: &Body) -> comfy_table::Table {
         ("issued", utc(b.issued_at)),
         ("issuer", b.issuer.to_string()),
     ] {
-        t.add_row(vec![k.to_owned(), v]);
+        t.add_row(vec![label(k), printable(&v)]);
     }
     t
 }
 
 fn print_verified(v: &Verified) {
-    println!("valid service certificate");
+    println!("{}", tr("certificate.valid"));
     println!("{}", body_table(&v.body));
     let chain: Vec<String> = v
         .chain
         .iter()
-        .map(|(role, place, _)| format!("{} {place}", role.as_str()))
+        .map(|(role, place, _)| format!("{} {place}", crate::i18n::role(role.as_str())))
         .collect();
-    println!("admitted: root → {}", chain.join(" → "));
-    if v.charter_checked {
-        println!("charter: no key on the chain was revoked when it was issued");
-    } else {
-        println!("charter: not checked (give --charter FILE to check revocations)");
-    }
+    let chain = [("chain", chain.join(" → "))];
+    println!("{}", tr_args("certificate.admitted", &chain));
+    println!(
+        "{}",
+        tr(if v.charter_checked {
+            "certificate.charter_checked"
+        } else {
+            "certificate.charter_not_checked"
+        })
+    );
 }

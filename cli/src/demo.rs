@@ -12,12 +12,13 @@ mod fleet;
 mod morning;
 mod photo;
 mod show;
+mod timeline;
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -98,10 +99,12 @@ fn prepare_kept(dir: &Path) -> anyhow::Result<PathBuf> {
         let mut entries = std::fs::read_dir(dir)
             .with_context(|| format!("--keep {}: cannot read the directory", dir.display()))?;
         if entries.next().is_some() {
-            bail!(
-                "--keep {}: the directory is not empty; name a new or empty one",
-                dir.display()
-            );
+            let dir = [("dir", dir.display().to_string())];
+            return Err(crate::error_out::refuse(
+                "not_empty",
+                "input.keep_not_empty",
+                &dir,
+            ));
         }
     }
     std::fs::create_dir_all(dir)

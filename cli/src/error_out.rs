@@ -29,6 +29,20 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// A [`Refusal`] as an error: `code`, the text `key` and its values.
+pub fn refuse(
+    code: &'static str,
+    key: &'static str,
+    args: &[(&'static str, String)],
+) -> anyhow::Error {
+    Refusal {
+        code,
+        key,
+        args: args.to_vec(),
+    }
+    .into()
+}
+
 /// A failure as it is shown: its stable code, the English message, and the
 /// message in the language in force.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +63,8 @@ pub fn shown(e: &anyhow::Error) -> Shown {
     let english = links.join(": ");
     let coded = e.chain().enumerate().find_map(|(i, c)| {
         if let Some(r) = c.downcast_ref::<Refusal>() {
-            return Some((i, r.code.to_owned(), i18n::tr_args(r.key, &r.args)));
+            let args: Vec<(&str, String)> = r.args.iter().map(|(k, v)| (*k, param(k, v))).collect();
+            return Some((i, r.code.to_owned(), i18n::tr_args(r.key, &args)));
         }
         let body = if let Some(n) = c.downcast_ref::<NodeError>() {
             ErrorBody::of(n)
@@ -105,6 +120,10 @@ fn param(name: &str, value: &str) -> String {
         // A level is a role's place in the hierarchy; an action is a step.
         "level" => i18n::role(value),
         "action" => i18n::event(value),
+        // A roster status change names the statuses it goes between.
+        "from" | "to" => i18n::named("member_status", value),
+        "token_role" | "config_role" => i18n::role(value),
+        "task_status" => i18n::named("task_status", value),
         _ => value.to_owned(),
     }
 }
@@ -158,6 +177,29 @@ mod tests {
         let s = shown(&anyhow::anyhow!("something broke"));
         assert_eq!(s.code, "failed");
         assert_eq!(s.english, "something broke");
+    }
+
+    #[test]
+    fn every_node_error_code_has_a_chinese_text() {
+        for code in node::error_code::CODES {
+            let key = format!("error.{code}");
+            let zh = i18n::lookup(i18n::Lang::Zh, &key)
+                .unwrap_or_else(|| panic!("{key} has no zh-CN text in errors.yml"));
+            assert!(!zh.is_ascii(), "{key}: {zh}");
+        }
+        // And no text is left for a code that no longer exists.
+        let texts = include_str!("../locales/errors.yml");
+        for line in texts.lines().filter(|l| l.starts_with("error.")) {
+            if let Some(code) = line
+                .strip_prefix("error.")
+                .and_then(|l| l.strip_suffix(':'))
+            {
+                assert!(
+                    node::error_code::CODES.contains(&code),
+                    "errors.yml has a text for {code}, which no node error has"
+                );
+            }
+        }
     }
 
     #[test]

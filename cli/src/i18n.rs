@@ -61,7 +61,12 @@ pub fn current() -> Lang {
 /// text in that language, and the key itself when it has none at all (so a
 /// missing text shows up, rather than an empty line).
 pub fn tr(key: &str) -> String {
-    lookup(current(), key)
+    tr_in(current(), key)
+}
+
+/// [`tr`] in `lang` rather than the language in force.
+pub fn tr_in(lang: Lang, key: &str) -> String {
+    lookup(lang, key)
         .or_else(|| lookup(Lang::En, key))
         .map(Cow::into_owned)
         .unwrap_or_else(|| key.to_owned())
@@ -88,8 +93,12 @@ pub fn fill(text: &str, args: &[(&str, String)]) -> String {
 /// `event`, `field` or `what`) as people read it; an unknown name is shown
 /// as it is.
 pub fn named(kind: &str, name: &str) -> String {
-    let key = format!("{kind}.{name}");
-    lookup(current(), &key)
+    named_in(current(), kind, name)
+}
+
+/// [`named`] in `lang`.
+pub fn named_in(lang: Lang, kind: &str, name: &str) -> String {
+    lookup(lang, &format!("{kind}.{name}"))
         .map(Cow::into_owned)
         .unwrap_or_else(|| name.to_owned())
 }
@@ -184,6 +193,16 @@ mod tests {
                 crdt_model::roster::Role::names()
                     .into_iter()
                     .map(|n| format!("member_role.{n}")),
+            )
+            .chain(
+                crdt_model::tasks::NeedKind::names()
+                    .into_iter()
+                    .map(|n| format!("need_kind.{n}")),
+            )
+            .chain(
+                crdt_model::directory::Service::names()
+                    .into_iter()
+                    .map(|n| format!("service.{n}")),
             );
         for key in names {
             let zh = lookup(Lang::Zh, &key).unwrap_or_else(|| panic!("{key} has no zh-CN text"));
@@ -206,6 +225,7 @@ mod tests {
         for file in [
             include_str!("../locales/labels.yml"),
             include_str!("../locales/domain.yml"),
+            include_str!("../locales/messages.yml"),
         ] {
             let keys = keys(file);
             assert!(keys.len() > 20);

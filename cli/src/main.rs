@@ -25,6 +25,7 @@ mod report;
 mod start;
 mod table;
 mod terminal;
+mod usage_error;
 mod watch;
 mod workflow;
 
@@ -61,13 +62,12 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // One line: clap's first line names the argument and the problem.
-            let text = e.render().to_string();
-            let line = text.lines().next().unwrap_or("error: bad arguments");
             if std::env::args_os().any(|a| a == "--json") {
-                let message = line.strip_prefix("error: ").unwrap_or(line);
+                let line = usage_error::english(&e);
+                let message = line.strip_prefix("error: ").unwrap_or(&line);
                 eprintln!("{}", error_out::json_line("usage", message));
             } else {
-                eprintln!("{line}");
+                eprintln!("{}", usage_error::line(&e));
             }
             return ExitCode::from(2);
         }
@@ -218,7 +218,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             other => report::unexpected(other),
         },
         Command::Blob(BlobCommand::Get { hash, out: file }) => {
-            let hash: node::store::BlobHash = hash.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash: node::store::BlobHash = hash.parse().map_err(|_| {
+                error_out::refuse(
+                    "bad_value",
+                    "input.bad_hash",
+                    &[("hash", format!("{hash:?}"))],
+                )
+            })?;
             match dispatch(&dir, Request::Blob(hash))? {
                 Response::Blob(body) => {
                     let bytes = body.bytes;
@@ -249,11 +255,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// Prints what a node says it did.
 fn done(out: &output::Output, response: Response) -> anyhow::Result<()> {
     match response {
-        Response::Done(msg) => {
+        Response::Done(said) => {
             if out.json {
-                println!("{}", serde_json::json!({ "done": msg }));
+                println!("{}", serde_json::json!({ "done": said.message }));
             } else {
-                println!("{}", table::printable(&msg));
+                println!("{}", table::printable(&output::done(&said)));
             }
             Ok(())
         }

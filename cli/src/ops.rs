@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use anyhow::bail;
 use clap::CommandFactory as _;
 use clap::parser::ValueSource;
 use node::admin::{Request, Response, dispatch};
@@ -35,14 +34,23 @@ pub fn check(dir: &Path, deep: bool, out: &Output) -> anyhow::Result<()> {
     } else {
         print_check(&report);
     }
-    match report.problems.as_slice() {
-        [] => Ok(()),
-        [one] => bail!("check found 1 problem: {one}"),
-        [first, rest @ ..] => bail!(
-            "check found {} problems (listed above), the first: {first}",
-            rest.len() + 1
+    let (key, args) = match report.problems.as_slice() {
+        [] => return Ok(()),
+        [one] => ("check.failed_one", vec![("problem", one.to_string())]),
+        [first, rest @ ..] => (
+            "check.failed_many",
+            vec![
+                ("n", (rest.len() + 1).to_string()),
+                ("problem", first.to_string()),
+            ],
         ),
+    };
+    Err(crate::error_out::Refusal {
+        code: "check_failed",
+        key,
+        args,
     }
+    .into())
 }
 
 fn print_check(r: &CheckReport) {
@@ -103,6 +111,11 @@ enum Source {
 }
 
 impl Source {
+    /// As people read it, in the language in force.
+    fn shown(self) -> String {
+        tr(&format!("config.source.{}", self.as_str()))
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Source::Default => "default",
@@ -110,7 +123,7 @@ impl Source {
             Source::Environment => "environment",
             Source::System => "system",
             Source::Flag => "flag",
-            Source::FileAndFlag => "file + flag",
+            Source::FileAndFlag => "file_and_flag",
         }
     }
 }
@@ -278,12 +291,14 @@ pub fn config_show(
     let mut t = table(&["key", "value", "source"]);
     for s in &settings {
         let value = match &s.value {
+            Value::String(role) if s.key == "role" => crate::i18n::role(role),
             Value::String(text) => text.clone(),
-            Value::Null => "(none)".to_owned(),
+            Value::Null => tr("config.none"),
+            Value::Bool(b) => tr(if *b { "config.true" } else { "config.false" }),
             Value::Array(items) if items.is_empty() => "[]".to_owned(),
             other => other.to_string(),
         };
-        t.add_row(vec![s.key.to_owned(), value, s.source.as_str().to_owned()]);
+        t.add_row(vec![s.key.to_owned(), value, s.source.shown()]);
     }
     crate::table::print(t);
     Ok(())
@@ -338,11 +353,12 @@ pub fn export(dir: &Path, id: String, file: &Path, out: &Output) -> anyhow::Resu
             json!({ "document": id, "bytes": bytes.len(), "out": file.display().to_string() })
         );
     } else {
-        println!(
-            "exported {id} ({} bytes, Automerge with its whole history) to {}",
-            bytes.len(),
-            file.display()
-        );
+        let args = [
+            ("id", id.clone()),
+            ("bytes", bytes.len().to_string()),
+            ("file", file.display().to_string()),
+        ];
+        println!("{}", printable(&tr_args("doc.exported", &args)));
     }
     Ok(())
 }

@@ -38,6 +38,22 @@ fn peer_name(place: &Option<String>, role: &Option<String>, peer_id: &str) -> St
     }
 }
 
+/// What a node says it did, in the language in force: the text of
+/// `done.CODE` with its values, or the node's English sentence.
+pub(crate) fn done(said: &node::admin::Done) -> String {
+    match crate::i18n::lookup(crate::i18n::current(), &format!("done.{}", said.code)) {
+        Some(text) if crate::i18n::current() != crate::i18n::Lang::En => {
+            let args: Vec<(&str, String)> = said
+                .params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            crate::i18n::fill(&text, &args)
+        }
+        _ => said.message.clone(),
+    }
+}
+
 pub(crate) fn print_json<T: Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())

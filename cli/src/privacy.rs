@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use node::admin::{Request, Response, dispatch};
 use node::privacy::PurgeReport;
 
+use crate::i18n::{tr, tr_args};
 use crate::output::{Output, local, print_json, table};
 use crate::workflow::date;
 
@@ -55,21 +56,24 @@ pub fn run(dir: &Path, cmd: PrivacyCommand, out: &Output) -> anyhow::Result<()> 
 
 fn print_report(r: &PurgeReport) {
     let n = r.members.len();
-    let whom = if n == 1 { "member" } else { "members" };
-    match (r.dry_run, n) {
-        (_, 0) => println!(
-            "no member who left before {} holds personal data; nothing to purge",
-            r.left_before
+    let args = [
+        ("n", n.to_string()),
+        (
+            "whom",
+            tr(if n == 1 {
+                "privacy.member"
+            } else {
+                "privacy.members"
+            }),
         ),
-        (true, _) => println!(
-            "would purge the name, phone and ID number of {n} {whom} who left before {} (dry run: nothing changed):",
-            r.left_before
-        ),
-        (false, _) => println!(
-            "purged the name, phone and ID number of {n} {whom} who left before {}:",
-            r.left_before
-        ),
-    }
+        ("day", r.left_before.to_string()),
+    ];
+    let key = match (r.dry_run, n) {
+        (_, 0) => "privacy.none",
+        (true, _) => "privacy.would_purge",
+        (false, _) => "privacy.purged",
+    };
+    println!("{}", tr_args(key, &args));
     if n > 0 {
         let mut t = table(&["member", "display name", "left"]);
         for m in &r.members {
@@ -82,25 +86,25 @@ fn print_report(r: &PurgeReport) {
         crate::table::print(t);
     }
     if let (Some(before), Some(after)) = (r.store_bytes_before, r.store_bytes_after) {
-        println!(
-            "roster-private was given a new history without them and the store file rewritten ({before} → {after} bytes); {} kept answers of earlier commands cleared",
-            r.answers_cleared
-        );
-        println!(
-            "backups taken before now still hold their data: replace them with a new `yizhan backup`"
-        );
+        let args = [
+            ("before", before.to_string()),
+            ("after", after.to_string()),
+            ("cleared", r.answers_cleared.to_string()),
+        ];
+        println!("{}", tr_args("privacy.rewritten", &args));
+        println!("{}", tr("privacy.backups"));
     }
     if !r.undated.is_empty() {
         let ids: Vec<String> = r.undated.iter().map(|m| m.to_string()).collect();
         println!(
-            "not purged, left before leave times were recorded (their leave day is unknown): {}",
-            ids.join(", ")
+            "{}",
+            tr_args("privacy.undated", &[("members", ids.join(", "))])
         );
     }
     let kept = if r.kept == 1 {
-        "member keeps"
+        "privacy.kept_one"
     } else {
-        "members keep"
+        "privacy.kept_many"
     };
-    println!("{} {kept} their personal data", r.kept);
+    println!("{}", tr_args(kept, &[("n", r.kept.to_string())]));
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
 use chrono::Utc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -22,7 +21,9 @@ use node::rebuild::{AdmissionFrom, OldStore, Rebuilt};
 use serde::Serialize;
 
 use crate::args::StartArgs;
+use crate::i18n::{tr, tr_args};
 use crate::output::{Output, print_json};
+use crate::table::printable;
 
 /// How often the refill is looked at.
 const REFILL_POLL_MS: u64 = 500;
@@ -67,16 +68,27 @@ impl Refill {
     }
 
     fn describe(&self) -> String {
+        tr_args(self.describe_key(), &self.values())
+    }
+
+    fn describe_key(&self) -> &'static str {
         if self.peers == 0 {
-            return format!(
-                "waiting for a peer to accept this node ({} documents, {} blobs so far)",
-                self.documents, self.blobs
-            );
+            "rebuild.waiting"
+        } else {
+            "rebuild.refilling"
         }
-        format!(
-            "refilling: {} documents and {} blobs received, {} blobs being fetched; in step with {} of {} peers",
-            self.documents, self.blobs, self.blobs_wanted, self.peers_in_step, self.peers
-        )
+    }
+
+    /// The numbers the texts about a refill name.
+    fn values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("documents", self.documents.to_string()),
+            ("blobs", self.blobs.to_string()),
+            ("wanted", self.blobs_wanted.to_string()),
+            ("in_step", self.peers_in_step.to_string()),
+            ("peers", self.peers.to_string()),
+            ("seconds", self.seconds.to_string()),
+        ]
     }
 }
 
@@ -144,7 +156,7 @@ fn spinner(out: &Output) -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
         bar.set_style(style);
     }
-    bar.set_message("starting the node");
+    bar.set_message(crate::i18n::tr("rebuild.starting"));
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }
@@ -185,33 +197,40 @@ fn refill(dir: &Path, args: &RebuildArgs, out: &Output) -> anyhow::Result<Refill
     Ok(refill)
 }
 
-fn admission_words(from: AdmissionFrom) -> &'static str {
-    match from {
-        AdmissionFrom::OldStore => "carried from the old store",
-        AdmissionFrom::AdmissionFile => "carried from the admission file",
-        AdmissionFrom::Founded => "made anew (a district is its federation's root)",
-        AdmissionFrom::Missing => "not found",
-    }
+fn admission_words(from: AdmissionFrom) -> String {
+    tr(match from {
+        AdmissionFrom::OldStore => "rebuild.admission.old_store",
+        AdmissionFrom::AdmissionFile => "rebuild.admission.file",
+        AdmissionFrom::Founded => "rebuild.admission.founded",
+        AdmissionFrom::Missing => "rebuild.admission.missing",
+    })
 }
 
 fn print_rebuilt(r: &Rebuilt) {
-    match (&r.old_store, &r.moved_aside) {
-        (OldStore::Unreadable { reason }, Some(p)) => println!(
-            "the old store could not be read ({reason}); moved it aside to {}",
-            p.display()
+    let moved = match (&r.old_store, &r.moved_aside) {
+        (OldStore::Unreadable { reason }, Some(p)) => tr_args(
+            "rebuild.moved_unreadable",
+            &[
+                ("reason", reason.clone()),
+                ("path", p.display().to_string()),
+            ],
         ),
-        (_, Some(p)) => println!("moved the old store aside to {}", p.display()),
-        (_, None) => println!("there was no store file; made a new one"),
-    }
-    println!(
-        "fresh store for node {} ({} at {}), writing under actor epoch {}; admission {}; {} peer records carried",
-        r.peer_id,
-        r.role,
-        r.place,
-        r.actor_epoch,
-        admission_words(r.admission),
-        r.peers_carried
+        (_, Some(p)) => tr_args("rebuild.moved", &[("path", p.display().to_string())]),
+        (_, None) => tr("rebuild.no_store"),
+    };
+    println!("{}", printable(&moved));
+    let fresh = tr_args(
+        "rebuild.fresh",
+        &[
+            ("peer", r.peer_id.to_string()),
+            ("role", crate::i18n::role(r.role.as_str())),
+            ("place", r.place.to_string()),
+            ("epoch", r.actor_epoch.to_string()),
+            ("admission", admission_words(r.admission)),
+            ("peers", r.peers_carried.to_string()),
+        ],
     );
+    println!("{fresh}");
 }
 
 /// `yizhan rebuild`.
@@ -235,28 +254,30 @@ pub fn rebuild(dir: &Path, args: RebuildArgs, out: &Output) -> anyhow::Result<()
             refill: refill.clone(),
         })?;
     } else if rejoin {
-        println!(
-            "this node's admission was in neither the old store nor an admission file, so it must be admitted again: have its admitter run `yizhan admit {} --role {} --place {}`, run `yizhan join TOKEN` here, then start the node and its peers refill it",
-            rebuilt.peer_id, rebuilt.role, rebuilt.place
-        );
+        let args = [
+            ("peer", rebuilt.peer_id.to_string()),
+            ("role", rebuilt.role.as_str().to_owned()),
+            ("place", rebuilt.place.to_string()),
+        ];
+        println!("{}", tr_args("rebuild.rejoin", &args));
     } else if let Some(r) = &refill {
         if r.finished {
-            println!(
-                "refilled from {} peer(s) in {} s: {} documents, {} blobs. Start the node as usual (yizhan node start, or its service)",
-                r.peers, r.seconds, r.documents, r.blobs
-            );
+            println!("{}", tr_args("rebuild.refilled", &r.values()));
         }
     } else {
-        println!(
-            "start the node (yizhan node start, or its service): its peers send back what they hold for it; `yizhan status` shows the peers in step"
-        );
+        println!("{}", tr("rebuild.start_it"));
     }
     if let Some(r) = refill.filter(|r| !r.finished) {
-        bail!(
-            "the refill did not finish ({}; stopped after {} s); the fresh store keeps what arrived: start the node and it goes on, and `yizhan status` shows when its peers are in step",
-            r.describe(),
-            r.seconds
-        );
+        let key = match r.describe_key() {
+            "rebuild.waiting" => "rebuild.unfinished_waiting",
+            _ => "rebuild.unfinished",
+        };
+        return Err(crate::error_out::Refusal {
+            code: "refill_unfinished",
+            key,
+            args: r.values(),
+        }
+        .into());
     }
     Ok(())
 }

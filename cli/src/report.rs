@@ -56,10 +56,12 @@ pub fn run(dir: &Path, cmd: ReportCommand, out: &Output) -> anyhow::Result<()> {
         ReportCommand::Dispatch { step, to, due } => {
             let due = datetime(&due, "--due")?;
             if due <= chrono::Utc::now() {
-                bail!(
-                    "--due {} is in the past; a dispatch needs a deadline ahead",
-                    local(due)
-                );
+                let due = [("due", local(due))];
+                return Err(crate::error_out::refuse(
+                    "bad_value",
+                    "input.due_past",
+                    &due,
+                ));
             }
             (step.id, ReportAction::Dispatch { to, due }, step.note)
         }
@@ -166,10 +168,13 @@ fn me_too(dir: &Path, a: SubmitArgs, out: &Output) -> anyhow::Result<()> {
             if out.json {
                 return print_json(&r);
             }
-            println!(
-                "added a confirmation to report {} ({}, {}): {} confirmation(s)",
-                r.id, r.category, r.status, r.state.confirmations
-            );
+            let args = [
+                ("report", r.id.to_string()),
+                ("category", crate::i18n::category(&r.category.to_string())),
+                ("status", crate::i18n::status(r.status.as_str())),
+                ("n", r.state.confirmations.to_string()),
+            ];
+            println!("{}", crate::i18n::tr_args("report.me_too_added", &args));
             Ok(())
         }
         other => crate::workflow::unexpected(other),
@@ -184,7 +189,11 @@ pub fn unexpected<T>(resp: Response) -> anyhow::Result<T> {
 fn submission(a: SubmitArgs) -> anyhow::Result<ReportSubmission> {
     // Validate everything the command line carries before the node is reached.
     let (Some(category), Some(lat), Some(lon)) = (a.category.as_deref(), a.lat, a.lon) else {
-        bail!("a new report needs --category, --lat and --lon");
+        return Err(crate::error_out::refuse(
+            "bad_flags",
+            "input.report_needs_place",
+            &[],
+        ));
     };
     let category: Category = category.parse()?;
     crdt_model::LatLon::new(lat, lon)?;

@@ -9,12 +9,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use node::admin::{Call, Request, Response, call_running};
 use node::alerts::{CaseEvent, Condition, WatchPage};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use unicode_width::UnicodeWidthStr as _;
+
+use crate::error_out::refuse;
+use crate::i18n::{tr, tr_args};
 use crate::output::{Output, clip, local};
+use crate::table::printable;
 
 /// How often the node is asked for new cases.
 const POLL_MS: u64 = 500;
@@ -30,7 +35,6 @@ fn poll(dir: &Path, after: Option<u64>) -> anyhow::Result<Poll> {
     let call = Call::new(Request::Watch { after });
     match call_running(dir, &call) {
         Ok(Some(Response::Watch(page))) => Ok(Poll::Page(*page)),
-        Ok(Some(Response::Error(msg))) => bail!("{msg}"),
         Ok(Some(Response::Failed(body))) => Err(node::NodeError::Remote(body).into()),
         Ok(Some(other)) => crate::report::unexpected(other),
         Ok(None) => Ok(Poll::Stopped),
@@ -44,10 +48,7 @@ fn poll(dir: &Path, after: Option<u64>) -> anyhow::Result<Poll> {
 pub fn run(dir: &Path, out: &Output) -> anyhow::Result<()> {
     let mut cursor = match poll(dir, None)? {
         Poll::Page(p) => p.cursor,
-        Poll::Stopped => bail!(
-            "no node is running in {}; `yizhan watch` follows a running node: start it with `yizhan node start`",
-            dir.display()
-        ),
+        Poll::Stopped => return Err(stopped(dir, "node_not_running", "watch.not_running")),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -59,17 +60,15 @@ pub fn run(dir: &Path, out: &Output) -> anyhow::Result<()> {
         let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?;
         let mut terminate = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
         // On stderr, also with --json: stdout holds only the cases.
-        eprintln!(
-            "watching new, urgent and overdue cases at {}; Ctrl-C ends",
-            dir.display()
-        );
+        let at = [("dir", dir.display().to_string())];
+        eprintln!("{}", printable(&tr_args("watch.watching", &at)));
         loop {
             let d = dir.clone();
             let asked = tokio::task::spawn_blocking(move || poll(&d, Some(cursor)));
             let page = tokio::select! {
                 _ = stop(&mut interrupt, &mut terminate) => {
                     if !out.json {
-                        eprintln!("watch ended");
+                        eprintln!("{}", tr("watch.ended"));
                     }
                     return Ok(());
                 }
@@ -77,13 +76,11 @@ pub fn run(dir: &Path, out: &Output) -> anyhow::Result<()> {
             };
             let page = match page {
                 Poll::Page(p) => p,
-                Poll::Stopped => bail!("the node in {} stopped; watch ended", dir.display()),
+                Poll::Stopped => return Err(stopped(&dir, "node_stopped", "watch.node_stopped")),
             };
             if page.missed > 0 {
-                eprintln!(
-                    "{} case(s) passed while this watcher was behind; see `yizhan report list`",
-                    page.missed
-                );
+                let missed = [("n", page.missed.to_string())];
+                eprintln!("{}", tr_args("watch.missed", &missed));
             }
             for e in &page.events {
                 print_event(e, out)?;
@@ -93,7 +90,7 @@ pub fn run(dir: &Path, out: &Output) -> anyhow::Result<()> {
                 tokio::select! {
                     _ = stop(&mut interrupt, &mut terminate) => {
                         if !out.json {
-                            eprintln!("watch ended");
+                            eprintln!("{}", tr("watch.ended"));
                         }
                         return Ok(());
                     }
@@ -102,6 +99,11 @@ pub fn run(dir: &Path, out: &Output) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// No node answers in `dir`: before the watch began, or since.
+fn stopped(dir: &Path, code: &'static str, key: &'static str) -> anyhow::Error {
+    refuse(code, key, &[("dir", dir.display().to_string())])
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -118,21 +120,24 @@ fn print_event(e: &CaseEvent, out: &Output) -> anyhow::Result<()> {
     if out.json {
         writeln!(stdout, "{}", serde_json::to_string(e)?)?;
     } else {
-        let what = match e.condition {
-            Condition::New => "new",
-            Condition::Urgent => "URGENT",
-            Condition::Overdue => "OVERDUE",
-        };
+        let what = tr(match e.condition {
+            Condition::New => "watch.new",
+            Condition::Urgent => "watch.urgent",
+            Condition::Overdue => "watch.overdue",
+        });
+        // Padded in display columns, so that Chinese labels line up too.
+        let pad = " ".repeat(7usize.saturating_sub(what.width()));
+        let due = [("deadline", local(e.deadline))];
         writeln!(
             stdout,
-            "{}  {what:<7}  {}  {}  {}  {}  due {}  {}",
+            "{}  {what}{pad}  {}  {}  {}  {}  {}  {}",
             local(e.noticed_at),
-            e.category,
+            crate::i18n::category(&e.category.to_string()),
             e.place,
             e.report_id,
-            e.status.as_str(),
-            local(e.deadline),
-            clip(&crate::table::printable(&e.text), 60)
+            crate::i18n::status(e.status.as_str()),
+            tr_args("watch.due", &due),
+            clip(&printable(&e.text), 60)
         )?;
     }
     // Each case as it comes, also through a pipe.

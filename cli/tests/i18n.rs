@@ -403,3 +403,265 @@ fn help_reads_in_chinese_under_a_chinese_locale() {
     assert!(en.contains("Usage:") && en.contains("Commands:"), "{en}");
     assert!(!en.contains("用法"), "{en}");
 }
+
+#[test]
+fn usage_errors_of_any_command_are_one_chinese_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("none");
+    let out = run_with(&d, ZH, &["roster", "list", "--colour"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err, "错误：未知参数 '--colour'\n");
+
+    let out = run_with(&d, ZH, &["init", "--role", "mayor", "--place", "guandu"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("'mayor' 无效") && err.contains("可选值：district、street、community"),
+        "{err}"
+    );
+    let out = run_with(&d, ZH, &["backup"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("错误：缺少必需的参数：<FILE>"), "{err}");
+
+    // English under C, as clap says it; --json stays English and stable.
+    let out = run_with(&d, &[("LANG", "C")], &["roster", "list", "--colour"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err, "error: unexpected argument '--colour' found\n");
+    let out = run_with(&d, ZH, &["--json", "roster", "list", "--colour"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "usage");
+    assert_eq!(
+        v["error"]["message"],
+        "unexpected argument '--colour' found"
+    );
+}
+
+#[test]
+fn every_subcommand_s_help_reads_in_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("none");
+    let zh = out_with(&d, ZH, &["points", "redeem", "--help"]);
+    for label in ["用法", "选项", "服务驿站或商户", "兑换的物品", "显示帮助"] {
+        assert!(zh.contains(label), "{label} missing: {zh}");
+    }
+    assert!(!zh.contains("The station or merchant"), "{zh}");
+    let rebuild = out_with(&d, ZH, &["rebuild", "-h"]);
+    assert!(
+        rebuild.contains("等待补齐的最长秒数") && rebuild.contains("［默认：1800］"),
+        "{rebuild}"
+    );
+    assert!(!rebuild.contains("[default"), "{rebuild}");
+    let join = out_with(&d, ZH, &["help", "join"]);
+    assert!(
+        join.contains("参数") && join.contains("`yizhan admit` 输出的令牌"),
+        "{join}"
+    );
+
+    let en = out_with(&d, &[("LANG", "C")], &["points", "redeem", "--help"]);
+    assert!(
+        en.contains("The station or merchant, by id or exact name"),
+        "{en}"
+    );
+    assert!(!en.contains("兑换"), "{en}");
+}
+
+#[test]
+fn rebuild_restore_and_config_show_speak_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let id = submit(&d, "manhole_cover", "井盖翘起");
+
+    let zh = out_with(&d, ZH, &["config", "show"]);
+    for label in ["配置项", "值", "来源", "配置文件", "社区", "（无）", "默认"] {
+        assert!(zh.contains(label), "{label} missing: {zh}");
+    }
+    let c = out_with(&d, &[("LANG", "C")], &["config", "show"]);
+    for label in ["key", "source", "community", "(none)", "default"] {
+        assert!(c.contains(label), "{label} missing: {c}");
+    }
+
+    let backup = tmp.path().join("c.yizhan-backup");
+    ok(&d, &["backup", backup.to_str().unwrap()]);
+    let restored = tmp.path().join("restored");
+    let said = out_with(&restored, ZH, &["restore", backup.to_str().unwrap()]);
+    assert!(
+        said.contains("已从") && said.contains("恢复到") && said.contains("恢复纪元"),
+        "{said}"
+    );
+    assert!(!said.contains("restored node"), "{said}");
+    let again = tmp.path().join("again");
+    let said = out_with(
+        &again,
+        &[("LANG", "C")],
+        &["restore", backup.to_str().unwrap()],
+    );
+    assert!(said.starts_with("restored node"), "{said}");
+
+    // The community was never admitted, so the rebuild also says how it
+    // gets an admission again.
+    let said = out_with(&restored, ZH, &["rebuild", "--no-wait"]);
+    for part in [
+        "已把旧存储移到",
+        "社区节点）新建存储",
+        "准入未找到",
+        "须重新接纳",
+    ] {
+        assert!(said.contains(part), "{part} missing: {said}");
+    }
+    let said = out_with(&again, &[("LANG", "C")], &["rebuild", "--no-wait"]);
+    assert!(said.starts_with("moved the old store aside to"), "{said}");
+    // The report is still where it was written.
+    assert_eq!(json(&d, &["report", "show", &id])["id"], id.as_str());
+}
+
+#[test]
+fn store_and_config_errors_of_the_node_read_in_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let config = d.join("config.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{good}\ncolour = \"red\"\n")).unwrap();
+    let out = run_with(&d, ZH, &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("错误：") && err.contains("未知配置项 `colour`"),
+        "{err}"
+    );
+    fails(&d, &["status"], "unknown key `colour`");
+    let out = run_with(&d, ZH, &["--json", "status"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "config_unknown_key", "{v}");
+    std::fs::write(&config, good).unwrap();
+
+    // A store file that is not a store: damaged, and said so in Chinese.
+    std::fs::write(d.join("store.redb"), b"not a database at all").unwrap();
+    let out = run_with(&d, ZH, &["report", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("错误：")
+            && err.contains("不是驿站存储或已损坏")
+            && err.contains("yizhan rebuild"),
+        "{err}"
+    );
+    fails(
+        &d,
+        &["report", "list"],
+        "is not a yizhan store or is damaged",
+    );
+    let out = run_with(&d, ZH, &["--json", "report", "list"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "store_damaged", "{v}");
+}
+
+#[test]
+fn what_a_node_says_it_did_reads_in_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, _d) = common::chain(tmp.path());
+    let community = common::peer_id(&c);
+    let said = out_with(&s, ZH, &["revoke", &community, "--reason", "测试"]);
+    assert_eq!(
+        said.trim_end(),
+        format!("已撤销 {community}；撤销随联盟章程传播")
+    );
+    let said = out_with(&s, &[("LANG", "C")], &["reinstate", &community]);
+    assert!(
+        said.starts_with(&format!("reinstated {community} (1 revocation undone)")),
+        "{said}"
+    );
+    // --json keeps the node's English sentence under any locale.
+    ok(&s, &["revoke", &community]);
+    let v: serde_json::Value =
+        serde_json::from_str(&out_with(&s, ZH, &["--json", "reinstate", &community])).unwrap();
+    assert!(v["done"].as_str().unwrap().starts_with("reinstated"), "{v}");
+}
+
+#[test]
+fn empty_and_overlong_texts_are_refused_in_chinese_with_their_own_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let before = ok(&d, &["--json", "task", "list"]);
+    let long = "长".repeat(300);
+    let out = run_with(&d, ZH, &["task", "post", "--title", &long, "--points", "5"]);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("任务标题有 300 个字，最多"), "{err}");
+    let out = run_with(
+        &d,
+        ZH,
+        &["--json", "task", "post", "--title", " ", "--points", "5"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "empty_text", "{v}");
+    assert_eq!(v["error"]["message"], "task title is empty", "{v}");
+    fails(
+        &d,
+        &["task", "post", "--title", &long, "--points", "5"],
+        "characters; at most",
+    );
+    assert_eq!(ok(&d, &["--json", "task", "list"]), before);
+}
+
+#[test]
+fn the_demo_tells_its_morning_in_chinese_and_its_json_in_english() {
+    let tmp = tempfile::tempdir().unwrap();
+    let none = tmp.path().join("none");
+    let zh = out_with(
+        &none,
+        &[
+            ("LANG", "zh_CN.UTF-8"),
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+        ],
+        &["demo"],
+    );
+    for part in [
+        "这一上午",
+        "申请加入花名册并获批准",
+        "上报井盖问题«井盖翘起»，附照片",
+        "xinyazhou 的花名册",
+        "办结率",
+        "四个节点均已停止。",
+    ] {
+        assert!(zh.contains(part), "{part} missing:\n{zh}");
+    }
+    assert!(!zh.contains("applies to the roster"), "{zh}");
+    let json = out_with(
+        &none,
+        &[
+            ("LANG", "zh_CN.UTF-8"),
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+        ],
+        &["--json", "demo"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let first = v["morning"][0]["what"].as_str().unwrap();
+    assert!(
+        first.ends_with("applies to the roster and is approved"),
+        "{first}"
+    );
+    assert_eq!(v["documents"][0]["what"], "roster of xinyazhou", "{v}");
+}
+
+#[test]
+fn a_task_s_refusal_names_its_reason_in_chinese() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let task = json(&d, &["task", "post", "--title", "巡查", "--points", "5"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = run_with(&d, ZH, &["task", "sign-off", &task]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err,
+        format!("错误：任务 {task} 状态为「待认领」，尚未完成\n")
+    );
+    fails(&d, &["task", "sign-off", &task], "is open, not completed");
+    let out = run_with(&d, ZH, &["--json", "task", "sign-off", &task]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "task_not_completed", "{v}");
+}

@@ -147,7 +147,31 @@ pub enum ValidationError {
         /// The field.
         field: &'static str,
     },
-    /// A text field that is empty or too long.
+    /// A text field that must not be empty is.
+    #[error("{field} is empty")]
+    EmptyText {
+        /// The field.
+        field: &'static str,
+    },
+    /// A text field longer than its limit.
+    #[error("{field} has {chars} characters; at most {max}")]
+    TextTooLong {
+        /// The field.
+        field: &'static str,
+        /// Its length, in characters.
+        chars: usize,
+        /// The limit, in characters.
+        max: usize,
+    },
+    /// A phone number with something other than digits, `+`, `-` and
+    /// spaces.
+    #[error("phone {phone:?} holds characters other than digits, '+', '-' and spaces")]
+    BadPhone {
+        /// The number as given.
+        phone: String,
+    },
+    /// A field whose value breaks a rule of its own (a points amount past
+    /// its cap, an entry of the wrong kind).
     #[error("{field} {why}")]
     BadText {
         /// The field.
@@ -184,7 +208,7 @@ pub enum ValidationError {
         /// The task.
         task: String,
         /// Why.
-        why: String,
+        why: TaskRefusal,
     },
     /// A need that is already resolved, or similar.
     #[error("need {need}: {why}")]
@@ -200,6 +224,51 @@ pub enum ValidationError {
     /// An id that does not parse.
     #[error(transparent)]
     Id(#[from] IdError),
+}
+
+/// Why a task's state refuses an operation on it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TaskRefusal {
+    /// Another member's lease holds it.
+    #[error("claimed by {member} until {until}")]
+    ClaimedBy {
+        /// The holder.
+        member: String,
+        /// When the lease ends.
+        until: String,
+    },
+    /// It is past the state the operation needs.
+    #[error("is already {status}")]
+    Already {
+        /// Its state now.
+        status: &'static str,
+    },
+    /// It disappeared from its document between reading and writing.
+    #[error("vanished")]
+    Vanished,
+    /// The member's lease ran out before they completed it.
+    #[error("the lease of {member} expired at {expired}")]
+    LeaseExpired {
+        /// The member.
+        member: String,
+        /// When the lease ended.
+        expired: String,
+    },
+    /// Nobody holds it.
+    #[error("is not claimed; claim it first")]
+    NotClaimed,
+    /// Someone else holds it.
+    #[error("is held by another member, not {member}")]
+    HeldByAnother {
+        /// The member who asked.
+        member: String,
+    },
+    /// It is not completed yet, so it cannot be signed off.
+    #[error("is {status}, not completed")]
+    NotCompleted {
+        /// Its state now.
+        status: &'static str,
+    },
 }
 
 /// A document whose content does not follow Yizhan's schema (written by a newer

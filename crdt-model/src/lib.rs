@@ -38,7 +38,7 @@ pub mod write_rules;
 
 pub use category::Category;
 pub use document_id::{DocKind, DocumentId, Period};
-pub use error::{IdError, ModelError, SchemaError, ValidationError};
+pub use error::{IdError, ModelError, SchemaError, TaskRefusal, ValidationError};
 pub use geo::{LatLon, Location};
 pub use ids::{EventId, MemberId, ReportId};
 pub use lifecycle::{CaseState, Status};

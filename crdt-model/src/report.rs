@@ -324,17 +324,11 @@ pub(crate) fn check_text(
     may_be_empty: bool,
 ) -> Result<(), ValidationError> {
     if !may_be_empty && s.trim().is_empty() {
-        return Err(ValidationError::BadText {
-            field,
-            why: "is empty".into(),
-        });
+        return Err(ValidationError::EmptyText { field });
     }
-    let n = s.chars().count();
-    if n > max {
-        return Err(ValidationError::BadText {
-            field,
-            why: format!("has {n} characters; at most {max}"),
-        });
+    let chars = s.chars().count();
+    if chars > max {
+        return Err(ValidationError::TextTooLong { field, chars, max });
     }
     Ok(())
 }

@@ -38,12 +38,8 @@ pub fn check(r: &PrivateRecord) -> Result<(), ValidationError> {
         .bytes()
         .all(|b| b.is_ascii_digit() || b"+- ".contains(&b))
     {
-        return Err(ValidationError::BadText {
-            field: "phone",
-            why: format!(
-                "{:?} holds characters other than digits, '+', '-' and spaces",
-                r.phone
-            ),
+        return Err(ValidationError::BadPhone {
+            phone: r.phone.clone(),
         });
     }
     if let Some(n) = &r.id_number {

@@ -16,7 +16,7 @@ use automerge::{ReadDoc, transaction::Transactable};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ModelError, SchemaError, ValidationError};
+use crate::error::{ModelError, SchemaError, TaskRefusal, ValidationError};
 use crate::ids::{ClaimId, MemberId, NeedId, TaskId};
 use crate::report::{check_line, check_text};
 use crate::roster::{Member, MemberStatus};
@@ -297,10 +297,10 @@ fn require<D: ReadDoc>(doc: &D, id: &TaskId) -> Result<Task, ModelError> {
     })
 }
 
-fn refused(task: &TaskId, why: impl Into<String>) -> ModelError {
+fn refused(task: &TaskId, why: TaskRefusal) -> ModelError {
     ValidationError::TaskRefused {
         task: task.to_string(),
-        why: why.into(),
+        why,
     }
     .into()
 }
@@ -327,9 +327,13 @@ pub fn claim<T: Transactable + ReadDoc>(
         TaskStatus::Claimed => {
             let h = t.holder(at).map(|h| (h.member.to_string(), h.expires));
             let (who, until) = h.unwrap_or_default();
-            return Err(refused(task, format!("claimed by {who} until {until}")));
+            let (member, until) = (who, until.to_string());
+            return Err(refused(task, TaskRefusal::ClaimedBy { member, until }));
         }
-        s => return Err(refused(task, format!("is already {}", s.as_str()))),
+        s => {
+            let status = s.as_str();
+            return Err(refused(task, TaskRefusal::Already { status }));
+        }
     }
     if t.claims.iter().any(|c| &c.id == claim) {
         return Err(ValidationError::DuplicateEntity {
@@ -349,7 +353,8 @@ pub fn claim<T: Transactable + ReadDoc>(
         at,
         expires: at + Duration::minutes(t.lease_minutes),
     };
-    let obj = entity_obj(doc, &task_key(task))?.ok_or_else(|| refused(task, "vanished"))?;
+    let obj =
+        entity_obj(doc, &task_key(task))?.ok_or_else(|| refused(task, TaskRefusal::Vanished))?;
     let claims = match child_map(doc, &obj, "claims", &task_key(task))? {
         Some(c) => c,
         None => MapWriter::open(doc, obj).map("claims")?,
@@ -378,22 +383,25 @@ pub fn complete<T: Transactable + ReadDoc>(
         TaskStatus::Claimed => {}
         TaskStatus::Open => {
             let why = match t.winner_until(at) {
-                Some(w) if &w.member == member => {
-                    format!("the lease of {member} expired at {}", w.expires)
-                }
-                _ => "is not claimed; claim it first".to_owned(),
+                Some(w) if &w.member == member => TaskRefusal::LeaseExpired {
+                    member: member.to_string(),
+                    expired: w.expires.to_string(),
+                },
+                _ => TaskRefusal::NotClaimed,
             };
             return Err(refused(task, why));
         }
-        s => return Err(refused(task, format!("is already {}", s.as_str()))),
+        s => {
+            let status = s.as_str();
+            return Err(refused(task, TaskRefusal::Already { status }));
+        }
     }
     if t.holder(at).is_some_and(|h| &h.member != member) {
-        return Err(refused(
-            task,
-            format!("is held by another member, not {member}"),
-        ));
+        let member = member.to_string();
+        return Err(refused(task, TaskRefusal::HeldByAnother { member }));
     }
-    let obj = entity_obj(doc, &task_key(task))?.ok_or_else(|| refused(task, "vanished"))?;
+    let obj =
+        entity_obj(doc, &task_key(task))?.ok_or_else(|| refused(task, TaskRefusal::Vanished))?;
     let c = MapWriter::open(doc, obj).map("completion")?;
     MapWriter::open(doc, c)
         .str("member", member.as_str())?
@@ -412,12 +420,11 @@ pub fn sign_off<T: Transactable + ReadDoc>(
 ) -> Result<Task, ModelError> {
     let mut t = require(doc, task)?;
     if t.status(at) != TaskStatus::Completed {
-        return Err(refused(
-            task,
-            format!("is {}, not completed", t.status(at).as_str()),
-        ));
+        let status = t.status(at).as_str();
+        return Err(refused(task, TaskRefusal::NotCompleted { status }));
     }
-    let obj = entity_obj(doc, &task_key(task))?.ok_or_else(|| refused(task, "vanished"))?;
+    let obj =
+        entity_obj(doc, &task_key(task))?.ok_or_else(|| refused(task, TaskRefusal::Vanished))?;
     let s = MapWriter::open(doc, obj).map("sign_off")?;
     MapWriter::open(doc, s).time("at", at)?.str("by", by)?;
     t.sign_off = Some(SignOff {

@@ -76,7 +76,7 @@ fn bad_reports_are_refused_and_write_nothing() {
     r.text = "长".repeat(report::REPORT_TEXT_CHARS_MAX + 1);
     assert!(matches!(
         invalid(report::submit(&mut d, &r)),
-        ValidationError::BadText { .. }
+        ValidationError::TextTooLong { .. }
     ));
     assert_eq!(d.get_heads(), heads);
     assert!(report::list(&d).unwrap().is_empty());

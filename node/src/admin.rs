@@ -265,11 +265,34 @@ pub enum Response {
     /// For [`Request::CodeHolder`]: who the code signs in, if it works here.
     CodeHolder(Option<Box<CodeRecord>>),
     /// For requests that only need to say they were done.
-    Done(String),
-    /// The request failed; the message is for the operator.
-    Error(String),
-    /// The request failed, with a stable code ([`crate::error_code`]).
+    Done(Done),
+    /// The request failed, with a stable code ([`crate::error_code`]):
+    /// every failure has one, so the operator's tool can say it in their
+    /// language.
     Failed(crate::error_code::ErrorBody),
+}
+
+/// What a node says it did: a stable code, the values it names, and the
+/// English sentence. Like a failure's [`ErrorBody`](crate::error_code::ErrorBody),
+/// so the operator's tool can say it in their language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {
+    /// Stable, snake_case: `revoked`, `reinstated`, `codes_revoked`.
+    pub code: String,
+    /// The English sentence.
+    pub message: String,
+    /// The values it names, by name.
+    pub params: std::collections::BTreeMap<String, String>,
+}
+
+impl Done {
+    fn new<const N: usize>(code: &str, message: String, params: [(&str, String); N]) -> Done {
+        Done {
+            code: code.to_owned(),
+            message,
+            params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        }
+    }
 }
 
 /// A request as it travels over the admin socket: write requests carry an
@@ -310,9 +333,7 @@ pub fn execute_call(
     match node.earlier_request(&id)? {
         Earlier::Answered(response) => return Ok(*response),
         Earlier::Committed => {
-            return Err(NodeError::Admin(format!(
-                "request {id} was carried out before the node stopped, but its answer was lost; look before trying again (for a report: yizhan report list)"
-            )));
+            return Err(crate::refusal::AdminRefusal::AnswerLostEarlier { id }.into());
         }
         Earlier::None => {}
     }
@@ -356,15 +377,21 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         Request::Join { token } => Response::Joined(node.join(&token, now)?),
         Request::Revoke { peer, reason } => {
             node.revoke(&peer, reason.as_deref(), now)?;
-            Response::Done(format!(
-                "revoked {peer}; the revocation spreads with the charter"
+            Response::Done(Done::new(
+                "revoked",
+                format!("revoked {peer}; the revocation spreads with the charter"),
+                [("peer", peer.clone())],
             ))
         }
         Request::Reinstate { peer } => {
             let n = node.reinstate(&peer, now)?;
-            Response::Done(format!(
-                "reinstated {peer} ({n} revocation{} undone); it may reconnect with its token once the charter reaches its peers",
-                if n == 1 { "" } else { "s" }
+            Response::Done(Done::new(
+                "reinstated",
+                format!(
+                    "reinstated {peer} ({n} revocation{} undone); it may reconnect with its token once the charter reaches its peers",
+                    if n == 1 { "" } else { "s" }
+                ),
+                [("peer", peer.clone()), ("n", n.to_string())],
             ))
         }
         Request::Check { deep } => Response::Check(Box::new(node.check(deep))),
@@ -382,9 +409,13 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         }
         Request::RevokeCodes { holder } => {
             let n = node.revoke_codes(&holder)?;
-            Response::Done(format!(
-                "revoked {n} access code{} of {holder}",
-                if n == 1 { "" } else { "s" }
+            Response::Done(Done::new(
+                "codes_revoked",
+                format!(
+                    "revoked {n} access code{} of {holder}",
+                    if n == 1 { "" } else { "s" }
+                ),
+                [("holder", holder.to_string()), ("n", n.to_string())],
             ))
         }
         Request::CodeHolder { hash } => {
@@ -433,10 +464,12 @@ pub fn call_running(dir: &Path, call: &Call) -> Result<Option<Response>, NodeErr
     };
     if let Some((body, bytes_max, what)) = raw {
         if body.len > bytes_max {
-            return Err(NodeError::Admin(format!(
-                "the node announced a {what} of {} bytes, more than {bytes_max} bytes",
-                body.len
-            )));
+            return Err(crate::refusal::AdminRefusal::BodyTooLarge {
+                what,
+                bytes: body.len,
+                max: bytes_max,
+            }
+            .into());
         }
         // The bytes follow the line; what the line reader buffered of them
         // is still in its buffer.
@@ -470,7 +503,6 @@ pub fn dispatch(dir: &Path, req: Request) -> Result<Response, NodeError> {
     };
     if let Some(resp) = running {
         return match resp {
-            Response::Error(msg) => Err(NodeError::Admin(msg)),
             Response::Failed(body) => Err(NodeError::Remote(body)),
             other => Ok(other),
         };

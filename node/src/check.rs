@@ -148,7 +148,6 @@ pub fn check_dir(dir: &Path, deep: bool) -> Result<CheckReport, NodeError> {
                 report.running = true;
                 Ok(*report)
             }
-            Response::Error(msg) => Err(NodeError::Admin(msg)),
             Response::Failed(body) => Err(NodeError::Remote(body)),
             other => Err(NodeError::Internal(format!(
                 "the running node answered a check with {other:?}"

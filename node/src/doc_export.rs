@@ -16,21 +16,19 @@ impl Node {
     /// community's node, not even as a file (`yizhan roster show` is how
     /// its own operators see it).
     pub fn export_document(&mut self, id: &str) -> Result<Vec<u8>, NodeError> {
-        let doc_id = DocumentId::parse(id).map_err(|e| {
-            NodeError::Admin(format!(
-                "{id:?} is not a document id ({e}); `yizhan doc list` shows the documents held"
-            ))
-        })?;
+        let doc_id =
+            DocumentId::parse(id).map_err(|e| crate::refusal::AdminRefusal::NotADocumentId {
+                id: id.to_owned(),
+                why: e.to_string(),
+            })?;
         if doc_id.kind() == DocKind::RosterPrivate {
-            return Err(NodeError::Admin(format!(
-                "{id} holds members' personal data, which never leaves its community's node: it is not exported (`yizhan roster show MEMBER` shows it here)"
-            )));
+            return Err(
+                crate::refusal::AdminRefusal::PrivateNotExported { id: id.to_owned() }.into(),
+            );
         }
         match self.repo().existing(&doc_id)? {
             Some(doc) => Ok(doc.save()),
-            None => Err(NodeError::Admin(format!(
-                "document {id} is not held on this node; `yizhan doc list` shows the documents held"
-            ))),
+            None => Err(crate::refusal::AdminRefusal::DocumentNotHeld { id: id.to_owned() }.into()),
         }
     }
 }

@@ -80,9 +80,18 @@ pub enum NodeError {
         /// What was asked.
         what: &'static str,
     },
-    /// The running node refused or failed a request; its message.
-    #[error("{0}")]
-    Admin(String),
+    /// A request the node refuses, or work it cannot do for the operator.
+    #[error(transparent)]
+    Refused(#[from] crate::refusal::AdminRefusal),
+    /// The running node is stopping and will not answer this request.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    /// A line on the admin socket that is not a request.
+    #[error("malformed admin request: {0}")]
+    MalformedRequest(String),
+    /// A photo or voice note asked for on demand that did not come.
+    #[error(transparent)]
+    BlobDemand(#[from] BlobDemandError),
     /// The running node refused or failed a request, with the code and
     /// parameters it gave ([`crate::error_code`]).
     #[error("{}", .0.message)]
@@ -90,6 +99,37 @@ pub enum NodeError {
     /// A bug: an invariant of the node broke.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why a running node could not hand over a blob it fetches on demand.
+#[derive(Debug, Error)]
+pub enum BlobDemandError {
+    /// Too many callers wait for blobs already.
+    #[error(
+        "blob {hash} is not held here and {max} other blobs are being fetched for callers; try again shortly"
+    )]
+    Busy {
+        /// The blob.
+        hash: String,
+        /// How many may wait at once.
+        max: usize,
+    },
+    /// Every peer asked was given up on.
+    #[error("blob {hash} is not held here and no peer sent it; try again once the street holds it")]
+    NotSent {
+        /// The blob.
+        hash: String,
+    },
+    /// The caller's wait ran out; the fetch goes on.
+    #[error(
+        "blob {hash} is not held here and did not arrive within {secs} s; it is still being fetched, try again later"
+    )]
+    Late {
+        /// The blob.
+        hash: String,
+        /// How long the caller waited.
+        secs: u64,
+    },
 }
 
 impl From<crdt_model::ValidationError> for NodeError {

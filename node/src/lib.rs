@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod net;
 pub mod privacy;
 pub mod rebuild;
+pub mod refusal;
 pub mod repo;
 pub mod requests;
 pub mod store;

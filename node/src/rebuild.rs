@@ -233,18 +233,15 @@ pub fn rebuild(dir: &Path, now: DateTime<Utc>) -> Result<Rebuilt, NodeError> {
     let dir = &fs::canonicalize(dir).map_err(io(dir))?;
     let key_path = dir.join(files::IDENTITY);
     if !key_path.exists() {
-        return Err(NodeError::Admin(format!(
-            "{} has no identity key ({}); a rebuild keeps the node's identity, so there is nothing to rebuild: restore the node from a backup, or set up a new one with `yizhan init`",
-            dir.display(),
-            files::IDENTITY
-        )));
+        return Err(crate::refusal::AdminRefusal::NothingToRebuild {
+            dir: dir.clone(),
+            file: files::IDENTITY,
+        }
+        .into());
     }
     let identity = Identity::load(&key_path)?;
     if matches!(call_running(dir, &Call::new(Request::Status)), Ok(Some(_))) {
-        return Err(NodeError::Admin(format!(
-            "a node is running on {}; stop it first (systemctl stop yizhan, or Ctrl-C in its terminal), then rebuild",
-            dir.display()
-        )));
+        return Err(crate::refusal::AdminRefusal::RebuildWhileRunning { dir: dir.clone() }.into());
     }
     let store_path = dir.join(files::STORE);
     let (old_store, salvaged) = salvage(&store_path)?;

@@ -34,9 +34,11 @@ pub fn valid_id(id: &str) -> Result<(), NodeError> {
         || id.len() > REQUEST_ID_CHARS_MAX
         || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
-        return Err(NodeError::Admin(format!(
-            "request id {id:?} is not 1 to {REQUEST_ID_CHARS_MAX} letters, digits and dashes"
-        )));
+        return Err(crate::refusal::AdminRefusal::BadRequestId {
+            id: id.to_owned(),
+            max: REQUEST_ID_CHARS_MAX,
+        }
+        .into());
     }
     Ok(())
 }

@@ -444,7 +444,6 @@ impl Fleet {
                 "{}",
                 self.node(who).says("does not answer on its admin socket")
             ),
-            Some(Response::Error(msg)) => Ok(Err(msg)),
             Some(Response::Failed(body)) => Ok(Err(body.message)),
             Some(other) => Ok(Ok(other)),
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{NaiveTime, Utc};
 use crdt_model::directory::Service;
 use crdt_model::ids::StationId;
 use crdt_model::report::{CloseReason, VoidReason};
@@ -27,23 +27,12 @@ use serde::Serialize;
 
 use super::fleet::{Fleet, Who};
 use super::photo;
+use super::timeline::Said;
+pub(super) use super::timeline::Step;
+use crate::i18n::{self, Lang};
 
 /// How long one item may take to arrive where it should.
 const ARRIVAL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One thing that happened, for the timeline.
-#[derive(Debug, Clone, Serialize)]
-pub(super) struct Step {
-    /// When it started.
-    pub at: DateTime<Utc>,
-    /// The node it happened on (its short name).
-    pub node: &'static str,
-    /// What happened.
-    pub what: String,
-    /// How long what it sent took to arrive, and where, for people.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub arrived: String,
-}
 
 /// A report the morning played, and how its case should stand at the end.
 #[derive(Debug, Clone, Serialize)]
@@ -102,8 +91,10 @@ pub(super) struct Morning {
 pub(super) struct Doc {
     /// Its id.
     pub id: DocumentId,
-    /// What it holds, for people.
+    /// What it holds, for people, in English.
     pub what: String,
+    /// `what` as a text of the locale files.
+    pub key: &'static str,
     /// The nodes that should hold it once everything has synced.
     pub expected: Vec<Who>,
 }
@@ -269,10 +260,8 @@ pub(super) fn play(
 
     // The communities work their cases.
     let now = Utc::now();
-    p.log(
-        Who::Xinyazhou,
-        format!("{cover}: verified, dispatched to 市政维修队, handled, closed (fixed)"),
-    );
+    let report = |id: &ReportId| [("report", id.to_string())];
+    p.log(Who::Xinyazhou, "demo.cover_closed", &report(&cover));
     p.step(Who::Xinyazhou, &cover, ReportAction::Verify, None)?;
     p.step(
         Who::Xinyazhou,
@@ -300,10 +289,7 @@ pub(super) fn play(
         },
         None,
     )?;
-    p.log(
-        Who::Xinyazhou,
-        format!("小王 earns points for the verified report {cover}"),
-    );
+    p.log(Who::Xinyazhou, "demo.earns", &report(&cover));
     let award = p.fleet.flow(
         Who::Xinyazhou,
         WorkflowRequest::Points(PointsRequest::Award {
@@ -317,12 +303,9 @@ pub(super) fn play(
         bail!("xinyazhou gave an unexpected answer to an award");
     };
     let award_points: i64 = award.entries.iter().map(|e| e.amount).sum();
-    p.amend_last(format!(" (+{award_points})"));
+    p.amend_last("demo.plus", &[("points", award_points.to_string())]);
 
-    p.log(
-        Who::Xinyazhou,
-        format!("{lane}: verified, escalated to the street (a truck blocks the lane)"),
-    );
+    p.log(Who::Xinyazhou, "demo.lane_escalated", &report(&lane));
     p.step(Who::Xinyazhou, &lane, ReportAction::Verify, None)?;
     p.step(
         Who::Xinyazhou,
@@ -330,12 +313,9 @@ pub(super) fn play(
         ReportAction::Escalate,
         Some("a freight truck blocks the lane; needs the street's traffic team"),
     )?;
-    p.log(Who::Xinyazhou, format!("{rubbish}: verified"));
+    p.log(Who::Xinyazhou, "demo.verified", &report(&rubbish));
     p.step(Who::Xinyazhou, &rubbish, ReportAction::Verify, None)?;
-    p.log(
-        Who::Guanshuo,
-        format!("{lift}: verified, dispatched to 电梯维保公司"),
-    );
+    p.log(Who::Guanshuo, "demo.lift_dispatched", &report(&lift));
     p.step(Who::Guanshuo, &lift, ReportAction::Verify, None)?;
     p.step(
         Who::Guanshuo,
@@ -346,10 +326,7 @@ pub(super) fn play(
         },
         None,
     )?;
-    p.log(
-        Who::Guanshuo,
-        format!("{bridge}: verified, closed (no further action: children guided down)"),
-    );
+    p.log(Who::Guanshuo, "demo.bridge_closed", &report(&bridge));
     p.step(Who::Guanshuo, &bridge, ReportAction::Verify, None)?;
     p.step(
         Who::Guanshuo,
@@ -362,11 +339,8 @@ pub(super) fn play(
 
     // The street takes the escalated case and hands it back handled.
     let took = p.arrive(Who::Street, &lane, Status::Escalated)?;
-    p.log(
-        Who::Street,
-        format!("{lane}: accepted, dispatched to 街道城管中队, handled"),
-    );
-    p.arrived(format!("came up in {}", secs(took)));
+    p.log(Who::Street, "demo.lane_handled", &report(&lane));
+    p.arrived("demo.came_up", &[("time", secs(took))]);
     p.step(Who::Street, &lane, ReportAction::Accept, None)?;
     p.step(
         Who::Street,
@@ -387,8 +361,8 @@ pub(super) fn play(
         Some("truck moved on; lane marked"),
     )?;
     let took = p.arrive(Who::Xinyazhou, &lane, Status::Handled)?;
-    p.log(Who::Xinyazhou, format!("{lane}: closed (fixed)"));
-    p.arrived(format!("came back in {}", secs(took)));
+    p.log(Who::Xinyazhou, "demo.lane_closed", &report(&lane));
+    p.arrived("demo.came_back", &[("time", secs(took))]);
     p.step(
         Who::Xinyazhou,
         &lane,
@@ -403,7 +377,8 @@ pub(super) fn play(
     let spent = 2;
     p.log(
         Who::Xinyazhou,
-        format!("小王 redeems water at 暖新驿站 for {spent} points"),
+        "demo.redeems",
+        &[("points", spent.to_string())],
     );
     let redeemed = p.fleet.flow(
         Who::Xinyazhou,
@@ -423,7 +398,7 @@ pub(super) fn play(
         .find(|b| b.member == wang)
         .map(|b| b.balance)
         .context("xinyazhou did not say 小王's balance after the redemption")?;
-    p.amend_last(format!(": balance {balance}"));
+    p.amend_last("demo.balance", &[("balance", balance.to_string())]);
     let ledger_at = redeemed.entries.first().map(|e| e.at).unwrap_or(now);
 
     let expected = award_points + task_points - spent;
@@ -436,55 +411,56 @@ pub(super) fn play(
     let xin = Who::Xinyazhou.place_id()?;
     let gua = Who::Guanshuo.place_id()?;
     use Who::{District, Guanshuo, Street, Xinyazhou};
-    let doc = |id: DocumentId, what: &str, expected: &[Who]| Doc {
+    let doc = |id: DocumentId, key: &'static str, expected: &[Who]| Doc {
         id,
-        what: what.to_owned(),
+        what: i18n::tr_in(Lang::En, key),
+        key,
         expected: expected.to_vec(),
     };
     let documents = vec![
         doc(
             DocumentId::singleton(xin.clone(), DocKind::Roster),
-            "roster of xinyazhou",
+            "demo.doc.roster_xinyazhou",
             &[Xinyazhou, Street],
         ),
         doc(
             DocumentId::singleton(xin.clone(), DocKind::RosterPrivate),
-            "names and phones of xinyazhou's riders",
+            "demo.doc.private_xinyazhou",
             &[Xinyazhou],
         ),
         doc(
             DocumentId::singleton(xin.clone(), DocKind::Tasks),
-            "task list of xinyazhou",
+            "demo.doc.tasks_xinyazhou",
             &[Xinyazhou, Street],
         ),
         doc(
             DocumentId::ledger(xin.clone(), ledger_at),
-            "points ledger of xinyazhou",
+            "demo.doc.ledger_xinyazhou",
             &[Xinyazhou, Street],
         ),
         doc(
             DocumentId::singleton(xin, DocKind::Directory),
-            "directory of xinyazhou (its station)",
+            "demo.doc.directory_xinyazhou",
             &Who::ALL,
         ),
         doc(
             DocumentId::singleton(gua.clone(), DocKind::Roster),
-            "roster of guanshuo",
+            "demo.doc.roster_guanshuo",
             &[Guanshuo, Street],
         ),
         doc(
             DocumentId::singleton(gua, DocKind::RosterPrivate),
-            "names and phones of guanshuo's riders",
+            "demo.doc.private_guanshuo",
             &[Guanshuo],
         ),
         doc(
             DocumentId::singleton(Street.place_id()?, DocKind::Summary),
-            "the street's summary of its communities",
+            "demo.doc.summary",
             &[Street, District],
         ),
         doc(
             DocumentId::singleton(District.place_id()?, DocKind::Charter),
-            "the federation's charter (admissions)",
+            "demo.doc.charter",
             &Who::ALL,
         ),
     ];
@@ -525,28 +501,37 @@ struct Player<'a> {
 }
 
 impl Player<'_> {
-    /// Adds a line to the timeline and shows it on the spinner.
-    fn log(&mut self, who: Who, what: String) {
-        self.bar.set_message(format!("{}: {what}", who.name()));
+    /// Adds a line to the timeline (text `key` with `args`) and shows it
+    /// on the spinner.
+    fn log(&mut self, who: Who, key: &'static str, args: &[(&'static str, String)]) {
+        let said = Said::new(key, args);
+        self.bar
+            .set_message(format!("{}: {}", who.name(), said.shown()));
         self.steps.push(Step {
             at: Utc::now(),
             node: who.name(),
-            what,
+            what: said.in_lang(Lang::En),
             arrived: String::new(),
+            said: vec![said],
+            arrived_said: None,
         });
     }
 
     /// Says on the last line of the timeline how long something took to arrive.
-    fn arrived(&mut self, text: String) {
+    fn arrived(&mut self, key: &'static str, args: &[(&'static str, String)]) {
         if let Some(s) = self.steps.last_mut() {
-            s.arrived = text;
+            let said = Said::new(key, args);
+            s.arrived = said.in_lang(Lang::En);
+            s.arrived_said = Some(said);
         }
     }
 
-    /// Adds `more` to the last line of the timeline.
-    fn amend_last(&mut self, more: String) {
+    /// Adds a text to the last line of the timeline.
+    fn amend_last(&mut self, key: &'static str, args: &[(&'static str, String)]) {
         if let Some(s) = self.steps.last_mut() {
-            s.what.push_str(&more);
+            let said = Said::new(key, args);
+            s.what.push_str(&said.in_lang(Lang::En));
+            s.said.push(said);
         }
     }
 
@@ -554,12 +539,12 @@ impl Player<'_> {
     fn join(&mut self, r: &Rider) -> anyhow::Result<MemberId> {
         self.log(
             r.who,
-            format!(
-                "{} ({}, {}) applies to the roster and is approved",
-                r.display_name,
-                r.kind.as_str(),
-                r.platform
-            ),
+            "demo.joins",
+            &[
+                ("name", r.display_name.to_owned()),
+                ("kind", r.kind.as_str().to_owned()),
+                ("platform", r.platform.to_owned()),
+            ],
         );
         let app = MemberApplication {
             display_name: r.display_name.into(),
@@ -598,10 +583,7 @@ impl Player<'_> {
 
     /// Xinyazhou lists a service station in its directory.
     fn add_station(&mut self) -> anyhow::Result<StationId> {
-        self.log(
-            Who::Xinyazhou,
-            "station 暖新驿站 joins the directory (08:00–21:00, six services)".into(),
-        );
+        self.log(Who::Xinyazhou, "demo.station", &[]);
         let time = |h| NaiveTime::from_hms_opt(h, 0, 0).context("a bad opening hour");
         let req = DirectoryRequest::AddStation {
             name: "暖新驿站".into(),
@@ -647,10 +629,20 @@ impl Player<'_> {
         photo: Option<PathBuf>,
     ) -> anyhow::Result<ReportId> {
         let name = self.name_of(reporter);
-        let with = if photo.is_some() { " with a photo" } else { "" };
+        let key = if photo.is_some() {
+            "demo.reports_with_photo"
+        } else {
+            "demo.reports"
+        };
+        let category = s.category.to_string();
         self.log(
             who,
-            format!("{name} reports {} «{}»{with}", s.category, s.text),
+            key,
+            &[
+                ("name", name.to_owned()),
+                ("category", category),
+                ("text", s.text.to_owned()),
+            ],
         );
         let sub = ReportSubmission {
             content: ReportContent {
@@ -673,9 +665,10 @@ impl Player<'_> {
         let sent = std::time::Instant::now();
         let id = submitted.report.id.clone();
         let photo = submitted.report.attachments.first().map(|a| a.hash.clone());
-        self.amend_last(format!(" → {id}"));
+        self.amend_last("demo.report_id", &[("report", id.to_string())]);
         if let Some((near, d)) = submitted.nearby.first() {
-            self.amend_last(format!(" ({d:.0} m from {near})"));
+            let near = [("metres", format!("{d:.0}")), ("near", near.to_string())];
+            self.amend_last("demo.near", &near);
         }
         self.arrive(Who::Street, &id, Status::Submitted)?;
         let street = sent.elapsed();
@@ -688,11 +681,10 @@ impl Player<'_> {
         }
         self.arrive(Who::District, &id, Status::Submitted)?;
         let district = sent.elapsed();
-        self.arrived(format!(
-            "street {}, district {}",
-            secs(street),
-            secs(district)
-        ));
+        self.arrived(
+            "demo.reached",
+            &[("street", secs(street)), ("district", secs(district))],
+        );
         self.reports.push(Played {
             id: id.clone(),
             owner: who,
@@ -719,7 +711,12 @@ impl Player<'_> {
         let name = self.name_of(rider);
         self.log(
             Who::Xinyazhou,
-            format!("{dup}: voided (duplicate); {name}'s sighting is a \"me too\" on {of}"),
+            "demo.voided",
+            &[
+                ("report", dup.to_string()),
+                ("name", name.to_owned()),
+                ("of", of.to_string()),
+            ],
         );
         self.step(
             Who::Xinyazhou,
@@ -785,9 +782,12 @@ impl Player<'_> {
         let name = self.name_of(rider);
         self.log(
             Who::Xinyazhou,
-            format!(
-                "task «{title}» ({points} points): posted, claimed by {name}, completed, signed off"
-            ),
+            "demo.task",
+            &[
+                ("title", title.to_owned()),
+                ("points", points.to_string()),
+                ("name", name.to_owned()),
+            ],
         );
         let task = match self.fleet.flow(
             Who::Xinyazhou,
@@ -823,7 +823,7 @@ impl Player<'_> {
             WorkflowResponse::SignedOff { entry, .. } => entry,
             other => bail!("xinyazhou gave an unexpected answer: {other:?}"),
         };
-        self.amend_last(format!(" (+{})", entry.amount));
+        self.amend_last("demo.plus", &[("points", entry.amount.to_string())]);
         Ok(entry.amount)
     }
 }

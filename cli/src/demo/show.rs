@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::fleet::{Fleet, Who};
 use super::morning::{Joined, Morning, Played, Step, report_at, secs};
+use crate::i18n::{tr, tr_args};
 use crate::output::{Output, print_json, table};
 
 /// How long everything may take to settle once the morning is over.
@@ -76,8 +77,11 @@ pub(super) struct ReportFacts {
 pub(super) struct DocFacts {
     /// Its id.
     pub id: String,
-    /// What it holds.
+    /// What it holds, in English.
     pub what: String,
+    /// `what` as a text of the locale files.
+    #[serde(skip)]
+    pub key: &'static str,
     /// Places of the nodes holding it.
     pub held_by: Vec<&'static str>,
 }
@@ -271,6 +275,7 @@ pub(super) fn gather(fleet: &Fleet, m: &Morning) -> anyhow::Result<Facts> {
                     .collect(),
                 id,
                 what: d.what.clone(),
+                key: d.key,
             }
         })
         .collect();
@@ -311,22 +316,24 @@ fn mark(held: bool) -> Cell {
 fn node_headers() -> Vec<String> {
     Who::ALL
         .iter()
-        .map(|w| format!("{}\n{}", w.name(), w.role().as_str()))
+        .map(|w| format!("{}\n{}", w.name(), crate::i18n::role(w.role().as_str())))
         .collect()
 }
+
+/// How a key of a statistics table is shown (a status or category by its
+/// name in the language in force).
+type Namer = fn(&str) -> String;
 
 /// Prints the facts: tables for people, one JSON object with `--json`.
 pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
     if out.json {
         return print_json(f);
     }
-    println!(
-        "Yizhan demo: a district, a street and two communities on 127.0.0.1 ({:.1} s)",
-        f.seconds
-    );
+    let seconds = [("seconds", format!("{:.1}", f.seconds))];
+    println!("{}", tr_args("demo.title", &seconds));
     println!();
 
-    println!("The nodes");
+    println!("{}", tr("demo.nodes"));
     let mut t = table(&["node", "role", "place", "listening on", "dials"]);
     for n in &f.nodes {
         let addr = n
@@ -336,7 +343,7 @@ pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
             .unwrap_or_default();
         t.add_row(vec![
             n.name.to_owned(),
-            n.role.to_owned(),
+            crate::i18n::role(n.role),
             n.place.to_owned(),
             addr,
             if n.dials.is_empty() {
@@ -346,33 +353,38 @@ pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
             },
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
     println!();
 
-    println!("The morning");
+    println!("{}", tr("demo.morning"));
     let mut t = table(&["time", "node", "what happened", "arrived"]);
     t.set_content_arrangement(ContentArrangement::Dynamic);
     for s in &f.morning {
         t.add_row(vec![
             s.at.with_timezone(&Local).format("%H:%M:%S").to_string(),
             s.node.to_owned(),
-            s.what.clone(),
-            s.arrived.clone(),
+            s.shown_what(),
+            s.shown_arrived(),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
     println!();
 
-    println!("Where everything arrived ({HELD} held, {NOT_HELD} not held)");
-    let mut header = vec!["item".to_owned()];
+    let marks = [("held", HELD.to_owned()), ("not_held", NOT_HELD.to_owned())];
+    println!("{}", tr_args("demo.arrived", &marks));
+    let mut header = vec![crate::table::label("data")];
     header.extend(node_headers());
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
     for r in &f.reports {
         let p = &r.played;
-        let mut row = vec![Cell::new(format!(
-            "report {} {} ({})",
-            p.id, p.category, p.status
+        let mut row = vec![Cell::new(tr_args(
+            "demo.report_row",
+            &[
+                ("id", p.id.to_string()),
+                ("category", crate::i18n::category(&p.category.to_string())),
+                ("status", crate::i18n::status(p.status.as_str())),
+            ],
         ))];
         row.extend(
             Who::ALL
@@ -381,7 +393,7 @@ pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
         );
         t.add_row(row);
         if p.photo.is_some() {
-            let mut row = vec![Cell::new("  its photo")];
+            let mut row = vec![Cell::new(tr("demo.its_photo"))];
             row.extend(
                 Who::ALL
                     .iter()
@@ -391,7 +403,7 @@ pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
         }
     }
     for d in &f.documents {
-        let mut row = vec![Cell::new(&d.what)];
+        let mut row = vec![Cell::new(tr(d.key))];
         row.extend(
             Who::ALL
                 .iter()
@@ -400,9 +412,7 @@ pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
         t.add_row(row);
     }
     println!("{t}");
-    println!("Reports travel up to the street and the district, never sideways to the sibling");
-    println!("community. Rosters, task lists and ledgers stop at the street; riders' names and");
-    println!("phones never leave their community. The directory and the charter reach every node.");
+    println!("{}", tr("demo.how_it_travels"));
     if let Some(first) = f.reports.first() {
         let slowest = f
             .reports
@@ -410,53 +420,56 @@ pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
             .map(|r| r.played.reached_district_ms)
             .max()
             .unwrap_or(first.played.reached_district_ms);
-        println!(
-            "Every report reached the district within {} of being submitted.",
-            secs(Duration::from_millis(slowest))
-        );
+        let within = [("time", secs(Duration::from_millis(slowest)))];
+        println!("{}", tr_args("demo.reached_district", &within));
     }
     println!();
 
     let s = &f.street_stats;
     let st = &s.stats;
-    println!("Street statistics (guandu/yiliu, as the street counts them)");
-    println!(
-        "{} reports: {} open, {} closed, {} voided, {} overdue; {} \"me too\"; closure rate {}, closed on time {}",
-        st.total,
-        st.open,
-        st.closed,
-        st.voided,
-        st.overdue,
-        st.confirmations,
-        rate(s.closure_rate),
-        rate(s.on_time_closure_rate)
-    );
+    println!("{}", tr("demo.street_stats"));
+    let counts = [
+        ("total", st.total.to_string()),
+        ("open", st.open.to_string()),
+        ("closed", st.closed.to_string()),
+        ("voided", st.voided.to_string()),
+        ("overdue", st.overdue.to_string()),
+        ("me_too", st.confirmations.to_string()),
+        ("rate", rate(s.closure_rate)),
+        ("on_time", rate(s.on_time_closure_rate)),
+    ];
+    println!("{}", tr_args("demo.street_counts", &counts));
     let mut t = table(&["by", "", "reports"]);
-    for (title, map) in [
-        ("status", &st.by_status),
-        ("category", &st.by_category),
-        ("community", &st.by_place),
-    ] {
+    let by: [(&str, &BTreeMap<String, u64>, Namer); 3] = [
+        ("status", &st.by_status, crate::i18n::status),
+        ("category", &st.by_category, crate::i18n::category),
+        ("community", &st.by_place, str::to_owned),
+    ];
+    for (title, map, name) in by {
         for (i, (k, v)) in map.iter().enumerate() {
-            let title = if i == 0 { title } else { "" };
+            let title = if i == 0 {
+                crate::table::label(title)
+            } else {
+                String::new()
+            };
             t.add_row(vec![
                 Cell::new(title),
-                Cell::new(k),
+                Cell::new(name(k)),
                 Cell::new(v).set_alignment(CellAlignment::Right),
             ]);
         }
     }
-    println!("{t}");
+    crate::table::print(t);
     let d = &f.district_stats;
-    println!(
-        "The district counts the same place: {} reports, {} closed, closure rate {}.",
-        d.stats.total,
-        d.stats.closed,
-        rate(d.closure_rate)
-    );
+    let counts = [
+        ("total", d.stats.total.to_string()),
+        ("closed", d.stats.closed.to_string()),
+        ("rate", rate(d.closure_rate)),
+    ];
+    println!("{}", tr_args("demo.district_counts", &counts));
     println!();
 
-    println!("Points (xinyazhou's ledger, as the street sees it)");
+    println!("{}", tr("demo.points"));
     let mut t = table(&["member", "name", "balance"]);
     for b in &f.balances_at_street {
         t.add_row(vec![
@@ -465,21 +478,20 @@ pub(super) fn print(f: &Facts, out: &Output) -> anyhow::Result<()> {
             Cell::new(b.balance).set_alignment(CellAlignment::Right),
         ]);
     }
-    println!("{t}");
+    crate::table::print(t);
     println!();
 
-    println!("All four nodes are stopped.");
+    println!("{}", tr("demo.stopped"));
     if f.kept {
         let dir = f.data_dir.display();
-        println!("Their data and logs are in {dir}. Look around, for example:");
+        let at = [("dir", dir.to_string())];
+        println!("{}", tr_args("demo.kept", &at));
         println!("  yizhan --data-dir {dir}/yiliu report list");
         println!("  yizhan --data-dir {dir}/yiliu stats");
         println!("  yizhan --data-dir {dir}/xinyazhou roster list");
         println!("  yizhan --data-dir {dir}/guandu doc list");
     } else {
-        println!(
-            "Their temporary data is removed; `yizhan demo --keep DIR` keeps it to look around."
-        );
+        println!("{}", tr("demo.removed"));
     }
     Ok(())
 }

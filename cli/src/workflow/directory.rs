@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
 use clap::Subcommand;
 use crdt_model::LatLon;
 use crdt_model::directory::{Service, parse_hours};
@@ -14,6 +13,7 @@ use node::workflow::{
 };
 
 use super::{call, named, place, unexpected};
+use crate::error_out::refuse;
 use crate::output::{Output, clip, local, print_json, table};
 
 /// `yizhan directory ...`
@@ -91,15 +91,23 @@ pub enum MerchantCommand {
 }
 
 fn reward(s: &str) -> anyhow::Result<(String, i64)> {
-    let (item, points) = s
-        .rsplit_once('=')
-        .with_context(|| format!("--reward {s:?}: write it as ITEM=POINTS, such as lunch=20"))?;
-    let points: i64 = points
-        .trim()
-        .parse()
-        .with_context(|| format!("--reward {s:?}: {points:?} is not a number of points"))?;
+    let given = ("reward", format!("{s:?}"));
+    let (item, points) = s.rsplit_once('=').ok_or_else(|| {
+        refuse(
+            "bad_value",
+            "input.reward_form",
+            std::slice::from_ref(&given),
+        )
+    })?;
+    let points: i64 = points.trim().parse().map_err(|_| {
+        refuse(
+            "bad_value",
+            "input.reward_points",
+            &[given.clone(), ("points", format!("{points:?}"))],
+        )
+    })?;
     if points <= 0 {
-        bail!("--reward {s:?}: the price must be positive");
+        return Err(refuse("bad_value", "input.reward_price", &[given]));
     }
     Ok((item.trim().to_owned(), points))
 }
@@ -150,7 +158,8 @@ pub fn run(dir: &Path, cmd: DirectoryCommand, out: &Output) -> anyhow::Result<()
             for r in &rewards {
                 let (item, points) = reward(r)?;
                 if map.insert(item.clone(), points).is_some() {
-                    bail!("--reward {item:?} is given twice");
+                    let item = [("item", format!("{item:?}"))];
+                    return Err(refuse("bad_value", "input.reward_twice", &item));
                 }
             }
             DirectoryRequest::AddMerchant {
@@ -197,7 +206,11 @@ fn print_stations(list: &[StationView], out: &Output, one: bool) -> anyhow::Resu
     ]);
     for v in list {
         let s = &v.station;
-        let services: Vec<&str> = s.services.iter().map(|x| x.as_str()).collect();
+        let services: Vec<String> = s
+            .services
+            .iter()
+            .map(|x| crate::i18n::named("service", x.as_str()))
+            .collect();
         t.add_row(vec![
             s.id.to_string(),
             s.name.clone(),
@@ -207,7 +220,7 @@ fn print_stations(list: &[StationView], out: &Output, one: bool) -> anyhow::Resu
             s.maintenance
                 .last()
                 .map(|m| format!("{}: {}", local(m.at), clip(&m.note, 24)))
-                .unwrap_or_else(|| "never".into()),
+                .unwrap_or_else(|| crate::i18n::tr("station.never")),
             v.place.to_string(),
         ]);
     }

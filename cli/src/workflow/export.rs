@@ -31,6 +31,7 @@ use serde_json::json;
 
 use super::local_days::{DayFlags, DayRange, stamp};
 use super::{call, member, place};
+use crate::error_out::refuse;
 use crate::output::Output;
 
 /// Rows below this many export without a progress bar.
@@ -101,19 +102,19 @@ pub struct ExportArgs {
 
 fn check(a: &ExportArgs) -> anyhow::Result<()> {
     if a.format == Format::Geojson && a.what != ExportWhat::Reports {
-        bail!("--format geojson exports reports only; use json or csv");
+        return Err(refuse("bad_flags", "input.geojson_reports_only", &[]));
     }
     if a.what != ExportWhat::Reports && (a.from.is_some() || a.to.is_some() || a.month.is_some()) {
-        bail!("--from, --to and --month select reports; the ledger is chosen with --year");
+        return Err(refuse("bad_flags", "input.days_select_reports", &[]));
     }
     if a.what == ExportWhat::Roster && a.year.is_some() {
-        bail!("--year selects reports or ledger entries, not members");
+        return Err(refuse("bad_flags", "input.year_not_members", &[]));
     }
     if a.what != ExportWhat::Ledger && a.member.is_some() {
-        bail!("--member selects ledger entries");
+        return Err(refuse("bad_flags", "input.member_selects_ledger", &[]));
     }
     if a.no_bom && a.format != Format::Csv {
-        bail!("--no-bom applies to --format csv only");
+        return Err(refuse("bad_flags", "input.no_bom_csv_only", &[]));
     }
     Ok(())
 }

@@ -5,11 +5,13 @@
 //! times stay UTC; only the choice of days and the times written in CSV use
 //! the zone.
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use chrono::{DateTime, Datelike as _, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
 use super::date;
+
+use crate::error_out::refuse;
 
 /// An inclusive range of local days; an open end is unbounded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,9 +36,9 @@ impl DayRange {
     pub(crate) fn from_flags(f: &DayFlags<'_>) -> anyhow::Result<DayRange> {
         let explicit = f.from.is_some() || f.to.is_some();
         match (f.year, f.month) {
-            (Some(_), Some(_)) => bail!("give --year or --month, not both"),
+            (Some(_), Some(_)) => Err(refuse("bad_flags", "input.year_or_month", &[])),
             (Some(_), None) | (None, Some(_)) if explicit => {
-                bail!("give --from/--to or a calendar period (--year, --month), not both")
+                Err(refuse("bad_flags", "input.days_or_period", &[]))
             }
             (Some(y), None) => {
                 let first = NaiveDate::from_ymd_opt(y, 1, 1)
@@ -55,7 +57,11 @@ impl DayRange {
                 if let (Some(a), Some(b)) = (from, to)
                     && b < a
                 {
-                    bail!("--to {b} comes before --from {a}");
+                    return Err(refuse(
+                        "bad_value",
+                        "input.to_before_from",
+                        &[("from", a.to_string()), ("to", b.to_string())],
+                    ));
                 }
                 Ok(DayRange { from, to })
             }

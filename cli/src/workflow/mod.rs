@@ -18,13 +18,14 @@ pub(crate) use export::write_file;
 
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
 use clap::{Subcommand, ValueEnum};
 use crdt_model::{MemberId, PlaceId};
 use node::admin::{Request, Response, dispatch};
 use node::workflow::{WorkflowRequest, WorkflowResponse};
 
+use crate::error_out::{Refusal, refuse};
 use crate::output::Output;
 
 /// Workflow commands, flattened into the top level.
@@ -106,8 +107,16 @@ pub(crate) fn unexpected(resp: WorkflowResponse) -> anyhow::Result<()> {
 
 /// A day written `YYYY-MM-DD`.
 pub(crate) fn date(s: &str, flag: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .with_context(|| format!("{flag} {s:?} is not a date; write it as YYYY-MM-DD"))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| bad_value("input.not_a_date", s, flag))
+}
+
+/// A refusal of `value` given for `flag`.
+fn bad_value(key: &'static str, value: &str, flag: &str) -> anyhow::Error {
+    refuse(
+        "bad_value",
+        key,
+        &[("flag", flag.to_owned()), ("value", format!("{value:?}"))],
+    )
 }
 
 /// A moment written in RFC 3339 (`2026-11-23T18:00:00+08:00`) or as
@@ -119,14 +128,11 @@ pub(crate) fn datetime(s: &str, flag: &str) -> anyhow::Result<DateTime<Utc>> {
     let naive = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .with_context(|| {
-            format!(
-                "{flag} {s:?} is not a time; write it as \"YYYY-MM-DD HH:MM\" (local time) or in RFC 3339"
-            )
-        })?;
-    let local = Local.from_local_datetime(&naive).single().with_context(|| {
-        format!("{flag} {s:?} does not name one moment in local time (a clock change); give it in RFC 3339")
-    })?;
+        .ok_or_else(|| bad_value("input.not_a_time", s, flag))?;
+    let local = Local
+        .from_local_datetime(&naive)
+        .single()
+        .ok_or_else(|| bad_value("input.ambiguous_time", s, flag))?;
     Ok(local.with_timezone(&Utc))
 }
 
@@ -147,5 +153,16 @@ pub(crate) fn named<T>(
     from_name: fn(&str) -> Option<T>,
     names: fn() -> Vec<&'static str>,
 ) -> anyhow::Result<T> {
-    from_name(s).with_context(|| format!("unknown {what} {s:?}; known: {}", names().join(", ")))
+    from_name(s).ok_or_else(|| {
+        Refusal {
+            code: "unknown_name",
+            key: "input.unknown_name",
+            args: vec![
+                ("what", what.to_owned()),
+                ("value", format!("{s:?}")),
+                ("known", names().join(", ")),
+            ],
+        }
+        .into()
+    })
 }

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use crdt_model::ReportId;
 use crdt_model::ids::{EntryId, TaskId};
@@ -13,6 +12,7 @@ use node::workflow::{
 };
 
 use super::{call, member, place, unexpected};
+use crate::error_out::refuse;
 use crate::output::{Output, clip, local, print_json, table};
 
 /// `yizhan points ...`
@@ -110,42 +110,52 @@ pub struct AwardArgs {
     pub reason: Option<String>,
 }
 
+/// `--points` outside what one entry may carry.
+fn points_out_of_range(points: i64) -> anyhow::Error {
+    let args = [
+        ("points", points.to_string()),
+        ("max", ENTRY_POINTS_MAX.to_string()),
+    ];
+    refuse("bad_value", "input.points_out_of_range", &args)
+}
+
 fn award_rule(a: &AwardArgs) -> anyhow::Result<AwardRule> {
     Ok(match a.rule {
         Some(rule) if a.points.is_some() => {
-            bail!(
-                "--points is for discretionary awards; --rule {} awards its own points",
-                rule.to_possible_value()
-                    .map(|v| v.get_name().to_owned())
-                    .unwrap_or_default()
-            )
+            let rule = rule
+                .to_possible_value()
+                .map(|v| v.get_name().to_owned())
+                .unwrap_or_default();
+            return Err(refuse(
+                "bad_flags",
+                "input.rule_and_points",
+                &[("rule", rule)],
+            ));
         }
         Some(RuleArg::Report) => match &a.report {
             Some(r) => AwardRule::Report {
                 report: ReportId::parse(r)?,
             },
-            None => bail!("--rule report needs --report ID"),
+            None => return Err(refuse("bad_flags", "input.rule_report_needs_report", &[])),
         },
         Some(RuleArg::Task) => match &a.task {
             Some(t) => AwardRule::Task {
                 task: TaskId::parse(t)?,
             },
-            None => bail!("--rule task needs --task ID"),
+            None => return Err(refuse("bad_flags", "input.rule_task_needs_task", &[])),
         },
         Some(RuleArg::Patrol) => AwardRule::Patrol {
             reason: a.reason.clone(),
         },
         None => {
             let Some(points) = a.points else {
-                bail!(
-                    "say why: --rule report|task|patrol, or --points N --reason TEXT for a discretionary award"
-                );
+                return Err(refuse("bad_flags", "input.award_needs_why", &[]));
             };
             if points <= 0 || points > ENTRY_POINTS_MAX {
-                bail!("--points {points} is outside 1..={ENTRY_POINTS_MAX}");
+                return Err(points_out_of_range(points));
             }
             let Some(reason) = a.reason.clone() else {
-                bail!("a discretionary award needs --reason");
+                return Err(refuse("bad_flags", "input.award_needs_reason", &[]));
             };
             AwardRule::Discretionary { points, reason }
         }
@@ -170,7 +180,7 @@ pub fn run(dir: &Path, cmd: PointsCommand, out: &Output) -> anyhow::Result<()> {
                     AwardRule::Patrol { .. } | AwardRule::Discretionary { .. }
                 )
             {
-                bail!("name who earns the points with --member");
+                return Err(refuse("bad_flags", "input.award_needs_member", &[]));
             }
             PointsRequest::Award { members, rule }
         }
@@ -183,7 +193,7 @@ pub fn run(dir: &Path, cmd: PointsCommand, out: &Output) -> anyhow::Result<()> {
             if let Some(p) = points
                 && (p <= 0 || p > ENTRY_POINTS_MAX)
             {
-                bail!("--points {p} is outside 1..={ENTRY_POINTS_MAX}");
+                return Err(points_out_of_range(p));
             }
             PointsRequest::Redeem {
                 member: member(&m)?,
@@ -210,9 +220,11 @@ pub fn run(dir: &Path, cmd: PointsCommand, out: &Output) -> anyhow::Result<()> {
             entry,
         } => {
             if points == 0 || points.abs() > ENTRY_POINTS_MAX {
-                bail!(
-                    "--points {points} must be non-zero and at most {ENTRY_POINTS_MAX} either way"
-                );
+                let args = [
+                    ("points", points.to_string()),
+                    ("max", ENTRY_POINTS_MAX.to_string()),
+                ];
+                return Err(refuse("bad_value", "input.correction_out_of_range", &args));
             }
             PointsRequest::Correct {
                 member: member(&m)?,

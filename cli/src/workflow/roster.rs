@@ -12,6 +12,7 @@ use node::workflow::{
     MemberApplication, MemberChanges, MemberView, RosterRequest, WorkflowRequest, WorkflowResponse,
 };
 
+use crate::error_out::refuse;
 use crate::i18n::tr_args;
 
 use crate::table::label;
@@ -239,25 +240,32 @@ fn summary(req: &RosterRequest) -> Option<Summary> {
             _ => tr_args("roster.now", &who(m)),
         },
         RosterRequest::Certify { .. } => |m| match &m.member.certificate {
-            Some(c) => format!(
-                "{} is a certified governance observer: certificate {}, valid {} to {}",
-                m.member.id, c.number, c.issued, c.expires
+            Some(c) => tr_args(
+                "roster.certified",
+                &[
+                    ("id", m.member.id.to_string()),
+                    ("number", c.number.clone()),
+                    ("issued", c.issued.to_string()),
+                    ("expires", c.expires.to_string()),
+                ],
             ),
-            None => format!("{} has no certificate", m.member.id),
+            None => tr_args("roster.no_certificate", &[("id", m.member.id.to_string())]),
         },
         RosterRequest::Move { .. } => |m| {
-            format!(
-                "{} moved to grid {}",
-                m.member.id,
-                m.member.grid.as_deref().unwrap_or("-")
+            let grid = m.member.grid.as_deref().unwrap_or("-").to_owned();
+            tr_args(
+                "roster.moved",
+                &[("id", m.member.id.to_string()), ("grid", grid)],
             )
         },
         RosterRequest::Train { .. } => |m| {
-            let hours = training_hours(&m.member);
-            format!(
-                "recorded the training of {}: {} trainings, {hours} hours in all",
-                m.member.id,
-                m.member.training.len()
+            tr_args(
+                "roster.trained",
+                &[
+                    ("id", m.member.id.to_string()),
+                    ("n", m.member.training.len().to_string()),
+                    ("hours", training_hours(&m.member).to_string()),
+                ],
             )
         },
         RosterRequest::List { .. } | RosterRequest::Show { .. } | RosterRequest::Import { .. } => {
@@ -332,7 +340,14 @@ fn request(cmd: RosterCommand) -> anyhow::Result<RosterRequest> {
             let issued = date(&issued, "--issued")?;
             let expires = date(&expires, "--expires")?;
             if expires <= issued {
-                bail!("--expires {expires} must come after --issued {issued}");
+                return Err(refuse(
+                    "bad_value",
+                    "input.expires_before_issued",
+                    &[
+                        ("expires", expires.to_string()),
+                        ("issued", issued.to_string()),
+                    ],
+                ));
             }
             RosterRequest::Certify {
                 member: member(&m)?,
@@ -355,7 +370,11 @@ fn request(cmd: RosterCommand) -> anyhow::Result<RosterRequest> {
             trainer,
         } => {
             if !(hours > 0.0 && hours <= 24.0) {
-                bail!("--hours {hours} is outside (0, 24]");
+                return Err(refuse(
+                    "bad_value",
+                    "input.hours_out_of_range",
+                    &[("hours", hours.to_string())],
+                ));
             }
             RosterRequest::Train {
                 member: member(&m)?,
@@ -432,7 +451,14 @@ fn print_member(m: &MemberView, out: &Output) -> anyhow::Result<()> {
     if let Some(c) = &x.certificate {
         t.add_row(vec![
             label("certificate"),
-            format!("{} issued {} expires {}", c.number, c.issued, c.expires),
+            tr_args(
+                "roster.certificate_row",
+                &[
+                    ("number", c.number.clone()),
+                    ("issued", c.issued.to_string()),
+                    ("expires", c.expires.to_string()),
+                ],
+            ),
         ]);
     }
     crate::table::print(t);

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use crdt_model::roster::{MemberKind, Role};
 use node::workflow::{
     IMPORT_ROWS_MAX, ImportRow, ImportView, MemberApplication, RosterRequest, WorkflowRequest,
@@ -24,6 +24,7 @@ use node::workflow::{
 };
 
 use super::{call, named, unexpected};
+use crate::error_out::refuse;
 use crate::output::{Output, print_json};
 
 /// A roster file larger than this is not a community's roster.
@@ -67,18 +68,19 @@ fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
         return print_json(v);
     }
     if v.dry_run {
-        println!(
-            "dry run: all {} rows of {} can be imported into the roster of {}; nothing was written",
-            v.rows,
-            file.display(),
-            v.place
-        );
+        let args = [
+            ("rows", v.rows.to_string()),
+            ("file", file.display().to_string()),
+            ("place", v.place.to_string()),
+        ];
+        let said = crate::i18n::tr_args("roster.import_checked", &args);
+        println!("{}", crate::table::printable(&said));
     } else {
-        println!(
-            "imported {} members into the roster of {} as applied, in one commit",
-            v.members.len(),
-            v.place
-        );
+        let args = [
+            ("n", v.members.len().to_string()),
+            ("place", v.place.to_string()),
+        ];
+        println!("{}", crate::i18n::tr_args("roster.imported", &args));
         for id in &v.members {
             println!("  {id}");
         }
@@ -90,11 +92,20 @@ fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
 /// row, if any is wrong.
 fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
     let shown = file.display();
+    let path = ("file", shown.to_string());
     let size = std::fs::metadata(file)
         .with_context(|| format!("cannot read {shown}"))?
         .len();
     if size > IMPORT_FILE_BYTES_MAX {
-        bail!("{shown} has {size} bytes; a roster import is at most {IMPORT_FILE_BYTES_MAX}");
+        return Err(refuse(
+            "bad_file",
+            "import.too_large",
+            &[
+                path,
+                ("bytes", size.to_string()),
+                ("max", IMPORT_FILE_BYTES_MAX.to_string()),
+            ],
+        ));
     }
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
@@ -104,8 +115,10 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
             .filter(|b| **b == b'\n')
             .count()
             + 1;
-        anyhow::anyhow!(
-            "{shown} is not UTF-8 (line {line}); in Excel save it as \"CSV UTF-8\", not \"CSV\""
+        refuse(
+            "bad_file",
+            "import.not_utf8",
+            &[path.clone(), ("line", line.to_string())],
         )
     })?;
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
@@ -117,19 +130,24 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
     for (i, name) in header.iter().enumerate() {
         let name = name.trim();
         if !COLUMNS.contains(&name) {
-            bail!(
-                "{shown}: unknown column {name:?} in the header; the columns are {}",
-                COLUMNS.join(", ")
-            );
+            return Err(refuse(
+                "bad_file",
+                "import.unknown_column",
+                &[
+                    path,
+                    ("column", format!("{name:?}")),
+                    ("columns", COLUMNS.join(", ")),
+                ],
+            ));
         }
         if at.insert(name, i).is_some() {
-            bail!("{shown}: column {name:?} appears twice in the header");
+            let column = ("column", format!("{name:?}"));
+            return Err(refuse("bad_file", "import.column_twice", &[path, column]));
         }
     }
     if let Some(missing) = COLUMNS[..REQUIRED].iter().find(|c| !at.contains_key(*c)) {
-        bail!(
-            "{shown}: the header has no {missing:?} column; it needs display_name, name and phone"
-        );
+        let column = ("column", format!("{missing:?}"));
+        return Err(refuse("bad_file", "import.missing_column", &[path, column]));
     }
     let mut rows = Vec::new();
     let mut bad = Vec::new();
@@ -147,7 +165,8 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
             continue; // Excel leaves blank lines at the end
         }
         if rows.len() + bad.len() >= IMPORT_ROWS_MAX {
-            bail!("{shown} holds more than {IMPORT_ROWS_MAX} rows; import it in parts");
+            let max = ("max", IMPORT_ROWS_MAX.to_string());
+            return Err(refuse("bad_file", "import.too_many_rows", &[path, max]));
         }
         let cell = |name: &str| {
             at.get(name)
@@ -162,10 +181,14 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
         }
     }
     if !bad.is_empty() {
-        bail!("nothing imported: {}", bad.join("; "));
+        return Err(refuse(
+            "import_refused",
+            "import.nothing_imported",
+            &[("rows", bad.join("; "))],
+        ));
     }
     if rows.is_empty() {
-        bail!("{shown} holds no rows below its header");
+        return Err(refuse("bad_file", "import.no_rows", &[path]));
     }
     Ok(rows)
 }

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use anyhow::bail;
 use clap::Subcommand;
 use crdt_model::ids::{NeedId, TaskId};
 use crdt_model::tasks::{LEASE_MINUTES_MAX, NeedKind, TaskStatus};
@@ -11,6 +10,8 @@ use node::workflow::{
     NeedRequest, NeedView, TaskRequest, TaskView, WorkflowRequest, WorkflowResponse,
 };
 
+use crate::error_out::refuse;
+use crate::i18n::tr_args;
 use crate::table::label;
 
 use super::{call, member, named, place, unexpected};
@@ -138,10 +139,21 @@ pub fn run_task(dir: &Path, cmd: TaskCommand, out: &Output) -> anyhow::Result<()
             lease_minutes,
         } => {
             if points <= 0 {
-                bail!("--points must be positive, got {points}");
+                return Err(refuse(
+                    "bad_value",
+                    "input.points_not_positive",
+                    &[("points", points.to_string())],
+                ));
             }
             if !(1..=LEASE_MINUTES_MAX).contains(&lease_minutes) {
-                bail!("--lease-minutes {lease_minutes} is outside 1..={LEASE_MINUTES_MAX}");
+                return Err(refuse(
+                    "bad_value",
+                    "input.lease_out_of_range",
+                    &[
+                        ("minutes", lease_minutes.to_string()),
+                        ("max", LEASE_MINUTES_MAX.to_string()),
+                    ],
+                ));
             }
             TaskRequest::Post {
                 title,
@@ -214,21 +226,30 @@ fn print_task(t: &TaskView, out: &Output) -> anyhow::Result<()> {
         crate::i18n::named("task_status", t.status.as_str()),
     ]);
     head.add_row(vec![label("points"), x.points.to_string()]);
-    head.add_row(vec![label("lease"), format!("{} minutes", x.lease_minutes)]);
+    let lease = [("n", x.lease_minutes.to_string())];
+    head.add_row(vec![label("lease"), tr_args("task.lease_minutes", &lease)]);
     head.add_row(vec![label("posted"), local(x.posted_at)]);
     if let Some(h) = &t.holder {
         head.add_row(vec![
             label("held by"),
-            format!("{} until {}", h.member, local(h.expires)),
+            tr_args(
+                "task.held_until",
+                &[
+                    ("member", h.member.to_string()),
+                    ("until", local(h.expires)),
+                ],
+            ),
         ]);
     }
     if let Some(c) = &x.completion {
         head.add_row(vec![
             label("completed"),
             format!(
-                "{} by {}{}",
-                local(c.at),
-                c.member,
+                "{}{}",
+                tr_args(
+                    "task.completed_by",
+                    &[("at", local(c.at)), ("member", c.member.to_string())],
+                ),
                 c.note
                     .as_deref()
                     .map(|n| format!(": {n}"))
@@ -352,11 +373,11 @@ fn print_needs(list: &[NeedView]) {
         t.add_row(vec![
             n.id.to_string(),
             n.member.to_string(),
-            n.kind.to_string(),
+            crate::i18n::named("need_kind", &n.kind.to_string()),
             local(n.at),
             clip(&n.text, 30),
             match &n.resolved {
-                None => "open".to_owned(),
+                None => crate::i18n::tr("need.open"),
                 Some((at, note)) => match note {
                     Some(note) => format!("{}: {}", local(*at), clip(note, 20)),
                     None => local(*at),

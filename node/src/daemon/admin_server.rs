@@ -227,15 +227,14 @@ pub(super) async fn serve_admin(
 
 /// Reads a report's attachment files here, on a blocking thread, so the
 /// loop that stores the report does not wait on the disk.
-async fn preload(call: Call) -> Result<Call, String> {
+async fn preload(call: Call) -> Result<Call, NodeError> {
     let Call { id, request } = call;
     let Request::SubmitReport(sub) = request else {
         return Ok(Call { id, request });
     };
     let sub = tokio::task::spawn_blocking(move || sub.preload())
         .await
-        .map_err(|e| format!("cannot read the attachments: {e}"))?
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| NodeError::Internal(format!("cannot read the attachments: {e}")))??;
     Ok(Call {
         id,
         request: Request::SubmitReport(sub),
@@ -258,20 +257,20 @@ pub(super) async fn admin_connection(
     .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no request in time"))??;
     let call = match serde_json::from_str::<Call>(&line) {
         Ok(call) => preload(call).await,
-        Err(e) => Err(format!("malformed admin request: {e}")),
+        Err(e) => Err(NodeError::MalformedRequest(e.to_string())),
     };
     let resp = match call {
         Ok(req) => {
             let (reply, answer) = oneshot::channel();
             if tx.send((req, reply)).await.is_err() {
-                Response::Error("the node is shutting down".into())
+                Response::failed(&NodeError::ShuttingDown)
             } else {
                 answer
                     .await
-                    .unwrap_or_else(|_| Response::Error("the node is shutting down".into()))
+                    .unwrap_or_else(|_| Response::failed(&NodeError::ShuttingDown))
             }
         }
-        Err(e) => Response::Error(e),
+        Err(e) => Response::failed(&e),
     };
     let mut out = serde_json::to_string(&resp)
         .unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"value\":\"{e}\"}}"));

@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 
 use crate::admin::{self, Call, Request, Response};
 use crate::config::Role;
+use crate::error::BlobDemandError;
 use crate::store::BlobHash;
 
 use super::Daemon;
@@ -72,9 +73,11 @@ impl Daemon {
             return Some((call, reply));
         }
         if self.blob_waiters.values().map(Vec::len).sum::<usize>() >= BLOB_DEMAND_WAITERS_MAX {
-            let _ = reply.send(Response::Error(format!(
-                "blob {hash} is not held here and {BLOB_DEMAND_WAITERS_MAX} other blobs are being fetched for callers; try again shortly"
-            )));
+            let busy = BlobDemandError::Busy {
+                hash: hash.to_string(),
+                max: BLOB_DEMAND_WAITERS_MAX,
+            };
+            let _ = reply.send(Response::failed(&busy.into()));
             return None;
         }
         if self.wanted.insert(hash) {
@@ -107,9 +110,10 @@ impl Daemon {
     /// The fetch of `hash` was given up: tells its waiters.
     pub(super) fn blob_given_up(&mut self, hash: &BlobHash) {
         for w in self.blob_waiters.remove(hash).unwrap_or_default() {
-            let _ = w.reply.send(Response::Error(format!(
-                "blob {hash} is not held here and no peer sent it; try again once the street holds it"
-            )));
+            let hash = hash.to_string();
+            let _ = w
+                .reply
+                .send(Response::failed(&BlobDemandError::NotSent { hash }.into()));
         }
     }
 
@@ -123,10 +127,11 @@ impl Daemon {
                 .partition(|w| w.until <= now);
             *waiters = keep;
             for w in late {
-                let _ = w.reply.send(Response::Error(format!(
-                    "blob {hash} is not held here and did not arrive within {} s; it is still being fetched, try again later",
-                    BLOB_DEMAND_WAIT_MS / 1_000
-                )));
+                let late = BlobDemandError::Late {
+                    hash: hash.to_string(),
+                    secs: BLOB_DEMAND_WAIT_MS / 1_000,
+                };
+                let _ = w.reply.send(Response::failed(&late.into()));
             }
         }
         self.blob_waiters.retain(|_, w| !w.is_empty());

@@ -323,9 +323,13 @@ async fn run_node(
     };
     let metrics_server = match metrics_address(&opts, d.node.config())? {
         Some(addr) => {
-            let listener = crate::metrics::bind(addr)
-                .await
-                .map_err(|e| NodeError::Admin(format!("cannot serve metrics on {addr}: {e}")))?;
+            let listener = crate::metrics::bind(addr).await.map_err(|e| {
+                crate::refusal::AdminRefusal::CannotServe {
+                    what: "metrics",
+                    addr,
+                    why: e.to_string(),
+                }
+            })?;
             d.metrics_served = true;
             Some(tokio::spawn(
                 crate::metrics::serve(listener, d.metrics.clone()).in_current_span(),
@@ -347,9 +351,12 @@ async fn run_node(
         opts.listen
     };
     for addr in listen {
-        d.swarm
-            .listen_on(addr.clone())
-            .map_err(|e| NodeError::Admin(format!("cannot listen on {addr}: {e}")))?;
+        d.swarm.listen_on(addr.clone()).map_err(|e| {
+            crate::refusal::AdminRefusal::CannotListen {
+                addr: addr.to_string(),
+                why: e.to_string(),
+            }
+        })?;
     }
     for addr in opts.peers {
         d.redials.push(Redial {
@@ -407,10 +414,13 @@ fn metrics_address(
         .listen
         .as_deref()
         .map(|a| {
-            a.parse().map_err(|e| {
-                NodeError::Admin(format!(
-                    "[metrics] listen = {a:?} in config.toml is not an address such as 127.0.0.1:9464: {e}"
-                ))
+            a.parse().map_err(|e: std::net::AddrParseError| {
+                NodeError::from(crate::refusal::AdminRefusal::BadListenAddress {
+                    section: "metrics",
+                    value: a.to_owned(),
+                    example: "127.0.0.1:9464",
+                    why: e.to_string(),
+                })
             })
         })
         .transpose()

@@ -75,9 +75,10 @@ pub fn code_hash(code: &str) -> String {
 
 fn valid_hash(hash: &str) -> Result<(), NodeError> {
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(NodeError::Admin(format!(
-            "a code hash is 64 hex digits, not {hash:?}"
-        )));
+        return Err(crate::refusal::AdminRefusal::BadCodeHash {
+            hash: hash.to_owned(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -96,25 +97,24 @@ impl Node {
         match &holder {
             CodeHolder::Rider { member } => {
                 if self.config().role != Role::Community {
-                    return Err(NodeError::Admin(format!(
-                        "riders' codes are issued on their community's node; this is a {} node",
-                        self.config().role
-                    )));
+                    return Err(crate::refusal::AdminRefusal::RiderCodeElsewhere {
+                        role: self.config().role,
+                    }
+                    .into());
                 }
                 self.require_active(member)?;
             }
             CodeHolder::Staff { name } => {
                 if self.config().role == Role::District {
-                    return Err(NodeError::Admin(
-                        "staff codes are for community and street nodes; this is the district node"
-                            .into(),
-                    ));
+                    return Err(crate::refusal::AdminRefusal::StaffCodeAtDistrict.into());
                 }
                 let n = name.trim().chars().count();
                 if n == 0 || n > STAFF_NAME_CHARS_MAX || name.chars().any(char::is_control) {
-                    return Err(NodeError::Admin(format!(
-                        "a staff name is 1 to {STAFF_NAME_CHARS_MAX} characters without control characters, not {name:?}"
-                    )));
+                    return Err(crate::refusal::AdminRefusal::BadStaffName {
+                        name: name.clone(),
+                        max: STAFF_NAME_CHARS_MAX,
+                    }
+                    .into());
                 }
             }
         }
@@ -142,9 +142,10 @@ impl Node {
             .map(|(k, _)| k)
             .collect();
         if mine.is_empty() {
-            return Err(NodeError::Admin(format!(
-                "{holder} has no access code here"
-            )));
+            return Err(crate::refusal::AdminRefusal::NoAccessCode {
+                holder: holder.to_string(),
+            }
+            .into());
         }
         let mut b = self.store().batch()?;
         for k in &mine {
@@ -180,10 +181,11 @@ impl Node {
     fn require_active(&mut self, member: &MemberId) -> Result<(), NodeError> {
         let m = self.own_member(member)?;
         if m.status != MemberStatus::Active {
-            return Err(NodeError::Admin(format!(
-                "member {member} is {}, not active: only active members get access codes",
-                m.status.as_str()
-            )));
+            return Err(crate::refusal::AdminRefusal::CodeForInactiveMember {
+                member: member.to_string(),
+                status: m.status.as_str(),
+            }
+            .into());
         }
         Ok(())
     }

@@ -154,27 +154,33 @@ pub async fn start(
     let addr = match (flag, http.listen.as_deref()) {
         (Some(addr), _) => addr,
         (None, None) => return Ok(None),
-        (None, Some(a)) => a.parse().map_err(|e| {
-            NodeError::Admin(format!(
-                "[http] listen = {a:?} in config.toml is not an address such as 0.0.0.0:8443: {e}"
-            ))
+        (None, Some(a)) => a.parse().map_err(|e: std::net::AddrParseError| {
+            NodeError::from(crate::refusal::AdminRefusal::BadListenAddress {
+                section: "http",
+                value: a.to_owned(),
+                example: "0.0.0.0:8443",
+                why: e.to_string(),
+            })
         })?,
     };
     let tls = match (&http.cert, &http.key) {
         (Some(cert), Some(key)) => Some(
             tls::TlsConfig::load(&dir.join(cert), &dir.join(key))
-                .map_err(|e| NodeError::Admin(e.to_string()))?,
+                .map_err(|e| NodeError::from(crate::refusal::AdminRefusal::Tls(e.to_string())))?,
         ),
         _ if http.plain => None,
         _ => {
-            return Err(NodeError::Admin(
-                "the HTTP server needs [http] cert and key in config.toml (`yizhan http self-signed` makes a pair for trials), or [http] plain = true for plain HTTP on a trusted network".into(),
-            ));
+            return Err(crate::refusal::AdminRefusal::NoTls.into());
         }
     };
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| NodeError::Admin(format!("cannot serve HTTP on {addr}: {e}")))?;
+    let listener =
+        TcpListener::bind(addr)
+            .await
+            .map_err(|e| crate::refusal::AdminRefusal::CannotServe {
+                what: "HTTP",
+                addr,
+                why: e.to_string(),
+            })?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     match listener.local_addr() {
         Ok(address) => {

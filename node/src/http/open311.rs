@@ -167,7 +167,6 @@ pub(super) async fn ask(state: &HttpState, call: Call) -> Result<AdminResponse, 
             StatusCode::SERVICE_UNAVAILABLE,
             "the node is busy or shutting down; try again",
         )),
-        Some(AdminResponse::Error(msg)) => Err(Open311Error::bad(msg)),
         Some(AdminResponse::Failed(body)) => Err(Open311Error::bad(body.message)),
         Some(other) => Ok(other),
     }
@@ -740,7 +739,7 @@ async fn one_request(
     let id = ReportId::parse(id).map_err(|_| not_found())?;
     let report = match state.call(Call::new(AdminRequest::ShowReport(id))).await {
         Some(AdminResponse::Report(r)) if state.place.contains(&r.place) => r,
-        Some(AdminResponse::Report(_) | AdminResponse::Error(_) | AdminResponse::Failed(_)) => {
+        Some(AdminResponse::Report(_) | AdminResponse::Failed(_)) => {
             return Err(not_found());
         }
         None => {

@@ -130,7 +130,7 @@ async fn case(state: &HttpState, id: &str) -> Result<ReportView, Open311Error> {
     let id = ReportId::parse(id).map_err(|_| not_found())?;
     match state.call(Call::new(AdminRequest::ShowReport(id))).await {
         Some(AdminResponse::Report(r)) if state.place.contains(&r.place) => Ok(*r),
-        Some(AdminResponse::Report(_) | AdminResponse::Error(_)) => Err(not_found()),
+        Some(AdminResponse::Report(_) | AdminResponse::Failed(_)) => Err(not_found()),
         None => Err(Open311Error::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the node is busy or shutting down; try again",

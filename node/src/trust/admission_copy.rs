@@ -65,20 +65,20 @@ pub fn load(dir: &Path) -> Result<Option<Credential>, NodeError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
         Ok(m) if m.len() > ADMISSION_FILE_BYTES_MAX => {
-            return Err(NodeError::Admin(format!(
-                "{} is {} bytes, longer than any admission; it is not an admission file",
-                path.display(),
-                m.len()
-            )));
+            return Err(crate::refusal::AdminRefusal::AdmissionFileTooLarge {
+                path: path.clone(),
+                bytes: m.len(),
+            }
+            .into());
         }
         Ok(_) => {}
     }
     let text = fs::read_to_string(&path).map_err(io)?;
     let cred = Credential::from_token(&text).map_err(|e| {
-        NodeError::Admin(format!(
-            "{} does not hold an admission: {e}",
-            path.display()
-        ))
+        crate::refusal::AdminRefusal::NotAnAdmissionFile {
+            path: path.clone(),
+            why: e.to_string(),
+        }
     })?;
     Ok(Some(cred))
 }

@@ -165,23 +165,19 @@ impl Node {
         expires_days: Option<u32>,
         now: DateTime<Utc>,
     ) -> Result<String, NodeError> {
-        let peer_id: PeerId = peer.parse().map_err(|_| {
-            NodeError::Admin(format!(
-                "{peer:?} is not a peer id (yizhan status on the new node prints it)"
-            ))
-        })?;
+        let peer_id: PeerId =
+            peer.parse()
+                .map_err(|_| crate::refusal::AdminRefusal::NotAPeerId {
+                    peer: peer.to_owned(),
+                    hint: true,
+                })?;
         let node = NodeKey::of_peer(&peer_id)?;
         if role == Role::Station && may_admit {
-            return Err(NodeError::Admin(
-                "a station admits no other node; admit it without --may-admit".into(),
-            ));
+            return Err(crate::refusal::AdminRefusal::StationMayNotAdmit.into());
         }
-        let me = self.federation_member(now)?.ok_or_else(|| {
-            NodeError::Admin(
-                "this node is not a member of a federation; only members who may admit can admit"
-                    .into(),
-            )
-        })?;
+        let me = self
+            .federation_member(now)?
+            .ok_or(crate::refusal::AdminRefusal::NotAMember { admitting: true })?;
         let cred = self
             .credential()?
             .ok_or_else(|| NodeError::Internal("member without credential".into()))?;
@@ -218,17 +214,20 @@ impl Node {
         let revoked = self.revoked()?;
         let m = cred.verify_for(&me, now, &|k| revoked.contains(k))?;
         if m.role != self.config.role || m.place != self.config.place {
-            return Err(NodeError::Admin(format!(
-                "the token admits a {} at {}, but this node was set up as a {} at {}",
-                m.role, m.place, self.config.role, self.config.place
-            )));
+            return Err(crate::refusal::AdminRefusal::TokenForOtherPlace {
+                token_role: m.role,
+                token_place: m.place,
+                role: self.config.role,
+                place: self.config.place.clone(),
+            }
+            .into());
         }
         if cred.federation.place != self.config.place.district() {
-            return Err(NodeError::Admin(format!(
-                "the token is for the federation of {}, but this node lies in {}",
-                cred.federation.place,
-                self.config.place.district()
-            )));
+            return Err(crate::refusal::AdminRefusal::TokenForOtherFederation {
+                federation: cred.federation.place.clone(),
+                district: self.config.place.district(),
+            }
+            .into());
         }
         self.store_credential(&cred)?;
         Ok(view(&cred, &m))
@@ -247,13 +246,18 @@ impl Node {
         let (me, fed) = self.admitter(now)?;
         let view = self.charter_view()?;
         let target_credential = self.known_credential(&key, &view)?;
-        charter::in_scope(&fed, &me.key, &key, target_credential.as_ref())
-            .map_err(|why| NodeError::Admin(format!("cannot revoke {peer}: {why}")))?;
+        charter::in_scope(&fed, &me.key, &key, target_credential.as_ref()).map_err(|why| {
+            crate::refusal::AdminRefusal::CannotRevoke {
+                peer: peer.to_owned(),
+                why: why.to_string(),
+            }
+        })?;
         if let Some(r) = view.revoked.get(&key) {
-            return Err(NodeError::Admin(format!(
-                "{peer} is already revoked (by {}); nothing to do",
-                r[0].issuer
-            )));
+            return Err(crate::refusal::AdminRefusal::AlreadyRevoked {
+                peer: peer.to_owned(),
+                by: r[0].issuer.to_string(),
+            }
+            .into());
         }
         let target = target_credential.as_ref().and_then(|c| c.structure().ok());
         let heads = self.cut_off_heads(target.as_ref())?;
@@ -277,7 +281,10 @@ impl Node {
         let (me, fed) = self.admitter(now)?;
         let view = self.charter_view()?;
         let Some(revocations) = view.revoked.get(&key) else {
-            return Err(NodeError::Admin(format!("{peer} is not revoked")));
+            return Err(crate::refusal::AdminRefusal::NotRevoked {
+                peer: peer.to_owned(),
+            }
+            .into());
         };
         let mine: Vec<String> = revocations
             .iter()
@@ -286,10 +293,11 @@ impl Node {
             .collect();
         if mine.is_empty() {
             let by: Vec<String> = revocations.iter().map(|r| r.issuer.to_string()).collect();
-            return Err(NodeError::Admin(format!(
-                "only the root or the node that revoked {peer} ({}) may reinstate it",
-                by.join(", ")
-            )));
+            return Err(crate::refusal::AdminRefusal::NotTheRevoker {
+                peer: peer.to_owned(),
+                by: by.join(", "),
+            }
+            .into());
         }
         for id in &mine {
             self.write_statement(
@@ -392,11 +400,9 @@ impl Node {
     fn admitter(&mut self, now: DateTime<Utc>) -> Result<(Member, Federation), NodeError> {
         let me = self
             .federation_member(now)?
-            .ok_or_else(|| NodeError::Admin("this node is not a member of a federation".into()))?;
+            .ok_or(crate::refusal::AdminRefusal::NotAMember { admitting: false })?;
         if !me.may_admit {
-            return Err(NodeError::Admin(
-                "only the district and nodes that may admit can revoke or reinstate".into(),
-            ));
+            return Err(crate::refusal::AdminRefusal::MayNotAdmit.into());
         }
         let fed = self
             .credential()?
@@ -420,11 +426,14 @@ impl Node {
                 (true, false) => "role",
                 _ => "place",
             };
-            return Err(NodeError::Admin(format!(
-                "this node is admitted as a {} at {}, but config.toml says a {} at {}: \
-                 set its {which} back to {} at {} in config.toml (a node writes only for the place it was admitted to)",
-                m.role, m.place, config.role, config.place, m.role, m.place
-            )));
+            return Err(crate::refusal::AdminRefusal::ConfigDisagrees {
+                role: m.role,
+                place: m.place,
+                config_role: config.role,
+                config_place: config.place.clone(),
+                which,
+            }
+            .into());
         }
         Ok(())
     }
@@ -455,6 +464,9 @@ fn view(cred: &Credential, m: &Member) -> MembershipView {
 fn parse_peer(peer: &str) -> Result<NodeKey, NodeError> {
     let peer_id: PeerId = peer
         .parse()
-        .map_err(|_| NodeError::Admin(format!("{peer:?} is not a peer id")))?;
+        .map_err(|_| crate::refusal::AdminRefusal::NotAPeerId {
+            peer: peer.to_owned(),
+            hint: false,
+        })?;
     Ok(NodeKey::of_peer(&peer_id)?)
 }

@@ -230,7 +230,9 @@ impl Node {
         if t.status(now) != TaskStatus::Completed {
             return Err(crdt_model::ValidationError::TaskRefused {
                 task: task.to_string(),
-                why: format!("is {}, not completed", t.status(now).as_str()),
+                why: crdt_model::TaskRefusal::NotCompleted {
+                    status: t.status(now).as_str(),
+                },
             }
             .into());
         }
