@@ -22,9 +22,11 @@ mod privacy;
 mod qr;
 mod rebuild;
 mod report;
+mod report_import;
 mod start;
 mod table;
 mod terminal;
+mod text_file;
 mod watch;
 mod workflow;
 

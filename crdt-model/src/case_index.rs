@@ -21,7 +21,7 @@ use crate::error::SchemaError;
 use crate::geo::LatLon;
 use crate::ids::ReportId;
 use crate::place::PlaceId;
-use crate::report;
+use crate::report::{self, Report};
 use crate::stats::{Counted, Stats, StatsFilter};
 
 /// Side of a map cell, in degrees: about 1.1 km north–south, so a lookup
@@ -57,11 +57,16 @@ pub struct CaseIndex {
 impl CaseIndex {
     /// Reads every report of `doc` once.
     pub fn build<D: ReadDoc>(doc: &D) -> Result<CaseIndex, SchemaError> {
+        Ok(CaseIndex::from_reports(&report::list(doc)?))
+    }
+
+    /// Indexes every report of a document, already read.
+    pub fn from_reports(reports: &[Report]) -> CaseIndex {
         let mut index = CaseIndex::default();
-        for r in report::list(doc)? {
-            index.put(r.id.clone(), Counted::of(&r));
+        for r in reports {
+            index.put(r.id.clone(), Counted::of(r));
         }
-        Ok(index)
+        index
     }
 
     /// Reads again the reports `ids` of `doc` (those a change touched).

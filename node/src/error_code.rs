@@ -91,6 +91,10 @@ fn code_and_params(e: &NodeError) -> (&'static str, Params) {
         NodeError::Admin(_) => ("refused", vec![]),
         NodeError::Remote(body) => ("remote", vec![("code", body.code.clone())]),
         NodeError::Internal(_) => ("internal", vec![]),
+        NodeError::ImportRefused { rows } => (
+            "report_import_refused",
+            vec![("count", rows.len().to_string()), ("rows", rows.join("\n"))],
+        ),
     }
 }
 

@@ -90,24 +90,7 @@ fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
 /// row, if any is wrong.
 fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
     let shown = file.display();
-    let size = std::fs::metadata(file)
-        .with_context(|| format!("cannot read {shown}"))?
-        .len();
-    if size > IMPORT_FILE_BYTES_MAX {
-        bail!("{shown} has {size} bytes; a roster import is at most {IMPORT_FILE_BYTES_MAX}");
-    }
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        anyhow::anyhow!(
-            "{shown} is not UTF-8 (line {line}); in Excel save it as \"CSV UTF-8\", not \"CSV\""
-        )
-    })?;
+    let text = crate::text_file::read_utf8(file, IMPORT_FILE_BYTES_MAX, "a roster import")?;
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let header = reader
         .headers()
@@ -138,7 +121,7 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                bad.push(format!("line {line}: {}", csv_error(&e)));
+                bad.push(format!("line {line}: {}", crate::text_file::csv_error(&e)));
                 continue;
             }
         };
@@ -149,13 +132,7 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
         if rows.len() + bad.len() >= IMPORT_ROWS_MAX {
             bail!("{shown} holds more than {IMPORT_ROWS_MAX} rows; import it in parts");
         }
-        let cell = |name: &str| {
-            at.get(name)
-                .and_then(|&i| record.get(i))
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
+        let cell = |name: &str| crate::text_file::cell(&at, &record, name);
         match application(&cell) {
             Ok(application) => rows.push(ImportRow { line, application }),
             Err(e) => bad.push(format!("line {line}: {e:#}")),
@@ -168,17 +145,6 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
         bail!("{shown} holds no rows below its header");
     }
     Ok(rows)
-}
-
-/// What the csv reader found wrong, without its own position (the line is
-/// said once, in front).
-fn csv_error(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("{len} fields where the header has {expected_len}"),
-        _ => e.to_string(),
-    }
 }
 
 /// One row as an application; the node checks the rest.

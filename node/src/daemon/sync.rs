@@ -150,7 +150,6 @@ impl Daemon {
                 if let Ok(Some(heads)) = self.node.repo().heads(&doc) {
                     self.alerts.changed(doc.clone(), heads);
                 }
-                self.blob_refs.invalidate(&doc);
                 self.want_blobs(&doc);
                 // A street keeps a summary of each of its communities.
                 if self.node.config().role == crate::config::Role::Street

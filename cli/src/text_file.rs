@@ -1,0 +1,53 @@
+//! Reading the files offices bring: spreadsheets saved as CSV and lists
+//! of JSON lines. Excel saves "CSV UTF-8" with a byte order mark, which is
+//! skipped; a file saved as plain "CSV" on Chinese Windows is GBK, which is
+//! refused with the way to save it right, rather than read as mojibake.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+
+/// The text of `file`, at most `max` bytes, without a UTF-8 byte order mark.
+pub fn read_utf8(file: &Path, max: u64, what: &str) -> anyhow::Result<String> {
+    let shown = file.display();
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {shown}"))?
+        .len();
+    if size > max {
+        bail!("{shown} has {size} bytes; {what} is at most {max}");
+    }
+    let mut bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let valid = e.utf8_error().valid_up_to();
+        let line = bytes[..valid].iter().filter(|b| **b == b'\n').count() + 1;
+        anyhow::anyhow!(
+            "{shown} is not UTF-8 (line {line}); in Excel save it as \"CSV UTF-8\", not \"CSV\""
+        )
+    })
+}
+
+/// What the csv reader found wrong, without its own position (the line is
+/// said once, in front).
+pub fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields where the header has {expected_len}"),
+        _ => e.to_string(),
+    }
+}
+
+/// The trimmed value of column `name` in `record`, by the header's column
+/// positions `at`; `None` when the column is absent or the cell blank.
+pub fn cell(at: &HashMap<&str, usize>, record: &csv::StringRecord, name: &str) -> Option<String> {
+    at.get(name)
+        .and_then(|&i| record.get(i))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
