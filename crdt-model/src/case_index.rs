@@ -84,6 +84,11 @@ impl CaseIndex {
         Ok(())
     }
 
+    /// True when report `id` is indexed.
+    pub fn contains(&self, id: &ReportId) -> bool {
+        self.cases.contains_key(id)
+    }
+
     /// Reports indexed.
     pub fn len(&self) -> usize {
         self.cases.len()

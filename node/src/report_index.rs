@@ -14,12 +14,12 @@
 //! A document whose heads did not move is not even loaded: the store
 //! records its heads with every write.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::ChangeHash;
 use crdt_model::case_index::CaseIndex;
 use crdt_model::report::{EventKind, Report};
-use crdt_model::{DocKind, DocumentId, report, report_delta};
+use crdt_model::{DocKind, DocumentId, ReportId, report, report_delta};
 
 use crate::error::NodeError;
 use crate::repo::Repo;
@@ -49,11 +49,40 @@ struct Indexed {
     used: u64,
 }
 
+/// What refreshes found changed in one document since the running node
+/// last took it ([`crate::api::Node::take_touched`]).
+#[derive(Debug, Default)]
+struct Pending {
+    /// The document was read whole: every report counts as touched.
+    all: bool,
+    /// Reports new to the index.
+    created: BTreeSet<ReportId>,
+    /// Reports it held that changed.
+    changed: BTreeSet<ReportId>,
+    /// Blobs newly referenced.
+    blobs: Vec<BlobHash>,
+}
+
+/// What changed in a reports document since the node's loop last asked.
+#[derive(Debug, Default)]
+pub struct Touched {
+    /// The touched reports as they are now, each with whether it is new to
+    /// this node; `None` when the document was read whole (first use, or
+    /// its history was replaced), so that anything may have changed.
+    pub reports: Option<Vec<(Report, bool)>>,
+    /// Blobs the document references that it did not before.
+    pub blobs: Vec<BlobHash>,
+}
+
 /// The indexes of the reports documents of one node.
 #[derive(Default)]
 pub struct ReportIndexes {
     docs: HashMap<DocumentId, Indexed>,
     clock: u64,
+    /// Kept only once [`ReportIndexes::keep_touched`] is on (a running
+    /// node, whose loop takes it after every step): one entry per document
+    /// refreshed since.
+    pending: Option<HashMap<DocumentId, Pending>>,
 }
 
 impl std::fmt::Debug for ReportIndexes {
@@ -68,6 +97,46 @@ impl ReportIndexes {
     /// No document indexed yet.
     pub fn new() -> ReportIndexes {
         ReportIndexes::default()
+    }
+
+    /// From now on, remember what each refresh found, for
+    /// [`ReportIndexes::take`].
+    pub fn keep_touched(&mut self) {
+        self.pending.get_or_insert_with(HashMap::new);
+    }
+
+    fn note(&mut self, doc: &DocumentId, f: impl FnOnce(&mut Pending)) {
+        if let Some(p) = self.pending.as_mut() {
+            f(p.entry(doc.clone()).or_default());
+        }
+    }
+
+    /// Refreshes `doc` and takes what changed in it since the last take.
+    pub fn take(&mut self, repo: &mut Repo, doc: &DocumentId) -> Result<Touched, NodeError> {
+        self.refresh(repo, doc)?;
+        let Some(p) = self.pending.as_mut().and_then(|p| p.remove(doc)) else {
+            return Ok(Touched::default());
+        };
+        if p.all {
+            return Ok(Touched {
+                reports: None,
+                blobs: p.blobs,
+            });
+        }
+        let mut reports = Vec::with_capacity(p.created.len() + p.changed.len());
+        if let Some(d) = repo.existing(doc)? {
+            for id in p.created.iter().chain(p.changed.difference(&p.created)) {
+                if let Some(r) =
+                    report::get(&*d, id).map_err(|e| NodeError::Internal(format!("{doc}: {e}")))?
+                {
+                    reports.push((r, p.created.contains(id)));
+                }
+            }
+        }
+        Ok(Touched {
+            reports: Some(reports),
+            blobs: p.blobs,
+        })
     }
 
     /// Brings the index of `doc` up to the document's heads and returns
@@ -111,15 +180,29 @@ impl ReportIndexes {
                     }));
                 }
             }
+            let (created, changed): (Vec<ReportId>, Vec<ReportId>) = delta
+                .reports
+                .iter()
+                .cloned()
+                .partition(|id| !ix.cases.contains(id));
             ix.cases.update(&*d, &delta.reports).map_err(bad)?;
             ix.blobs.extend(added.iter().copied());
             ix.heads = heads;
+            self.note(doc, |p| {
+                p.created.extend(created);
+                p.changed.extend(changed);
+                p.blobs.extend(added.iter().copied());
+            });
             return Ok(added);
         }
         let reports = report::list(&*d).map_err(bad)?;
         let cases = CaseIndex::from_reports(&reports);
         let blobs: HashSet<BlobHash> = reports.iter().flat_map(report_blobs).collect();
-        let added = blobs.iter().copied().collect();
+        let added: Vec<BlobHash> = blobs.iter().copied().collect();
+        self.note(doc, |p| {
+            p.all = true;
+            p.blobs.extend(added.iter().copied());
+        });
         if self.docs.len() >= REPORT_INDEX_DOCS_MAX
             && !self.docs.contains_key(doc)
             && let Some(oldest) = self
@@ -184,10 +267,10 @@ impl ReportIndexes {
 }
 
 impl crate::api::Node {
-    /// Brings the index of reports document `doc` up to date; returns the
-    /// blobs it learned `doc` references ([`ReportIndexes::refresh`]).
-    pub fn refresh_index(&mut self, doc: &DocumentId) -> Result<Vec<BlobHash>, NodeError> {
-        self.indexes.refresh(&mut self.repo, doc)
+    /// Refreshes reports document `doc` and takes what changed in it since
+    /// the last take ([`ReportIndexes::take`]).
+    pub fn take_touched(&mut self, doc: &DocumentId) -> Result<Touched, NodeError> {
+        self.indexes.take(&mut self.repo, doc)
     }
 
     /// True when `doc` references `hash`, as of its last refresh.

@@ -70,17 +70,10 @@ impl Daemon {
             })
     }
 
-    /// Brings the index of `doc_id` up to date and queues the blobs its new
-    /// changes reference, with those given up before that it references:
-    /// a change to the document is when to try them again.
-    pub(super) fn want_blobs(&mut self, doc_id: &DocumentId) {
-        let added = match self.node.refresh_index(doc_id) {
-            Ok(h) => h,
-            Err(e) => {
-                warn!(doc = %doc_id, error = %e, "cannot read reports for their blobs");
-                return;
-            }
-        };
+    /// Queues the blobs `added` that a change to `doc_id` newly
+    /// references, with those given up before that the document
+    /// references: a change to the document is when to try them again.
+    pub(super) fn want_blobs(&mut self, doc_id: &DocumentId, added: Vec<BlobHash>) {
         if !super::blob_demand::fetches_eagerly(self.node.config().role) {
             return;
         }

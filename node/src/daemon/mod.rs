@@ -267,6 +267,8 @@ async fn run_node(
     let (served_tx, served_rx) = mpsc::channel(BLOB_SERVES_MAX);
     let mut node = node;
     node.repo().start_group_writer()?;
+    // The loop takes what each write touched, for alerts and blob fetches.
+    node.indexes.keep_touched();
     let alerts = crate::alerts::Alerts::start(&node);
     let mut d = Daemon {
         node,
