@@ -289,3 +289,146 @@ impl crate::api::Node {
             .referenced_by_readable(&mut self.repo, hash, may_read)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+    use crdt_model::report::{Attachment, AttachmentKind, NewReport, VoidReason};
+    use crdt_model::{Category, LatLon, Location, PlaceId, Stats, StatsFilter};
+
+    use super::*;
+    use crate::api::{Node, ReportContent, SubmitReport};
+    use crate::config::Role;
+    use crate::workflow::{ReportAction, ReportRequest, WorkflowRequest};
+
+    fn content(i: u32) -> ReportContent {
+        ReportContent {
+            category: [Category::Traffic, Category::Sanitation][i as usize % 2],
+            lat: 24.95 + f64::from(i % 13) * 0.0004,
+            lon: 102.70 + f64::from(i % 11) * 0.0004,
+            text: format!("hazard {i}"),
+            address: None,
+            grid: Some(format!("grid-{}", i % 3)),
+            reporter: None,
+        }
+    }
+
+    /// Statistics, "me too" candidates and blob references from the
+    /// index, against a full read of the document.
+    fn agrees(node: &mut Node, doc: &DocumentId) {
+        let now = Utc::now() + Duration::hours(30);
+        let place = doc.place().clone();
+        let filter = StatsFilter::default();
+        let indexed = node.stats(&filter, now).unwrap().stats;
+        let reports = report::list(node.repo().existing(doc).unwrap().unwrap()).unwrap();
+        let full = Stats::compute(reports.iter().map(|r| (&place, r)), &filter, now);
+        assert_eq!(indexed, full);
+        for i in 0..6 {
+            let c = content(i);
+            let point = LatLon::new(c.lat, c.lon).unwrap();
+            let want: Vec<(ReportId, f64)> =
+                report::nearby_open(&reports, c.category, &point, 120.0)
+                    .into_iter()
+                    .map(|(r, d)| (r.id.clone(), d))
+                    .collect();
+            let cases = node.indexes.current(&mut node.repo, doc).unwrap().unwrap();
+            assert_eq!(cases.nearby_open(c.category, &point, 120.0), want);
+        }
+        for h in reports.iter().flat_map(report_blobs) {
+            assert!(node.referenced_by_readable(&h, |_| true).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_index_follows_own_writes_and_a_peers_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let place = PlaceId::parse("guandu/yiliu/xinyazhou").unwrap();
+        let mut node = Node::init(tmp.path(), Role::Community, place, None).unwrap();
+        let now = Utc::now();
+        let doc = DocumentId::reports(node.config().place.clone(), now);
+        let reqs = (0..40)
+            .map(|i| SubmitReport {
+                content: content(i),
+                attachments: Vec::new(),
+            })
+            .collect();
+        let ids = node.submit_reports(reqs, now).unwrap();
+        agrees(&mut node, &doc);
+
+        // Own lifecycle steps, one write each.
+        for (n, id) in ids.iter().enumerate().take(12) {
+            let action = match n % 3 {
+                0 => ReportAction::Verify,
+                1 => ReportAction::Void {
+                    reason: VoidReason::Duplicate,
+                },
+                _ => ReportAction::Escalate,
+            };
+            let req = ReportRequest::Event {
+                report: id.clone(),
+                action,
+                note: None,
+            };
+            node.execute_workflow(WorkflowRequest::Report(req), now)
+                .unwrap();
+            if n % 4 == 0 {
+                agrees(&mut node, &doc);
+            }
+        }
+        let submitted = node.submit_report(
+            SubmitReport {
+                content: content(3),
+                attachments: Vec::new(),
+            },
+            now,
+        );
+        assert!(!submitted.unwrap().nearby.is_empty());
+        agrees(&mut node, &doc);
+
+        // A peer's replica writes reports with photos and events; its
+        // changes arrive as sync applies them.
+        let mut peer = node.repo().existing(&doc).unwrap().unwrap().fork();
+        for i in 0..15u32 {
+            let at = now + Duration::seconds(i64::from(i) + 1);
+            let c = content(100 + i);
+            let new = NewReport {
+                id: ReportId::new(at, 0xfeed_0000 + i),
+                category: c.category,
+                location: Location {
+                    point: LatLon::new(c.lat, c.lon).unwrap(),
+                    address: None,
+                    grid: c.grid,
+                },
+                text: c.text,
+                attachments: vec![Attachment {
+                    hash: BlobHash::of(&i.to_le_bytes()).to_string(),
+                    mime: "image/jpeg".into(),
+                    size: 4,
+                    kind: AttachmentKind::Photo,
+                }],
+                reporter: None,
+                submitted_at: at,
+                submitted_by: "peer".into(),
+                deadline: None,
+            };
+            report::submit(&mut peer, &new).unwrap();
+        }
+        let before = node.repo().heads(&doc).unwrap().unwrap();
+        node.repo()
+            .existing(&doc)
+            .unwrap()
+            .unwrap()
+            .merge(&mut peer)
+            .unwrap();
+        node.repo().persist_received(now, &doc, &before).unwrap();
+        node.repo().end_step();
+        let touched = {
+            node.indexes.keep_touched();
+            node.take_touched(&doc).unwrap()
+        };
+        assert_eq!(touched.blobs.len(), 15, "the peer's photos are wanted");
+        let new: Vec<bool> = touched.reports.unwrap().iter().map(|(_, n)| *n).collect();
+        assert_eq!(new, vec![true; 15]);
+        agrees(&mut node, &doc);
+    }
+}
