@@ -1,7 +1,7 @@
 //! The write path at a busy community's scale, through real processes:
 //! `yizhan report submit` against a running node at the start of a month
-//! and at its 10,000th report, set against a `yizhan status` round trip on
-//! the same node; and `yizhan report import` of 10,000 reports against
+//! and, alternately, against another at its 10,000th report, set against a
+//! `yizhan status` round trip on the busy node; and `yizhan report import` of 10,000 reports against
 //! `Node::submit_reports` of the same 10,000 in the library, in the same
 //! run. Ignored in the suite (it takes a minute or two); run it with
 //!
@@ -129,26 +129,29 @@ fn submit_latency_does_not_grow_with_the_month() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
 
-    // The start of a month: the first TIMED reports of an empty month.
+    // Two nodes side by side: one at the start of a month, one whose
+    // month holds MONTH - TIMED reports (seeded by one import through the
+    // running node). Their submits alternate, so that whatever else the
+    // machine does falls on both alike.
     let (fresh, _, _) = chain(&root.join("fresh"));
-    let node = NodeProc::start(&fresh, &[]);
-    let early = timed(&fresh, TIMED, submit_args);
-    let status_fresh = timed(&fresh, TIMED, |_| vec!["status".into()]);
-    node.stop();
-
-    // The same month at its 10,000th report: seeded by one import through
-    // the running node, then the last TIMED submitted one by one.
     let (busy, _, _) = chain(&root.join("busy"));
-    let node = NodeProc::start(&busy, &[]);
+    let fresh_node = NodeProc::start(&fresh, &[]);
+    let busy_node = NodeProc::start(&busy, &[]);
     let seed = import_file(root, "seed.jsonl", MONTH - TIMED);
     let t = Instant::now();
     ok(&busy, &["report", "import", seed.to_str().unwrap()]);
     let seeded_in = t.elapsed();
-    let late = timed(&busy, TIMED, submit_args);
-    let status_busy = timed(&busy, TIMED, |_| vec!["status".into()]);
+    let (mut early, mut late, mut status_busy) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..TIMED {
+        early.extend(timed(&fresh, 1, |_| submit_args(i)));
+        late.extend(timed(&busy, 1, |_| submit_args(i)));
+        status_busy.extend(timed(&busy, 1, |_| vec!["status".into()]));
+    }
+    let status_fresh = timed(&fresh, TIMED, |_| vec!["status".into()]);
     let total = json(&busy, &["stats"])["total"].as_u64().unwrap();
     assert_eq!(total as usize, MONTH);
-    node.stop();
+    fresh_node.stop();
+    busy_node.stop();
 
     // Import of MONTH reports through a running node against the library
     // call it makes, on fresh stores, in the same run.
