@@ -76,12 +76,18 @@ impl CaseIndex {
         ids: impl IntoIterator<Item = &'a ReportId>,
     ) -> Result<(), SchemaError> {
         for id in ids {
-            match report::get(doc, id)? {
-                Some(r) => self.put(id.clone(), Counted::of(&r)),
-                None => self.remove(id),
-            }
+            self.set(id, report::get(doc, id)?.as_ref());
         }
         Ok(())
+    }
+
+    /// Indexes report `id` as `r` now reads (already read by the caller),
+    /// or forgets it when the document no longer holds it.
+    pub fn set(&mut self, id: &ReportId, r: Option<&Report>) {
+        match r {
+            Some(r) => self.put(id.clone(), Counted::of(r)),
+            None => self.remove(id),
+        }
     }
 
     /// True when report `id` is indexed.

@@ -170,22 +170,23 @@ impl ReportIndexes {
         if let Some(ix) = self.docs.get_mut(doc)
             && let Some(delta) = report_delta::since(d, &ix.heads)
         {
-            let mut added = Vec::new();
-            for id in &delta.reports {
-                if let Some(r) = report::get(&*d, id).map_err(bad)? {
-                    // Hashes the new operations wrote, as the report shows
-                    // them (a conflict's losing side shows none).
-                    added.extend(report_blobs(&r).filter(|h| {
-                        delta.hashes.contains(&h.to_string()) && !ix.blobs.contains(h)
-                    }));
-                }
-            }
             let (created, changed): (Vec<ReportId>, Vec<ReportId>) = delta
                 .reports
                 .iter()
                 .cloned()
                 .partition(|id| !ix.cases.contains(id));
-            ix.cases.update(&*d, &delta.reports).map_err(bad)?;
+            let mut added = Vec::new();
+            for id in &delta.reports {
+                let r = report::get(&*d, id).map_err(bad)?;
+                if let Some(r) = &r {
+                    // Hashes the new operations wrote, as the report shows
+                    // them (a conflict's losing side shows none).
+                    added.extend(report_blobs(r).filter(|h| {
+                        delta.hashes.contains(&h.to_string()) && !ix.blobs.contains(h)
+                    }));
+                }
+                ix.cases.set(id, r.as_ref());
+            }
             ix.blobs.extend(added.iter().copied());
             ix.heads = heads;
             self.note(doc, |p| {
