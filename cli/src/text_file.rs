@@ -4,6 +4,7 @@
 //! refused with the way to save it right, rather than read as mojibake.
 
 use std::collections::HashMap;
+use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
@@ -17,7 +18,15 @@ pub fn read_utf8(file: &Path, max: u64, what: &str) -> anyhow::Result<String> {
     if size > max {
         bail!("{shown} has {size} bytes; {what} is at most {max}");
     }
-    let mut bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
+    // A device or a file still growing says nothing true of its size:
+    // read one byte past the limit at most.
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {shown}"))?;
+    if bytes.len() as u64 > max {
+        bail!("{shown} has more than {max} bytes; {what} is at most {max}");
+    }
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);
     }

@@ -238,6 +238,12 @@ fn a_file_of_unknown_form_is_refused_in_one_line() {
         &["report", "import", header.to_str().unwrap()],
         "unknown column",
     );
+    // A device says it holds nothing and never ends: refused at the cap.
+    fails(
+        &c,
+        &["report", "import", "/dev/zero", "--format", "jsonl"],
+        "more than",
+    );
     ok(
         &c,
         &["report", "import", odd.to_str().unwrap(), "--format", "csv"],
