@@ -59,7 +59,7 @@ struct Pending {
     created: BTreeSet<ReportId>,
     /// Reports it held that changed.
     changed: BTreeSet<ReportId>,
-    /// Blobs newly referenced.
+    /// Blobs newly referenced (with `all`, every blob is).
     blobs: Vec<BlobHash>,
 }
 
@@ -118,9 +118,14 @@ impl ReportIndexes {
             return Ok(Touched::default());
         };
         if p.all {
+            let blobs = self
+                .docs
+                .get(doc)
+                .map(|ix| ix.blobs.iter().copied().collect())
+                .unwrap_or_default();
             return Ok(Touched {
                 reports: None,
-                blobs: p.blobs,
+                blobs,
             });
         }
         let mut reports = Vec::with_capacity(p.created.len() + p.changed.len());
@@ -190,9 +195,12 @@ impl ReportIndexes {
             ix.blobs.extend(added.iter().copied());
             ix.heads = heads;
             self.note(doc, |p| {
-                p.created.extend(created);
-                p.changed.extend(changed);
-                p.blobs.extend(added.iter().copied());
+                // A whole read still to be taken covers these too.
+                if !p.all {
+                    p.created.extend(created);
+                    p.changed.extend(changed);
+                    p.blobs.extend(added.iter().copied());
+                }
             });
             return Ok(added);
         }
@@ -200,9 +208,13 @@ impl ReportIndexes {
         let cases = CaseIndex::from_reports(&reports);
         let blobs: HashSet<BlobHash> = reports.iter().flat_map(report_blobs).collect();
         let added: Vec<BlobHash> = blobs.iter().copied().collect();
+        // Only a flag: the taker reads every blob from the index then, so
+        // a document built and never taken keeps nothing here.
         self.note(doc, |p| {
-            p.all = true;
-            p.blobs.extend(added.iter().copied());
+            *p = Pending {
+                all: true,
+                ..Pending::default()
+            }
         });
         if self.docs.len() >= REPORT_INDEX_DOCS_MAX
             && !self.docs.contains_key(doc)
