@@ -28,6 +28,7 @@ pub fn run(dir: &Path, cmd: ReportCommand, out: &Output) -> anyhow::Result<()> {
                 other => unexpected(other),
             };
         }
+        ReportCommand::Import(a) => return crate::report_import::run(dir, a, out),
         ReportCommand::List(a) => {
             return match dispatch(dir, Request::ListReports(filter(a)?))? {
                 Response::Reports(list) => out.report_list(&list),
@@ -255,6 +256,8 @@ fn filter(a: ListArgs) -> anyhow::Result<ReportFilter> {
 pub enum ReportCommand {
     /// Record a hazard (location, text, photos, voice notes), or confirm an open case with --me-too.
     Submit(SubmitArgs),
+    /// Record many reports from a CSV or JSON lines file, in one commit, or none if any row is bad.
+    Import(crate::report_import::ImportArgs),
     /// List the reports this node holds.
     List(ListArgs),
     /// Show one report with its lifecycle.

@@ -308,6 +308,14 @@ fn watch_json_follows_new_and_urgent_cases_and_ends_with_the_node() {
     assert_eq!(urgent["category"], "child_safety");
     assert_eq!(urgent["node"]["role"], "community");
     interrupted.expect(&id, "new");
+    // Later writes to the same month reach the alerts from what they
+    // touched, not by a fresh read of the month: still new, still urgent.
+    let second = submit_category(&c, "lost_person", "老人走失");
+    assert_eq!(follower.expect(&second, "new")["text"], "老人走失");
+    assert_eq!(
+        follower.expect(&second, "urgent")["category"],
+        "lost_person"
+    );
 
     // Ctrl-C ends a watcher quietly.
     let _ = Command::new("kill")

@@ -16,6 +16,7 @@
 mod named;
 
 pub mod actor;
+pub mod case_index;
 pub mod category;
 pub mod directory;
 pub mod document_id;
@@ -28,12 +29,15 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod place;
 pub mod report;
+pub mod report_delta;
 pub mod roster;
 pub mod roster_private;
 mod schema;
 pub mod stats;
 pub mod summary;
 pub mod tasks;
+#[cfg(test)]
+mod test_reports;
 pub mod write_rules;
 
 pub use category::Category;

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::category::Category;
+use crate::geo::LatLon;
 use crate::lifecycle::Status;
 use crate::place::PlaceId;
 use crate::report::Report;
@@ -25,10 +27,69 @@ pub struct StatsFilter {
 impl StatsFilter {
     /// True when the report of `place` passes the filter.
     pub fn admits(&self, place: &PlaceId, r: &Report) -> bool {
-        let day = r.submitted_at.date_naive();
+        self.admits_place(place) && self.admits_day(r.submitted_at.date_naive())
+    }
+
+    /// True when reports of `place` pass the place part of the filter.
+    pub fn admits_place(&self, place: &PlaceId) -> bool {
         self.place.as_ref().is_none_or(|p| p.contains(place))
-            && self.from.is_none_or(|f| day >= f)
-            && self.to.is_none_or(|t| day <= t)
+    }
+
+    /// True when reports submitted on `day` pass the date part.
+    pub fn admits_day(&self, day: NaiveDate) -> bool {
+        self.from.is_none_or(|f| day >= f) && self.to.is_none_or(|t| day <= t)
+    }
+
+    /// True when the filter has a date part.
+    pub fn has_dates(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+}
+
+/// What counting needs of one report: its fold done once, so that an index
+/// can keep it and count again without reading the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted {
+    /// Category.
+    pub category: Category,
+    /// Its grid, if any.
+    pub grid: Option<String>,
+    /// Month of submission, `YYYY-MM`.
+    pub month: String,
+    /// Day of submission (UTC), for date filters.
+    pub day: NaiveDate,
+    /// Folded status.
+    pub status: Status,
+    /// The deadline in force.
+    pub deadline: DateTime<Utc>,
+    /// Whether its last closing was on time.
+    pub closed_on_time: Option<bool>,
+    /// "Me too" confirmations.
+    pub confirmations: u32,
+    /// Where the hazard is.
+    pub point: LatLon,
+}
+
+impl Counted {
+    /// Folds `r` once and keeps what counting needs.
+    pub fn of(r: &Report) -> Counted {
+        let state = r.state();
+        Counted {
+            category: r.category,
+            grid: r.location.grid.clone(),
+            month: r.submitted_at.format("%Y-%m").to_string(),
+            day: r.submitted_at.date_naive(),
+            status: state.status,
+            deadline: state.deadline,
+            closed_on_time: state.closed_on_time,
+            confirmations: state.confirmations,
+            point: r.location.point,
+        }
+    }
+
+    /// Open and past its deadline at `now` (as [`crate::CaseState::is_overdue`]).
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.status.is_open() && now > self.deadline
     }
 }
 
@@ -78,35 +139,55 @@ impl Stats {
     }
 
     fn add(&mut self, place: &PlaceId, r: &Report, now: DateTime<Utc>) {
-        let state = r.state();
-        self.total += 1;
-        *self
-            .by_category
-            .entry(r.category.as_str().to_owned())
-            .or_default() += 1;
-        *self
-            .by_status
-            .entry(state.status.as_str().to_owned())
-            .or_default() += 1;
-        let grid = r.location.grid.clone().unwrap_or_else(|| "-".to_owned());
-        *self.by_grid.entry(grid).or_default() += 1;
-        *self
-            .by_month
-            .entry(r.submitted_at.format("%Y-%m").to_string())
-            .or_default() += 1;
+        self.add_counted(place, &Counted::of(r), now);
+    }
+
+    /// Counts one report of `place` from what [`Counted`] kept of it.
+    pub fn add_counted(&mut self, place: &PlaceId, c: &Counted, now: DateTime<Utc>) {
+        self.shift(c, true);
         *self.by_place.entry(place.to_string()).or_default() += 1;
-        match state.status {
-            Status::Closed => self.closed += 1,
-            Status::Voided => self.voided += 1,
-            _ => self.open += 1,
-        }
-        if state.closed_on_time == Some(true) {
-            self.closed_on_time += 1;
-        }
-        if state.is_overdue(now) {
+        if c.is_overdue(now) {
             self.overdue += 1;
         }
-        self.confirmations += u64::from(state.confirmations);
+    }
+
+    /// Adds (`up`) or takes back the counts of `c` that depend neither on
+    /// its place nor on the time of counting: what an index keeps summed
+    /// and corrects when one report changes. A count that falls to zero
+    /// leaves its map, so the sum equals a fresh count.
+    pub fn shift(&mut self, c: &Counted, up: bool) {
+        fn bump(n: &mut u64, up: bool) {
+            *n = if up { *n + 1 } else { n.saturating_sub(1) };
+        }
+        fn bump_key(map: &mut BTreeMap<String, u64>, key: &str, up: bool) {
+            if up {
+                *map.entry(key.to_owned()).or_default() += 1;
+            } else if let Some(n) = map.get_mut(key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+        bump(&mut self.total, up);
+        bump_key(&mut self.by_category, c.category.as_str(), up);
+        bump_key(&mut self.by_status, c.status.as_str(), up);
+        bump_key(&mut self.by_grid, c.grid.as_deref().unwrap_or("-"), up);
+        bump_key(&mut self.by_month, &c.month, up);
+        match c.status {
+            Status::Closed => bump(&mut self.closed, up),
+            Status::Voided => bump(&mut self.voided, up),
+            _ => bump(&mut self.open, up),
+        }
+        if c.closed_on_time == Some(true) {
+            bump(&mut self.closed_on_time, up);
+        }
+        let n = u64::from(c.confirmations);
+        self.confirmations = if up {
+            self.confirmations + n
+        } else {
+            self.confirmations.saturating_sub(n)
+        };
     }
 
     /// Adds another node's counts to these (for roll-ups).

@@ -40,6 +40,8 @@ pub enum Request {
     Status,
     /// Record a report.
     SubmitReport(ReportSubmission),
+    /// Record many reports in one commit, or none if any row is refused.
+    ImportReports(Vec<crate::report_import::ImportedReport>),
     /// Reports held, filtered.
     ListReports(ReportFilter),
     /// One report.
@@ -144,6 +146,7 @@ impl Request {
     pub fn writes(&self) -> bool {
         match self {
             Request::SubmitReport(_)
+            | Request::ImportReports(_)
             | Request::Admit { .. }
             | Request::Join { .. }
             | Request::Revoke { .. }
@@ -230,6 +233,8 @@ pub enum Response {
     Status(NodeStatus),
     /// For [`Request::SubmitReport`].
     Submitted(Box<Submitted>),
+    /// For [`Request::ImportReports`].
+    ImportedReports(crate::report_import::ReportsImported),
     /// For [`Request::ListReports`].
     Reports(Vec<ReportView>),
     /// For [`Request::ShowReport`].
@@ -361,6 +366,7 @@ pub fn execute(node: &mut Node, req: Request, now: DateTime<Utc>) -> Result<Resp
         Request::SubmitReport(sub) => {
             Response::Submitted(Box::new(node.submit_report(sub.load()?, now)?))
         }
+        Request::ImportReports(rows) => Response::ImportedReports(node.import_reports(rows, now)?),
         Request::ListReports(filter) => Response::Reports(node.reports(&filter, now)?),
         Request::ShowReport(id) => Response::Report(Box::new(node.report(&id, now)?)),
         Request::Blob(hash) => Response::Blob(BlobBody::new(node.blob(&hash)?)),

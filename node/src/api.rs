@@ -19,6 +19,7 @@ use crate::config::{Config, Role};
 use crate::error::NodeError;
 use crate::identity::Identity;
 use crate::repo::Repo;
+use crate::report_index::ReportIndexes;
 use crate::store::{ACTOR_EPOCH_KEY, BlobHash, SCHEMA_VERSION, Store, StoreError};
 use crate::trust::authors::AuthorName;
 
@@ -371,6 +372,8 @@ pub struct Node {
     pub(crate) config: Config,
     pub(crate) identity: Identity,
     pub(crate) repo: Repo,
+    /// What each reports document holds, kept from its changes.
+    pub(crate) indexes: ReportIndexes,
 }
 
 impl std::fmt::Debug for Node {
@@ -447,6 +450,7 @@ impl Node {
             config,
             identity,
             repo,
+            indexes: ReportIndexes::new(),
         };
         if role == Role::District {
             node.found_federation()?;
@@ -524,6 +528,7 @@ impl Node {
             config,
             identity,
             repo,
+            indexes: ReportIndexes::new(),
         })
     }
 
@@ -565,6 +570,7 @@ impl Node {
                 self.repo.store().read_only_view(),
                 self.repo.actor().clone(),
             ),
+            indexes: ReportIndexes::new(),
         }
     }
 
@@ -619,17 +625,18 @@ impl Node {
         if last_month != months[0] {
             months.push(last_month);
         }
-        let mut recent = Vec::new();
+        let mut nearby: Vec<(ReportId, f64)> = Vec::new();
         for doc_id in &months {
-            if let Some(doc) = self.repo.existing(doc_id)? {
-                recent.extend(report::list(&*doc)?);
+            if let Some(cases) = self.indexes.current(&mut self.repo, doc_id)? {
+                nearby.extend(
+                    cases
+                        .nearby_open(category, &point, radius)
+                        .into_iter()
+                        .filter(|(r, _)| *r != id),
+                );
             }
         }
-        let nearby: Vec<(ReportId, f64)> = report::nearby_open(&recent, category, &point, radius)
-            .into_iter()
-            .filter(|(r, _)| r.id != id)
-            .map(|(r, d)| (r.id.clone(), d))
-            .collect();
+        nearby.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         let report = self.report(&id, now)?;
         Ok(Submitted { report, nearby })
     }
@@ -641,21 +648,40 @@ impl Node {
         reqs: Vec<SubmitReport>,
         now: DateTime<Utc>,
     ) -> Result<Vec<ReportId>, NodeError> {
+        let mut staged = Vec::with_capacity(reqs.len());
+        for req in reqs {
+            staged.push(self.stage_report(req, now)?);
+        }
+        self.write_reports(staged, now)
+    }
+
+    /// Checks one report to submit (its reporter on the roster, its
+    /// content) and mints its id; writes nothing.
+    pub(crate) fn stage_report(
+        &mut self,
+        mut req: SubmitReport,
+        now: DateTime<Utc>,
+    ) -> Result<(NewReport, Vec<Vec<u8>>), NodeError> {
+        if let Some(m) = &req.content.reporter {
+            let member = self.require_member(m)?;
+            // Riders report on their own grid's routes: without a grid
+            // given, the case counts for the reporter's, so per-grid
+            // statistics do not fall to "-".
+            if req.content.grid.is_none() {
+                req.content.grid = member.grid;
+            }
+        }
+        self.prepare(req, now)
+    }
+
+    /// Writes reports [`Node::stage_report`] checked, in one durable commit.
+    pub(crate) fn write_reports(
+        &mut self,
+        staged: Vec<(NewReport, Vec<Vec<u8>>)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ReportId>, NodeError> {
         let place = self.config.place.clone();
         let doc_id = DocumentId::reports(place, now);
-        let mut staged = Vec::with_capacity(reqs.len());
-        for mut req in reqs {
-            if let Some(m) = &req.content.reporter {
-                let member = self.require_member(m)?;
-                // Riders report on their own grid's routes: without a grid
-                // given, the case counts for the reporter's, so per-grid
-                // statistics do not fall to "-".
-                if req.content.grid.is_none() {
-                    req.content.grid = member.grid;
-                }
-            }
-            staged.push(self.prepare(req, now)?);
-        }
         let ids = self.repo.write(now, |w| {
             let mut ids = Vec::with_capacity(staged.len());
             for (mut new, blobs) in staged {

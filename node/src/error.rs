@@ -99,6 +99,13 @@ pub enum NodeError {
     /// A bug: an invariant of the node broke.
     #[error("internal error: {0}")]
     Internal(String),
+
+    /// A bulk import with rows refused; nothing was written.
+    #[error("nothing imported: {} rows refused: {}", rows.len(), rows.join("; "))]
+    ImportRefused {
+        /// Each refused row: its line and why.
+        rows: Vec<String>,
+    },
 }
 
 /// Why a running node could not hand over a blob it fetches on demand.

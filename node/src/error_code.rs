@@ -164,6 +164,8 @@ pub const CODES: &[&str] = &[
     "not_a_member",
     "may_not_admit",
     "station_may_not_admit",
+    "report_import_refused",
+    "import_size",
     "escrow_refused",
     "not_a_station",
     "token_for_other_place",
@@ -250,6 +252,10 @@ fn code_and_params(e: &NodeError) -> (&'static str, Params) {
         NodeError::BlobDemand(b) => blob_demand(b),
         NodeError::Remote(body) => ("remote", vec![("code", body.code.clone())]),
         NodeError::Internal(why) => ("internal", vec![("why", why.clone())]),
+        NodeError::ImportRefused { rows } => (
+            "report_import_refused",
+            vec![("count", rows.len().to_string()), ("rows", rows.join("\n"))],
+        ),
     }
 }
 

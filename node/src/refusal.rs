@@ -33,6 +33,14 @@ pub enum AdminRefusal {
         /// Whether it was asked to admit.
         admitting: bool,
     },
+    /// A report import of no rows, or of more than one commit takes.
+    #[error("an import holds 1 to {max} reports; this one holds {count}")]
+    ImportSize {
+        /// Rows sent.
+        count: usize,
+        /// The most one import holds.
+        max: usize,
+    },
     /// `admit --role station --may-admit`: a station admits no one.
     #[error("a station admits no other node; admit it without --may-admit")]
     StationMayNotAdmit,

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use crdt_model::roster::{MemberKind, Role};
 use node::workflow::{
     IMPORT_ROWS_MAX, ImportRow, ImportView, MemberApplication, RosterRequest, WorkflowRequest,
@@ -24,7 +24,6 @@ use node::workflow::{
 };
 
 use super::{call, named, unexpected};
-use crate::error_out::refuse;
 use crate::output::{Output, print_json};
 
 /// A roster file larger than this is not a community's roster.
@@ -68,19 +67,18 @@ fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
         return print_json(v);
     }
     if v.dry_run {
-        let args = [
-            ("rows", v.rows.to_string()),
-            ("file", file.display().to_string()),
-            ("place", v.place.to_string()),
-        ];
-        let said = crate::i18n::tr_args("roster.import_checked", &args);
-        println!("{}", crate::table::printable(&said));
+        println!(
+            "dry run: all {} rows of {} can be imported into the roster of {}; nothing was written",
+            v.rows,
+            file.display(),
+            v.place
+        );
     } else {
-        let args = [
-            ("n", v.members.len().to_string()),
-            ("place", v.place.to_string()),
-        ];
-        println!("{}", crate::i18n::tr_args("roster.imported", &args));
+        println!(
+            "imported {} members into the roster of {} as applied, in one commit",
+            v.members.len(),
+            v.place
+        );
         for id in &v.members {
             println!("  {id}");
         }
@@ -92,35 +90,7 @@ fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
 /// row, if any is wrong.
 fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
     let shown = file.display();
-    let path = ("file", shown.to_string());
-    let size = std::fs::metadata(file)
-        .with_context(|| format!("cannot read {shown}"))?
-        .len();
-    if size > IMPORT_FILE_BYTES_MAX {
-        return Err(refuse(
-            "bad_file",
-            "import.too_large",
-            &[
-                path,
-                ("bytes", size.to_string()),
-                ("max", IMPORT_FILE_BYTES_MAX.to_string()),
-            ],
-        ));
-    }
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        refuse(
-            "bad_file",
-            "import.not_utf8",
-            &[path.clone(), ("line", line.to_string())],
-        )
-    })?;
+    let text = crate::text_file::read_utf8(file, IMPORT_FILE_BYTES_MAX)?;
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let header = reader
         .headers()
@@ -130,24 +100,19 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
     for (i, name) in header.iter().enumerate() {
         let name = name.trim();
         if !COLUMNS.contains(&name) {
-            return Err(refuse(
-                "bad_file",
-                "import.unknown_column",
-                &[
-                    path,
-                    ("column", format!("{name:?}")),
-                    ("columns", COLUMNS.join(", ")),
-                ],
-            ));
+            bail!(
+                "{shown}: unknown column {name:?} in the header; the columns are {}",
+                COLUMNS.join(", ")
+            );
         }
         if at.insert(name, i).is_some() {
-            let column = ("column", format!("{name:?}"));
-            return Err(refuse("bad_file", "import.column_twice", &[path, column]));
+            bail!("{shown}: column {name:?} appears twice in the header");
         }
     }
     if let Some(missing) = COLUMNS[..REQUIRED].iter().find(|c| !at.contains_key(*c)) {
-        let column = ("column", format!("{missing:?}"));
-        return Err(refuse("bad_file", "import.missing_column", &[path, column]));
+        bail!(
+            "{shown}: the header has no {missing:?} column; it needs display_name, name and phone"
+        );
     }
     let mut rows = Vec::new();
     let mut bad = Vec::new();
@@ -156,7 +121,7 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                bad.push(format!("line {line}: {}", csv_error(&e)));
+                bad.push(format!("line {line}: {}", crate::text_file::csv_error(&e)));
                 continue;
             }
         };
@@ -165,43 +130,21 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
             continue; // Excel leaves blank lines at the end
         }
         if rows.len() + bad.len() >= IMPORT_ROWS_MAX {
-            let max = ("max", IMPORT_ROWS_MAX.to_string());
-            return Err(refuse("bad_file", "import.too_many_rows", &[path, max]));
+            bail!("{shown} holds more than {IMPORT_ROWS_MAX} rows; import it in parts");
         }
-        let cell = |name: &str| {
-            at.get(name)
-                .and_then(|&i| record.get(i))
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
+        let cell = |name: &str| crate::text_file::cell(&at, &record, name);
         match application(&cell) {
             Ok(application) => rows.push(ImportRow { line, application }),
             Err(e) => bad.push(format!("line {line}: {e:#}")),
         }
     }
     if !bad.is_empty() {
-        return Err(refuse(
-            "import_refused",
-            "import.nothing_imported",
-            &[("rows", bad.join("; "))],
-        ));
+        bail!("nothing imported: {}", bad.join("; "));
     }
     if rows.is_empty() {
-        return Err(refuse("bad_file", "import.no_rows", &[path]));
+        bail!("{shown} holds no rows below its header");
     }
     Ok(rows)
-}
-
-/// What the csv reader found wrong, without its own position (the line is
-/// said once, in front).
-fn csv_error(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => format!("{len} fields where the header has {expected_len}"),
-        _ => e.to_string(),
-    }
 }
 
 /// One row as an application; the node checks the rest.

@@ -4,7 +4,7 @@
 //! are kept here, with the heads of each reports document as last read, so
 //! a document is read again only when it changed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::ChangeHash;
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use crdt_model::{DocumentId, ReportId};
 #[derive(Debug, Default)]
 struct DocEntry {
     heads: Vec<ChangeHash>,
-    open: Vec<ReportId>,
+    open: HashSet<ReportId>,
 }
 
 /// Open cases by deadline, and what was read of each reports document.
@@ -47,13 +47,36 @@ impl OpenCases {
                 }
             }
         }
-        let mut ids = Vec::with_capacity(open.len());
+        let mut ids = HashSet::with_capacity(open.len());
         for (id, deadline) in open {
             self.cases.insert(id.clone(), (doc.clone(), deadline));
             self.deadlines.insert((deadline, id.clone()));
-            ids.push(id);
+            ids.insert(id);
         }
         self.docs.insert(doc.clone(), DocEntry { heads, open: ids });
+    }
+
+    /// Records that `doc` now has `heads` and that only the cases in
+    /// `changed` changed: each is open with its deadline, or not open.
+    pub fn update_doc(
+        &mut self,
+        doc: &DocumentId,
+        heads: Vec<ChangeHash>,
+        changed: Vec<(ReportId, Option<DateTime<Utc>>)>,
+    ) {
+        let entry = self.docs.entry(doc.clone()).or_default();
+        entry.heads = heads;
+        for (id, deadline) in changed {
+            if let Some((_, old)) = self.cases.remove(&id) {
+                self.deadlines.remove(&(old, id.clone()));
+            }
+            entry.open.remove(&id);
+            if let Some(deadline) = deadline {
+                self.cases.insert(id.clone(), (doc.clone(), deadline));
+                self.deadlines.insert((deadline, id.clone()));
+                entry.open.insert(id);
+            }
+        }
     }
 
     /// Open cases whose deadline is before `now`, each returned once (until

@@ -60,10 +60,17 @@ impl Alerts {
         Alerts { tracker, feed }
     }
 
-    /// Tells the tracker that reports document `doc` now has `heads`.
-    pub fn changed(&self, doc: crdt_model::DocumentId, heads: Vec<automerge::ChangeHash>) {
+    /// Tells the tracker that reports document `doc` now has `heads`, and
+    /// which reports the change touched, if the loop knows
+    /// ([`tracker::TrackerHandle::changed`]).
+    pub fn changed(
+        &self,
+        doc: crdt_model::DocumentId,
+        heads: Vec<automerge::ChangeHash>,
+        reports: Option<Vec<(crdt_model::report::Report, bool)>>,
+    ) {
         if let Some(t) = &self.tracker {
-            t.changed(doc, heads);
+            t.changed(doc, heads, reports);
         }
     }
 

@@ -1,9 +1,13 @@
 //! The thread that notices new, urgent and overdue cases. The node's loop
-//! tells it which reports documents changed (and their heads); it reads
-//! each from the store once that write is durable, compares it with what it
-//! read before, and keeps the open cases' deadlines in an [`OpenCases`]
-//! index, waking when the earliest passes. It never writes documents and
-//! never waits on the loop.
+//! tells it which reports documents changed, their heads, and the reports
+//! the change touched as the loop's index read them
+//! ([`crate::report_index::Touched`]); once that write is durable the
+//! thread takes those reports as they are, or, when the loop could not
+//! say (a document's first change since the start), reads the whole
+//! document from the store and compares it with what it read before. It
+//! keeps the open cases' deadlines in an [`OpenCases`] index, waking when
+//! the earliest passes. It never writes documents and never waits on the
+//! loop; a write costs it what the write touched, not the month.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex};
@@ -11,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use automerge::{AutoCommit, ChangeHash, ROOT, ReadDoc as _};
 use chrono::{DateTime, Utc};
+use crdt_model::report::Report;
 use crdt_model::{Category, DocKind, DocumentId, ReportId, report};
 use tracing::{debug, info, warn};
 
@@ -30,10 +35,30 @@ const NOT_DURABLE_RETRY_MS: u64 = 100;
 /// document is read as the store has it (a write that failed never is).
 const NOT_DURABLE_WAIT_MS: u64 = 10_000;
 
+/// Reports a change touched, by id, each with whether it is new; `None`
+/// when the whole document must be read.
+type Reports = Option<BTreeMap<ReportId, (Report, bool)>>;
+
+/// A document the loop changed: its heads, and what the change touched.
+struct Note {
+    heads: Vec<ChangeHash>,
+    reports: Reports,
+}
+
+/// Folds a later note into an earlier one of the same document.
+fn merge(earlier: Reports, later: Reports) -> Reports {
+    let (mut a, b) = (earlier?, later?);
+    for (id, (r, new)) in b {
+        let was_new = a.get(&id).is_some_and(|(_, n)| *n);
+        a.insert(id, (r, new || was_new));
+    }
+    Some(a)
+}
+
 /// Documents the loop changed, waiting for the thread.
 #[derive(Default)]
 struct Pending {
-    docs: BTreeMap<DocumentId, Vec<ChangeHash>>,
+    docs: BTreeMap<DocumentId, Note>,
     closed: bool,
 }
 
@@ -43,13 +68,29 @@ pub struct TrackerHandle {
 }
 
 impl TrackerHandle {
-    /// Reports document `doc` now has `heads` (sorted). Bounded by the
-    /// number of documents: a document noted twice before the thread reads
-    /// it is read once.
-    pub fn changed(&self, doc: DocumentId, heads: Vec<ChangeHash>) {
+    /// Reports document `doc` now has `heads` (sorted), and the change
+    /// touched `reports` (each with whether it is new), or it cannot say
+    /// (`None`). Bounded by the number of documents and the reports
+    /// touched: a document noted twice before the thread reads it is read
+    /// once.
+    pub fn changed(
+        &self,
+        doc: DocumentId,
+        heads: Vec<ChangeHash>,
+        reports: Option<Vec<(Report, bool)>>,
+    ) {
+        let reports = reports.map(|rs| {
+            rs.into_iter()
+                .map(|(r, n)| (r.id.clone(), (r, n)))
+                .collect()
+        });
         let (lock, wake) = &*self.shared;
         if let Ok(mut p) = lock.lock() {
-            p.docs.insert(doc, heads);
+            let reports = match p.docs.remove(&doc) {
+                Some(earlier) => merge(earlier.reports, reports),
+                None => reports,
+            };
+            p.docs.insert(doc, Note { heads, reports });
             wake.notify_one();
         }
     }
@@ -89,9 +130,9 @@ struct Tracker {
     /// Overdue cases are shown to watchers only when they pass their
     /// deadline while the node runs.
     started: DateTime<Utc>,
-    /// Documents whose latest write was not durable yet, with their heads,
-    /// since when.
-    waiting: BTreeMap<DocumentId, (Vec<ChangeHash>, Instant)>,
+    /// Documents whose latest write was not durable yet, with what the
+    /// loop said of them, since when.
+    waiting: BTreeMap<DocumentId, (Note, Instant)>,
 }
 
 /// Starts the thread: it first reads every reports document once (off the
@@ -190,19 +231,34 @@ impl Tracker {
                 }
                 std::mem::take(&mut p.docs)
             };
-            // A newer note from the loop replaces a document's wait.
+            // A newer note from the loop joins a document's wait.
             let mut docs = std::mem::take(&mut self.waiting);
-            for (doc, heads) in noted {
-                let since = docs.get(&doc).map_or_else(Instant::now, |(_, t)| *t);
-                docs.insert(doc, (heads, since));
+            for (doc, note) in noted {
+                let entry = match docs.remove(&doc) {
+                    Some((earlier, since)) => (
+                        Note {
+                            heads: note.heads,
+                            reports: merge(earlier.reports, note.reports),
+                        },
+                        since,
+                    ),
+                    None => (note, Instant::now()),
+                };
+                docs.insert(doc, entry);
             }
             let now = Utc::now();
             let patience = Duration::from_millis(NOT_DURABLE_WAIT_MS);
-            for (doc, (heads, since)) in docs {
-                if self.durable(&doc, &heads) || since.elapsed() > patience {
+            for (doc, (note, since)) in docs {
+                if self.durable(&doc, &note.heads) {
+                    match note.reports {
+                        Some(reports) => self.take(&doc, note.heads, reports, now),
+                        None => self.read(&doc, now, true),
+                    }
+                } else if since.elapsed() > patience {
+                    // Never durable (a failed write): the store decides.
                     self.read(&doc, now, true);
                 } else {
-                    self.waiting.insert(doc, (heads, since));
+                    self.waiting.insert(doc, (note, since));
                 }
             }
         }
@@ -249,46 +305,75 @@ impl Tracker {
         };
         let mut open = Vec::new();
         for r in &reports {
-            let state = r.state();
-            if state.status.is_open() {
-                open.push((r.id.clone(), state.deadline));
-            }
             let is_new = match &held_before {
                 Some(held) => !held.contains(&format!("{}/{}", report::PREFIX, r.id)),
                 // A document never read before: everything in it is new
                 // (at start, everything is merely indexed).
                 None => fresh_doc,
             };
-            let urgent = self.setup.urgent.contains(&r.category)
-                && state.status.is_open()
-                && now <= state.deadline;
-            if is_new && live {
-                self.show(CaseEvent::new(
-                    Condition::New,
-                    id.place().clone(),
-                    r,
-                    self.setup.node.clone(),
-                    now,
-                ));
-            }
-            // At start, an urgent case that arrived after alerts began and
-            // was never alerted: the node stopped before it could.
-            let missed = !live && r.submitted_at > self.since;
-            if urgent && ((is_new && live) || missed) {
-                let event = CaseEvent::new(
-                    Condition::Urgent,
-                    id.place().clone(),
-                    r,
-                    self.setup.node.clone(),
-                    now,
-                );
-                if live {
-                    self.show(event.clone());
-                }
-                self.alert(event);
+            if let Some(deadline) = self.consider(id, r, is_new, live, now) {
+                open.push((r.id.clone(), deadline));
             }
         }
         self.index.replace_doc(id, heads, open);
+    }
+
+    /// Takes the reports a durable change touched, as the loop read them.
+    fn take(
+        &mut self,
+        id: &DocumentId,
+        heads: Vec<ChangeHash>,
+        reports: BTreeMap<ReportId, (Report, bool)>,
+        now: DateTime<Utc>,
+    ) {
+        let mut changed = Vec::with_capacity(reports.len());
+        for (rid, (r, is_new)) in reports {
+            let open = self.consider(id, &r, is_new, true, now);
+            changed.push((rid, open));
+        }
+        self.index.update_doc(id, heads, changed);
+    }
+
+    /// Shows and alerts what report `r` of document `id` calls for; returns
+    /// its deadline when it is open.
+    fn consider(
+        &mut self,
+        id: &DocumentId,
+        r: &Report,
+        is_new: bool,
+        live: bool,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let state = r.state();
+        let urgent = self.setup.urgent.contains(&r.category)
+            && state.status.is_open()
+            && now <= state.deadline;
+        if is_new && live {
+            self.show(CaseEvent::new(
+                Condition::New,
+                id.place().clone(),
+                r,
+                self.setup.node.clone(),
+                now,
+            ));
+        }
+        // At start, an urgent case that arrived after alerts began and
+        // was never alerted: the node stopped before it could.
+        let missed = !live && r.submitted_at > self.since;
+        if urgent && ((is_new && live) || missed) {
+            let event = CaseEvent::new(
+                Condition::Urgent,
+                id.place().clone(),
+                r,
+                self.setup.node.clone(),
+                now,
+            );
+            if live {
+                self.show(event.clone());
+            }
+            self.alert(event);
+        }
+        state.status.is_open().then_some(state.deadline)
     }
 
     /// Shows and alerts the open cases whose deadline has just passed.

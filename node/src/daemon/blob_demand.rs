@@ -63,8 +63,8 @@ impl Daemon {
             return Some((call, reply));
         };
         let referenced = self
-            .blob_refs
-            .referenced_by_readable(self.node.repo(), &hash, |_| true)
+            .node
+            .referenced_by_readable(&hash, |_| true)
             .unwrap_or_else(|e| {
                 warn!(%hash, error = %e, "cannot tell which documents reference a blob");
                 false

@@ -62,29 +62,34 @@ impl Daemon {
         };
         let key = PeerKey::new(peer.to_string());
         let policy = engine.policy();
-        self.blob_refs
-            .referenced_by_readable(self.node.repo(), hash, |doc| policy.may_share(&key, doc))
+        self.node
+            .referenced_by_readable(hash, |doc| policy.may_share(&key, doc))
             .unwrap_or_else(|e| {
                 warn!(%peer, %hash, error = %e, "cannot tell which documents reference a blob");
                 false
             })
     }
 
-    pub(super) fn want_blobs(&mut self, doc_id: &DocumentId) {
+    /// Queues the blobs `added` that a change to `doc_id` newly
+    /// references, with those given up before that the document
+    /// references: a change to the document is when to try them again.
+    pub(super) fn want_blobs(&mut self, doc_id: &DocumentId, added: Vec<BlobHash>) {
         if !super::blob_demand::fetches_eagerly(self.node.config().role) {
             return;
         }
         let Some(from) = self.source.or_else(|| self.up.iter().next().copied()) else {
             return;
         };
-        let hashes: Vec<BlobHash> = match self.blob_refs.of(self.node.repo(), doc_id) {
-            Ok(h) => h.to_vec(),
-            Err(e) => {
-                warn!(doc = %doc_id, error = %e, "cannot read reports for their blobs");
-                return;
-            }
-        };
-        for h in hashes {
+        let again: Vec<BlobHash> = self
+            .given_up
+            .iter()
+            .filter(|h| self.node.index_references(doc_id, h))
+            .copied()
+            .collect();
+        for h in &again {
+            self.given_up.remove(h);
+        }
+        for h in added.into_iter().chain(again) {
             if self.wanted.contains(&h) || self.node.store().has_blob(&h).unwrap_or(true) {
                 continue;
             }
@@ -132,6 +137,9 @@ impl Daemon {
         if attempts >= BLOB_ATTEMPTS_MAX || self.blob_retries.len() >= BLOB_QUEUE_MAX {
             warn!(%hash, attempts, "giving up on a blob for now");
             self.wanted.remove(&hash);
+            if self.given_up.len() < BLOB_QUEUE_MAX {
+                self.given_up.insert(hash);
+            }
             self.blob_given_up(&hash);
             return;
         }

@@ -30,7 +30,6 @@ use tracing::{Instrument as _, info, info_span};
 
 use crate::admin::{self, Call, Response};
 use crate::api::{Node, PeerRecord};
-use crate::blob_refs::BlobRefs;
 use crate::engine::{Engine, Input};
 use crate::error::NodeError;
 use crate::metrics::NodeMetrics;
@@ -160,9 +159,9 @@ struct Daemon {
     serving: usize,
     /// Where the reading threads hand chunks back.
     served_tx: mpsc::Sender<ChunkRead>,
-    /// Which blobs each reports document references, for serving only to
-    /// entitled peers.
-    blob_refs: BlobRefs,
+    /// Blobs whose fetch was given up, asked for again when a document
+    /// referencing them changes; at most [`blobs::BLOB_QUEUE_MAX`].
+    given_up: BTreeSet<BlobHash>,
     /// Who sent the message being handled, to fetch the blobs it referenced.
     source: Option<PeerId>,
     sync_bytes_sent: u64,
@@ -268,6 +267,8 @@ async fn run_node(
     let (served_tx, served_rx) = mpsc::channel(BLOB_SERVES_MAX);
     let mut node = node;
     node.repo().start_group_writer()?;
+    // The loop takes what each write touched, for alerts and blob fetches.
+    node.indexes.keep_touched();
     let alerts = crate::alerts::Alerts::start(&node);
     let mut d = Daemon {
         node,
@@ -297,7 +298,7 @@ async fn run_node(
         serve_queue: VecDeque::new(),
         serving: 0,
         served_tx,
-        blob_refs: BlobRefs::new(),
+        given_up: BTreeSet::new(),
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,

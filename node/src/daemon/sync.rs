@@ -147,11 +147,16 @@ impl Daemon {
                 }
             }
             if doc.kind() == DocKind::Reports {
+                // The document's index learns what changed, reading only
+                // the reports touched; alerts and blob fetches follow it.
+                let touched = self.node.take_touched(&doc).unwrap_or_else(|e| {
+                    warn!(doc = %doc, error = %e, "cannot read the reports a change touched");
+                    crate::report_index::Touched::default()
+                });
                 if let Ok(Some(heads)) = self.node.repo().heads(&doc) {
-                    self.alerts.changed(doc.clone(), heads);
+                    self.alerts.changed(doc.clone(), heads, touched.reports);
                 }
-                self.blob_refs.invalidate(&doc);
-                self.want_blobs(&doc);
+                self.want_blobs(&doc, touched.blobs);
                 // A street keeps a summary of each of its communities.
                 if self.node.config().role == crate::config::Role::Street
                     && doc.place().parent().as_ref() == Some(&self.node.config().place)

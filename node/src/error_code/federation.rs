@@ -109,6 +109,10 @@ pub(super) fn refusal(r: &AdminRefusal) -> (&'static str, Params) {
         A::NotAMember { .. } => ("not_a_member", vec![]),
         A::MayNotAdmit => ("may_not_admit", vec![]),
         A::StationMayNotAdmit => ("station_may_not_admit", vec![]),
+        A::ImportSize { count, max } => (
+            "import_size",
+            vec![("count", count.to_string()), ("max", max.to_string())],
+        ),
         A::TokenForOtherPlace {
             token_role,
             token_place,

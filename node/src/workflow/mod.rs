@@ -27,7 +27,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDate, Utc};
 use crdt_model::ledger::Entry;
 use crdt_model::stats::{Stats, StatsFilter};
-use crdt_model::{DocKind, DocumentId, IdError, PlaceId, ValidationError, report};
+use crdt_model::{DocKind, DocumentId, IdError, PlaceId, ValidationError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -308,22 +308,18 @@ impl Node {
         filter: &StatsFilter,
         now: DateTime<Utc>,
     ) -> Result<StatsView, NodeError> {
-        let mut held = Vec::new();
+        // Each document's index is current after reading what changed
+        // since it was last counted: a street rewriting its summaries
+        // every few seconds pays for the new reports, not the month.
+        let mut stats = Stats::default();
         for id in self.held(DocKind::Reports)? {
-            if filter
-                .place
-                .as_ref()
-                .is_some_and(|p| !p.contains(id.place()))
-            {
+            if !filter.admits_place(id.place()) {
                 continue;
             }
-            if let Some(doc) = self.repo.existing(&id)? {
-                for r in report::list(&*doc)? {
-                    held.push((id.place().clone(), r));
-                }
+            if let Some(cases) = self.indexes.current(&mut self.repo, &id)? {
+                stats.merge(&cases.stats(id.place(), filter, now));
             }
         }
-        let mut stats = Stats::compute(held.iter().map(|(p, r)| (p, r)), filter, now);
         // Places followed only through a street's summary count from it.
         stats.merge(&self.summarized(filter)?);
         Ok(StatsView {

@@ -1,0 +1,71 @@
+//! Reading the files offices bring: spreadsheets saved as CSV and lists
+//! of JSON lines. Excel saves "CSV UTF-8" with a byte order mark, which is
+//! skipped; a file saved as plain "CSV" on Chinese Windows is GBK, which is
+//! refused with the way to save it right, rather than read as mojibake.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::error_out::refuse;
+
+/// The text of `file`, at most `max` bytes, without a UTF-8 byte order mark.
+pub fn read_utf8(file: &Path, max: u64) -> anyhow::Result<String> {
+    let shown = file.display();
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {shown}"))?
+        .len();
+    let too_large = |bytes: String| {
+        let args = [
+            ("file", shown.to_string()),
+            ("bytes", bytes),
+            ("max", max.to_string()),
+        ];
+        refuse("bad_file", "import.too_large", &args)
+    };
+    if size > max {
+        return Err(too_large(size.to_string()));
+    }
+    // A device or a file still growing says nothing true of its size:
+    // read one byte past the limit at most.
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {shown}"))?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(format!("> {max}")));
+    }
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let valid = e.utf8_error().valid_up_to();
+        let line = bytes[..valid].iter().filter(|b| **b == b'\n').count() + 1;
+        let args = [("file", shown.to_string()), ("line", line.to_string())];
+        refuse("bad_file", "import.not_utf8", &args)
+    })
+}
+
+/// What the csv reader found wrong, without its own position (the line is
+/// said once, in front).
+pub fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields where the header has {expected_len}"),
+        _ => e.to_string(),
+    }
+}
+
+/// The trimmed value of column `name` in `record`, by the header's column
+/// positions `at`; `None` when the column is absent or the cell blank.
+pub fn cell(at: &HashMap<&str, usize>, record: &csv::StringRecord, name: &str) -> Option<String> {
+    at.get(name)
+        .and_then(|&i| record.get(i))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
