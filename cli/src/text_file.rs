@@ -17,16 +17,11 @@ pub fn read_utf8(file: &Path, max: u64) -> anyhow::Result<String> {
     let size = std::fs::metadata(file)
         .with_context(|| format!("cannot read {shown}"))?
         .len();
-    let too_large = |bytes: String| {
-        let args = [
-            ("file", shown.to_string()),
-            ("bytes", bytes),
-            ("max", max.to_string()),
-        ];
-        refuse("bad_file", "import.too_large", &args)
-    };
+    let file_and_max = [("file", shown.to_string()), ("max", max.to_string())];
     if size > max {
-        return Err(too_large(size.to_string()));
+        let mut args = file_and_max.to_vec();
+        args.push(("bytes", size.to_string()));
+        return Err(refuse("bad_file", "import.too_large", &args));
     }
     // A device or a file still growing says nothing true of its size:
     // read one byte past the limit at most.
@@ -35,7 +30,7 @@ pub fn read_utf8(file: &Path, max: u64) -> anyhow::Result<String> {
         .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
         .with_context(|| format!("cannot read {shown}"))?;
     if bytes.len() as u64 > max {
-        return Err(too_large(format!("> {max}")));
+        return Err(refuse("bad_file", "import.past_max", &file_and_max));
     }
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);
