@@ -43,6 +43,10 @@ pub(crate) struct Peer {
     /// Our summary digest when the peer's last matched it; cleared when
     /// anything changes here.
     pub(crate) settled_at: Option<Digest>,
+    /// The peer's last summary said it holds nothing we share with it:
+    /// sessions we start for it begin knowing so (see
+    /// [`Session::assume_peer_empty`]).
+    pub(crate) peer_empty: bool,
     /// The digest in the peer's last summary that asked for our answer:
     /// when both sides asked at once, only the smaller digest walks the tree.
     pub(crate) asked_with: Option<Digest>,
@@ -73,6 +77,7 @@ impl Peer {
             pending_set: BTreeSet::new(),
             blocked: BTreeSet::new(),
             settled_at: None,
+            peer_empty: false,
             asked_with: None,
             recheck: Backoff::new(config.recheck_ms_min, config.retry_backoff_ms_max),
             recheck_at: None,
@@ -139,9 +144,17 @@ impl Peer {
         self.sessions.get_mut(doc)
     }
 
-    /// Room for one more session of our own making?
+    /// Room for one more session of our own making? Counted in sessions
+    /// and in bytes awaiting a reply (answers to the peer's sessions count
+    /// too: they are ours to resend).
     pub(crate) fn has_free_slot(&self, config: &EngineConfig) -> bool {
         self.waiting.len() < config.sessions_active_per_peer_max
+            && self.bytes_in_flight() < config.sync_bytes_in_flight_per_peer_max
+    }
+
+    /// Bytes of our sync messages awaiting the peer's reply.
+    pub(crate) fn bytes_in_flight(&self) -> usize {
+        self.waiting.values().map(|w| w.bytes).sum()
     }
 
     /// Starts (or extends, after a restart) the wait for a reply to a

@@ -16,6 +16,7 @@ use super::config::EngineConfig;
 use super::digest::{Digest, DigestCache, SharedDocs};
 use super::docs::Docs;
 use super::event::{Input, Output, Refusal};
+use super::outbox::Outbox;
 use super::peer::Peer;
 use super::peer_key::PeerKey;
 use super::policy::{Access, Policy};
@@ -34,6 +35,8 @@ pub(crate) struct Step<'a, P: Policy + ?Sized, D: Docs + ?Sized> {
     pub(crate) digests: &'a mut DigestCache,
     pub(crate) docs: &'a mut D,
     pub(crate) out: Vec<Output>,
+    /// Sync messages made in this call, sent packed when the call ends.
+    pub(crate) outbox: &'a mut Outbox,
 }
 
 impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
@@ -110,6 +113,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     }
 
     fn peer_down(&mut self, peer: &PeerKey) {
+        self.outbox.forget(peer);
         let Some(mut p) = self.peers.remove(peer) else {
             return;
         };
@@ -148,6 +152,11 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             Message::Inventory(i) => self.on_inventory(peer, i),
             Message::Announce(a) => self.on_announce(peer, a),
             Message::Sync(s) => self.on_sync(peer, s),
+            Message::Batch(batch) => {
+                for s in batch {
+                    self.on_sync(peer, s);
+                }
+            }
             Message::Deny(d) => self.on_deny(peer, d),
         }
     }
@@ -330,11 +339,15 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };
+        let peer_empty = p.peer_empty;
         let Some(session) = p.session_entry(doc, read_only, self.config) else {
             tracing::debug!(peer = %key, doc = %doc, "no room for another session with this peer");
             return;
         };
         session.set_read_only(read_only);
+        if peer_empty {
+            session.assume_peer_empty();
+        }
         if let Some((outgoing, heads)) = self.forced_message(key, doc, false) {
             self.send_sync(key, doc, Some(outgoing), &heads);
         }
@@ -383,14 +396,14 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         } else {
             Vec::new()
         };
-        let message = Message::Sync(SyncData {
+        let sync = SyncData {
             doc: doc.clone(),
             reply: outgoing.reply,
             reset: outgoing.reset,
             data: outgoing.data,
             proof,
-        });
-        self.send(key, &message);
+        };
+        self.outbox.push(key, sync);
     }
 
     fn on_sync(&mut self, key: &PeerKey, sync_data: SyncData) {
@@ -427,6 +440,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             reply,
             reset,
             message,
+            bytes: data.len() + proof.len(),
             proof,
         };
         self.ask_check(key, doc, held);

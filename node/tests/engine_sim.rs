@@ -715,7 +715,7 @@ fn a_refused_document_is_neither_listed_answered_nor_accepted() {
             }),
             Message::InventoryRequest(r) => r.from == Some(wire::ChildKey::Doc(secret.clone())),
             Message::Announce(a) => a.doc == secret,
-            Message::Sync(s) => s.doc == secret,
+            Message::Sync(_) | Message::Batch(_) => message.syncs().iter().any(|s| s.doc == secret),
             Message::Summary(_) | Message::Deny(_) => false,
         };
         assert!(!mentions, "node {from} sent {message:?}");

@@ -64,13 +64,14 @@ struct Fixture {
     heads: Vec<Vec<ChangeHash>>,
 }
 
-/// `n` monthly reports documents of `place`, one per month back from
-/// November 2026 (a community writes only its own reports documents, and
-/// the 1,000 documents are more months than a community has yet).
+/// `n` monthly reports documents of `place`, one per month from January
+/// 2000 on (a community writes only its own reports documents, and the
+/// issue's 1,000 documents are more months than a community will have for
+/// a long time).
 fn ids(place: &PlaceId, n: u32) -> anyhow::Result<Vec<DocumentId>> {
     let mut out = Vec::with_capacity(n as usize);
     for k in 0..n as i32 {
-        let months = 2026 * 12 + 10 - k;
+        let months = 2000 * 12 + k;
         let t = Utc
             .with_ymd_and_hms(months / 12, (months % 12) as u32 + 1, 15, 8, 0, 0)
             .single()
