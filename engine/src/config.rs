@@ -60,6 +60,13 @@ pub const CHECKS_IN_FLIGHT_PER_PEER_MAX: usize = 2 * super::wire::BATCH_ENTRIES_
 /// or queued: two whole frames, so one frame's worth can wait on a slow
 /// driver while the next arrives. A message beyond it is dropped as if lost.
 pub const CHECK_BYTES_PER_PEER_MAX: usize = 2 * super::wire::MESSAGE_BYTES_MAX;
+/// Bytes of answers to one peer made in one engine call (one
+/// [`super::Engine::handle`] or [`super::Engine::handle_and_check`]). A
+/// batch of pulls for large documents would otherwise make the engine build
+/// every answer before the driver could send or drop any; past this, the
+/// received messages are applied but their answers are owed and made on the
+/// next `Tick`, which the engine asks for at once.
+pub const ANSWER_BYTES_PER_CALL_MAX: usize = 16 * 1024 * 1024;
 /// Sync messages per peer held behind a check of the same document, in
 /// arrival order. Each may be up to
 /// [`super::wire::SYNC_MESSAGE_BYTES_MAX`]: this bounds what a slow driver
@@ -102,6 +109,8 @@ pub struct EngineConfig {
     pub check_bytes_per_peer_max: usize,
     /// Sync messages per peer queued behind a check of the same document.
     pub check_queue_per_peer_max: usize,
+    /// Bytes of answers to one peer made in one engine call.
+    pub answer_bytes_per_call_max: usize,
     /// Rest before a session in step with its peer is parked, in ms.
     pub session_idle_ms: u64,
 }
@@ -124,6 +133,7 @@ impl Default for EngineConfig {
             checks_in_flight_per_peer_max: CHECKS_IN_FLIGHT_PER_PEER_MAX,
             check_bytes_per_peer_max: CHECK_BYTES_PER_PEER_MAX,
             check_queue_per_peer_max: CHECK_QUEUE_PER_PEER_MAX,
+            answer_bytes_per_call_max: ANSWER_BYTES_PER_CALL_MAX,
             session_idle_ms: SESSION_IDLE_MS,
         }
     }

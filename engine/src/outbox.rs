@@ -17,6 +17,8 @@ use super::wire::{self, BATCH_BYTES_TARGET, BATCH_ENTRIES_MAX, Message, SyncData
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
     per_peer: BTreeMap<PeerKey, Vec<SyncData>>,
+    /// Bytes queued per peer, by [`weight`].
+    bytes: BTreeMap<PeerKey, usize>,
 }
 
 /// Bytes a sync message adds to a frame, near enough for packing: its
@@ -28,18 +30,26 @@ fn weight(s: &SyncData) -> usize {
 impl Outbox {
     /// Queues `sync` for `peer`.
     pub(crate) fn push(&mut self, peer: &PeerKey, sync: SyncData) {
+        *self.bytes.entry(peer.clone()).or_default() += weight(&sync);
         self.per_peer.entry(peer.clone()).or_default().push(sync);
+    }
+
+    /// Bytes queued for `peer` in this call.
+    pub(crate) fn bytes_for(&self, peer: &PeerKey) -> usize {
+        self.bytes.get(peer).copied().unwrap_or(0)
     }
 
     /// Drops what was queued for `peer` (it went down).
     pub(crate) fn forget(&mut self, peer: &PeerKey) {
         self.per_peer.remove(peer);
+        self.bytes.remove(peer);
     }
 
     /// Sends everything queued: per peer, in order, packed into frames of at
     /// most [`BATCH_ENTRIES_MAX`] messages and about [`BATCH_BYTES_TARGET`]
     /// bytes; a frame of one is a plain [`Message::Sync`].
     pub(crate) fn flush(&mut self, out: &mut Vec<Output>) {
+        self.bytes.clear();
         for (peer, syncs) in std::mem::take(&mut self.per_peer) {
             let mut frame: Vec<SyncData> = Vec::new();
             let mut bytes = 0;

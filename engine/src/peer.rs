@@ -61,6 +61,10 @@ pub(crate) struct Peer {
     pub(crate) checks: PeerChecks,
     /// Sessions at rest long enough to leave memory (`crate::park`).
     pub(crate) parking: Parking,
+    /// Answers owed to the peer, deferred past the per-call answer budget:
+    /// document and whether the peer asked for a reply. Made on the next
+    /// tick, which is due at once while any are owed.
+    pub(crate) owed: BTreeMap<DocumentId, bool>,
 }
 
 impl Peer {
@@ -85,6 +89,7 @@ impl Peer {
             heard_ms: None,
             checks: PeerChecks::default(),
             parking: Parking::default(),
+            owed: BTreeMap::new(),
         }
     }
 
@@ -283,6 +288,7 @@ impl Peer {
     /// Waiting for any answer at all?
     pub(crate) fn busy(&self) -> bool {
         !self.waiting.is_empty()
+            || !self.owed.is_empty()
             || !self.walk.is_empty()
             || !self.walk_queue.is_empty()
             || self.expect_walk.is_some()
@@ -346,6 +352,9 @@ impl Peer {
 
     /// The earliest time this peer needs a tick.
     pub(crate) fn next_deadline(&self, config: &EngineConfig) -> Option<u64> {
+        if !self.owed.is_empty() {
+            return Some(0);
+        }
         let sessions = self
             .waiting
             .values()

@@ -223,7 +223,33 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             self.retry_inventory(&key);
             self.retry_summary(&key);
             self.recheck_if_due(&key);
+            self.pay_owed(&key);
             self.fill_slots(&key);
+        }
+    }
+
+    /// Makes the answers owed to `key` (deferred by the per-call budget),
+    /// as far as this call's budget goes.
+    fn pay_owed(&mut self, key: &PeerKey) {
+        while self.outbox.bytes_for(key) < self.config.answer_bytes_per_call_max {
+            let Some(p) = self.peers.get_mut(key) else {
+                return;
+            };
+            let Some((doc, reply)) = p.owed.pop_first() else {
+                return;
+            };
+            let Some(session) = p.sessions.get_mut(&doc) else {
+                continue;
+            };
+            let mut stand_in = AutoCommit::new();
+            let am = match self.docs.get_mut(&doc) {
+                Some(am) => am,
+                None => &mut stand_in,
+            };
+            let heads = am.get_heads();
+            let answer = session.generate(am, reply, false);
+            self.send_sync(key, &doc, answer, &heads);
+            self.finish_if_at_rest(key, &doc, &heads);
         }
     }
 
@@ -467,6 +493,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             self.deny(key, doc);
             return;
         }
+        let over_budget = self.outbox.bytes_for(key) >= self.config.answer_bytes_per_call_max;
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };
@@ -492,6 +519,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let result = session.receive(am, message, reset);
         let after = am.get_heads();
         let answer = match result {
+            // Past this call's budget of answers to this peer: applied, and
+            // answered on the next tick.
+            Ok(()) if over_budget => {
+                p.owed.insert(doc.clone(), reply);
+                None
+            }
             Ok(()) => session.generate(am, reply, false),
             Err(_) => {
                 session.restart();

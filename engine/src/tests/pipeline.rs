@@ -16,6 +16,10 @@ struct Lockstep {
     frames: u64,
     /// The most sync messages in one frame.
     widest: usize,
+    /// Each end's timer.
+    wake: [Option<u64>; 2],
+    /// Frames sent by each end, with their bytes.
+    sent: [Vec<usize>; 2],
 }
 
 /// One way trip of the simulated link, in ms: shorter than every timer, so
@@ -35,6 +39,8 @@ impl Lockstep {
             hops: 0,
             frames: 0,
             widest: 0,
+            wake: [None, None],
+            sent: [Vec::new(), Vec::new()],
         }
     }
 
@@ -42,7 +48,11 @@ impl Lockstep {
         let accept =
             |_: &mut MemDocs, _: &PeerKey, _: &_, _: &_, _: &[u8]| Ok(CheckOutcome::default());
         for o in self.engines[i].handle_and_check(input, self.now, &mut self.docs[i], accept) {
+            if let Output::Wake { at_ms } = o {
+                self.wake[i] = Some(at_ms);
+            }
             if let Output::Send { bytes, .. } = o {
+                self.sent[i].push(bytes.len());
                 self.frames += 1;
                 let syncs = wire::decode(&bytes).unwrap().syncs().len();
                 self.widest = self.widest.max(syncs);
@@ -54,6 +64,12 @@ impl Lockstep {
     /// Connects the two and delivers hop by hop until nothing is in flight
     /// (timers are not fired: the re-check that follows is not the sync).
     fn connect_until_idle(&mut self) {
+        self.connect(false);
+    }
+
+    /// As [`Lockstep::connect_until_idle`], firing timers that fall due
+    /// while messages are in flight, or at once (`Wake` at a time passed).
+    fn connect(&mut self, ticks: bool) {
         let mut inflight = Vec::new();
         for i in 0..2 {
             let peer = self.keys[1 - i].clone();
@@ -66,6 +82,12 @@ impl Lockstep {
             for (to, bytes) in std::mem::take(&mut inflight) {
                 let peer = self.keys[1 - to].clone();
                 self.feed(to, Input::Message { peer, bytes }, &mut next);
+            }
+            for i in 0..2 {
+                if ticks && self.wake[i].is_some_and(|w| w <= self.now) {
+                    self.wake[i] = None;
+                    self.feed(i, Input::Tick, &mut next);
+                }
             }
             inflight = next;
         }
@@ -150,4 +172,29 @@ fn sessions_in_flight_are_bounded_by_bytes() {
         pair.widest
     );
     assert!(pair.hops > 3, "the bound did not hold anything back");
+}
+
+#[test]
+fn answers_past_the_per_call_budget_are_owed_to_the_next_tick() {
+    let (mut pair, ids) = cold_pair(200, 10);
+    let budget = 2_000;
+    pair.engines[1] = Engine::new(
+        EngineConfig {
+            answer_bytes_per_call_max: budget,
+            ..EngineConfig::default()
+        },
+        AllowAll,
+        4,
+    );
+    pair.connect(true);
+    for id in &ids {
+        let (a, b) = pair.docs.split_at_mut(1);
+        assert_eq!(a[0].heads(id), b[0].heads(id), "{id}");
+    }
+    // b answers the 200 documents a offered in one frame over several
+    // calls, none of which made much more than the budget.
+    let answers = &pair.sent[1];
+    assert!(answers.len() > 3, "{answers:?}");
+    let largest = answers.iter().max().copied().unwrap_or(0);
+    assert!(largest < 2 * budget, "{largest} B in one frame");
 }

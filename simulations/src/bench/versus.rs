@@ -1,8 +1,9 @@
 //! Issue 16 item 8: Yizhan side by side with samod 0.16 (the Rust port of
-//! automerge-repo). The same 1,000 documents of 10 changes each are synced
-//! by two samod repos and by two Yizhan engines with signing on (every
-//! change signed by its author and checked by the receiver with the node's
-//! own `check_changes`, as the node does), each end on a thread of its own
+//! automerge-repo). The same 1,000 documents of 10 changes each (reports of
+//! 50 communities over 20 months, held by their street and synced to the
+//! district) are synced by two samod repos and by two Yizhan engines with
+//! signing on (every change signed by its community and checked by the
+//! district with the node's own `check_changes`, as the node does), each end on a thread of its own
 //! on a current-thread tokio runtime, over the same in-memory transport
 //! (`super::duplex`): once with no delay and once with a 50 ms one-way delay
 //! line. For each: cold sync (the receiver starts empty), warm reconnect
@@ -26,6 +27,7 @@ use anyhow::{Context, bail, ensure};
 use automerge::{AutoCommit, Change, ChangeHash};
 use chrono::{TimeZone, Utc};
 use crdt_model::{DocumentId, PlaceId, report};
+use node::trust::NodeKey;
 use node::trust::signing::sign;
 
 use super::duplex::{Counter, duplex};
@@ -62,23 +64,20 @@ struct Fixture {
     live: Vec<(usize, Vec<Change>)>,
     /// Every document's heads at the end.
     heads: Vec<Vec<ChangeHash>>,
+    /// Every change's signature by its author: hash, author, signature.
+    signatures: Vec<([u8; 32], NodeKey, Vec<u8>)>,
 }
 
-/// `n` monthly reports documents of `place`, one per month from January
-/// 2000 on (a community writes only its own reports documents, and the
-/// issue's 1,000 documents are more months than a community will have for
-/// a long time).
-fn ids(place: &PlaceId, n: u32) -> anyhow::Result<Vec<DocumentId>> {
-    let mut out = Vec::with_capacity(n as usize);
-    for k in 0..n as i32 {
-        let months = 2000 * 12 + k;
-        let t = Utc
-            .with_ymd_and_hms(months / 12, (months % 12) as u32 + 1, 15, 8, 0, 0)
-            .single()
-            .context("month")?;
-        out.push(DocumentId::reports(place.clone(), t));
-    }
-    Ok(out)
+/// Monthly reports documents per community.
+const MONTHS: u32 = 20;
+
+/// The document of month `m` (from January 2025) of `place`.
+fn month_doc(place: &PlaceId, m: u32) -> anyhow::Result<DocumentId> {
+    let t = Utc
+        .with_ymd_and_hms(2025 + (m / 12) as i32, m % 12 + 1, 15, 8, 0, 0)
+        .single()
+        .context("month")?;
+    Ok(DocumentId::reports(place.clone(), t))
 }
 
 /// One report more in `doc`, as the changes it adds.
@@ -89,19 +88,28 @@ fn one_more(doc: &mut AutoCommit, i: u32, by: &str) -> anyhow::Result<Vec<Change
     Ok(doc.get_changes(&before))
 }
 
-fn fixture(writer: &Identity, docs: u32) -> anyhow::Result<Fixture> {
-    let ids = ids(&writer.place, docs)?;
-    let by = writer.place.as_str();
-    let mut base = Vec::with_capacity(ids.len());
+/// `docs` documents, [`MONTHS`] per community of `authors` in turn, each
+/// written by its community, and the signature of every change (those
+/// written later too) by its author.
+fn fixture(authors: &[Identity], docs: u32) -> anyhow::Result<Fixture> {
+    let mut ids = Vec::with_capacity(docs as usize);
+    let mut base = Vec::with_capacity(docs as usize);
+    let mut author = Vec::with_capacity(docs as usize);
     let mut i = 0;
-    for _ in &ids {
-        let mut doc = AutoCommit::new().with_actor(writer.actor.clone());
+    for k in 0..docs {
+        let a = (k / MONTHS) as usize;
+        let who = authors
+            .get(a)
+            .context("fewer communities than the documents need")?;
+        ids.push(month_doc(&who.place, k % MONTHS)?);
+        let mut doc = AutoCommit::new().with_actor(who.actor.clone());
         for _ in 0..CHANGES {
-            report::submit(&mut doc, &new_report(i, by))?;
+            report::submit(&mut doc, &new_report(i, who.place.as_str()))?;
             doc.commit();
             i += 1;
         }
         base.push(doc);
+        author.push(a);
     }
     let mut end: Vec<AutoCommit> = base.clone();
     let step = (ids.len() / CHANGED).max(1);
@@ -109,9 +117,18 @@ fn fixture(writer: &Identity, docs: u32) -> anyhow::Result<Fixture> {
     let mut warm = Vec::new();
     let mut live = Vec::new();
     for &k in &changed {
+        let by = authors[author[k]].place.as_str();
         warm.push((k, one_more(&mut end[k], i, by)?));
         live.push((k, one_more(&mut end[k], i + 1, by)?));
         i += 2;
+    }
+    let mut signatures = Vec::new();
+    for (k, doc) in end.iter_mut().enumerate() {
+        let who = &authors[author[k]];
+        for change in doc.get_changes(&[]) {
+            let sig = sign(&who.keypair, &ids[k], &change.hash()).context("signing")?;
+            signatures.push((change.hash().0, who.trust.me.key, sig));
+        }
     }
     let heads = end.iter_mut().map(AutoCommit::get_heads).collect();
     Ok(Fixture {
@@ -120,6 +137,7 @@ fn fixture(writer: &Identity, docs: u32) -> anyhow::Result<Fixture> {
         warm,
         live,
         heads,
+        signatures,
     })
 }
 
@@ -186,7 +204,6 @@ fn await_synced(rx: &Receiver<DocumentId>, want: &[DocumentId]) -> anyhow::Resul
 fn who(id: &Identity, wall: chrono::DateTime<Utc>) -> Who {
     Who {
         key: yizhan_engine::PeerKey::new(id.place.as_str()),
-        keypair: id.keypair.clone(),
         actor: id.actor.clone(),
         credential: id.credential.clone(),
         trust: id.trust.clone(),
@@ -205,20 +222,22 @@ fn yizhan(
     fx: &Fixture,
     writer: &Identity,
     reader: &Identity,
+    authors: &[Identity],
     wall: chrono::DateTime<Utc>,
     delay: Duration,
     q: Duration,
 ) -> anyhow::Result<Figures> {
+    // The street holds its communities' documents, their signatures and
+    // their credentials, as after relaying them, and sends them on.
     let mut store = Store::default();
     for (id, doc) in fx.ids.iter().zip(&fx.base) {
-        let mut doc = doc.clone();
-        for change in doc.get_changes(&[]) {
-            let sig = sign(&writer.keypair, id, &change.hash()).context("signing")?;
-            store
-                .signatures
-                .insert(change.hash().0, (writer.trust.me.key, sig));
-        }
-        store.docs.insert(id.clone(), doc);
+        store.docs.insert(id.clone(), doc.clone());
+    }
+    for (hash, author, sig) in &fx.signatures {
+        store.signatures.insert(*hash, (*author, sig.clone()));
+    }
+    for a in authors {
+        store.authors.insert(a.trust.me.key, a.credential.clone());
     }
     let (a_tx, a_synced) = std::sync::mpsc::channel();
     let (b_tx, _b_synced) = std::sync::mpsc::channel();
@@ -292,8 +311,8 @@ fn yizhan(
 // ---------------------------------------------------------------- samod
 
 fn samod(fx: &Fixture, delay: Duration, q: Duration) -> anyhow::Result<Figures> {
-    let a = SamodEnd::spawn("community")?;
-    let b = SamodEnd::spawn("street")?;
+    let a = SamodEnd::spawn("street")?;
+    let b = SamodEnd::spawn("district")?;
     let docs: Vec<automerge::Automerge> = fx
         .base
         .iter()
@@ -306,7 +325,7 @@ fn samod(fx: &Fixture, delay: Duration, q: Duration) -> anyhow::Result<Figures> 
         }
         out.into_iter().collect::<Result<Vec<_>, _>>()
     })??;
-    let url = samod::Url::parse("bench://street").context("url")?;
+    let url = samod::Url::parse("bench://district").context("url")?;
     let acceptor = b.repo.make_acceptor(url)?;
     let dial = |counter: &Arc<Counter>,
                 wanted: Vec<samod::DocHandle>|
@@ -451,7 +470,7 @@ pub fn run(scale: &super::Scale) -> anyhow::Result<Vec<Line>> {
     let topology = Topology {
         district: "guandu".into(),
         streets: 1,
-        communities: 1,
+        communities: (docs.div_ceil(MONTHS) as usize).max(1),
         grids: 0,
         riders: 0,
         stations: 0,
@@ -461,10 +480,11 @@ pub fn run(scale: &super::Scale) -> anyhow::Result<Vec<Line>> {
         .single()
         .context("start")?;
     let ids = federation::build(&topology, &[], 1, start)?;
-    // The community writes; its street receives, as on their real link.
-    let (reader, writer) = (&ids[1], &ids[2]);
+    // The communities write; their street relays to the district, as on
+    // that real link.
+    let (reader, writer, authors) = (&ids[0], &ids[1], &ids[2..]);
     let t = Instant::now();
-    let fx = fixture(writer, docs)?;
+    let fx = fixture(authors, docs)?;
     eprintln!(
         "  samod: {} documents built in {:.1} s",
         fx.ids.len(),
@@ -478,7 +498,7 @@ pub fn run(scale: &super::Scale) -> anyhow::Result<Vec<Line>> {
         eprintln!("  samod: {link}, samod ...");
         let s = samod(&fx, delay, q)?;
         eprintln!("  samod: {link}, Yizhan ...");
-        let y = yizhan(&fx, writer, reader, start, delay, q)?;
+        let y = yizhan(&fx, writer, reader, authors, start, delay, q)?;
         let n = fx.ids.len();
         let slow = delay > Duration::ZERO;
         let cold_time = if slow {

@@ -13,9 +13,8 @@ use automerge::{ActorId, Change};
 use chrono::{DateTime, Utc};
 use crdt_model::DocumentId;
 use futures::StreamExt;
-use libp2p::identity::Keypair;
 use node::trust::Credential;
-use node::trust::signing::{TrustContext, sign};
+use node::trust::signing::TrustContext;
 use tokio::sync::mpsc;
 use yizhan_engine::{AllowAll, Engine, EngineConfig, Input, Output, PeerKey};
 
@@ -26,8 +25,6 @@ use crate::store::{SimDocs, Store};
 pub struct Who {
     /// Its peer key, as the other end names it.
     pub key: PeerKey,
-    /// Signs its changes.
-    pub keypair: Keypair,
     /// Its actor id (its public key).
     pub actor: ActorId,
     /// Its admission chain, sent with its changes.
@@ -52,8 +49,8 @@ pub enum Command {
         /// The other end.
         peer: PeerKey,
     },
-    /// Write these changes (this end's own, to be signed) and tell the
-    /// engine, as the node does after a local write.
+    /// Take in these changes (their signatures already in the store) and
+    /// tell the engine, as the node does after a local write.
     Write(Vec<(DocumentId, Vec<Change>)>),
     /// Hand the store back and stop.
     Stop(std_mpsc::Sender<Store>),
@@ -141,6 +138,9 @@ impl End {
         sends
     }
 
+    /// Applies changes whose signatures the store already holds (the
+    /// bench's writers are the communities, not this end) and tells the
+    /// engine, as the node does after taking in a write.
     fn write(&mut self, batch: Vec<(DocumentId, Vec<Change>)>) -> Vec<Vec<u8>> {
         let mut sends = Vec::new();
         for (doc, changes) in batch {
@@ -150,12 +150,6 @@ impl End {
                 .docs
                 .entry(doc.clone())
                 .or_insert_with(|| automerge::AutoCommit::new().with_actor(actor));
-            for change in &changes {
-                if let Some(sig) = sign(&self.who.keypair, &doc, &change.hash()) {
-                    let key = self.who.trust.me.key;
-                    self.store.signatures.insert(change.hash().0, (key, sig));
-                }
-            }
             if let Err(e) = am.apply_changes(changes) {
                 eprintln!("bench samod: write to {doc} failed: {e}");
             }
