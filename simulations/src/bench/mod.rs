@@ -69,6 +69,8 @@ pub struct Scale {
     /// Silence on the link after which the samod comparison stops counting
     /// bytes, in ms.
     pub samod_quiet_ms: u64,
+    /// Runs of each system per link in the samod comparison (medians).
+    pub samod_runs: u32,
 }
 
 impl Scale {
@@ -90,6 +92,7 @@ impl Scale {
             blob_bytes: 3_000_000,
             samod_docs: 1_000,
             samod_quiet_ms: versus::QUIET_MS,
+            samod_runs: 3,
         }
     }
 
@@ -113,6 +116,7 @@ impl Scale {
             // Shorter than Yizhan's re-check: its bytes may then be counted
             // in the next run; fine for a smoke run, not for the figures.
             samod_quiet_ms: 1_000,
+            samod_runs: 1,
         }
     }
 }

@@ -156,6 +156,26 @@ struct Figures {
     live: Figure,
 }
 
+impl Figures {
+    /// Each field's median over `runs` (not all from the same run).
+    fn median(runs: &[Figures]) -> Figures {
+        fn mid<T: Copy + PartialOrd>(mut xs: Vec<T>) -> T {
+            xs.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            xs[xs.len() / 2]
+        }
+        let one = |pick: fn(&Figures) -> Figure| Figure {
+            secs: mid(runs.iter().map(|r| pick(r).secs).collect()),
+            bytes: mid(runs.iter().map(|r| pick(r).bytes).collect()),
+            messages: mid(runs.iter().map(|r| pick(r).messages).collect()),
+        };
+        Figures {
+            cold: one(|r| r.cold),
+            warm: one(|r| r.warm),
+            live: one(|r| r.live),
+        }
+    }
+}
+
 /// Waits until `counter` has not moved for [`QUIET_MS`].
 fn quiet(counter: &Counter, quiet: Duration) {
     let mut last = counter.bytes();
@@ -435,6 +455,7 @@ fn push(
     bytes_max: Option<f64>,
     docs: usize,
     q: Duration,
+    runs: u32,
 ) {
     out.push(Line {
         bench: "samod",
@@ -444,7 +465,7 @@ fn push(
         base: s.secs * 1e3,
         unit: "ms",
         target: time_max.and_then(|m| target(m, y.secs, s.secs)),
-        note: format!("{docs} documents of {CHANGES} changes; until the writer knows the receiver holds its heads"),
+        note: format!("{docs} documents of {CHANGES} changes; until the writer knows the receiver holds its heads; median of {runs}"),
     });
     out.push(Line {
         bench: "samod",
@@ -495,10 +516,15 @@ pub fn run(scale: &super::Scale) -> anyhow::Result<Vec<Line>> {
         ("in memory", Duration::ZERO),
         ("50 ms delay line", Duration::from_millis(DELAY_MS)),
     ] {
-        eprintln!("  samod: {link}, samod ...");
-        let s = samod(&fx, delay, q)?;
-        eprintln!("  samod: {link}, Yizhan ...");
-        let y = yizhan(&fx, writer, reader, authors, start, delay, q)?;
+        // Both systems in turn, each run afresh, so a slow moment of a
+        // shared machine lands on both; each figure is the median.
+        let (mut ss, mut ys) = (Vec::new(), Vec::new());
+        for r in 0..scale.samod_runs {
+            eprintln!("  samod: {link}, run {} of {}", r + 1, scale.samod_runs);
+            ss.push(samod(&fx, delay, q)?);
+            ys.push(yizhan(&fx, writer, reader, authors, start, delay, q)?);
+        }
+        let (s, y) = (Figures::median(&ss), Figures::median(&ys));
         let n = fx.ids.len();
         let slow = delay > Duration::ZERO;
         let cold_time = if slow {
@@ -517,6 +543,7 @@ pub fn run(scale: &super::Scale) -> anyhow::Result<Vec<Line>> {
             cold_bytes,
             n,
             q,
+            scale.samod_runs,
         );
         let (wt, wb) = TARGETS.warm;
         let (wt, wb) = if slow {
@@ -534,6 +561,7 @@ pub fn run(scale: &super::Scale) -> anyhow::Result<Vec<Line>> {
             wb,
             n,
             q,
+            scale.samod_runs,
         );
         let lb = (!slow).then_some(TARGETS.live_bytes);
         push(
@@ -546,6 +574,7 @@ pub fn run(scale: &super::Scale) -> anyhow::Result<Vec<Line>> {
             lb,
             n,
             q,
+            scale.samod_runs,
         );
     }
     Ok(out)
