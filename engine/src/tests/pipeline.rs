@@ -198,3 +198,62 @@ fn answers_past_the_per_call_budget_are_owed_to_the_next_tick() {
     let largest = answers.iter().max().copied().unwrap_or(0);
     assert!(largest < 2 * budget, "{largest} B in one frame");
 }
+
+#[test]
+fn a_stale_empty_summary_costs_bytes_not_correctness() {
+    // Both hold the same documents and have settled; then a summary saying
+    // b holds nothing reaches a (stale, or b lying). a offers everything
+    // again; b already has it, answers with its heads, and nothing breaks.
+    let (mut pair, ids) = cold_pair(50, 3);
+    pair.connect_until_idle();
+    let mut next = Vec::new();
+    let empty = wire::encode(&Message::Summary(wire::Summary {
+        digest: crate::digest::Digest::of_nothing(),
+        reply: false,
+    }))
+    .unwrap();
+    let b = pair.keys[1].clone();
+    pair.feed(
+        0,
+        Input::Message {
+            peer: b,
+            bytes: empty,
+        },
+        &mut next,
+    );
+    let offered: usize = next
+        .iter()
+        .map(|(_, bytes)| wire::decode(bytes).unwrap().syncs().len())
+        .sum();
+    assert_eq!(offered, ids.len(), "a did not offer every document");
+    while !next.is_empty() {
+        let mut after = Vec::new();
+        for (to, bytes) in std::mem::take(&mut next) {
+            let peer = pair.keys[1 - to].clone();
+            let outputs = {
+                let accept = |_: &mut MemDocs, _: &PeerKey, _: &_, _: &_, _: &[u8]| {
+                    Ok(CheckOutcome::default())
+                };
+                pair.engines[to].handle_and_check(
+                    Input::Message { peer, bytes },
+                    pair.now,
+                    &mut pair.docs[to],
+                    accept,
+                )
+            };
+            for o in outputs {
+                match o {
+                    Output::Send { bytes, .. } => after.push((1 - to, bytes)),
+                    Output::Refused { reason, .. } => panic!("refused: {reason}"),
+                    _ => {}
+                }
+            }
+        }
+        next = after;
+    }
+    for id in &ids {
+        let (a, b) = pair.docs.split_at_mut(1);
+        assert_eq!(a[0].heads(id), b[0].heads(id), "{id}");
+        assert_eq!(b[0].changed_count(id), 1, "{id} changed again at b");
+    }
+}
