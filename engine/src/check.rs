@@ -11,10 +11,11 @@
 //! meanwhile.
 //!
 //! Bounds, per peer: [`EngineConfig::checks_in_flight_per_peer_max`] checks
-//! asked and unanswered, and [`EngineConfig::check_queue_per_peer_max`]
-//! messages queued behind a check of the same document. A message beyond
-//! either is dropped as if the network had lost it: the sender's session
-//! times out and restarts, as it would after a loss.
+//! asked and unanswered, [`EngineConfig::check_queue_per_peer_max`]
+//! messages queued behind a check of the same document, and
+//! [`EngineConfig::check_bytes_per_peer_max`] bytes held in both. A message
+//! beyond any of them is dropped as if the network had lost it: the
+//! sender's session times out and restarts, as it would after a loss.
 //!
 //! An answer whose id the engine does not hold (answered twice, or asked
 //! for a peer that went down or reconnected since) is ignored and counted in
@@ -47,6 +48,8 @@ pub(crate) struct HeldSync {
     pub(crate) message: sync::Message,
     /// The sender's proof of authorship, for the check.
     pub(crate) proof: Vec<u8>,
+    /// Bytes received for it (sync data and proof), for the per-peer bound.
+    pub(crate) bytes: usize,
 }
 
 /// A check asked and not yet answered: what to apply when it is.
@@ -57,6 +60,7 @@ struct Asked {
     reply: bool,
     reset: bool,
     message: sync::Message,
+    bytes: usize,
 }
 
 /// What became of check answers and of messages held for checks, for
@@ -115,6 +119,8 @@ pub(crate) struct PeerChecks {
     under_check: BTreeMap<DocumentId, VecDeque<HeldSync>>,
     /// Messages in all those queues.
     queued: usize,
+    /// Bytes of the messages held, asked and queued.
+    held_bytes: usize,
 }
 
 impl PeerChecks {
@@ -126,19 +132,29 @@ impl PeerChecks {
     /// Queues `held` behind the check out for `doc`, if there is one and
     /// room.
     fn queue(&mut self, doc: &DocumentId, held: HeldSync, config: &EngineConfig) -> Queued {
+        if self.held_bytes.saturating_add(held.bytes) > config.check_bytes_per_peer_max {
+            return Queued::Full;
+        }
         let Some(queue) = self.under_check.get_mut(doc) else {
             return Queued::NoCheckOut(held);
         };
         if self.queued >= config.check_queue_per_peer_max {
             return Queued::Full;
         }
+        self.held_bytes += held.bytes;
         queue.push_back(held);
         self.queued += 1;
         Queued::Behind
     }
 
+    /// A check of `bytes` was answered: they are no longer held.
+    fn release(&mut self, bytes: usize) {
+        self.held_bytes = self.held_bytes.saturating_sub(bytes);
+    }
+
     /// The next message queued behind `doc`'s check, or `None`, and then
-    /// `doc` is no longer under check.
+    /// `doc` is no longer under check. Its bytes stay held until its own
+    /// check is answered.
     fn next(&mut self, doc: &DocumentId) -> Option<HeldSync> {
         let queue = self.under_check.get_mut(doc)?;
         match queue.pop_front() {
@@ -175,6 +191,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             }
         };
         p.checks.under_check.insert(doc.clone(), VecDeque::new());
+        p.checks.held_bytes += held.bytes;
         self.emit_check(key, doc, held);
     }
 
@@ -184,6 +201,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             reset,
             message,
             proof,
+            bytes,
         } = held;
         let id = CheckId::next(&mut self.checks.counter);
         let asked = Asked {
@@ -192,6 +210,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             reply,
             reset,
             message: message.clone(),
+            bytes,
         };
         self.checks.asked.insert(id, asked);
         self.out.push(Output::Check {
@@ -234,7 +253,11 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             reply,
             reset,
             message,
+            bytes,
         } = asked;
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.checks.release(bytes);
+        }
         let message = match result {
             Err(why) => {
                 let doc = doc.clone();

@@ -25,8 +25,15 @@ pub const RECHECK_MS_MIN: u64 = 3_000;
 /// waits `n / LINK_BYTES_PER_S_MIN` seconds longer before it restarts, so a
 /// large message on a slow uplink is not sent twice.
 pub const LINK_BYTES_PER_S_MIN: u64 = 32 * 1024;
-/// Sessions this engine starts and keeps waiting on per peer at once.
-pub const SESSIONS_ACTIVE_PER_PEER_MAX: usize = 32;
+/// Sessions this engine starts and keeps waiting on per peer at once: as
+/// many as one inventory answer can name, so a first sync starts every
+/// differing document of a place in one frame rather than in turns.
+pub const SESSIONS_ACTIVE_PER_PEER_MAX: usize = 1_024;
+/// Bytes of our own sync messages awaiting the peer's reply, per peer: what
+/// one peer can make us send before it answers. A session starts only while
+/// the sum is under this (one always may, so a single large document still
+/// syncs).
+pub const SYNC_BYTES_IN_FLIGHT_PER_PEER_MAX: usize = 8 * 1024 * 1024;
 /// Documents queued per peer for a session slot; more are left to the next
 /// inventory re-check.
 pub const PENDING_SESSIONS_PER_PEER_MAX: usize = 4_096;
@@ -44,11 +51,22 @@ pub const PEERS_MAX: usize = 256;
 /// (`crate::park`), in ms.
 pub const SESSION_IDLE_MS: u64 = 30_000;
 /// Trust checks asked of the driver and not yet answered, per peer: one per
-/// document at a time. A peer has at most [`SESSIONS_ACTIVE_PER_PEER_MAX`]
-/// sessions of its own waiting on us plus its answers to ours, so an honest
-/// peer stays under this even with a driver that answers late; a sync
-/// message beyond it is dropped as if lost.
-pub const CHECKS_IN_FLIGHT_PER_PEER_MAX: usize = 64;
+/// document at a time. A batch of [`super::wire::BATCH_ENTRIES_MAX`] sync
+/// messages asks that many checks in one call, so an honest peer stays
+/// under this even with a driver that answers late; a sync message beyond
+/// it is dropped as if lost.
+pub const CHECKS_IN_FLIGHT_PER_PEER_MAX: usize = 2 * super::wire::BATCH_ENTRIES_MAX;
+/// Bytes of sync messages (data and proof) held per peer for checks, asked
+/// or queued: two whole frames, so one frame's worth can wait on a slow
+/// driver while the next arrives. A message beyond it is dropped as if lost.
+pub const CHECK_BYTES_PER_PEER_MAX: usize = 2 * super::wire::MESSAGE_BYTES_MAX;
+/// Bytes of answers to one peer made in one engine call (one
+/// [`super::Engine::handle`] or [`super::Engine::handle_and_check`]). A
+/// batch of pulls for large documents would otherwise make the engine build
+/// every answer before the driver could send or drop any; past this, the
+/// received messages are applied but their answers are owed and made on the
+/// next `Tick`, which the engine asks for at once.
+pub const ANSWER_BYTES_PER_CALL_MAX: usize = 16 * 1024 * 1024;
 /// Sync messages per peer held behind a check of the same document, in
 /// arrival order. Each may be up to
 /// [`super::wire::SYNC_MESSAGE_BYTES_MAX`]: this bounds what a slow driver
@@ -73,6 +91,8 @@ pub struct EngineConfig {
     pub link_bytes_per_s_min: u64,
     /// Sessions started and awaiting a reply per peer.
     pub sessions_active_per_peer_max: usize,
+    /// Bytes of our sync messages awaiting a reply per peer.
+    pub sync_bytes_in_flight_per_peer_max: usize,
     /// Documents waiting for a session slot per peer.
     pub pending_sessions_per_peer_max: usize,
     /// Inventory requests awaiting an answer per peer.
@@ -85,8 +105,12 @@ pub struct EngineConfig {
     pub peers_max: usize,
     /// Trust checks asked and unanswered per peer.
     pub checks_in_flight_per_peer_max: usize,
+    /// Bytes of sync messages held for checks per peer.
+    pub check_bytes_per_peer_max: usize,
     /// Sync messages per peer queued behind a check of the same document.
     pub check_queue_per_peer_max: usize,
+    /// Bytes of answers to one peer made in one engine call.
+    pub answer_bytes_per_call_max: usize,
     /// Rest before a session in step with its peer is parked, in ms.
     pub session_idle_ms: u64,
 }
@@ -100,13 +124,16 @@ impl Default for EngineConfig {
             recheck_ms_min: RECHECK_MS_MIN,
             link_bytes_per_s_min: LINK_BYTES_PER_S_MIN,
             sessions_active_per_peer_max: SESSIONS_ACTIVE_PER_PEER_MAX,
+            sync_bytes_in_flight_per_peer_max: SYNC_BYTES_IN_FLIGHT_PER_PEER_MAX,
             pending_sessions_per_peer_max: PENDING_SESSIONS_PER_PEER_MAX,
             inventory_requests_per_peer_max: INVENTORY_REQUESTS_PER_PEER_MAX,
             inventory_queue_per_peer_max: INVENTORY_QUEUE_PER_PEER_MAX,
             peer_docs_max: PEER_DOCS_MAX,
             peers_max: PEERS_MAX,
             checks_in_flight_per_peer_max: CHECKS_IN_FLIGHT_PER_PEER_MAX,
+            check_bytes_per_peer_max: CHECK_BYTES_PER_PEER_MAX,
             check_queue_per_peer_max: CHECK_QUEUE_PER_PEER_MAX,
+            answer_bytes_per_call_max: ANSWER_BYTES_PER_CALL_MAX,
             session_idle_ms: SESSION_IDLE_MS,
         }
     }

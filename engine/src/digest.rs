@@ -34,6 +34,12 @@ impl Digest {
         }
         Digest(*h.finalize().as_bytes())
     }
+
+    /// The subtree digest of no documents: the summary of a peer that
+    /// shares nothing non-empty with us.
+    pub(crate) fn of_nothing() -> Digest {
+        SubtreeHasher::new().finish()
+    }
 }
 
 impl fmt::Debug for Digest {

@@ -43,6 +43,10 @@ pub(crate) struct Peer {
     /// Our summary digest when the peer's last matched it; cleared when
     /// anything changes here.
     pub(crate) settled_at: Option<Digest>,
+    /// The peer's last summary said it holds nothing we share with it:
+    /// sessions we start for it begin knowing so (see
+    /// [`Session::assume_peer_empty`]).
+    pub(crate) peer_empty: bool,
     /// The digest in the peer's last summary that asked for our answer:
     /// when both sides asked at once, only the smaller digest walks the tree.
     pub(crate) asked_with: Option<Digest>,
@@ -57,6 +61,10 @@ pub(crate) struct Peer {
     pub(crate) checks: PeerChecks,
     /// Sessions at rest long enough to leave memory (`crate::park`).
     pub(crate) parking: Parking,
+    /// Answers owed to the peer, deferred past the per-call answer budget:
+    /// document and whether the peer asked for a reply. Made on the next
+    /// tick, which is due at once while any are owed.
+    pub(crate) owed: BTreeMap<DocumentId, bool>,
 }
 
 impl Peer {
@@ -73,6 +81,7 @@ impl Peer {
             pending_set: BTreeSet::new(),
             blocked: BTreeSet::new(),
             settled_at: None,
+            peer_empty: false,
             asked_with: None,
             recheck: Backoff::new(config.recheck_ms_min, config.retry_backoff_ms_max),
             recheck_at: None,
@@ -80,6 +89,7 @@ impl Peer {
             heard_ms: None,
             checks: PeerChecks::default(),
             parking: Parking::default(),
+            owed: BTreeMap::new(),
         }
     }
 
@@ -139,9 +149,17 @@ impl Peer {
         self.sessions.get_mut(doc)
     }
 
-    /// Room for one more session of our own making?
+    /// Room for one more session of our own making? Counted in sessions
+    /// and in bytes awaiting a reply (answers to the peer's sessions count
+    /// too: they are ours to resend).
     pub(crate) fn has_free_slot(&self, config: &EngineConfig) -> bool {
         self.waiting.len() < config.sessions_active_per_peer_max
+            && self.bytes_in_flight() < config.sync_bytes_in_flight_per_peer_max
+    }
+
+    /// Bytes of our sync messages awaiting the peer's reply.
+    pub(crate) fn bytes_in_flight(&self) -> usize {
+        self.waiting.values().map(|w| w.bytes).sum()
     }
 
     /// Starts (or extends, after a restart) the wait for a reply to a
@@ -270,6 +288,7 @@ impl Peer {
     /// Waiting for any answer at all?
     pub(crate) fn busy(&self) -> bool {
         !self.waiting.is_empty()
+            || !self.owed.is_empty()
             || !self.walk.is_empty()
             || !self.walk_queue.is_empty()
             || self.expect_walk.is_some()
@@ -333,6 +352,9 @@ impl Peer {
 
     /// The earliest time this peer needs a tick.
     pub(crate) fn next_deadline(&self, config: &EngineConfig) -> Option<u64> {
+        if !self.owed.is_empty() {
+            return Some(0);
+        }
         let sessions = self
             .waiting
             .values()

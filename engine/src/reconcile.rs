@@ -97,6 +97,27 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         if p.recheck_at.is_none() {
             p.recheck_later(self.now, self.jitter);
         }
+        let nothing = Digest::of_nothing();
+        p.peer_empty = summary.digest == nothing;
+        if p.peer_empty {
+            // The peer holds nothing we share with it, so every shared
+            // document differs: offer them all now, each session's first
+            // message carrying its changes, rather than walk the tree to
+            // learn level by level what the summary already says.
+            p.asked_with = None;
+            let docs: Vec<_> = shared.ids().cloned().collect();
+            for doc in &docs {
+                self.want_session(key, doc);
+            }
+            return;
+        }
+        if mine == nothing {
+            // We hold nothing the peer shares: it offers everything when our
+            // summary reaches it (above), so there is nothing to walk. What
+            // gets lost is found by the re-check.
+            p.asked_with = None;
+            return;
+        }
         if summary.reply {
             // The asking side walks the tree once it has our answer.
             p.asked_with = Some(summary.digest);

@@ -133,6 +133,8 @@ pub(crate) struct Waiting {
     pub(crate) sent_ms: u64,
     /// How many times it was sent.
     pub(crate) sends: u32,
+    /// Bytes of the message last sent.
+    pub(crate) bytes: usize,
     /// Retries in a row during which the peer said nothing at all.
     silent_retries: u32,
 }
@@ -161,6 +163,7 @@ pub(crate) fn arm(
     }
     w.sends = w.sends.saturating_add(1);
     w.sent_ms = now;
+    w.bytes = bytes;
     let delay = base_ms
         .saturating_mul(1 << w.silent_retries)
         .min(config.retry_backoff_ms_max.max(base_ms));
@@ -173,6 +176,7 @@ pub(crate) fn new_waiting() -> Waiting {
         until_ms: 0,
         sent_ms: 0,
         sends: 0,
+        bytes: 0,
         silent_retries: 0,
     }
 }

@@ -16,6 +16,7 @@ use super::config::EngineConfig;
 use super::digest::{Digest, DigestCache, SharedDocs};
 use super::docs::Docs;
 use super::event::{Input, Output, Refusal};
+use super::outbox::Outbox;
 use super::peer::Peer;
 use super::peer_key::PeerKey;
 use super::policy::{Access, Policy};
@@ -34,6 +35,8 @@ pub(crate) struct Step<'a, P: Policy + ?Sized, D: Docs + ?Sized> {
     pub(crate) digests: &'a mut DigestCache,
     pub(crate) docs: &'a mut D,
     pub(crate) out: Vec<Output>,
+    /// Sync messages made in this call, sent packed when the call ends.
+    pub(crate) outbox: &'a mut Outbox,
 }
 
 impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
@@ -110,6 +113,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     }
 
     fn peer_down(&mut self, peer: &PeerKey) {
+        self.outbox.forget(peer);
         let Some(mut p) = self.peers.remove(peer) else {
             return;
         };
@@ -148,6 +152,11 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             Message::Inventory(i) => self.on_inventory(peer, i),
             Message::Announce(a) => self.on_announce(peer, a),
             Message::Sync(s) => self.on_sync(peer, s),
+            Message::Batch(batch) => {
+                for s in batch {
+                    self.on_sync(peer, s);
+                }
+            }
             Message::Deny(d) => self.on_deny(peer, d),
         }
     }
@@ -214,7 +223,33 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             self.retry_inventory(&key);
             self.retry_summary(&key);
             self.recheck_if_due(&key);
+            self.pay_owed(&key);
             self.fill_slots(&key);
+        }
+    }
+
+    /// Makes the answers owed to `key` (deferred by the per-call budget),
+    /// as far as this call's budget goes.
+    fn pay_owed(&mut self, key: &PeerKey) {
+        while self.outbox.bytes_for(key) < self.config.answer_bytes_per_call_max {
+            let Some(p) = self.peers.get_mut(key) else {
+                return;
+            };
+            let Some((doc, reply)) = p.owed.pop_first() else {
+                return;
+            };
+            let Some(session) = p.sessions.get_mut(&doc) else {
+                continue;
+            };
+            let mut stand_in = AutoCommit::new();
+            let am = match self.docs.get_mut(&doc) {
+                Some(am) => am,
+                None => &mut stand_in,
+            };
+            let heads = am.get_heads();
+            let answer = session.generate(am, reply, false);
+            self.send_sync(key, &doc, answer, &heads);
+            self.finish_if_at_rest(key, &doc, &heads);
         }
     }
 
@@ -330,11 +365,15 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };
+        let peer_empty = p.peer_empty;
         let Some(session) = p.session_entry(doc, read_only, self.config) else {
             tracing::debug!(peer = %key, doc = %doc, "no room for another session with this peer");
             return;
         };
         session.set_read_only(read_only);
+        if peer_empty {
+            session.assume_peer_empty();
+        }
         if let Some((outgoing, heads)) = self.forced_message(key, doc, false) {
             self.send_sync(key, doc, Some(outgoing), &heads);
         }
@@ -383,14 +422,14 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         } else {
             Vec::new()
         };
-        let message = Message::Sync(SyncData {
+        let sync = SyncData {
             doc: doc.clone(),
             reply: outgoing.reply,
             reset: outgoing.reset,
             data: outgoing.data,
             proof,
-        });
-        self.send(key, &message);
+        };
+        self.outbox.push(key, sync);
     }
 
     fn on_sync(&mut self, key: &PeerKey, sync_data: SyncData) {
@@ -427,6 +466,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             reply,
             reset,
             message,
+            bytes: data.len() + proof.len(),
             proof,
         };
         self.ask_check(key, doc, held);
@@ -453,6 +493,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             self.deny(key, doc);
             return;
         }
+        let over_budget = self.outbox.bytes_for(key) >= self.config.answer_bytes_per_call_max;
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };
@@ -478,6 +519,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let result = session.receive(am, message, reset);
         let after = am.get_heads();
         let answer = match result {
+            // Past this call's budget of answers to this peer: applied, and
+            // answered on the next tick.
+            Ok(()) if over_budget => {
+                p.owed.insert(doc.clone(), reply);
+                None
+            }
             Ok(()) => session.generate(am, reply, false),
             Err(_) => {
                 session.restart();

@@ -10,6 +10,7 @@ use super::config::EngineConfig;
 use super::digest::DigestCache;
 use super::docs::{CheckOutcome, Docs};
 use super::event::{Input, Output};
+use super::outbox::Outbox;
 use super::peer::Peer;
 use super::peer_key::PeerKey;
 use super::policy::{Access, AllowAll, Policy};
@@ -35,6 +36,8 @@ pub struct Engine<P: Policy = AllowAll> {
     /// Heads digests of every document, so answering a peer costs the
     /// answer, not a scan of the store.
     digests: DigestCache,
+    /// Sync messages made and not yet sent; empty between calls.
+    outbox: Outbox,
 }
 
 /// A snapshot of the engine's view of one peer, for status displays.
@@ -66,6 +69,7 @@ impl<P: Policy> Engine<P> {
             wake_at: None,
             checks: Checks::default(),
             digests: DigestCache::default(),
+            outbox: Outbox::default(),
         }
     }
 
@@ -78,6 +82,14 @@ impl<P: Policy> Engine<P> {
         now_ms: u64,
         docs: &mut D,
     ) -> Vec<Output> {
+        let mut out = self.step(input, now_ms, docs);
+        self.outbox.flush(&mut out);
+        out
+    }
+
+    /// One input, with the sync messages it made left in the outbox (so a
+    /// caller feeding several inputs in a row sends them in shared frames).
+    fn step<D: Docs + ?Sized>(&mut self, input: Input, now_ms: u64, docs: &mut D) -> Vec<Output> {
         if matches!(input, Input::Tick) && self.wake_at.is_some_and(|at| at <= now_ms) {
             self.wake_at = None;
         }
@@ -93,6 +105,7 @@ impl<P: Policy> Engine<P> {
             digests: &mut self.digests,
             docs,
             out: Vec::new(),
+            outbox: &mut self.outbox,
         };
         step.input(input);
         let mut out = step.out;
@@ -113,7 +126,9 @@ impl<P: Policy> Engine<P> {
     /// [`Engine::handle`] for a driver that checks received changes on the
     /// spot: every [`Output::Check`] is answered at once with what `check`
     /// returns, fed back as [`Input::Checked`], until no check is left. The
-    /// other outputs come back in order. Each answer asks at most one more
+    /// other outputs come back in order, and the sync messages all of it
+    /// made are sent at the end, packed into shared frames (so the answers
+    /// to a batch leave as a batch). Each answer asks at most one more
     /// check (the next message queued for that document), so this ends.
     pub fn handle_and_check<D, F>(
         &mut self,
@@ -135,7 +150,7 @@ impl<P: Policy> Engine<P> {
         let mut inputs = VecDeque::from([input]);
         let mut out = Vec::new();
         while let Some(input) = inputs.pop_front() {
-            for o in self.handle(input, now_ms, docs) {
+            for o in self.step(input, now_ms, docs) {
                 match o {
                     Output::Check {
                         id,
@@ -151,6 +166,7 @@ impl<P: Policy> Engine<P> {
                 }
             }
         }
+        self.outbox.flush(&mut out);
         out
     }
 

@@ -12,6 +12,7 @@ use super::*;
 mod checks;
 mod digests;
 mod parking;
+mod pipeline;
 
 fn doc(s: &str) -> DocumentId {
     DocumentId::parse(s).unwrap()
@@ -221,7 +222,7 @@ fn mentions(message: &Message, id: &DocumentId) -> bool {
             .any(|(k, _)| *k == ChildKey::Doc(id.clone())),
         Message::InventoryRequest(r) => r.from == Some(ChildKey::Doc(id.clone())),
         Message::Announce(a) => a.doc == *id,
-        Message::Sync(s) => s.doc == *id,
+        Message::Sync(_) | Message::Batch(_) => message.syncs().iter().any(|s| s.doc == *id),
         Message::Deny(d) => d.doc == *id,
         Message::Summary(_) => false,
     }
@@ -276,7 +277,7 @@ fn a_lost_reply_restarts_the_session_asking_for_a_reply_and_a_reset() {
     let mut dropped = 0;
     net.drop_if = Box::new(move |m| {
         // Lose the first two sync messages, whoever sends them.
-        if matches!(m, Message::Sync(_)) && dropped < 2 {
+        if !m.syncs().is_empty() && dropped < 2 {
             dropped += 1;
             return true;
         }
@@ -288,9 +289,12 @@ fn a_lost_reply_restarts_the_session_asking_for_a_reply_and_a_reset() {
     let restarts = net
         .sent
         .iter()
-        .filter_map(|(_, _, b)| match wire::decode(b) {
-            Ok(Message::Sync(SyncData { reply, reset, .. })) => Some((reply, reset)),
-            _ => None,
+        .filter_map(|(_, _, b)| wire::decode(b).ok())
+        .flat_map(|m| {
+            m.syncs()
+                .iter()
+                .map(|s| (s.reply, s.reset))
+                .collect::<Vec<_>>()
         })
         .filter(|(reply, reset)| *reply && *reset)
         .count();
@@ -373,7 +377,7 @@ fn a_refused_document_is_denied_once_and_not_retried() {
     )));
     let offers = net
         .messages_from(0)
-        .filter(|m| matches!(m, Message::Sync(s) if s.doc == x))
+        .filter(|m| m.syncs().iter().any(|s| s.doc == x))
         .count();
     assert_eq!(offers, 1, "the community kept offering a denied document");
     assert!(
@@ -484,10 +488,8 @@ fn a_wide_place_is_paged_and_sessions_wait_for_slots() {
     assert!(pages >= 1, "the wide place was not paged");
     let syncs: BTreeSet<&DocumentId> = sent
         .iter()
-        .filter_map(|m| match m {
-            Message::Sync(s) => Some(&s.doc),
-            _ => None,
-        })
+        .flat_map(|m| m.syncs())
+        .map(|s| &s.doc)
         .collect();
     assert_eq!(
         syncs.len(),
@@ -621,10 +623,7 @@ fn saved_states_make_the_next_session_small() {
     let sync_bytes: usize = net
         .messages_from(0)
         .chain(net.messages_from(1))
-        .filter_map(|m| match m {
-            Message::Sync(s) => Some(s.data.len()),
-            _ => None,
-        })
+        .map(|m| m.syncs().iter().map(|s| s.data.len()).sum::<usize>())
         .sum();
     assert!(sync_bytes < 1_500, "resumed sessions sent {sync_bytes} B");
 }
@@ -652,7 +651,7 @@ fn a_document_is_created_only_when_changes_for_it_arrive() {
     net.run(120_000);
     assert!(
         net.messages_from(0)
-            .any(|m| matches!(m, Message::Sync(s) if s.doc == x)),
+            .any(|m| m.syncs().iter().any(|s| s.doc == x)),
         "a pulled"
     );
     assert!(
@@ -686,7 +685,7 @@ fn a_reconnect_with_nothing_new_reports_every_shared_document_synced_once() {
     assert!(
         !net.messages_from(0)
             .chain(net.messages_from(1))
-            .any(|m| matches!(m, Message::Sync(_))),
+            .any(|m| !m.syncs().is_empty()),
         "nothing changed, so no session should run"
     );
     for n in &net.nodes {

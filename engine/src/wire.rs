@@ -1,4 +1,4 @@
-//! The wire format: a versioned envelope around six messages, encoded with
+//! The wire format: a versioned envelope around seven messages, encoded with
 //! postcard, with the protocol's size limits. See `docs/protocol.md`.
 //!
 //! Every message is `varint(version) ++ postcard(Message)`. The version is
@@ -12,7 +12,8 @@ use super::digest::Digest;
 use super::event::Refusal;
 
 /// The protocol version this engine speaks, first field of every message.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2 added [`Message::Batch`]; a version-1 peer is refused as such.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Largest Automerge sync message carried in one [`SyncData`].
 pub const SYNC_MESSAGE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Room for everything around the sync payload (version, tags, document id).
@@ -24,8 +25,17 @@ pub const MESSAGE_BYTES_MAX: usize =
     SYNC_MESSAGE_BYTES_MAX + PROOF_BYTES_MAX + ENVELOPE_OVERHEAD_BYTES_MAX;
 /// Most entries in one [`Inventory`]; larger nodes are sent in key ranges.
 pub const INVENTORY_ENTRIES_MAX: usize = 1024;
+/// Most sync messages in one [`Message::Batch`]: as many as one inventory
+/// can name, so the documents one answer finds different can all start in
+/// one frame.
+pub const BATCH_ENTRIES_MAX: usize = 1024;
+/// A sender packs sync messages into one [`Message::Batch`] until it holds
+/// this many bytes of payload (a sender's choice, not checked on receipt:
+/// the receiver's bound is [`MESSAGE_BYTES_MAX`] for the whole frame). Kept
+/// well under the limit so one frame does not hold a slow link for long.
+pub const BATCH_BYTES_TARGET: usize = 1024 * 1024;
 
-/// One protocol message (version 1).
+/// One protocol message (version 2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
     /// One hash over everything the sender shares with the receiver.
@@ -41,6 +51,21 @@ pub enum Message {
     Sync(SyncData),
     /// The sender will not exchange this document with the receiver.
     Deny(Deny),
+    /// Several documents' sync messages in one frame, each handled as if it
+    /// came alone, in order (at least two, at most [`BATCH_ENTRIES_MAX`]).
+    Batch(Vec<SyncData>),
+}
+
+impl Message {
+    /// The sync messages this message carries: one for [`Message::Sync`],
+    /// every entry of a [`Message::Batch`], none otherwise.
+    pub fn syncs(&self) -> &[SyncData] {
+        match self {
+            Message::Sync(s) => std::slice::from_ref(s),
+            Message::Batch(b) => b,
+            _ => &[],
+        }
+    }
 }
 
 /// The digest of every document the sender shares with the receiver. Equal
@@ -191,23 +216,34 @@ fn validate(message: &Message) -> Result<(), Refusal> {
         | Message::InventoryRequest(_)
         | Message::Announce(_)
         | Message::Deny(_) => Ok(()),
-        Message::Sync(sync) => {
-            if sync.data.len() > SYNC_MESSAGE_BYTES_MAX {
-                return Err(Refusal::TooLarge {
-                    bytes: sync.data.len(),
-                    max: SYNC_MESSAGE_BYTES_MAX,
-                });
+        Message::Sync(sync) => validate_sync(sync),
+        Message::Batch(batch) => {
+            if batch.len() < 2 {
+                return Err(violation("a batch carries fewer than two sync messages"));
             }
-            if sync.proof.len() > PROOF_BYTES_MAX {
-                return Err(Refusal::TooLarge {
-                    bytes: sync.proof.len(),
-                    max: PROOF_BYTES_MAX,
-                });
+            if batch.len() > BATCH_ENTRIES_MAX {
+                return Err(violation("a batch carries more sync messages than allowed"));
             }
-            Ok(())
+            batch.iter().try_for_each(validate_sync)
         }
         Message::Inventory(inv) => validate_inventory(inv),
     }
+}
+
+fn validate_sync(sync: &SyncData) -> Result<(), Refusal> {
+    if sync.data.len() > SYNC_MESSAGE_BYTES_MAX {
+        return Err(Refusal::TooLarge {
+            bytes: sync.data.len(),
+            max: SYNC_MESSAGE_BYTES_MAX,
+        });
+    }
+    if sync.proof.len() > PROOF_BYTES_MAX {
+        return Err(Refusal::TooLarge {
+            bytes: sync.proof.len(),
+            max: PROOF_BYTES_MAX,
+        });
+    }
+    Ok(())
 }
 
 fn validate_inventory(inv: &Inventory) -> Result<(), Refusal> {
@@ -293,7 +329,48 @@ mod tests {
             Message::Deny(Deny {
                 doc: doc("guandu/yiliu/xinyazhou/roster"),
             }),
+            Message::Batch(vec![sync_data("a", vec![1, 2]), sync_data("b", vec![3])]),
         ]
+    }
+
+    fn sync_data(community: &str, data: Vec<u8>) -> SyncData {
+        SyncData {
+            doc: doc(&format!("guandu/yiliu/{community}/reports/2026-11")),
+            reply: true,
+            reset: false,
+            data,
+            proof: vec![7],
+        }
+    }
+
+    #[test]
+    fn batches_are_bounded_and_their_entries_checked() {
+        let one = Message::Batch(vec![sync_data("a", vec![1])]);
+        let many = Message::Batch(
+            (0..=BATCH_ENTRIES_MAX)
+                .map(|i| sync_data(&format!("c{i}"), vec![]))
+                .collect(),
+        );
+        for m in [one, many] {
+            let bytes = encode(&m).unwrap();
+            assert!(matches!(decode(&bytes), Err(Refusal::Violation { .. })));
+        }
+        let mut big = sync_data("b", vec![0; SYNC_MESSAGE_BYTES_MAX + 1]);
+        big.proof.clear();
+        let bytes = encode(&Message::Batch(vec![sync_data("a", vec![1]), big])).unwrap();
+        assert!(matches!(decode(&bytes), Err(Refusal::TooLarge { .. })));
+    }
+
+    #[test]
+    fn syncs_lists_what_a_message_carries() {
+        for m in sample_messages() {
+            let n = match &m {
+                Message::Sync(_) => 1,
+                Message::Batch(b) => b.len(),
+                _ => 0,
+            };
+            assert_eq!(m.syncs().len(), n);
+        }
     }
 
     #[test]

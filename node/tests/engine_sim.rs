@@ -619,10 +619,20 @@ fn bad_input_is_refused_and_the_engine_keeps_serving() {
     }))
     .unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("garbage", b"\x01\xff\xfe\xfd not a message".to_vec()),
+        (
+            "garbage",
+            [
+                &[wire::PROTOCOL_VERSION as u8][..],
+                b"\xff\xfe\xfd not a message",
+            ]
+            .concat(),
+        ),
         ("empty", vec![]),
         ("truncated", real[..real.len() / 2].to_vec()),
-        ("oversized", vec![1u8; SYNC_MESSAGE_BYTES_MAX + 64 * 1024]),
+        (
+            "oversized",
+            vec![wire::PROTOCOL_VERSION as u8; SYNC_MESSAGE_BYTES_MAX + 64 * 1024],
+        ),
         ("unknown version", unknown_version),
         ("garbage sync payload", garbage_payload),
     ];
@@ -715,7 +725,7 @@ fn a_refused_document_is_neither_listed_answered_nor_accepted() {
             }),
             Message::InventoryRequest(r) => r.from == Some(wire::ChildKey::Doc(secret.clone())),
             Message::Announce(a) => a.doc == secret,
-            Message::Sync(s) => s.doc == secret,
+            Message::Sync(_) | Message::Batch(_) => message.syncs().iter().any(|s| s.doc == secret),
             Message::Summary(_) | Message::Deny(_) => false,
         };
         assert!(!mentions, "node {from} sent {message:?}");

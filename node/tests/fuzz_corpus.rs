@@ -478,12 +478,27 @@ fn sync_wire_seeds() -> Seeds {
         sync(opening.clone().encode(), Vec::new(), true),
     ));
     held.sync()
-        .receive_sync_message(&mut held_state, opening)
+        .receive_sync_message(&mut held_state, opening.clone())
         .unwrap();
     let answer = held.sync().generate_sync_message(&mut held_state).unwrap();
     assert!(!answer.changes.is_empty(), "the answer carries the changes");
     let changes = held.get_changes(&[]);
     let proof = proof_of(&f.reports, &changes).encode();
+    let entry = |doc: &DocumentId, data: Vec<u8>, proof: Vec<u8>, reply: bool| SyncData {
+        doc: doc.clone(),
+        reply,
+        reset: reply,
+        data,
+        proof,
+    };
+    // Several documents' messages in one frame, as a first sync sends them.
+    seeds.push((
+        "sync-batch",
+        enc(Message::Batch(vec![
+            entry(&f.charter, opening.encode(), Vec::new(), true),
+            entry(&f.reports, answer.clone().encode(), proof.clone(), false),
+        ])),
+    ));
     seeds.push(("sync-changes", sync(answer.encode(), proof, false)));
     seeds
 }

@@ -15,7 +15,7 @@ pub enum MessageKind {
     Inventory,
     /// `Announce`.
     Announce,
-    /// `Sync`.
+    /// `Sync`, alone or several in a `Batch`.
     Sync,
     /// `Deny`.
     Deny,
@@ -29,7 +29,7 @@ impl MessageKind {
             Message::InventoryRequest(_) => MessageKind::InventoryRequest,
             Message::Inventory(_) => MessageKind::Inventory,
             Message::Announce(_) => MessageKind::Announce,
-            Message::Sync(_) => MessageKind::Sync,
+            Message::Sync(_) | Message::Batch(_) => MessageKind::Sync,
             Message::Deny(_) => MessageKind::Deny,
         }
     }

@@ -561,13 +561,13 @@ impl Sim {
         self.counters.messages += 1;
         self.counters.bytes += bytes.len() as u64;
         if let Ok(m) = wire::decode(&bytes) {
-            let doc = match &m {
-                Message::Announce(a) => Some(&a.doc),
-                Message::Sync(s) => Some(&s.doc),
-                Message::Deny(d) => Some(&d.doc),
-                _ => None,
-            };
-            if doc.is_some_and(|d| d.kind() == DocKind::RosterPrivate) {
+            let mut docs: Vec<&DocumentId> = m.syncs().iter().map(|s| &s.doc).collect();
+            match &m {
+                Message::Announce(a) => docs.push(&a.doc),
+                Message::Deny(d) => docs.push(&d.doc),
+                _ => {}
+            }
+            if docs.iter().any(|d| d.kind() == DocKind::RosterPrivate) {
                 self.counters.private_on_wire += 1;
             }
             if let Some(Mutation::Silent { from, kind }) = &self.mutation

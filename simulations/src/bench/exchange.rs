@@ -111,7 +111,10 @@ impl Link {
                     t.messages += 1;
                     t.bytes += bytes.len() as u64;
                     match wire::decode(&bytes) {
-                        Ok(Message::Sync(s)) => t.sync_data += s.data.len() as u64,
+                        Ok(m @ (Message::Sync(_) | Message::Batch(_))) => {
+                            t.sync_data +=
+                                m.syncs().iter().map(|s| s.data.len() as u64).sum::<u64>()
+                        }
                         Ok(Message::Announce(_)) => t.announce += bytes.len() as u64,
                         Ok(Message::Summary(_) | Message::InventoryRequest(_))
                         | Ok(Message::Inventory(_)) => t.reconcile += bytes.len() as u64,

@@ -15,6 +15,8 @@
 //!   time to serving, and resident memory against the store's size.
 //! - [`blobs`]: photos fetched between two libp2p nodes on loopback, against
 //!   raw TCP on loopback.
+//! - [`versus`]: the same documents synced by Yizhan (signed) and by samod
+//!   0.16 over the same in-memory transport, with and without a delay line.
 //!
 //! Every figure is a ratio to its baseline; times alone say little about a
 //! machine we do not know.
@@ -23,11 +25,15 @@ pub mod blobs;
 pub mod cold;
 pub mod converge;
 pub mod delta;
+pub mod duplex;
 pub mod exchange;
 pub mod fixtures;
 pub mod ingest;
 pub mod many;
 pub mod report;
+pub mod samod_side;
+pub mod versus;
+pub mod yizhan_side;
 
 /// How big the runs are.
 #[derive(Debug, Clone)]
@@ -58,6 +64,13 @@ pub struct Scale {
     pub blob_count: u32,
     /// Bytes of each photo.
     pub blob_bytes: u32,
+    /// Documents of the samod comparison.
+    pub samod_docs: u32,
+    /// Silence on the link after which the samod comparison stops counting
+    /// bytes, in ms.
+    pub samod_quiet_ms: u64,
+    /// Runs of each system per link in the samod comparison (medians).
+    pub samod_runs: u32,
 }
 
 impl Scale {
@@ -77,6 +90,9 @@ impl Scale {
             cold_reports: 100_000,
             blob_count: 16,
             blob_bytes: 3_000_000,
+            samod_docs: 1_000,
+            samod_quiet_ms: versus::QUIET_MS,
+            samod_runs: 3,
         }
     }
 
@@ -96,6 +112,11 @@ impl Scale {
             cold_reports: 300,
             blob_count: 2,
             blob_bytes: 200_000,
+            samod_docs: 50,
+            // Shorter than Yizhan's re-check: its bytes may then be counted
+            // in the next run; fine for a smoke run, not for the figures.
+            samod_quiet_ms: 1_000,
+            samod_runs: 1,
         }
     }
 }
@@ -156,6 +177,8 @@ pub struct Parts {
     pub cold: bool,
     /// Item 6.
     pub blobs: bool,
+    /// Yizhan against samod.
+    pub samod: bool,
 }
 
 impl Parts {
@@ -167,10 +190,11 @@ impl Parts {
         converge: true,
         cold: true,
         blobs: true,
+        samod: true,
     };
 
     /// The names [`Parts::parse`] takes.
-    pub const NAMES: &str = "ingest, delta, many, converge, cold, blobs";
+    pub const NAMES: &str = "ingest, delta, many, converge, cold, blobs, samod";
 
     /// Parses a comma-separated subset of [`Parts::NAMES`].
     pub fn parse(s: &str) -> anyhow::Result<Parts> {
@@ -181,6 +205,7 @@ impl Parts {
             converge: false,
             cold: false,
             blobs: false,
+            samod: false,
         };
         for part in s.split(',').map(str::trim) {
             match part {
@@ -190,6 +215,7 @@ impl Parts {
                 "converge" => p.converge = true,
                 "cold" => p.cold = true,
                 "blobs" => p.blobs = true,
+                "samod" => p.samod = true,
                 other => anyhow::bail!("unknown benchmark {other:?} ({})", Parts::NAMES),
             }
         }
@@ -224,6 +250,10 @@ pub fn run(scale: &Scale, parts: Parts) -> anyhow::Result<Vec<Line>> {
     if parts.blobs {
         eprintln!("bench blobs ...");
         lines.extend(blobs::run(scale)?);
+    }
+    if parts.samod {
+        eprintln!("bench samod ...");
+        lines.extend(versus::run(scale)?);
     }
     Ok(lines)
 }
