@@ -1,0 +1,283 @@
+//! The fetching side of the photo bench: photos assembled chunk by chunk
+//! and committed to the fetching store.
+
+use super::*;
+
+/// A photo being fetched.
+struct Photo {
+    assembly: Assembly,
+    /// Size, once the first chunk told it.
+    total: Option<u64>,
+    /// Next offset to ask for.
+    asked: u64,
+    /// Next offset `assembly` takes.
+    accepted: u64,
+    in_flight: usize,
+    /// Chunks that arrived ahead of `accepted`.
+    early: BTreeMap<u64, ChunkResponse>,
+}
+
+/// The fetching node's state: the daemon's `start_fetches` and the response
+/// arm of its `on_blob`, with chunk requests per photo as a parameter.
+struct Fetcher {
+    server: PeerId,
+    chunks_in_flight: usize,
+    queue: VecDeque<BlobHash>,
+    photos: HashMap<BlobHash, Photo>,
+    requests: HashMap<OutboundRequestId, (BlobHash, u64)>,
+    stats: Fetched,
+}
+
+impl Fetcher {
+    fn send(&mut self, swarm: &mut Swarm<Behaviour>, req: ChunkRequest) {
+        let id = swarm
+            .behaviour_mut()
+            .blob
+            .send_request(&self.server, Frame::Bytes(req.encode()));
+        self.requests.insert(id, (req.hash, req.offset));
+        self.stats.requests += 1;
+    }
+
+    fn start(&mut self, swarm: &mut Swarm<Behaviour>) {
+        while self.photos.len() < PHOTOS_IN_FLIGHT {
+            let Some(hash) = self.queue.pop_front() else {
+                return;
+            };
+            let assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX);
+            let first = assembly.first();
+            self.photos.insert(
+                hash,
+                Photo {
+                    assembly,
+                    total: None,
+                    asked: u64::from(first.len),
+                    accepted: 0,
+                    in_flight: 1,
+                    early: BTreeMap::new(),
+                },
+            );
+            self.send(swarm, first);
+        }
+    }
+
+    /// Takes a chunk and asks for more; returns the photo's bytes once they
+    /// are all here and verified. The caller keeps them, then calls
+    /// [`Fetcher::start`] for the freed slot.
+    fn on_response(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        id: OutboundRequestId,
+        response: &[u8],
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        let (hash, offset) = self
+            .requests
+            .remove(&id)
+            .context("a response to a request never sent")?;
+        let photo = self
+            .photos
+            .get_mut(&hash)
+            .with_context(|| format!("a chunk of photo {hash}, which is not being fetched"))?;
+        photo.in_flight -= 1;
+        let resp = ChunkResponse::decode(response)
+            .with_context(|| format!("chunk at {offset} of photo {hash}"))?;
+        if let ChunkResponse::Chunk { total, .. } = &resp {
+            photo.total.get_or_insert(*total);
+        }
+        photo.early.insert(offset, resp);
+        let t = Instant::now();
+        let mut done = None;
+        while let Some(resp) = photo.early.remove(&photo.accepted) {
+            match photo.assembly.accept(resp) {
+                Progress::Next(next) => photo.accepted = next.offset,
+                Progress::Done(bytes) => {
+                    done = Some(bytes);
+                    break;
+                }
+                Progress::NotHeld => anyhow::bail!("the serving node does not hold photo {hash}"),
+                Progress::Refused => anyhow::bail!("the serving node would not serve photo {hash}"),
+                Progress::Failed(why) => anyhow::bail!("photo {hash} refused: {why}"),
+            }
+        }
+        self.stats.assembling += t.elapsed();
+        if done.is_some() {
+            self.photos.remove(&hash);
+            return Ok(done);
+        }
+        // With one chunk in flight this asks exactly what `Progress::Next`
+        // asked for, as the daemon does.
+        let mut asks = Vec::new();
+        if let Some(total) = photo.total {
+            while photo.in_flight < self.chunks_in_flight && photo.asked < total {
+                asks.push(ChunkRequest {
+                    hash,
+                    offset: photo.asked,
+                    len: BLOB_CHUNK_BYTES_MAX,
+                });
+                photo.asked += u64::from(BLOB_CHUNK_BYTES_MAX);
+                photo.in_flight += 1;
+            }
+        }
+        for req in asks {
+            self.send(swarm, req);
+        }
+        Ok(None)
+    }
+}
+
+/// Commits `photos` in one batch; the time it took.
+fn commit_photos(store: &Store, photos: &[Vec<u8>]) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    let mut batch = store.batch().context("begin storing photos")?;
+    for photo in photos {
+        batch.put_blob(photo).context("store a photo")?;
+    }
+    batch.commit().context("commit photos")?;
+    Ok(t.elapsed())
+}
+
+/// The writer thread of [`Keeping::Writer`]: commits each photo in a batch
+/// of its own (grouping them is slower in redb: see the ceilings), reports
+/// each commit, and hands the store back at the end.
+pub(super) fn write_photos(
+    store: Store,
+    mut photos: mpsc::Receiver<Vec<u8>>,
+    committed: mpsc::Sender<Duration>,
+) -> anyhow::Result<Store> {
+    while let Some(photo) = photos.blocking_recv() {
+        let spent = commit_photos(&store, &[photo])?;
+        if committed.blocking_send(spent).is_err() {
+            break;
+        }
+    }
+    Ok(store)
+}
+
+/// Where the fetching side's photos go.
+pub(super) enum Sink {
+    Nothing,
+    Inline(Store),
+    Writer {
+        photos: mpsc::Sender<Vec<u8>>,
+        committed: mpsc::Receiver<Duration>,
+        thread: tokio::task::JoinHandle<anyhow::Result<Store>>,
+    },
+}
+
+/// Waits for the writer thread's next commit, if there is a writer.
+async fn next_commit(sink: &mut Sink) -> Option<Duration> {
+    match sink {
+        Sink::Writer { committed, .. } => committed.recv().await,
+        Sink::Nothing | Sink::Inline(_) => std::future::pending().await,
+    }
+}
+
+/// The fetching node: dials `server` at `addr`, then fetches every photo of
+/// `hashes` and returns once the last is stored.
+pub(super) async fn fetch_photos(
+    mut swarm: Swarm<Behaviour>,
+    server: PeerId,
+    addr: Multiaddr,
+    hashes: Vec<BlobHash>,
+    mut sink: Sink,
+    chunks_in_flight: usize,
+) -> anyhow::Result<Fetched> {
+    swarm
+        .dial(addr.with(Protocol::P2p(server)))
+        .context("dial the serving node")?;
+    loop {
+        match swarm.select_next_some().await {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == server => break,
+            SwarmEvent::OutgoingConnectionError { error, .. } => {
+                anyhow::bail!("cannot reach the serving node: {error}");
+            }
+            _ => {}
+        }
+    }
+    let want = hashes.len();
+    let mut stored = 0;
+    let mut f = Fetcher {
+        server,
+        chunks_in_flight: chunks_in_flight.max(1),
+        queue: hashes.iter().copied().collect(),
+        photos: HashMap::new(),
+        requests: HashMap::new(),
+        stats: Fetched::default(),
+    };
+    let start = Instant::now();
+    f.start(&mut swarm);
+    while stored < want {
+        let event = tokio::select! {
+            event = swarm.select_next_some() => event,
+            commit = next_commit(&mut sink) => {
+                let Some(spent) = commit else {
+                    break;
+                };
+                stored += 1;
+                f.stats.storing += spent;
+                continue;
+            }
+        };
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Blob(request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            })) => {
+                let Some(photo) = f.on_response(&mut swarm, request_id, &response)? else {
+                    continue;
+                };
+                match &sink {
+                    Sink::Nothing => stored += 1,
+                    Sink::Inline(store) => {
+                        f.stats.storing += commit_photos(store, &[photo])?;
+                        stored += 1;
+                    }
+                    Sink::Writer { photos, .. } => {
+                        // Waits only when the writer is a whole window behind.
+                        if photos.send(photo).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                f.start(&mut swarm);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Blob(
+                request_response::Event::OutboundFailure { error, .. },
+            )) => anyhow::bail!("a chunk request failed: {error}"),
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                cause,
+                ..
+            } if peer_id == server => {
+                anyhow::bail!("the serving node hung up: {cause:?}");
+            }
+            _ => {}
+        }
+    }
+    f.stats.elapsed = start.elapsed();
+    let store = match sink {
+        Sink::Nothing => None,
+        Sink::Inline(store) => Some(store),
+        Sink::Writer { photos, thread, .. } => {
+            drop(photos);
+            Some(thread.await.context("writer thread")??)
+        }
+    };
+    anyhow::ensure!(
+        stored == want,
+        "the writer stopped after {stored} of {want} photos"
+    );
+    if let Some(store) = store {
+        for hash in &hashes {
+            anyhow::ensure!(
+                store.has_blob(hash).context("look up a fetched photo")?,
+                "photo {hash} was fetched but is not in the store"
+            );
+        }
+    }
+    Ok(f.stats)
+}

@@ -1,0 +1,83 @@
+//! The serving side of the photo bench: a node answering chunk requests.
+
+use super::*;
+
+/// The serving node: answers chunk requests as the daemon's `on_blob` does
+/// (without the admission check, a map lookup) until told to stop.
+pub(super) async fn serve_photos(
+    mut swarm: Swarm<Behaviour>,
+    fetcher: PeerId,
+    serving: Serving,
+    photos: (Arc<Store>, Arc<HashMap<BlobHash, Vec<u8>>>),
+    listening: oneshot::Sender<Multiaddr>,
+    mut stop: oneshot::Receiver<()>,
+) -> anyhow::Result<Served> {
+    // The daemon opens its blob gate to a peer it admitted; the fetcher is
+    // admitted from the start here.
+    swarm.behaviour_mut().blob.open(fetcher);
+    let mut listening = Some(listening);
+    let mut served = Served::default();
+    let (store, memory) = photos;
+    loop {
+        let event = tokio::select! {
+            _ = &mut stop => return Ok(served),
+            event = swarm.select_next_some() => event,
+        };
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                if let Some(tx) = listening.take() {
+                    // The receiver only goes away when the run is abandoned.
+                    let _ = tx.send(address);
+                }
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                anyhow::bail!("the serving node's listener failed: {error}");
+            }
+            SwarmEvent::ListenerClosed { reason, .. } => {
+                anyhow::bail!("the serving node stopped listening: {reason:?}");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Blob(request_response::Event::Message {
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => {
+                let t = Instant::now();
+                let decoded = match &request {
+                    Frame::Bytes(b) => ChunkRequest::decode(b).ok(),
+                    Frame::Oversized { .. } => None,
+                };
+                let read = |hash: &BlobHash| {
+                    store
+                        .blob(hash)
+                        .with_context(|| format!("read photo {hash} to serve"))
+                };
+                let resp = match (decoded, serving) {
+                    (None, _) => ChunkResponse::Refused,
+                    (Some(req), Serving::Store) => serve(&req, read(&req.hash)?.as_deref()),
+                    (Some(req), Serving::Chunks) => {
+                        match store
+                            .blob_chunk(&req.hash, req.offset, req.len)
+                            .with_context(|| {
+                                format!("read a chunk of photo {} to serve", req.hash)
+                            })? {
+                            Some((total, bytes)) => ChunkResponse::Chunk { total, bytes },
+                            None => ChunkResponse::NotFound,
+                        }
+                    }
+                    (Some(req), Serving::Memory) => {
+                        serve(&req, memory.get(&req.hash).map(Vec::as_slice))
+                    }
+                };
+                let bytes = resp.encode();
+                served.answering += t.elapsed();
+                served.requests += 1;
+                // Fails only when the requester is gone; the fetching side
+                // reports that.
+                let _ = swarm.behaviour_mut().blob.send_response(channel, bytes);
+            }
+            _ => {}
+        }
+    }
+}
