@@ -67,6 +67,10 @@ impl Daemon {
         if !first {
             return;
         }
+        // A return due from an earlier reconnect that never came in step is
+        // replaced by what the station holds now.
+        self.escrow_return.due = None;
+        self.escrow_return.in_step = false;
         let held = match self.node.held_by_station(Utc::now()) {
             Ok(h) => h,
             Err(e) => {
@@ -80,7 +84,6 @@ impl Daemon {
         let points: i64 = held.values().sum();
         info!(%peer, points, members = held.len(), "reconnected to the community; returning what this station holds once its ledger is in step");
         self.escrow_return.due = Some(held);
-        self.escrow_return.in_step = false;
     }
 
     /// `peer` stopped syncing with this node.
