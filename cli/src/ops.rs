@@ -279,6 +279,11 @@ pub fn config_show(
             source: file("alerts"),
         },
         Setting {
+            key: "escrow.return_on_reconnect",
+            value: json!(config.escrow.return_on_reconnect),
+            source: file("escrow"),
+        },
+        Setting {
             key: "log",
             value: json!(log),
             source: log_source,

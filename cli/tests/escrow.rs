@@ -79,6 +79,52 @@ fn redeem(member: &str, points: i64) -> Vec<String> {
     .collect()
 }
 
+/// Two active riders of the community with 20 and 10 points, and the
+/// station they redeem at in its directory.
+fn riders_with_points(c: &Path) -> (String, String) {
+    let r1 = active_rider(c, "13800000001");
+    let r2 = active_rider(c, "13800000002");
+    for (m, p) in [(&r1, "20"), (&r2, "10")] {
+        ok(
+            c,
+            &[
+                "points",
+                "award",
+                "--member",
+                m,
+                "--points",
+                p,
+                "--reason",
+                "夜间巡逻",
+            ],
+        );
+    }
+    list_station(c);
+    (r1, r2)
+}
+
+/// Lists the station riders redeem at in the community's directory.
+fn list_station(c: &Path) {
+    ok(
+        c,
+        &[
+            "directory",
+            "station",
+            "add",
+            "--name",
+            "新亚洲驿站",
+            "--lat",
+            "24.97",
+            "--lon",
+            "102.74",
+            "--hours",
+            "08:00-21:00",
+            "--service",
+            "meals",
+        ],
+    );
+}
+
 fn grant_args(station: &str, member: &str, points: &str) -> Vec<String> {
     [
         "points",
@@ -116,41 +162,7 @@ fn stations_redeem_within_escrow_while_cut_off_and_agree_after_heal() {
     let (a, sta) = station(tmp.path(), "a", &s);
     let (b, stb) = station(tmp.path(), "b", &s);
     submit_report(&c, "路口井盖松动");
-    let r1 = active_rider(&c, "13800000001");
-    let r2 = active_rider(&c, "13800000002");
-    for (m, p) in [(&r1, "20"), (&r2, "10")] {
-        ok(
-            &c,
-            &[
-                "points",
-                "award",
-                "--member",
-                m,
-                "--points",
-                p,
-                "--reason",
-                "夜间巡逻",
-            ],
-        );
-    }
-    ok(
-        &c,
-        &[
-            "directory",
-            "station",
-            "add",
-            "--name",
-            "新亚洲驿站",
-            "--lat",
-            "24.97",
-            "--lon",
-            "102.74",
-            "--hours",
-            "08:00-21:00",
-            "--service",
-            "meals",
-        ],
-    );
+    let (r1, r2) = riders_with_points(&c);
     // Before the stations' admissions reach the community with the
     // charter, it does not know them as stations and grants nothing.
     let grant = |dir: &Path, station: &str, m: &str, p: &str| {
@@ -293,5 +305,190 @@ fn stations_redeem_within_escrow_while_cut_off_and_agree_after_heal() {
         (last["kind"].clone(), last["balance"].clone()),
         ("return".into(), 2.into())
     );
+    drop((station_a, station_b, community, street));
+}
+
+/// Sets `[escrow] return_on_reconnect = true` in the station's config.
+fn return_on_reconnect(dir: &Path) {
+    let path = dir.join("config.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[escrow]\nreturn_on_reconnect = true\n");
+    std::fs::write(&path, text).unwrap();
+}
+
+/// The moves a `return --all --json` on `dir` wrote, as (member, points).
+fn returned_all(dir: &Path) -> Vec<(String, i64)> {
+    let v = json(dir, &["points", "escrow", "return", "--all"]);
+    assert!(v["written"].is_null(), "{v}");
+    v["returned"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .map(|m| {
+            assert_eq!(m["kind"], "return", "{m}");
+            (
+                m["member"].as_str().unwrap().to_owned(),
+                m["points"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_station_returns_its_unused_escrow_on_reconnecting_and_return_all_empties_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, _d) = chain(tmp.path());
+    let (a, sta) = station(tmp.path(), "a", &s);
+    let (b, stb) = station(tmp.path(), "b", &s);
+    // Only a returns by itself; b keeps what it holds until told.
+    return_on_reconnect(&a);
+    let shown = json(&a, &["config", "show"]);
+    let row = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "escrow.return_on_reconnect")
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(
+        (&row["value"], &row["source"]),
+        (&true.into(), &"file".into())
+    );
+    // The setting is a station's: a community refuses to load it.
+    return_on_reconnect(&c);
+    fails(
+        &c,
+        &["points", "balance"],
+        "return_on_reconnect is for station nodes",
+    );
+    let text = std::fs::read_to_string(c.join("config.toml")).unwrap();
+    let head = text.split("\n[escrow]").next().unwrap().to_owned();
+    std::fs::write(c.join("config.toml"), head).unwrap();
+    let (r1, r2) = riders_with_points(&c);
+    let street = NodeProc::start(&s, &[]);
+    let community = NodeProc::start(&c, &[street.addr()]);
+    wait_for(
+        "the stations' admissions to reach the community",
+        60,
+        || {
+            yizhan(&c, &args(&grant_args(&sta, &r1, "8")))
+                .status
+                .success()
+        },
+    );
+    ok(&c, &args(&grant_args(&stb, &r1, "6")));
+    ok(&c, &args(&grant_args(&sta, &r2, "5")));
+    let port = community.port();
+    let station_a = NodeProc::start(&a, &[community.addr()]);
+    let station_b = NodeProc::start(&b, &[community.addr()]);
+    // Grants that reach a station while it is connected stay there: a
+    // held nothing when it connected, so nothing came due.
+    wait_for("the grants to reach both stations", 60, || {
+        held(&a, &sta, &r1) == 8 && held(&a, &sta, &r2) == 5 && held(&b, &stb, &r1) == 6
+    });
+
+    community.stop();
+    wait_for("both stations to be cut off", 30, || {
+        connected(&a) == 0 && connected(&b) == 0
+    });
+    for (dir, m, p) in [(&a, &r1, 3), (&b, &r1, 4)] {
+        let v = json(dir, &args(&redeem(m, p)));
+        assert_eq!(v["written"]["kind"], "redeem", "{v}");
+    }
+
+    // Heal: a gives back its unused 5 + 5 by itself once the ledgers are in
+    // step; b, left at the default, still holds its 2.
+    let community = NodeProc::start_on(&c, &format!("/ip4/127.0.0.1/tcp/{port}"), &[street.addr()]);
+    let nodes = [&c, &s, &a, &b];
+    // r1: 20 − 8 − 6 + 5 returned; r2: 10 − 5 + 5 returned.
+    let expected: BTreeMap<String, (i64, i64)> =
+        [(r1.clone(), (11, 2)), (r2.clone(), (10, 0))].into();
+    wait_for("station a's return to reach every node", 90, || {
+        nodes
+            .iter()
+            .all(|n| held(n, &sta, &r1) == 0 && held(n, &sta, &r2) == 0 && balances(n) == expected)
+    });
+    let rows = escrow(&c);
+    let a_returned: i64 = rows
+        .iter()
+        .filter(|r| r["station"] == sta.as_str())
+        .map(|r| r["returned"].as_i64().unwrap())
+        .sum();
+    // Exactly what it held unused, in one return per member.
+    assert_eq!(a_returned, 10, "{rows:?}");
+    assert!(
+        station_a
+            .logged()
+            .contains("returned unused escrow on reconnecting"),
+        "{}",
+        station_a.logged()
+    );
+    assert!(held(&b, &stb, &r1) == 2);
+
+    // return --all on b, written to its store with its node stopped: one
+    // return per member it holds points for, in one command.
+    ok(&c, &args(&grant_args(&stb, &r2, "2")));
+    wait_for("the grant to reach b", 60, || held(&b, &stb, &r2) == 2);
+    station_b.stop();
+    let mut back = returned_all(&b);
+    back.sort();
+    let mut want = vec![(r1.clone(), 2), (r2.clone(), 2)];
+    want.sort();
+    assert_eq!(back, want);
+    // Nothing left: the same command writes nothing and says so.
+    assert!(returned_all(&b).is_empty());
+    let none = ok(&b, &["points", "escrow", "return", "--all"]);
+    assert!(none.contains("holds nothing in escrow"), "{none}");
+    // Through the running node, with the table and total in either language.
+    let station_b = NodeProc::start(&b, &[community.addr()]);
+    ok(&c, &args(&grant_args(&stb, &r1, "1")));
+    wait_for("the second grant to reach b", 60, || {
+        held(&b, &stb, &r1) == 1
+    });
+    let out = ok(&b, &["--lang", "zh", "points", "escrow", "return", "--all"]);
+    assert!(
+        out.contains(&r1) && out.contains("已为 1 位成员退回共 1 积分"),
+        "{out}"
+    );
+    // A return names this station or none; --all takes no member.
+    fails(
+        &b,
+        &["points", "escrow", "return", "--all", "--station", &sta],
+        "run it on",
+    );
+    fails(
+        &b,
+        &["points", "escrow", "return", "--all", "--member", &r1],
+        "cannot be used with",
+    );
+    fails(
+        &c,
+        &["points", "escrow", "return", "--all"],
+        "run it on the station",
+    );
+
+    // r1: 20 − 3 − 4 redeemed at stations; r2 untouched; nothing held.
+    let expected: BTreeMap<String, (i64, i64)> =
+        [(r1.clone(), (13, 0)), (r2.clone(), (10, 0))].into();
+    wait_for("every node to agree that nothing is held", 90, || {
+        nodes.iter().all(|n| balances(n) == expected)
+            && nodes.iter().all(|n| escrow(n) == escrow(&c))
+    });
+
+    // A station returns what it held when it came back, not grants that
+    // reach it with the heal: those were written for it to spend. A restart
+    // counts as a reconnect.
+    ok(&c, &args(&grant_args(&sta, &r2, "3")));
+    wait_for("the grant to reach a", 60, || held(&a, &sta, &r2) == 3);
+    station_a.stop();
+    ok(&c, &args(&grant_args(&sta, &r2, "4")));
+    let station_a = NodeProc::start(&a, &[community.addr()]);
+    // r2: 10 − 3 − 4 + 3 returned; a keeps the 4 granted while it was away.
+    let expected: BTreeMap<String, (i64, i64)> =
+        [(r1.clone(), (13, 0)), (r2.clone(), (6, 4))].into();
+    wait_for("a's return of what it held to reach every node", 90, || {
+        nodes
+            .iter()
+            .all(|n| held(n, &sta, &r2) == 4 && balances(n) == expected)
+    });
     drop((station_a, station_b, community, street));
 }

@@ -123,7 +123,7 @@ fn default_true() -> bool {
 /// Every key `config.toml` may hold, in the order `docs/configuration.md`
 /// lists them. A key not here is refused when the file is read: a
 /// misspelt key silently left at its default is worse than an error.
-pub const KEYS: [&str; 14] = [
+pub const KEYS: [&str; 15] = [
     "role",
     "place",
     "name",
@@ -138,6 +138,7 @@ pub const KEYS: [&str; 14] = [
     "metrics",
     "alerts",
     "http",
+    "escrow",
 ];
 
 /// The contents of `config.toml`.
@@ -193,6 +194,29 @@ pub struct Config {
     /// off unless `listen` is set.
     #[serde(default, skip_serializing_if = "HttpConfig::is_default")]
     pub http: HttpConfig,
+    /// What a station does with the points it holds in escrow (`[escrow]`);
+    /// stations only.
+    #[serde(default, skip_serializing_if = "EscrowConfig::is_default")]
+    pub escrow: EscrowConfig,
+}
+
+/// `[escrow]` in `config.toml`: a station's escrow (`docs/escrow.md`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscrowConfig {
+    /// After being cut off from its community, return what it held then
+    /// once the community's ledger is in step again. Off by default: a
+    /// station on a flaky link would hand back its allowance at every blip
+    /// and hold nothing when the next cut comes, which is when it needs it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub return_on_reconnect: bool,
+}
+
+impl EscrowConfig {
+    /// Nothing set: the file then needs no `[escrow]` table.
+    pub fn is_default(&self) -> bool {
+        *self == EscrowConfig::default()
+    }
 }
 
 /// `[http]` in `config.toml`: the HTTP server ([`crate::http`]).
@@ -320,6 +344,7 @@ impl Config {
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
             http: HttpConfig::default(),
+            escrow: EscrowConfig::default(),
         };
         c.validate()?;
         Ok(c)
@@ -346,6 +371,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "[http] plain = true and a cert contradict each other: remove one".into(),
             ));
+        }
+        if self.escrow.return_on_reconnect && self.role != Role::Station {
+            return Err(ConfigError::Invalid(format!(
+                "[escrow] return_on_reconnect is for station nodes, which hold points in escrow; this is a {} node: remove it",
+                self.role
+            )));
         }
         let got = self.place.depth();
         if got != self.role.depth() {
@@ -506,6 +537,24 @@ mod tests {
     }
 
     #[test]
+    fn return_on_reconnect_is_refused_off_a_station() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let table = "[escrow]\nreturn_on_reconnect = true\n";
+        let place = "place = \"guandu/yiliu/xinyazhou\"\n";
+        fs::write(&path, format!("role = \"station\"\n{place}{table}")).unwrap();
+        assert!(Config::load(&path).unwrap().escrow.return_on_reconnect);
+        fs::write(&path, format!("role = \"community\"\n{place}{table}")).unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("return_on_reconnect is for station nodes") && err.contains("community"),
+            "{err}"
+        );
+        fs::write(&path, format!("role = \"station\"\n{place}")).unwrap();
+        assert!(!Config::load(&path).unwrap().escrow.return_on_reconnect);
+    }
+
+    #[test]
     fn every_field_is_a_known_key_and_documented() {
         let mut c = Config::new(Role::District, PlaceId::parse("guandu").unwrap(), None).unwrap();
         c.name = Some("官渡区".into());
@@ -513,6 +562,8 @@ mod tests {
         c.timezone = Some("Asia/Shanghai".into());
         c.alerts.command = vec!["sh".into(), "-c".into(), "cat >> alerts.jsonl".into()];
         c.http.listen = Some("0.0.0.0:8443".into());
+        // Valid on a station only, so set past `new`'s check.
+        c.escrow.return_on_reconnect = true;
         let table: toml::Table = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
         let mut fields: Vec<&str> = table.keys().map(String::as_str).collect();
         let mut known = KEYS.to_vec();

@@ -82,6 +82,9 @@ pub struct NodeMetrics {
     pub cases_open: Family<CategoryLabels, Gauge>,
     /// Open cases past their deadline, by category.
     pub cases_overdue: Family<CategoryLabels, Gauge>,
+    /// Points a station returned from escrow by itself on reconnecting
+    /// (`[escrow] return_on_reconnect`).
+    pub escrow_returned_on_reconnect: Counter,
     /// The swarm's own metrics (connections, identify, ping).
     pub swarm: Arc<libp2p::metrics::Metrics>,
     /// When the daemon's loop last turned (unix ms).
@@ -138,6 +141,12 @@ impl NodeMetrics {
             "Open cases past their deadline, by category",
             cases_overdue.clone(),
         );
+        let escrow_returned_on_reconnect = Counter::default();
+        registry.register(
+            "escrow_returned_on_reconnect_points",
+            "Points a station returned from escrow by itself on reconnecting to its community",
+            escrow_returned_on_reconnect.clone(),
+        );
         let swarm = Arc::new(libp2p::metrics::Metrics::new(&mut registry));
         NodeMetrics {
             registry: Arc::new(registry),
@@ -150,6 +159,7 @@ impl NodeMetrics {
             blobs_missing,
             cases_open,
             cases_overdue,
+            escrow_returned_on_reconnect,
             swarm,
             heartbeat: Arc::new(AtomicU64::new(now_ms())),
         }

@@ -4,7 +4,7 @@
 //! redemptions at a station, on the station's own node.
 
 use clap::{Args, Subcommand};
-use crdt_model::escrow::EscrowKind;
+use crdt_model::escrow::{EscrowKind, EscrowMove};
 use crdt_model::ledger::ENTRY_POINTS_MAX;
 use node::workflow::{EscrowLine, EscrowRequest, EscrowRow, EscrowView};
 
@@ -19,7 +19,7 @@ pub enum EscrowCommand {
     /// station, which may then redeem them while cut off.
     Grant(GrantArgs),
     /// On the station's node: give points it holds back to the member's
-    /// balance (all it holds for them unless --points).
+    /// balance (all it holds for them unless --points; --all for every member).
     Return(ReturnArgs),
     /// What each station holds for each member: granted, redeemed, returned, held.
     Show {
@@ -50,11 +50,14 @@ pub struct ReturnArgs {
     #[arg(long)]
     pub station: Option<String>,
     /// Whose points.
-    #[arg(long)]
-    pub member: String,
+    #[arg(long, required_unless_present = "all")]
+    pub member: Option<String>,
     /// How many points (default: all it holds for the member).
     #[arg(long)]
     pub points: Option<i64>,
+    /// Everything it holds, for every member, in one write.
+    #[arg(long, conflicts_with_all = ["member", "points"])]
+    pub all: bool,
 }
 
 fn in_range(p: i64) -> anyhow::Result<i64> {
@@ -72,9 +75,13 @@ pub fn request(cmd: EscrowCommand) -> anyhow::Result<EscrowRequest> {
             member: member(&a.member)?,
             points: in_range(a.points)?,
         },
+        EscrowCommand::Return(ReturnArgs {
+            station, all: true, ..
+        }) => EscrowRequest::ReturnAll { station },
         EscrowCommand::Return(a) => EscrowRequest::Return {
             station: a.station,
-            member: member(&a.member)?,
+            // clap requires --member unless --all.
+            member: member(a.member.as_deref().unwrap_or_default())?,
             points: a.points.map(in_range).transpose()?,
         },
         EscrowCommand::Show { station } => EscrowRequest::Show { station },
@@ -106,11 +113,46 @@ pub fn print_view(v: &EscrowView, out: &Output) -> anyhow::Result<()> {
         println!("{}", tr_args(key, &args));
         return Ok(());
     }
+    if let Some(moved) = &v.returned {
+        return print_returned(v, moved);
+    }
     if v.rows.is_empty() {
         println!("{}", tr("empty.escrow"));
         return Ok(());
     }
     crate::table::print(rows_table(&v.rows));
+    Ok(())
+}
+
+/// `return --all`: one line per member returned, then the total.
+fn print_returned(v: &EscrowView, moved: &[EscrowMove]) -> anyhow::Result<()> {
+    if moved.is_empty() {
+        println!("{}", tr("escrow.returned_none"));
+        return Ok(());
+    }
+    let mut t = table(&["member", "display name", "returned", "balance", "move"]);
+    for m in moved {
+        let name = v
+            .rows
+            .iter()
+            .find(|r| r.member == m.member)
+            .and_then(|r| r.display_name.clone());
+        let balance = v.balances.iter().find(|b| b.member == m.member);
+        t.add_row(vec![
+            m.member.to_string(),
+            name.unwrap_or_else(|| "-".into()),
+            m.points.to_string(),
+            balance.map_or_else(|| "-".into(), |b| b.balance.to_string()),
+            m.id.to_string(),
+        ]);
+    }
+    crate::table::print(t);
+    let total: i64 = moved.iter().map(|m| m.points).sum();
+    let args = [
+        ("points", total.to_string()),
+        ("members", moved.len().to_string()),
+    ];
+    println!("{}", tr_args("escrow.returned_all", &args));
     Ok(())
 }
 

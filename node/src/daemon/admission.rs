@@ -226,6 +226,9 @@ impl Daemon {
             }
         }
         self.count_peer_up(&peer);
+        // Before the engine hears of it, so the ledger's first session
+        // already counts towards a return due.
+        self.escrow_peer_up(peer);
         self.engine_input(Input::PeerUp {
             peer: PeerKey::new(peer.to_string()),
             sync_states: states,

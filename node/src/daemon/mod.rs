@@ -7,6 +7,7 @@ mod admin_server;
 mod admission;
 mod blob_demand;
 mod blobs;
+mod escrow_return;
 mod monitor;
 mod outbox;
 mod peers;
@@ -206,6 +207,8 @@ struct Daemon {
     announce: bool,
     /// New, urgent and overdue cases: the alert command and `watch`.
     alerts: crate::alerts::Alerts,
+    /// A station's return of unused escrow on reconnecting.
+    escrow_return: escrow_return::ReconnectReturn,
 }
 
 /// Runs the node in `dir` until `shutdown` resolves.
@@ -321,6 +324,7 @@ async fn run_node(
         case_tally: Default::default(),
         announce: opts.announce,
         alerts,
+        escrow_return: Default::default(),
     };
     let metrics_server = match metrics_address(&opts, d.node.config())? {
         Some(addr) => {
@@ -467,6 +471,7 @@ impl Daemon {
                 }
             }
             self.metrics.beat();
+            self.escrow_return_due();
             self.after_step();
             self.prune_sync_rows();
             self.node.repo().end_step();

@@ -155,6 +155,7 @@ impl Daemon {
         let key = PeerKey::new(peer.to_string());
         if self.up.remove(peer) {
             self.count_peer_down(peer);
+            self.escrow_peer_down(peer);
             self.engine_input(Input::PeerDown { peer: key.clone() });
         }
         self.peer_labels.remove(peer);

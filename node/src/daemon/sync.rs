@@ -97,6 +97,7 @@ impl Daemon {
                 Output::Synced { peer, doc } => {
                     if let Ok(p) = peer.as_str().parse::<PeerId>() {
                         self.count_synced(&p);
+                        self.escrow_synced(&p, &doc);
                         let row = self.sync_rows.entry((p, doc)).or_default();
                         row.in_sync = true;
                         row.last_synced = Some(Utc::now());

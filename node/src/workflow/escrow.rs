@@ -48,6 +48,12 @@ pub enum EscrowRequest {
         /// How many; everything it holds for the member when omitted.
         points: Option<i64>,
     },
+    /// On the station: give back everything it holds, for every member, in
+    /// one write.
+    ReturnAll {
+        /// The station's peer id, if named: it must be this node.
+        station: Option<String>,
+    },
     /// What each station holds, per member, in this year's ledgers held here.
     Show {
         /// Only this station (its peer id).
@@ -88,6 +94,10 @@ pub struct EscrowRow {
 pub struct EscrowView {
     /// The move written, for a grant, return or station redemption.
     pub written: Option<EscrowMove>,
+    /// For `return --all`: every return written, one per member (empty when
+    /// the station held nothing). Absent from every other command's view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned: Option<Vec<EscrowMove>>,
     /// Holdings: every one for `show`, the one moved otherwise.
     pub rows: Vec<EscrowRow>,
     /// The member's balance after a move (empty for `show`).
@@ -145,6 +155,7 @@ impl Node {
         let view = match req {
             EscrowRequest::Show { station } => EscrowView {
                 written: None,
+                returned: None,
                 rows: self.escrow_rows(station.as_deref(), None, now)?,
                 balances: Vec::new(),
             },
@@ -164,6 +175,11 @@ impl Node {
                 let moved = self.return_escrow(station.as_deref(), &member, points, now)?;
                 self.escrow_moved(moved, now)?
             }
+            EscrowRequest::ReturnAll { station } => {
+                self.named_station_is_me(station.as_deref())?;
+                let moved = self.return_held(None, now)?;
+                self.escrow_returned(moved, now)?
+            }
         };
         Ok(WorkflowResponse::Escrow(Box::new(view)))
     }
@@ -179,6 +195,35 @@ impl Node {
         let balances = self.balances(Some(&place), Some(&moved.member), now)?;
         Ok(EscrowView {
             written: Some(moved),
+            returned: None,
+            rows,
+            balances,
+        })
+    }
+
+    /// The view after `return --all` wrote `moved`: the rows and balances
+    /// of the members it returned points of.
+    fn escrow_returned(
+        &mut self,
+        moved: Vec<EscrowMove>,
+        now: DateTime<Utc>,
+    ) -> Result<EscrowView, NodeError> {
+        let me = self.author();
+        let place = self.config.place.clone();
+        let of = |m: &MemberId| moved.iter().any(|x| &x.member == m);
+        let rows = self
+            .escrow_rows(Some(&me), None, now)?
+            .into_iter()
+            .filter(|r| of(&r.member))
+            .collect();
+        let balances = self
+            .balances(Some(&place), None, now)?
+            .into_iter()
+            .filter(|b| of(&b.member))
+            .collect();
+        Ok(EscrowView {
+            written: None,
+            returned: Some(moved),
             rows,
             balances,
         })
@@ -286,15 +331,7 @@ impl Node {
         points: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<EscrowMove, NodeError> {
-        let me = self.author();
-        if let Some(s) = station
-            && s != me
-        {
-            return Err(refused(format!(
-                "this is station {me}; a return is written by the station that holds the points, so run it on {s}"
-            )));
-        }
-        self.own_station("a return")?;
+        let me = self.named_station_is_me(station)?;
         let held = self.held_here(member, now)?;
         let points = match points {
             Some(p) => p,
@@ -310,6 +347,77 @@ impl Node {
             }
         };
         self.station_write(member, points, None, now)
+    }
+
+    /// Refuses a return on any node but a station, or on a station other
+    /// than the one named; returns this station's peer id.
+    fn named_station_is_me(&self, station: Option<&str>) -> Result<String, NodeError> {
+        let me = self.author();
+        if let Some(s) = station
+            && s != me
+        {
+            return Err(refused(format!(
+                "this is station {me}; a return is written by the station that holds the points, so run it on {s}"
+            )));
+        }
+        self.own_station("a return")?;
+        Ok(me)
+    }
+
+    /// What this station holds, per member it holds anything for, in this
+    /// year's ledger.
+    pub(crate) fn held_by_station(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<BTreeMap<MemberId, i64>, NodeError> {
+        let id = DocumentId::ledger(self.config.place.clone(), now);
+        let me = self.author();
+        let moves = match self.repo.existing(&id)? {
+            Some(doc) => escrow::list(&*doc)?,
+            None => return Ok(BTreeMap::new()),
+        };
+        Ok(escrow::holdings(&moves)
+            .into_iter()
+            .filter(|((s, _), held)| s == &me && *held > 0)
+            .map(|((_, m), held)| (m, held))
+            .collect())
+    }
+
+    /// Returns what this station holds for every member, in one write: all
+    /// of it, or per member no more than `most` says (members `most` leaves
+    /// out get nothing back). Writes nothing when there is nothing to
+    /// return.
+    pub(crate) fn return_held(
+        &mut self,
+        most: Option<&BTreeMap<MemberId, i64>>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EscrowMove>, NodeError> {
+        let place = self.own_station("a return")?;
+        let due: Vec<(MemberId, i64)> = self
+            .held_by_station(now)?
+            .into_iter()
+            .filter_map(|(m, held)| {
+                let cap = most.map_or(Some(held), |c| c.get(&m).copied())?;
+                let p = held.min(cap);
+                (p > 0).then_some((m, p))
+            })
+            .collect();
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let me = self.author();
+        let id = DocumentId::ledger(place, now);
+        self.repo.write(now, |w| {
+            let doc = w.doc(&id)?;
+            let mut out = Vec::with_capacity(due.len());
+            for (member, points) in &due {
+                let move_id = mint_move(doc)?;
+                out.push(escrow::station_move(
+                    doc, &move_id, member, *points, None, now, &me,
+                )?);
+            }
+            Ok(out)
+        })
     }
 
     /// What this station holds for `member` in this year's ledger.
