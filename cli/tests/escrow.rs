@@ -378,7 +378,12 @@ fn a_station_returns_its_unused_escrow_on_reconnecting_and_return_all_empties_on
     ok(&c, &args(&grant_args(&stb, &r1, "6")));
     ok(&c, &args(&grant_args(&sta, &r2, "5")));
     let port = community.port();
-    let station_a = NodeProc::start(&a, &[community.addr()]);
+    let station_a = NodeProc::start_with(
+        &a,
+        "/ip4/127.0.0.1/tcp/0",
+        &[community.addr()],
+        &["--metrics", "127.0.0.1:0"],
+    );
     let station_b = NodeProc::start(&b, &[community.addr()]);
     // Grants that reach a station while it is connected stay there: a
     // held nothing when it connected, so nothing came due.
@@ -423,6 +428,14 @@ fn a_station_returns_its_unused_escrow_on_reconnecting_and_return_all_empties_on
         station_a.logged()
     );
     assert!(held(&b, &stb, &r1) == 2);
+    // The operator's dashboard sees the same 10 points come back.
+    let at = station_a.logged_address("serving metrics at /metrics");
+    let scraped = common::http::get(&at, "/metrics").1;
+    assert_eq!(
+        common::http::sample(&scraped, "yizhan_escrow_returned_on_reconnect_points_total"),
+        Some(10.0),
+        "{scraped}"
+    );
 
     // return --all on b, written to its store with its node stopped: one
     // return per member it holds points for, in one command.

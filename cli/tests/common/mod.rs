@@ -383,3 +383,38 @@ impl Drop for NodeProc {
         }
     }
 }
+
+/// Plain HTTP/1.1 for the metrics endpoint, which serves no TLS.
+pub mod http {
+    use std::io::{Read as _, Write as _};
+    use std::time::Duration;
+
+    /// `GET path` on `addr`: the status code and the body.
+    pub fn get(addr: &str, path: &str) -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let status = answer
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// The value of the sample `series` (name and labels exactly as exported).
+    pub fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+}
