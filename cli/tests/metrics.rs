@@ -7,7 +7,6 @@
 
 mod common;
 
-
 use common::hostile::Hostile;
 use common::http::{get, sample};
 use common::*;

@@ -361,7 +361,7 @@ impl Credential {
                     issuer: a.issuer.to_string(),
                 });
             }
-            if !a.issuer.verifies(&a.signing_bytes()?, &link.signature) {
+            if !super::verified_links::verifies(&a.issuer, &a.signing_bytes()?, &link.signature) {
                 return Err(TrustError::BadSignature {
                     node,
                     issuer: a.issuer.to_string(),

@@ -20,6 +20,7 @@ pub mod membership;
 pub mod refused;
 pub mod signing;
 pub mod statement;
+mod verified_links;
 
 pub use access::{FederationPolicy, may_read, may_write};
 pub use admission::{
