@@ -26,8 +26,13 @@ use crate::repo::Repo;
 use crate::store::BlobHash;
 
 /// Reports documents indexed at most; past it the one used longest ago is
-/// forgotten (and read whole again when next needed).
-pub const REPORT_INDEX_DOCS_MAX: usize = 4_096;
+/// forgotten (and read whole again when next needed). What stays hot is the
+/// months being written: a community's current month, a street's
+/// communities' current months. A district passes years of months through
+/// its sync; keeping every one's index made its memory grow with the
+/// documents it holds (`cli/tests/district_memory.rs`), so an old month's
+/// index is rebuilt when it is next written instead.
+pub const REPORT_INDEX_DOCS_MAX: usize = 64;
 
 /// Every blob hash a report names: its attachments and the photos on its
 /// lifecycle events.
