@@ -45,12 +45,20 @@ pub fn read_utf8(file: &Path, max: u64) -> anyhow::Result<String> {
 }
 
 /// What the csv reader found wrong, without its own position (the line is
-/// said once, in front).
+/// said once, in front), in the language in force; the reader's other
+/// complaints (an IO error, a UTF-8 error after the file was checked) are
+/// its own words.
 pub fn csv_error(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
-        } => format!("{len} fields where the header has {expected_len}"),
+        } => crate::i18n::tr_args(
+            "import.field_count",
+            &[
+                ("len", len.to_string()),
+                ("expected", expected_len.to_string()),
+            ],
+        ),
         _ => e.to_string(),
     }
 }

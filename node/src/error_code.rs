@@ -32,6 +32,43 @@ pub struct ErrorBody {
     /// The values the message names, by name (`report`, `status`, ...).
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// For a refused import, each refused row with its own body, so the
+    /// CLI can say every row's reason in the operator's language.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<RefusedRow>,
+}
+
+/// One refused row of an import: its line in the file and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRow {
+    /// The line (1-based; a CSV file's header is line 1).
+    pub line: u64,
+    /// Why the row is refused, with its own code.
+    pub error: ErrorBody,
+}
+
+impl RefusedRow {
+    /// The row at `line`, refused for `why`.
+    pub fn new(line: u64, why: &NodeError) -> RefusedRow {
+        RefusedRow {
+            line,
+            error: ErrorBody::of(why),
+        }
+    }
+
+    /// Every row as English reads them, `; ` between.
+    pub fn joined(rows: &[RefusedRow]) -> String {
+        rows.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl std::fmt::Display for RefusedRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.error.message)
+    }
 }
 
 impl ErrorBody {
@@ -41,10 +78,18 @@ impl ErrorBody {
             return body.clone();
         }
         let (code, params) = code_and_params(e);
+        let rows = match e {
+            NodeError::ImportRefused { rows }
+            | NodeError::Workflow(crate::workflow::WorkflowError::ImportRefused { rows }) => {
+                rows.clone()
+            }
+            _ => Vec::new(),
+        };
         ErrorBody {
             code: code.to_owned(),
             message: e.to_string(),
             params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            rows,
         }
     }
 }
@@ -202,14 +247,26 @@ pub const CODES: &[&str] = &[
     "community_only",
     "out_of_scope",
     "wrong_level",
-    "award_refused",
+    "award_not_own_report",
+    "award_not_verified",
+    "award_no_reporter",
+    "award_not_the_reporter",
+    "award_task_by_sign_off",
+    "award_no_member",
     "double_award",
-    "redeem_refused",
-    "confirm_refused",
+    "redeem_not_offered",
+    "redeem_nothing_offered",
+    "redeem_wrong_price",
+    "redeem_no_prices",
+    "redeem_unknown_place",
+    "confirm_other_category",
     "duplicate_phone",
     "nothing_to_change",
     "no_personal_data",
     "import_refused",
+    "roster_import_size",
+    "phone_on_roster",
+    "phone_repeated",
 ];
 
 type Params = Vec<(&'static str, String)>;
@@ -254,7 +311,10 @@ fn code_and_params(e: &NodeError) -> (&'static str, Params) {
         NodeError::Internal(why) => ("internal", vec![("why", why.clone())]),
         NodeError::ImportRefused { rows } => (
             "report_import_refused",
-            vec![("count", rows.len().to_string()), ("rows", rows.join("\n"))],
+            vec![
+                ("count", rows.len().to_string()),
+                ("rows", RefusedRow::joined(rows)),
+            ],
         ),
     }
 }

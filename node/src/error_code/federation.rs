@@ -4,12 +4,12 @@
 //! Split from `error_code.rs` to keep each file to one area; the rule is the
 //! same (every variant named, no catch-all arm).
 
-use super::{Params, shown};
+use super::{Params, RefusedRow, shown};
 use crate::certificate::CertificateError;
 use crate::error::BlobDemandError;
 use crate::refusal::AdminRefusal;
 use crate::trust::TrustError;
-use crate::workflow::WorkflowError;
+use crate::workflow::{AwardRefusal, ConfirmRefusal, RedeemRefusal, WorkflowError};
 
 pub(super) fn trust(t: &TrustError) -> (&'static str, Params) {
     match t {
@@ -295,7 +295,7 @@ pub(super) fn workflow(w: &WorkflowError) -> (&'static str, Params) {
                 ("level", (*level).to_owned()),
             ],
         ),
-        W::AwardRefused(why) => ("award_refused", vec![("why", why.clone())]),
+        W::AwardRefused(why) => award_refusal(why),
         W::DoubleAward {
             reference,
             member,
@@ -308,13 +308,24 @@ pub(super) fn workflow(w: &WorkflowError) -> (&'static str, Params) {
                 ("entry", entry.clone()),
             ],
         ),
-        W::RedeemRefused(why) => ("redeem_refused", vec![("why", why.clone())]),
+        W::RedeemRefused(why) => redeem_refusal(why),
         W::EscrowRefused(why) => ("escrow_refused", vec![("why", why.clone())]),
         W::NotAStation { station, why } => (
             "not_a_station",
             vec![("station", station.clone()), ("why", why.clone())],
         ),
-        W::ConfirmRefused(why) => ("confirm_refused", vec![("why", why.clone())]),
+        W::ConfirmRefused(ConfirmRefusal::OtherCategory {
+            report,
+            category,
+            given,
+        }) => (
+            "confirm_other_category",
+            vec![
+                ("report", report.clone()),
+                ("category", (*category).to_owned()),
+                ("given_category", (*given).to_owned()),
+            ],
+        ),
         W::NotHeld { what, id, hint } => (
             "not_found",
             vec![
@@ -337,6 +348,98 @@ pub(super) fn workflow(w: &WorkflowError) -> (&'static str, Params) {
         ),
         W::NothingToChange => ("nothing_to_change", vec![]),
         W::NoPersonalData { member } => ("no_personal_data", vec![("member", member.clone())]),
-        W::ImportRefused { rows } => ("import_refused", vec![("rows", rows.join("; "))]),
+        W::ImportRefused { rows } => (
+            "import_refused",
+            vec![
+                ("count", rows.len().to_string()),
+                ("rows", RefusedRow::joined(rows)),
+            ],
+        ),
+        W::ImportSize { count, max } => (
+            "roster_import_size",
+            vec![("count", count.to_string()), ("max", max.to_string())],
+        ),
+        W::PhoneOnRoster { member } => ("phone_on_roster", vec![("member", member.clone())]),
+        W::PhoneRepeated { first } => ("phone_repeated", vec![("first", first.to_string())]),
+    }
+}
+
+fn award_refusal(why: &AwardRefusal) -> (&'static str, Params) {
+    use AwardRefusal as A;
+    match why {
+        A::NotOwnReport { report, owner } => (
+            "award_not_own_report",
+            vec![("report", report.clone()), ("owner", owner.clone())],
+        ),
+        A::NotVerified { report, status } => (
+            "award_not_verified",
+            vec![("report", report.clone()), ("status", (*status).to_owned())],
+        ),
+        A::NoReporter { report } => ("award_no_reporter", vec![("report", report.clone())]),
+        A::NotTheReporter { report, reporter } => (
+            "award_not_the_reporter",
+            vec![("report", report.clone()), ("reporter", reporter.clone())],
+        ),
+        A::TaskBySignOff { task } => ("award_task_by_sign_off", vec![("task", task.clone())]),
+        A::NoMember => ("award_no_member", vec![]),
+    }
+}
+
+fn redeem_refusal(why: &RedeemRefusal) -> (&'static str, Params) {
+    use RedeemRefusal as R;
+    match why {
+        R::NotOffered {
+            name,
+            merchant,
+            item,
+            offered,
+        } => (
+            "redeem_not_offered",
+            vec![
+                ("name", name.clone()),
+                ("merchant", merchant.clone()),
+                ("item", item.clone()),
+                // Item and points only, so the CLI's text names the unit.
+                (
+                    "offered",
+                    offered
+                        .iter()
+                        .map(|(i, p)| format!("{i} ({p})"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            ],
+        ),
+        R::NothingOffered {
+            name,
+            merchant,
+            item,
+        } => (
+            "redeem_nothing_offered",
+            vec![
+                ("name", name.clone()),
+                ("merchant", merchant.clone()),
+                ("item", item.clone()),
+            ],
+        ),
+        R::WrongPrice {
+            name,
+            item,
+            price,
+            points,
+        } => (
+            "redeem_wrong_price",
+            vec![
+                ("name", name.clone()),
+                ("item", item.clone()),
+                ("price", price.to_string()),
+                ("points", points.to_string()),
+            ],
+        ),
+        R::NoPrices { name, station } => (
+            "redeem_no_prices",
+            vec![("name", name.clone()), ("station", station.clone())],
+        ),
+        R::UnknownPlace { at } => ("redeem_unknown_place", vec![("at", at.clone())]),
     }
 }

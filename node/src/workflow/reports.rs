@@ -17,7 +17,7 @@ use crdt_model::report::{
 use crdt_model::{Category, DocKind, DocumentId, EventId, MemberId, PlaceId, ReportId, roster};
 use serde::{Deserialize, Serialize};
 
-use super::{WorkflowError, WorkflowResponse, mint};
+use super::{ConfirmRefusal, WorkflowError, WorkflowResponse, mint};
 use crate::api::Node;
 use crate::config::Role;
 use crate::error::NodeError;
@@ -292,11 +292,14 @@ impl Node {
         if let Some(c) = category
             && c != r.category
         {
-            return Err(WorkflowError::ConfirmRefused(format!(
-                "report {id} is a {} case, not {c}; submit a new report instead",
-                r.category
-            ))
-            .into());
+            return Err(
+                WorkflowError::ConfirmRefused(ConfirmRefusal::OtherCategory {
+                    report: id.to_string(),
+                    category: r.category.as_str(),
+                    given: c.as_str(),
+                })
+                .into(),
+            );
         }
         if let Some(m) = &member {
             let roster_id = DocumentId::singleton(doc_id.place().clone(), DocKind::Roster);
