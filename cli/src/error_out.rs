@@ -133,6 +133,7 @@ fn param(name: &str, value: &str) -> String {
     match name {
         "status" | "role" | "event" | "category" | "field" | "what" => i18n::named(name, value),
         "given_category" => i18n::category(value),
+        "entry_kind" | "attachment_kind" => i18n::named(name, value),
         // A level is a role's place in the hierarchy; an action is a step.
         "level" => i18n::role(value),
         "action" => i18n::event(value),

@@ -848,3 +848,35 @@ fn a_refused_report_import_names_each_row_in_the_language_in_force() {
 fn report_count(d: &Path) -> usize {
     json(d, &["report", "list"]).as_array().map_or(0, Vec::len)
 }
+
+#[test]
+fn a_rule_of_the_model_reads_in_chinese_with_its_own_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let add = [
+        "directory",
+        "station",
+        "add",
+        "--name",
+        "暖新驿站",
+        "--lat",
+        "24.9",
+        "--lon",
+        "102.7",
+        "--hours",
+        "8点到9点",
+    ];
+    let err = refused_with(&d, ZH, &add);
+    assert_eq!(
+        err,
+        "错误：营业时间 8点到9点 无法识别：请写成 HH:MM-HH:MM，例如 08:00-21:00\n"
+    );
+    fails(
+        &d,
+        &add,
+        "opening hours \"8点到9点\": write them as HH:MM-HH:MM",
+    );
+    let out = run_with(&d, ZH, &[&["--json"], &add[..]].concat());
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "opening_hours", "{v}");
+}

@@ -18,6 +18,7 @@ use crate::identity::IdentityError;
 use crate::store::{BackupError, StoreError};
 
 mod federation;
+mod rules;
 
 use federation::{blob_demand, certificate, refusal, trust, workflow};
 
@@ -169,8 +170,22 @@ pub const CODES: &[&str] = &[
     "empty_text",
     "text_too_long",
     "bad_phone",
-    "bad_text",
-    "bad_time",
+    "station_is_granter",
+    "training_hours_out_of_range",
+    "entry_too_large",
+    "task_too_rich",
+    "not_an_earning",
+    "not_a_correction",
+    "award_needs_reason",
+    "correction_needs_reason",
+    "certificate_expiry",
+    "lease_out_of_range",
+    "claim_before_earlier",
+    "opening_hours",
+    "deadline_before_submission",
+    "report_other_month",
+    "due_before_dispatch",
+    "event_before_last",
     "member_not_active",
     "illegal_member_transition",
     "task_claimed",
@@ -180,8 +195,14 @@ pub const CODES: &[&str] = &[
     "task_not_claimed",
     "task_held_by_another",
     "task_not_completed",
-    "need_refused",
-    "bad_attachment",
+    "need_already_resolved",
+    "attachment_hash",
+    "attachment_mime_form",
+    "attachment_mime_malformed",
+    "attachment_size",
+    "too_many_attachments",
+    "upload_size",
+    "attachment_file_size",
     "bad_place",
     "bad_id",
     "bad_document_id",
@@ -526,11 +547,8 @@ fn validation(v: &ValidationError) -> (&'static str, Params) {
             ],
         ),
         V::BadPhone { phone } => ("bad_phone", vec![("phone", phone.clone())]),
-        V::BadText { field, why } => (
-            "bad_text",
-            vec![("field", (*field).to_owned()), ("why", why.clone())],
-        ),
-        V::BadTime(why) => ("bad_time", vec![("why", why.clone())]),
+        V::BadText { field, why } => rules::value_rule(field, why),
+        V::BadTime(why) => rules::time_rule(why),
         V::MemberNotActive {
             member,
             status,
@@ -552,11 +570,8 @@ fn validation(v: &ValidationError) -> (&'static str, Params) {
             ],
         ),
         V::TaskRefused { task, why } => task_refusal(task, why),
-        V::NeedRefused { need, why } => (
-            "need_refused",
-            vec![("need", need.clone()), ("why", (*why).to_owned())],
-        ),
-        V::BadAttachment(why) => ("bad_attachment", vec![("why", why.clone())]),
+        V::NeedRefused { need, why } => rules::need_refusal(need, why),
+        V::BadAttachment(why) => rules::attachment_rule(why),
         V::Id(e) => id(e),
     }
 }
@@ -628,12 +643,13 @@ mod tests {
 
     /// The codes the mapping functions give, read from their source (this
     /// file and `error_code/federation.rs`): every `("code", vec![...])`
-    /// tuple.
+    /// tuple. (And `error_code/rules.rs`.)
     fn codes_in_source() -> Vec<String> {
         let src = include_str!("error_code.rs");
         let mapping = [
             &src[..src.find("#[cfg(test)]").unwrap()],
             include_str!("error_code/federation.rs"),
+            include_str!("error_code/rules.rs"),
         ]
         .concat();
         let flat: String = mapping.chars().filter(|c| !c.is_whitespace()).collect();

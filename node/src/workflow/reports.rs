@@ -326,9 +326,12 @@ impl Node {
 fn uploaded_photo(up: PhotoUpload) -> Result<(Attachment, Vec<u8>), NodeError> {
     let len = up.bytes.len() as u64;
     if len == 0 || len > ATTACHMENT_BYTES_MAX {
-        return Err(crdt_model::ValidationError::BadAttachment(format!(
-            "the photo is {len} bytes; attachments must hold 1 to {ATTACHMENT_BYTES_MAX} bytes"
-        ))
+        return Err(crdt_model::ValidationError::BadAttachment(
+            crdt_model::AttachmentRule::UploadSize {
+                bytes: len,
+                max: ATTACHMENT_BYTES_MAX,
+            },
+        )
         .into());
     }
     let att = Attachment {
@@ -348,10 +351,14 @@ fn read_photo(path: &Path) -> Result<(Attachment, Vec<u8>), NodeError> {
     };
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len == 0 || len > ATTACHMENT_BYTES_MAX {
-        return Err(crdt_model::ValidationError::BadAttachment(format!(
-            "photo {} is {len} bytes; attachments must hold 1 to {ATTACHMENT_BYTES_MAX} bytes",
-            path.display()
-        ))
+        return Err(crdt_model::ValidationError::BadAttachment(
+            crdt_model::AttachmentRule::FileSize {
+                kind: "photo",
+                path: path.display().to_string(),
+                bytes: len,
+                max: ATTACHMENT_BYTES_MAX,
+            },
+        )
         .into());
     }
     let bytes = std::fs::read(path).map_err(io)?;
