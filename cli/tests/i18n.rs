@@ -730,7 +730,7 @@ fn a_refused_award_and_redemption_say_their_reason_in_chinese() {
     ];
     let err = refused_with(&d, ZH, &redeem);
     assert!(
-        err.starts_with("错误：未兑换：无此驿站 既不是本社区的服务站"),
+        err.starts_with("错误：未兑换：无此驿站 既不是本社区的驿站"),
         "{err}"
     );
     assert!(
@@ -879,4 +879,19 @@ fn a_rule_of_the_model_reads_in_chinese_with_its_own_code() {
     let out = run_with(&d, ZH, &[&["--json"], &add[..]].concat());
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(v["error"]["code"], "opening_hours", "{v}");
+
+    // A revocation the charter's rules refuse: the root revoking itself.
+    let root = tmp.path().join("d");
+    init(&root, "district", "guandu");
+    let me = common::peer_id(&root);
+    let err = refused_with(&root, ZH, &["revoke", &me]);
+    assert_eq!(
+        err,
+        format!("错误：不能撤销 {me}：联盟的根节点永远不能被撤销\n")
+    );
+    fails(
+        &root,
+        &["revoke", &me],
+        "the federation's root can never be revoked",
+    );
 }

@@ -7,9 +7,11 @@
 use super::{Params, RefusedRow, shown};
 use crate::certificate::CertificateError;
 use crate::error::BlobDemandError;
+use crate::http::tls::TlsError;
 use crate::refusal::AdminRefusal;
 use crate::trust::TrustError;
-use crate::workflow::{AwardRefusal, ConfirmRefusal, RedeemRefusal, WorkflowError};
+use crate::trust::charter::RevokeRule;
+use crate::workflow::{AwardRefusal, ConfirmRefusal, EscrowRefusal, RedeemRefusal, WorkflowError};
 
 pub(super) fn trust(t: &TrustError) -> (&'static str, Params) {
     match t {
@@ -137,10 +139,7 @@ pub(super) fn refusal(r: &AdminRefusal) -> (&'static str, Params) {
                 ("district", district.to_string()),
             ],
         ),
-        A::CannotRevoke { peer, why } => (
-            "cannot_revoke",
-            vec![("peer", peer.clone()), ("why", why.clone())],
-        ),
+        A::CannotRevoke { peer, why } => revoke_rule(peer, why),
         A::AlreadyRevoked { peer, by } => (
             "already_revoked",
             vec![("peer", peer.clone()), ("by", by.clone())],
@@ -237,7 +236,7 @@ pub(super) fn refusal(r: &AdminRefusal) -> (&'static str, Params) {
             "cannot_listen",
             vec![("addr", addr.clone()), ("why", why.clone())],
         ),
-        A::Tls(why) => ("tls", vec![("why", why.clone())]),
+        A::Tls(e) => tls(e),
         A::NoTls => ("no_tls", vec![]),
     }
 }
@@ -309,7 +308,7 @@ pub(super) fn workflow(w: &WorkflowError) -> (&'static str, Params) {
             ],
         ),
         W::RedeemRefused(why) => redeem_refusal(why),
-        W::EscrowRefused(why) => ("escrow_refused", vec![("why", why.clone())]),
+        W::EscrowRefused(why) => escrow_refusal(why),
         W::NotAStation { station, why } => (
             "not_a_station",
             vec![("station", station.clone()), ("why", why.clone())],
@@ -361,6 +360,22 @@ pub(super) fn workflow(w: &WorkflowError) -> (&'static str, Params) {
         ),
         W::PhoneOnRoster { member } => ("phone_on_roster", vec![("member", member.clone())]),
         W::PhoneRepeated { first } => ("phone_repeated", vec![("first", first.to_string())]),
+    }
+}
+
+fn escrow_refusal(why: &EscrowRefusal) -> (&'static str, Params) {
+    match why {
+        EscrowRefusal::NotAPeerId { station } => {
+            ("escrow_not_a_peer_id", vec![("station", station.clone())])
+        }
+        EscrowRefusal::StationOnly { what, role } => (
+            "escrow_station_only",
+            vec![("what", (*what).to_owned()), ("role", (*role).to_owned())],
+        ),
+        EscrowRefusal::WrongStation { me, station } => (
+            "escrow_wrong_station",
+            vec![("me", me.clone()), ("station", station.clone())],
+        ),
     }
 }
 
@@ -441,5 +456,60 @@ fn redeem_refusal(why: &RedeemRefusal) -> (&'static str, Params) {
             vec![("name", name.clone()), ("station", station.clone())],
         ),
         R::UnknownPlace { at } => ("redeem_unknown_place", vec![("at", at.clone())]),
+    }
+}
+
+fn revoke_rule(peer: &str, why: &RevokeRule) -> (&'static str, Params) {
+    let peer = ("peer", peer.to_owned());
+    match why {
+        RevokeRule::Root => ("revoke_root", vec![peer]),
+        RevokeRule::Itself => ("revoke_itself", vec![peer]),
+        RevokeRule::NoChain { issuer, target } => (
+            "revoke_no_chain",
+            vec![peer, ("issuer", issuer.clone()), ("target", target.clone())],
+        ),
+        RevokeRule::OtherFederation { target } => (
+            "revoke_other_federation",
+            vec![peer, ("target", target.clone())],
+        ),
+        RevokeRule::ChainBroken { target, why } => (
+            "revoke_chain_broken",
+            vec![peer, ("target", target.clone()), ("why", why.clone())],
+        ),
+        RevokeRule::ChainOfAnother { shown, target } => (
+            "revoke_chain_of_another",
+            vec![peer, ("shown", shown.clone()), ("target", target.clone())],
+        ),
+        RevokeRule::NotAnAdmitter {
+            issuer,
+            target,
+            place,
+        } => (
+            "revoke_not_an_admitter",
+            vec![
+                peer,
+                ("issuer", issuer.clone()),
+                ("target", target.clone()),
+                ("place", place.clone()),
+            ],
+        ),
+    }
+}
+
+// The reasons inside are rustls's, rcgen's and the PEM parser's own words,
+// like the operating system's in `io`.
+fn tls(e: &TlsError) -> (&'static str, Params) {
+    match e {
+        TlsError::Pem { what, path, why } => (
+            "tls_pem",
+            vec![
+                ("what", (*what).to_owned()),
+                ("path", shown(path)),
+                ("why", why.clone()),
+            ],
+        ),
+        TlsError::NoCertificate { path } => ("tls_no_certificate", vec![("path", shown(path))]),
+        TlsError::Rustls(why) => ("tls_refused", vec![("why", why.to_string())]),
+        TlsError::Generate(why) => ("tls_generate", vec![("why", why.to_string())]),
     }
 }

@@ -40,7 +40,7 @@ pub use directory::{DirectoryRequest, MerchantView, StationView};
 pub use escrow::{EscrowRequest, EscrowRow, EscrowView};
 pub use points::{AwardRule, Booked, PointsRequest};
 pub use points_views::{BalanceRow, EscrowLine, LedgerView, StatementLine, StatementView};
-pub use refusals::{AwardRefusal, ConfirmRefusal, RedeemRefusal};
+pub use refusals::{AwardRefusal, ConfirmRefusal, EscrowRefusal, RedeemRefusal};
 pub use reports::{PhotoUpload, ReportAction, ReportRequest};
 pub use roster::{MemberApplication, MemberView, RosterRequest};
 pub use roster_upkeep::{IMPORT_ROWS_MAX, ImportRow, ImportView, MemberChanges};
@@ -207,7 +207,7 @@ pub enum WorkflowError {
     },
     /// An escrow move this node may not write, or one that fits no rule.
     #[error("no escrow move: {0}")]
-    EscrowRefused(String),
+    EscrowRefused(EscrowRefusal),
     /// A grant to a node this community does not know as one of its stations.
     #[error(
         "{station} is not a station of this community: {why}; `yizhan admit PEER --role station` on the street admits one"

@@ -118,6 +118,37 @@ fn offered_list(offered: &[(String, i64)]) -> String {
         .join(", ")
 }
 
+/// Why an escrow move may not be written on this node.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EscrowRefusal {
+    /// The station given is not a peer id.
+    #[error("{station:?} is not a peer id; `yizhan status` on the station prints it")]
+    NotAPeerId {
+        /// What was given.
+        station: String,
+    },
+    /// A station's move asked of a node that is not a station.
+    #[error(
+        "{what} is written by the station that holds the points; this is a {role} node, so run it on the station"
+    )]
+    StationOnly {
+        /// The move (`a return`, `a station redemption`).
+        what: &'static str,
+        /// This node's role.
+        role: &'static str,
+    },
+    /// A return asked of another station than the one named.
+    #[error(
+        "this is station {me}; a return is written by the station that holds the points, so run it on {station}"
+    )]
+    WrongStation {
+        /// This station.
+        me: String,
+        /// The station named.
+        station: String,
+    },
+}
+
 /// Why a "me too" does not fit the case.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfirmRefusal {
