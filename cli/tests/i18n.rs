@@ -895,3 +895,24 @@ fn a_rule_of_the_model_reads_in_chinese_with_its_own_code() {
         "the federation's root can never be revoked",
     );
 }
+
+#[test]
+fn a_file_the_cli_cannot_read_has_a_code_and_a_chinese_frame() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = community(tmp.path());
+    let missing = tmp.path().join("missing.csv");
+    let path = missing.to_str().unwrap();
+    let err = refused_with(&d, ZH, &["roster", "import", path]);
+    assert!(
+        err.starts_with(&format!("错误：无法读取 {path}：")),
+        "{err}"
+    );
+    fails(
+        &d,
+        &["roster", "import", path],
+        &format!("cannot read {path}: "),
+    );
+    let out = run_with(&d, ZH, &["--json", "roster", "import", path]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "cannot_read", "{v}");
+}
