@@ -535,6 +535,26 @@ fn store_and_config_errors_of_the_node_read_in_chinese() {
     let out = run_with(&d, ZH, &["--json", "status"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(v["error"]["code"], "config_unknown_key", "{v}");
+    // A value that breaks a rule of its own: said whole in Chinese.
+    let with_cert = if good.contains("[http]") {
+        good.replace(
+            "[http]",
+            "[http]\nplain = true\ncert = \"c.pem\"\nkey = \"k.pem\"",
+        )
+    } else {
+        format!("{good}\n[http]\nplain = true\ncert = \"c.pem\"\nkey = \"k.pem\"\n")
+    };
+    std::fs::write(&config, with_cert).unwrap();
+    let err = refused_with(&d, ZH, &["status"]);
+    assert_eq!(
+        err,
+        "错误：配置有误：[http] plain = true 与证书互相矛盾：请删去其中之一\n"
+    );
+    fails(
+        &d,
+        &["status"],
+        "plain = true and a cert contradict each other",
+    );
     std::fs::write(&config, good).unwrap();
 
     // A store file that is not a store: damaged, and said so in Chinese.

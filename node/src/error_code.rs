@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crdt_model::{IdError, ModelError, TaskRefusal, ValidationError};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ConfigRule};
 use crate::error::NodeError;
 use crate::identity::IdentityError;
 use crate::store::{BackupError, StoreError};
@@ -150,7 +150,10 @@ pub const CODES: &[&str] = &[
     "config_io",
     "config_invalid",
     "config_unknown_key",
-    "config_value",
+    "config_alert_timeout",
+    "config_alert_retries",
+    "config_cert_without_key",
+    "config_plain_with_cert",
     "role_place_mismatch",
     "unknown_timezone",
     "schema",
@@ -457,7 +460,7 @@ fn config(e: &ConfigError) -> (&'static str, Params) {
                 ("known", crate::config::KEYS.join(", ")),
             ],
         ),
-        ConfigError::Invalid(why) => ("config_value", vec![("why", why.clone())]),
+        ConfigError::Invalid(rule) => config_rule(rule),
         ConfigError::RoleMismatch {
             role,
             place,
@@ -473,6 +476,18 @@ fn config(e: &ConfigError) -> (&'static str, Params) {
             ],
         ),
         ConfigError::Timezone(z) => ("unknown_timezone", vec![("zone", z.name.clone())]),
+    }
+}
+
+fn config_rule(rule: &ConfigRule) -> (&'static str, Params) {
+    match rule {
+        ConfigRule::AlertTimeout => ("config_alert_timeout", vec![]),
+        ConfigRule::AlertRetries { retries, max } => (
+            "config_alert_retries",
+            vec![("retries", retries.to_string()), ("max", max.to_string())],
+        ),
+        ConfigRule::CertWithoutKey => ("config_cert_without_key", vec![]),
+        ConfigRule::PlainWithCert => ("config_plain_with_cert", vec![]),
     }
 }
 
@@ -703,8 +718,8 @@ mod tests {
             path: "/x/store.redb".into(),
         });
         assert_eq!(ErrorBody::of(&e).code, "store_in_use");
-        let e = NodeError::from(ConfigError::Invalid("bad".into()));
-        assert_eq!(ErrorBody::of(&e).code, "config_value");
+        let e = NodeError::from(ConfigError::Invalid(ConfigRule::CertWithoutKey));
+        assert_eq!(ErrorBody::of(&e).code, "config_cert_without_key");
         let e = NodeError::from(crate::workflow::WorkflowError::NothingToChange);
         assert_eq!(ErrorBody::of(&e).code, "nothing_to_change");
         let e = NodeError::from(ValidationError::EmptyText { field: "text" });
