@@ -122,7 +122,7 @@ fn node_text(body: &ErrorBody) -> Option<String> {
 pub fn row_text(row: &RefusedRow) -> String {
     let why = node_text(&row.error).unwrap_or_else(|| row.error.message.clone());
     i18n::tr_args(
-        "report_import.row",
+        "import.row",
         &[("line", row.line.to_string()), ("why", why)],
     )
 }

@@ -376,7 +376,7 @@ fn empty(field: &str) -> String {
 
 fn at_line(line: u64, why: &str) -> String {
     tr_args(
-        "report_import.row",
+        "import.row",
         &[("line", line.to_string()), ("why", why.to_owned())],
     )
 }

@@ -133,7 +133,7 @@ fn read(file: &Path, json: bool) -> anyhow::Result<Vec<ImportRow>> {
             format!("line {line}: {why}")
         } else {
             tr_args(
-                "report_import.row",
+                "import.row",
                 &[("line", line.to_string()), ("why", why)],
             )
         }
