@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use node::admin::{Request, Response, dispatch};
 use node::api::ReportContent;
 use node::error::NodeError;
-use node::error_code::{ErrorBody, RefusedRow};
+use node::error_code::ErrorBody;
 use node::report_import::{IMPORT_REPORTS_MAX, ImportedReport, ReportsImported};
 
 use crate::error_out::{self, Refusal};
@@ -61,6 +61,10 @@ type Row = Result<ImportedReport, String>;
 
 /// Runs `yizhan report import`.
 pub fn run(dir: &Path, a: ImportArgs, out: &Output) -> anyhow::Result<()> {
+    // `--json` is English throughout, the rows inside its one error too.
+    if out.json {
+        crate::i18n::set(crate::i18n::Lang::En);
+    }
     let format = match a.format {
         Some(f) => f,
         None => format_of(&a.file)?,
@@ -109,7 +113,7 @@ pub fn run(dir: &Path, a: ImportArgs, out: &Output) -> anyhow::Result<()> {
     match answer {
         Ok(Response::ImportedReports(done)) => print(&done, &a.file, out),
         Ok(other) => crate::report::unexpected(other),
-        Err(e) => match refused_rows(&e, out.json) {
+        Err(e) => match refused_rows(&e) {
             Some(rows) => refuse(&a.file, rows, out),
             None => Err(e.into()),
         },
@@ -143,18 +147,11 @@ fn format_of(file: &Path) -> anyhow::Result<Format> {
     }
 }
 
-/// The rows a node refused, from its error: each in the language in
-/// force, or in English for `--json`.
-fn refused_rows(e: &NodeError, json: bool) -> Option<Vec<String>> {
+/// The rows a node refused, from its error, each in the language in force.
+fn refused_rows(e: &NodeError) -> Option<Vec<String>> {
     let body = ErrorBody::of(e);
-    let row = |r: &RefusedRow| {
-        if json {
-            r.to_string()
-        } else {
-            error_out::row_text(r)
-        }
-    };
-    (body.code == "report_import_refused").then(|| body.rows.iter().map(row).collect())
+    (body.code == "report_import_refused")
+        .then(|| body.rows.iter().map(error_out::row_text).collect())
 }
 
 /// Names each bad row on a line of its own (in one JSON error with

@@ -822,6 +822,10 @@ fn a_refused_roster_import_names_each_row_in_the_language_in_force() {
         "line 2: unknown member kind",
     );
     assert!(err.contains("line 3: name is empty"), "{err}");
+    let err = refused_with(&d, ZH, &["--json", "roster", "import", path]);
+    let v: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("line 2: unknown member kind"), "{v}");
     assert!(ok(&d, &["--json", "roster", "list"]).trim() == "[]");
 }
 
@@ -858,6 +862,15 @@ fn a_refused_report_import_names_each_row_in_the_language_in_force() {
     assert!(
         err.starts_with(&format!("{path}: 第 1 行：纬度 95 超出范围")),
         "{err}"
+    );
+    // With --json the one error object is English, its rows too.
+    let json_err = refused_with(&d, ZH, &["--json", "report", "import", path]);
+    let v: serde_json::Value = serde_json::from_str(json_err.trim()).unwrap();
+    assert_eq!(v["error"]["code"], "report_import_refused", "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("line 1: latitude 95 is out of range"),
+        "{v}"
     );
     assert!(!has_english_words(&err, &[path]), "{err}");
     let err = refused_with(&d, c, &["report", "import", path]);

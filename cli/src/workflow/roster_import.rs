@@ -52,7 +52,11 @@ pub fn run(
     force: bool,
     out: &Output,
 ) -> anyhow::Result<()> {
-    let rows = read(file, out.json)?;
+    // `--json` is English throughout, the rows inside its one error too.
+    if out.json {
+        crate::i18n::set(crate::i18n::Lang::En);
+    }
+    let rows = read(file)?;
     let req = RosterRequest::Import {
         rows,
         dry_run,
@@ -90,8 +94,8 @@ fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
 }
 
 /// Reads and checks every row of `file`; refuses the file, naming every bad
-/// row in the language in force (in English for `--json`), if any is wrong.
-fn read(file: &Path, json: bool) -> anyhow::Result<Vec<ImportRow>> {
+/// row in the language in force, if any is wrong.
+fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
     let path = ("file", file.display().to_string());
     let text = crate::text_file::read_utf8(file, IMPORT_FILE_BYTES_MAX)?;
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
@@ -125,18 +129,10 @@ fn read(file: &Path, json: bool) -> anyhow::Result<Vec<ImportRow>> {
         let column = ("column", format!("{missing:?}"));
         return Err(refuse("bad_file", "import.missing_column", &[path, column]));
     }
-    // A row's reason as the operator reads it, or English for `--json`.
+    // A row's reason as the operator reads it.
     let row = |line: u64, e: &anyhow::Error| {
-        let shown = error_out::shown(e);
-        let why = if json { shown.english } else { shown.localised };
-        if json {
-            format!("line {line}: {why}")
-        } else {
-            tr_args(
-                "import.row",
-                &[("line", line.to_string()), ("why", why)],
-            )
-        }
+        let why = error_out::shown(e).localised;
+        tr_args("import.row", &[("line", line.to_string()), ("why", why)])
     };
     let mut rows = Vec::new();
     let mut bad = Vec::new();
@@ -164,12 +160,7 @@ fn read(file: &Path, json: bool) -> anyhow::Result<Vec<ImportRow>> {
         }
     }
     if !bad.is_empty() {
-        let separator = if json {
-            "; ".into()
-        } else {
-            tr("import.separator")
-        };
-        let rows = ("rows", bad.join(&separator));
+        let rows = ("rows", bad.join(&tr("import.separator")));
         return Err(refuse("import_refused", "import.nothing_imported", &[rows]));
     }
     if rows.is_empty() {
