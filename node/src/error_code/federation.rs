@@ -5,7 +5,7 @@
 //! same (every variant named, no catch-all arm).
 
 use super::{Params, RefusedRow, shown};
-use crate::certificate::CertificateError;
+use crate::certificate::{AdmittedInstead, CertificateError};
 use crate::error::BlobDemandError;
 use crate::http::tls::TlsError;
 use crate::refusal::AdminRefusal;
@@ -75,9 +75,33 @@ pub(super) fn certificate(c: &CertificateError) -> (&'static str, Params) {
             all.extend(params);
             ("certificate_chain", all)
         }
-        C::NotAdmittedFor { community, why } => (
-            "certificate_not_admitted",
-            vec![("community", community.to_string()), ("why", why.clone())],
+        C::NotAdmittedFor {
+            community,
+            why: AdmittedInstead::AnotherNode { chain_end, issuer },
+        } => (
+            "certificate_chain_of_another",
+            vec![
+                ("community", community.to_string()),
+                ("chain_end", chain_end.clone()),
+                ("issuer", issuer.clone()),
+            ],
+        ),
+        C::NotAdmittedFor {
+            community,
+            why:
+                AdmittedInstead::AnotherRole {
+                    issuer,
+                    role,
+                    place,
+                },
+        } => (
+            "certificate_admits_another_role",
+            vec![
+                ("community", community.to_string()),
+                ("issuer", issuer.clone()),
+                ("role", (*role).to_owned()),
+                ("place", place.clone()),
+            ],
         ),
         C::BadSignature { issuer } => (
             "certificate_bad_signature",
