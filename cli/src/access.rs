@@ -7,9 +7,10 @@
 //! plaintext never reaches the store, not even the answer the node keeps
 //! for a retried request.
 
+use crate::file_error::FileContext as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use crdt_model::MemberId;
 use node::admin::{Request, Response, dispatch};
@@ -104,7 +105,7 @@ fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::R
                 println!("{}", printable(&crate::output::done(&said)));
                 Ok(())
             }
-            other => bail!("the node gave an unexpected answer: {other:?}"),
+            other => return Err(crate::file_error::unexpected(&other)),
         };
     }
     let base = match how.url {
@@ -134,7 +135,7 @@ fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::R
         },
     )? {
         Response::CodeIssued(r) => r,
-        other => bail!("the node gave an unexpected answer: {other:?}"),
+        other => return Err(crate::file_error::unexpected(&other)),
     };
     if let Some(png) = &how.png {
         let image = qr
@@ -143,7 +144,7 @@ fn code(dir: &Path, holder: CodeHolder, how: CodeHow, out: &Output) -> anyhow::R
             .build();
         image
             .save_with_format(png, image::ImageFormat::Png)
-            .with_context(|| format!("cannot write {}", png.display()))?;
+            .writing(png)?;
     }
     if out.json {
         return print_json(&json!({
@@ -193,7 +194,7 @@ pub fn http(dir: &Path, cmd: HttpCommand, out: &Output) -> anyhow::Result<()> {
         }
     }
     let (cert, key) = node::http::tls::self_signed(hosts.clone())?;
-    std::fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
+    std::fs::create_dir_all(&to).creating(&to)?;
     crate::workflow::write_file(&cert_path, cert.as_bytes())?;
     write_private(&key_path, key.as_bytes())?;
     if out.json {
@@ -230,8 +231,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
+        .writing(path)?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).writing(path)
 }

@@ -3,9 +3,9 @@
 //! with no data directory and no node, from the file and the federation's
 //! root peer id alone (`docs/certificates.md`).
 
+use crate::file_error::FileContext as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, Subcommand};
 use node::certificate::{self, Body, Verified};
@@ -130,11 +130,11 @@ pub fn run(cmd: CertificateCommand, out: &Output) -> anyhow::Result<()> {
 /// by the verifier with its size rather than read whole.
 fn read_capped(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
     use std::io::Read as _;
-    let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let f = std::fs::File::open(path).reading(path)?;
     let mut bytes = Vec::new();
     f.take(max as u64 + 1)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        .reading(path)?;
     Ok(bytes)
 }
 

@@ -4,7 +4,7 @@
 //! whose message is English.
 
 use node::error::NodeError;
-use node::error_code::ErrorBody;
+use node::error_code::{ErrorBody, RefusedRow};
 
 use crate::i18n;
 
@@ -109,7 +109,22 @@ fn node_text(body: &ErrorBody) -> Option<String> {
     if body.code == "unknown_category" {
         args.push(("known", known_categories()));
     }
+    // An import's rows, each with its own code, read in this language too.
+    if !body.rows.is_empty() {
+        let rows: Vec<String> = body.rows.iter().map(row_text).collect();
+        args.retain(|(k, _)| *k != "rows");
+        args.push(("rows", rows.join(&i18n::tr("import.separator"))));
+    }
     Some(i18n::fill(&template, &args))
+}
+
+/// One refused row of an import, `line N: why`, in the language in force.
+pub fn row_text(row: &RefusedRow) -> String {
+    let why = node_text(&row.error).unwrap_or_else(|| row.error.message.clone());
+    i18n::tr_args(
+        "import.row",
+        &[("line", row.line.to_string()), ("why", why)],
+    )
 }
 
 /// A parameter's value as people read it: domain names by their name in
@@ -117,6 +132,8 @@ fn node_text(body: &ErrorBody) -> Option<String> {
 fn param(name: &str, value: &str) -> String {
     match name {
         "status" | "role" | "event" | "category" | "field" | "what" => i18n::named(name, value),
+        "given_category" => i18n::category(value),
+        "entry_kind" | "attachment_kind" => i18n::named(name, value),
         // A level is a role's place in the hierarchy; an action is a step.
         "level" => i18n::role(value),
         "action" => i18n::event(value),

@@ -14,6 +14,7 @@ mod case_view;
 mod certificate;
 mod demo;
 mod error_out;
+mod file_error;
 mod help_zh;
 mod i18n;
 mod ops;
@@ -31,6 +32,7 @@ mod usage_error;
 mod watch;
 mod workflow;
 
+use crate::file_error::FileContext as _;
 use std::process::ExitCode;
 
 use args::{BlobCommand, Cli, Command, ConfigCommand, DocCommand, NodeCommand, SyncCommand};
@@ -231,8 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Response::Blob(body) => {
                     let bytes = body.bytes;
                     match file {
-                        Some(path) => std::fs::write(&path, &bytes)
-                            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+                        Some(path) => std::fs::write(&path, &bytes).writing(&path)?,
                         None => {
                             use std::io::Write as _;
                             if !terminal::Terminal::detect().may_write_binary() {

@@ -3,9 +3,10 @@
 //! Each verb is checked against the case's folded state by the node; an
 //! illegal step is refused with the status the case is in.
 
+use crate::file_error::FileContext as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use crdt_model::report::{CloseReason, VoidReason};
 use crdt_model::{Category, MemberId, PlaceId, ReportId, Status};
 use node::admin::{Request, Response, dispatch};
@@ -69,10 +70,8 @@ pub fn run(dir: &Path, cmd: ReportCommand, out: &Output) -> anyhow::Result<()> {
         ReportCommand::Handle { step, photo } => {
             let photo = photo
                 .map(|p| {
-                    let abs = std::path::absolute(&p)
-                        .with_context(|| format!("cannot read {}", p.display()))?;
-                    std::fs::metadata(&abs)
-                        .with_context(|| format!("cannot read {}", p.display()))?;
+                    let abs = std::path::absolute(&p).reading(&p)?;
+                    std::fs::metadata(&abs).reading(&p)?;
                     anyhow::Ok(abs)
                 })
                 .transpose()?;
@@ -184,7 +183,7 @@ fn me_too(dir: &Path, a: SubmitArgs, out: &Output) -> anyhow::Result<()> {
 
 /// A response that does not answer the request: a bug, said plainly.
 pub fn unexpected<T>(resp: Response) -> anyhow::Result<T> {
-    bail!("the node gave an unexpected answer: {resp:?}")
+    Err(crate::file_error::unexpected(&resp))
 }
 
 fn submission(a: SubmitArgs) -> anyhow::Result<ReportSubmission> {
@@ -203,15 +202,13 @@ fn submission(a: SubmitArgs) -> anyhow::Result<ReportSubmission> {
     let absolute = |paths: Vec<std::path::PathBuf>| -> anyhow::Result<Vec<std::path::PathBuf>> {
         paths
             .into_iter()
-            .map(|p| {
-                std::path::absolute(&p).with_context(|| format!("cannot read {}", p.display()))
-            })
+            .map(|p| std::path::absolute(&p).reading(&p))
             .collect()
     };
     let photos = absolute(a.photo)?;
     let voices = absolute(a.voice)?;
     for p in photos.iter().chain(&voices) {
-        std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+        std::fs::metadata(p).reading(p)?;
     }
     Ok(ReportSubmission {
         content: ReportContent {

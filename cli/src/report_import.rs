@@ -61,6 +61,10 @@ type Row = Result<ImportedReport, String>;
 
 /// Runs `yizhan report import`.
 pub fn run(dir: &Path, a: ImportArgs, out: &Output) -> anyhow::Result<()> {
+    // `--json` is English throughout, the rows inside its one error too.
+    if out.json {
+        crate::i18n::set(crate::i18n::Lang::En);
+    }
     let format = match a.format {
         Some(f) => f,
         None => format_of(&a.file)?,
@@ -143,15 +147,11 @@ fn format_of(file: &Path) -> anyhow::Result<Format> {
     }
 }
 
-/// The rows a node refused, from its error.
+/// The rows a node refused, from its error, each in the language in force.
 fn refused_rows(e: &NodeError) -> Option<Vec<String>> {
     let body = ErrorBody::of(e);
-    (body.code == "report_import_refused").then(|| {
-        body.params
-            .get("rows")
-            .map(|r| r.lines().map(str::to_owned).collect())
-            .unwrap_or_default()
-    })
+    (body.code == "report_import_refused")
+        .then(|| body.rows.iter().map(error_out::row_text).collect())
 }
 
 /// Names each bad row on a line of its own (in one JSON error with
@@ -373,7 +373,7 @@ fn empty(field: &str) -> String {
 
 fn at_line(line: u64, why: &str) -> String {
     tr_args(
-        "report_import.row",
+        "import.row",
         &[("line", line.to_string()), ("why", why.to_owned())],
     )
 }

@@ -3,20 +3,17 @@
 //! skipped; a file saved as plain "CSV" on Chinese Windows is GBK, which is
 //! refused with the way to save it right, rather than read as mojibake.
 
+use crate::file_error::FileContext as _;
 use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::Path;
-
-use anyhow::Context as _;
 
 use crate::error_out::refuse;
 
 /// The text of `file`, at most `max` bytes, without a UTF-8 byte order mark.
 pub fn read_utf8(file: &Path, max: u64) -> anyhow::Result<String> {
     let shown = file.display();
-    let size = std::fs::metadata(file)
-        .with_context(|| format!("cannot read {shown}"))?
-        .len();
+    let size = std::fs::metadata(file).reading(file)?.len();
     let file_and_max = [("file", shown.to_string()), ("max", max.to_string())];
     if size > max {
         let mut args = file_and_max.to_vec();
@@ -28,7 +25,7 @@ pub fn read_utf8(file: &Path, max: u64) -> anyhow::Result<String> {
     let mut bytes = Vec::new();
     std::fs::File::open(file)
         .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
-        .with_context(|| format!("cannot read {shown}"))?;
+        .reading(file)?;
     if bytes.len() as u64 > max {
         return Err(refuse("bad_file", "import.past_max", &file_and_max));
     }
@@ -45,12 +42,20 @@ pub fn read_utf8(file: &Path, max: u64) -> anyhow::Result<String> {
 }
 
 /// What the csv reader found wrong, without its own position (the line is
-/// said once, in front).
+/// said once, in front), in the language in force; the reader's other
+/// complaints (an IO error, a UTF-8 error after the file was checked) are
+/// its own words.
 pub fn csv_error(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
-        } => format!("{len} fields where the header has {expected_len}"),
+        } => crate::i18n::tr_args(
+            "import.field_count",
+            &[
+                ("len", len.to_string()),
+                ("expected", expected_len.to_string()),
+            ],
+        ),
         _ => e.to_string(),
     }
 }

@@ -4,27 +4,14 @@
 //! are JSON objects with a stable code.
 
 mod common;
+mod i18n_env;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-use common::{english, fails, init, json, ok, submit_category as submit};
+use common::{english, fails, json, ok, submit_category as submit};
+use i18n_env::{ZH, community, refused_with, run_with};
 use unicode_width::UnicodeWidthStr as _;
-
-/// Runs `yizhan` in `dir` with the test helper's English environment,
-/// then `env` on top of it.
-fn run_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_yizhan"));
-    english(&mut cmd)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("RUST_LOG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run yizhan")
-}
 
 /// stdout of a command that must succeed.
 fn out_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
@@ -37,7 +24,6 @@ fn out_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-const ZH: &[(&str, &str)] = &[("LANG", "zh_CN.UTF-8")];
 const ZH_80: &[(&str, &str)] = &[("LANG", "zh_CN.UTF-8"), ("COLUMNS", "80")];
 const C_80: &[(&str, &str)] = &[("LANG", "C"), ("COLUMNS", "80")];
 const ZH_120: &[(&str, &str)] = &[("LANG", "zh_CN.UTF-8"), ("COLUMNS", "120")];
@@ -46,13 +32,6 @@ const C_120: &[(&str, &str)] = &[("LANG", "C"), ("COLUMNS", "120")];
 /// A report text with a colour escape, a terminal-title escape ending in
 /// BEL, and a newline: each would act on a terminal if printed raw.
 const HOSTILE_TEXT: &str = "井盖翘起\u{1b}[31m红色\u{1b}]0;title\u{7}\n第二行";
-
-fn community(root: &Path) -> PathBuf {
-    let d = root.join("c");
-    init(&d, "community", "guandu/yiliu/xinyazhou");
-    d
-}
-
 fn assert_fits(out: &str, columns: usize) {
     for line in out.lines() {
         assert!(
@@ -535,6 +514,26 @@ fn store_and_config_errors_of_the_node_read_in_chinese() {
     let out = run_with(&d, ZH, &["--json", "status"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(v["error"]["code"], "config_unknown_key", "{v}");
+    // A value that breaks a rule of its own: said whole in Chinese.
+    let with_cert = if good.contains("[http]") {
+        good.replace(
+            "[http]",
+            "[http]\nplain = true\ncert = \"c.pem\"\nkey = \"k.pem\"",
+        )
+    } else {
+        format!("{good}\n[http]\nplain = true\ncert = \"c.pem\"\nkey = \"k.pem\"\n")
+    };
+    std::fs::write(&config, with_cert).unwrap();
+    let err = refused_with(&d, ZH, &["status"]);
+    assert_eq!(
+        err,
+        "错误：配置有误：[http] plain = true 与证书互相矛盾：请删去其中之一\n"
+    );
+    fails(
+        &d,
+        &["status"],
+        "plain = true and a cert contradict each other",
+    );
     std::fs::write(&config, good).unwrap();
 
     // A store file that is not a store: damaged, and said so in Chinese.

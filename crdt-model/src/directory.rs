@@ -95,9 +95,9 @@ fn merchant_key(id: &MerchantId) -> String {
 /// Parses opening hours written `08:00-21:00` (or with an en dash).
 pub fn parse_hours(s: &str) -> Result<(NaiveTime, NaiveTime), ValidationError> {
     let bad = || {
-        ValidationError::BadTime(format!(
-            "opening hours {s:?}: write them as HH:MM-HH:MM, such as 08:00-21:00"
-        ))
+        ValidationError::BadTime(crate::TimeRule::OpeningHours {
+            hours: s.to_owned(),
+        })
     };
     let (a, b) = s
         .split_once('-')

@@ -177,11 +177,11 @@ pub enum ValidationError {
         /// The field.
         field: &'static str,
         /// What is wrong.
-        why: String,
+        why: crate::ValueRule,
     },
     /// A time that contradicts another (an expiry before its issue date, say).
     #[error("{0}")]
-    BadTime(String),
+    BadTime(crate::TimeRule),
     /// A member whose status does not allow the operation.
     #[error("member {member} is {status}; {action} needs an active member")]
     MemberNotActive {
@@ -216,11 +216,11 @@ pub enum ValidationError {
         /// The need.
         need: String,
         /// Why.
-        why: &'static str,
+        why: crate::NeedRefusal,
     },
     /// An attachment that breaks the rules (too large, bad mime).
     #[error("attachment: {0}")]
-    BadAttachment(String),
+    BadAttachment(crate::AttachmentRule),
     /// An id that does not parse.
     #[error(transparent)]
     Id(#[from] IdError),

@@ -234,7 +234,7 @@ pub fn grant<T: Transactable + ReadDoc>(
     if station == by {
         return Err(ValidationError::BadText {
             field: "station",
-            why: "is the granting community itself".into(),
+            why: crate::ValueRule::GrantingCommunity,
         }
         .into());
     }

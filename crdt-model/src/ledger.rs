@@ -198,7 +198,10 @@ pub(crate) fn check_size(amount: i64) -> Result<(), ValidationError> {
     if amount.abs() > ENTRY_POINTS_MAX {
         return Err(ValidationError::BadText {
             field: "points amount",
-            why: format!("{} exceeds {ENTRY_POINTS_MAX}", amount.abs()),
+            why: crate::ValueRule::EntryTooLarge {
+                amount: amount.abs(),
+                max: ENTRY_POINTS_MAX,
+            },
         });
     }
     Ok(())
@@ -248,7 +251,9 @@ pub fn credit<T: Transactable + ReadDoc>(
     if !entry.kind.is_credit() {
         return Err(ValidationError::BadText {
             field: "entry kind",
-            why: format!("{} is not a kind of earning", entry.kind),
+            why: crate::ValueRule::NotAnEarning {
+                kind: entry.kind.as_str(),
+            },
         }
         .into());
     }
@@ -258,7 +263,7 @@ pub fn credit<T: Transactable + ReadDoc>(
     if entry.kind == EntryKind::Award && entry.reason.is_none() {
         return Err(ValidationError::BadText {
             field: "reason",
-            why: "is required for a discretionary award".into(),
+            why: crate::ValueRule::AwardNeedsReason,
         }
         .into());
     }
@@ -317,7 +322,7 @@ pub fn correct<T: Transactable + ReadDoc>(
     if entry.kind != EntryKind::Correction {
         return Err(ValidationError::BadText {
             field: "entry kind",
-            why: "a correction must have kind correction".into(),
+            why: crate::ValueRule::NotACorrection,
         }
         .into());
     }
@@ -327,7 +332,7 @@ pub fn correct<T: Transactable + ReadDoc>(
     if entry.reason.is_none() {
         return Err(ValidationError::BadText {
             field: "reason",
-            why: "is required for a correction".into(),
+            why: crate::ValueRule::CorrectionNeedsReason,
         }
         .into());
     }

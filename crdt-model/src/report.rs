@@ -22,6 +22,7 @@ use crate::geo::{LatLon, Location};
 use crate::ids::{EventId, MemberId, ReportId};
 use crate::lifecycle::{self, CaseState};
 use crate::place::PlaceLevel;
+use crate::rules::{AttachmentRule, TimeRule};
 use crate::schema::{MapRef, MapWriter, child_map, entity_ids, entity_obj, has_entity};
 
 /// Longest report text accepted, in characters.
@@ -81,32 +82,32 @@ pub struct Attachment {
 impl Attachment {
     /// Checks hash format, media type and size.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let bad = |why: String| ValidationError::BadAttachment(why);
+        let bad = ValidationError::BadAttachment;
         if self.hash.len() != 64
             || !self
                 .hash
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            return Err(bad(format!(
-                "hash {:?} is not 64 lowercase hex digits",
-                self.hash
-            )));
+            return Err(bad(AttachmentRule::BadHash {
+                hash: self.hash.clone(),
+            }));
         }
         let (top, sub) = self.mime.split_once('/').ok_or_else(|| {
-            bad(format!(
-                "media type {:?} is not of the form type/subtype",
-                self.mime
-            ))
+            bad(AttachmentRule::MimeForm {
+                mime: self.mime.clone(),
+            })
         })?;
         if top.is_empty() || sub.is_empty() || self.mime.len() > 100 {
-            return Err(bad(format!("media type {:?} is malformed", self.mime)));
+            return Err(bad(AttachmentRule::MimeMalformed {
+                mime: self.mime.clone(),
+            }));
         }
         if self.size == 0 || self.size > ATTACHMENT_BYTES_MAX {
-            return Err(bad(format!(
-                "size {} is outside 1..={ATTACHMENT_BYTES_MAX} bytes",
-                self.size
-            )));
+            return Err(bad(AttachmentRule::Size {
+                size: self.size,
+                max: ATTACHMENT_BYTES_MAX,
+            }));
         }
         Ok(())
     }
@@ -293,10 +294,10 @@ pub fn validate_new(r: &NewReport) -> Result<(), ValidationError> {
         check_line("grid", g, 40, false)?;
     }
     if r.attachments.len() > ATTACHMENTS_MAX {
-        return Err(ValidationError::BadAttachment(format!(
-            "{} attachments; at most {ATTACHMENTS_MAX}",
-            r.attachments.len()
-        )));
+        return Err(ValidationError::BadAttachment(AttachmentRule::TooMany {
+            count: r.attachments.len(),
+            max: ATTACHMENTS_MAX,
+        }));
     }
     for a in &r.attachments {
         a.validate()?;
@@ -304,15 +305,12 @@ pub fn validate_new(r: &NewReport) -> Result<(), ValidationError> {
     if let Some(d) = r.deadline
         && d <= r.submitted_at
     {
-        return Err(ValidationError::BadTime(
-            "the deadline must be after the submission time".into(),
-        ));
+        return Err(ValidationError::BadTime(TimeRule::DeadlineBeforeSubmission));
     }
     if ReportId::new(r.submitted_at, 0).month() != r.id.month() {
-        return Err(ValidationError::BadTime(format!(
-            "report {} does not belong to the month it was submitted in",
-            r.id
-        )));
+        return Err(ValidationError::BadTime(TimeRule::OtherMonth {
+            report: r.id.to_string(),
+        }));
     }
     Ok(())
 }
@@ -420,9 +418,7 @@ pub fn record_event<T: Transactable + ReadDoc>(
     if let EventKind::Dispatch { to, due } = &ev.kind {
         check_line("handler", to, 100, false)?;
         if *due <= ev.at {
-            return Err(
-                ValidationError::BadTime("the due time must be after the dispatch".into()).into(),
-            );
+            return Err(ValidationError::BadTime(TimeRule::DueBeforeDispatch).into());
         }
     }
     if current.events.iter().any(|e| e.id == ev.id) {
@@ -435,10 +431,10 @@ pub fn record_event<T: Transactable + ReadDoc>(
     if let Some(last) = current.events.last()
         && ev.at < last.at
     {
-        return Err(ValidationError::BadTime(format!(
-            "event time {} is before the case's last event at {}",
-            ev.at, last.at
-        ))
+        return Err(ValidationError::BadTime(TimeRule::EventBeforeLast {
+            at: ev.at.to_string(),
+            last: last.at.to_string(),
+        })
         .into());
     }
     let before = current.state();

@@ -342,11 +342,13 @@ pub fn certify<T: Transactable + ReadDoc>(
 ) -> Result<(), ModelError> {
     check_line("certificate number", &cert.number, 40, false)?;
     if cert.expires <= cert.issued {
-        return Err(ValidationError::BadTime(format!(
-            "certificate expires {} on or before its issue date {}",
-            cert.expires, cert.issued
-        ))
-        .into());
+        return Err(
+            ValidationError::BadTime(crate::TimeRule::CertificateExpiry {
+                expires: cert.expires.to_string(),
+                issued: cert.issued.to_string(),
+            })
+            .into(),
+        );
     }
     let m = require_active(doc, id, "certification")?;
     let obj = member_obj(doc, id)?;
@@ -420,7 +422,7 @@ pub fn add_training<T: Transactable + ReadDoc>(
     if !(t.hours > 0.0 && t.hours <= 24.0) {
         return Err(ValidationError::BadText {
             field: "training hours",
-            why: format!("{} is outside (0, 24]", t.hours),
+            why: crate::ValueRule::TrainingHours { hours: t.hours },
         }
         .into());
     }

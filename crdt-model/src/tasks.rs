@@ -186,15 +186,18 @@ pub fn post<T: Transactable + ReadDoc>(doc: &mut T, t: &NewTask) -> Result<(), M
     if t.points > TASK_POINTS_MAX {
         return Err(ValidationError::BadText {
             field: "task points",
-            why: format!("{} is more than {TASK_POINTS_MAX}", t.points),
+            why: crate::ValueRule::TaskTooRich {
+                points: t.points,
+                max: TASK_POINTS_MAX,
+            },
         }
         .into());
     }
     if !(1..=LEASE_MINUTES_MAX).contains(&t.lease_minutes) {
-        return Err(ValidationError::BadTime(format!(
-            "lease of {} minutes is outside 1..={LEASE_MINUTES_MAX}",
-            t.lease_minutes
-        ))
+        return Err(ValidationError::BadTime(crate::TimeRule::Lease {
+            minutes: t.lease_minutes,
+            max: LEASE_MINUTES_MAX,
+        })
         .into());
     }
     let k = task_key(&t.id);
@@ -343,9 +346,7 @@ pub fn claim<T: Transactable + ReadDoc>(
         .into());
     }
     if t.claims.last().is_some_and(|c| at < c.at) {
-        return Err(
-            ValidationError::BadTime("claim time is before an earlier claim".into()).into(),
-        );
+        return Err(ValidationError::BadTime(crate::TimeRule::ClaimBeforeEarlier).into());
     }
     let c = Claim {
         id: claim.clone(),
@@ -548,7 +549,7 @@ pub fn resolve_need<T: Transactable + ReadDoc>(
     if need.resolved.is_some() {
         return Err(ValidationError::NeedRefused {
             need: id.to_string(),
-            why: "is already resolved",
+            why: crate::NeedRefusal::AlreadyResolved,
         }
         .into());
     }

@@ -309,12 +309,14 @@ impl ReportSubmission {
 fn read_attachment(path: &Path, kind: AttachmentKind) -> Result<NewAttachment, NodeError> {
     let len = fs::metadata(path).map_err(io(path))?.len();
     if len == 0 || len > crdt_model::report::ATTACHMENT_BYTES_MAX {
-        return Err(crdt_model::ValidationError::BadAttachment(format!(
-            "{} {} is {len} bytes; attachments must hold 1 to {} bytes",
-            kind.as_str(),
-            path.display(),
-            crdt_model::report::ATTACHMENT_BYTES_MAX
-        ))
+        return Err(crdt_model::ValidationError::BadAttachment(
+            crdt_model::AttachmentRule::FileSize {
+                kind: kind.as_str(),
+                path: path.display().to_string(),
+                bytes: len,
+                max: crdt_model::report::ATTACHMENT_BYTES_MAX,
+            },
+        )
         .into());
     }
     let bytes = fs::read(path).map_err(io(path))?;

@@ -8,6 +8,37 @@ use crdt_model::{Category, PlaceId, PlaceLevel};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+/// Which rule of `config.toml` a value breaks: one variant per rule, so
+/// each has a code and reads in the operator's language.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigRule {
+    /// An alert command's timeout of zero.
+    #[error("[alerts] timeout_s must be at least 1 second")]
+    AlertTimeout,
+    /// Too many retries of an alert.
+    #[error("[alerts] retries = {retries} is more than {max}")]
+    AlertRetries {
+        /// The retries set.
+        retries: u32,
+        /// The most allowed.
+        max: u32,
+    },
+    /// One of `[http] cert` and `key` without the other.
+    #[error("[http] cert and key go together: set both or neither")]
+    CertWithoutKey,
+    /// `[http] plain` together with a certificate.
+    #[error("[http] plain = true and a cert contradict each other: remove one")]
+    PlainWithCert,
+    /// `[escrow] return_on_reconnect` on a node that is not a station.
+    #[error(
+        "[escrow] return_on_reconnect is for station nodes, which hold points in escrow; this is a {role} node: remove it"
+    )]
+    ReturnOnReconnectOffStation {
+        /// This node's role.
+        role: &'static str,
+    },
+}
+
 /// The configuration could not be read, parsed or written.
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -40,7 +71,7 @@ pub enum ConfigError {
     },
     /// A value is out of its range.
     #[error("config: {0}")]
-    Invalid(String),
+    Invalid(ConfigRule),
     /// The role and the place do not fit together.
     #[error("a {role} node sits at a place with {want} segment(s), but {place} has {got}")]
     RoleMismatch {
@@ -352,31 +383,26 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.alerts.timeout_s == 0 {
-            return Err(ConfigError::Invalid(
-                "[alerts] timeout_s must be at least 1 second".into(),
-            ));
+            return Err(ConfigError::Invalid(ConfigRule::AlertTimeout));
         }
         if self.alerts.retries > ALERT_RETRIES_MAX {
-            return Err(ConfigError::Invalid(format!(
-                "[alerts] retries = {} is more than {ALERT_RETRIES_MAX}",
-                self.alerts.retries
-            )));
+            return Err(ConfigError::Invalid(ConfigRule::AlertRetries {
+                retries: self.alerts.retries,
+                max: ALERT_RETRIES_MAX,
+            }));
         }
         if self.http.cert.is_some() != self.http.key.is_some() {
-            return Err(ConfigError::Invalid(
-                "[http] cert and key go together: set both or neither".into(),
-            ));
+            return Err(ConfigError::Invalid(ConfigRule::CertWithoutKey));
         }
         if self.http.plain && self.http.cert.is_some() {
-            return Err(ConfigError::Invalid(
-                "[http] plain = true and a cert contradict each other: remove one".into(),
-            ));
+            return Err(ConfigError::Invalid(ConfigRule::PlainWithCert));
         }
         if self.escrow.return_on_reconnect && self.role != Role::Station {
-            return Err(ConfigError::Invalid(format!(
-                "[escrow] return_on_reconnect is for station nodes, which hold points in escrow; this is a {} node: remove it",
-                self.role
-            )));
+            return Err(ConfigError::Invalid(
+                ConfigRule::ReturnOnReconnectOffStation {
+                    role: self.role.as_str(),
+                },
+            ));
         }
         let got = self.place.depth();
         if got != self.role.depth() {

@@ -101,10 +101,10 @@ pub enum NodeError {
     Internal(String),
 
     /// A bulk import with rows refused; nothing was written.
-    #[error("nothing imported: {} rows refused: {}", rows.len(), rows.join("; "))]
+    #[error("nothing imported: {} rows refused: {}", rows.len(), crate::error_code::RefusedRow::joined(rows))]
     ImportRefused {
         /// Each refused row: its line and why.
-        rows: Vec<String>,
+        rows: Vec<crate::error_code::RefusedRow>,
     },
 }
 

@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use crdt_model::{IdError, ModelError, TaskRefusal, ValidationError};
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ConfigRule};
 use crate::error::NodeError;
 use crate::identity::IdentityError;
 use crate::store::{BackupError, StoreError};
 
 mod federation;
+mod rules;
 
 use federation::{blob_demand, certificate, refusal, trust, workflow};
 
@@ -32,6 +33,43 @@ pub struct ErrorBody {
     /// The values the message names, by name (`report`, `status`, ...).
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// For a refused import, each refused row with its own body, so the
+    /// CLI can say every row's reason in the operator's language.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<RefusedRow>,
+}
+
+/// One refused row of an import: its line in the file and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedRow {
+    /// The line (1-based; a CSV file's header is line 1).
+    pub line: u64,
+    /// Why the row is refused, with its own code.
+    pub error: ErrorBody,
+}
+
+impl RefusedRow {
+    /// The row at `line`, refused for `why`.
+    pub fn new(line: u64, why: &NodeError) -> RefusedRow {
+        RefusedRow {
+            line,
+            error: ErrorBody::of(why),
+        }
+    }
+
+    /// Every row as English reads them, `; ` between.
+    pub fn joined(rows: &[RefusedRow]) -> String {
+        rows.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl std::fmt::Display for RefusedRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.error.message)
+    }
 }
 
 impl ErrorBody {
@@ -41,10 +79,18 @@ impl ErrorBody {
             return body.clone();
         }
         let (code, params) = code_and_params(e);
+        let rows = match e {
+            NodeError::ImportRefused { rows }
+            | NodeError::Workflow(crate::workflow::WorkflowError::ImportRefused { rows }) => {
+                rows.clone()
+            }
+            _ => Vec::new(),
+        };
         ErrorBody {
             code: code.to_owned(),
             message: e.to_string(),
             params: params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            rows,
         }
     }
 }
@@ -104,7 +150,11 @@ pub const CODES: &[&str] = &[
     "config_io",
     "config_invalid",
     "config_unknown_key",
-    "config_value",
+    "config_alert_timeout",
+    "config_alert_retries",
+    "config_cert_without_key",
+    "config_plain_with_cert",
+    "config_return_on_reconnect_off_station",
     "role_place_mismatch",
     "unknown_timezone",
     "schema",
@@ -124,8 +174,22 @@ pub const CODES: &[&str] = &[
     "empty_text",
     "text_too_long",
     "bad_phone",
-    "bad_text",
-    "bad_time",
+    "station_is_granter",
+    "training_hours_out_of_range",
+    "entry_too_large",
+    "task_too_rich",
+    "not_an_earning",
+    "not_a_correction",
+    "award_needs_reason",
+    "correction_needs_reason",
+    "certificate_expiry",
+    "lease_out_of_range",
+    "claim_before_earlier",
+    "opening_hours",
+    "deadline_before_submission",
+    "report_other_month",
+    "due_before_dispatch",
+    "event_before_last",
     "member_not_active",
     "illegal_member_transition",
     "task_claimed",
@@ -135,8 +199,14 @@ pub const CODES: &[&str] = &[
     "task_not_claimed",
     "task_held_by_another",
     "task_not_completed",
-    "need_refused",
-    "bad_attachment",
+    "need_already_resolved",
+    "attachment_hash",
+    "attachment_mime_form",
+    "attachment_mime_malformed",
+    "attachment_size",
+    "too_many_attachments",
+    "upload_size",
+    "attachment_file_size",
     "bad_place",
     "bad_id",
     "bad_document_id",
@@ -155,7 +225,8 @@ pub const CODES: &[&str] = &[
     "certificate_malformed",
     "certificate_wrong_root",
     "certificate_chain",
-    "certificate_not_admitted",
+    "certificate_chain_of_another",
+    "certificate_admits_another_role",
     "certificate_bad_signature",
     "certificate_revoked",
     "charter_file",
@@ -166,11 +237,19 @@ pub const CODES: &[&str] = &[
     "station_may_not_admit",
     "report_import_refused",
     "import_size",
-    "escrow_refused",
+    "escrow_not_a_peer_id",
+    "escrow_station_only",
+    "escrow_wrong_station",
     "not_a_station",
     "token_for_other_place",
     "token_for_other_federation",
-    "cannot_revoke",
+    "revoke_root",
+    "revoke_itself",
+    "revoke_no_chain",
+    "revoke_other_federation",
+    "revoke_chain_broken",
+    "revoke_chain_of_another",
+    "revoke_not_an_admitter",
     "already_revoked",
     "not_revoked",
     "not_the_revoker",
@@ -194,7 +273,10 @@ pub const CODES: &[&str] = &[
     "bad_listen_address",
     "cannot_serve",
     "cannot_listen",
-    "tls",
+    "tls_pem",
+    "tls_no_certificate",
+    "tls_refused",
+    "tls_generate",
     "no_tls",
     "blob_demand_busy",
     "blob_not_sent",
@@ -202,14 +284,26 @@ pub const CODES: &[&str] = &[
     "community_only",
     "out_of_scope",
     "wrong_level",
-    "award_refused",
+    "award_not_own_report",
+    "award_not_verified",
+    "award_no_reporter",
+    "award_not_the_reporter",
+    "award_task_by_sign_off",
+    "award_no_member",
     "double_award",
-    "redeem_refused",
-    "confirm_refused",
+    "redeem_not_offered",
+    "redeem_nothing_offered",
+    "redeem_wrong_price",
+    "redeem_no_prices",
+    "redeem_unknown_place",
+    "confirm_other_category",
     "duplicate_phone",
     "nothing_to_change",
     "no_personal_data",
     "import_refused",
+    "roster_import_size",
+    "phone_on_roster",
+    "phone_repeated",
 ];
 
 type Params = Vec<(&'static str, String)>;
@@ -254,7 +348,10 @@ fn code_and_params(e: &NodeError) -> (&'static str, Params) {
         NodeError::Internal(why) => ("internal", vec![("why", why.clone())]),
         NodeError::ImportRefused { rows } => (
             "report_import_refused",
-            vec![("count", rows.len().to_string()), ("rows", rows.join("\n"))],
+            vec![
+                ("count", rows.len().to_string()),
+                ("rows", RefusedRow::joined(rows)),
+            ],
         ),
     }
 }
@@ -365,7 +462,7 @@ fn config(e: &ConfigError) -> (&'static str, Params) {
                 ("known", crate::config::KEYS.join(", ")),
             ],
         ),
-        ConfigError::Invalid(why) => ("config_value", vec![("why", why.clone())]),
+        ConfigError::Invalid(rule) => config_rule(rule),
         ConfigError::RoleMismatch {
             role,
             place,
@@ -381,6 +478,22 @@ fn config(e: &ConfigError) -> (&'static str, Params) {
             ],
         ),
         ConfigError::Timezone(z) => ("unknown_timezone", vec![("zone", z.name.clone())]),
+    }
+}
+
+fn config_rule(rule: &ConfigRule) -> (&'static str, Params) {
+    match rule {
+        ConfigRule::AlertTimeout => ("config_alert_timeout", vec![]),
+        ConfigRule::AlertRetries { retries, max } => (
+            "config_alert_retries",
+            vec![("retries", retries.to_string()), ("max", max.to_string())],
+        ),
+        ConfigRule::CertWithoutKey => ("config_cert_without_key", vec![]),
+        ConfigRule::PlainWithCert => ("config_plain_with_cert", vec![]),
+        ConfigRule::ReturnOnReconnectOffStation { role } => (
+            "config_return_on_reconnect_off_station",
+            vec![("role", (*role).to_owned())],
+        ),
     }
 }
 
@@ -466,11 +579,8 @@ fn validation(v: &ValidationError) -> (&'static str, Params) {
             ],
         ),
         V::BadPhone { phone } => ("bad_phone", vec![("phone", phone.clone())]),
-        V::BadText { field, why } => (
-            "bad_text",
-            vec![("field", (*field).to_owned()), ("why", why.clone())],
-        ),
-        V::BadTime(why) => ("bad_time", vec![("why", why.clone())]),
+        V::BadText { field, why } => rules::value_rule(field, why),
+        V::BadTime(why) => rules::time_rule(why),
         V::MemberNotActive {
             member,
             status,
@@ -492,11 +602,8 @@ fn validation(v: &ValidationError) -> (&'static str, Params) {
             ],
         ),
         V::TaskRefused { task, why } => task_refusal(task, why),
-        V::NeedRefused { need, why } => (
-            "need_refused",
-            vec![("need", need.clone()), ("why", (*why).to_owned())],
-        ),
-        V::BadAttachment(why) => ("bad_attachment", vec![("why", why.clone())]),
+        V::NeedRefused { need, why } => rules::need_refusal(need, why),
+        V::BadAttachment(why) => rules::attachment_rule(why),
         V::Id(e) => id(e),
     }
 }
@@ -568,12 +675,13 @@ mod tests {
 
     /// The codes the mapping functions give, read from their source (this
     /// file and `error_code/federation.rs`): every `("code", vec![...])`
-    /// tuple.
+    /// tuple. (And `error_code/rules.rs`.)
     fn codes_in_source() -> Vec<String> {
         let src = include_str!("error_code.rs");
         let mapping = [
             &src[..src.find("#[cfg(test)]").unwrap()],
             include_str!("error_code/federation.rs"),
+            include_str!("error_code/rules.rs"),
         ]
         .concat();
         let flat: String = mapping.chars().filter(|c| !c.is_whitespace()).collect();
@@ -616,8 +724,8 @@ mod tests {
             path: "/x/store.redb".into(),
         });
         assert_eq!(ErrorBody::of(&e).code, "store_in_use");
-        let e = NodeError::from(ConfigError::Invalid("bad".into()));
-        assert_eq!(ErrorBody::of(&e).code, "config_value");
+        let e = NodeError::from(ConfigError::Invalid(ConfigRule::CertWithoutKey));
+        assert_eq!(ErrorBody::of(&e).code, "config_cert_without_key");
         let e = NodeError::from(crate::workflow::WorkflowError::NothingToChange);
         assert_eq!(ErrorBody::of(&e).code, "nothing_to_change");
         let e = NodeError::from(ValidationError::EmptyText { field: "text" });

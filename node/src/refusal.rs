@@ -75,7 +75,7 @@ pub enum AdminRefusal {
         /// The node.
         peer: String,
         /// The rule it breaks.
-        why: String,
+        why: crate::trust::charter::RevokeRule,
     },
     /// A node revoked already.
     #[error("{peer} is already revoked (by {by}); nothing to do")]
@@ -270,7 +270,7 @@ pub enum AdminRefusal {
     },
     /// The HTTP server's certificate or key could not be loaded.
     #[error("{0}")]
-    Tls(String),
+    Tls(crate::http::tls::TlsError),
     /// HTTP configured without TLS and without saying plain is meant.
     #[error(
         "the HTTP server needs [http] cert and key in config.toml (`yizhan http self-signed` makes a pair for trials), or [http] plain = true for plain HTTP on a trusted network"

@@ -62,7 +62,7 @@ impl Node {
             };
             match self.stage_report(req, now) {
                 Ok(s) => staged.push(s),
-                Err(e) => refused.push(format!("line {}: {e}", row.line)),
+                Err(e) => refused.push(crate::error_code::RefusedRow::new(row.line, &e)),
             }
         }
         if !refused.is_empty() {

@@ -14,10 +14,10 @@
 //! never sees half an export. A progress bar shows on a terminal for long
 //! exports.
 
+use crate::file_error::FileContext as _;
 use std::io::{IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
@@ -142,7 +142,7 @@ pub fn run(dir: &Path, a: ExportArgs, out: &Output) -> anyhow::Result<()> {
             };
             let mut reports = match dispatch(dir, Request::ListReports(filter))? {
                 Response::Reports(r) => r,
-                other => bail!("the node gave an unexpected answer: {other:?}"),
+                other => return Err(crate::file_error::unexpected(&other)),
             };
             reports.retain(|r| days.contains(r.submitted_at, tz));
             reports.sort_by(|x, y| (x.submitted_at, &x.id).cmp(&(y.submitted_at, &y.id)));
@@ -163,7 +163,7 @@ pub fn run(dir: &Path, a: ExportArgs, out: &Output) -> anyhow::Result<()> {
             };
             let members = match call(dir, WorkflowRequest::Roster(req))? {
                 WorkflowResponse::Members(m) => m,
-                other => bail!("the node gave an unexpected answer: {other:?}"),
+                other => return Err(crate::file_error::unexpected(&other)),
             };
             let bytes = match a.format {
                 Format::Csv => roster_csv(&members, tz)?,
@@ -179,7 +179,7 @@ pub fn run(dir: &Path, a: ExportArgs, out: &Output) -> anyhow::Result<()> {
             };
             let ledgers = match call(dir, WorkflowRequest::Points(req))? {
                 WorkflowResponse::Ledgers(l) => l,
-                other => bail!("the node gave an unexpected answer: {other:?}"),
+                other => return Err(crate::file_error::unexpected(&other)),
             };
             let bytes = match a.format {
                 Format::Csv => ledger_csv(&ledgers, tz)?,
@@ -244,8 +244,8 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut part = path.as_os_str().to_owned();
     part.push(".part");
     let part = PathBuf::from(part);
-    std::fs::write(&part, bytes).with_context(|| format!("cannot write {}", part.display()))?;
-    std::fs::rename(&part, path).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&part, bytes).writing(&part)?;
+    std::fs::rename(&part, path).writing(path)?;
     Ok(())
 }
 

@@ -18,7 +18,6 @@ pub(crate) use export::write_file;
 
 use std::path::Path;
 
-use anyhow::bail;
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, TimeZone as _, Utc};
 use clap::{Subcommand, ValueEnum};
 use crdt_model::{MemberId, PlaceId};
@@ -96,13 +95,13 @@ pub fn run(dir: &Path, cmd: WorkflowCommand, out: &Output) -> anyhow::Result<()>
 pub fn call(dir: &Path, req: WorkflowRequest) -> anyhow::Result<WorkflowResponse> {
     match dispatch(dir, Request::Workflow(req))? {
         Response::Workflow(w) => Ok(*w),
-        other => bail!("the node gave an unexpected answer: {other:?}"),
+        other => Err(crate::file_error::unexpected(&other)),
     }
 }
 
 /// An answer of the wrong kind: a bug, said plainly.
 pub(crate) fn unexpected(resp: WorkflowResponse) -> anyhow::Result<()> {
-    bail!("the node gave an unexpected answer: {resp:?}")
+    Err(crate::file_error::unexpected(&resp))
 }
 
 /// A day written `YYYY-MM-DD`.

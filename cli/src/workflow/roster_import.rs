@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::anyhow;
 use crdt_model::roster::{MemberKind, Role};
 use node::workflow::{
     IMPORT_ROWS_MAX, ImportRow, ImportView, MemberApplication, RosterRequest, WorkflowRequest,
@@ -24,6 +24,8 @@ use node::workflow::{
 };
 
 use super::{call, named, unexpected};
+use crate::error_out::{self, refuse};
+use crate::i18n::{tr, tr_args};
 use crate::output::{Output, print_json};
 
 /// A roster file larger than this is not a community's roster.
@@ -50,6 +52,10 @@ pub fn run(
     force: bool,
     out: &Output,
 ) -> anyhow::Result<()> {
+    // `--json` is English throughout, the rows inside its one error too.
+    if out.json {
+        crate::i18n::set(crate::i18n::Lang::En);
+    }
     let rows = read(file)?;
     let req = RosterRequest::Import {
         rows,
@@ -67,18 +73,19 @@ fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
         return print_json(v);
     }
     if v.dry_run {
-        println!(
-            "dry run: all {} rows of {} can be imported into the roster of {}; nothing was written",
-            v.rows,
-            file.display(),
-            v.place
-        );
+        let args = [
+            ("rows", v.rows.to_string()),
+            ("file", file.display().to_string()),
+            ("place", v.place.to_string()),
+        ];
+        let said = tr_args("roster.import_checked", &args);
+        println!("{}", crate::table::printable(&said));
     } else {
-        println!(
-            "imported {} members into the roster of {} as applied, in one commit",
-            v.members.len(),
-            v.place
-        );
+        let args = [
+            ("n", v.members.len().to_string()),
+            ("place", v.place.to_string()),
+        ];
+        println!("{}", tr_args("roster.imported", &args));
         for id in &v.members {
             println!("  {id}");
         }
@@ -87,33 +94,46 @@ fn print(v: &ImportView, file: &Path, out: &Output) -> anyhow::Result<()> {
 }
 
 /// Reads and checks every row of `file`; refuses the file, naming every bad
-/// row, if any is wrong.
+/// row in the language in force, if any is wrong.
 fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
-    let shown = file.display();
+    let path = ("file", file.display().to_string());
     let text = crate::text_file::read_utf8(file, IMPORT_FILE_BYTES_MAX)?;
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .with_context(|| format!("{shown}: cannot read the header row"))?
-        .clone();
+    let header = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            let why = ("why", crate::text_file::csv_error(&e));
+            return Err(refuse("bad_file", "report_import.bad_header", &[path, why]));
+        }
+    };
     let mut at = HashMap::new();
     for (i, name) in header.iter().enumerate() {
         let name = name.trim();
         if !COLUMNS.contains(&name) {
-            bail!(
-                "{shown}: unknown column {name:?} in the header; the columns are {}",
-                COLUMNS.join(", ")
-            );
+            return Err(refuse(
+                "bad_file",
+                "import.unknown_column",
+                &[
+                    path,
+                    ("column", format!("{name:?}")),
+                    ("columns", COLUMNS.join(", ")),
+                ],
+            ));
         }
         if at.insert(name, i).is_some() {
-            bail!("{shown}: column {name:?} appears twice in the header");
+            let column = ("column", format!("{name:?}"));
+            return Err(refuse("bad_file", "import.column_twice", &[path, column]));
         }
     }
     if let Some(missing) = COLUMNS[..REQUIRED].iter().find(|c| !at.contains_key(*c)) {
-        bail!(
-            "{shown}: the header has no {missing:?} column; it needs display_name, name and phone"
-        );
+        let column = ("column", format!("{missing:?}"));
+        return Err(refuse("bad_file", "import.missing_column", &[path, column]));
     }
+    // A row's reason as the operator reads it.
+    let row = |line: u64, e: &anyhow::Error| {
+        let why = error_out::shown(e).localised;
+        tr_args("import.row", &[("line", line.to_string()), ("why", why)])
+    };
     let mut rows = Vec::new();
     let mut bad = Vec::new();
     for record in reader.records() {
@@ -121,7 +141,7 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                bad.push(format!("line {line}: {}", crate::text_file::csv_error(&e)));
+                bad.push(row(line, &anyhow!(crate::text_file::csv_error(&e))));
                 continue;
             }
         };
@@ -130,26 +150,33 @@ fn read(file: &Path) -> anyhow::Result<Vec<ImportRow>> {
             continue; // Excel leaves blank lines at the end
         }
         if rows.len() + bad.len() >= IMPORT_ROWS_MAX {
-            bail!("{shown} holds more than {IMPORT_ROWS_MAX} rows; import it in parts");
+            let max = ("max", IMPORT_ROWS_MAX.to_string());
+            return Err(refuse("bad_file", "import.too_many_rows", &[path, max]));
         }
         let cell = |name: &str| crate::text_file::cell(&at, &record, name);
         match application(&cell) {
             Ok(application) => rows.push(ImportRow { line, application }),
-            Err(e) => bad.push(format!("line {line}: {e:#}")),
+            Err(e) => bad.push(row(line, &e)),
         }
     }
     if !bad.is_empty() {
-        bail!("nothing imported: {}", bad.join("; "));
+        let rows = ("rows", bad.join(&tr("import.separator")));
+        return Err(refuse("import_refused", "import.nothing_imported", &[rows]));
     }
     if rows.is_empty() {
-        bail!("{shown} holds no rows below its header");
+        return Err(refuse("bad_file", "import.no_rows", &[path]));
     }
     Ok(rows)
 }
 
 /// One row as an application; the node checks the rest.
 fn application(cell: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<MemberApplication> {
-    let required = |name: &str| cell(name).with_context(|| format!("{name} is empty"));
+    let required = |name: &str| {
+        cell(name).ok_or_else(|| {
+            let field = ("field", name.to_owned());
+            refuse("empty_cell", "report_import.empty", &[field])
+        })
+    };
     let kind = match cell("kind") {
         Some(k) => named(&k, "member kind", MemberKind::from_name, MemberKind::names)?,
         None => MemberKind::Rider,

@@ -149,6 +149,30 @@ pub struct Link {
     pub signature: Signature,
 }
 
+/// What a certificate's chain admits instead of its issuer as the
+/// community node of the community it names.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AdmittedInstead {
+    /// The chain admits another node.
+    #[error("the chain ends at {chain_end}, not at the issuer {issuer}")]
+    AnotherNode {
+        /// The node the chain admits.
+        chain_end: String,
+        /// The certificate's issuer.
+        issuer: String,
+    },
+    /// The chain admits the issuer in another role or place.
+    #[error("it admits {issuer} as the {role} of {place}")]
+    AnotherRole {
+        /// The certificate's issuer.
+        issuer: String,
+        /// The role admitted.
+        role: &'static str,
+        /// The place admitted.
+        place: String,
+    },
+}
+
 /// A certificate that cannot be made, read or trusted.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CertificateError {
@@ -175,7 +199,7 @@ pub enum CertificateError {
         /// The community claimed.
         community: PlaceId,
         /// What the chain says instead.
-        why: String,
+        why: AdmittedInstead,
     },
     /// The body's signature does not verify against the issuer.
     #[error(

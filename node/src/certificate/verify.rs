@@ -73,21 +73,20 @@ pub fn verify(
     if m.key != cert.body.issuer.0 {
         return Err(CertificateError::NotAdmittedFor {
             community: community.clone(),
-            why: format!(
-                "the chain ends at {}, not at the issuer {}",
-                m.key, cert.body.issuer
-            ),
+            why: super::AdmittedInstead::AnotherNode {
+                chain_end: m.key.to_string(),
+                issuer: cert.body.issuer.to_string(),
+            },
         });
     }
     if m.role != Role::Community || &m.place != community {
         return Err(CertificateError::NotAdmittedFor {
             community: community.clone(),
-            why: format!(
-                "it admits {} as the {} of {}",
-                cert.body.issuer,
-                m.role.as_str(),
-                m.place
-            ),
+            why: super::AdmittedInstead::AnotherRole {
+                issuer: cert.body.issuer.to_string(),
+                role: m.role.as_str(),
+                place: m.place.to_string(),
+            },
         });
     }
     // 4. The issuer's signature over the body exactly as the file holds it.

@@ -4,12 +4,14 @@
 //! Split from `error_code.rs` to keep each file to one area; the rule is the
 //! same (every variant named, no catch-all arm).
 
-use super::{Params, shown};
-use crate::certificate::CertificateError;
+use super::{Params, RefusedRow, shown};
+use crate::certificate::{AdmittedInstead, CertificateError};
 use crate::error::BlobDemandError;
+use crate::http::tls::TlsError;
 use crate::refusal::AdminRefusal;
 use crate::trust::TrustError;
-use crate::workflow::WorkflowError;
+use crate::trust::charter::RevokeRule;
+use crate::workflow::{AwardRefusal, ConfirmRefusal, EscrowRefusal, RedeemRefusal, WorkflowError};
 
 pub(super) fn trust(t: &TrustError) -> (&'static str, Params) {
     match t {
@@ -73,9 +75,33 @@ pub(super) fn certificate(c: &CertificateError) -> (&'static str, Params) {
             all.extend(params);
             ("certificate_chain", all)
         }
-        C::NotAdmittedFor { community, why } => (
-            "certificate_not_admitted",
-            vec![("community", community.to_string()), ("why", why.clone())],
+        C::NotAdmittedFor {
+            community,
+            why: AdmittedInstead::AnotherNode { chain_end, issuer },
+        } => (
+            "certificate_chain_of_another",
+            vec![
+                ("community", community.to_string()),
+                ("chain_end", chain_end.clone()),
+                ("issuer", issuer.clone()),
+            ],
+        ),
+        C::NotAdmittedFor {
+            community,
+            why:
+                AdmittedInstead::AnotherRole {
+                    issuer,
+                    role,
+                    place,
+                },
+        } => (
+            "certificate_admits_another_role",
+            vec![
+                ("community", community.to_string()),
+                ("issuer", issuer.clone()),
+                ("role", (*role).to_owned()),
+                ("place", place.clone()),
+            ],
         ),
         C::BadSignature { issuer } => (
             "certificate_bad_signature",
@@ -137,10 +163,7 @@ pub(super) fn refusal(r: &AdminRefusal) -> (&'static str, Params) {
                 ("district", district.to_string()),
             ],
         ),
-        A::CannotRevoke { peer, why } => (
-            "cannot_revoke",
-            vec![("peer", peer.clone()), ("why", why.clone())],
-        ),
+        A::CannotRevoke { peer, why } => revoke_rule(peer, why),
         A::AlreadyRevoked { peer, by } => (
             "already_revoked",
             vec![("peer", peer.clone()), ("by", by.clone())],
@@ -237,7 +260,7 @@ pub(super) fn refusal(r: &AdminRefusal) -> (&'static str, Params) {
             "cannot_listen",
             vec![("addr", addr.clone()), ("why", why.clone())],
         ),
-        A::Tls(why) => ("tls", vec![("why", why.clone())]),
+        A::Tls(e) => tls(e),
         A::NoTls => ("no_tls", vec![]),
     }
 }
@@ -295,7 +318,7 @@ pub(super) fn workflow(w: &WorkflowError) -> (&'static str, Params) {
                 ("level", (*level).to_owned()),
             ],
         ),
-        W::AwardRefused(why) => ("award_refused", vec![("why", why.clone())]),
+        W::AwardRefused(why) => award_refusal(why),
         W::DoubleAward {
             reference,
             member,
@@ -308,13 +331,24 @@ pub(super) fn workflow(w: &WorkflowError) -> (&'static str, Params) {
                 ("entry", entry.clone()),
             ],
         ),
-        W::RedeemRefused(why) => ("redeem_refused", vec![("why", why.clone())]),
-        W::EscrowRefused(why) => ("escrow_refused", vec![("why", why.clone())]),
+        W::RedeemRefused(why) => redeem_refusal(why),
+        W::EscrowRefused(why) => escrow_refusal(why),
         W::NotAStation { station, why } => (
             "not_a_station",
             vec![("station", station.clone()), ("why", why.clone())],
         ),
-        W::ConfirmRefused(why) => ("confirm_refused", vec![("why", why.clone())]),
+        W::ConfirmRefused(ConfirmRefusal::OtherCategory {
+            report,
+            category,
+            given,
+        }) => (
+            "confirm_other_category",
+            vec![
+                ("report", report.clone()),
+                ("category", (*category).to_owned()),
+                ("given_category", (*given).to_owned()),
+            ],
+        ),
         W::NotHeld { what, id, hint } => (
             "not_found",
             vec![
@@ -337,6 +371,169 @@ pub(super) fn workflow(w: &WorkflowError) -> (&'static str, Params) {
         ),
         W::NothingToChange => ("nothing_to_change", vec![]),
         W::NoPersonalData { member } => ("no_personal_data", vec![("member", member.clone())]),
-        W::ImportRefused { rows } => ("import_refused", vec![("rows", rows.join("; "))]),
+        W::ImportRefused { rows } => (
+            "import_refused",
+            vec![
+                ("count", rows.len().to_string()),
+                ("rows", RefusedRow::joined(rows)),
+            ],
+        ),
+        W::ImportSize { count, max } => (
+            "roster_import_size",
+            vec![("count", count.to_string()), ("max", max.to_string())],
+        ),
+        W::PhoneOnRoster { member } => ("phone_on_roster", vec![("member", member.clone())]),
+        W::PhoneRepeated { first } => ("phone_repeated", vec![("first", first.to_string())]),
+    }
+}
+
+fn escrow_refusal(why: &EscrowRefusal) -> (&'static str, Params) {
+    match why {
+        EscrowRefusal::NotAPeerId { station } => {
+            ("escrow_not_a_peer_id", vec![("station", station.clone())])
+        }
+        EscrowRefusal::StationOnly { what, role } => (
+            "escrow_station_only",
+            vec![("what", (*what).to_owned()), ("role", (*role).to_owned())],
+        ),
+        EscrowRefusal::WrongStation { me, station } => (
+            "escrow_wrong_station",
+            vec![("me", me.clone()), ("station", station.clone())],
+        ),
+    }
+}
+
+fn award_refusal(why: &AwardRefusal) -> (&'static str, Params) {
+    use AwardRefusal as A;
+    match why {
+        A::NotOwnReport { report, owner } => (
+            "award_not_own_report",
+            vec![("report", report.clone()), ("owner", owner.clone())],
+        ),
+        A::NotVerified { report, status } => (
+            "award_not_verified",
+            vec![("report", report.clone()), ("status", (*status).to_owned())],
+        ),
+        A::NoReporter { report } => ("award_no_reporter", vec![("report", report.clone())]),
+        A::NotTheReporter { report, reporter } => (
+            "award_not_the_reporter",
+            vec![("report", report.clone()), ("reporter", reporter.clone())],
+        ),
+        A::TaskBySignOff { task } => ("award_task_by_sign_off", vec![("task", task.clone())]),
+        A::NoMember => ("award_no_member", vec![]),
+    }
+}
+
+fn redeem_refusal(why: &RedeemRefusal) -> (&'static str, Params) {
+    use RedeemRefusal as R;
+    match why {
+        R::NotOffered {
+            name,
+            merchant,
+            item,
+            offered,
+        } => (
+            "redeem_not_offered",
+            vec![
+                ("name", name.clone()),
+                ("merchant", merchant.clone()),
+                ("item", item.clone()),
+                // Item and points only, so the CLI's text names the unit.
+                (
+                    "offered",
+                    offered
+                        .iter()
+                        .map(|(i, p)| format!("{i} ({p})"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            ],
+        ),
+        R::NothingOffered {
+            name,
+            merchant,
+            item,
+        } => (
+            "redeem_nothing_offered",
+            vec![
+                ("name", name.clone()),
+                ("merchant", merchant.clone()),
+                ("item", item.clone()),
+            ],
+        ),
+        R::WrongPrice {
+            name,
+            item,
+            price,
+            points,
+        } => (
+            "redeem_wrong_price",
+            vec![
+                ("name", name.clone()),
+                ("item", item.clone()),
+                ("price", price.to_string()),
+                ("points", points.to_string()),
+            ],
+        ),
+        R::NoPrices { name, station } => (
+            "redeem_no_prices",
+            vec![("name", name.clone()), ("station", station.clone())],
+        ),
+        R::UnknownPlace { at } => ("redeem_unknown_place", vec![("at", at.clone())]),
+    }
+}
+
+fn revoke_rule(peer: &str, why: &RevokeRule) -> (&'static str, Params) {
+    let peer = ("peer", peer.to_owned());
+    match why {
+        RevokeRule::Root => ("revoke_root", vec![peer]),
+        RevokeRule::Itself => ("revoke_itself", vec![peer]),
+        RevokeRule::NoChain { issuer, target } => (
+            "revoke_no_chain",
+            vec![peer, ("issuer", issuer.clone()), ("target", target.clone())],
+        ),
+        RevokeRule::OtherFederation { target } => (
+            "revoke_other_federation",
+            vec![peer, ("target", target.clone())],
+        ),
+        RevokeRule::ChainBroken { target, why } => (
+            "revoke_chain_broken",
+            vec![peer, ("target", target.clone()), ("why", why.clone())],
+        ),
+        RevokeRule::ChainOfAnother { shown, target } => (
+            "revoke_chain_of_another",
+            vec![peer, ("shown", shown.clone()), ("target", target.clone())],
+        ),
+        RevokeRule::NotAnAdmitter {
+            issuer,
+            target,
+            place,
+        } => (
+            "revoke_not_an_admitter",
+            vec![
+                peer,
+                ("issuer", issuer.clone()),
+                ("target", target.clone()),
+                ("place", place.clone()),
+            ],
+        ),
+    }
+}
+
+// The reasons inside are rustls's, rcgen's and the PEM parser's own words,
+// like the operating system's in `io`.
+fn tls(e: &TlsError) -> (&'static str, Params) {
+    match e {
+        TlsError::Pem { what, path, why } => (
+            "tls_pem",
+            vec![
+                ("what", (*what).to_owned()),
+                ("path", shown(path)),
+                ("why", why.clone()),
+            ],
+        ),
+        TlsError::NoCertificate { path } => ("tls_no_certificate", vec![("path", shown(path))]),
+        TlsError::Rustls(why) => ("tls_refused", vec![("why", why.to_string())]),
+        TlsError::Generate(why) => ("tls_generate", vec![("why", why.to_string())]),
     }
 }

@@ -166,7 +166,7 @@ pub async fn start(
     let tls = match (&http.cert, &http.key) {
         (Some(cert), Some(key)) => Some(
             tls::TlsConfig::load(&dir.join(cert), &dir.join(key))
-                .map_err(|e| NodeError::from(crate::refusal::AdminRefusal::Tls(e.to_string())))?,
+                .map_err(|e| NodeError::from(crate::refusal::AdminRefusal::Tls(e)))?,
         ),
         _ if http.plain => None,
         _ => {

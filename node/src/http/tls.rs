@@ -46,6 +46,12 @@ pub enum TlsError {
         /// What is wrong.
         why: String,
     },
+    /// The certificate file holds no certificate (a key given twice, say).
+    #[error("[http] cert {path}: holds no certificate")]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
     /// rustls refused the pair (the key does not match, say).
     #[error("[http] cert and key: {0}")]
     Rustls(#[from] rustls::Error),
@@ -71,7 +77,9 @@ impl TlsConfig {
             .collect::<Result<_, _>>()
             .map_err(|e| pem("cert", cert, e.to_string()))?;
         if chain.is_empty() {
-            return Err(pem("cert", cert, "holds no certificate".into()));
+            return Err(TlsError::NoCertificate {
+                path: cert.to_owned(),
+            });
         }
         let key_der =
             PrivateKeyDer::from_pem_file(key).map_err(|e| pem("key", key, e.to_string()))?;
@@ -189,7 +197,7 @@ mod tests {
         assert!(TlsConfig::load(&c, &k2).is_err());
         assert!(matches!(
             TlsConfig::load(&k, &k),
-            Err(TlsError::Pem { what: "cert", .. })
+            Err(TlsError::NoCertificate { .. })
         ));
     }
 }

@@ -71,7 +71,8 @@ impl CharterView {
             issuer,
             target,
             carried.or_else(|| self.credentials.get(target)),
-        )?;
+        )
+        .map_err(|r| r.to_string())?;
         if let Some(c) = carried
             && c.structure().is_ok_and(|m| &m.key == target)
         {
@@ -86,6 +87,64 @@ impl CharterView {
     }
 }
 
+/// Why a node may not revoke (or witness the cut-off of) another: one
+/// variant per rule, so the refusal has a code per rule and reads in the
+/// operator's language.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RevokeRule {
+    /// The target is the federation's root.
+    #[error("the federation's root can never be revoked")]
+    Root,
+    /// The target is the issuer.
+    #[error("a node cannot revoke itself")]
+    Itself,
+    /// No credential of the target is known.
+    #[error(
+        "{issuer} shows no admission chain of {target}; only the root may revoke a node without one"
+    )]
+    NoChain {
+        /// Who would revoke.
+        issuer: String,
+        /// Whom.
+        target: String,
+    },
+    /// The target's chain is of another federation.
+    #[error("the chain shown for {target} is of another federation")]
+    OtherFederation {
+        /// Whom.
+        target: String,
+    },
+    /// The target's chain does not hold.
+    #[error("the chain shown for {target} does not hold: {why}")]
+    ChainBroken {
+        /// Whom.
+        target: String,
+        /// What breaks it (the trust error's English text; the code says
+        /// the rest).
+        why: String,
+    },
+    /// The chain shown ends at another node.
+    #[error("the chain shown is of {shown}, not of {target}")]
+    ChainOfAnother {
+        /// The node the chain admits.
+        shown: String,
+        /// Whom.
+        target: String,
+    },
+    /// The issuer signed no admission on the target's chain.
+    #[error(
+        "{issuer} is not an admitter on {target}'s chain: only the root or an admitter above {place} may revoke it"
+    )]
+    NotAnAdmitter {
+        /// Who would revoke.
+        issuer: String,
+        /// Whom.
+        target: String,
+        /// The target's place.
+        place: String,
+    },
+}
+
 /// May `issuer` revoke (or witness the cut-off of) `target`? Only the root,
 /// or a node that signed an admission on the target's chain (so its place
 /// lies strictly above the target's); never the root itself, never oneself.
@@ -94,37 +153,43 @@ pub fn in_scope(
     issuer: &NodeKey,
     target: &NodeKey,
     target_credential: Option<&Credential>,
-) -> Result<(), String> {
+) -> Result<(), RevokeRule> {
     if target == &federation.root {
-        return Err("the federation's root can never be revoked".into());
+        return Err(RevokeRule::Root);
     }
     if issuer == target {
-        return Err("a node cannot revoke itself".into());
+        return Err(RevokeRule::Itself);
     }
     if issuer == &federation.root {
         return Ok(());
     }
     let Some(cred) = target_credential else {
-        return Err(format!(
-            "{issuer} shows no admission chain of {target}; only the root may revoke a node without one"
-        ));
+        return Err(RevokeRule::NoChain {
+            issuer: issuer.to_string(),
+            target: target.to_string(),
+        });
     };
     if &cred.federation != federation {
-        return Err(format!(
-            "the chain shown for {target} is of another federation"
-        ));
+        return Err(RevokeRule::OtherFederation {
+            target: target.to_string(),
+        });
     }
-    let m = cred
-        .structure()
-        .map_err(|e| format!("the chain shown for {target} does not hold: {e}"))?;
+    let m = cred.structure().map_err(|e| RevokeRule::ChainBroken {
+        target: target.to_string(),
+        why: e.to_string(),
+    })?;
     if &m.key != target {
-        return Err(format!("the chain shown is of {}, not of {target}", m.key));
+        return Err(RevokeRule::ChainOfAnother {
+            shown: m.key.to_string(),
+            target: target.to_string(),
+        });
     }
     if !cred.admitted_by(issuer) {
-        return Err(format!(
-            "{issuer} is not an admitter on {target}'s chain: only the root or an admitter above {} may revoke it",
-            m.place
-        ));
+        return Err(RevokeRule::NotAnAdmitter {
+            issuer: issuer.to_string(),
+            target: target.to_string(),
+            place: m.place.to_string(),
+        });
     }
     Ok(())
 }

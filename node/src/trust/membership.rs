@@ -249,7 +249,7 @@ impl Node {
         charter::in_scope(&fed, &me.key, &key, target_credential.as_ref()).map_err(|why| {
             crate::refusal::AdminRefusal::CannotRevoke {
                 peer: peer.to_owned(),
-                why: why.to_string(),
+                why,
             }
         })?;
         if let Some(r) = view.revoked.get(&key) {

@@ -142,7 +142,7 @@ pub(crate) fn rows_of(
     rows.into_values().collect()
 }
 
-fn refused(why: String) -> NodeError {
+fn refused(why: super::EscrowRefusal) -> NodeError {
     WorkflowError::EscrowRefused(why).into()
 }
 
@@ -261,9 +261,9 @@ impl Node {
     /// them.
     fn admitted_station(&mut self, place: &PlaceId, station: &str) -> Result<(), NodeError> {
         let peer: PeerId = station.parse().map_err(|_| {
-            refused(format!(
-                "{station:?} is not a peer id; `yizhan status` on the station prints it"
-            ))
+            refused(super::EscrowRefusal::NotAPeerId {
+                station: station.to_owned(),
+            })
         })?;
         let key = NodeKey::of_peer(&peer)?;
         let view = self.charter_view()?;
@@ -314,12 +314,12 @@ impl Node {
 
     /// This node's place, when it is a station; otherwise the refusal
     /// naming what only a station writes.
-    fn own_station(&self, what: &str) -> Result<PlaceId, NodeError> {
+    fn own_station(&self, what: &'static str) -> Result<PlaceId, NodeError> {
         if self.config.role != Role::Station {
-            return Err(refused(format!(
-                "{what} is written by the station that holds the points; this is a {} node, so run it on the station",
-                self.config.role
-            )));
+            return Err(refused(super::EscrowRefusal::StationOnly {
+                what,
+                role: self.config.role.as_str(),
+            }));
         }
         Ok(self.config.place.clone())
     }
@@ -356,9 +356,10 @@ impl Node {
         if let Some(s) = station
             && s != me
         {
-            return Err(refused(format!(
-                "this is station {me}; a return is written by the station that holds the points, so run it on {s}"
-            )));
+            return Err(refused(super::EscrowRefusal::WrongStation {
+                me: me.clone(),
+                station: s.to_owned(),
+            }));
         }
         self.own_station("a return")?;
         Ok(me)

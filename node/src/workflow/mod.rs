@@ -17,6 +17,7 @@ mod directory;
 mod escrow;
 mod points;
 mod points_views;
+mod refusals;
 mod reports;
 mod roster;
 mod roster_upkeep;
@@ -39,6 +40,7 @@ pub use directory::{DirectoryRequest, MerchantView, StationView};
 pub use escrow::{EscrowRequest, EscrowRow, EscrowView};
 pub use points::{AwardRule, Booked, PointsRequest};
 pub use points_views::{BalanceRow, EscrowLine, LedgerView, StatementLine, StatementView};
+pub use refusals::{AwardRefusal, ConfirmRefusal, EscrowRefusal, RedeemRefusal};
 pub use reports::{PhotoUpload, ReportAction, ReportRequest};
 pub use roster::{MemberApplication, MemberView, RosterRequest};
 pub use roster_upkeep::{IMPORT_ROWS_MAX, ImportRow, ImportView, MemberChanges};
@@ -192,7 +194,7 @@ pub enum WorkflowError {
     },
     /// A points award that the rules refuse.
     #[error("no award: {0}")]
-    AwardRefused(String),
+    AwardRefused(AwardRefusal),
     /// A rule-based award already made for this report or task.
     #[error("{reference} was already awarded to {member} in entry {entry}; awards are made once")]
     DoubleAward {
@@ -205,7 +207,7 @@ pub enum WorkflowError {
     },
     /// An escrow move this node may not write, or one that fits no rule.
     #[error("no escrow move: {0}")]
-    EscrowRefused(String),
+    EscrowRefused(EscrowRefusal),
     /// A grant to a node this community does not know as one of its stations.
     #[error(
         "{station} is not a station of this community: {why}; `yizhan admit PEER --role station` on the street admits one"
@@ -218,10 +220,10 @@ pub enum WorkflowError {
     },
     /// A redemption that the directory does not back.
     #[error("no redemption: {0}")]
-    RedeemRefused(String),
+    RedeemRefused(RedeemRefusal),
     /// A "me too" that does not fit the case.
     #[error("no confirmation: {0}")]
-    ConfirmRefused(String),
+    ConfirmRefused(ConfirmRefusal),
     /// A phone already recorded for another member.
     #[error(
         "that phone is already on the roster for {member} ({display_name}, {status}); if this is not the same person applying twice, repeat the command with --force"
@@ -248,10 +250,31 @@ pub enum WorkflowError {
         member: String,
     },
     /// An import with rows the roster refuses; nothing was written.
-    #[error("nothing imported: {}", rows.join("; "))]
+    #[error("nothing imported: {}", crate::error_code::RefusedRow::joined(rows))]
     ImportRefused {
-        /// Each refused row, with its line.
-        rows: Vec<String>,
+        /// Each refused row, with its line and why.
+        rows: Vec<crate::error_code::RefusedRow>,
+    },
+    /// An import of no rows, or of more than one commit takes.
+    #[error("an import holds 1 to {max} rows; this one holds {count}")]
+    ImportSize {
+        /// Rows sent.
+        count: usize,
+        /// The most one import holds.
+        max: usize,
+    },
+    /// A row whose phone is already on the roster (an import without
+    /// `--force`).
+    #[error("the phone is already on the roster for {member}")]
+    PhoneOnRoster {
+        /// The member who has it.
+        member: String,
+    },
+    /// A row whose phone an earlier row of the same file has.
+    #[error("the phone is also on line {first}")]
+    PhoneRepeated {
+        /// The earlier row's line.
+        first: u64,
     },
     /// An entity this node does not hold.
     #[error("{what} {id} is not held on this node; `{hint}` shows what it holds")]

@@ -20,7 +20,7 @@ use crdt_model::{DocKind, DocumentId, MemberId, Period, PlaceId, ReportId, Valid
 use serde::{Deserialize, Serialize};
 
 use super::points_views::BalanceRow;
-use super::{WorkflowError, WorkflowResponse, mint};
+use super::{AwardRefusal, RedeemRefusal, WorkflowError, WorkflowResponse, mint};
 use crate::api::Node;
 use crate::config::Role;
 use crate::error::NodeError;
@@ -305,30 +305,27 @@ impl Node {
             AwardRule::Report { report } => {
                 let (doc_id, r) = self.find_report(&report)?;
                 if doc_id.place() != &place {
-                    return Err(WorkflowError::AwardRefused(format!(
-                        "report {report} belongs to {}, not to this community",
-                        doc_id.place()
-                    ))
-                    .into());
+                    return Err(refused_award(AwardRefusal::NotOwnReport {
+                        report: report.to_string(),
+                        owner: doc_id.place().to_string(),
+                    }));
                 }
                 if !r.was_verified() {
-                    return Err(WorkflowError::AwardRefused(format!(
-                        "report {report} is {} and has not been verified; points are for verified reports",
-                        r.state().status
-                    ))
-                    .into());
+                    return Err(refused_award(AwardRefusal::NotVerified {
+                        report: report.to_string(),
+                        status: r.state().status.as_str(),
+                    }));
                 }
                 let Some(reporter) = r.reporter.clone() else {
-                    return Err(WorkflowError::AwardRefused(format!(
-                        "report {report} names no reporter on the roster"
-                    ))
-                    .into());
+                    return Err(refused_award(AwardRefusal::NoReporter {
+                        report: report.to_string(),
+                    }));
                 };
                 if members.iter().any(|m| m != &reporter) {
-                    return Err(WorkflowError::AwardRefused(format!(
-                        "report {report} was reported by {reporter}, and only the reporter earns its points"
-                    ))
-                    .into());
+                    return Err(refused_award(AwardRefusal::NotTheReporter {
+                        report: report.to_string(),
+                        reporter: reporter.to_string(),
+                    }));
                 }
                 members = vec![reporter];
                 (
@@ -347,10 +344,9 @@ impl Node {
                     }
                     .into());
                 }
-                return Err(WorkflowError::AwardRefused(format!(
-                    "task points are awarded by `yizhan task sign-off {task}`"
-                ))
-                .into());
+                return Err(refused_award(AwardRefusal::TaskBySignOff {
+                    task: task.to_string(),
+                }));
             }
             AwardRule::Patrol { reason } => (EntryKind::Patrol, RULE_POINTS_PATROL, reason, None),
             AwardRule::Discretionary { points, reason } => {
@@ -361,7 +357,7 @@ impl Node {
             }
         };
         if members.is_empty() {
-            return Err(WorkflowError::AwardRefused("name at least one --member".into()).into());
+            return Err(refused_award(AwardRefusal::NoMember));
         }
         if let Some(r) = &reference
             && let Some(e) = ledger::credited_for(&entries, kind, r)
@@ -443,7 +439,7 @@ impl Node {
         item: &str,
         points: Option<i64>,
     ) -> Result<(String, i64), NodeError> {
-        let refused = |why: String| NodeError::from(WorkflowError::RedeemRefused(why));
+        let refused = |why: RedeemRefusal| NodeError::from(WorkflowError::RedeemRefused(why));
         let dir_id = self.own_doc(DocKind::Directory);
         let (stations, merchants) = match self.repo.existing(&dir_id)? {
             Some(doc) => (
@@ -459,29 +455,33 @@ impl Node {
             .find(|mc| Some(&mc.id) == merchant_id.as_ref() || mc.name == at)
         {
             let Some(price) = mc.rewards.get(item).copied() else {
-                let offered: Vec<String> = mc
-                    .rewards
-                    .iter()
-                    .map(|(i, p)| format!("{i} ({p} points)"))
-                    .collect();
-                return Err(refused(format!(
-                    "merchant {} ({}) does not offer {item:?}; it offers {}",
-                    mc.name,
-                    mc.id,
-                    if offered.is_empty() {
-                        "nothing".to_owned()
-                    } else {
-                        offered.join(", ")
+                let offered: Vec<(String, i64)> =
+                    mc.rewards.iter().map(|(i, p)| (i.clone(), *p)).collect();
+                let (name, merchant, item) = (mc.name.clone(), mc.id.to_string(), item.to_owned());
+                return Err(refused(if offered.is_empty() {
+                    RedeemRefusal::NothingOffered {
+                        name,
+                        merchant,
+                        item,
                     }
-                )));
+                } else {
+                    RedeemRefusal::NotOffered {
+                        name,
+                        merchant,
+                        item,
+                        offered,
+                    }
+                }));
             };
             if let Some(p) = points
                 && p != price
             {
-                return Err(refused(format!(
-                    "{} offers {item} for {price} points, not {p}",
-                    mc.name
-                )));
+                return Err(refused(RedeemRefusal::WrongPrice {
+                    name: mc.name.clone(),
+                    item: item.to_owned(),
+                    price,
+                    points: p,
+                }));
             }
             return Ok((mc.id.to_string(), price));
         }
@@ -490,19 +490,17 @@ impl Node {
             .find(|st| Some(&st.id) == station_id.as_ref() || st.name == at)
         {
             let Some(p) = points else {
-                return Err(refused(format!(
-                    "station {} ({}) lists no prices; give the points with --points",
-                    st.name, st.id
-                )));
+                return Err(refused(RedeemRefusal::NoPrices {
+                    name: st.name.clone(),
+                    station: st.id.to_string(),
+                }));
             };
             if p <= 0 {
                 return Err(ValidationError::NonPositiveAmount(p).into());
             }
             return Ok((st.id.to_string(), p));
         }
-        Err(refused(format!(
-            "{at:?} is neither a station nor a merchant of this community; `yizhan directory station list` and `yizhan directory merchant list` show them"
-        )))
+        Err(refused(RedeemRefusal::UnknownPlace { at: at.to_owned() }))
     }
 
     /// The held ledgers of `place`, oldest first.
@@ -595,4 +593,8 @@ impl Node {
         };
         Ok(LedgerPlan { id, opening })
     }
+}
+
+fn refused_award(why: AwardRefusal) -> NodeError {
+    WorkflowError::AwardRefused(why).into()
 }

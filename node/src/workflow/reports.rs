@@ -17,7 +17,7 @@ use crdt_model::report::{
 use crdt_model::{Category, DocKind, DocumentId, EventId, MemberId, PlaceId, ReportId, roster};
 use serde::{Deserialize, Serialize};
 
-use super::{WorkflowError, WorkflowResponse, mint};
+use super::{ConfirmRefusal, WorkflowError, WorkflowResponse, mint};
 use crate::api::Node;
 use crate::config::Role;
 use crate::error::NodeError;
@@ -292,11 +292,14 @@ impl Node {
         if let Some(c) = category
             && c != r.category
         {
-            return Err(WorkflowError::ConfirmRefused(format!(
-                "report {id} is a {} case, not {c}; submit a new report instead",
-                r.category
-            ))
-            .into());
+            return Err(
+                WorkflowError::ConfirmRefused(ConfirmRefusal::OtherCategory {
+                    report: id.to_string(),
+                    category: r.category.as_str(),
+                    given: c.as_str(),
+                })
+                .into(),
+            );
         }
         if let Some(m) = &member {
             let roster_id = DocumentId::singleton(doc_id.place().clone(), DocKind::Roster);
@@ -323,9 +326,12 @@ impl Node {
 fn uploaded_photo(up: PhotoUpload) -> Result<(Attachment, Vec<u8>), NodeError> {
     let len = up.bytes.len() as u64;
     if len == 0 || len > ATTACHMENT_BYTES_MAX {
-        return Err(crdt_model::ValidationError::BadAttachment(format!(
-            "the photo is {len} bytes; attachments must hold 1 to {ATTACHMENT_BYTES_MAX} bytes"
-        ))
+        return Err(crdt_model::ValidationError::BadAttachment(
+            crdt_model::AttachmentRule::UploadSize {
+                bytes: len,
+                max: ATTACHMENT_BYTES_MAX,
+            },
+        )
         .into());
     }
     let att = Attachment {
@@ -345,10 +351,14 @@ fn read_photo(path: &Path) -> Result<(Attachment, Vec<u8>), NodeError> {
     };
     let len = std::fs::metadata(path).map_err(io)?.len();
     if len == 0 || len > ATTACHMENT_BYTES_MAX {
-        return Err(crdt_model::ValidationError::BadAttachment(format!(
-            "photo {} is {len} bytes; attachments must hold 1 to {ATTACHMENT_BYTES_MAX} bytes",
-            path.display()
-        ))
+        return Err(crdt_model::ValidationError::BadAttachment(
+            crdt_model::AttachmentRule::FileSize {
+                kind: "photo",
+                path: path.display().to_string(),
+                bytes: len,
+                max: ATTACHMENT_BYTES_MAX,
+            },
+        )
         .into());
     }
     let bytes = std::fs::read(path).map_err(io)?;

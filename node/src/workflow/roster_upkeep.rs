@@ -26,6 +26,7 @@ use super::WorkflowError;
 use super::roster::MemberApplication;
 use crate::api::Node;
 use crate::error::NodeError;
+use crate::error_code::RefusedRow;
 
 /// Rows one import may hold: a community's roster is hundreds of members,
 /// and one commit should stay small enough to sync in one message.
@@ -208,11 +209,9 @@ impl Node {
     ) -> Result<ImportView, NodeError> {
         let place = self.own_community("roster")?;
         if rows.is_empty() || rows.len() > IMPORT_ROWS_MAX {
-            return Err(WorkflowError::ImportRefused {
-                rows: vec![format!(
-                    "an import holds 1 to {IMPORT_ROWS_MAX} rows; this one holds {}",
-                    rows.len()
-                )],
+            return Err(WorkflowError::ImportSize {
+                count: rows.len(),
+                max: IMPORT_ROWS_MAX,
             }
             .into());
         }
@@ -241,7 +240,7 @@ impl Node {
                 })
             });
             if let Err(e) = checked {
-                bad.push(format!("line {}: {e}", row.line));
+                bad.push(RefusedRow::new(row.line, &e.into()));
                 continue;
             }
             if force {
@@ -249,15 +248,13 @@ impl Node {
             }
             let key = phone_key(&a.phone);
             if let Some(id) = on_roster.get(&key) {
-                bad.push(format!(
-                    "line {}: the phone is already on the roster for {id}",
-                    row.line
-                ));
+                let why = WorkflowError::PhoneOnRoster {
+                    member: id.to_string(),
+                };
+                bad.push(RefusedRow::new(row.line, &why.into()));
             } else if let Some(first) = in_file.get(&key) {
-                bad.push(format!(
-                    "line {}: the phone is also on line {first}",
-                    row.line
-                ));
+                let why = WorkflowError::PhoneRepeated { first: *first };
+                bad.push(RefusedRow::new(row.line, &why.into()));
             } else {
                 in_file.insert(key, row.line);
             }
