@@ -244,7 +244,13 @@ fn overdue_cases_are_listed_and_counted() {
             .unwrap()
             .is_empty()
     );
-    std::thread::sleep(std::time::Duration::from_millis(1600));
+    // The due time is a second away: poll until it has passed.
+    common::wait_for("the case to pass its due time", 10, || {
+        !json(&d, &["report", "list", "--overdue"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    });
     let overdue = json(&d, &["report", "list", "--overdue"]);
     let ids: Vec<String> = overdue
         .as_array()
