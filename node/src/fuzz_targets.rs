@@ -456,7 +456,6 @@ fn sign_as_fixture(f: &Fixture, doc: &DocumentId, change: &automerge::Change, pr
     if let Some(signature) = sign(&author.keypair, doc, &hash) {
         proof.signatures.push(ChangeSignature {
             hash: hash.0,
-            author: author.key,
             signature,
         });
     }

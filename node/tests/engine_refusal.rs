@@ -21,7 +21,7 @@ struct Gate {
     refused: usize,
     /// Changes refused under the current charter, as the node keeps them.
     memory: RefusedChanges,
-    epoch: (usize, usize),
+    epoch: (usize, usize, usize),
 }
 
 impl Docs for Gate {
@@ -162,14 +162,14 @@ fn changes_refused_before_a_trust_change_arrive_after_it() {
                 shut: false,
                 refused: 0,
                 memory: Default::default(),
-                epoch: (0, 0),
+                epoch: (0, 0, 0),
             },
             Gate {
                 inner: receiver,
                 shut: true,
                 refused: 0,
                 memory: Default::default(),
-                epoch: (0, 0),
+                epoch: (0, 0, 0),
             },
         ],
         keys: [PeerKey::new("sender"), PeerKey::new("receiver")],
@@ -203,7 +203,7 @@ fn changes_refused_before_a_trust_change_arrive_after_it() {
     );
 
     pair.docs[1].shut = false;
-    pair.docs[1].epoch = (0, 1);
+    pair.docs[1].epoch = (0, 1, 0);
     pair.feed(1, Input::TrustChanged);
     pair.run(30_000);
     assert_eq!(

@@ -14,12 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use automerge::sync::{self, SyncDoc as _};
-use automerge::transaction::CommitOptions;
-use automerge::{ActorId, AutoCommit, Change, ROOT, ReadDoc as _, transaction::Transactable as _};
+use automerge::{AutoCommit, Change, ROOT, ReadDoc as _};
 use base64::Engine as _;
-use chrono::{DateTime, Duration, Utc};
-use crdt_model::report::{self, EventKind, NewReport, ReportEvent};
-use crdt_model::{Category, DocumentId, EventId, LatLon, Location, ReportId};
+use chrono::Duration;
+use crdt_model::{Category, DocumentId, ReportId};
 use node::admin::{Call, Request};
 use node::api::{ReportContent, ReportFilter, ReportSubmission};
 use node::engine::Digest;
@@ -27,8 +25,8 @@ use node::engine::wire::{
     self, Announce, ChildKey, Deny, Inventory, InventoryRequest, Message, Summary, SyncData,
 };
 use node::fuzz_targets::{
-    CHANGE_CHECK_CHARTER, CHANGE_CHECK_CHECKSUMS, CHANGE_CHECK_SIGN, FixtureNode, TARGETS,
-    change_check_input, fixture, fixture_certificate,
+    CHANGE_CHECK_CHARTER, CHANGE_CHECK_CHECKSUMS, CHANGE_CHECK_SIGN, TARGETS, change_check_input,
+    fixture, fixture_certificate,
 };
 use node::net::blob::{ChunkRequest, ChunkResponse};
 use node::store::BlobHash;
@@ -36,6 +34,9 @@ use node::trust::charter::{self, CharterView};
 use node::trust::signing::{ChangeSignature, Proof, TrustContext, check_changes, sign};
 use node::trust::statement::{HeadsByDoc, Statement};
 use node::workflow::{ReportAction, ReportRequest, WorkflowRequest};
+
+mod history;
+use history::{actor, commit, raw, reports_history, street_overreach};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -257,89 +258,6 @@ fn signed_change_seeds_are_accepted_and_the_overreach_refused() {
 
 type Seeds = Vec<(&'static str, Vec<u8>)>;
 
-fn actor(node: &FixtureNode) -> ActorId {
-    ActorId::from(node.key.0.to_vec())
-}
-
-fn commit(doc: &mut AutoCommit, at: DateTime<Utc>) {
-    doc.commit_with(CommitOptions::default().with_time(at.timestamp()));
-}
-
-fn event(id: &str, at: DateTime<Utc>, by: &FixtureNode, kind: EventKind) -> ReportEvent {
-    ReportEvent {
-        id: EventId::parse(id).unwrap(),
-        at,
-        by: by.peer.clone(),
-        by_level: by.member.role.level(),
-        note: None,
-        kind,
-    }
-}
-
-/// A reports document of the fixture's community: a report submitted,
-/// verified and escalated by the community, then accepted and dispatched
-/// by its street; and a second report. One change per step.
-fn reports_history() -> AutoCommit {
-    let f = fixture();
-    let at = f.now - Duration::days(2);
-    let id = ReportId::new(at, 42);
-    let mut doc = AutoCommit::new();
-    doc.set_actor(actor(&f.community));
-    for (suffix, text) in [(42, "fallen tree on the bike lane"), (43, "pothole")] {
-        let r = NewReport {
-            id: ReportId::new(at, suffix),
-            category: Category::ALL[0],
-            location: Location {
-                point: LatLon::new(24.97, 102.74).unwrap(),
-                address: None,
-                grid: Some("g01".into()),
-            },
-            text: text.into(),
-            attachments: vec![],
-            reporter: None,
-            submitted_at: at,
-            submitted_by: f.community.peer.clone(),
-            deadline: None,
-        };
-        report::submit(&mut doc, &r).unwrap();
-        commit(&mut doc, at);
-    }
-    let t = |m: i64| at + Duration::minutes(m);
-    for (ev, m) in [("e1", EventKind::Verify), ("e2", EventKind::Escalate)]
-        .into_iter()
-        .zip([1, 2])
-        .map(|((i, k), m)| (event(i, t(m), &f.community, k), m))
-    {
-        report::record_event(&mut doc, &id, &ev).unwrap();
-        commit(&mut doc, t(m));
-    }
-    doc.set_actor(actor(&f.street));
-    let steps = [
-        event("e3", t(3), &f.street, EventKind::Accept),
-        event(
-            "e4",
-            t(4),
-            &f.street,
-            EventKind::Dispatch {
-                to: "street crew".into(),
-                due: t(600),
-            },
-        ),
-    ];
-    for (i, ev) in steps.iter().enumerate() {
-        report::record_event(&mut doc, &id, ev).unwrap();
-        commit(&mut doc, t(5 + i as i64));
-    }
-    doc
-}
-
-fn raw(changes: &[Change]) -> Vec<u8> {
-    changes
-        .iter()
-        .flat_map(|c| c.raw_bytes().to_vec())
-        .collect()
-}
-
 /// The signatures of `changes` by their actors among the fixture's nodes,
 /// and the credentials of those that are not the district.
 fn proof_of(doc: &DocumentId, changes: &[Change]) -> Proof {
@@ -352,7 +270,6 @@ fn proof_of(doc: &DocumentId, changes: &[Change]) -> Proof {
         };
         proof.signatures.push(ChangeSignature {
             hash: change.hash().0,
-            author: author.key,
             signature: sign(&author.keypair, doc, &change.hash()).unwrap(),
         });
         if author.key != f.district.key && !proof.authors.contains(&author.credential) {
@@ -360,19 +277,6 @@ fn proof_of(doc: &DocumentId, changes: &[Change]) -> Proof {
         }
     }
     proof
-}
-
-/// A street change that breaks the reports rules: it rewrites a report's
-/// text (a street only adds events).
-fn street_overreach(doc: &mut AutoCommit) -> Vec<Change> {
-    let f = fixture();
-    let before = doc.get_heads();
-    let key = format!("report/{}", ReportId::new(f.now - Duration::days(2), 43));
-    let (_, r) = doc.get(ROOT, key.as_str()).unwrap().unwrap();
-    doc.set_actor(actor(&f.street));
-    doc.put(&r, "text", "nothing to see").unwrap();
-    commit(doc, f.now - Duration::days(1));
-    doc.get_changes(&before)
 }
 
 /// A charter: the district publishes the street's admission, the street

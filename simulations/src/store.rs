@@ -7,7 +7,7 @@ use automerge::{ActorId, AutoCommit, ChangeHash};
 use chrono::{DateTime, Utc};
 use crdt_model::DocumentId;
 use node::trust::signing::{
-    ChangeSignature, Proof, TrustContext, build_proof, changes_after, check_changes,
+    Proof, ProofSources, TrustContext, Verdict, build_proof, changes_since, check_changes,
 };
 use node::trust::{Credential, NodeKey};
 use yizhan_engine::{CheckOutcome, Docs, PeerKey};
@@ -52,31 +52,45 @@ impl SimDocs<'_> {
     /// now (or the change depends on one withheld, which the node's reason
     /// names), forged otherwise. Honest runs with revocations withhold
     /// changes; only a forgery or a broken write rule counts as forged.
-    fn count_refusals(&mut self, refused: &[(ChangeHash, String)], proof: &Proof) {
+    fn count_refusals(&mut self, verdict: &Verdict, proof: &Proof) {
         let charter = &self.trust.charter;
-        let mut withheld: Vec<String> = Vec::new();
-        for (hash, why) in refused {
-            let author = proof
-                .signatures
-                .iter()
-                .find(|s| s.hash == hash.0)
-                .map(|s| s.author);
+        let mut withheld: BTreeSet<String> = BTreeSet::new();
+        for (hash, _) in &verdict.refused {
+            let author = verdict.refused_authors.get(hash).copied();
             let cut = author.is_some_and(|a| {
                 proof
-                    .authors
-                    .iter()
-                    .find(|c| c.chain.last().is_some_and(|l| l.admission.node == a))
+                    .credential(&a)
                     .or_else(|| charter.credential(&a))
                     .and_then(|c| c.assess(self.now, &|k| charter.is_revoked(k)).ok())
                     .is_some_and(|assessed| !assessed.cut.is_empty())
             });
-            if cut || withheld.iter().any(|h| why.contains(h.as_str())) {
-                *self.withheld += 1;
-                withheld.push(hash.to_string());
-            } else {
-                *self.forged += 1;
+            if cut {
+                withheld.insert(hash.to_string());
             }
         }
+        // A refusal that names a withheld change (it depends on one, or
+        // only one attests it) is withheld too, whichever comes first.
+        loop {
+            let before = withheld.len();
+            for (hash, why) in &verdict.refused {
+                if withheld.iter().any(|h| why.contains(h.as_str())) {
+                    withheld.insert(hash.to_string());
+                }
+            }
+            if withheld.len() == before {
+                break;
+            }
+        }
+        // Changes waiting for a fuller proof or the charter's admission
+        // record are neither: they are asked for again.
+        let held = withheld.len() as u64;
+        let waiting = verdict
+            .refused
+            .iter()
+            .filter(|(h, _)| !withheld.contains(&h.to_string()) && verdict.waiting.contains(h))
+            .count() as u64;
+        *self.withheld += held;
+        *self.forged += verdict.refused.len() as u64 - held - waiting;
     }
 }
 
@@ -105,28 +119,23 @@ impl Docs for SimDocs<'_> {
         let Some(doc) = self.store.docs.get_mut(id) else {
             return Vec::new();
         };
-        let hashes = changes_after(doc, base);
+        let changes = changes_since(doc, base);
         let store = &*self.store;
         let me = self.trust.me.key;
         let own = &self.credential;
-        let signature_of = |hash: &ChangeHash| {
-            store
-                .signatures
-                .get(&hash.0)
-                .map(|(author, signature)| ChangeSignature {
-                    hash: hash.0,
-                    author: *author,
-                    signature: signature.clone(),
-                })
+        let sources = ProofSources {
+            signature_of: |hash: &ChangeHash| store.signatures.get(&hash.0).map(|(_, s)| s.clone()),
+            credential_of: |author: &NodeKey| {
+                if *author == me {
+                    Some(Credential::clone(own))
+                } else {
+                    store.authors.get(author).cloned()
+                }
+            },
+            charter: &self.trust.charter,
+            now: self.now,
         };
-        let credential_of = |author: &NodeKey| {
-            if *author == me {
-                Some(Credential::clone(own))
-            } else {
-                store.authors.get(author).cloned()
-            }
-        };
-        build_proof(&hashes, signature_of, credential_of).encode()
+        build_proof(&changes, sources).encode()
     }
 }
 
@@ -157,14 +166,15 @@ impl SimDocs<'_> {
         let current = self.store.docs.get_mut(id).unwrap_or(&mut empty);
         let mut verdict = check_changes(self.trust, id, current, message, &proof, self.now)
             .inspect_err(|_| *self.forged += 1)?;
-        self.count_refusals(&verdict.refused, &proof);
+        self.count_refusals(&verdict, &proof);
         for c in std::mem::take(&mut verdict.accepted) {
-            let s = c.signature;
-            self.store
-                .signatures
-                .insert(s.hash, (s.author, s.signature));
+            if let Some(signature) = c.signature {
+                self.store
+                    .signatures
+                    .insert(c.hash.0, (c.author, signature));
+            }
             if let Some(cred) = c.credential {
-                self.store.authors.insert(s.author, cred);
+                self.store.authors.insert(c.author, cred);
             }
         }
         Ok(verdict.into_outcome())

@@ -50,7 +50,6 @@ impl Docs for SignedDocs {
         self.inner.changed(id, heads_before)
     }
     fn proof(&mut self, id: &DocumentId, base: &[ChangeHash]) -> Vec<u8> {
-        let me = NodeKey::of_keypair(&self.key).unwrap();
         let actor = actor_of(&self.key);
         let Some(doc) = self.inner.get_mut(id) else {
             return Vec::new();
@@ -68,7 +67,6 @@ impl Docs for SignedDocs {
             .filter(|c| c.actor_id() == &actor)
             .map(|c| ChangeSignature {
                 hash: c.hash().0,
-                author: me,
                 signature: signing::sign(&self.key, id, &c.hash()).unwrap(),
             })
             .collect();
@@ -321,7 +319,6 @@ impl Hostile {
         Proof {
             signatures: vec![ChangeSignature {
                 hash: change.hash().0,
-                author: NodeKey::of_keypair(&self.key).unwrap(),
                 signature: signing::sign(signer, doc, &change.hash()).unwrap(),
             }],
             authors: vec![self.credential.clone()],

@@ -9,7 +9,7 @@ use tracing::{debug, warn};
 use crate::engine::{CheckOutcome, Docs, PeerKey};
 use crate::repo::Repo;
 use crate::trust::signing::{
-    ChangeSignature, Proof, TrustContext, build_proof, changes_after, check_changes,
+    Proof, ProofSources, TrustContext, build_proof, changes_since, check_changes,
 };
 use crate::trust::{Credential, NodeKey};
 
@@ -61,22 +61,21 @@ impl Docs for RepoDocs<'_> {
     }
 
     fn proof(&mut self, id: &DocumentId, base: &[ChangeHash]) -> Vec<u8> {
-        let hashes = match self.repo.existing(id) {
-            Ok(Some(doc)) => changes_after(doc, base),
+        let Some(trust) = self.trust else {
+            return Vec::new();
+        };
+        let changes = match self.repo.existing(id) {
+            Ok(Some(doc)) => changes_since(doc, base),
             _ => return Vec::new(),
         };
         // Through the repo: signatures still queued for the store count.
         let repo = &*self.repo;
-        let me = self.trust.map(|t| t.me.key);
+        let me = trust.me.key;
         let own = self.credential;
         let signature_of = |hash: &ChangeHash| match repo.signature(&hash.0) {
-            Ok(Some(rec)) => Some(ChangeSignature {
-                hash: hash.0,
-                author: NodeKey(rec.author),
-                signature: rec.signature,
-            }),
+            Ok(Some(rec)) => Some(rec.signature),
             Ok(None) => {
-                debug!(doc = %id, %hash, "no signature held for a change; the peer will refuse it");
+                debug!(doc = %id, %hash, "no signature held for a change that needs one; the peer will refuse it");
                 None
             }
             Err(e) => {
@@ -85,13 +84,19 @@ impl Docs for RepoDocs<'_> {
             }
         };
         let credential_of = |author: &NodeKey| {
-            if Some(*author) == me {
+            if *author == me {
                 return own.cloned();
             }
             let bytes = repo.author(&author.0).ok().flatten()?;
             serde_json::from_slice::<Credential>(&bytes).ok()
         };
-        build_proof(&hashes, signature_of, credential_of).encode()
+        let sources = ProofSources {
+            signature_of,
+            credential_of,
+            charter: &trust.charter,
+            now: self.now,
+        };
+        build_proof(&changes, sources).encode()
     }
 }
 
@@ -130,15 +135,16 @@ impl RepoDocs<'_> {
         // changes; stored with the step's group.
         self.accepted += verdict.accepted.len() as u64;
         for c in &verdict.accepted {
-            self.repo.stage_signature(
-                &c.signature.hash,
-                &c.signature.author.0,
-                &c.signature.signature,
-            );
+            // A change covered by a later change of its author keeps no
+            // signature: it is never the last of its author here, so it is
+            // never sent without that later change (trust::attest).
+            if let Some(signature) = &c.signature {
+                self.repo.stage_signature(&c.hash.0, &c.author.0, signature);
+            }
             if let Some(cred) = &c.credential
                 && let Ok(bytes) = serde_json::to_vec(cred)
             {
-                self.repo.stage_author(&c.signature.author.0, &bytes);
+                self.repo.stage_author(&c.author.0, &bytes);
             }
         }
         Ok(verdict.into_outcome())

@@ -195,7 +195,6 @@ fn judge(
             .iter()
             .map(|h| ChangeSignature {
                 hash: h.0,
-                author: writer.key(),
                 signature: sign(&writer.keypair, &doc, h).unwrap(),
             })
             .collect(),

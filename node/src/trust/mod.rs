@@ -11,12 +11,14 @@
 pub mod access;
 pub mod admission;
 pub mod admission_copy;
+pub mod attest;
 pub mod authors;
 pub mod charter;
 pub mod chunks;
 #[cfg(test)]
 mod escrow_receive;
 pub mod membership;
+pub mod proof;
 pub mod refused;
 pub mod signing;
 pub mod statement;

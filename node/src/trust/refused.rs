@@ -5,8 +5,8 @@
 //! changes, the peer would send them, and the two would trade them for ever.
 //!
 //! The memory belongs to one charter: once what this node accepts changes
-//! (a revocation, reinstatement or cut-off arrives), it is forgotten, since
-//! the same changes may now be acceptable.
+//! (a revocation, reinstatement, cut-off or admission record arrives), it
+//! is forgotten, since the same changes may now be acceptable.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -17,9 +17,11 @@ use crdt_model::DocumentId;
 /// Most refused changes remembered; the oldest are forgotten first.
 pub const REFUSED_CHANGES_MAX: usize = 100_000;
 
-/// What the memory was built under: the charter's revoked keys and cut-off
-/// records, counted.
-pub type Epoch = (usize, usize);
+/// What the memory was built under: the charter's revoked keys, cut-off
+/// records and credentials (admission records), counted. A new admission
+/// record can make changes acceptable whose author's credential a proof
+/// left to the charter.
+pub type Epoch = (usize, usize, usize);
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -147,20 +149,20 @@ mod tests {
         let doc = DocumentId::parse("guandu/yiliu/xinyazhou/reports/2026-11").unwrap();
         let memory = RefusedChanges::default();
         // 2 depends on 1, refused; 1 depends on 0, which was taken.
-        memory.note((1, 1), &doc, [(h(1), vec![h(0)]), (h(2), vec![h(1)])]);
+        memory.note((1, 1, 0), &doc, [(h(1), vec![h(0)]), (h(2), vec![h(1)])]);
         let mut heads = vec![h(2), h(3)];
-        assert!(memory.strip((1, 1), &doc, &mut heads, &[h(9)]));
+        assert!(memory.strip((1, 1, 0), &doc, &mut heads, &[h(9)]));
         assert_eq!(heads, vec![h(0), h(3)]);
         let mut untouched = vec![h(3)];
-        assert!(!memory.strip((1, 1), &doc, &mut untouched, &[h(9)]));
+        assert!(!memory.strip((1, 1, 0), &doc, &mut untouched, &[h(9)]));
         // A first change refused: our heads stand in for the empty set.
-        memory.note((1, 1), &doc, [(h(5), vec![])]);
+        memory.note((1, 1, 0), &doc, [(h(5), vec![])]);
         let mut heads = vec![h(5)];
-        assert!(memory.strip((1, 1), &doc, &mut heads, &[h(9)]));
+        assert!(memory.strip((1, 1, 0), &doc, &mut heads, &[h(9)]));
         assert_eq!(heads, vec![h(9)]);
         let mut heads = vec![h(2)];
         assert!(
-            !memory.strip((1, 2), &doc, &mut heads, &[]),
+            !memory.strip((1, 2, 0), &doc, &mut heads, &[]),
             "a new charter forgets"
         );
         assert!(memory.is_empty());
@@ -173,7 +175,7 @@ mod tests {
         for i in 0..(REFUSED_CHANGES_MAX + 10) {
             let mut bytes = [0u8; 32];
             bytes[..8].copy_from_slice(&(i as u64).to_be_bytes());
-            memory.note((0, 0), &doc, [(ChangeHash(bytes), vec![])]);
+            memory.note((0, 0, 0), &doc, [(ChangeHash(bytes), vec![])]);
         }
         assert_eq!(memory.len(), REFUSED_CHANGES_MAX);
     }

@@ -8,7 +8,6 @@ use automerge::{AutoCommit, ChangeHash, sync};
 use chrono::{DateTime, Utc};
 use crdt_model::DocumentId;
 use libp2p::identity::Keypair;
-use serde::{Deserialize, Serialize};
 
 use crdt_model::DocKind;
 use crdt_model::escrow_rules::check_ledger_change;
@@ -16,6 +15,7 @@ use crdt_model::write_rules::{ChangeAuthor, check_append_only_change, check_repo
 
 use super::access::may_write;
 use super::admission::{Credential, Cut, Federation, Member, NodeKey};
+use super::attest::{Chains, author_key};
 use super::charter::{self, CharterView};
 use super::refused::{Epoch, RefusedChanges};
 use super::statement::{CHARTER_PREFIXES, CutReason, SignedStatement, heads_of};
@@ -41,78 +41,9 @@ pub fn sign(keypair: &Keypair, doc: &DocumentId, hash: &ChangeHash) -> Option<Ve
     keypair.sign(&signing_bytes(doc, hash)).ok()
 }
 
-/// One change's signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChangeSignature {
-    /// The change hash.
-    pub hash: [u8; 32],
-    /// Its author's key.
-    pub author: NodeKey,
-    /// The author's signature of [`signing_bytes`].
-    #[serde(with = "serde_bytes")]
-    pub signature: Vec<u8>,
-}
-
-/// What travels with a sync message that carries changes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Proof {
-    /// Signatures of the changes the message may carry.
-    pub signatures: Vec<ChangeSignature>,
-    /// Credentials of their authors, so a node that never met an author can
-    /// check its write right.
-    pub authors: Vec<Credential>,
-}
-
-impl Proof {
-    /// Encodes the proof.
-    pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).unwrap_or_default()
-    }
-
-    /// Decodes a proof; an empty slice is an empty proof.
-    pub fn decode(bytes: &[u8]) -> Result<Proof, String> {
-        if bytes.is_empty() {
-            return Ok(Proof::default());
-        }
-        let (p, rest) = postcard::take_from_bytes::<Proof>(bytes)
-            .map_err(|e| format!("malformed proof: {e}"))?;
-        if !rest.is_empty() {
-            return Err("malformed proof: trailing bytes".into());
-        }
-        Ok(p)
-    }
-}
-
-/// The hashes of the changes of `doc` after `base`: what a sync message
-/// generated from `base` may carry. Heads in `base` that `doc` lacks cannot
-/// bound the set and are left out.
-pub fn changes_after(doc: &mut AutoCommit, base: &[ChangeHash]) -> Vec<ChangeHash> {
-    let known: Vec<ChangeHash> = base
-        .iter()
-        .filter(|h| doc.get_change_by_hash(h).is_some())
-        .copied()
-        .collect();
-    doc.get_changes(&known).iter().map(|c| c.hash()).collect()
-}
-
-/// Builds the proof for `hashes`: the recorded signature of each change
-/// (`signature_of`) and the credential of each author (`credential_of`).
-pub fn build_proof(
-    hashes: &[ChangeHash],
-    mut signature_of: impl FnMut(&ChangeHash) -> Option<ChangeSignature>,
-    credential_of: impl FnMut(&NodeKey) -> Option<Credential>,
-) -> Proof {
-    let mut proof = Proof::default();
-    let mut authors = BTreeSet::new();
-    for hash in hashes {
-        if let Some(sig) = signature_of(hash) {
-            authors.insert(sig.author);
-            proof.signatures.push(sig);
-        }
-    }
-    proof.authors = authors.iter().filter_map(credential_of).collect();
-    proof
-}
+pub use super::proof::{
+    ChangeSignature, Proof, ProofSources, build_proof, changes_after, changes_since,
+};
 
 /// What a node knows to check changes: its federation, itself, and its
 /// charter (revocations in force and where cut-off nodes' work ends).
@@ -143,6 +74,7 @@ impl TrustContext {
         (
             self.charter.revoked.len(),
             self.charter.cutoffs.values().map(Vec::len).sum(),
+            self.charter.credentials.len(),
         )
     }
 
@@ -168,8 +100,13 @@ impl TrustContext {
 /// A change that passed the checks, with what to store for forwarding it.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    /// Its signature.
-    pub signature: ChangeSignature,
+    /// The change.
+    pub hash: ChangeHash,
+    /// Its author.
+    pub author: NodeKey,
+    /// Its own signature, when it came with one; `None` when a later change
+    /// of its author in the message covers it (`attest`).
+    pub signature: Option<Vec<u8>>,
     /// Its author's credential, unless the author is this node.
     pub credential: Option<Credential>,
 }
@@ -181,6 +118,12 @@ pub struct Verdict {
     pub accepted: Vec<Checked>,
     /// Changes refused, each with its reason.
     pub refused: Vec<(ChangeHash, String)>,
+    /// The author of each refused change whose actor is a node key.
+    pub refused_authors: BTreeMap<ChangeHash, NodeKey>,
+    /// Refused changes that wait for a proof or a charter that completes
+    /// their attestation or their author's credential, rather than broke a
+    /// rule.
+    pub waiting: BTreeSet<ChangeHash>,
     /// When some changes were refused: the message to apply instead, carrying
     /// only the accepted changes and not naming the refused ones as the
     /// sender's heads (so this node does not ask for them again).
@@ -208,9 +151,11 @@ impl Verdict {
 }
 
 /// Checks every change `message` would add to `current` (the document as
-/// held, or empty), one by one, before anything is applied:
+/// held, or empty), before anything is applied:
 ///
-/// - it is signed by the key of its actor, for this document;
+/// - it is attested by its author (`attest`): signed by the key of its
+///   actor, for this document, or depended on directly by a change of the
+///   same author in the message that is itself attested and accepted;
 /// - that key belongs to a member of this federation whose chain holds, and
 ///   if a key on that chain is revoked or expired now, the change lies
 ///   inside every such key's cut-off (docs/trust.md);
@@ -219,10 +164,11 @@ impl Verdict {
 ///   charter: append-only statements);
 /// - it does not depend on a change refused here.
 ///
-/// Changes that fail are refused alone; the rest are accepted. Changes
-/// whose dependencies neither the message nor the document hold are left
-/// out, to arrive again with them. An error refuses the whole message:
-/// bytes that do not decode.
+/// Changes that fail are refused alone (with those that depend on them or
+/// lean on them for attestation); the rest are accepted. Changes whose
+/// dependencies neither the message nor the document hold are left out, to
+/// arrive again with them. An error refuses the whole message: bytes that
+/// do not decode.
 pub fn check_changes(
     ctx: &TrustContext,
     doc: &DocumentId,
@@ -276,35 +222,44 @@ pub fn check_changes(
             scratch.get_changes(&before),
         ))
     })?;
+    // A queued change can be the one that covers an earlier change of its
+    // author: count it as a link, never as accepted.
+    let chains = if queued {
+        let mut all = new.clone();
+        all.extend(
+            message
+                .changes
+                .iter()
+                .filter_map(|b| automerge::Change::from_bytes(b.to_vec()).ok()),
+        );
+        Chains::of(all.iter())
+    } else {
+        Chains::of(new.iter())
+    };
     let sigs: BTreeMap<[u8; 32], &ChangeSignature> =
         proof.signatures.iter().map(|s| (s.hash, s)).collect();
     let revoked = ctx.charter.revoked_keys();
-    let mut authors: BTreeMap<NodeKey, Result<Author, String>> = BTreeMap::new();
+    let mut authors: BTreeMap<NodeKey, Result<Author, Refusal>> = BTreeMap::new();
     let mut covered: BTreeMap<NodeKey, BTreeSet<ChangeHash>> = BTreeMap::new();
-    let mut verdict = Verdict::default();
-    let mut refused: BTreeSet<ChangeHash> = BTreeSet::new();
-    let mut refused_deps: Vec<(ChangeHash, Vec<ChangeHash>)> = Vec::new();
-    let mut accepted_bytes = Vec::new();
+    // Each change on its own: signature if it has one, author, cut-offs,
+    // write right and rules.
+    let mut own: Vec<Result<Checked, Refusal>> = Vec::with_capacity(new.len());
     for change in &new {
         let hash = change.hash();
         let outcome = (|| {
-            if let Some(dep) = change.deps().iter().find(|d| refused.contains(d)) {
-                return Err(format!("it depends on change {dep}, refused here"));
-            }
             // The key is the actor's first 32 bytes; a restored node's
             // actor adds its restore epoch (crdt_model::actor).
-            let key = NodeKey(
-                crdt_model::actor::writer_key(change.actor_id())
-                    .ok_or_else(|| "its actor is not a node key".to_string())?,
-            );
-            let sig = sigs
-                .get(&hash.0)
-                .ok_or_else(|| format!("it is not signed (author {key})"))?;
-            if sig.author != key || !key.verifies(&signing_bytes(doc, &hash), &sig.signature) {
-                return Err(format!(
-                    "it carries a signature that is not its author's ({key}) for {doc}"
-                ));
-            }
+            let key = author_key(change)
+                .ok_or_else(|| Refusal::last("its actor is not a node key".to_string()))?;
+            let signature = match sigs.get(&hash.0) {
+                Some(sig) if !key.verifies(&signing_bytes(doc, &hash), &sig.signature) => {
+                    return Err(Refusal::last(format!(
+                        "it carries a signature that is not its author's ({key}) for {doc}"
+                    )));
+                }
+                Some(sig) => Some(sig.signature.clone()),
+                None => None,
+            };
             let author = authors
                 .entry(key)
                 .or_insert_with(|| author_of(ctx, proof, &key, now, &revoked))
@@ -314,43 +269,70 @@ pub fn check_changes(
                     .entry(cut.key)
                     .or_insert_with(|| cut_off_set(ctx, &mut scratch, current, doc, &cut.key));
                 if !set.contains(&hash) {
-                    return Err(format!(
+                    return Err(Refusal::last(format!(
                         "{} is {} and this change lies after its cut-off",
                         cut.key,
                         match cut.why {
                             CutReason::Revoked => "revoked",
                             CutReason::Expired => "expired",
                         }
-                    ));
+                    )));
                 }
             }
             let member = &author.member;
             if !may_write(member, doc) {
-                return Err(format!(
+                return Err(Refusal::last(format!(
                     "{} at {} may not write {doc}",
                     member.role, member.place
-                ));
+                )));
             }
-            guarded(|| write_rules(&ctx.federation, doc, &scratch, change, member))?;
+            guarded(|| write_rules(&ctx.federation, doc, &scratch, change, member))
+                .map_err(Refusal::last)?;
             Ok(Checked {
-                signature: (*sig).clone(),
+                hash,
+                author: key,
+                signature,
                 credential: author.credential.clone(),
             })
         })();
-        match outcome {
-            Ok(checked) => {
+        own.push(outcome);
+    }
+    let refused = settle(&new, &own, &chains);
+    let mut verdict = Verdict::default();
+    let mut accepted_bytes = Vec::new();
+    let mut noted = Vec::new();
+    for (change, outcome) in new.iter().zip(own) {
+        let hash = change.hash();
+        let r = match (refused.get(&hash), outcome) {
+            (None, Ok(checked)) => {
                 accepted_bytes.push(change.raw_bytes().to_vec());
                 verdict.accepted.push(checked);
+                continue;
             }
-            Err(why) => {
-                refused.insert(hash);
-                refused_deps.push((hash, change.deps().to_vec()));
-                verdict.refused.push((hash, why));
+            (Some(r), _) => r.clone(),
+            (None, Err(r)) => r,
+        };
+        {
+            {
+                // Remembered either way, so a peer's heads naming it do not
+                // make this node ask for it in a loop. One waiting for a
+                // fuller proof still lands when a sender's later session
+                // sends it with one (a re-check, or once the sender's
+                // charter shows its author cut off); one waiting for a
+                // credential is forgotten when the charter gains one.
+                if r.retry {
+                    verdict.waiting.insert(hash);
+                }
+                noted.push((hash, change.deps().to_vec()));
+                if let Some(key) = author_key(change) {
+                    verdict.refused_authors.insert(hash, key);
+                }
+                verdict.refused.push((hash, r.why.clone()));
             }
         }
     }
     let epoch = ctx.epoch();
-    ctx.refused.note(epoch, doc, refused_deps);
+    ctx.refused.note(epoch, doc, noted);
     let mut heads = message.heads.clone();
     let stripped = ctx.refused.strip(epoch, doc, &mut heads, &before);
     if !refused.is_empty() || queued || stripped {
@@ -360,6 +342,81 @@ pub fn check_changes(
         verdict.filtered = Some(filtered);
     }
     Ok(verdict)
+}
+
+/// Why a change is refused, and whether for good or until a fuller proof
+/// or the charter's admission record comes.
+#[derive(Debug, Clone)]
+struct Refusal {
+    why: String,
+    retry: bool,
+}
+
+impl Refusal {
+    fn last(why: String) -> Refusal {
+        Refusal { why, retry: false }
+    }
+}
+
+/// Which of `new` (in causal order, each with its own verdict) are refused
+/// once refusals reach what depends on them and attestation is settled: a
+/// change without its own signature needs an accepted child that covers
+/// it, and refusing it can refuse changes that depend on it, so the two
+/// passes repeat until nothing moves (at most once per change).
+fn settle(
+    new: &[automerge::Change],
+    own: &[Result<Checked, Refusal>],
+    chains: &Chains,
+) -> BTreeMap<ChangeHash, Refusal> {
+    let mut refused: BTreeMap<ChangeHash, Refusal> = BTreeMap::new();
+    let held: BTreeSet<ChangeHash> = new.iter().map(automerge::Change::hash).collect();
+    loop {
+        let count = refused.len();
+        for (change, outcome) in new.iter().zip(own) {
+            let hash = change.hash();
+            if refused.contains_key(&hash) {
+                continue;
+            }
+            let r = match outcome {
+                Err(r) => r.clone(),
+                Ok(_) => match change.deps().iter().find(|d| refused.contains_key(d)) {
+                    Some(dep) => Refusal {
+                        why: format!("it depends on change {dep}, refused here"),
+                        retry: refused[dep].retry,
+                    },
+                    None => continue,
+                },
+            };
+            refused.insert(hash, r);
+        }
+        for (change, outcome) in new.iter().zip(own).rev() {
+            let hash = change.hash();
+            let Ok(checked) = outcome else { continue };
+            if checked.signature.is_some() || refused.contains_key(&hash) {
+                continue;
+            }
+            let links = chains.children(&hash);
+            if links
+                .iter()
+                .any(|k| held.contains(k) && !refused.contains_key(k))
+            {
+                continue;
+            }
+            let r = match links.first() {
+                None => Refusal::last(format!("it is not signed (author {})", checked.author)),
+                // Covered only by a change refused or not yet applicable
+                // here: a proof with its own signature may still come.
+                Some(k) => Refusal {
+                    why: format!("the only change that attests it, {k}, is not accepted here"),
+                    retry: true,
+                },
+            };
+            refused.insert(hash, r);
+        }
+        if refused.len() == count {
+            return refused;
+        }
+    }
 }
 
 /// Runs `f`, turning a panic inside Automerge into a refusal. The default
@@ -386,6 +443,23 @@ fn author_of(
     key: &NodeKey,
     now: DateTime<Utc>,
     revoked: &BTreeSet<NodeKey>,
+) -> Result<Author, Refusal> {
+    // A credential the proof left out for the charter to supply, which
+    // this node's charter does not (yet) supply as it should: the sender's
+    // next proof, or the charter's next change, may settle it.
+    let carried = proof.credential(key).is_some();
+    judge_author(ctx, proof, key, now, revoked).map_err(|why| Refusal {
+        why,
+        retry: !carried,
+    })
+}
+
+fn judge_author(
+    ctx: &TrustContext,
+    proof: &Proof,
+    key: &NodeKey,
+    now: DateTime<Utc>,
+    revoked: &BTreeSet<NodeKey>,
 ) -> Result<Author, String> {
     if key == &ctx.me.key {
         return Ok(Author {
@@ -395,12 +469,7 @@ fn author_of(
         });
     }
     let cred = proof
-        .authors
-        .iter()
-        .find(|c| {
-            c.chain.last().is_some_and(|a| a.admission.node == *key)
-                || (c.chain.is_empty() && c.federation.root == *key)
-        })
+        .credential(key)
         .or_else(|| ctx.charter.credential(key))
         .ok_or_else(|| format!("its author {key} presented no credential"))?;
     if cred.federation != ctx.federation {

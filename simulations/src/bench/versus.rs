@@ -28,6 +28,7 @@ use automerge::{AutoCommit, Change, ChangeHash};
 use chrono::{TimeZone, Utc};
 use crdt_model::{DocumentId, PlaceId, report};
 use node::trust::NodeKey;
+use node::trust::charter::CharterView;
 use node::trust::signing::sign;
 
 use super::duplex::{Counter, duplex};
@@ -261,7 +262,19 @@ fn yizhan(
     }
     let (a_tx, a_synced) = std::sync::mpsc::channel();
     let (b_tx, _b_synced) = std::sync::mpsc::channel();
-    let (wa, wb) = (who(writer, wall), who(reader, wall));
+    // Both hold the federation's charter, whose admission records (one per
+    // `yizhan admit`) show every member's credential, so proofs need not
+    // carry them; the charter syncs once per federation, not per message,
+    // and is not counted here.
+    let mut charter = CharterView::default();
+    for id in authors.iter().chain([writer, reader]) {
+        charter
+            .credentials
+            .insert(id.trust.me.key, id.credential.clone());
+    }
+    let (mut wa, mut wb) = (who(writer, wall), who(reader, wall));
+    wa.trust.charter = charter.clone();
+    wb.trust.charter = charter;
     let (ka, kb) = (wa.key.clone(), wb.key.clone());
     let a = yizhan_side::spawn(wa, store, 1, a_tx)?;
     let b = yizhan_side::spawn(wb, Store::default(), 2, b_tx)?;
