@@ -2,11 +2,13 @@
 //! sync engine, each figure against a baseline measured in the same run.
 //!
 //! - [`ingest`]: reports per second durably committed through
-//!   [`node::Node`], against raw redb commits of the same bytes and against
-//!   Automerge in memory.
+//!   [`node::Node`], against Automerge making the same changes plus raw
+//!   redb committing their bytes in the same batches (and against each half
+//!   alone), medians of interleaved runs.
 //! - [`delta`]: bytes on the wire and round trips to bring a peer up to date
 //!   after `d` new changes to a document with a long history, against the
-//!   bytes of those changes.
+//!   bytes of those changes one by one (`save_after`) and as one compressed
+//!   bundle.
 //! - [`many`]: two engines sharing thousands of documents of which a few
 //!   differ, against Automerge's sync protocol run per document.
 //! - [`converge`]: a simulated federation partitioned and healed: time to
@@ -44,6 +46,8 @@ pub struct Scale {
     pub batches: u32,
     /// Reports per batched commit.
     pub batch: u32,
+    /// Runs of every ingestion path (medians).
+    pub ingest_runs: u32,
     /// Operations of history for the delta-sync documents.
     pub histories: Vec<u64>,
     /// New changes added before a delta sync.
@@ -80,6 +84,7 @@ impl Scale {
             single: 300,
             batches: 30,
             batch: 100,
+            ingest_runs: 5,
             histories: vec![1_000, 100_000],
             deltas: vec![1, 10, 1000],
             docs: 10_000,
@@ -102,6 +107,7 @@ impl Scale {
             single: 10,
             batches: 3,
             batch: 20,
+            ingest_runs: 1,
             histories: vec![300],
             deltas: vec![1, 10],
             docs: 200,
@@ -149,6 +155,41 @@ pub struct Line {
     pub target: Option<Target>,
     /// Anything a reader needs to read the figure right.
     pub note: String,
+}
+
+/// The runs of one figure: the median is the figure, the range says how
+/// much a run moved.
+#[derive(Debug, Clone, Default)]
+pub struct Spread(Vec<f64>);
+
+impl Spread {
+    /// Adds one run's figure.
+    pub fn push(&mut self, x: f64) {
+        self.0.push(x);
+    }
+
+    /// The median run (the mean of the middle two of an even count); NaN
+    /// with no runs.
+    pub fn median(&self) -> f64 {
+        let mut xs = self.0.clone();
+        xs.sort_by(f64::total_cmp);
+        match xs.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => xs[n / 2],
+            n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+        }
+    }
+
+    /// "median of 5 (3650–3900)", or "1 run".
+    pub fn runs(&self) -> String {
+        let lo = self.0.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = self.0.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        match self.0.len() {
+            0 => "no runs".into(),
+            1 => "1 run".into(),
+            n => format!("median of {n} ({}–{})", number(lo), number(hi)),
+        }
+    }
 }
 
 impl Line {
