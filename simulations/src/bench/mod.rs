@@ -17,6 +17,8 @@
 //!   time to serving, and resident memory against the store's size.
 //! - [`blobs`]: photos fetched between two libp2p nodes on loopback, against
 //!   raw TCP on loopback.
+//! - [`street`]: a street under 40 busy communities in the simulator: its
+//!   CPU against one core, and every report's time to the district.
 //! - [`versus`]: the same documents synced by Yizhan (signed) and by samod
 //!   0.16 over the same in-memory transport, with and without a delay line.
 //!
@@ -34,6 +36,7 @@ pub mod ingest;
 pub mod many;
 pub mod report;
 pub mod samod_side;
+pub mod street;
 pub mod versus;
 pub mod yizhan_side;
 
@@ -75,6 +78,10 @@ pub struct Scale {
     pub samod_quiet_ms: u64,
     /// Runs of each system per link in the samod comparison (medians).
     pub samod_runs: u32,
+    /// Communities under the busy street.
+    pub street_communities: usize,
+    /// Simulated minutes they write for.
+    pub street_minutes: u64,
 }
 
 impl Scale {
@@ -98,6 +105,8 @@ impl Scale {
             samod_docs: 1_000,
             samod_quiet_ms: versus::QUIET_MS,
             samod_runs: 3,
+            street_communities: 40,
+            street_minutes: 10,
         }
     }
 
@@ -123,6 +132,8 @@ impl Scale {
             // in the next run; fine for a smoke run, not for the figures.
             samod_quiet_ms: 1_000,
             samod_runs: 1,
+            street_communities: 4,
+            street_minutes: 1,
         }
     }
 }
@@ -220,6 +231,8 @@ pub struct Parts {
     pub blobs: bool,
     /// Yizhan against samod.
     pub samod: bool,
+    /// The busy street.
+    pub street: bool,
 }
 
 impl Parts {
@@ -232,10 +245,11 @@ impl Parts {
         cold: true,
         blobs: true,
         samod: true,
+        street: true,
     };
 
     /// The names [`Parts::parse`] takes.
-    pub const NAMES: &str = "ingest, delta, many, converge, cold, blobs, samod";
+    pub const NAMES: &str = "ingest, delta, many, converge, cold, blobs, samod, street";
 
     /// Parses a comma-separated subset of [`Parts::NAMES`].
     pub fn parse(s: &str) -> anyhow::Result<Parts> {
@@ -247,6 +261,7 @@ impl Parts {
             cold: false,
             blobs: false,
             samod: false,
+            street: false,
         };
         for part in s.split(',').map(str::trim) {
             match part {
@@ -257,6 +272,7 @@ impl Parts {
                 "cold" => p.cold = true,
                 "blobs" => p.blobs = true,
                 "samod" => p.samod = true,
+                "street" => p.street = true,
                 other => anyhow::bail!("unknown benchmark {other:?} ({})", Parts::NAMES),
             }
         }
@@ -291,6 +307,10 @@ pub fn run(scale: &Scale, parts: Parts) -> anyhow::Result<Vec<Line>> {
     if parts.blobs {
         eprintln!("bench blobs ...");
         lines.extend(blobs::run(scale)?);
+    }
+    if parts.street {
+        eprintln!("bench street ...");
+        lines.extend(street::run(scale)?);
     }
     if parts.samod {
         eprintln!("bench samod ...");
