@@ -13,7 +13,9 @@ fn small() -> Busy {
         communities: 4,
         minutes: 1,
         per_minute: 50,
-        latency_ms: LATENCY_MS,
+        latency_ms_min: LATENCY_MS,
+        latency_ms_max: LATENCY_MS,
+        loss: 0.0,
         seed: 7,
     }
 }
