@@ -362,3 +362,22 @@ pub fn table(lines: &[Line]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Spread;
+
+    #[test]
+    fn a_spread_reports_its_median_and_range() {
+        let mut s = Spread::default();
+        assert!(s.median().is_nan());
+        assert_eq!(s.runs(), "no runs");
+        s.push(30.0);
+        assert_eq!((s.median(), s.runs().as_str()), (30.0, "1 run"));
+        s.push(10.0);
+        assert_eq!(s.median(), 20.0);
+        s.push(1000.0);
+        assert_eq!(s.median(), 30.0);
+        assert_eq!(s.runs(), "median of 3 (10.0–1000)");
+    }
+}
