@@ -18,6 +18,7 @@
 //! table; see `simulations/README.md`.
 
 pub mod bench;
+pub mod cpu;
 pub mod cutoffs;
 pub mod escrow;
 pub mod faults;

@@ -45,7 +45,7 @@ enum Command {
         /// Small sizes that finish in seconds even in a debug build.
         #[arg(long)]
         quick: bool,
-        /// Only these benchmarks: any of `ingest,delta,many,converge,cold,blobs,samod`.
+        /// Only these benchmarks: any of `ingest,delta,many,converge,cold,blobs,samod,street`.
         #[arg(long)]
         only: Option<String>,
         /// Also write the results into this Markdown file, between its

@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use yizhan_engine::wire::{self, Message};
 use yizhan_engine::{Engine, EngineConfig, Input, Output, PeerKey, Refusal};
 
+use crate::cpu::{CpuLog, thread_cpu};
 use crate::federation::Identity;
 pub use crate::mutation::{MessageKind, Mutation};
 use crate::scenario::{Fault, LinkLevel, Network, StoreFate};
@@ -185,6 +186,8 @@ pub struct Sim {
     pub last_fault_ms: u64,
     /// The workload, once started.
     pub plan: Option<crate::workload::Plan>,
+    /// When set, the CPU time of every node's engine calls (benchmarks).
+    pub cpu: Option<CpuLog>,
 }
 
 /// Simulated ms of `h` hours.
@@ -252,6 +255,7 @@ impl Sim {
             last_write_ms: 0,
             last_fault_ms: 0,
             plan: None,
+            cpu: None,
         }
     }
 
@@ -496,10 +500,15 @@ impl Sim {
             forged: &mut self.counters.forged,
             withheld: &mut self.counters.withheld,
         };
+        let started = self.cpu.as_ref().and_then(|_| thread_cpu());
         // The node's driver checks on the spot; so does the simulator.
         let out = engine.handle_and_check(input, now, &mut docs, |docs, peer, doc, m, proof| {
             docs.check(peer, doc, m, proof)
         });
+        if let Some(log) = self.cpu.as_mut() {
+            let spent = started.zip(thread_cpu()).map(|(a, b)| b.saturating_sub(a));
+            log.add(i, now, spent);
+        }
         if !changed.is_empty() {
             self.last_change_ms = now;
         }

@@ -11,7 +11,9 @@ use simulations::bench::{Parts, Scale, run, table};
 fn the_quick_benchmarks_run_and_report_ratios() {
     let lines = run(&Scale::quick(), Parts::ALL).unwrap();
     println!("{}", table(&lines));
-    for bench in ["ingest", "delta", "many", "converge", "cold", "blobs"] {
+    for bench in [
+        "ingest", "delta", "many", "converge", "cold", "blobs", "street",
+    ] {
         assert!(lines.iter().any(|l| l.bench == bench), "no {bench} figures");
     }
     for l in &lines {

@@ -2,8 +2,12 @@
 //! synced between two engines, which then disconnect and reconnect with their
 //! saved sync states; one side adds `d` reports (one change each) and the
 //! engines run until quiet. Bytes on the wire are compared with the bytes of
-//! the new changes (`save_after(heads_before)`), and with Automerge's own
-//! sync protocol run on the same document from the same saved states.
+//! the new changes one by one (`save_after(heads_before)`, what Automerge's
+//! sync sends when the peer lacks less than a third of the document), with
+//! the same changes as one compressed bundle (`AutoCommit::bundle`, the
+//! columnar encoding `save()` uses, of those changes alone: the least a
+//! sender could send without the peer's help), and with Automerge's own sync
+//! protocol run on the same document from the same saved states.
 
 use std::time::Instant;
 
@@ -40,8 +44,10 @@ pub fn history(ops: u64) -> anyhow::Result<(AutoCommit, u32)> {
 /// One delta-sync measurement.
 #[derive(Debug, Clone, Copy)]
 pub struct Delta {
-    /// Bytes of the new changes, `save_after(heads_before)`.
+    /// Bytes of the new changes one by one, `save_after(heads_before)`.
     pub new_bytes: u64,
+    /// Bytes of the same changes as one compressed bundle.
+    pub bundle_bytes: u64,
     /// Engine traffic until quiet.
     pub wire: super::exchange::Traffic,
     /// Automerge's sync protocol on the same document and saved states.
@@ -88,6 +94,12 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
             submit_each(a_doc, next, d, "guandu/yiliu/xinyazhou")?;
             next += d;
             let new_bytes = a_doc.save_after(&before).len() as u64;
+            let hashes = a_doc
+                .get_changes(&before)
+                .iter()
+                .map(|c| c.hash())
+                .collect::<Vec<_>>();
+            let bundle_bytes = a_doc.bundle(hashes)?.bytes().len() as u64;
             let mut plain_a = a_doc.clone();
 
             let wire = link.local_change(0, std::slice::from_ref(&id));
@@ -100,6 +112,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
             );
             let m = Delta {
                 new_bytes,
+                bundle_bytes,
                 wire,
                 plain,
             };
@@ -116,9 +129,9 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
             let growth = r1 / r0;
             lines.push(Line {
                 bench: "delta",
-                what: format!("wire ÷ new at H={h1} ops, d={d}"),
+                what: format!("wire ÷ `save_after` at H={h1} ops, d={d}"),
                 value: *r1,
-                baseline: format!("wire ÷ new at H={h0} ops, d={d}"),
+                baseline: format!("wire ÷ `save_after` at H={h0} ops, d={d}"),
                 base: *r0,
                 unit: "",
                 target: Some(Target {
@@ -160,7 +173,7 @@ fn delta_lines(h: u64, ops: u64, d: u32, m: &Delta, reconnect: u64) -> Vec<Line>
             bench: "delta",
             what: format!("engine wire bytes, H={h} ({ops} ops), d={d}"),
             value: w.bytes as f64,
-            baseline: "bytes of the new changes".into(),
+            baseline: "the new changes one by one (`save_after`)".into(),
             base: m.new_bytes as f64,
             unit: "B",
             target,
@@ -168,6 +181,19 @@ fn delta_lines(h: u64, ops: u64, d: u32, m: &Delta, reconnect: u64) -> Vec<Line>
                 "{} messages: sync data {} B, announce {} B, summaries/inventories {} B; \
                  reconnect before the change cost {reconnect} B",
                 w.messages, w.sync_data, w.announce, w.reconcile
+            ),
+        },
+        Line {
+            bench: "delta",
+            what: format!("engine wire bytes, H={h}, d={d}"),
+            value: w.bytes as f64,
+            baseline: "the new changes as one compressed bundle".into(),
+            base: m.bundle_bytes as f64,
+            unit: "B",
+            target: None,
+            note: format!(
+                "`save_after` is {} × the bundle",
+                super::number(m.new_bytes as f64 / m.bundle_bytes.max(1) as f64)
             ),
         },
         Line {

@@ -2,11 +2,13 @@
 //! sync engine, each figure against a baseline measured in the same run.
 //!
 //! - [`ingest`]: reports per second durably committed through
-//!   [`node::Node`], against raw redb commits of the same bytes and against
-//!   Automerge in memory.
+//!   [`node::Node`], against Automerge making the same changes plus raw
+//!   redb committing their bytes in the same batches (and against each half
+//!   alone), medians of interleaved runs.
 //! - [`delta`]: bytes on the wire and round trips to bring a peer up to date
 //!   after `d` new changes to a document with a long history, against the
-//!   bytes of those changes.
+//!   bytes of those changes one by one (`save_after`) and as one compressed
+//!   bundle.
 //! - [`many`]: two engines sharing thousands of documents of which a few
 //!   differ, against Automerge's sync protocol run per document.
 //! - [`converge`]: a simulated federation partitioned and healed: time to
@@ -15,6 +17,8 @@
 //!   time to serving, and resident memory against the store's size.
 //! - [`blobs`]: photos fetched between two libp2p nodes on loopback, against
 //!   raw TCP on loopback.
+//! - [`street`]: a street under 40 busy communities in the simulator: its
+//!   CPU against one core, and every report's time to the district.
 //! - [`versus`]: the same documents synced by Yizhan (signed) and by samod
 //!   0.16 over the same in-memory transport, with and without a delay line.
 //!
@@ -32,6 +36,7 @@ pub mod ingest;
 pub mod many;
 pub mod report;
 pub mod samod_side;
+pub mod street;
 pub mod versus;
 pub mod yizhan_side;
 
@@ -44,6 +49,8 @@ pub struct Scale {
     pub batches: u32,
     /// Reports per batched commit.
     pub batch: u32,
+    /// Runs of every ingestion path (medians).
+    pub ingest_runs: u32,
     /// Operations of history for the delta-sync documents.
     pub histories: Vec<u64>,
     /// New changes added before a delta sync.
@@ -71,6 +78,10 @@ pub struct Scale {
     pub samod_quiet_ms: u64,
     /// Runs of each system per link in the samod comparison (medians).
     pub samod_runs: u32,
+    /// Communities under the busy street.
+    pub street_communities: usize,
+    /// Simulated minutes they write for.
+    pub street_minutes: u64,
 }
 
 impl Scale {
@@ -80,6 +91,7 @@ impl Scale {
             single: 300,
             batches: 30,
             batch: 100,
+            ingest_runs: 5,
             histories: vec![1_000, 100_000],
             deltas: vec![1, 10, 1000],
             docs: 10_000,
@@ -93,6 +105,8 @@ impl Scale {
             samod_docs: 1_000,
             samod_quiet_ms: versus::QUIET_MS,
             samod_runs: 3,
+            street_communities: 40,
+            street_minutes: 10,
         }
     }
 
@@ -102,6 +116,7 @@ impl Scale {
             single: 10,
             batches: 3,
             batch: 20,
+            ingest_runs: 1,
             histories: vec![300],
             deltas: vec![1, 10],
             docs: 200,
@@ -117,6 +132,8 @@ impl Scale {
             // in the next run; fine for a smoke run, not for the figures.
             samod_quiet_ms: 1_000,
             samod_runs: 1,
+            street_communities: 4,
+            street_minutes: 1,
         }
     }
 }
@@ -151,6 +168,41 @@ pub struct Line {
     pub note: String,
 }
 
+/// The runs of one figure: the median is the figure, the range says how
+/// much a run moved.
+#[derive(Debug, Clone, Default)]
+pub struct Spread(Vec<f64>);
+
+impl Spread {
+    /// Adds one run's figure.
+    pub fn push(&mut self, x: f64) {
+        self.0.push(x);
+    }
+
+    /// The median run (the mean of the middle two of an even count); NaN
+    /// with no runs.
+    pub fn median(&self) -> f64 {
+        let mut xs = self.0.clone();
+        xs.sort_by(f64::total_cmp);
+        match xs.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => xs[n / 2],
+            n => (xs[n / 2 - 1] + xs[n / 2]) / 2.0,
+        }
+    }
+
+    /// "median of 5 (3650–3900)", or "1 run".
+    pub fn runs(&self) -> String {
+        let lo = self.0.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = self.0.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        match self.0.len() {
+            0 => "no runs".into(),
+            1 => "1 run".into(),
+            n => format!("median of {n} ({}–{})", number(lo), number(hi)),
+        }
+    }
+}
+
 impl Line {
     /// `value ÷ base`.
     pub fn ratio(&self) -> f64 {
@@ -179,6 +231,8 @@ pub struct Parts {
     pub blobs: bool,
     /// Yizhan against samod.
     pub samod: bool,
+    /// The busy street.
+    pub street: bool,
 }
 
 impl Parts {
@@ -191,10 +245,11 @@ impl Parts {
         cold: true,
         blobs: true,
         samod: true,
+        street: true,
     };
 
     /// The names [`Parts::parse`] takes.
-    pub const NAMES: &str = "ingest, delta, many, converge, cold, blobs, samod";
+    pub const NAMES: &str = "ingest, delta, many, converge, cold, blobs, samod, street";
 
     /// Parses a comma-separated subset of [`Parts::NAMES`].
     pub fn parse(s: &str) -> anyhow::Result<Parts> {
@@ -206,6 +261,7 @@ impl Parts {
             cold: false,
             blobs: false,
             samod: false,
+            street: false,
         };
         for part in s.split(',').map(str::trim) {
             match part {
@@ -216,6 +272,7 @@ impl Parts {
                 "cold" => p.cold = true,
                 "blobs" => p.blobs = true,
                 "samod" => p.samod = true,
+                "street" => p.street = true,
                 other => anyhow::bail!("unknown benchmark {other:?} ({})", Parts::NAMES),
             }
         }
@@ -250,6 +307,10 @@ pub fn run(scale: &Scale, parts: Parts) -> anyhow::Result<Vec<Line>> {
     if parts.blobs {
         eprintln!("bench blobs ...");
         lines.extend(blobs::run(scale)?);
+    }
+    if parts.street {
+        eprintln!("bench street ...");
+        lines.extend(street::run(scale)?);
     }
     if parts.samod {
         eprintln!("bench samod ...");
@@ -300,4 +361,23 @@ pub fn table(lines: &[Line]) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spread;
+
+    #[test]
+    fn a_spread_reports_its_median_and_range() {
+        let mut s = Spread::default();
+        assert!(s.median().is_nan());
+        assert_eq!(s.runs(), "no runs");
+        s.push(30.0);
+        assert_eq!((s.median(), s.runs().as_str()), (30.0, "1 run"));
+        s.push(10.0);
+        assert_eq!(s.median(), 20.0);
+        s.push(1000.0);
+        assert_eq!(s.median(), 30.0);
+        assert_eq!(s.runs(), "median of 3 (10.0–1000)");
+    }
 }
