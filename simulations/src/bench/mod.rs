@@ -14,7 +14,7 @@
 //! - [`cold`]: a `yizhan node start` process over a store of many reports:
 //!   time to serving, and resident memory against the store's size.
 //! - [`blobs`]: photos fetched between two libp2p nodes on loopback, against
-//!   raw TCP on loopback.
+//!   the disk's ceiling, TCP with Noise alone and raw TCP on loopback.
 //! - [`versus`]: the same documents synced by Yizhan (signed) and by samod
 //!   0.16 over the same in-memory transport, with and without a delay line.
 //!
