@@ -265,6 +265,8 @@ pub struct Assembly {
     received: u64,
     /// The request in flight.
     asked: Option<ChunkRequest>,
+    /// Bytes asked for per request.
+    range_bytes: u32,
 }
 
 /// What to do after a response arrived.
@@ -294,7 +296,18 @@ impl Assembly {
             resumed: 0,
             received: 0,
             asked: None,
+            range_bytes: BLOB_FETCH_BYTES,
         }
+    }
+
+    /// Asks for `bytes` per request instead of [`BLOB_FETCH_BYTES`],
+    /// rounded down to whole 16 KiB groups, between one group and
+    /// [`BLOB_CHUNK_BYTES_MAX`]. Longer ranges mean fewer round trips and
+    /// more bytes fetched again after a cut.
+    pub fn with_range_bytes(mut self, bytes: u32) -> Assembly {
+        let group = BLOB_GROUP_BYTES as u32;
+        self.range_bytes = (bytes - bytes % group).clamp(group, BLOB_CHUNK_BYTES_MAX);
+        self
     }
 
     /// Resumes fetching `hash` from what an earlier fetch kept. The kept
@@ -340,7 +353,7 @@ impl Assembly {
         let req = ChunkRequest {
             hash: self.hash,
             offset: self.bytes.len() as u64,
-            len: BLOB_FETCH_BYTES,
+            len: self.range_bytes,
             prove_size: self.tree.is_none(),
         };
         self.asked = Some(req);

@@ -11,6 +11,7 @@ struct Fetcher {
     photos: HashMap<BlobHash, Assembly>,
     requests: HashMap<OutboundRequestId, BlobHash>,
     stats: Fetched,
+    range_bytes: u32,
 }
 
 impl Fetcher {
@@ -28,7 +29,8 @@ impl Fetcher {
             let Some(hash) = self.queue.pop_front() else {
                 return;
             };
-            let mut assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX);
+            let mut assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX)
+                .with_range_bytes(self.range_bytes);
             let first = assembly.first();
             self.photos.insert(hash, assembly);
             self.send(swarm, first);
@@ -128,6 +130,7 @@ pub(super) async fn fetch_photos(
     addr: Multiaddr,
     hashes: Vec<BlobHash>,
     mut sink: Sink,
+    range_bytes: u32,
 ) -> anyhow::Result<Fetched> {
     swarm
         .dial(addr.with(Protocol::P2p(server)))
@@ -149,6 +152,7 @@ pub(super) async fn fetch_photos(
         photos: HashMap::new(),
         requests: HashMap::new(),
         stats: Fetched::default(),
+        range_bytes,
     };
     let start = Instant::now();
     f.start(&mut swarm);

@@ -33,7 +33,8 @@ use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
 use node::net::blob::{
-    Assembly, BLOB_FETCH_BYTES, BlobTree, ChunkRequest, ChunkResponse, Progress, blob_tree, serve,
+    Assembly, BLOB_CHUNK_BYTES_MAX, BLOB_FETCH_BYTES, BlobTree, ChunkRequest, ChunkResponse,
+    Progress, blob_tree, serve,
 };
 use node::net::blob_serve::{ServedTrees, serve_from_store};
 use node::net::codec::Frame;
@@ -115,6 +116,8 @@ struct Variant {
     transport: Transport,
     serving: Serving,
     keeping: Keeping,
+    /// Bytes per range request; the daemon asks for `BLOB_FETCH_BYTES`.
+    range_bytes: u32,
 }
 
 impl Variant {
@@ -122,6 +125,7 @@ impl Variant {
         transport: Transport::Tcp,
         serving: Serving::Store,
         keeping: Keeping::Writer,
+        range_bytes: BLOB_FETCH_BYTES,
     };
 }
 
@@ -298,6 +302,7 @@ async fn node_run(v: Variant, photos: &Photos) -> anyhow::Result<Run> {
         addr,
         photos.hashes.clone(),
         sink,
+        v.range_bytes,
     ));
     let fetched = tokio::time::timeout(Duration::from_secs(RUN_TIMEOUT_S), &mut fetching).await;
     if fetched.is_err() {
@@ -339,6 +344,7 @@ struct Figures {
     daemon: Run,
     memory: Run,
     bare: Run,
+    long: Run,
     quic: Run,
 }
 
@@ -381,6 +387,14 @@ async fn measure(photos: &Photos) -> anyhow::Result<Figures> {
         photos,
     )
     .await?;
+    let long = node_median(
+        Variant {
+            range_bytes: BLOB_CHUNK_BYTES_MAX,
+            ..Variant::DAEMON
+        },
+        photos,
+    )
+    .await?;
     let quic = node_median(
         Variant {
             transport: Transport::Quic,
@@ -395,6 +409,7 @@ async fn measure(photos: &Photos) -> anyhow::Result<Figures> {
         daemon,
         memory,
         bare,
+        long,
         quic,
     })
 }
@@ -520,6 +535,15 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
             f.bare.fetched.elapsed,
             &noise_base,
             "neither store: the network path alone (Noise, Yamux, one request-response stream per range, verification)".into(),
+        ),
+        line(
+            "the daemon's path asking 1 MiB per range".into(),
+            f.long.fetched.elapsed,
+            &disk_base,
+            format!(
+                "as the first line with 4× longer ranges ({} requests instead of {}): what the shorter ranges a cut connection costs again cost in round trips",
+                f.long.fetched.requests, f.daemon.fetched.requests
+            ),
         ),
         line(
             "photos over QUIC, fetched and stored as the daemon does".into(),
