@@ -217,6 +217,12 @@ fn a_fetch_cut_and_killed_resumes_after_a_restart() {
         kept >= PHOTO_BYTES as u64 * 85 / 100,
         "{kept} bytes kept on disk"
     );
+    // Kept, but not a photo: nothing serves or lists it.
+    let out = yizhan(&s, &["blob", "get", &hash]);
+    assert!(!out.status.success(), "a partial photo was served");
+    let quick = json(&s, &["check"]);
+    assert_eq!(quick["blobs"], 0, "{quick}");
+    assert_eq!(quick["problems"], serde_json::json!([]), "{quick}");
 
     let street = NodeProc::start(&s, &[community.addr()]);
     wait_for("the photo at the street after the restart", 60, || {
