@@ -12,99 +12,99 @@ use super::*;
 /// Sends every photo from one task to another over a fresh loopback TCP
 /// connection; the time from the first write to the last byte read.
 pub(super) async fn raw_tcp(photos: &Photos) -> anyhow::Result<Duration> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("bind the raw TCP listener")?;
-    let addr = listener.local_addr().context("raw TCP listener address")?;
-    let total = photos.bytes;
-    let receiver = tokio::spawn(async move {
-        let (mut stream, _) = listener.accept().await.context("accept raw TCP")?;
-        stream.set_nodelay(true).context("raw TCP nodelay")?;
-        let mut buf = vec![0u8; TCP_READ_BYTES];
-        let mut got = 0u64;
-        while got < total {
-            let n = tokio::io::AsyncReadExt::read(&mut stream, &mut buf)
-                .await
-                .context("raw TCP read")?;
-            anyhow::ensure!(n > 0, "raw TCP sender closed after {got} of {total} bytes");
-            got += n as u64;
-        }
-        anyhow::Ok(Instant::now())
-    });
-    let mut stream = TcpStream::connect(addr).await.context("connect raw TCP")?;
-    stream.set_nodelay(true).context("raw TCP nodelay")?;
-    let memory = Arc::clone(&photos.memory);
-    let hashes = photos.hashes.clone();
-    let start = Instant::now();
-    let sender = tokio::spawn(async move {
-        for hash in &hashes {
-            let (photo, _) = memory.get(hash).context("a photo went missing")?;
-            tokio::io::AsyncWriteExt::write_all(&mut stream, photo)
-                .await
-                .context("raw TCP write")?;
-        }
-        tokio::io::AsyncWriteExt::flush(&mut stream)
-            .await
-            .context("raw TCP flush")?;
-        // Kept open until the receiver has read everything.
-        anyhow::Ok(stream)
-    });
-    let end = receiver.await.context("raw TCP receiver task")??;
-    let _stream = sender.await.context("raw TCP sender task")??;
-    Ok(end.duration_since(start))
+    loopback(photos, false).await
 }
 
 /// The same bytes over one loopback TCP connection encrypted with libp2p's
 /// Noise handshake and framing, nothing else: the time from the first
 /// write (after the handshake) to the last byte read.
 pub(super) async fn noise_tcp(photos: &Photos) -> anyhow::Result<Duration> {
+    loopback(photos, true).await
+}
+
+/// One loopback connection, with Noise or without, carrying every photo.
+async fn loopback(photos: &Photos, noise: bool) -> anyhow::Result<Duration> {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
-        .context("bind the Noise listener")?;
-    let addr = listener.local_addr().context("Noise listener address")?;
+        .context("bind the loopback listener")?;
+    let addr = listener.local_addr().context("loopback listener address")?;
     let total = photos.bytes;
-    let server_key = Keypair::generate_ed25519();
-    let client_key = Keypair::generate_ed25519();
-    let responder = noise::Config::new(&server_key).context("Noise responder")?;
-    let initiator = noise::Config::new(&client_key).context("Noise initiator")?;
+    let keys = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let responder = noise::Config::new(&keys.0).context("Noise responder")?;
+    let initiator = noise::Config::new(&keys.1).context("Noise initiator")?;
     let receiver = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.context("accept Noise TCP")?;
-        stream.set_nodelay(true).context("Noise TCP nodelay")?;
-        let (_, mut secure) = responder
-            .upgrade_inbound(libp2p::tcp::tokio::TcpStream(stream), "/noise")
-            .await
-            .context("Noise handshake, responder")?;
-        let mut buf = vec![0u8; TCP_READ_BYTES];
-        let mut got = 0u64;
-        while got < total {
-            let n = secure.read(&mut buf).await.context("Noise read")?;
-            anyhow::ensure!(n > 0, "Noise sender closed after {got} of {total} bytes");
-            got += n as u64;
+        let (stream, _) = listener.accept().await.context("accept loopback TCP")?;
+        stream.set_nodelay(true).context("loopback nodelay")?;
+        let stream = libp2p::tcp::tokio::TcpStream(stream);
+        if noise {
+            let (_, secure) = responder
+                .upgrade_inbound(stream, "/noise")
+                .await
+                .context("Noise handshake, responder")?;
+            read_all(secure, total).await
+        } else {
+            read_all(stream, total).await
         }
-        anyhow::Ok(Instant::now())
     });
     let stream = TcpStream::connect(addr)
         .await
-        .context("connect Noise TCP")?;
-    stream.set_nodelay(true).context("Noise TCP nodelay")?;
-    let (_, mut secure) = initiator
-        .upgrade_outbound(libp2p::tcp::tokio::TcpStream(stream), "/noise")
-        .await
-        .context("Noise handshake, initiator")?;
+        .context("connect loopback TCP")?;
+    stream.set_nodelay(true).context("loopback nodelay")?;
+    let stream = libp2p::tcp::tokio::TcpStream(stream);
+    let start = if noise {
+        let (_, secure) = initiator
+            .upgrade_outbound(stream, "/noise")
+            .await
+            .context("Noise handshake, initiator")?;
+        send_all(photos, secure)?
+    } else {
+        send_all(photos, stream)?
+    };
+    let end = receiver.await.context("loopback receiver task")??;
+    let _sender = start.1.await.context("loopback sender task")??;
+    Ok(end.duration_since(start.0))
+}
+
+/// Reads `total` bytes; the time the last arrived.
+async fn read_all(
+    mut from: impl futures::AsyncRead + Unpin,
+    total: u64,
+) -> anyhow::Result<Instant> {
+    let mut buf = vec![0u8; TCP_READ_BYTES];
+    let mut got = 0u64;
+    while got < total {
+        let n = from.read(&mut buf).await.context("loopback read")?;
+        anyhow::ensure!(n > 0, "the sender closed after {got} of {total} bytes");
+        got += n as u64;
+    }
+    Ok(Instant::now())
+}
+
+/// A finished sender's connection, held open until the receiver is done.
+type Held = Box<dyn Send>;
+
+/// Starts writing every photo to `to` on a task of its own; when it
+/// started, and the task (which hands `to` back, still open).
+fn send_all<W>(
+    photos: &Photos,
+    mut to: W,
+) -> anyhow::Result<(Instant, tokio::task::JoinHandle<anyhow::Result<Held>>)>
+where
+    W: futures::AsyncWrite + Unpin + Send + 'static,
+{
     let memory = Arc::clone(&photos.memory);
     let hashes = photos.hashes.clone();
     let start = Instant::now();
     let sender = tokio::spawn(async move {
         for hash in &hashes {
             let (photo, _) = memory.get(hash).context("a photo went missing")?;
-            secure.write_all(photo).await.context("Noise write")?;
+            to.write_all(photo).await.context("loopback write")?;
         }
-        secure.flush().await.context("Noise flush")?;
-        anyhow::Ok(secure)
+        to.flush().await.context("loopback flush")?;
+        // Kept open until the receiver has read everything.
+        anyhow::Ok(Box::new(to) as Held)
     });
-    let end = receiver.await.context("Noise receiver task")??;
-    let _secure = sender.await.context("Noise sender task")??;
-    Ok(end.duration_since(start))
+    Ok((start, sender))
 }
 
 /// Appends every photo to a plain file with one `sync_data` each: what the
