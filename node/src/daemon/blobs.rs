@@ -49,6 +49,10 @@ pub(super) struct Fetch {
     pub(super) kept: u64,
 }
 
+/// A fetch ready to go: its assembly (fresh, or resumed from what an
+/// earlier one kept), the peer to ask, earlier attempts.
+pub(super) type Resumed = (Assembly, PeerId, u32);
+
 /// A blob to ask for again once `at` has passed.
 pub(super) struct BlobRetry {
     pub(super) hash: BlobHash,
@@ -131,37 +135,63 @@ impl Daemon {
     }
 
     pub(super) fn start_fetches(&mut self) {
-        while self.fetching.len() + self.storing < BLOB_FETCHES_MAX {
+        while self.fetching.len() + self.storing + self.resuming < BLOB_FETCHES_MAX {
             let Some((hash, peer, attempts)) = self.fetch_queue.pop_front() else {
                 return;
             };
             let max = crdt_model::report::ATTACHMENT_BYTES_MAX;
-            let mut assembly = match self.partials.load(&hash, max) {
-                Some(partial) => Assembly::resume(hash, max, partial),
-                None => Assembly::new(hash, max),
-            };
-            let kept = assembly.resumed();
-            if kept > 0 {
-                debug!(%hash, bytes = kept, "resuming a blob fetch");
-            }
-            if let Some(bytes) = assembly.complete() {
-                self.hand_to_writer(hash, bytes, &assembly);
+            if !self.partials.has(&hash) {
+                self.launch((Assembly::new(hash, max), peer, attempts));
                 continue;
             }
-            let id = self
-                .swarm
-                .behaviour_mut()
-                .blob
-                .send_request(&peer, Frame::Bytes(assembly.first().encode()));
-            self.fetching.insert(
-                id,
-                Fetch {
-                    assembly,
-                    attempts,
-                    kept,
-                },
-            );
+            // Reading and checking what was kept (up to 16 MiB, hashed)
+            // happens off the loop; the fetch goes on when it comes back.
+            self.resuming += 1;
+            let partials = self.partials.clone();
+            let done = self.resumed_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let assembly = match partials.load(&hash, max) {
+                    Some(partial) => Assembly::resume(hash, max, partial),
+                    None => Assembly::new(hash, max),
+                };
+                // The loop is gone when this fails: nothing to resume then.
+                let _ = done.blocking_send((assembly, peer, attempts));
+            });
         }
+    }
+
+    /// Sends the first request of a fetch, or hands the blob to the writer
+    /// when what was kept already holds all of it.
+    pub(super) fn launch(&mut self, (mut assembly, peer, attempts): Resumed) {
+        let hash = assembly.hash;
+        let kept = assembly.resumed();
+        if kept > 0 {
+            debug!(%hash, bytes = kept, "resuming a blob fetch");
+        }
+        if let Some(bytes) = assembly.complete() {
+            self.hand_to_writer(hash, bytes, &assembly);
+            return;
+        }
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .blob
+            .send_request(&peer, Frame::Bytes(assembly.first().encode()));
+        self.fetching.insert(
+            id,
+            Fetch {
+                assembly,
+                attempts,
+                kept,
+            },
+        );
+    }
+
+    /// A fetch's kept state was read off the loop: it goes on.
+    pub(super) fn resumed(&mut self, resumed: Resumed) {
+        self.resuming = self.resuming.saturating_sub(1);
+        self.launch(resumed);
+        self.start_fetches();
     }
 
     /// Keeps what a fetch verified since it was last kept, on disk.

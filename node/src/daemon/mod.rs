@@ -166,6 +166,12 @@ struct Daemon {
     given_up: BTreeSet<BlobHash>,
     /// What interrupted fetches verified, kept on disk for the next attempt.
     partials: partial_blobs::PartialBlobs,
+    /// Fetches whose kept state is being read off the loop; they count
+    /// against [`BLOB_FETCHES_MAX`].
+    resuming: usize,
+    /// Where those reads hand their fetches back.
+    resumed_tx: mpsc::Sender<blobs::Resumed>,
+    resumed_rx: mpsc::Receiver<blobs::Resumed>,
     /// Trees of blobs served lately, shared with the reading threads.
     served_trees: crate::net::blob_serve::ServedTrees,
     /// Who sent the message being handled, to fetch the blobs it referenced.
@@ -279,6 +285,7 @@ async fn run_node(
     node.indexes.keep_touched();
     let alerts = crate::alerts::Alerts::start(&node);
     let partials = partial_blobs::PartialBlobs::new(node.data_dir());
+    let (resumed_tx, resumed_rx) = mpsc::channel(blobs::BLOB_FETCHES_MAX);
     let mut d = Daemon {
         node,
         swarm,
@@ -309,6 +316,9 @@ async fn run_node(
         served_tx,
         given_up: BTreeSet::new(),
         partials,
+        resuming: 0,
+        resumed_tx,
+        resumed_rx,
         served_trees: crate::net::blob_serve::ServedTrees::default(),
         source: None,
         sync_bytes_sent: 0,
@@ -462,6 +472,7 @@ impl Daemon {
                 }
                 event = self.swarm.select_next_some() => self.on_swarm(event),
                 Some(written) = self.blob_written.recv() => self.blob_stored(written),
+                Some(resumed) = self.resumed_rx.recv() => self.resumed(resumed),
                 Some(chunk) = served_rx.recv() => self.chunk_read(chunk),
                 Some((req, reply)) = admin_rx.recv() => self.on_admin(req, reply),
                 () = sleep_until(wake) => {

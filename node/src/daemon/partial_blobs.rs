@@ -27,6 +27,7 @@ use crate::store::BlobHash;
 pub(super) const PARTIAL_BLOBS_MAX: usize = 32;
 
 /// The directory of partial blobs.
+#[derive(Clone)]
 pub(super) struct PartialBlobs {
     dir: PathBuf,
 }
@@ -44,6 +45,11 @@ impl PartialBlobs {
             self.dir.join(format!("{hash}.data")),
             self.dir.join(format!("{hash}.tree")),
         )
+    }
+
+    /// Whether anything is kept of `hash` (one `stat`).
+    pub(super) fn has(&self, hash: &BlobHash) -> bool {
+        self.paths(hash).1.exists()
     }
 
     /// What an earlier fetch of `hash` kept, unchecked; `None` if nothing
@@ -163,7 +169,9 @@ mod tests {
         let p = PartialBlobs::new(dir.path());
         let hash = BlobHash::of(b"photo");
         assert!(p.load(&hash, 1 << 20).is_none());
+        assert!(!p.has(&hash));
         p.save(&hash, 100, &[7; 64], b"first", 0).unwrap();
+        assert!(p.has(&hash));
         p.save(&hash, 100, &[8; 64], b"first second", 5).unwrap();
         let got = p.load(&hash, 1 << 20).unwrap();
         assert_eq!(got.total, 100);
