@@ -78,6 +78,11 @@ pub struct NodeMetrics {
     pub store_bytes: Gauge,
     /// Blobs referenced by reports held here but not held yet.
     pub blobs_missing: Gauge,
+    /// Bytes of blob range responses received by this node's fetches.
+    pub blob_bytes_received: Counter,
+    /// Bytes of blobs an interrupted fetch had verified and kept, so a later
+    /// fetch did not ask for them again.
+    pub blob_bytes_resumed: Counter,
     /// Cases not closed, by category.
     pub cases_open: Family<CategoryLabels, Gauge>,
     /// Open cases past their deadline, by category.
@@ -129,6 +134,18 @@ impl NodeMetrics {
             "Blobs referenced by reports held here and not held yet",
             blobs_missing.clone(),
         );
+        let blob_bytes_received = Counter::default();
+        registry.register(
+            "blob_received_bytes",
+            "Bytes of blob range responses received by this node's fetches",
+            blob_bytes_received.clone(),
+        );
+        let blob_bytes_resumed = Counter::default();
+        registry.register(
+            "blob_resumed_bytes",
+            "Bytes of blobs kept from interrupted fetches and not asked for again",
+            blob_bytes_resumed.clone(),
+        );
         let cases_open = Family::<CategoryLabels, Gauge>::default();
         registry.register(
             "cases_open",
@@ -157,6 +174,8 @@ impl NodeMetrics {
             documents,
             store_bytes,
             blobs_missing,
+            blob_bytes_received,
+            blob_bytes_resumed,
             cases_open,
             cases_overdue,
             escrow_returned_on_reconnect,

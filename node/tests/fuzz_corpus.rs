@@ -481,6 +481,7 @@ fn blob_frame_seeds() -> Seeds {
         hash: BlobHash::of(b"a photo"),
         offset: 1 << 20,
         len: 1 << 20,
+        prove_size: true,
     }
     .encode();
     let chunk = ChunkResponse::Chunk {

@@ -16,7 +16,7 @@ use node::engine::wire::{self, Message, SyncData};
 use node::engine::{
     AllowAll, CheckOutcome, Docs, Engine, EngineConfig, Input, MemDocs, Output, PeerKey,
 };
-use node::net::blob::{ChunkRequest, ChunkResponse};
+use node::net::blob::{ChunkRequest, ChunkResponse, blob_tree, serve};
 use node::net::codec::Frame;
 use node::net::{Behaviour, BehaviourEvent, build_swarm};
 use node::store::BlobHash;
@@ -258,13 +258,12 @@ impl Hostile {
                 let (Frame::Bytes(request), Some(forged)) = (request, &self.forged_blob) else {
                     return;
                 };
-                let req = ChunkRequest::decode(&request).unwrap();
+                let mut req = ChunkRequest::decode(&request).unwrap();
                 assert_eq!(req.offset, 0);
-                // Claims the blob, sends other bytes.
-                let answer = ChunkResponse::Chunk {
-                    total: forged.len() as u64,
-                    bytes: forged.clone(),
-                };
+                // Claims the blob, sends other bytes in the verified-streaming
+                // form of their own tree.
+                req.hash = BlobHash::of(forged);
+                let answer = serve(&req, Some((forged, &blob_tree(forged)))).unwrap();
                 let _ = self
                     .swarm
                     .behaviour_mut()
@@ -295,6 +294,7 @@ impl Hostile {
             hash: hash.parse::<BlobHash>().unwrap(),
             offset: 0,
             len: 64 * 1024,
+            prove_size: true,
         };
         self.swarm
             .behaviour_mut()

@@ -7,10 +7,11 @@ use crdt_model::DocumentId;
 use libp2p::{PeerId, request_response};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::engine::{PeerKey, Policy as _};
 use crate::net::blob::{Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress};
+use crate::net::blob_serve::serve_from_store;
 use crate::net::codec::Frame;
 use crate::store::{BlobHash, Store, StoreError};
 
@@ -44,7 +45,13 @@ pub(super) struct Fetch {
     pub(super) assembly: Assembly,
     /// Earlier attempts at this blob.
     pub(super) attempts: u32,
+    /// Verified bytes already written to the partial blob on disk.
+    pub(super) kept: u64,
 }
+
+/// A fetch ready to go: its assembly (fresh, or resumed from what an
+/// earlier one kept), the peer to ask, earlier attempts.
+pub(super) type Resumed = (Assembly, PeerId, u32);
 
 /// A blob to ask for again once `at` has passed.
 pub(super) struct BlobRetry {
@@ -102,18 +109,125 @@ impl Daemon {
         }
     }
 
+    /// At start: the fetches a stopped node left unfinished are asked for
+    /// again once a peer is connected, and resume from what they kept. A
+    /// partial blob no held report references any more is deleted. A
+    /// district, which fetches only when asked, keeps its partials for the
+    /// next `blob get`.
+    pub(super) fn resume_partial_fetches(&mut self) {
+        let eager = super::blob_demand::fetches_eagerly(self.node.config().role);
+        for hash in self.partials.list() {
+            let referenced = self
+                .node
+                .referenced_by_readable(&hash, |_| true)
+                .unwrap_or(true);
+            if !referenced {
+                self.partials.discard(&hash);
+            } else if eager && self.wanted.insert(hash) {
+                debug!(%hash, "resuming an unfinished blob fetch");
+                self.blob_retries.push(BlobRetry {
+                    hash,
+                    attempts: 0,
+                    at: Instant::now(),
+                });
+            }
+        }
+    }
+
     pub(super) fn start_fetches(&mut self) {
-        while self.fetching.len() + self.storing < BLOB_FETCHES_MAX {
+        while self.fetching.len() + self.storing + self.resuming < BLOB_FETCHES_MAX {
             let Some((hash, peer, attempts)) = self.fetch_queue.pop_front() else {
                 return;
             };
-            let assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX);
-            let id = self
-                .swarm
-                .behaviour_mut()
-                .blob
-                .send_request(&peer, Frame::Bytes(assembly.first().encode()));
-            self.fetching.insert(id, Fetch { assembly, attempts });
+            let max = crdt_model::report::ATTACHMENT_BYTES_MAX;
+            if !self.partials.has(&hash) {
+                self.launch((Assembly::new(hash, max), peer, attempts));
+                continue;
+            }
+            // Reading and checking what was kept (up to 16 MiB, hashed)
+            // happens off the loop; the fetch goes on when it comes back.
+            self.resuming += 1;
+            let partials = self.partials.clone();
+            let done = self.resumed_tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let assembly = match partials.load(&hash, max) {
+                    Some(partial) => Assembly::resume(hash, max, partial),
+                    None => Assembly::new(hash, max),
+                };
+                // The loop is gone when this fails: nothing to resume then.
+                let _ = done.blocking_send((assembly, peer, attempts));
+            });
+        }
+    }
+
+    /// Sends the first request of a fetch, or hands the blob to the writer
+    /// when what was kept already holds all of it.
+    pub(super) fn launch(&mut self, (mut assembly, peer, attempts): Resumed) {
+        let hash = assembly.hash;
+        let kept = assembly.resumed();
+        if kept > 0 {
+            debug!(%hash, bytes = kept, "resuming a blob fetch");
+        }
+        if let Some(bytes) = assembly.complete() {
+            self.hand_to_writer(hash, bytes, &assembly);
+            return;
+        }
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .blob
+            .send_request(&peer, Frame::Bytes(assembly.first().encode()));
+        self.fetching.insert(
+            id,
+            Fetch {
+                assembly,
+                attempts,
+                kept,
+            },
+        );
+    }
+
+    /// A fetch's kept state was read off the loop: it goes on.
+    pub(super) fn resumed(&mut self, resumed: Resumed) {
+        self.resuming = self.resuming.saturating_sub(1);
+        self.launch(resumed);
+        self.start_fetches();
+    }
+
+    /// Keeps what a fetch verified since it was last kept, on disk.
+    fn keep_partial(&mut self, fetch: &mut Fetch) {
+        let Some((total, tree, bytes)) = fetch.assembly.kept() else {
+            return;
+        };
+        let hash = fetch.assembly.hash;
+        match self.partials.save(&hash, total, tree, bytes, fetch.kept) {
+            Ok(()) => fetch.kept = bytes.len() as u64,
+            Err(e) => {
+                warn!(%hash, error = %e, "cannot keep a partial blob; a new attempt starts over")
+            }
+        }
+    }
+
+    /// Sends a whole, verified blob to the writer thread (or stores it here
+    /// when the writer is behind), with a log line saying what it cost.
+    fn hand_to_writer(&mut self, hash: BlobHash, bytes: Vec<u8>, assembly: &Assembly) {
+        info!(
+            %hash,
+            bytes = bytes.len(),
+            received = assembly.received(),
+            resumed = assembly.resumed(),
+            "fetched blob"
+        );
+        self.metrics.blob_bytes_resumed.inc_by(assembly.resumed());
+        match self.blob_writes.try_send((hash, bytes)) {
+            Ok(()) => self.storing += 1,
+            // The writer is gone or behind: store it here.
+            Err(e) => {
+                let (hash, bytes) = e.into_inner();
+                let r = store_blob(self.node.store(), &bytes);
+                self.storing += 1;
+                self.blob_stored((hash, bytes.len(), r));
+            }
         }
     }
 
@@ -121,7 +235,10 @@ impl Daemon {
     pub(super) fn blob_stored(&mut self, (hash, len, result): BlobWritten) {
         self.storing = self.storing.saturating_sub(1);
         match result {
-            Ok(()) => debug!(%hash, bytes = len, "fetched blob"),
+            Ok(()) => {
+                debug!(%hash, bytes = len, "stored a fetched blob");
+                self.partials.discard(&hash);
+            }
             Err(e) => warn!(%hash, error = %e, "cannot store a fetched blob"),
         }
         self.wanted.remove(&hash);
@@ -230,12 +347,17 @@ impl Daemon {
                 let Some(mut fetch) = self.fetching.remove(&request_id) else {
                     return;
                 };
+                let received = fetch.assembly.received();
                 let progress = match ChunkResponse::decode(&response) {
                     Ok(resp) => fetch.assembly.accept(resp),
                     Err(e) => Progress::Failed(e.to_string()),
                 };
+                self.metrics
+                    .blob_bytes_received
+                    .inc_by(fetch.assembly.received() - received);
                 match progress {
                     Progress::Next(req) => {
+                        self.keep_partial(&mut fetch);
                         let id = self
                             .swarm
                             .behaviour_mut()
@@ -245,16 +367,7 @@ impl Daemon {
                     }
                     Progress::Done(bytes) => {
                         let hash = fetch.assembly.hash;
-                        match self.blob_writes.try_send((hash, bytes)) {
-                            Ok(()) => self.storing += 1,
-                            // The writer is gone or behind: store it here.
-                            Err(e) => {
-                                let (hash, bytes) = e.into_inner();
-                                let r = store_blob(self.node.store(), &bytes);
-                                self.storing += 1;
-                                self.blob_stored((hash, bytes.len(), r));
-                            }
-                        }
+                        self.hand_to_writer(hash, bytes, &fetch.assembly);
                     }
                     Progress::NotHeld => {
                         debug!(%peer, hash = %fetch.assembly.hash, "peer does not hold the blob yet; asking again later");
@@ -266,6 +379,10 @@ impl Daemon {
                     }
                     Progress::Failed(why) => {
                         warn!(%peer, hash = %fetch.assembly.hash, reason = %why, "refused a blob from peer; nothing stored");
+                        if fetch.assembly.kept().is_none() {
+                            // What was kept is no longer trusted (see `accept`).
+                            self.partials.discard(&fetch.assembly.hash);
+                        }
                         self.fetch_failed(fetch.assembly.hash, fetch.attempts);
                     }
                 }
@@ -323,16 +440,11 @@ impl Daemon {
             };
             self.serving += 1;
             let store = self.node.store().read_only_view();
+            let trees = self.served_trees.clone();
             let done = self.served_tx.clone();
             tokio::task::spawn_blocking(move || {
-                let resp = match store.blob_chunk(&req.hash, req.offset, req.len) {
-                    Ok(Some((total, bytes))) => ChunkResponse::Chunk { total, bytes },
-                    Ok(None) => ChunkResponse::NotFound,
-                    Err(e) => {
-                        warn!(%peer, hash = %req.hash, error = %e, "cannot read a blob to serve");
-                        ChunkResponse::NotFound
-                    }
-                };
+                let resp = serve_from_store(&store, &trees, &req);
+                debug!(%peer, hash = %req.hash, offset = req.offset, "served a blob range");
                 // The loop is gone when this fails: nothing to answer then.
                 let _ = done.blocking_send((channel, resp.encode()));
             });

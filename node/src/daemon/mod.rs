@@ -10,6 +10,7 @@ mod blobs;
 mod escrow_return;
 mod monitor;
 mod outbox;
+mod partial_blobs;
 mod peers;
 mod repo_docs;
 mod sync;
@@ -163,6 +164,16 @@ struct Daemon {
     /// Blobs whose fetch was given up, asked for again when a document
     /// referencing them changes; at most [`blobs::BLOB_QUEUE_MAX`].
     given_up: BTreeSet<BlobHash>,
+    /// What interrupted fetches verified, kept on disk for the next attempt.
+    partials: partial_blobs::PartialBlobs,
+    /// Fetches whose kept state is being read off the loop; they count
+    /// against [`BLOB_FETCHES_MAX`].
+    resuming: usize,
+    /// Where those reads hand their fetches back.
+    resumed_tx: mpsc::Sender<blobs::Resumed>,
+    resumed_rx: mpsc::Receiver<blobs::Resumed>,
+    /// Trees of blobs served lately, shared with the reading threads.
+    served_trees: crate::net::blob_serve::ServedTrees,
     /// Who sent the message being handled, to fetch the blobs it referenced.
     source: Option<PeerId>,
     sync_bytes_sent: u64,
@@ -273,6 +284,8 @@ async fn run_node(
     // The loop takes what each write touched, for alerts and blob fetches.
     node.indexes.keep_touched();
     let alerts = crate::alerts::Alerts::start(&node);
+    let partials = partial_blobs::PartialBlobs::new(node.data_dir());
+    let (resumed_tx, resumed_rx) = mpsc::channel(blobs::BLOB_FETCHES_MAX);
     let mut d = Daemon {
         node,
         swarm,
@@ -302,6 +315,11 @@ async fn run_node(
         serving: 0,
         served_tx,
         given_up: BTreeSet::new(),
+        partials,
+        resuming: 0,
+        resumed_tx,
+        resumed_rx,
+        served_trees: crate::net::blob_serve::ServedTrees::default(),
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,
@@ -393,6 +411,7 @@ async fn run_node(
         }
     }
     d.become_member();
+    d.resume_partial_fetches();
     let result = d.run_loop(admin_rx, served_rx, shutdown).await;
     d.shut_down();
     server.abort();
@@ -453,6 +472,7 @@ impl Daemon {
                 }
                 event = self.swarm.select_next_some() => self.on_swarm(event),
                 Some(written) = self.blob_written.recv() => self.blob_stored(written),
+                Some(resumed) = self.resumed_rx.recv() => self.resumed(resumed),
                 Some(chunk) = served_rx.recv() => self.chunk_read(chunk),
                 Some((req, reply)) = admin_rx.recv() => self.on_admin(req, reply),
                 () = sleep_until(wake) => {

@@ -19,7 +19,7 @@ pub struct Behaviour {
     pub sync: Gate<request_response::Behaviour<BytesCodec>>,
     /// `/yizhan/admission/1`: credentials exchanged on connect.
     pub admission: request_response::Behaviour<BytesCodec>,
-    /// `/yizhan/blob/1`: blob chunks by hash; inbound streams only from
+    /// `/yizhan/blob/2`: verified blob ranges by hash; inbound streams only from
     /// admitted peers.
     pub blob: Gate<request_response::Behaviour<BytesCodec>>,
     /// Learns peers' listen addresses and protocols.

@@ -1,12 +1,13 @@
 //! The libp2p side of a node: transports (TCP and QUIC, with Noise and
 //! Yamux on TCP), identify, ping, optional mDNS, and Yizhan's two protocols
-//! `/yizhan/sync/1` and `/yizhan/blob/1`.
+//! `/yizhan/sync/1` and `/yizhan/blob/2`.
 //!
 //! This module only builds the swarm; the daemon's loop drives it.
 
 pub mod address_book;
 mod behaviour;
 pub mod blob;
+pub mod blob_serve;
 pub mod codec;
 pub mod gate;
 pub mod strikes;
@@ -28,7 +29,7 @@ use gate::Gate;
 /// The sync protocol.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/sync/1");
 /// The blob protocol.
-pub const BLOB_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/blob/1");
+pub const BLOB_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/blob/2");
 /// The admission protocol: each side presents its credential.
 pub const ADMISSION_PROTOCOL: StreamProtocol = StreamProtocol::new("/yizhan/admission/1");
 /// Largest credential accepted (a chain of at most four admissions is far smaller).
@@ -106,10 +107,7 @@ pub fn build_swarm(keypair: Keypair, mdns_on: bool) -> Result<Swarm<Behaviour>, 
                     rr_config(),
                 ),
                 blob: Gate::new(request_response::Behaviour::with_codec(
-                    BytesCodec::new(
-                        blob::BLOB_REQUEST_BYTES,
-                        blob::BLOB_RESPONSE_HEADER_BYTES + blob::BLOB_CHUNK_BYTES_MAX as usize,
-                    ),
+                    BytesCodec::new(blob::BLOB_REQUEST_BYTES, blob::BLOB_RESPONSE_BYTES_MAX),
                     [(BLOB_PROTOCOL, request_response::ProtocolSupport::Full)],
                     rr_config(),
                 )),

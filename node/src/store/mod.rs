@@ -323,28 +323,22 @@ impl Store {
         Ok(Some(bytes))
     }
 
-    /// The total size of blob `hash` and its bytes from `offset`, at most
-    /// `len` of them; `None` if it is not stored. Not verified against the
-    /// hash: a peer fetching it verifies the whole blob when it arrives,
-    /// and hashing 16 MiB for every 1 MiB chunk served would let a 44-byte
-    /// request cost far more than it should.
-    pub fn blob_chunk(
+    /// Calls `f` with the stored bytes of blob `hash`, unverified, without
+    /// copying them; `None` if it is not stored. For serving ranges: the
+    /// caller checks what it sends against the blob's tree, whose root is
+    /// the hash, which costs one pass per transfer instead of one per range.
+    pub fn with_blob<T>(
         &self,
         hash: &BlobHash,
-        offset: u64,
-        len: u32,
-    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Result<Option<T>, StoreError> {
         const OP: &str = "read blob";
         let txn = self.read(OP)?;
         let table = txn.open_table(BLOBS).db(&self.path, OP)?;
         let Some(value) = table.get(hash.as_bytes()).db(&self.path, OP)? else {
             return Ok(None);
         };
-        let bytes = value.value();
-        let total = bytes.len() as u64;
-        let start = offset.min(total) as usize;
-        let end = offset.saturating_add(u64::from(len)).min(total) as usize;
-        Ok(Some((total, bytes[start..end].to_vec())))
+        Ok(Some(f(value.value())))
     }
 
     /// Whether blob `hash` is stored (without reading or verifying it).

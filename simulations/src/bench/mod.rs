@@ -16,7 +16,7 @@
 //! - [`cold`]: a `yizhan node start` process over a store of many reports:
 //!   time to serving, and resident memory against the store's size.
 //! - [`blobs`]: photos fetched between two libp2p nodes on loopback, against
-//!   raw TCP on loopback.
+//!   the disk's ceiling, TCP with Noise alone and raw TCP on loopback.
 //! - [`street`]: a street under 40 busy communities in the simulator: its
 //!   CPU against one core, and every report's time to the district.
 //! - [`versus`]: the same documents synced by Yizhan (signed) and by samod

@@ -1,31 +1,17 @@
-//! The fetching side of the photo bench: photos assembled chunk by chunk
-//! and committed to the fetching store.
+//! The fetching side of the photo bench: photos assembled from verified
+//! ranges and committed to the fetching store.
 
 use super::*;
 
-/// A photo being fetched.
-struct Photo {
-    assembly: Assembly,
-    /// Size, once the first chunk told it.
-    total: Option<u64>,
-    /// Next offset to ask for.
-    asked: u64,
-    /// Next offset `assembly` takes.
-    accepted: u64,
-    in_flight: usize,
-    /// Chunks that arrived ahead of `accepted`.
-    early: BTreeMap<u64, ChunkResponse>,
-}
-
 /// The fetching node's state: the daemon's `start_fetches` and the response
-/// arm of its `on_blob`, with chunk requests per photo as a parameter.
+/// arm of its `on_blob`, one range in flight per photo.
 struct Fetcher {
     server: PeerId,
-    chunks_in_flight: usize,
     queue: VecDeque<BlobHash>,
-    photos: HashMap<BlobHash, Photo>,
-    requests: HashMap<OutboundRequestId, (BlobHash, u64)>,
+    photos: HashMap<BlobHash, Assembly>,
+    requests: HashMap<OutboundRequestId, BlobHash>,
     stats: Fetched,
+    range_bytes: u32,
 }
 
 impl Fetcher {
@@ -34,7 +20,7 @@ impl Fetcher {
             .behaviour_mut()
             .blob
             .send_request(&self.server, Frame::Bytes(req.encode()));
-        self.requests.insert(id, (req.hash, req.offset));
+        self.requests.insert(id, req.hash);
         self.stats.requests += 1;
     }
 
@@ -43,25 +29,16 @@ impl Fetcher {
             let Some(hash) = self.queue.pop_front() else {
                 return;
             };
-            let assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX);
+            let mut assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX)
+                .with_range_bytes(self.range_bytes);
             let first = assembly.first();
-            self.photos.insert(
-                hash,
-                Photo {
-                    assembly,
-                    total: None,
-                    asked: u64::from(first.len),
-                    accepted: 0,
-                    in_flight: 1,
-                    early: BTreeMap::new(),
-                },
-            );
+            self.photos.insert(hash, assembly);
             self.send(swarm, first);
         }
     }
 
-    /// Takes a chunk and asks for more; returns the photo's bytes once they
-    /// are all here and verified. The caller keeps them, then calls
+    /// Takes a range and asks for the next; returns the photo's bytes once
+    /// they are all here and verified. The caller keeps them, then calls
     /// [`Fetcher::start`] for the freed slot.
     fn on_response(
         &mut self,
@@ -69,58 +46,33 @@ impl Fetcher {
         id: OutboundRequestId,
         response: &[u8],
     ) -> anyhow::Result<Option<Vec<u8>>> {
-        let (hash, offset) = self
+        let hash = self
             .requests
             .remove(&id)
             .context("a response to a request never sent")?;
-        let photo = self
+        let assembly = self
             .photos
             .get_mut(&hash)
-            .with_context(|| format!("a chunk of photo {hash}, which is not being fetched"))?;
-        photo.in_flight -= 1;
-        let resp = ChunkResponse::decode(response)
-            .with_context(|| format!("chunk at {offset} of photo {hash}"))?;
-        if let ChunkResponse::Chunk { total, .. } = &resp {
-            photo.total.get_or_insert(*total);
-        }
-        photo.early.insert(offset, resp);
+            .with_context(|| format!("a range of photo {hash}, which is not being fetched"))?;
+        let resp =
+            ChunkResponse::decode(response).with_context(|| format!("a range of photo {hash}"))?;
+        self.stats.received += response.len() as u64;
         let t = Instant::now();
-        let mut done = None;
-        while let Some(resp) = photo.early.remove(&photo.accepted) {
-            match photo.assembly.accept(resp) {
-                Progress::Next(next) => photo.accepted = next.offset,
-                Progress::Done(bytes) => {
-                    done = Some(bytes);
-                    break;
-                }
-                Progress::NotHeld => anyhow::bail!("the serving node does not hold photo {hash}"),
-                Progress::Refused => anyhow::bail!("the serving node would not serve photo {hash}"),
-                Progress::Failed(why) => anyhow::bail!("photo {hash} refused: {why}"),
-            }
-        }
+        let progress = assembly.accept(resp);
         self.stats.assembling += t.elapsed();
-        if done.is_some() {
-            self.photos.remove(&hash);
-            return Ok(done);
-        }
-        // With one chunk in flight this asks exactly what `Progress::Next`
-        // asked for, as the daemon does.
-        let mut asks = Vec::new();
-        if let Some(total) = photo.total {
-            while photo.in_flight < self.chunks_in_flight && photo.asked < total {
-                asks.push(ChunkRequest {
-                    hash,
-                    offset: photo.asked,
-                    len: BLOB_CHUNK_BYTES_MAX,
-                });
-                photo.asked += u64::from(BLOB_CHUNK_BYTES_MAX);
-                photo.in_flight += 1;
+        match progress {
+            Progress::Next(next) => {
+                self.send(swarm, next);
+                Ok(None)
             }
+            Progress::Done(bytes) => {
+                self.photos.remove(&hash);
+                Ok(Some(bytes))
+            }
+            Progress::NotHeld => anyhow::bail!("the serving node does not hold photo {hash}"),
+            Progress::Refused => anyhow::bail!("the serving node would not serve photo {hash}"),
+            Progress::Failed(why) => anyhow::bail!("photo {hash} refused: {why}"),
         }
-        for req in asks {
-            self.send(swarm, req);
-        }
-        Ok(None)
     }
 }
 
@@ -155,7 +107,6 @@ pub(super) fn write_photos(
 /// Where the fetching side's photos go.
 pub(super) enum Sink {
     Nothing,
-    Inline(Store),
     Writer {
         photos: mpsc::Sender<Vec<u8>>,
         committed: mpsc::Receiver<Duration>,
@@ -167,7 +118,7 @@ pub(super) enum Sink {
 async fn next_commit(sink: &mut Sink) -> Option<Duration> {
     match sink {
         Sink::Writer { committed, .. } => committed.recv().await,
-        Sink::Nothing | Sink::Inline(_) => std::future::pending().await,
+        Sink::Nothing => std::future::pending().await,
     }
 }
 
@@ -179,7 +130,7 @@ pub(super) async fn fetch_photos(
     addr: Multiaddr,
     hashes: Vec<BlobHash>,
     mut sink: Sink,
-    chunks_in_flight: usize,
+    range_bytes: u32,
 ) -> anyhow::Result<Fetched> {
     swarm
         .dial(addr.with(Protocol::P2p(server)))
@@ -197,11 +148,11 @@ pub(super) async fn fetch_photos(
     let mut stored = 0;
     let mut f = Fetcher {
         server,
-        chunks_in_flight: chunks_in_flight.max(1),
         queue: hashes.iter().copied().collect(),
         photos: HashMap::new(),
         requests: HashMap::new(),
         stats: Fetched::default(),
+        range_bytes,
     };
     let start = Instant::now();
     f.start(&mut swarm);
@@ -231,10 +182,6 @@ pub(super) async fn fetch_photos(
                 };
                 match &sink {
                     Sink::Nothing => stored += 1,
-                    Sink::Inline(store) => {
-                        f.stats.storing += commit_photos(store, &[photo])?;
-                        stored += 1;
-                    }
                     Sink::Writer { photos, .. } => {
                         // Waits only when the writer is a whole window behind.
                         if photos.send(photo).await.is_err() {
@@ -246,7 +193,7 @@ pub(super) async fn fetch_photos(
             }
             SwarmEvent::Behaviour(BehaviourEvent::Blob(
                 request_response::Event::OutboundFailure { error, .. },
-            )) => anyhow::bail!("a chunk request failed: {error}"),
+            )) => anyhow::bail!("a range request failed: {error}"),
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established: 0,
@@ -261,7 +208,6 @@ pub(super) async fn fetch_photos(
     f.stats.elapsed = start.elapsed();
     let store = match sink {
         Sink::Nothing => None,
-        Sink::Inline(store) => Some(store),
         Sink::Writer { photos, thread, .. } => {
             drop(photos);
             Some(thread.await.context("writer thread")??)

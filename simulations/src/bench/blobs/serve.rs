@@ -1,14 +1,14 @@
-//! The serving side of the photo bench: a node answering chunk requests.
+//! The serving side of the photo bench: a node answering range requests.
 
 use super::*;
 
-/// The serving node: answers chunk requests as the daemon's `on_blob` does
+/// The serving node: answers range requests as the daemon's `on_blob` does
 /// (without the admission check, a map lookup) until told to stop.
 pub(super) async fn serve_photos(
     mut swarm: Swarm<Behaviour>,
     fetcher: PeerId,
     serving: Serving,
-    photos: (Arc<Store>, Arc<HashMap<BlobHash, Vec<u8>>>),
+    photos: (Arc<Store>, Arc<InMemory>),
     listening: oneshot::Sender<Multiaddr>,
     mut stop: oneshot::Receiver<()>,
 ) -> anyhow::Result<Served> {
@@ -18,6 +18,8 @@ pub(super) async fn serve_photos(
     let mut listening = Some(listening);
     let mut served = Served::default();
     let (store, memory) = photos;
+    // Fresh per run, as a daemon that just started has no trees yet.
+    let trees = ServedTrees::default();
     loop {
         let event = tokio::select! {
             _ = &mut stop => return Ok(served),
@@ -48,26 +50,12 @@ pub(super) async fn serve_photos(
                     Frame::Bytes(b) => ChunkRequest::decode(b).ok(),
                     Frame::Oversized { .. } => None,
                 };
-                let read = |hash: &BlobHash| {
-                    store
-                        .blob(hash)
-                        .with_context(|| format!("read photo {hash} to serve"))
-                };
                 let resp = match (decoded, serving) {
                     (None, _) => ChunkResponse::Refused,
-                    (Some(req), Serving::Store) => serve(&req, read(&req.hash)?.as_deref()),
-                    (Some(req), Serving::Chunks) => {
-                        match store
-                            .blob_chunk(&req.hash, req.offset, req.len)
-                            .with_context(|| {
-                                format!("read a chunk of photo {} to serve", req.hash)
-                            })? {
-                            Some((total, bytes)) => ChunkResponse::Chunk { total, bytes },
-                            None => ChunkResponse::NotFound,
-                        }
-                    }
+                    (Some(req), Serving::Store) => serve_from_store(&store, &trees, &req),
                     (Some(req), Serving::Memory) => {
-                        serve(&req, memory.get(&req.hash).map(Vec::as_slice))
+                        let held = memory.get(&req.hash).map(|(b, t)| (&b[..], t));
+                        serve(&req, held).context("serve a photo from memory")?
                     }
                 };
                 let bytes = resp.encode();
