@@ -189,6 +189,19 @@ impl DigestCache {
         self.by_place.get_or_insert_default()
     }
 
+    /// The heads digest of `doc`, if held and not empty; fills the cache
+    /// first if it is not.
+    pub(crate) fn of_doc<D: Docs + ?Sized>(
+        &mut self,
+        docs: &mut D,
+        doc: &DocumentId,
+    ) -> Option<Digest> {
+        self.filled(docs)
+            .get(doc.place().as_str())
+            .and_then(|place| place.get(doc))
+            .copied()
+    }
+
     /// `doc` is now at `heads` (empty: left out, as if not held).
     pub(crate) fn update(&mut self, doc: &DocumentId, heads: &[ChangeHash]) {
         let Some(by_place) = self.by_place.as_mut() else {

@@ -49,6 +49,12 @@ impl Parking {
         );
     }
 
+    /// Is `doc` parked in step with the peer on this connection (so the
+    /// peer's heads are known)?
+    pub(crate) fn in_step(&self, doc: &DocumentId) -> bool {
+        self.parked.get(doc).is_some_and(|p| p.in_step)
+    }
+
     /// How many sessions are parked.
     pub(crate) fn len(&self) -> usize {
         self.parked.len()

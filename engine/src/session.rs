@@ -88,6 +88,33 @@ impl Session {
         session
     }
 
+    /// A session loaded from a state saved on an earlier connection, primed
+    /// to take the peer to be at the shared heads recorded then, so that its
+    /// first message carries every change of ours since (the push on
+    /// reconnect, `docs/protocol.md`). Peers never lose changes they
+    /// confirmed, so the peer holds at least those heads; whatever else it
+    /// got meanwhile (from another path) costs bytes when Automerge sends it
+    /// again, and its answer corrects course. The message asks for a reset,
+    /// as any first message from a state read from disk does.
+    pub(crate) fn assume_peer_at_shared(&mut self) {
+        if self.state.their_heads.is_some() {
+            return;
+        }
+        let shared = self.state.shared_heads.clone();
+        self.state.their_have = Some(vec![sync::Have {
+            last_sync: shared.clone(),
+            bloom: sync::BloomFilter::default(),
+        }]);
+        self.state.their_need = Some(Vec::new());
+        self.state.their_heads = Some(shared);
+        self.reset_next = true;
+    }
+
+    /// Does the session know the peer's heads, and so what it lacks?
+    pub(crate) fn knows_peer(&self) -> bool {
+        self.state.their_heads.is_some()
+    }
+
     /// The saved state, if the session may be parked: at rest in step with
     /// the peer (its heads are the shared heads) and saved as it is now.
     pub(crate) fn parkable(&self) -> Option<&[u8]> {

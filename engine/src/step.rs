@@ -22,7 +22,7 @@ use super::peer_key::PeerKey;
 use super::policy::{Access, Policy};
 use super::retry::Jitter;
 use super::session::Outgoing;
-use super::wire::{self, Announce, Deny, Message, SYNC_MESSAGE_BYTES_MAX, SyncData};
+use super::wire::{self, Deny, Message, SYNC_MESSAGE_BYTES_MAX, SyncData};
 
 /// One `handle` call in progress.
 pub(crate) struct Step<'a, P: Policy + ?Sized, D: Docs + ?Sized> {
@@ -98,18 +98,28 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return;
         }
         let mut p = Peer::new(self.config);
-        // Parked, not decoded: most will rest for the whole connection.
-        for (doc, bytes) in sync_states {
-            if p.parking.len() >= self.config.peer_docs_max {
-                break;
-            }
-            if self.access.share(&peer, &doc) {
-                p.parking.park_saved(doc, bytes);
-            }
-        }
         p.unsettle(self.now, self.jitter);
         self.peers.insert(peer.clone(), p);
         self.ask_summary(&peer);
+        // Parked, not kept decoded: most will rest for the whole connection.
+        // Those whose document changed here since are pushed at once.
+        let mut changed = Vec::new();
+        for (doc, bytes) in sync_states {
+            if !self.access.share(&peer, &doc) {
+                continue;
+            }
+            if self.changed_since(&doc, &bytes) {
+                changed.push(doc.clone());
+            }
+            let Some(p) = self.peers.get_mut(&peer) else {
+                return;
+            };
+            if p.parking.len() >= self.config.peer_docs_max {
+                break;
+            }
+            p.parking.park_saved(doc, bytes);
+        }
+        self.push_on_reconnect(&peer, &changed);
     }
 
     fn peer_down(&mut self, peer: &PeerKey) {
@@ -170,9 +180,10 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         }
     }
 
-    /// `doc` changed here: tell every peer that may read it, except the one
-    /// the change came from, and compare inventories again with each of
-    /// them (an announcement may be lost).
+    /// `doc` changed here: pass it on to every peer that may read it,
+    /// except the one the change came from (`crate::push`), and compare
+    /// inventories again with each of them later, in case what was sent is
+    /// lost.
     pub(crate) fn announce(&mut self, doc: &DocumentId, digest: Digest, source: Option<&PeerKey>) {
         let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
         for key in keys {
@@ -186,11 +197,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             if Some(&key) == source || p.blocked.contains(doc) {
                 continue;
             }
-            let message = Message::Announce(Announce {
-                doc: doc.clone(),
-                digest,
-            });
-            self.send(&key, &message);
+            self.forward(&key, doc, digest);
         }
     }
 
@@ -382,7 +389,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     /// Sends a session's message (if any) and starts or stops waiting for
     /// the answer. A message over the limit is not sent: the document is
     /// blocked for this connection and the refusal reported.
-    fn send_sync(
+    pub(crate) fn send_sync(
         &mut self,
         key: &PeerKey,
         doc: &DocumentId,
