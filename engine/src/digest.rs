@@ -99,7 +99,6 @@ impl SharedDocs {
     }
 
     /// The heads digest of `id`, if shared and non-empty.
-    #[cfg(test)]
     pub(crate) fn get(&self, id: &DocumentId) -> Option<Digest> {
         self.docs.get(id).copied()
     }
@@ -187,19 +186,6 @@ impl DigestCache {
             self.by_place = Some(by_place);
         }
         self.by_place.get_or_insert_default()
-    }
-
-    /// The heads digest of `doc`, if held and not empty; fills the cache
-    /// first if it is not.
-    pub(crate) fn of_doc<D: Docs + ?Sized>(
-        &mut self,
-        docs: &mut D,
-        doc: &DocumentId,
-    ) -> Option<Digest> {
-        self.filled(docs)
-            .get(doc.place().as_str())
-            .and_then(|place| place.get(doc))
-            .copied()
     }
 
     /// `doc` is now at `heads` (empty: left out, as if not held).

@@ -49,10 +49,9 @@ impl Parking {
         );
     }
 
-    /// Is `doc` parked in step with the peer on this connection (so the
-    /// peer's heads are known)?
-    pub(crate) fn in_step(&self, doc: &DocumentId) -> bool {
-        self.parked.get(doc).is_some_and(|p| p.in_step)
+    /// Is a session for `doc` parked?
+    pub(crate) fn contains(&self, doc: &DocumentId) -> bool {
+        self.parked.contains_key(doc)
     }
 
     /// How many sessions are parked.

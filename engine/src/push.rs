@@ -4,11 +4,12 @@
 //! A relay used to pass a change on by announcing it; the next hop pulled
 //! and the relay then sent the change: three one-way trips per hop, and a
 //! lost announcement waited for the 3 s re-check. A session that knows the
-//! peer's heads (it synced on this connection, or its state was saved on an
-//! earlier one) can tell what the peer lacks, so the relay sends the changes
-//! at once: one trip per hop. The message is an ordinary sync message that
-//! expects an answer, so a lost push is sent again at the reply timeout,
-//! like any other. `docs/protocol.md`, "Forwarding", has the rules.
+//! peer's heads (it synced on this connection), or the heads both sides held
+//! when its state was saved on an earlier one, can tell what the peer
+//! lacks, so the relay sends the changes at once: one trip per hop. The
+//! message is an ordinary sync message that expects an answer, so a lost
+//! push is sent again at the reply timeout, like any other.
+//! `docs/protocol.md`, "Forwarding", has the rules.
 //!
 //! What may be pushed unasked is bounded by what a session may have in
 //! flight anyway: a push needs a free session slot (or the document's
@@ -27,10 +28,23 @@ use super::policy::Policy;
 use super::step::Step;
 use super::wire::{Announce, Message};
 
+/// Did a document at `mine` change since `saved` (a sync state saved on an
+/// earlier connection) was saved? True when `mine` is not the digest of the
+/// shared heads recorded in it; decoding it costs little, since the
+/// encoding is those heads and little else.
+pub(crate) fn changed_since(mine: Digest, saved: &[u8]) -> bool {
+    match sync::State::decode(saved) {
+        Ok(state) if !state.shared_heads.is_empty() => {
+            Digest::of_heads(&state.shared_heads) != mine
+        }
+        _ => false,
+    }
+}
+
 impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
-    /// Tells `key` that `doc` changed here: with the changes if its session
-    /// knows what the peer lacks and the per-peer bounds allow, else with an
-    /// announcement (tens of bytes) the peer answers by pulling.
+    /// Tells `key` that `doc` changed here: with the changes if our session
+    /// can tell what the peer lacks and the per-peer bounds allow, else with
+    /// an announcement (tens of bytes) the peer answers by pulling.
     pub(crate) fn forward(&mut self, key: &PeerKey, doc: &DocumentId, digest: Digest) {
         if self.push(key, doc, false) {
             return;
@@ -42,11 +56,14 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         self.send(key, &message);
     }
 
-    /// Sends `key` what its session on `doc` says the peer lacks. False,
-    /// and nothing sent, if the session does not know the peer's heads
-    /// (and `assume_shared` does not allow taking them from the saved
-    /// state), or the peer has no room for another message in flight.
-    fn push(&mut self, key: &PeerKey, doc: &DocumentId, assume_shared: bool) -> bool {
+    /// Sends `key` what it lacks of `doc`. The peer is taken to be where
+    /// the session last knew it: at the heads it last sent on this
+    /// connection, else at the heads both sides held when the state was
+    /// saved (peers never lose changes they confirmed); `new_to_peer` takes
+    /// it to hold nothing of the document. False, and nothing sent, if the
+    /// session never synced with the peer (and `new_to_peer` is not set),
+    /// or the peer has no room for another message in flight.
+    fn push(&mut self, key: &PeerKey, doc: &DocumentId, new_to_peer: bool) -> bool {
         let read_only = !self.access.accept(key, doc);
         let Some(p) = self.peers.get_mut(key) else {
             return false;
@@ -59,18 +76,17 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         if !p.waiting.contains_key(doc) && !p.has_free_slot(self.config) {
             return false;
         }
-        let knows = match p.sessions.get(doc) {
-            Some(session) => session.knows_peer(),
-            None => p.parking.in_step(doc),
-        };
-        if !knows && !assume_shared {
+        let exists = p.sessions.contains_key(doc) || p.parking.contains(doc);
+        if !exists && !new_to_peer {
             return false;
         }
         let Some(session) = p.session_entry(doc, read_only, self.config) else {
             return false;
         };
         session.set_read_only(read_only);
-        if assume_shared {
+        if new_to_peer {
+            session.assume_peer_empty();
+        } else if session.has_shared_heads() {
             session.assume_peer_at_shared();
         }
         if !session.knows_peer() {
@@ -87,29 +103,22 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         true
     }
 
-    /// Did `doc` change here since `saved` (a sync state saved on an
-    /// earlier connection) was saved? True when our heads are not the
-    /// shared heads recorded in it; decoding it costs little, since the
-    /// encoding is those heads and little else.
-    pub(crate) fn changed_since(&mut self, doc: &DocumentId, saved: &[u8]) -> bool {
-        let Some(mine) = self.digests.of_doc(self.docs, doc) else {
-            return false;
-        };
-        match sync::State::decode(saved) {
-            Ok(state) if !state.shared_heads.is_empty() => {
-                Digest::of_heads(&state.shared_heads) != mine
-            }
-            _ => false,
-        }
-    }
-
-    /// On reconnect: every document of `changed` (changed here since its
-    /// state with `key` was saved) goes out at once, taking the peer to be
-    /// at the shared heads recorded then, while slots last. The summary
-    /// exchange and walk still run and find anything this misses (a
-    /// document the peer never had, one past the bounds, a lost push).
-    pub(crate) fn push_on_reconnect(&mut self, key: &PeerKey, changed: &[DocumentId]) {
-        for doc in changed {
+    /// On reconnect: every document that changed here since its state with
+    /// `key` was saved (`changed`), then every one the peer never had
+    /// (`new`), goes out at once, while slots last. The summary exchange and
+    /// walk still run and find what this misses (documents past the
+    /// bounds, a lost push, a guess that was wrong).
+    pub(crate) fn push_on_reconnect(
+        &mut self,
+        key: &PeerKey,
+        changed: &[DocumentId],
+        new: &[DocumentId],
+    ) {
+        let docs = changed
+            .iter()
+            .map(|d| (d, false))
+            .chain(new.iter().map(|d| (d, true)));
+        for (doc, new_to_peer) in docs {
             let Some(p) = self.peers.get(key) else {
                 return;
             };
@@ -117,7 +126,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                 tracing::debug!(peer = %key, "push on reconnect stopped at the in-flight bound; the walk finds the rest");
                 return;
             }
-            self.push(key, doc, true);
+            self.push(key, doc, new_to_peer);
         }
     }
 }

@@ -110,6 +110,12 @@ impl Session {
         self.reset_next = true;
     }
 
+    /// Did the session ever sync with the peer (its state records heads
+    /// both sides held)?
+    pub(crate) fn has_shared_heads(&self) -> bool {
+        !self.state.shared_heads.is_empty()
+    }
+
     /// Does the session know the peer's heads, and so what it lacks?
     pub(crate) fn knows_peer(&self) -> bool {
         self.state.their_heads.is_some()

@@ -5,7 +5,7 @@
 //! A `Step` borrows the engine's state, the driver's documents and the output
 //! buffer for the length of one call, so every handler can reach all three.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::sync;
 use automerge::{AutoCommit, ChangeHash};
@@ -20,6 +20,7 @@ use super::outbox::Outbox;
 use super::peer::Peer;
 use super::peer_key::PeerKey;
 use super::policy::{Access, Policy};
+use super::push::changed_since;
 use super::retry::Jitter;
 use super::session::Outgoing;
 use super::wire::{self, Deny, Message, SYNC_MESSAGE_BYTES_MAX, SyncData};
@@ -100,15 +101,22 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let mut p = Peer::new(self.config);
         p.unsettle(self.now, self.jitter);
         self.peers.insert(peer.clone(), p);
-        self.ask_summary(&peer);
+        let shared = self.shared_with(&peer, None);
+        self.ask_summary_of(&peer, shared.root_digest());
         // Parked, not kept decoded: most will rest for the whole connection.
-        // Those whose document changed here since are pushed at once.
+        // What changed here since, or is new to the peer, is pushed at once
+        // (`crate::push`).
+        let known_peer = !sync_states.is_empty();
         let mut changed = Vec::new();
+        let mut with_state = BTreeSet::new();
         for (doc, bytes) in sync_states {
             if !self.access.share(&peer, &doc) {
                 continue;
             }
-            if self.changed_since(&doc, &bytes) {
+            if shared
+                .get(&doc)
+                .is_some_and(|mine| changed_since(mine, &bytes))
+            {
                 changed.push(doc.clone());
             }
             let Some(p) = self.peers.get_mut(&peer) else {
@@ -117,9 +125,21 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             if p.parking.len() >= self.config.peer_docs_max {
                 break;
             }
+            with_state.insert(doc.clone());
             p.parking.park_saved(doc, bytes);
         }
-        self.push_on_reconnect(&peer, &changed);
+        // A document we share with a peer we synced with before, but with
+        // no state for it, was never exchanged with it: new since.
+        let new: Vec<DocumentId> = if known_peer {
+            shared
+                .ids()
+                .filter(|doc| !with_state.contains(*doc))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.push_on_reconnect(&peer, &changed, &new);
     }
 
     fn peer_down(&mut self, peer: &PeerKey) {
@@ -509,7 +529,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             self.refuse(key, Refusal::TooManyDocs { max });
             return;
         }
-        p.session_answered(&doc, self.now);
+        p.session_answered(&doc, self.now, self.config, self.jitter);
         p.blocked.remove(&doc);
         let Some(session) = p.sessions.get_mut(&doc) else {
             return;

@@ -175,3 +175,46 @@ fn a_reconnect_pushes_what_changed_while_apart_in_one_trip() {
     assert_eq!(net.heads(1, &x), net.heads(0, &x));
     assert_eq!(net.heads(1, &y), net.heads(0, &y));
 }
+
+#[test]
+fn a_push_lost_on_reconnecting_is_sent_again_before_the_re_check() {
+    let mut net = Net::pair();
+    let x = doc("guandu/yiliu/xinyazhou/reports/2026-11");
+    write(&mut net.nodes[0].docs, &x, "r", 3);
+    net.connect(0, 1);
+    net.run(60_000);
+    let (saved_a, saved_b) = (net.latest_states(0), net.latest_states(1));
+    for (i, other) in [(0, "b"), (1, "a")] {
+        let peer = PeerKey::new(other);
+        net.feed(i, Input::PeerDown { peer });
+    }
+    write(&mut net.nodes[0].docs, &x, "apart", 1);
+    net.feed(0, Input::LocalChange { doc: x.clone() });
+    // The push made on reconnecting is lost; nothing else is.
+    let mut lost = false;
+    net.drop_if = Box::new(move |m| {
+        let push = m.syncs().iter().any(carries_changes);
+        push && !std::mem::replace(&mut lost, true)
+    });
+    let up_at = net.now;
+    for (i, other, saved) in [(0, "b", saved_a), (1, "a", saved_b)] {
+        let peer = PeerKey::new(other);
+        net.feed(
+            i,
+            Input::PeerUp {
+                peer,
+                sync_states: saved,
+            },
+        );
+    }
+    net.trip();
+    assert_ne!(net.heads(1, &x), net.heads(0, &x), "the push was not lost");
+    // Before any round trip was measured the reply timeout is 5 s; the
+    // summaries' round trip measures one, and the push's wait is cut to it.
+    net.run(up_at + RECHECK_MS_MIN - 1);
+    assert_eq!(
+        net.heads(1, &x),
+        net.heads(0, &x),
+        "not recovered before the re-check"
+    );
+}
