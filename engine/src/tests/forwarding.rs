@@ -22,6 +22,25 @@ impl Net {
         let latest: std::collections::BTreeMap<_, _> = self.saved_states(i).into_iter().collect();
         latest.into_iter().collect()
     }
+
+    /// Takes the pair's link down; returns the states each end saved.
+    fn part(&mut self) -> [Vec<(DocumentId, Vec<u8>)>; 2] {
+        let saved = [self.latest_states(0), self.latest_states(1)];
+        for (i, other) in [(0, "b"), (1, "a")] {
+            let peer = PeerKey::new(other);
+            self.feed(i, Input::PeerDown { peer });
+        }
+        saved
+    }
+
+    /// Brings the pair's link up again with the states `part` returned.
+    fn rejoin(&mut self, saved: [Vec<(DocumentId, Vec<u8>)>; 2]) {
+        let [a, b] = saved;
+        for (i, other, sync_states) in [(0, "b", a), (1, "a", b)] {
+            let peer = PeerKey::new(other);
+            self.feed(i, Input::PeerUp { peer, sync_states });
+        }
+    }
 }
 
 /// Community (0), street (1), district (2), linked in a chain, with one
@@ -143,25 +162,12 @@ fn a_reconnect_pushes_what_changed_while_apart_in_one_trip() {
     write(&mut net.nodes[0].docs, &y, "s", 3);
     net.connect(0, 1);
     net.run(60_000);
-    let (saved_a, saved_b) = (net.latest_states(0), net.latest_states(1));
-    for (i, other) in [(0, "b"), (1, "a")] {
-        let peer = PeerKey::new(other);
-        net.feed(i, Input::PeerDown { peer });
-    }
+    let saved = net.part();
     // Apart: a writes to one document only.
     write(&mut net.nodes[0].docs, &y, "apart", 1);
     net.feed(0, Input::LocalChange { doc: y.clone() });
     let since = net.sent.len();
-    for (i, other, saved) in [(0, "b", saved_a), (1, "a", saved_b)] {
-        let peer = PeerKey::new(other);
-        net.feed(
-            i,
-            Input::PeerUp {
-                peer,
-                sync_states: saved,
-            },
-        );
-    }
+    net.rejoin(saved);
     net.trip();
     assert_eq!(net.heads(1, &y), net.heads(0, &y), "not there after 1 trip");
     // Only the document that changed went out.
@@ -183,11 +189,7 @@ fn a_push_lost_on_reconnecting_is_sent_again_before_the_re_check() {
     write(&mut net.nodes[0].docs, &x, "r", 3);
     net.connect(0, 1);
     net.run(60_000);
-    let (saved_a, saved_b) = (net.latest_states(0), net.latest_states(1));
-    for (i, other) in [(0, "b"), (1, "a")] {
-        let peer = PeerKey::new(other);
-        net.feed(i, Input::PeerDown { peer });
-    }
+    let saved = net.part();
     write(&mut net.nodes[0].docs, &x, "apart", 1);
     net.feed(0, Input::LocalChange { doc: x.clone() });
     // The push made on reconnecting is lost; nothing else is.
@@ -197,16 +199,7 @@ fn a_push_lost_on_reconnecting_is_sent_again_before_the_re_check() {
         push && !std::mem::replace(&mut lost, true)
     });
     let up_at = net.now;
-    for (i, other, saved) in [(0, "b", saved_a), (1, "a", saved_b)] {
-        let peer = PeerKey::new(other);
-        net.feed(
-            i,
-            Input::PeerUp {
-                peer,
-                sync_states: saved,
-            },
-        );
-    }
+    net.rejoin(saved);
     net.trip();
     assert_ne!(net.heads(1, &x), net.heads(0, &x), "the push was not lost");
     // Before any round trip was measured the reply timeout is 5 s; the
