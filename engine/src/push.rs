@@ -45,8 +45,16 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     /// Tells `key` that `doc` changed here: with the changes if our session
     /// can tell what the peer lacks and the per-peer bounds allow, else with
     /// an announcement (tens of bytes) the peer answers by pulling.
-    pub(crate) fn forward(&mut self, key: &PeerKey, doc: &DocumentId, digest: Digest) {
-        if self.push(key, doc, false) {
+    /// `created`: the document is new here, so a peer we never exchanged it
+    /// with is taken to lack it.
+    pub(crate) fn forward(
+        &mut self,
+        key: &PeerKey,
+        doc: &DocumentId,
+        digest: Digest,
+        created: bool,
+    ) {
+        if self.push(key, doc, created) {
             return;
         }
         let message = Message::Announce(Announce {
@@ -59,11 +67,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     /// Sends `key` what it lacks of `doc`. The peer is taken to be where
     /// the session last knew it: at the heads it last sent on this
     /// connection, else at the heads both sides held when the state was
-    /// saved (peers never lose changes they confirmed); `new_to_peer` takes
-    /// it to hold nothing of the document. False, and nothing sent, if the
-    /// session never synced with the peer (and `new_to_peer` is not set),
-    /// or the peer has no room for another message in flight.
-    fn push(&mut self, key: &PeerKey, doc: &DocumentId, new_to_peer: bool) -> bool {
+    /// saved (peers never lose changes they confirmed). With no session or
+    /// saved state for the document at all, `unknown_is_empty` takes the
+    /// peer to hold nothing of it. False, and nothing sent, if the session
+    /// never synced with the peer (and that is not assumed), or the peer has
+    /// no room for another message in flight.
+    fn push(&mut self, key: &PeerKey, doc: &DocumentId, unknown_is_empty: bool) -> bool {
         let read_only = !self.access.accept(key, doc);
         let Some(p) = self.peers.get_mut(key) else {
             return false;
@@ -77,14 +86,14 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return false;
         }
         let exists = p.sessions.contains_key(doc) || p.parking.contains(doc);
-        if !exists && !new_to_peer {
+        if !exists && !unknown_is_empty {
             return false;
         }
         let Some(session) = p.session_entry(doc, read_only, self.config) else {
             return false;
         };
         session.set_read_only(read_only);
-        if new_to_peer {
+        if !exists {
             session.assume_peer_empty();
         } else if session.has_shared_heads() {
             session.assume_peer_at_shared();
@@ -118,7 +127,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             .iter()
             .map(|d| (d, false))
             .chain(new.iter().map(|d| (d, true)));
-        for (doc, new_to_peer) in docs {
+        for (doc, unknown_is_empty) in docs {
             let Some(p) = self.peers.get(key) else {
                 return;
             };
@@ -126,7 +135,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                 tracing::debug!(peer = %key, "push on reconnect stopped at the in-flight bound; the walk finds the rest");
                 return;
             }
-            self.push(key, doc, new_to_peer);
+            self.push(key, doc, unknown_is_empty);
         }
     }
 }

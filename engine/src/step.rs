@@ -196,15 +196,23 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return;
         };
         if !heads.is_empty() {
-            self.announce(doc, Digest::of_heads(&heads), None);
+            self.announce(doc, Digest::of_heads(&heads), None, false);
         }
     }
 
     /// `doc` changed here: pass it on to every peer that may read it,
     /// except the one the change came from (`crate::push`), and compare
     /// inventories again with each of them later, in case what was sent is
-    /// lost.
-    pub(crate) fn announce(&mut self, doc: &DocumentId, digest: Digest, source: Option<&PeerKey>) {
+    /// lost. `created`: the document did not exist here before these
+    /// changes, so a peer we never exchanged it with is taken to lack it
+    /// too (changes travel along the tree, and we are its way there).
+    pub(crate) fn announce(
+        &mut self,
+        doc: &DocumentId,
+        digest: Digest,
+        source: Option<&PeerKey>,
+        created: bool,
+    ) {
         let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
         for key in keys {
             if !self.access.share(&key, doc) {
@@ -217,7 +225,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             if Some(&key) == source || p.blocked.contains(doc) {
                 continue;
             }
-            self.forward(&key, doc, digest);
+            self.forward(&key, doc, digest, created);
         }
     }
 
@@ -586,7 +594,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         }
         if before != after {
             self.docs.changed(&doc, &before);
-            self.announce(&doc, Digest::of_heads(&after), Some(key));
+            self.announce(&doc, Digest::of_heads(&after), Some(key), !held);
         }
         self.send_sync(key, &doc, answer, &after);
         self.finish_if_at_rest(key, &doc, &after);

@@ -17,28 +17,40 @@ impl Net {
         in_flight.len()
     }
 
-    /// Node `i`'s latest saved state per document.
-    fn latest_states(&self, i: usize) -> Vec<(DocumentId, Vec<u8>)> {
-        let latest: std::collections::BTreeMap<_, _> = self.saved_states(i).into_iter().collect();
+    /// Node `i`'s latest saved state per document with node `j`.
+    fn latest_states(&self, i: usize, j: usize) -> Vec<(DocumentId, Vec<u8>)> {
+        let with = &self.nodes[j].key;
+        let latest: std::collections::BTreeMap<_, _> = self.nodes[i]
+            .log
+            .iter()
+            .filter_map(|o| match o {
+                Output::SaveSyncState { peer, doc, state } if peer == with => {
+                    Some((doc.clone(), state.clone()))
+                }
+                _ => None,
+            })
+            .collect();
         latest.into_iter().collect()
     }
 
-    /// Takes the pair's link down; returns the states each end saved.
-    fn part(&mut self) -> [Vec<(DocumentId, Vec<u8>)>; 2] {
-        let saved = [self.latest_states(0), self.latest_states(1)];
-        for (i, other) in [(0, "b"), (1, "a")] {
-            let peer = PeerKey::new(other);
-            self.feed(i, Input::PeerDown { peer });
+    /// Takes the link between `i` and `j` down; returns the states each end
+    /// saved for the other.
+    fn part(&mut self, i: usize, j: usize) -> [Vec<(DocumentId, Vec<u8>)>; 2] {
+        let saved = [self.latest_states(i, j), self.latest_states(j, i)];
+        for (me, other) in [(i, j), (j, i)] {
+            let peer = self.nodes[other].key.clone();
+            self.feed(me, Input::PeerDown { peer });
         }
         saved
     }
 
-    /// Brings the pair's link up again with the states `part` returned.
-    fn rejoin(&mut self, saved: [Vec<(DocumentId, Vec<u8>)>; 2]) {
-        let [a, b] = saved;
-        for (i, other, sync_states) in [(0, "b", a), (1, "a", b)] {
-            let peer = PeerKey::new(other);
-            self.feed(i, Input::PeerUp { peer, sync_states });
+    /// Brings the link between `i` and `j` up again with the states `part`
+    /// returned.
+    fn rejoin(&mut self, i: usize, j: usize, saved: [Vec<(DocumentId, Vec<u8>)>; 2]) {
+        let [at_i, at_j] = saved;
+        for (me, other, sync_states) in [(i, j, at_i), (j, i, at_j)] {
+            let peer = self.nodes[other].key.clone();
+            self.feed(me, Input::PeerUp { peer, sync_states });
         }
     }
 }
@@ -162,12 +174,12 @@ fn a_reconnect_pushes_what_changed_while_apart_in_one_trip() {
     write(&mut net.nodes[0].docs, &y, "s", 3);
     net.connect(0, 1);
     net.run(60_000);
-    let saved = net.part();
+    let saved = net.part(0, 1);
     // Apart: a writes to one document only.
     write(&mut net.nodes[0].docs, &y, "apart", 1);
     net.feed(0, Input::LocalChange { doc: y.clone() });
     let since = net.sent.len();
-    net.rejoin(saved);
+    net.rejoin(0, 1, saved);
     net.trip();
     assert_eq!(net.heads(1, &y), net.heads(0, &y), "not there after 1 trip");
     // Only the document that changed went out.
@@ -189,7 +201,7 @@ fn a_push_lost_on_reconnecting_is_sent_again_before_the_re_check() {
     write(&mut net.nodes[0].docs, &x, "r", 3);
     net.connect(0, 1);
     net.run(60_000);
-    let saved = net.part();
+    let saved = net.part(0, 1);
     write(&mut net.nodes[0].docs, &x, "apart", 1);
     net.feed(0, Input::LocalChange { doc: x.clone() });
     // The push made on reconnecting is lost; nothing else is.
@@ -199,7 +211,7 @@ fn a_push_lost_on_reconnecting_is_sent_again_before_the_re_check() {
         push && !std::mem::replace(&mut lost, true)
     });
     let up_at = net.now;
-    net.rejoin(saved);
+    net.rejoin(0, 1, saved);
     net.trip();
     assert_ne!(net.heads(1, &x), net.heads(0, &x), "the push was not lost");
     // Before any round trip was measured the reply timeout is 5 s; the
@@ -210,4 +222,25 @@ fn a_push_lost_on_reconnecting_is_sent_again_before_the_re_check() {
         net.heads(0, &x),
         "not recovered before the re-check"
     );
+}
+
+#[test]
+fn a_document_new_to_the_relay_is_pushed_on_as_new() {
+    let (mut net, x) = chain();
+    net.run(10_000);
+    // The community writes a new month's document while cut off from its
+    // street; the street and the district have never seen it.
+    let saved = net.part(0, 1);
+    let y = doc("guandu/yiliu/xinyazhou/reports/2026-12");
+    write(&mut net.nodes[0].docs, &y, "r", 2);
+    net.feed(0, Input::LocalChange { doc: y.clone() });
+    let since = net.sent.len();
+    net.rejoin(0, 1, saved);
+    net.trip();
+    assert_eq!(net.heads(1, &y), net.heads(0, &y), "street after 1 trip");
+    net.trip();
+    assert_eq!(net.heads(2, &y), net.heads(0, &y), "district after 2 trips");
+    assert_eq!(pulls(&net, since), 0, "nobody had to ask");
+    net.run(net.now + 60_000);
+    assert_eq!(net.heads(2, &x), net.heads(0, &x));
 }
