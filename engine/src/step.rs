@@ -5,7 +5,7 @@
 //! A `Step` borrows the engine's state, the driver's documents and the output
 //! buffer for the length of one call, so every handler can reach all three.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use automerge::sync;
 use automerge::{AutoCommit, ChangeHash};
@@ -108,7 +108,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         // (`crate::push`).
         let known_peer = !sync_states.is_empty();
         let mut changed = Vec::new();
-        let mut with_state = BTreeSet::new();
+        let mut all_parked = true;
         for (doc, bytes) in sync_states {
             if !self.access.share(&peer, &doc) {
                 continue;
@@ -123,21 +123,21 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                 return;
             };
             if p.parking.len() >= self.config.peer_docs_max {
+                all_parked = false;
                 break;
             }
-            with_state.insert(doc.clone());
             p.parking.park_saved(doc, bytes);
         }
         // A document we share with a peer we synced with before, but with
-        // no state for it, was never exchanged with it: new since.
-        let new: Vec<DocumentId> = if known_peer {
-            shared
+        // no state for it, was never exchanged with it: new since. (Unless
+        // states were left out at the bound: then no state proves nothing.)
+        let new: Vec<DocumentId> = match self.peers.get(&peer) {
+            Some(p) if known_peer && all_parked => shared
                 .ids()
-                .filter(|doc| !with_state.contains(*doc))
+                .filter(|doc| !p.parking.contains(doc))
                 .cloned()
-                .collect()
-        } else {
-            Vec::new()
+                .collect(),
+            _ => Vec::new(),
         };
         self.push_on_reconnect(&peer, &changed, &new);
     }
