@@ -99,7 +99,6 @@ impl SharedDocs {
     }
 
     /// The heads digest of `id`, if shared and non-empty.
-    #[cfg(test)]
     pub(crate) fn get(&self, id: &DocumentId) -> Option<Digest> {
         self.docs.get(id).copied()
     }

@@ -31,6 +31,7 @@ mod park;
 mod peer;
 mod peer_key;
 mod policy;
+mod push;
 mod reconcile;
 mod retry;
 mod session;

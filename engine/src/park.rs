@@ -49,6 +49,11 @@ impl Parking {
         );
     }
 
+    /// Is a session for `doc` parked?
+    pub(crate) fn contains(&self, doc: &DocumentId) -> bool {
+        self.parked.contains_key(doc)
+    }
+
     /// How many sessions are parked.
     pub(crate) fn len(&self) -> usize {
         self.parked.len()

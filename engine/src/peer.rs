@@ -10,7 +10,7 @@ use super::check::PeerChecks;
 use super::config::EngineConfig;
 use super::digest::Digest;
 use super::park::Parking;
-use super::retry::{Backoff, Jitter, Rtt, Waiting, arm, new_waiting, overdue};
+use super::retry::{Backoff, Jitter, Rtt, Waiting, arm, new_waiting, overdue, shorten};
 use super::session::Session;
 use super::wire::ChildKey;
 
@@ -105,27 +105,58 @@ impl Peer {
 
     /// A message for `doc`'s session arrived: stop waiting, and measure the
     /// round trip if what we waited on was sent only once.
-    pub(crate) fn session_answered(&mut self, doc: &DocumentId, now: u64) {
+    pub(crate) fn session_answered(
+        &mut self,
+        doc: &DocumentId,
+        now: u64,
+        config: &EngineConfig,
+        jitter: &mut Jitter,
+    ) {
         if let Some(w) = self.waiting.remove(doc) {
-            self.measure(&w, now);
+            self.measure(&w, now, config, jitter);
         }
     }
 
     /// The answer to inventory request `key` arrived; false if we were not
     /// waiting for it (a duplicate, or not ours).
-    pub(crate) fn inventory_answered(&mut self, key: &InventoryKey, now: u64) -> bool {
+    pub(crate) fn inventory_answered(
+        &mut self,
+        key: &InventoryKey,
+        now: u64,
+        config: &EngineConfig,
+        jitter: &mut Jitter,
+    ) -> bool {
         match self.walk.remove(key) {
             Some(w) => {
-                self.measure(&w, now);
+                self.measure(&w, now, config, jitter);
                 true
             }
             None => false,
         }
     }
 
-    fn measure(&mut self, w: &Waiting, now: u64) {
-        if w.sends == 1 {
-            self.rtt.sample(now.saturating_sub(w.sent_ms));
+    /// Measures the round trip `w` waited on, if it was sent once. The
+    /// first measurement on a connection also shortens every wait armed
+    /// before it: those waited the initial 5 s for want of a measure, and a
+    /// push lost on connecting (`crate::push`) would otherwise wait that
+    /// long while the re-check comes at 3 s.
+    fn measure(&mut self, w: &Waiting, now: u64, config: &EngineConfig, jitter: &mut Jitter) {
+        if w.sends != 1 {
+            return;
+        }
+        let first = !self.rtt.measured();
+        self.rtt.sample(now.saturating_sub(w.sent_ms));
+        if first {
+            let base = self.reply_timeout_ms(config);
+            let waits = self
+                .waiting
+                .values_mut()
+                .chain(self.walk.values_mut())
+                .chain(self.asking.iter_mut())
+                .chain(self.expect_walk.iter_mut());
+            for w in waits {
+                shorten(w, base, config, jitter);
+            }
         }
     }
 
@@ -243,9 +274,14 @@ impl Peer {
     }
 
     /// The peer's answer to our summary arrived.
-    pub(crate) fn summary_answered(&mut self, now: u64) {
+    pub(crate) fn summary_answered(
+        &mut self,
+        now: u64,
+        config: &EngineConfig,
+        jitter: &mut Jitter,
+    ) {
         if let Some(w) = self.asking.take() {
-            self.measure(&w, now);
+            self.measure(&w, now, config, jitter);
         }
     }
 

@@ -30,6 +30,11 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     /// Sends our summary asking for the peer's, and waits for the answer.
     pub(crate) fn ask_summary(&mut self, key: &PeerKey) {
         let digest = self.shared_with(key, None).root_digest();
+        self.ask_summary_of(key, digest);
+    }
+
+    /// [`Step::ask_summary`] with the digest already computed.
+    pub(crate) fn ask_summary_of(&mut self, key: &PeerKey, digest: Digest) {
         if let Some(p) = self.peers.get_mut(key) {
             p.wait_for_summary(self.now, self.config, self.jitter);
         }
@@ -86,7 +91,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return;
         };
         if !summary.reply {
-            p.summary_answered(self.now);
+            p.summary_answered(self.now, self.config, self.jitter);
         }
         if summary.digest == mine {
             p.asked_with = None;
@@ -243,7 +248,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         let Some(p) = self.peers.get_mut(key) else {
             return;
         };
-        if !p.inventory_answered(&(node.clone(), from.clone()), self.now) {
+        if !p.inventory_answered(
+            &(node.clone(), from.clone()),
+            self.now,
+            self.config,
+            self.jitter,
+        ) {
             return;
         }
         let shared = self.shared_with(key, node.as_ref());

@@ -110,6 +110,11 @@ impl Rtt {
         }
     }
 
+    /// Has a round trip been measured yet?
+    pub(crate) fn measured(&self) -> bool {
+        self.srtt_ms.is_some()
+    }
+
     /// How long to wait for a reply: `initial_ms` before any measurement,
     /// then the smoothed round trip plus four variations, within
     /// `[min_ms, initial_ms]`.
@@ -169,6 +174,21 @@ pub(crate) fn arm(
         .min(config.retry_backoff_ms_max.max(base_ms));
     let delay = delay.saturating_add(jitter.up_to(delay / 4));
     w.until_ms = now.saturating_add(config.reply_wait_ms(delay, bytes));
+}
+
+/// Brings a wait armed before any round trip was measured (at the initial
+/// timeout, 5 s) down to the measured timeout `base_ms`, counted from when
+/// the message was sent. Only waits for messages sent once: a resent one
+/// already waits by its own measure of the peer's silence.
+pub(crate) fn shorten(w: &mut Waiting, base_ms: u64, config: &EngineConfig, jitter: &mut Jitter) {
+    if w.sends != 1 {
+        return;
+    }
+    let delay = base_ms.saturating_add(jitter.up_to(base_ms / 4));
+    let until = w
+        .sent_ms
+        .saturating_add(config.reply_wait_ms(delay, w.bytes));
+    w.until_ms = w.until_ms.min(until);
 }
 
 pub(crate) fn new_waiting() -> Waiting {

@@ -20,9 +20,10 @@ use super::outbox::Outbox;
 use super::peer::Peer;
 use super::peer_key::PeerKey;
 use super::policy::{Access, Policy};
+use super::push::changed_since;
 use super::retry::Jitter;
 use super::session::Outgoing;
-use super::wire::{self, Announce, Deny, Message, SYNC_MESSAGE_BYTES_MAX, SyncData};
+use super::wire::{self, Deny, Message, SYNC_MESSAGE_BYTES_MAX, SyncData};
 
 /// One `handle` call in progress.
 pub(crate) struct Step<'a, P: Policy + ?Sized, D: Docs + ?Sized> {
@@ -98,18 +99,47 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return;
         }
         let mut p = Peer::new(self.config);
-        // Parked, not decoded: most will rest for the whole connection.
-        for (doc, bytes) in sync_states {
-            if p.parking.len() >= self.config.peer_docs_max {
-                break;
-            }
-            if self.access.share(&peer, &doc) {
-                p.parking.park_saved(doc, bytes);
-            }
-        }
         p.unsettle(self.now, self.jitter);
         self.peers.insert(peer.clone(), p);
-        self.ask_summary(&peer);
+        let shared = self.shared_with(&peer, None);
+        self.ask_summary_of(&peer, shared.root_digest());
+        // Parked, not kept decoded: most will rest for the whole connection.
+        // What changed here since, or is new to the peer, is pushed at once
+        // (`crate::push`).
+        let known_peer = !sync_states.is_empty();
+        let mut changed = Vec::new();
+        let mut all_parked = true;
+        for (doc, bytes) in sync_states {
+            if !self.access.share(&peer, &doc) {
+                continue;
+            }
+            if shared
+                .get(&doc)
+                .is_some_and(|mine| changed_since(mine, &bytes))
+            {
+                changed.push(doc.clone());
+            }
+            let Some(p) = self.peers.get_mut(&peer) else {
+                return;
+            };
+            if p.parking.len() >= self.config.peer_docs_max {
+                all_parked = false;
+                break;
+            }
+            p.parking.park_saved(doc, bytes);
+        }
+        // A document we share with a peer we synced with before, but with
+        // no state for it, was never exchanged with it: new since. (Unless
+        // states were left out at the bound: then no state proves nothing.)
+        let new: Vec<DocumentId> = match self.peers.get(&peer) {
+            Some(p) if known_peer && all_parked => shared
+                .ids()
+                .filter(|doc| !p.parking.contains(doc))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.push_on_reconnect(&peer, &changed, &new);
     }
 
     fn peer_down(&mut self, peer: &PeerKey) {
@@ -166,14 +196,23 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             return;
         };
         if !heads.is_empty() {
-            self.announce(doc, Digest::of_heads(&heads), None);
+            self.announce(doc, Digest::of_heads(&heads), None, false);
         }
     }
 
-    /// `doc` changed here: tell every peer that may read it, except the one
-    /// the change came from, and compare inventories again with each of
-    /// them (an announcement may be lost).
-    pub(crate) fn announce(&mut self, doc: &DocumentId, digest: Digest, source: Option<&PeerKey>) {
+    /// `doc` changed here: pass it on to every peer that may read it,
+    /// except the one the change came from (`crate::push`), and compare
+    /// inventories again with each of them later, in case what was sent is
+    /// lost. `created`: the document did not exist here before these
+    /// changes, so a peer we never exchanged it with is taken to lack it
+    /// too (changes travel along the tree, and we are its way there).
+    pub(crate) fn announce(
+        &mut self,
+        doc: &DocumentId,
+        digest: Digest,
+        source: Option<&PeerKey>,
+        created: bool,
+    ) {
         let keys: Vec<PeerKey> = self.peers.keys().cloned().collect();
         for key in keys {
             if !self.access.share(&key, doc) {
@@ -186,11 +225,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             if Some(&key) == source || p.blocked.contains(doc) {
                 continue;
             }
-            let message = Message::Announce(Announce {
-                doc: doc.clone(),
-                digest,
-            });
-            self.send(&key, &message);
+            self.forward(&key, doc, digest, created);
         }
     }
 
@@ -382,7 +417,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     /// Sends a session's message (if any) and starts or stops waiting for
     /// the answer. A message over the limit is not sent: the document is
     /// blocked for this connection and the refusal reported.
-    fn send_sync(
+    pub(crate) fn send_sync(
         &mut self,
         key: &PeerKey,
         doc: &DocumentId,
@@ -502,7 +537,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             self.refuse(key, Refusal::TooManyDocs { max });
             return;
         }
-        p.session_answered(&doc, self.now);
+        p.session_answered(&doc, self.now, self.config, self.jitter);
         p.blocked.remove(&doc);
         let Some(session) = p.sessions.get_mut(&doc) else {
             return;
@@ -559,7 +594,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         }
         if before != after {
             self.docs.changed(&doc, &before);
-            self.announce(&doc, Digest::of_heads(&after), Some(key));
+            self.announce(&doc, Digest::of_heads(&after), Some(key), !held);
         }
         self.send_sync(key, &doc, answer, &after);
         self.finish_if_at_rest(key, &doc, &after);

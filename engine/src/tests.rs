@@ -11,6 +11,7 @@ use super::*;
 
 mod checks;
 mod digests;
+mod forwarding;
 mod parking;
 mod pipeline;
 

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use yizhan_engine::{RECHECK_MS_MIN, REPLY_TIMEOUT_MS, REPLY_TIMEOUT_MS_MIN};
 
-use super::{Line, Scale};
+use super::{Line, Scale, Target};
 use crate::federation;
 use crate::invariants;
 use crate::scenario::{Network, Scenario};
@@ -44,6 +44,11 @@ use crate::workload::{self, Plan};
 pub const LATENCY_MS: u64 = 50;
 /// Links between the district and a community.
 pub const TREE_DEPTH: u64 = 2;
+/// Most converged time on the fixed network, in tree depth × one-way
+/// latency (issue 16).
+pub const FIXED_PER_DEPTH_MAX: f64 = 3.0;
+/// The same with loss, in tree depth × largest one-way latency.
+pub const LOSSY_PER_DEPTH_MAX: f64 = 5.0;
 /// Hours the federation runs connected before the cut.
 pub const WARM_HOURS: u64 = 1;
 /// Hours every link stays cut while the nodes keep writing.
@@ -288,11 +293,12 @@ fn path(net: &Net, runs: &[Healed]) -> String {
             )
         };
         return format!(
-            "median {:.0} one-way trips, {timers}: {:.0} until the first change lands (summary \
-             swap 1 RT, inventory walk 1 RT per level from the root down to a community's \
-             documents, sync 1 RT), the rest until the last, which lands {}; a street passes on \
-             what a community sent it by announcing it, and the district pulls (announce, sync \
-             request, changes: 3 trips per forwarding hop)",
+            "median {:.0} one-way trips, {timers}: {:.0} until the first change lands (each end \
+             of a link pushes, with the summary, what changed since its saved sync state and \
+             what the peer never had), the rest until the last, which lands {}; a street pushes \
+             on what a community sent it in the same step (1 trip per forwarding hop; before \
+             issue 16 a summary swap and an inventory walk from the root came first, and each \
+             hop was announce, pull, send: 16 trips)",
             median(converged) / unit as f64,
             first / unit as f64,
             landed(runs),
@@ -306,11 +312,11 @@ fn path(net: &Net, runs: &[Healed]) -> String {
     } else {
         let late = converged.iter().filter(|&&t| t > RECHECK_MS_MIN).count();
         format!(
-            "a lost message on the path waits for a timer: a lost request for its reply timeout \
-             ({REPLY_TIMEOUT_MS_MIN}–{REPLY_TIMEOUT_MS} ms), a lost announcement (never resent) \
-             for the inventory re-check, first due {RECHECK_MS_MIN} ms (+ up to 25 %) after the \
-             heal, which then walks and syncs again; the last change came after \
-             {RECHECK_MS_MIN} ms in {late} of {}",
+            "a lost message on the path waits for a timer: a lost push or request for its reply \
+             timeout ({REPLY_TIMEOUT_MS_MIN} ms + up to 25 % once the link's first round trip is \
+             measured, {REPLY_TIMEOUT_MS} ms before), then a round trip to learn the peer's heads \
+             and the send; the last change came after the {RECHECK_MS_MIN} ms re-check in \
+             {late} of {}",
             seeds(runs.len())
         )
     };
@@ -336,6 +342,18 @@ fn lines(scale: &Scale, net: &Net, runs: &[Healed]) -> Vec<Line> {
     };
     let converged: Vec<u64> = runs.iter().map(|h| h.converged_ms).collect();
     let writes = median(runs.iter().map(|h| h.split_writes).collect());
+    // Issue 16's must-show: the fixed network, and the one with loss.
+    let limit = if net.fixed() && net.lossless() {
+        Some(FIXED_PER_DEPTH_MAX)
+    } else if !net.lossless() {
+        Some(LOSSY_PER_DEPTH_MAX)
+    } else {
+        None
+    };
+    let target = limit.map(|max| Target {
+        rule: format!("≤ {max} × depth × latency"),
+        met: median(converged.clone()) <= max * base,
+    });
     let stale = median(runs.iter().map(|h| h.stale_replicas).collect());
     let setting = format!(
         "1 district, {} streets, {} communities; every link cut {SPLIT_HOURS} h while each node \
@@ -356,7 +374,7 @@ fn lines(scale: &Scale, net: &Net, runs: &[Healed]) -> Vec<Line> {
             baseline: baseline.clone(),
             base,
             unit: "ms",
-            target: None,
+            target,
             note: format!("{setting}; {}", path(net, runs)),
         },
         Line {

@@ -208,17 +208,13 @@ fn delta_lines(h: u64, ops: u64, d: u32, m: &Delta, reconnect: u64) -> Vec<Line>
         },
         Line {
             bench: "delta",
-            what: format!("engine round trips, H={h}, d={d}"),
-            value: w.round_trips() as f64,
+            what: format!("engine round trips until the data arrived, H={h}, d={d}"),
+            value: w.round_trips_to_data(),
             baseline: "Automerge sync, saved states".into(),
-            base: m.plain.round_trips() as f64,
+            base: m.plain.round_trips_to_data(),
             unit: "RT",
             target: None,
-            note: format!(
-                "{} RT before the first idle moment, the rest is the re-check {} ms later",
-                w.round_trips_first_burst(),
-                yizhan_engine::RECHECK_MS_MIN
-            ),
+            note: super::exchange::trips_note(w, &m.plain),
         },
     ]
 }
