@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use automerge::{ActorId, AutoCommit, ObjType, ROOT, transaction::Transactable};
+use automerge::{ActorId, AutoCommit};
 use crdt_model::PlaceId;
 use crdt_model::report;
 use node::{Node, Role};
@@ -107,38 +107,6 @@ fn automerge_memory(commits: u32, per: u32) -> anyhow::Result<f64> {
     Ok(f64::from(commits * per) / t.elapsed().as_secs_f64())
 }
 
-/// Reports per second as Automerge changes in memory, in the layout proposed
-/// to cut ingestion's cost: the parts of a report that never change after
-/// submission as one string value (here a JSON text of the same fields),
-/// beside the `events` and `attachments` maps that replicas do edit. Four
-/// operations per report instead of twelve; nothing reads it back yet.
-fn automerge_memory_one_value(commits: u32, per: u32) -> anyhow::Result<f64> {
-    let mut doc = AutoCommit::new().with_actor(actor());
-    let t = Instant::now();
-    for c in 0..commits {
-        for i in c * per..(c + 1) * per {
-            let r = new_report(i, "bench");
-            let content = format!(
-                r#"{{"category":"{}","lat":{},"lon":{},"address":{:?},"grid":{:?},"text":{:?},"submitted_at":"{}","submitted_by":"{}"}}"#,
-                r.category.as_str(),
-                r.location.point.lat,
-                r.location.point.lon,
-                r.location.address,
-                r.location.grid,
-                r.text,
-                r.submitted_at.to_rfc3339(),
-                r.submitted_by,
-            );
-            let obj = doc.put_object(ROOT, format!("report/{}", r.id), ObjType::Map)?;
-            doc.put(&obj, "content", content)?;
-            doc.put_object(&obj, "attachments", ObjType::Map)?;
-            doc.put_object(&obj, "events", ObjType::Map)?;
-        }
-        doc.commit();
-    }
-    Ok(f64::from(commits * per) / t.elapsed().as_secs_f64())
-}
-
 /// Runs item 1.
 pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
     let single_sizes = chunk_sizes(scale.single, 1)?;
@@ -151,7 +119,6 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
     let raw_batch = raw_redb(&batch_sizes, scale.batch)?;
     let am_single = automerge_memory(scale.single, 1)?;
     let am_batch = automerge_memory(scale.batches, scale.batch)?;
-    let am_batch_one = automerge_memory_one_value(scale.batches, scale.batch)?;
     let node_single = node_submit_report(scale.single)?;
     let node_single_bare = node_submit_reports(scale.single, 1)?;
     let node_batch = node_submit_reports(scale.batches, scale.batch)?;
@@ -213,23 +180,9 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
         line(
             format!("`Node::submit_reports`, {b} per commit"),
             node_batch,
-            amb.clone(),
-            am_batch,
-            nb.clone(),
-        ),
-        line(
-            format!("Automerge in memory, {b} per commit, content as one value (proposed)"),
-            am_batch_one,
             amb,
             am_batch,
-            format!("{nb}; 4 operations per report instead of 12"),
-        ),
-        line(
-            format!("Automerge in memory, {b} per commit, content as one value (proposed)"),
-            am_batch_one,
-            format!("raw redb, 1 commit per {b} reports"),
-            raw_batch,
-            "what the node could reach at most with that layout, before its store".into(),
+            nb,
         ),
     ])
 }
