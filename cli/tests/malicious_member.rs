@@ -17,6 +17,7 @@ use chrono::Utc;
 use common::hostile::{Hostile, actor_of};
 use common::*;
 use crdt_model::report::{self, EventKind, ReportEvent};
+use crdt_model::report_content;
 use crdt_model::{DocumentId, EventId, PlaceId, PlaceLevel, ReportId};
 use libp2p::identity::Keypair;
 use node::engine::MemDocs;
@@ -199,6 +200,17 @@ async fn a_malicious_member_is_refused_and_honest_work_goes_on() {
     h.send_edit(fork, &reports, move |doc| {
         doc.put(&obj, "text", "nothing here").unwrap()
     });
+    // The report's content rewritten whole: a valid value, but the
+    // community's alone to write.
+    let fork = h.fork(&reports).unwrap();
+    let obj = report_obj(&fork, &r1);
+    h.send_edit(fork, &reports, move |doc| {
+        let content = match doc.get(&obj, report_content::CONTENT_KEY).unwrap() {
+            Some((Value::Scalar(v), _)) => v.as_str().unwrap().replace("井盖翘起", "nothing here"),
+            other => panic!("no content: {other:?}"),
+        };
+        doc.put(&obj, report_content::CONTENT_KEY, content).unwrap()
+    });
     let fork = h.fork(&reports).unwrap();
     let gone = format!("report/{r1}");
     h.send_edit(fork, &reports, move |doc| {
@@ -221,6 +233,7 @@ async fn a_malicious_member_is_refused_and_honest_work_goes_on() {
         "an append-only document takes only new text entries".to_owned(),
         format!("carries a signature that is not its author's ({evil_id}) for guandu/directory"),
         "a street may only add events to reports".to_owned(),
+        format!("change puts text at report/{r1}/content"),
         "a street may not delete".to_owned(),
         "an event must carry its writer's by and by_level".to_owned(),
     ];

@@ -189,8 +189,11 @@ fn report_texts(file: &Path) -> Vec<String> {
         .filter(|k| k.starts_with("report/"))
         .map(|k| {
             let (_, report) = doc.get(ROOT, &k).unwrap().unwrap();
-            let (text, _) = doc.get(&report, "text").unwrap().unwrap();
-            text.into_string().unwrap()
+            let (content, _) = doc.get(&report, "content").unwrap().unwrap();
+            let content: serde_json::Value =
+                serde_json::from_str(&content.into_string().unwrap()).unwrap();
+            assert_eq!(content["v"], 1, "{content}");
+            content["text"].as_str().unwrap().to_owned()
         })
         .collect()
 }

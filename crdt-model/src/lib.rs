@@ -29,6 +29,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod place;
 pub mod report;
+pub mod report_content;
 pub mod report_delta;
 pub mod roster;
 pub mod roster_private;

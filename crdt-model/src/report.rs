@@ -4,13 +4,14 @@
 //! Layout of one report, at root key `report/<id>`:
 //!
 //! ```text
-//! category, lat, lon, address?, grid?, text, reporter?, submitted_at, submitted_by, deadline
-//! attachments: { "00": {hash, mime, size, kind}, "01": ... }
-//! events:      { <event id>: {kind, at, by, by_level, note?, reason?, to?, due?, member?, photo?} }
+//! content: "<JSON text: category, place, text, reporter, times, submitter, attachments>"
+//! events:  { <event id>: {kind, at, by, by_level, note?, reason?, to?, due?, member?, photo?} }
 //! ```
 //!
-//! Events are keyed by unique ids inside a map the report's author created, so
-//! events written concurrently by the community and the street merge as a set.
+//! What the rider submitted never changes, so it is one value
+//! ([`crate::report_content`]): one operation instead of a dozen. Events are
+//! keyed by unique ids inside a map the report's author created, so events
+//! written concurrently by the community and the street merge as a set.
 
 use automerge::{ReadDoc, transaction::Transactable};
 use chrono::{DateTime, Duration, Utc};
@@ -22,6 +23,7 @@ use crate::geo::{LatLon, Location};
 use crate::ids::{EventId, MemberId, ReportId};
 use crate::lifecycle::{self, CaseState};
 use crate::place::PlaceLevel;
+use crate::report_content::{self, CONTENT_KEY};
 use crate::rules::{AttachmentRule, TimeRule};
 use crate::schema::{MapRef, MapWriter, child_map, entity_ids, entity_obj, has_entity};
 
@@ -57,7 +59,7 @@ impl AttachmentKind {
         }
     }
 
-    fn from_name(s: &str) -> Option<AttachmentKind> {
+    pub(crate) fn from_name(s: &str) -> Option<AttachmentKind> {
         match s {
             "photo" => Some(AttachmentKind::Photo),
             "voice" => Some(AttachmentKind::Voice),
@@ -285,23 +287,7 @@ impl Report {
 
 /// Checks a new report without writing it.
 pub fn validate_new(r: &NewReport) -> Result<(), ValidationError> {
-    LatLon::new(r.location.point.lat, r.location.point.lon)?;
-    check_text("report text", &r.text, REPORT_TEXT_CHARS_MAX, true)?;
-    if let Some(a) = &r.location.address {
-        check_line("address", a, 200, false)?;
-    }
-    if let Some(g) = &r.location.grid {
-        check_line("grid", g, 40, false)?;
-    }
-    if r.attachments.len() > ATTACHMENTS_MAX {
-        return Err(ValidationError::BadAttachment(AttachmentRule::TooMany {
-            count: r.attachments.len(),
-            max: ATTACHMENTS_MAX,
-        }));
-    }
-    for a in &r.attachments {
-        a.validate()?;
-    }
+    validate_parts(&r.location, &r.text, &r.attachments)?;
     if let Some(d) = r.deadline
         && d <= r.submitted_at
     {
@@ -311,6 +297,34 @@ pub fn validate_new(r: &NewReport) -> Result<(), ValidationError> {
         return Err(ValidationError::BadTime(TimeRule::OtherMonth {
             report: r.id.to_string(),
         }));
+    }
+    Ok(())
+}
+
+/// The checks a report's place, text and attachments pass, whether they
+/// come from a rider ([`validate_new`]) or from a peer's document
+/// ([`report_content::decode`]).
+pub(crate) fn validate_parts(
+    location: &Location,
+    text: &str,
+    attachments: &[Attachment],
+) -> Result<(), ValidationError> {
+    LatLon::new(location.point.lat, location.point.lon)?;
+    check_text("report text", text, REPORT_TEXT_CHARS_MAX, true)?;
+    if let Some(a) = &location.address {
+        check_line("address", a, 200, false)?;
+    }
+    if let Some(g) = &location.grid {
+        check_line("grid", g, 40, false)?;
+    }
+    if attachments.len() > ATTACHMENTS_MAX {
+        return Err(ValidationError::BadAttachment(AttachmentRule::TooMany {
+            count: attachments.len(),
+            max: ATTACHMENTS_MAX,
+        }));
+    }
+    for a in attachments {
+        a.validate()?;
     }
     Ok(())
 }
@@ -367,23 +381,21 @@ pub fn submit<T: Transactable + ReadDoc>(doc: &mut T, r: &NewReport) -> Result<(
     let deadline = r
         .deadline
         .unwrap_or(r.submitted_at + r.category.default_deadline());
+    let content = Report {
+        id: r.id.clone(),
+        category: r.category,
+        location: r.location.clone(),
+        text: r.text.clone(),
+        attachments: r.attachments.clone(),
+        reporter: r.reporter.clone(),
+        submitted_at: r.submitted_at,
+        submitted_by: r.submitted_by.clone(),
+        deadline,
+        events: Vec::new(),
+    };
     let mut w = MapWriter::create_entity(doc, &k)?;
-    w.str("category", r.category.as_str())?
-        .f64("lat", r.location.point.lat)?
-        .f64("lon", r.location.point.lon)?
-        .opt_str("address", r.location.address.as_deref())?
-        .opt_str("grid", r.location.grid.as_deref())?
-        .str("text", &r.text)?
-        .opt_str("reporter", r.reporter.as_ref().map(|m| m.as_str()))?
-        .time("submitted_at", r.submitted_at)?
-        .str("submitted_by", &r.submitted_by)?
-        .time("deadline", deadline)?;
-    let attachments = w.map("attachments")?;
+    w.str(CONTENT_KEY, &report_content::encode(&content))?;
     w.map("events")?;
-    for (i, a) in r.attachments.iter().enumerate() {
-        let obj = MapWriter::open(w.tx(), attachments.clone()).map(&format!("{i:02}"))?;
-        write_attachment(&mut MapWriter::open(w.tx(), obj), a)?;
-    }
     Ok(())
 }
 
@@ -580,49 +592,19 @@ pub fn get<D: ReadDoc>(doc: &D, id: &ReportId) -> Result<Option<Report>, SchemaE
     let Some(m) = MapRef::entity(doc, &key(id))? else {
         return Ok(None);
     };
-    let reporter = m
-        .opt_str("reporter")?
-        .map(|s| MemberId::parse(&s))
-        .transpose()
-        .map_err(|e| SchemaError {
-            path: format!("{}/reporter", key(id)),
-            why: e.to_string(),
-        })?;
-    let mut attachments = Vec::new();
-    if let Some(att) = m.opt_map("attachments")? {
-        for k in att.keys() {
-            attachments.push(read_attachment(&att.map(&k)?)?);
-        }
-    }
-    let mut events = Vec::new();
-    if let Some(evs) = m.opt_map("events")? {
-        for k in evs.keys() {
-            events.push(read_event(&k, &evs.map(&k)?)?);
-        }
-    }
-    events.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-    let lat = m.f64("lat")?;
-    let lon = m.f64("lon")?;
-    let point = LatLon::new(lat, lon).map_err(|e| SchemaError {
-        path: format!("{}/lat", key(id)),
+    let mut report = report_content::decode(id, &m.str(CONTENT_KEY)?).map_err(|e| SchemaError {
+        path: format!("{}/{CONTENT_KEY}", key(id)),
         why: e.to_string(),
     })?;
-    Ok(Some(Report {
-        id: id.clone(),
-        category: m.parsed("category", Category::from_name)?,
-        location: Location {
-            point,
-            address: m.opt_str("address")?,
-            grid: m.opt_str("grid")?,
-        },
-        text: m.str("text")?,
-        attachments,
-        reporter,
-        submitted_at: m.time("submitted_at")?,
-        submitted_by: m.str("submitted_by")?,
-        deadline: m.time("deadline")?,
-        events,
-    }))
+    if let Some(evs) = m.opt_map("events")? {
+        for k in evs.keys() {
+            report.events.push(read_event(&k, &evs.map(&k)?)?);
+        }
+    }
+    report
+        .events
+        .sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    Ok(Some(report))
 }
 
 /// Reads every report of a document, in id order.

@@ -5,9 +5,9 @@
 //! time linear in the month, and a busy community writes thousands of
 //! reports a month. The new changes' operations name the objects they touch;
 //! each object hangs under one root key `report/<id>`, so the reports a
-//! write touched, and the blob hashes it named (attachments and evidence
-//! photos, each a map with a `hash` key), follow from a few lookups per
-//! operation, whatever the document's size.
+//! write touched, and the blob hashes it named (attachments, in a report's
+//! content value, and evidence photos, each a map with a `hash` key),
+//! follow from a few lookups per operation, whatever the document's size.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -16,14 +16,16 @@ use automerge::{AutoCommit, ChangeHash, ObjId, Prop, ReadDoc, ScalarValue};
 
 use crate::ids::ReportId;
 use crate::report::PREFIX;
+use crate::report_content::{self, CONTENT_KEY};
 
 /// The reports and blob hashes that changes added since some heads touch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReportDelta {
     /// Reports created, or given events, by the new changes.
     pub reports: BTreeSet<ReportId>,
-    /// Values written under a `hash` key inside a report (attachments and
-    /// evidence photos), as written: the reader checks their form.
+    /// The attachments of content values written, and values written under a
+    /// `hash` key inside a report (evidence photos), as written: the reader
+    /// checks their form.
     pub hashes: BTreeSet<String>,
 }
 
@@ -69,15 +71,30 @@ pub fn since(doc: &mut AutoCommit, before: &[ChangeHash]) -> Option<ReportDelta>
             };
             // A key that is not a report id is not a report: `list` refuses
             // the document for it, and so will the reader of this delta.
-            if let Ok(id) = ReportId::parse(raw) {
-                delta.reports.insert(id);
-            }
-            if let (Key::Map(k), automerge::legacy::OpType::Put(ScalarValue::Str(v))) =
+            let id = ReportId::parse(raw).ok();
+            delta.reports.extend(id.clone());
+            let (Key::Map(k), automerge::legacy::OpType::Put(ScalarValue::Str(v))) =
                 (&op.key, &op.action)
-                && k.as_str() == "hash"
-                && !matches!(op.obj, ObjectId::Root)
-            {
-                delta.hashes.insert(v.to_string());
+            else {
+                continue;
+            };
+            if matches!(op.obj, ObjectId::Root) {
+                continue;
+            }
+            match k.as_str() {
+                "hash" => {
+                    delta.hashes.insert(v.to_string());
+                }
+                // Content that does not decode names no blob; the reader
+                // refuses the report for it.
+                CONTENT_KEY => {
+                    if let Some(Ok(c)) = id.as_ref().map(|id| report_content::decode(id, v)) {
+                        delta
+                            .hashes
+                            .extend(c.attachments.into_iter().map(|a| a.hash));
+                    }
+                }
+                _ => {}
             }
         }
     }

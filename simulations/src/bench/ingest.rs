@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use automerge::{ActorId, AutoCommit, ObjType, ROOT, transaction::Transactable};
+use automerge::{ActorId, AutoCommit};
 use crdt_model::PlaceId;
 use crdt_model::report;
 use node::{Node, Role};
@@ -133,38 +133,6 @@ fn automerge_memory(commits: u32, per: u32) -> anyhow::Result<f64> {
     Ok(f64::from(commits * per) / t.elapsed().as_secs_f64())
 }
 
-/// Reports per second as Automerge changes in memory, in the layout proposed
-/// to cut ingestion's cost: the parts of a report that never change after
-/// submission as one string value (here a JSON text of the same fields),
-/// beside the `events` and `attachments` maps that replicas do edit. Four
-/// operations per report instead of twelve; nothing reads it back yet.
-fn automerge_memory_one_value(commits: u32, per: u32) -> anyhow::Result<f64> {
-    let mut doc = AutoCommit::new().with_actor(actor());
-    let t = Instant::now();
-    for c in 0..commits {
-        for i in c * per..(c + 1) * per {
-            let r = new_report(i, "bench");
-            let content = format!(
-                r#"{{"category":"{}","lat":{},"lon":{},"address":{:?},"grid":{:?},"text":{:?},"submitted_at":"{}","submitted_by":"{}"}}"#,
-                r.category.as_str(),
-                r.location.point.lat,
-                r.location.point.lon,
-                r.location.address,
-                r.location.grid,
-                r.text,
-                r.submitted_at.to_rfc3339(),
-                r.submitted_by,
-            );
-            let obj = doc.put_object(ROOT, format!("report/{}", r.id), ObjType::Map)?;
-            doc.put(&obj, "content", content)?;
-            doc.put_object(&obj, "attachments", ObjType::Map)?;
-            doc.put_object(&obj, "events", ObjType::Map)?;
-        }
-        doc.commit();
-    }
-    Ok(f64::from(commits * per) / t.elapsed().as_secs_f64())
-}
-
 /// The runs of every path of item 1, interleaved.
 #[derive(Default)]
 struct Runs {
@@ -177,7 +145,6 @@ struct Runs {
     raw_batch: Spread,
     am_single: Spread,
     am_batch: Spread,
-    am_batch_one: Spread,
 }
 
 impl Runs {
@@ -198,8 +165,6 @@ impl Runs {
         self.base_batch.push(automerge_then_redb(scale.batches, b)?);
         self.raw_batch.push(raw_redb(batch, b)?);
         self.am_batch.push(automerge_memory(scale.batches, b)?);
-        self.am_batch_one
-            .push(automerge_memory_one_value(scale.batches, b)?);
         Ok(())
     }
 }
@@ -293,20 +258,6 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
             baseb,
             &r.base_batch,
             format!("{nb}; raw redb's part of the baseline alone: the same bytes, made beforehand"),
-        ),
-        line(
-            format!("Automerge in memory, {b} per commit, content as one value (proposed)"),
-            &r.am_batch_one,
-            amb,
-            &r.am_batch,
-            format!("{nb}; 4 operations per report instead of 12"),
-        ),
-        line(
-            format!("Automerge in memory, {b} per commit, content as one value (proposed)"),
-            &r.am_batch_one,
-            rawb,
-            &r.raw_batch,
-            "what the node could reach at most with that layout, before its store".into(),
         ),
     ])
 }
