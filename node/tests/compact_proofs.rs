@@ -235,3 +235,28 @@ fn an_author_whose_chain_is_cut_off_gets_every_signature_sent() {
     // Four community signatures (every change) and the street's last.
     assert_eq!(proof.signatures.len(), 5, "{proof:?}");
 }
+
+#[test]
+fn a_run_whose_covering_change_cannot_apply_yet_waits_for_it() {
+    let f = fixture();
+    let mut doc = reports_history();
+    let history = doc.get_changes(&[]);
+    // The community writes again after the street's two events; a message
+    // carries the community's changes without the street's, so its new
+    // change cannot apply yet and its earlier ones have no accepted cover.
+    doc.set_actor(history::actor(&f.community));
+    let later = history::one_more_report(&mut doc);
+    let mut sent = history[..4].to_vec();
+    sent.extend(later.clone());
+    let mut all = history.clone();
+    all.extend(later);
+    let proof = proof_for(&all, &charter());
+    let verdict = judge(&district(charter()), &sent, &proof);
+    assert!(verdict.accepted.is_empty(), "{:?}", verdict.accepted);
+    let waiting: Vec<ChangeHash> = history[..4].iter().map(Change::hash).collect();
+    assert_eq!(verdict.waiting, waiting.into_iter().collect());
+    // With the street's changes the whole message is taken.
+    let whole = judge(&district(charter()), &all, &proof);
+    assert!(whole.refused.is_empty(), "{:?}", whole.refused);
+    assert_eq!(whole.accepted.len(), all.len());
+}

@@ -222,20 +222,7 @@ pub fn check_changes(
             scratch.get_changes(&before),
         ))
     })?;
-    // A queued change can be the one that covers an earlier change of its
-    // author: count it as a link, never as accepted.
-    let chains = if queued {
-        let mut all = new.clone();
-        all.extend(
-            message
-                .changes
-                .iter()
-                .filter_map(|b| automerge::Change::from_bytes(b.to_vec()).ok()),
-        );
-        Chains::of(all.iter())
-    } else {
-        Chains::of(new.iter())
-    };
+    let chains = Chains::of(new.iter());
     let sigs: BTreeMap<[u8; 32], &ChangeSignature> =
         proof.signatures.iter().map(|s| (s.hash, s)).collect();
     let revoked = ctx.charter.revoked_keys();
@@ -297,7 +284,7 @@ pub fn check_changes(
         })();
         own.push(outcome);
     }
-    let refused = settle(&new, &own, &chains);
+    let refused = settle(&new, &own, &chains, queued);
     let mut verdict = Verdict::default();
     let mut accepted_bytes = Vec::new();
     let mut noted = Vec::new();
@@ -362,11 +349,14 @@ impl Refusal {
 /// once refusals reach what depends on them and attestation is settled: a
 /// change without its own signature needs an accepted child that covers
 /// it, and refusing it can refuse changes that depend on it, so the two
-/// passes repeat until nothing moves (at most once per change).
+/// passes repeat until nothing moves (at most once per change). `queued`:
+/// Automerge held back some of the message's changes for missing
+/// dependencies, so an uncovered change may yet be covered by one of them.
 fn settle(
     new: &[automerge::Change],
     own: &[Result<Checked, Refusal>],
     chains: &Chains,
+    queued: bool,
 ) -> BTreeMap<ChangeHash, Refusal> {
     let mut refused: BTreeMap<ChangeHash, Refusal> = BTreeMap::new();
     let held: BTreeSet<ChangeHash> = new.iter().map(automerge::Change::hash).collect();
@@ -403,6 +393,15 @@ fn settle(
                 continue;
             }
             let r = match links.first() {
+                // A change Automerge queued (its dependencies are missing)
+                // may be the one that covers it: wait for it.
+                None if queued => Refusal {
+                    why: format!(
+                        "it is not signed (author {}), and a change that may attest it waits for its dependencies",
+                        checked.author
+                    ),
+                    retry: true,
+                },
                 None => Refusal::last(format!("it is not signed (author {})", checked.author)),
                 // Covered only by a change refused or not yet applicable
                 // here: a proof with its own signature may still come.
