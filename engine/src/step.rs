@@ -577,17 +577,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             );
         }
         if !held && !after.is_empty() {
+            // The new document is the stand-in itself, writing as this node:
+            // merging it into an empty one would apply every change again.
             let created = self.docs.create(&doc);
-            if let Err(e) = created.merge(&mut stand_in) {
-                let why = e.to_string();
-                self.refuse(
-                    key,
-                    Refusal::BadSyncMessage {
-                        doc: doc.clone(),
-                        why,
-                    },
-                );
-            }
+            let actor = created.get_actor().clone();
+            stand_in.set_actor(actor);
+            *created = stand_in;
         }
         if held || !after.is_empty() {
             self.digests.update(&doc, &after);
