@@ -10,7 +10,6 @@ use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use common::*;
 
@@ -29,23 +28,19 @@ struct Relay {
 impl Relay {
     fn start(target: u16, cut_after: u64) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let cut = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let (c, s) = (cut.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut first = true;
-            while !s.load(Ordering::Relaxed) {
-                let client = match listener.accept() {
-                    Ok((client, _)) => client,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(10));
-                        continue;
-                    }
-                    Err(e) => panic!("relay accept: {e}"),
-                };
-                client.set_nonblocking(false).unwrap();
+            // Accept blocks; dropping the relay sets `stop` and connects
+            // once to wake it.
+            for client in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let client = client.expect("relay accept");
                 let upstream = TcpStream::connect(("127.0.0.1", target)).unwrap();
                 let limit = if first { Some(cut_after) } else { None };
                 first = false;
@@ -65,6 +60,7 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
 
