@@ -88,7 +88,7 @@ fn mean(f: impl Fn()) -> Duration {
 }
 
 #[test]
-#[ignore]
+#[ignore = "prints figures for docs/benchmarks.md: --ignored --nocapture"]
 fn escrow_check_reads_in_place_rather_than_forking() {
     eprintln!("| moves + entries | check in place | fork and read | ratio |");
     eprintln!("| --- | --- | --- | --- |");
