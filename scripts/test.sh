@@ -42,6 +42,8 @@ status=${PIPESTATUS[0]}
 # verifier of service certificates (docs/certificates.md, with
 # `cryptography` only), a stock Open311 client (`georeport`) and the web
 # pages in Chromium (`playwright`; screenshots in $target/web-screenshots).
+# `cargo test --no-run` only confirms that binary is current: `cargo build -p
+# yizhan` would link a second one with other features, and disk is short in CI.
 # pip runs as `python -m pip` so a venv whose directory was copied still
 # works (its pip script names the old path). Their
 # packages go in a virtual environment under the target directory, so the
@@ -52,7 +54,7 @@ target=${CARGO_TARGET_DIR:-target}
 venv="$target/pyenv"
 py_log=$(mktemp)
 {
-  cargo build -q -p yizhan &&
+  cargo test --workspace --no-run -q &&
     { [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"; } &&
     "$venv/bin/python" -m pip install -q --disable-pip-version-check cryptography georeport requests pytest playwright==1.65.2 &&
     CARGO_TARGET_DIR="$target" YIZHAN_BIN="$target/debug/yizhan" \
