@@ -34,6 +34,7 @@ use super::docs::{CheckOutcome, Docs};
 use super::event::{Output, Refusal};
 use super::peer_key::PeerKey;
 use super::policy::Policy;
+use super::prepared::Prepared;
 use super::step::Step;
 
 /// A received sync message waiting for its check, or for a check of the
@@ -50,6 +51,19 @@ pub(crate) struct HeldSync {
     pub(crate) proof: Vec<u8>,
     /// Bytes received for it (sync data and proof), for the per-peer bound.
     pub(crate) bytes: usize,
+}
+
+/// A checked sync message, ready to apply.
+#[derive(Debug)]
+pub(crate) struct Received {
+    /// The sender asked for an answer.
+    pub(crate) reply: bool,
+    /// The sender's state is fresh.
+    pub(crate) reset: bool,
+    /// The message, or its filtered form.
+    pub(crate) message: sync::Message,
+    /// The new document the check built from it, if any.
+    pub(crate) prepared: Option<Prepared>,
 }
 
 /// A check asked and not yet answered: what to apply when it is.
@@ -275,11 +289,22 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
                     let doc = doc.clone();
                     self.refuse(&peer, Refusal::Forged { doc, why });
                 }
-                Some(outcome.filtered.unwrap_or(message))
+                // A prepared document stands for the message as received,
+                // never for a filtered one.
+                match outcome.filtered {
+                    Some(filtered) => Some((filtered, None)),
+                    None => Some((message, outcome.prepared)),
+                }
             }
         };
-        if let Some(message) = message {
-            self.apply_sync(&peer, doc.clone(), reply, reset, message);
+        if let Some((message, prepared)) = message {
+            let received = Received {
+                reply,
+                reset,
+                message,
+                prepared,
+            };
+            self.apply_sync(&peer, doc.clone(), received);
         }
         let next = self.peers.get_mut(&peer).and_then(|p| p.checks.next(&doc));
         if let Some(held) = next {

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use crdt_model::DocumentId;
 
+use super::prepared::Prepared;
+
 /// What the driver's check made of a message's changes: the answer to an
 /// [`super::Output::Check`], in [`super::Input::Checked`]. The default
 /// accepts the message as received.
@@ -20,6 +22,12 @@ pub struct CheckOutcome {
     /// number). Nothing of the message is applied, and the engine stops
     /// syncing the document with the peer (see [`super::Refusal::SequenceClash`]).
     pub clash: Option<String>,
+    /// For a document this node did not hold when checked: the document the
+    /// check built from the message's changes, when every one was accepted
+    /// and none waits for a dependency. The engine takes it as the new
+    /// document instead of applying the changes again (`crate::prepared`);
+    /// ignored if the document is held by the time the answer comes.
+    pub prepared: Option<Prepared>,
 }
 
 /// Document access the driver gives the engine for one `handle` call.

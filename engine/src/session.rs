@@ -11,6 +11,8 @@
 use automerge::sync::{self, SyncDoc};
 use automerge::{AutoCommit, AutomergeError, ChangeHash};
 
+use super::prepared::receive_into_prepared;
+
 /// An Automerge sync message ready to wrap in a [`super::wire::SyncData`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Outgoing {
@@ -191,6 +193,26 @@ impl Session {
         message: sync::Message,
         reset: bool,
     ) -> Result<(), AutomergeError> {
+        self.take_in(&message, reset);
+        doc.sync().receive_sync_message(&mut self.state, message)
+    }
+
+    /// Takes in a peer's sync message whose changes `doc` already holds on
+    /// top of a document whose heads were `before` (`crate::prepared`).
+    pub(crate) fn receive_prepared(
+        &mut self,
+        doc: &mut AutoCommit,
+        before: &[ChangeHash],
+        message: sync::Message,
+        reset: bool,
+    ) -> Result<(), AutomergeError> {
+        self.take_in(&message, reset);
+        receive_into_prepared(doc, before, &mut self.state, message)
+    }
+
+    /// The engine's own bookkeeping for a received message, before
+    /// Automerge's.
+    fn take_in(&mut self, message: &sync::Message, reset: bool) {
         self.heard = true;
         self.rested_at = None;
         if reset {
@@ -211,7 +233,6 @@ impl Session {
         {
             self.state.sent_hashes.clear();
         }
-        doc.sync().receive_sync_message(&mut self.state, message)
     }
 
     /// The next message for the peer, if any. `force` makes one even when

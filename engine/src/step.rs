@@ -11,7 +11,7 @@ use automerge::sync;
 use automerge::{AutoCommit, ChangeHash};
 use crdt_model::{DocumentId, PlaceId};
 
-use super::check::{Checks, HeldSync};
+use super::check::{Checks, HeldSync, Received};
 use super::config::EngineConfig;
 use super::digest::{Digest, DigestCache, SharedDocs};
 use super::docs::Docs;
@@ -20,6 +20,7 @@ use super::outbox::Outbox;
 use super::peer::Peer;
 use super::peer_key::PeerKey;
 use super::policy::{Access, Policy};
+use super::prepared::Prepared;
 use super::push::changed_since;
 use super::retry::Jitter;
 use super::session::Outgoing;
@@ -510,14 +511,13 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     /// Applies a checked sync message from `key` for `doc` and answers it.
     /// The policy is asked again: it may have changed while the check was
     /// out.
-    pub(crate) fn apply_sync(
-        &mut self,
-        key: &PeerKey,
-        doc: DocumentId,
-        reply: bool,
-        reset: bool,
-        message: sync::Message,
-    ) {
+    pub(crate) fn apply_sync(&mut self, key: &PeerKey, doc: DocumentId, received: Received) {
+        let Received {
+            reply,
+            reset,
+            message,
+            prepared,
+        } = received;
         if !self.access.share(key, &doc) {
             self.deny(key, doc);
             return;
@@ -545,13 +545,22 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         session.set_read_only(read_only);
         // A document we lack is received into a stand-in, and created only if
         // that gained changes: a peer that lacks it too creates nothing here.
-        let mut stand_in = AutoCommit::new();
+        // The stand-in is the document the check built, if it built one.
+        let prepared = prepared.filter(|_| !held).map(Prepared::into_doc);
+        let from_check = prepared.is_some();
+        let mut stand_in = prepared.unwrap_or_default();
         let am = match self.docs.get_mut(&doc) {
             Some(am) => am,
             None => &mut stand_in,
         };
-        let before = am.get_heads();
-        let result = session.receive(am, message, reset);
+        let (before, result) = if from_check {
+            (
+                Vec::new(),
+                session.receive_prepared(am, &[], message, reset),
+            )
+        } else {
+            (am.get_heads(), session.receive(am, message, reset))
+        };
         let after = am.get_heads();
         let answer = match result {
             // Past this call's budget of answers to this peer: applied, and

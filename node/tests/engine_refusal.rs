@@ -80,6 +80,7 @@ impl Gate {
             refused: vec!["the gate is shut".into(); usize::from(self.shut)],
             filtered: Some(filtered),
             clash: None,
+            prepared: None,
         })
     }
 }

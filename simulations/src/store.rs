@@ -159,6 +159,7 @@ impl SimDocs<'_> {
                     &self.heads(id).unwrap_or_default(),
                 ),
                 clash: None,
+                prepared: None,
             });
         }
         let proof = Proof::decode(proof)?;

@@ -120,6 +120,7 @@ impl RepoDocs<'_> {
                 refused: Vec::new(),
                 filtered: trust.strip_refused(id, message, &self.heads(id).unwrap_or_default()),
                 clash: None,
+                prepared: None,
             });
         }
         let proof = Proof::decode(proof)?;

@@ -132,6 +132,11 @@ pub struct Verdict {
     /// than the one held here (two copies of one node wrote under one
     /// actor): which actor and number. Nothing else is checked then.
     pub clash: Option<String>,
+    /// For a document not held before: the checked copy, holding exactly
+    /// the message's changes, when every one was accepted and none waits
+    /// for a dependency. The engine takes it as the new document instead
+    /// of loading the changes again (`yizhan_engine::Prepared`).
+    pub prepared: Option<AutoCommit>,
 }
 
 impl Verdict {
@@ -146,6 +151,7 @@ impl Verdict {
                 .collect(),
             filtered: self.filtered,
             clash: self.clash,
+            prepared: self.prepared.map(crate::engine::Prepared::new),
         }
     }
 }
@@ -327,6 +333,10 @@ pub fn check_changes(
         filtered.heads = heads;
         filtered.changes = accepted_bytes.into();
         verdict.filtered = Some(filtered);
+    } else if before.is_empty() {
+        // Every change accepted into a document not held: the copy is the
+        // new document.
+        verdict.prepared = Some(scratch);
     }
     Ok(verdict)
 }
