@@ -28,7 +28,8 @@ use automerge::{AutoCommit, AutomergeError, ChangeHash};
 /// A document built by the driver's check from one message's changes.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    doc: AutoCommit,
+    // Boxed: a document is large, and `Input` carries this inline.
+    doc: Box<AutoCommit>,
     heads: Vec<ChangeHash>,
 }
 
@@ -38,7 +39,10 @@ impl Prepared {
     pub fn new(mut doc: AutoCommit) -> Prepared {
         let mut heads = doc.get_heads();
         heads.sort_unstable();
-        Prepared { doc, heads }
+        Prepared {
+            doc: Box::new(doc),
+            heads,
+        }
     }
 
     /// Its heads, sorted.
@@ -47,7 +51,7 @@ impl Prepared {
     }
 
     pub(crate) fn into_doc(self) -> AutoCommit {
-        self.doc
+        *self.doc
     }
 }
 
