@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use crdt_model::PlaceId;
 use libp2p::PeerId;
-use libp2p::identity::{Keypair, PublicKey, ed25519};
+use libp2p::identity::{Keypair, PublicKey};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -59,10 +59,9 @@ impl NodeKey {
         Ok(self.public()?.to_peer_id())
     }
 
+    /// Decoded once per process for each key (`super::key_memo`).
     fn public(&self) -> Result<PublicKey, TrustError> {
-        let ed = ed25519::PublicKey::try_from_bytes(&self.0)
-            .map_err(|_| TrustError::NotEd25519(hex::encode(self.0)))?;
-        Ok(PublicKey::from(ed))
+        super::key_memo::public(&self.0).ok_or_else(|| TrustError::NotEd25519(hex::encode(self.0)))
     }
 
     /// True when `sig` is this key's signature of `msg`.
@@ -73,9 +72,9 @@ impl NodeKey {
 
 impl std::fmt::Display for NodeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.peer_id() {
-            Ok(p) => write!(f, "{p}"),
-            Err(_) => f.write_str(&hex::encode(self.0)),
+        match super::key_memo::shown(&self.0) {
+            Some(p) => f.write_str(&p),
+            None => f.write_str(&hex::encode(self.0)),
         }
     }
 }
@@ -354,22 +353,23 @@ impl Credential {
         }
         for link in &self.chain {
             let a = &link.admission;
-            let node = a.node.to_string();
+            // Named only in a refusal: naming a key costs a decoding.
+            let node = || a.node.to_string();
             if a.issuer != current.key {
                 return Err(TrustError::Broken {
-                    node,
+                    node: node(),
                     issuer: a.issuer.to_string(),
                 });
             }
             if !super::verified_links::verifies(&a.issuer, &a.signing_bytes()?, &link.signature) {
                 return Err(TrustError::BadSignature {
-                    node,
+                    node: node(),
                     issuer: a.issuer.to_string(),
                 });
             }
             if !current.may_admit {
                 return Err(TrustError::NotAnAdmitter {
-                    node,
+                    node: node(),
                     issuer: a.issuer.to_string(),
                 });
             }
@@ -390,7 +390,7 @@ impl Credential {
                 && a.issued > t + CLOCK_SKEW_S
             {
                 return Err(TrustError::NotValidNow {
-                    node,
+                    node: node(),
                     why: "issued in the future",
                 });
             }

@@ -17,6 +17,7 @@ pub mod charter;
 pub mod chunks;
 #[cfg(test)]
 mod escrow_receive;
+mod key_memo;
 pub mod membership;
 pub mod proof;
 pub mod refused;
