@@ -333,9 +333,19 @@ pub fn check_reports_change(
     let ops = change.decode().operations;
     let mut created_events = Vec::new();
     let mut created_reports = Vec::new();
+    // A change's operations mostly come in runs on one object (a report's
+    // fields, an event's): its id and path are looked up once per run.
+    let mut run: Option<(&ObjectId, ObjId, Path)> = None;
     for (counter, op) in scope.ops.clone().zip(&ops) {
-        let target = scope.resolve(&op.obj)?;
-        let path = scope.path(&target)?;
+        let (target, path) = match &run {
+            Some((obj, target, path)) if *obj == &op.obj => (target.clone(), path.clone()),
+            _ => {
+                let target = scope.resolve(&op.obj)?;
+                let path = scope.path(&target)?;
+                run = Some((&op.obj, target.clone(), path.clone()));
+                (target, path)
+            }
+        };
         let at = location(&path, &op.key);
         let new_target = scope.created_here(&op.obj);
         if !author.owner {

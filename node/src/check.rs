@@ -41,7 +41,7 @@ use crate::admin::{self, Call, Request, Response};
 use crate::api::Node;
 use crate::error::NodeError;
 use crate::store::StoreError;
-use crate::trust::attest::Chains;
+use crate::trust::attest::{Chains, Link};
 use crate::trust::charter;
 use crate::trust::signing::signing_bytes;
 use crate::trust::{Credential, Federation, Member, NodeKey, may_write};
@@ -307,7 +307,7 @@ impl Node {
             // none of its own (trust::attest).
             let changes = match guard(|| {
                 let all = doc.get_changes(&[]);
-                let chains = Chains::of(&all);
+                let chains = Chains::of(&all.iter().map(Link::of_change).collect::<Vec<_>>());
                 all.iter()
                     .map(|c| (c.hash(), c.actor_id().clone(), chains.is_chained(&c.hash())))
                     .collect::<Vec<_>>()

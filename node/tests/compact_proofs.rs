@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use automerge::sync;
 use automerge::{AutoCommit, Change, ChangeHash};
 use node::fuzz_targets::{FixtureNode, fixture};
+use node::trust::attest::Link;
 use node::trust::charter::CharterView;
 use node::trust::signing::{
     ChangeSignature, Proof, ProofSources, TrustContext, Verdict, build_proof, check_changes, sign,
@@ -51,8 +52,9 @@ fn charter() -> CharterView {
 fn proof_for(changes: &[Change], charter: &CharterView) -> Proof {
     let sigs = signatures(changes);
     let f = fixture();
+    let links: Vec<Link> = changes.iter().map(Link::of_change).collect();
     build_proof(
-        changes,
+        &links,
         ProofSources {
             signature_of: |h: &ChangeHash| sigs.get(h).cloned(),
             credential_of: |k: &node::trust::NodeKey| {

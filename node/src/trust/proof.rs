@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::admission::{Credential, NodeKey};
-use super::attest::{Chains, author_key};
+use super::attest::{Chains, Link};
 use super::charter::CharterView;
 
 /// The proof encoding this node writes and reads. 1 was unversioned and
@@ -91,17 +91,21 @@ impl Proof {
 /// generated from `base` may carry. Heads in `base` that `doc` lacks cannot
 /// bound the set and are left out.
 pub fn changes_after(doc: &mut AutoCommit, base: &[ChangeHash]) -> Vec<ChangeHash> {
-    changes_since(doc, base).iter().map(|c| c.hash()).collect()
+    changes_since(doc, base).iter().map(|c| c.hash).collect()
 }
 
-/// The changes of `doc` after `base`, as [`changes_after`] names them.
-pub fn changes_since(doc: &mut AutoCommit, base: &[ChangeHash]) -> Vec<automerge::Change> {
+/// The links of the changes of `doc` after `base`, as [`changes_after`]
+/// names them, from their metadata.
+pub fn changes_since(doc: &mut AutoCommit, base: &[ChangeHash]) -> Vec<Link> {
     let known: Vec<ChangeHash> = base
         .iter()
-        .filter(|h| doc.get_change_by_hash(h).is_some())
+        .filter(|h| doc.get_change_meta_by_hash(h).is_some())
         .copied()
         .collect();
-    doc.get_changes(&known)
+    doc.get_changes_meta(&known)
+        .into_iter()
+        .map(Link::of_meta)
+        .collect()
 }
 
 /// Where a sender finds what a proof holds.
@@ -118,7 +122,7 @@ pub struct ProofSources<'a, S, C> {
 
 /// Builds the proof for `changes`: the changes of a document after the
 /// base a sync message is generated from ([`changes_since`]).
-pub fn build_proof<S, C>(changes: &[automerge::Change], mut from: ProofSources<'_, S, C>) -> Proof
+pub fn build_proof<S, C>(changes: &[Link], mut from: ProofSources<'_, S, C>) -> Proof
 where
     S: FnMut(&ChangeHash) -> Option<Vec<u8>>,
     C: FnMut(&NodeKey) -> Option<Credential>,
@@ -127,7 +131,7 @@ where
     let mut authors: BTreeMap<NodeKey, Option<Credential>> = BTreeMap::new();
     let mut proof = Proof::default();
     for change in changes {
-        let Some(key) = author_key(change) else {
+        let Some(key) = change.author else {
             continue;
         };
         let credential = authors
@@ -136,7 +140,7 @@ where
         let every = credential
             .as_ref()
             .is_some_and(|c| cut_or_near(c, from.charter, from.now));
-        let hash = change.hash();
+        let hash = change.hash;
         if (every || !chains.is_chained(&hash))
             && let Some(signature) = (from.signature_of)(&hash)
         {

@@ -15,7 +15,7 @@ use crdt_model::write_rules::{ChangeAuthor, check_append_only_change, check_repo
 
 use super::access::may_write;
 use super::admission::{Credential, Cut, Federation, Member, NodeKey};
-use super::attest::{Chains, author_key};
+use super::attest::{Chains, Link, author_key};
 use super::charter::{self, CharterView};
 use super::refused::{Epoch, RefusedChanges};
 use super::statement::{CHARTER_PREFIXES, CutReason, SignedStatement, heads_of};
@@ -228,7 +228,7 @@ pub fn check_changes(
             scratch.get_changes(&before),
         ))
     })?;
-    let chains = Chains::of(new.iter());
+    let chains = Chains::of(&new.iter().map(Link::of_change).collect::<Vec<_>>());
     let sigs: BTreeMap<[u8; 32], &ChangeSignature> =
         proof.signatures.iter().map(|s| (s.hash, s)).collect();
     let revoked = ctx.charter.revoked_keys();
