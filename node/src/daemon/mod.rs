@@ -172,8 +172,6 @@ struct Daemon {
     /// Where those reads hand their fetches back.
     resumed_tx: mpsc::Sender<blobs::Resumed>,
     resumed_rx: mpsc::Receiver<blobs::Resumed>,
-    /// Trees of blobs served lately, shared with the reading threads.
-    served_trees: crate::net::blob_serve::ServedTrees,
     /// Who sent the message being handled, to fetch the blobs it referenced.
     source: Option<PeerId>,
     sync_bytes_sent: u64,
@@ -319,7 +317,6 @@ async fn run_node(
         resuming: 0,
         resumed_tx,
         resumed_rx,
-        served_trees: crate::net::blob_serve::ServedTrees::default(),
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,

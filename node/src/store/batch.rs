@@ -7,11 +7,12 @@ use redb::{Durability, ReadableTable, WriteTransaction};
 
 use super::Store;
 use super::blob::{BLOB_BYTES_MAX, BlobHash};
+use super::blob_files::{BlobTree, make_tree, tree_root};
 use super::document::{DocRecord, normalise_heads};
-use super::error::{DbResultExt, StoreError};
+use super::error::{DbResultExt, StoreError, io_error};
 use super::tables::{
-    AUTHORS, BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY,
-    SIGNATURES, SYNC_STATES,
+    AUTHORS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY, SIGNATURES,
+    SYNC_STATES,
 };
 
 /// A write batch: one redb write transaction with immediate durability.
@@ -27,6 +28,13 @@ use super::tables::{
 pub struct Batch<'a> {
     txn: WriteTransaction,
     store: &'a Store,
+    /// Blob files were renamed into place: the directory is synced before
+    /// the transaction commits, so no document can be durable before the
+    /// photos it refers to.
+    blobs_written: bool,
+    /// A table was written: a batch of blob files alone commits no redb
+    /// transaction (and pays no fsync for it).
+    tables_written: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -37,7 +45,12 @@ impl<'a> Batch<'a> {
         // weaken when an acknowledgement is safe.
         txn.set_durability(Durability::Immediate)
             .db(store.path(), OP)?;
-        Ok(Batch { txn, store })
+        Ok(Batch {
+            txn,
+            store,
+            blobs_written: false,
+            tables_written: false,
+        })
     }
 
     fn path(&self) -> &Path {
@@ -60,6 +73,7 @@ impl<'a> Batch<'a> {
         record: &DocRecord,
         op: &'static str,
     ) -> Result<(), StoreError> {
+        self.tables_written = true;
         let mut table = self.txn.open_table(DOC_INFO).db(self.path(), op)?;
         table
             .insert(id, record.encode().as_slice())
@@ -124,24 +138,64 @@ impl<'a> Batch<'a> {
         self.put_record(id, &record, OP)
     }
 
-    /// Stores `bytes` as a blob and returns its hash. Idempotent: a blob
-    /// already present is not rewritten. Refuses more than
-    /// [`BLOB_BYTES_MAX`] bytes with [`StoreError::BlobTooLarge`].
+    /// Stores `bytes` as a blob and returns its hash, which names it: its
+    /// file and tree are written and synced now (one BLAKE3 pass makes
+    /// both), their names made durable by [`Batch::commit`] before anything
+    /// else in the batch. Idempotent: a blob already held is reused.
+    /// Refuses more than [`BLOB_BYTES_MAX`] bytes with
+    /// [`StoreError::BlobTooLarge`]. Dropping the batch leaves the file, a
+    /// blob nothing refers to (`yizhan check` counts it; a later write of
+    /// the same bytes reuses it).
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<BlobHash, StoreError> {
-        const OP: &str = "write blob";
-        if bytes.len() > BLOB_BYTES_MAX {
-            return Err(StoreError::BlobTooLarge {
-                bytes: bytes.len(),
-                max: BLOB_BYTES_MAX,
+        refuse_oversized(bytes)?;
+        let tree = make_tree(bytes);
+        let hash = BlobHash::from_bytes(*tree.root.as_bytes());
+        self.write_blob(&hash, bytes, &tree.data)?;
+        Ok(hash)
+    }
+
+    /// Stores a blob whose bytes were already checked against `tree` as
+    /// they arrived (a fetch from a peer, `net::blob::Assembly`), without
+    /// hashing them again: the tree must be the shape of a blob of that
+    /// size and its hash pairs must prove `hash` as their root (a blob of
+    /// one 16 KiB group or less, which has no pairs, is hashed instead).
+    /// Otherwise [`StoreError::CorruptBlob`] and nothing is written.
+    pub fn put_verified_blob(
+        &mut self,
+        hash: &BlobHash,
+        bytes: &[u8],
+        tree: &BlobTree,
+    ) -> Result<(), StoreError> {
+        refuse_oversized(bytes)?;
+        let size = bytes.len() as u64;
+        let proven = if tree.tree.size() != size {
+            None
+        } else if tree.data.is_empty() {
+            Some(BlobHash::of(bytes))
+        } else {
+            tree_root(size, &tree.data)
+        };
+        if proven != Some(*hash) || tree.root.as_bytes() != hash.as_bytes() {
+            return Err(StoreError::CorruptBlob {
+                hash: *hash,
+                reason: "the tree handed in with its bytes does not prove its hash".into(),
             });
         }
-        let hash = BlobHash::of(bytes);
-        let mut table = self.txn.open_table(BLOBS).db(self.path(), OP)?;
-        let present = table.get(hash.as_bytes()).db(self.path(), OP)?.is_some();
-        if !present {
-            table.insert(hash.as_bytes(), bytes).db(self.path(), OP)?;
+        self.write_blob(hash, bytes, &tree.data)
+    }
+
+    fn write_blob(&mut self, hash: &BlobHash, bytes: &[u8], tree: &[u8]) -> Result<(), StoreError> {
+        // A rehearsal's writes never reach the disk, its blobs neither.
+        if !self.store.writes_reach_file() {
+            return Ok(());
         }
-        Ok(hash)
+        let written = self
+            .store
+            .blobs
+            .write(hash, bytes, tree)
+            .map_err(io_error(self.store.blobs.dir(), "write a blob file into"))?;
+        self.blobs_written |= written;
+        Ok(())
     }
 
     /// Stores the encoded Automerge sync state for (`peer`, `doc`).
@@ -152,6 +206,7 @@ impl<'a> Batch<'a> {
         state: &[u8],
     ) -> Result<(), StoreError> {
         const OP: &str = "write sync state";
+        self.tables_written = true;
         let mut table = self.txn.open_table(SYNC_STATES).db(self.path(), OP)?;
         table.insert((peer, doc), state).db(self.path(), OP)?;
         Ok(())
@@ -160,6 +215,7 @@ impl<'a> Batch<'a> {
     /// Stores the record of `peer`, replacing any earlier one.
     pub fn put_peer(&mut self, peer: &str, record: &[u8]) -> Result<(), StoreError> {
         const OP: &str = "write peer";
+        self.tables_written = true;
         let mut table = self.txn.open_table(PEERS).db(self.path(), OP)?;
         table.insert(peer, record).db(self.path(), OP)?;
         Ok(())
@@ -174,6 +230,7 @@ impl<'a> Batch<'a> {
                 key: key.to_owned(),
             });
         }
+        self.tables_written = true;
         let mut table = self.txn.open_table(META).db(self.path(), OP)?;
         table.insert(key, value).db(self.path(), OP)?;
         Ok(())
@@ -184,6 +241,7 @@ impl<'a> Batch<'a> {
     /// store being made afresh for a node that wrote before (a rebuild):
     /// callers never change the epoch of a store in use.
     pub(crate) fn put_actor_epoch(&mut self, epoch: [u8; 8]) -> Result<(), StoreError> {
+        self.tables_written = true;
         super::backup::insert_actor_epoch(&self.txn, epoch).db(self.path(), "write the actor epoch")
     }
 
@@ -195,6 +253,7 @@ impl<'a> Batch<'a> {
                 key: key.to_owned(),
             });
         }
+        self.tables_written = true;
         let mut table = self.txn.open_table(META).db(self.path(), OP)?;
         table.remove(key).db(self.path(), OP)?;
         Ok(())
@@ -211,6 +270,7 @@ impl<'a> Batch<'a> {
         let mut record = Vec::with_capacity(32 + signature.len());
         record.extend_from_slice(author);
         record.extend_from_slice(signature);
+        self.tables_written = true;
         let mut table = self.txn.open_table(SIGNATURES).db(self.path(), OP)?;
         table.insert(hash, record.as_slice()).db(self.path(), OP)?;
         Ok(())
@@ -219,6 +279,7 @@ impl<'a> Batch<'a> {
     /// Records an author's credential.
     pub fn put_author(&mut self, key: &[u8; 32], credential: &[u8]) -> Result<(), StoreError> {
         const OP: &str = "write author";
+        self.tables_written = true;
         let mut table = self.txn.open_table(AUTHORS).db(self.path(), OP)?;
         table.insert(key, credential).db(self.path(), OP)?;
         Ok(())
@@ -229,24 +290,45 @@ impl<'a> Batch<'a> {
     /// writes be acknowledged.
     pub fn commit(self) -> Result<(), StoreError> {
         let path = self.store.path();
+        if self.blobs_written {
+            // One directory sync for every blob of the batch (a group
+            // commit), before the documents that refer to them.
+            let dir = self.store.blobs.dir();
+            self.store
+                .blobs
+                .sync_dir()
+                .map_err(io_error(dir, "sync the blob directory"))?;
+        }
+        if !self.tables_written {
+            // Nothing to commit; dropping the transaction ends it.
+            return Ok(());
+        }
         self.txn.commit().db(path, "commit")
     }
+}
+
+/// Refuses a blob larger than [`BLOB_BYTES_MAX`].
+fn refuse_oversized(bytes: &[u8]) -> Result<(), StoreError> {
+    if bytes.len() > BLOB_BYTES_MAX {
+        return Err(StoreError::BlobTooLarge {
+            bytes: bytes.len(),
+            max: BLOB_BYTES_MAX,
+        });
+    }
+    Ok(())
 }
 
 /// Test-only access to the raw tables, to damage what the API never would.
 #[cfg(test)]
 impl Batch<'_> {
-    pub(super) fn raw_put_blob(&mut self, hash: &BlobHash, bytes: &[u8]) {
-        let mut table = self.txn.open_table(BLOBS).unwrap();
-        table.insert(hash.as_bytes(), bytes).unwrap();
-    }
-
     pub(super) fn raw_put_chunk(&mut self, id: &str, seq: u64, bytes: &[u8]) {
+        self.tables_written = true;
         let mut table = self.txn.open_table(DOC_CHANGES).unwrap();
         table.insert((id, seq), bytes).unwrap();
     }
 
     pub(super) fn raw_put_doc_info(&mut self, id: &str, bytes: &[u8]) {
+        self.tables_written = true;
         let mut table = self.txn.open_table(DOC_INFO).unwrap();
         table.insert(id, bytes).unwrap();
     }

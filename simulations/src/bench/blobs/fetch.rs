@@ -37,15 +37,15 @@ impl Fetcher {
         }
     }
 
-    /// Takes a range and asks for the next; returns the photo's bytes once
-    /// they are all here and verified. The caller keeps them, then calls
-    /// [`Fetcher::start`] for the freed slot.
+    /// Takes a range and asks for the next; returns the photo (hash, bytes
+    /// and the tree they were verified against) once it is all here. The
+    /// caller keeps it, then calls [`Fetcher::start`] for the freed slot.
     fn on_response(
         &mut self,
         swarm: &mut Swarm<Behaviour>,
         id: OutboundRequestId,
         response: &[u8],
-    ) -> anyhow::Result<Option<Vec<u8>>> {
+    ) -> anyhow::Result<Option<FetchedPhoto>> {
         let hash = self
             .requests
             .remove(&id)
@@ -66,8 +66,11 @@ impl Fetcher {
                 Ok(None)
             }
             Progress::Done(bytes) => {
+                let tree = assembly
+                    .take_tree()
+                    .with_context(|| format!("photo {hash} done without its tree"))?;
                 self.photos.remove(&hash);
-                Ok(Some(bytes))
+                Ok(Some((hash, bytes, tree)))
             }
             Progress::NotHeld => anyhow::bail!("the serving node does not hold photo {hash}"),
             Progress::Refused => anyhow::bail!("the serving node would not serve photo {hash}"),
@@ -76,28 +79,41 @@ impl Fetcher {
     }
 }
 
-/// Commits `photos` in one batch; the time it took.
-fn commit_photos(store: &Store, photos: &[Vec<u8>]) -> anyhow::Result<Duration> {
-    let t = Instant::now();
+/// A photo fetched and verified: its hash, bytes and tree.
+pub(super) type FetchedPhoto = (BlobHash, Vec<u8>, BlobTree);
+
+/// Stores `photos` as the daemon's blob writer does (`put_verified_blob`,
+/// no second hash) and commits them in one batch: one directory sync.
+pub(super) fn commit_fetched(store: &Store, photos: &[FetchedPhoto]) -> anyhow::Result<()> {
     let mut batch = store.batch().context("begin storing photos")?;
-    for photo in photos {
-        batch.put_blob(photo).context("store a photo")?;
+    for (hash, bytes, tree) in photos {
+        batch
+            .put_verified_blob(hash, bytes, tree)
+            .context("store a photo")?;
     }
-    batch.commit().context("commit photos")?;
-    Ok(t.elapsed())
+    batch.commit().context("commit photos")
 }
 
-/// The writer thread of [`Keeping::Writer`]: commits each photo in a batch
-/// of its own (grouping them is slower in redb: see the ceilings), reports
-/// each commit, and hands the store back at the end.
+/// The writer thread of [`Keeping::Writer`], as the daemon's: every photo
+/// queued since its last commit (at most [`PHOTOS_IN_FLIGHT`]) goes in one
+/// batch; it reports how many each commit stored and the time it took,
+/// and hands the store back at the end.
 pub(super) fn write_photos(
     store: Store,
-    mut photos: mpsc::Receiver<Vec<u8>>,
-    committed: mpsc::Sender<Duration>,
+    mut photos: mpsc::Receiver<FetchedPhoto>,
+    committed: mpsc::Sender<(usize, Duration)>,
 ) -> anyhow::Result<Store> {
-    while let Some(photo) = photos.blocking_recv() {
-        let spent = commit_photos(&store, &[photo])?;
-        if committed.blocking_send(spent).is_err() {
+    while let Some(first) = photos.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < PHOTOS_IN_FLIGHT {
+            match photos.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let t = Instant::now();
+        commit_fetched(&store, &group)?;
+        if committed.blocking_send((group.len(), t.elapsed())).is_err() {
             break;
         }
     }
@@ -108,14 +124,15 @@ pub(super) fn write_photos(
 pub(super) enum Sink {
     Nothing,
     Writer {
-        photos: mpsc::Sender<Vec<u8>>,
-        committed: mpsc::Receiver<Duration>,
+        photos: mpsc::Sender<FetchedPhoto>,
+        committed: mpsc::Receiver<(usize, Duration)>,
         thread: tokio::task::JoinHandle<anyhow::Result<Store>>,
     },
 }
 
-/// Waits for the writer thread's next commit, if there is a writer.
-async fn next_commit(sink: &mut Sink) -> Option<Duration> {
+/// Waits for the writer thread's next commit, if there is a writer: how
+/// many photos it stored, in how long.
+async fn next_commit(sink: &mut Sink) -> Option<(usize, Duration)> {
     match sink {
         Sink::Writer { committed, .. } => committed.recv().await,
         Sink::Nothing => std::future::pending().await,
@@ -160,10 +177,10 @@ pub(super) async fn fetch_photos(
         let event = tokio::select! {
             event = swarm.select_next_some() => event,
             commit = next_commit(&mut sink) => {
-                let Some(spent) = commit else {
+                let Some((photos, spent)) = commit else {
                     break;
                 };
-                stored += 1;
+                stored += photos;
                 f.stats.storing += spent;
                 continue;
             }

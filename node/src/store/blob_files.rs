@@ -1,0 +1,368 @@
+//! Photos and voice notes as files beside the redb store: `<data>/blobs/<hex>`
+//! holds a blob's bytes and `<hex>.obao` its BLAKE3 tree (`bao-tree`
+//! pre-order hash pairs, 16 KiB groups), so that serving a range reads only
+//! that range and its hash pairs, and checks them, without hashing the blob.
+//!
+//! Why files and not a redb table: a photo is written once and never
+//! changed, so it needs none of redb's transactions, and inside redb it
+//! cost two `fdatasync`s, a copy and a second hash per photo (measured:
+//! 0.47–0.58 of a plain file's throughput; `docs/benchmarks.md`). A blob
+//! file is written to a temporary name, synced and renamed, with one sync
+//! of the directory for every group of photos committed together
+//! ([`Batch::commit`](super::Batch::commit)), before the document that
+//! refers to them: a crash may leave a photo nothing refers to, never a
+//! document refering to a missing photo.
+//!
+//! The name is the hash, so a file is verified whenever it is read whole
+//! ([`BlobFiles::read`]) and group by group when served (the tree's root is
+//! the hash). The format is in `docs/storage.md`, "Blob files".
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bao_tree::BaoTree;
+use bao_tree::io::outboard::PreOrderMemOutboard;
+
+use super::blob::{BLOB_BYTES_MAX, BlobHash, TREE_BLOCK};
+
+/// The directory of blob files, beside the store file.
+pub const BLOB_DIR: &str = "blobs";
+/// Suffix of a blob's tree file.
+const TREE_SUFFIX: &str = ".obao";
+/// Suffix of a file being written; one left behind is a crash's and goes
+/// at the next open.
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Tells apart temporary files of writers in one process (the group writer
+/// and the blob writer may store the same photo at once).
+static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A blob's tree: its hash pairs in pre-order, with the blob's size and hash.
+pub type BlobTree = PreOrderMemOutboard;
+
+/// Makes the tree of `bytes` (one BLAKE3 pass); its root is their hash.
+pub fn make_tree(bytes: &[u8]) -> BlobTree {
+    PreOrderMemOutboard::create(bytes, TREE_BLOCK)
+}
+
+/// The root a tree's hash pairs prove for a blob of `size` bytes, when it
+/// has any (a blob of one 16 KiB group or less has none; its root is the
+/// hash of its bytes).
+pub(crate) fn tree_root(size: u64, pairs: &[u8]) -> Option<BlobHash> {
+    let shape = BaoTree::new(size, TREE_BLOCK);
+    if pairs.len() as u64 != shape.outboard_size() {
+        return None;
+    }
+    let (left, rest) = pairs.split_first_chunk::<32>()?;
+    let right = rest.first_chunk::<32>()?;
+    let root = blake3::hazmat::merge_subtrees_root(left, right, blake3::hazmat::Mode::Hash);
+    Some(BlobHash::from_bytes(*root.as_bytes()))
+}
+
+/// Why a blob file cannot be used.
+#[derive(Debug)]
+pub(crate) enum FileFault {
+    /// The bytes or the tree do not match the name.
+    Damaged(String),
+    /// The operating system failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for FileFault {
+    fn from(e: io::Error) -> FileFault {
+        FileFault::Io(e)
+    }
+}
+
+/// What [`BlobFiles::survey`] found: every blob file and its tree, and
+/// whatever else is in the directory.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BlobSurvey {
+    /// Blobs with both files, sorted.
+    pub blobs: Vec<BlobHash>,
+    /// Bytes of those files, trees included.
+    pub bytes: u64,
+    /// Names of files that are not a blob with its tree (a tree without
+    /// its blob, a blob without its tree, anything else), sorted.
+    pub strays: Vec<String>,
+}
+
+/// The blob files of one store.
+#[derive(Debug, Clone)]
+pub(crate) struct BlobFiles {
+    dir: PathBuf,
+}
+
+impl BlobFiles {
+    /// The blob files of the store file at `store_path`.
+    pub(crate) fn beside(store_path: &Path) -> BlobFiles {
+        let parent = match store_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        BlobFiles {
+            dir: parent.join(BLOB_DIR),
+        }
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn data_path(&self, hash: &BlobHash) -> PathBuf {
+        self.dir.join(hash.to_string())
+    }
+
+    fn tree_path(&self, hash: &BlobHash) -> PathBuf {
+        self.dir.join(format!("{hash}{TREE_SUFFIX}"))
+    }
+
+    /// Whether blob `hash` is held (one `stat`; not verified).
+    pub(crate) fn has(&self, hash: &BlobHash) -> io::Result<bool> {
+        match fs::metadata(self.data_path(hash)) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes blob `hash` with its `tree` (pre-order pairs), each to a
+    /// temporary name, synced, then renamed: the tree first, so that a blob
+    /// file is never there without its tree. Returns whether anything was
+    /// renamed into the directory, whose entries the caller then makes
+    /// durable with [`BlobFiles::sync_dir`]. A blob already held with these
+    /// bytes is left as it is; one whose file differs (damaged) is replaced.
+    pub(crate) fn write(&self, hash: &BlobHash, bytes: &[u8], tree: &[u8]) -> io::Result<bool> {
+        if self.holds_exactly(hash, bytes, tree) {
+            return Ok(false);
+        }
+        fs::create_dir_all(&self.dir)?;
+        let tree_temp = self.write_temp(hash, tree)?;
+        let data_temp = match self.write_temp(hash, bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = fs::remove_file(&tree_temp);
+                return Err(e);
+            }
+        };
+        let renamed = fs::rename(&tree_temp, self.tree_path(hash))
+            .and_then(|()| fs::rename(&data_temp, self.data_path(hash)));
+        if let Err(e) = renamed {
+            let _ = fs::remove_file(&tree_temp);
+            let _ = fs::remove_file(&data_temp);
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    /// Whether the files of `hash` already hold `bytes` and `tree`: a
+    /// second write of one photo reuses the first, and only reads it.
+    fn holds_exactly(&self, hash: &BlobHash, bytes: &[u8], tree: &[u8]) -> bool {
+        let same = |path: PathBuf, want: &[u8]| match fs::metadata(&path) {
+            Ok(m) if m.len() == want.len() as u64 => fs::read(&path).is_ok_and(|got| got == want),
+            _ => false,
+        };
+        same(self.tree_path(hash), tree) && same(self.data_path(hash), bytes)
+    }
+
+    fn write_temp(&self, hash: &BlobHash, bytes: &[u8]) -> io::Result<PathBuf> {
+        let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
+        let path = self
+            .dir
+            .join(format!("{hash}.{}-{seq}{TEMP_SUFFIX}", std::process::id()));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let written = file.write_all(bytes).and_then(|()| file.sync_all());
+        if let Err(e) = written {
+            drop(file);
+            let _ = fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(path)
+    }
+
+    /// Makes the directory's entries durable: syncing a file does not
+    /// cover the name it was renamed to.
+    pub(crate) fn sync_dir(&self) -> io::Result<()> {
+        #[cfg(unix)]
+        File::open(&self.dir)?.sync_all()?;
+        Ok(())
+    }
+
+    /// The bytes of blob `hash`, checked against the hash; `None` if not
+    /// held.
+    pub(crate) fn read(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, FileFault> {
+        let Some(bytes) = self.read_data(hash)? else {
+            return Ok(None);
+        };
+        let actual = BlobHash::of(&bytes);
+        if actual != *hash {
+            return Err(FileFault::Damaged(format!(
+                "its {} bytes hash to {actual}",
+                bytes.len()
+            )));
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Opens the file of `hash` and takes its size; `None` if not held. A
+    /// file grown past [`BLOB_BYTES_MAX`], which no write makes, is damage,
+    /// not a blob, and is not read.
+    fn open_data(&self, hash: &BlobHash) -> Result<Option<(File, u64)>, FileFault> {
+        let file = match File::open(self.data_path(hash)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let size = file.metadata()?.len();
+        if size > BLOB_BYTES_MAX as u64 {
+            return Err(FileFault::Damaged(format!(
+                "its file holds {size} bytes, more than any blob may"
+            )));
+        }
+        Ok(Some((file, size)))
+    }
+
+    /// The file's bytes.
+    fn read_data(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, FileFault> {
+        let Some((mut file, len)) = self.open_data(hash)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.read_to_end(&mut bytes)?;
+        Ok(Some(bytes))
+    }
+
+    /// Blob `hash` for serving ranges: its open file and its tree, whose
+    /// size must fit the file's; the bytes are checked group by group as
+    /// they are sent. `None` if not held.
+    pub(crate) fn open_for_serving(
+        &self,
+        hash: &BlobHash,
+    ) -> Result<Option<(File, BlobTree)>, FileFault> {
+        let Some((file, size)) = self.open_data(hash)? else {
+            return Ok(None);
+        };
+        let shape = BaoTree::new(size, TREE_BLOCK);
+        let pairs = match fs::read(self.tree_path(hash)) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(FileFault::Damaged("its tree file is missing".into()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if pairs.len() as u64 != shape.outboard_size() {
+            return Err(FileFault::Damaged(format!(
+                "its tree has {} bytes, a blob of {size} bytes needs {} (truncated or grown)",
+                pairs.len(),
+                shape.outboard_size()
+            )));
+        }
+        let tree = BlobTree {
+            root: blake3::Hash::from_bytes(*hash.as_bytes()),
+            tree: shape,
+            data: pairs,
+        };
+        Ok(Some((file, tree)))
+    }
+
+    /// Checks blob `hash` whole: its bytes hash to its name and its tree is
+    /// the one they make. One hash pass.
+    pub(crate) fn verify(&self, hash: &BlobHash) -> Result<(), FileFault> {
+        let Some(bytes) = self.read_data(hash)? else {
+            return Err(FileFault::Damaged("its file is missing".into()));
+        };
+        let made = make_tree(&bytes);
+        if made.root.as_bytes() != hash.as_bytes() {
+            return Err(FileFault::Damaged(format!(
+                "its {} bytes hash to {}",
+                bytes.len(),
+                BlobHash::from_bytes(*made.root.as_bytes())
+            )));
+        }
+        match fs::read(self.tree_path(hash)) {
+            Ok(pairs) if pairs == made.data => Ok(()),
+            Ok(_) => Err(FileFault::Damaged(
+                "its bytes are sound but its tree file is not the tree they make".into(),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(FileFault::Damaged("its tree file is missing".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Lists the directory: blobs, their bytes, and strays. A missing
+    /// directory holds nothing.
+    pub(crate) fn survey(&self) -> io::Result<BlobSurvey> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BlobSurvey::default()),
+            Err(e) => return Err(e),
+        };
+        let mut data = std::collections::BTreeMap::new();
+        let mut trees = std::collections::BTreeMap::new();
+        let mut strays = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let meta = entry.metadata()?;
+            let parsed = match name.strip_suffix(TREE_SUFFIX) {
+                Some(stem) => stem.parse::<BlobHash>().ok().map(|h| (h, true)),
+                None => name.parse::<BlobHash>().ok().map(|h| (h, false)),
+            };
+            match parsed {
+                Some((hash, true)) if meta.is_file() => {
+                    trees.insert(hash, (name, meta.len()));
+                }
+                Some((hash, false)) if meta.is_file() => {
+                    data.insert(hash, (name, meta.len()));
+                }
+                _ => strays.push(name),
+            }
+        }
+        let mut survey = BlobSurvey::default();
+        for (hash, (name, len)) in &data {
+            match trees.remove(hash) {
+                Some((_, tree_len)) => {
+                    survey.blobs.push(*hash);
+                    survey.bytes += len + tree_len;
+                }
+                None => strays.push(name.clone()),
+            }
+        }
+        strays.extend(trees.into_values().map(|(name, _)| name));
+        strays.sort();
+        survey.strays = strays;
+        Ok(survey)
+    }
+
+    /// Removes what a crash left: temporary files, and trees whose blob
+    /// file never got its name. Run when a store is opened for writing.
+    pub(crate) fn clean_after_crash(&self) -> io::Result<usize> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let orphan_tree = name
+                .strip_suffix(TREE_SUFFIX)
+                .and_then(|stem| stem.parse::<BlobHash>().ok())
+                .is_some_and(|h| !self.data_path(&h).exists());
+            if (name.ends_with(TEMP_SUFFIX) || orphan_tree) && entry.metadata()?.is_file() {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
