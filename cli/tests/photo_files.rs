@@ -146,6 +146,12 @@ fn a_peer_is_never_served_a_damaged_photo() {
     let out = tmp.path().join("at-street.jpg");
     ok(&s, &["blob", "get", &hash, "--out", out.to_str().unwrap()]);
     assert_eq!(std::fs::read(&out).unwrap(), photo_bytes());
+    // Stored by renaming the fetch's verified file, which leaves nothing
+    // under partial-blobs/.
+    let log = street.logged();
+    assert!(!log.contains("cannot take the partial file"), "{log}");
+    let left = std::fs::read_dir(s.join("partial-blobs")).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "partial files left at the street");
     community.stop();
     street.stop();
 }

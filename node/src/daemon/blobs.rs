@@ -1,6 +1,7 @@
 //! Blobs: serving them to entitled peers, fetching the ones referenced by
 //! received reports, and the writer thread that commits them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crdt_model::DocumentId;
@@ -37,8 +38,9 @@ pub(super) const BLOB_QUEUE_MAX: usize = 100_000;
 pub(super) type ChunkRead = (request_response::ResponseChannel<Vec<u8>>, Vec<u8>);
 
 /// A verified blob on its way to the writer thread, with the tree it was
-/// verified against.
-pub(super) type BlobWrite = (BlobHash, Vec<u8>, BlobTree);
+/// verified against and the partial file holding the same bytes, which the
+/// writer renames into the store's blobs (when it could be written).
+pub type BlobWrite = (BlobHash, Vec<u8>, BlobTree, Option<PathBuf>);
 /// The writer's answer: the blob, its size, and whether it was committed
 /// (or why not).
 pub(super) type BlobWritten = (BlobHash, usize, Result<(), String>);
@@ -171,7 +173,7 @@ impl Daemon {
             debug!(%hash, bytes = kept, "resuming a blob fetch");
         }
         if let Some(bytes) = assembly.complete() {
-            self.hand_to_writer(hash, bytes, &mut assembly);
+            self.hand_to_writer(hash, bytes, &mut assembly, kept);
             return;
         }
         let id = self
@@ -211,8 +213,17 @@ impl Daemon {
     }
 
     /// Sends a whole, verified blob to the writer thread (or stores it here
-    /// when the writer is behind), with a log line saying what it cost.
-    fn hand_to_writer(&mut self, hash: BlobHash, bytes: Vec<u8>, assembly: &mut Assembly) {
+    /// when the writer is behind), with a log line saying what it cost. Its
+    /// partial file first gets the bytes not kept yet (`kept` are there), so
+    /// that the writer renames that file into the store instead of writing
+    /// the blob again.
+    fn hand_to_writer(
+        &mut self,
+        hash: BlobHash,
+        bytes: Vec<u8>,
+        assembly: &mut Assembly,
+        kept: u64,
+    ) {
         info!(
             %hash,
             bytes = bytes.len(),
@@ -228,7 +239,17 @@ impl Daemon {
             self.blob_stored((hash, bytes.len(), Err("fetched without its tree".into())));
             return;
         };
-        match self.blob_writes.try_send((hash, bytes, tree)) {
+        let partial = match self
+            .partials
+            .save(&hash, tree.tree.size(), &tree.data, &bytes, kept)
+        {
+            Ok(()) => Some(self.partials.data_file(&hash)),
+            Err(e) => {
+                debug!(%hash, error = %e, "cannot complete the partial file; the writer writes the blob");
+                None
+            }
+        };
+        match self.blob_writes.try_send((hash, bytes, tree, partial)) {
             Ok(()) => self.storing += 1,
             // The writer is gone or behind: store it here.
             Err(e) => {
@@ -377,7 +398,7 @@ impl Daemon {
                     }
                     Progress::Done(bytes) => {
                         let hash = fetch.assembly.hash;
-                        self.hand_to_writer(hash, bytes, &mut fetch.assembly);
+                        self.hand_to_writer(hash, bytes, &mut fetch.assembly, fetch.kept);
                     }
                     Progress::NotHeld => {
                         debug!(%peer, hash = %fetch.assembly.hash, "peer does not hold the blob yet; asking again later");
@@ -483,20 +504,31 @@ impl Daemon {
 }
 
 /// Stores fetched blobs, each checked against the tree it was verified
-/// with, and commits them in one batch: one directory sync for all of
-/// them (a group commit). Returns one result per blob, in order; a commit
-/// that fails fails them all.
-pub(super) fn store_blobs(store: &Store, writes: &[BlobWrite]) -> Vec<Result<(), String>> {
+/// with (its partial file renamed into the store when there is one, else
+/// its bytes written), and commits them in one batch: one directory sync
+/// for all of them (a group commit). Returns one result per blob, in
+/// order; a commit that fails fails them all.
+pub fn store_blobs(store: &Store, writes: &[BlobWrite]) -> Vec<Result<(), String>> {
     let mut batch = match store.batch() {
         Ok(b) => b,
         Err(e) => return writes.iter().map(|_| Err(e.to_string())).collect(),
     };
     let mut results: Vec<Result<(), String>> = writes
         .iter()
-        .map(|(hash, bytes, tree)| {
-            batch
-                .put_verified_blob(hash, bytes, tree)
-                .map_err(|e| e.to_string())
+        .map(|(hash, bytes, tree, partial)| {
+            let adopted = partial.as_deref().map(|from| {
+                batch
+                    .adopt_verified_blob(hash, bytes, tree, from)
+                    .inspect_err(|e| {
+                        warn!(%hash, error = %e, "cannot take the partial file of a fetched blob; writing the blob instead")
+                    })
+            });
+            match adopted {
+                Some(Ok(())) => Ok(()),
+                _ => batch
+                    .put_verified_blob(hash, bytes, tree)
+                    .map_err(|e| e.to_string()),
+            }
         })
         .collect();
     if let Err(e) = batch.commit() {
@@ -525,7 +557,7 @@ pub(super) fn spawn_blob_writer(
                 }
             }
             let results = store_blobs(&store, &group);
-            for ((hash, bytes, _), r) in group.iter().zip(results) {
+            for ((hash, bytes, _, _), r) in group.iter().zip(results) {
                 if done_tx.blocking_send((*hash, bytes.len(), r)).is_err() {
                     return;
                 }

@@ -10,7 +10,7 @@ mod blobs;
 mod escrow_return;
 mod monitor;
 mod outbox;
-mod partial_blobs;
+pub mod partial_blobs;
 mod peers;
 mod repo_docs;
 mod sync;
@@ -44,10 +44,11 @@ use crate::trust::signing::TrustContext;
 use crate::trust::{Credential, FederationPolicy, NodeKey};
 
 use admin_server::serve_admin;
-use blobs::{
-    BLOB_SERVES_MAX, BlobRetry, BlobWrite, BlobWritten, ChunkRead, Fetch, spawn_blob_writer,
-};
+use blobs::{BLOB_SERVES_MAX, BlobRetry, BlobWritten, ChunkRead, Fetch, spawn_blob_writer};
 use repo_docs::RepoDocs;
+
+/// How the daemon stores fetched photos, public for the photo bench.
+pub use blobs::{BlobWrite, store_blobs};
 
 /// Addresses dialled again at most (explicit peers and recorded ones).
 const REDIALS_MAX: usize = 1_024;

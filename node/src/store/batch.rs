@@ -166,6 +166,18 @@ impl<'a> Batch<'a> {
         bytes: &[u8],
         tree: &BlobTree,
     ) -> Result<(), StoreError> {
+        self.check_verified(hash, bytes, tree)?;
+        self.write_blob(hash, bytes, &tree.data)
+    }
+
+    /// The checks of [`Batch::put_verified_blob`]: the size cap, and a tree
+    /// of the bytes' size whose top pair proves `hash`.
+    fn check_verified(
+        &self,
+        hash: &BlobHash,
+        bytes: &[u8],
+        tree: &BlobTree,
+    ) -> Result<(), StoreError> {
         refuse_oversized(bytes)?;
         let size = bytes.len() as u64;
         let proven = if tree.tree.size() != size {
@@ -181,7 +193,35 @@ impl<'a> Batch<'a> {
                 reason: "the tree handed in with its bytes does not prove its hash".into(),
             });
         }
-        self.write_blob(hash, bytes, &tree.data)
+        Ok(())
+    }
+
+    /// [`Batch::put_verified_blob`] for a blob whose verified bytes are
+    /// already in the file `from` (a finished partial fetch, on the same
+    /// file system as the store): that file is synced and renamed into
+    /// `blobs/` instead of the bytes being written again. `bytes` are the
+    /// same bytes in memory, for the checks of `put_verified_blob` and for
+    /// the size the file must have. A file that cannot be taken (gone,
+    /// another size) is an error and is left where it was; the caller may
+    /// then store `bytes` with `put_verified_blob`.
+    pub fn adopt_verified_blob(
+        &mut self,
+        hash: &BlobHash,
+        bytes: &[u8],
+        tree: &BlobTree,
+        from: &std::path::Path,
+    ) -> Result<(), StoreError> {
+        self.check_verified(hash, bytes, tree)?;
+        if !self.store.writes_reach_file() {
+            return Ok(());
+        }
+        let adopted = self
+            .store
+            .blobs
+            .adopt(hash, from, bytes.len() as u64, &tree.data)
+            .map_err(io_error(from, "take a fetched blob file from"))?;
+        self.blobs_written |= adopted;
+        Ok(())
     }
 
     fn write_blob(&mut self, hash: &BlobHash, bytes: &[u8], tree: &[u8]) -> Result<(), StoreError> {

@@ -158,6 +158,47 @@ impl BlobFiles {
         Ok(true)
     }
 
+    /// Takes the file at `from` (on the same file system: a partial fetch
+    /// under `partial-blobs/`) as blob `hash`, with its `tree`: the file is
+    /// synced and renamed into place instead of its bytes being written
+    /// again. The file must hold exactly `size` bytes; what it holds was
+    /// verified group by group as it was written. The tree is written as by
+    /// [`BlobFiles::write`], before the blob is renamed. Returns whether
+    /// anything was renamed into the directory; a blob already held is
+    /// left as it is (and `from` too).
+    pub(crate) fn adopt(
+        &self,
+        hash: &BlobHash,
+        from: &Path,
+        size: u64,
+        tree: &[u8],
+    ) -> io::Result<bool> {
+        if self.has(hash)? && fs::metadata(self.tree_path(hash)).is_ok_and(|m| m.is_file()) {
+            return Ok(false);
+        }
+        let file = OpenOptions::new().read(true).write(true).open(from)?;
+        let len = file.metadata()?.len();
+        if len != size {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} holds {len} bytes, not the {size} verified",
+                    from.display()
+                ),
+            ));
+        }
+        file.sync_all()?;
+        drop(file);
+        fs::create_dir_all(&self.dir)?;
+        let tree_temp = self.write_temp(hash, tree)?;
+        if let Err(e) = fs::rename(&tree_temp, self.tree_path(hash)) {
+            let _ = fs::remove_file(&tree_temp);
+            return Err(e);
+        }
+        fs::rename(from, self.data_path(hash))?;
+        Ok(true)
+    }
+
     /// Whether the files of `hash` already hold `bytes` and `tree`: a
     /// second write of one photo reuses the first, and only reads it.
     fn holds_exactly(&self, hash: &BlobHash, bytes: &[u8], tree: &[u8]) -> bool {

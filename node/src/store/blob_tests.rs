@@ -316,3 +316,60 @@ fn blobs_survive_close_and_reopen() {
     let store = Store::open(&path).unwrap();
     assert_eq!(store.blob(&hash).unwrap().unwrap(), b"blob");
 }
+
+#[test]
+fn a_finished_partial_file_is_renamed_into_the_store_not_copied() {
+    let (dir, store) = new_store();
+    let bytes = photo(12, 90_000);
+    let hash = BlobHash::of(&bytes);
+    let tree = make_tree(&bytes);
+    let partials = dir.path().join("partial-blobs");
+    fs::create_dir_all(&partials).unwrap();
+    let from = partials.join(format!("{hash}.data"));
+
+    // A file of another size is refused and left where it was.
+    fs::write(&from, &bytes[..80_000]).unwrap();
+    let mut batch = store.batch().unwrap();
+    assert!(
+        batch
+            .adopt_verified_blob(&hash, &bytes, &tree, &from)
+            .is_err()
+    );
+    drop(batch);
+    assert!(from.exists() && !store.has_blob(&hash).unwrap());
+
+    fs::write(&from, &bytes).unwrap();
+    #[cfg(unix)]
+    let inode = {
+        use std::os::unix::fs::MetadataExt as _;
+        fs::metadata(&from).unwrap().ino()
+    };
+    let mut batch = store.batch().unwrap();
+    batch
+        .adopt_verified_blob(&hash, &bytes, &tree, &from)
+        .unwrap();
+    batch.commit().unwrap();
+    assert!(!from.exists(), "the partial file became the blob's");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        assert_eq!(fs::metadata(data_file(&store, &hash)).unwrap().ino(), inode);
+    }
+    store.verify_blob(&hash).unwrap();
+
+    // Held already: the new file is left alone, the blob kept.
+    fs::write(&from, &bytes).unwrap();
+    let mut batch = store.batch().unwrap();
+    batch
+        .adopt_verified_blob(&hash, &bytes, &tree, &from)
+        .unwrap();
+    batch.commit().unwrap();
+    assert!(from.exists());
+    // A tree that does not prove the hash is refused before any file moves.
+    let other = make_tree(&photo(13, 90_000));
+    let mut batch = store.batch().unwrap();
+    damaged_reason(
+        batch.adopt_verified_blob(&hash, &bytes, &other, &from),
+        &hash,
+    );
+}

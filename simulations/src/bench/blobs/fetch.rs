@@ -9,6 +9,10 @@ struct Fetcher {
     server: PeerId,
     queue: VecDeque<BlobHash>,
     photos: HashMap<BlobHash, Assembly>,
+    /// Where verified ranges are kept as they arrive, as the daemon keeps
+    /// them (when photos are stored), and how much of each is there.
+    partials: Option<PartialBlobs>,
+    kept: HashMap<BlobHash, u64>,
     requests: HashMap<OutboundRequestId, BlobHash>,
     stats: Fetched,
     range_bytes: u32,
@@ -62,6 +66,17 @@ impl Fetcher {
         self.stats.assembling += t.elapsed();
         match progress {
             Progress::Next(next) => {
+                // The daemon's `keep_partial`: the new verified bytes and
+                // the tree, unsynced, on the swarm's task.
+                if let (Some(partials), Some((total, tree, bytes))) =
+                    (&self.partials, assembly.kept())
+                {
+                    let from = self.kept.get(&hash).copied().unwrap_or(0);
+                    partials
+                        .save(&hash, total, tree, bytes, from)
+                        .context("keep a partial photo")?;
+                    self.kept.insert(hash, bytes.len() as u64);
+                }
                 self.send(swarm, next);
                 Ok(None)
             }
@@ -70,7 +85,19 @@ impl Fetcher {
                     .take_tree()
                     .with_context(|| format!("photo {hash} done without its tree"))?;
                 self.photos.remove(&hash);
-                Ok(Some((hash, bytes, tree)))
+                // The daemon's `hand_to_writer`: the rest into the partial
+                // file, which the writer renames into the store.
+                let kept = self.kept.remove(&hash).unwrap_or(0);
+                let partial = match &self.partials {
+                    Some(partials) => {
+                        partials
+                            .save(&hash, tree.tree.size(), &tree.data, &bytes, kept)
+                            .context("complete a partial photo")?;
+                        Some(partials.data_file(&hash))
+                    }
+                    None => None,
+                };
+                Ok(Some((hash, bytes, tree, partial)))
             }
             Progress::NotHeld => anyhow::bail!("the serving node does not hold photo {hash}"),
             Progress::Refused => anyhow::bail!("the serving node would not serve photo {hash}"),
@@ -79,27 +106,28 @@ impl Fetcher {
     }
 }
 
-/// A photo fetched and verified: its hash, bytes and tree.
-pub(super) type FetchedPhoto = (BlobHash, Vec<u8>, BlobTree);
+/// A photo fetched and verified: its hash, bytes, tree, and the partial
+/// file holding its bytes (the daemon's `BlobWrite`).
+pub(super) type FetchedPhoto = BlobWrite;
 
-/// Stores `photos` as the daemon's blob writer does (`put_verified_blob`,
-/// no second hash) and commits them in one batch: one directory sync.
+/// Stores `photos` with the daemon's own `store_blobs` (each renamed from
+/// its partial file when it has one, else written with
+/// `put_verified_blob`; no second hash) in one batch: one directory sync.
 pub(super) fn commit_fetched(store: &Store, photos: &[FetchedPhoto]) -> anyhow::Result<()> {
-    let mut batch = store.batch().context("begin storing photos")?;
-    for (hash, bytes, tree) in photos {
-        batch
-            .put_verified_blob(hash, bytes, tree)
-            .context("store a photo")?;
+    for (r, (hash, ..)) in store_blobs(store, photos).into_iter().zip(photos) {
+        r.map_err(|e| anyhow::anyhow!("store photo {hash}: {e}"))?;
     }
-    batch.commit().context("commit photos")
+    Ok(())
 }
 
 /// The writer thread of [`Keeping::Writer`], as the daemon's: every photo
 /// queued since its last commit (at most [`PHOTOS_IN_FLIGHT`]) goes in one
-/// batch; it reports how many each commit stored and the time it took,
-/// and hands the store back at the end.
+/// batch, then their partial files go (the daemon's `blob_stored`); it
+/// reports how many each commit stored and the time it took, and hands
+/// the store back at the end.
 pub(super) fn write_photos(
     store: Store,
+    partials: PartialBlobs,
     mut photos: mpsc::Receiver<FetchedPhoto>,
     committed: mpsc::Sender<(usize, Duration)>,
 ) -> anyhow::Result<Store> {
@@ -113,6 +141,9 @@ pub(super) fn write_photos(
         }
         let t = Instant::now();
         commit_fetched(&store, &group)?;
+        for (hash, ..) in &group {
+            partials.discard(hash);
+        }
         if committed.blocking_send((group.len(), t.elapsed())).is_err() {
             break;
         }
@@ -148,6 +179,7 @@ pub(super) async fn fetch_photos(
     hashes: Vec<BlobHash>,
     mut sink: Sink,
     range_bytes: u32,
+    partials: Option<PartialBlobs>,
 ) -> anyhow::Result<Fetched> {
     swarm
         .dial(addr.with(Protocol::P2p(server)))
@@ -167,6 +199,8 @@ pub(super) async fn fetch_photos(
         server,
         queue: hashes.iter().copied().collect(),
         photos: HashMap::new(),
+        partials,
+        kept: HashMap::new(),
         requests: HashMap::new(),
         stats: Fetched::default(),
         range_bytes,

@@ -9,7 +9,9 @@
 //! before it is sent); the fetching side runs one [`Assembly`] per photo,
 //! eight photos at once with one range request in flight each, and stores
 //! every verified photo with its tree as the daemon's blob writer does
-//! (every photo queued since the last commit in one group) on a thread. The daemon's loop is private, so this module
+//! (the daemon's own `store_blobs`: each range kept in a partial file as it
+//! verifies, the finished file renamed into the store, every photo queued
+//! since the last commit in one group) on a thread. The daemon's loop is private, so this module
 //! drives the swarms itself with the same steps. Further runs take one cost
 //! away at a time (the serving store, the fetching store) so that a missed
 //! target says where the time goes.
@@ -33,6 +35,8 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
+use node::daemon::partial_blobs::PartialBlobs;
+use node::daemon::{BlobWrite, store_blobs};
 use node::net::blob::{
     Assembly, BLOB_CHUNK_BYTES_MAX, BLOB_FETCH_BYTES, BlobTree, ChunkRequest, ChunkResponse,
     Progress, blob_tree, serve,
@@ -225,7 +229,7 @@ fn store_writes(
         .iter()
         .map(|h| {
             let (bytes, tree) = photos.memory.get(h).context("a photo went missing")?;
-            Ok((*h, bytes.clone(), tree.clone()))
+            Ok((*h, bytes.clone(), tree.clone(), None))
         })
         .collect::<anyhow::Result<_>>()?;
     let start = Instant::now();
@@ -234,7 +238,7 @@ fn store_writes(
             commit_fetched(&store, group)?;
         } else {
             let mut batch = store.batch().context("begin storing photos")?;
-            for (_, photo, _) in group {
+            for (_, photo, ..) in group {
                 batch.put_blob(photo).context("store a photo")?;
             }
             batch.commit().context("commit photos")?;
@@ -292,15 +296,18 @@ async fn node_run(v: Variant, photos: &Photos) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir().context("fetching store directory")?;
     let create =
         || Store::create(&dir.path().join("fetching.redb")).context("create the fetching store");
+    let partials = PartialBlobs::new(dir.path());
     let sink = match v.keeping {
         Keeping::Nothing => Sink::Nothing,
         Keeping::Writer => {
             let store = create()?;
+            let partials = partials.clone();
             let (photos_tx, photos_rx) = mpsc::channel(PHOTOS_IN_FLIGHT);
             // Room for a report per photo, so the writer never waits on it.
             let (committed_tx, committed) = mpsc::channel(photos.hashes.len().max(1));
-            let thread =
-                tokio::task::spawn_blocking(move || write_photos(store, photos_rx, committed_tx));
+            let thread = tokio::task::spawn_blocking(move || {
+                write_photos(store, partials, photos_rx, committed_tx)
+            });
             Sink::Writer {
                 photos: photos_tx,
                 committed,
@@ -315,6 +322,7 @@ async fn node_run(v: Variant, photos: &Photos) -> anyhow::Result<Run> {
         photos.hashes.clone(),
         sink,
         v.range_bytes,
+        (v.keeping == Keeping::Writer).then_some(partials),
     ));
     let fetched = tokio::time::timeout(Duration::from_secs(RUN_TIMEOUT_S), &mut fetching).await;
     if fetched.is_err() {
@@ -513,7 +521,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
                 f.daemon.fetched.elapsed,
                 &disk_base,
                 format!(
-                    "{how}; served by the daemon's `serve_from_store` (range and hash pairs read from the photo's file and stored tree, every group checked before it is sent), every range verified as it arrives, every photo queued since the last commit stored with its tree in one batch (`put_verified_blob` + commit) by a writer thread; range responses carry {:.2} % more bytes than the photos (hash pairs, headers)",
+                    "{how}; served by the daemon's `serve_from_store` (range and hash pairs read from the photo's file and stored tree, every group checked before it is sent), every range verified as it arrives and kept under `partial-blobs/` (unsynced), every photo queued since the last commit taken into `blobs/` with its tree in one batch by a writer thread (`store_blobs`: the partial file synced and renamed, one directory sync); range responses carry {:.2} % more bytes than the photos (hash pairs, headers)",
                     overhead * 100.0
                 ),
             )
