@@ -7,7 +7,7 @@ use redb::{Durability, ReadableTable, WriteTransaction};
 
 use super::Store;
 use super::blob::{BLOB_BYTES_MAX, BlobHash};
-use super::blob_files::{BlobTree, make_tree, tree_root};
+use super::blob_files::{BlobTree, Staged, make_tree, tree_root};
 use super::document::{DocRecord, normalise_heads};
 use super::error::{DbResultExt, StoreError, io_error};
 use super::tables::{
@@ -28,10 +28,10 @@ use super::tables::{
 pub struct Batch<'a> {
     txn: WriteTransaction,
     store: &'a Store,
-    /// Blob files were renamed into place: the directory is synced before
-    /// the transaction commits, so no document can be durable before the
-    /// photos it refers to.
-    blobs_written: bool,
+    /// Blobs written to temporary names: [`Batch::commit`] syncs them and
+    /// puts them in place before the transaction commits, so no document
+    /// can be durable before the photos it refers to; dropped, they go.
+    staged: Vec<Staged>,
     /// A table was written: a batch of blob files alone commits no redb
     /// transaction (and pays no fsync for it).
     tables_written: bool,
@@ -48,7 +48,7 @@ impl<'a> Batch<'a> {
         Ok(Batch {
             txn,
             store,
-            blobs_written: false,
+            staged: Vec::new(),
             tables_written: false,
         })
     }
@@ -139,13 +139,12 @@ impl<'a> Batch<'a> {
     }
 
     /// Stores `bytes` as a blob and returns its hash, which names it: its
-    /// file and tree are written and synced now (one BLAKE3 pass makes
-    /// both), their names made durable by [`Batch::commit`] before anything
-    /// else in the batch. Idempotent: a blob already held is reused.
-    /// Refuses more than [`BLOB_BYTES_MAX`] bytes with
-    /// [`StoreError::BlobTooLarge`]. Dropping the batch leaves the file, a
-    /// blob nothing refers to (`yizhan check` counts it; a later write of
-    /// the same bytes reuses it).
+    /// file and tree are written to temporary names now (one BLAKE3 pass
+    /// makes the tree and the name), and [`Batch::commit`] syncs them and
+    /// puts them in place before anything else in the batch commits.
+    /// Idempotent: a blob already held is reused. Refuses more than
+    /// [`BLOB_BYTES_MAX`] bytes with [`StoreError::BlobTooLarge`].
+    /// Dropping the batch removes the temporary files.
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<BlobHash, StoreError> {
         refuse_oversized(bytes)?;
         let tree = make_tree(bytes);
@@ -198,8 +197,8 @@ impl<'a> Batch<'a> {
 
     /// [`Batch::put_verified_blob`] for a blob whose verified bytes are
     /// already in the file `from` (a finished partial fetch, on the same
-    /// file system as the store): that file is synced and renamed into
-    /// `blobs/` instead of the bytes being written again. `bytes` are the
+    /// file system as the store): at commit that file is synced and renamed
+    /// into `blobs/` instead of the bytes being written again. `bytes` are the
     /// same bytes in memory, for the checks of `put_verified_blob` and for
     /// the size the file must have. A file that cannot be taken (gone,
     /// another size) is an error and is left where it was; the caller may
@@ -215,12 +214,12 @@ impl<'a> Batch<'a> {
         if !self.store.writes_reach_file() {
             return Ok(());
         }
-        let adopted = self
+        let staged = self
             .store
             .blobs
-            .adopt(hash, from, bytes.len() as u64, &tree.data)
+            .stage_adopted(hash, from, bytes.len() as u64, &tree.data)
             .map_err(io_error(from, "take a fetched blob file from"))?;
-        self.blobs_written |= adopted;
+        self.staged.extend(staged);
         Ok(())
     }
 
@@ -229,12 +228,12 @@ impl<'a> Batch<'a> {
         if !self.store.writes_reach_file() {
             return Ok(());
         }
-        let written = self
+        let staged = self
             .store
             .blobs
-            .write(hash, bytes, tree)
+            .stage(hash, bytes, tree)
             .map_err(io_error(self.store.blobs.dir(), "write a blob file into"))?;
-        self.blobs_written |= written;
+        self.staged.extend(staged);
         Ok(())
     }
 
@@ -328,16 +327,17 @@ impl<'a> Batch<'a> {
     /// Commits the batch durably: when this returns `Ok`, every write in it
     /// has been fsynced and survives a crash or power cut. Only then may the
     /// writes be acknowledged.
-    pub fn commit(self) -> Result<(), StoreError> {
+    pub fn commit(mut self) -> Result<(), StoreError> {
         let path = self.store.path();
-        if self.blobs_written {
-            // One directory sync for every blob of the batch (a group
-            // commit), before the documents that refer to them.
+        if !self.staged.is_empty() {
+            // Every blob of the batch synced together and one directory
+            // sync (a group commit), before the documents that refer to
+            // them. What a failure leaves staged is removed with `self`.
             let dir = self.store.blobs.dir();
             self.store
                 .blobs
-                .sync_dir()
-                .map_err(io_error(dir, "sync the blob directory"))?;
+                .publish(&mut self.staged)
+                .map_err(io_error(dir, "put blob files in place in"))?;
         }
         if !self.tables_written {
             // Nothing to commit; dropping the transaction ends it.

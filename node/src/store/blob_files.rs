@@ -7,11 +7,13 @@
 //! changed, so it needs none of redb's transactions, and inside redb it
 //! cost two `fdatasync`s, a copy and a second hash per photo (measured:
 //! 0.47–0.58 of a plain file's throughput; `docs/benchmarks.md`). A blob
-//! file is written to a temporary name, synced and renamed, with one sync
-//! of the directory for every group of photos committed together
-//! ([`Batch::commit`](super::Batch::commit)), before the document that
-//! refers to them: a crash may leave a photo nothing refers to, never a
-//! document refering to a missing photo.
+//! file and its tree are written to temporary names when the batch is
+//! given them ([`BlobFiles::stage`]); when it commits
+//! ([`Batch::commit`](super::Batch::commit)) every staged file of the batch
+//! is synced, several at once, renamed into place, and the directory
+//! synced once (a group commit), before the document that refers to them:
+//! a crash may leave a photo nothing refers to, never a document referring
+//! to a missing photo.
 //!
 //! The name is the hash, so a file is verified whenever it is read whole
 //! ([`BlobFiles::read`]) and group by group when served (the tree's root is
@@ -89,6 +91,68 @@ pub struct BlobSurvey {
     pub strays: Vec<String>,
 }
 
+/// Files synced at once at most by [`BlobFiles::publish`].
+pub(crate) const SYNC_THREADS_MAX: usize = 8;
+
+/// One file of a staged blob: where it is, where it goes, and whether it
+/// is ours to remove if the blob is never published (a temporary file; a
+/// partial fetch's file is not).
+#[derive(Debug)]
+struct Move {
+    from: PathBuf,
+    to: PathBuf,
+    owned: bool,
+}
+
+impl Move {
+    fn owned(from: PathBuf, to: PathBuf) -> Move {
+        Move {
+            from,
+            to,
+            owned: true,
+        }
+    }
+}
+
+/// A blob written to temporary names (or a partial fetch's file) and not
+/// yet in place; dropped unpublished, its temporary files are removed.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    /// The tree first, then the bytes.
+    moves: Vec<Move>,
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        for m in self.moves.iter().filter(|m| m.owned) {
+            if let Err(e) = fs::remove_file(&m.from)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::debug!(path = %m.from.display(), error = %e, "cannot remove a blob's temporary file");
+            }
+        }
+    }
+}
+
+/// Syncs `files`, several at once: each thread opens and syncs its share.
+fn sync_files(files: &[&Path]) -> io::Result<()> {
+    let sync = |path: &Path| File::open(path).and_then(|f| f.sync_all());
+    if files.len() <= 1 {
+        return files.iter().try_for_each(|p| sync(p));
+    }
+    let share = files.len().div_ceil(SYNC_THREADS_MAX);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = files
+            .chunks(share)
+            .map(|part| scope.spawn(move || part.iter().try_for_each(|p| sync(p))))
+            .collect();
+        threads.into_iter().try_for_each(|t| {
+            t.join()
+                .unwrap_or_else(|_| Err(io::Error::other("a thread syncing blob files panicked")))
+        })
+    })
+}
+
 /// The blob files of one store.
 #[derive(Debug, Clone)]
 pub(crate) struct BlobFiles {
@@ -129,55 +193,50 @@ impl BlobFiles {
         }
     }
 
-    /// Writes blob `hash` with its `tree` (pre-order pairs), each to a
-    /// temporary name, synced, then renamed: the tree first, so that a blob
-    /// file is never there without its tree. Returns whether anything was
-    /// renamed into the directory, whose entries the caller then makes
-    /// durable with [`BlobFiles::sync_dir`]. A blob already held with these
-    /// bytes is left as it is; one whose file differs (damaged) is replaced.
-    pub(crate) fn write(&self, hash: &BlobHash, bytes: &[u8], tree: &[u8]) -> io::Result<bool> {
+    /// Writes blob `hash` and its `tree` (pre-order pairs) to temporary
+    /// names, unsynced; [`BlobFiles::publish`] makes them durable and puts
+    /// them in place. `None` when a blob already held has exactly these
+    /// bytes and tree (it is reused); files that differ (damage) are
+    /// replaced when the new ones are published.
+    pub(crate) fn stage(
+        &self,
+        hash: &BlobHash,
+        bytes: &[u8],
+        tree: &[u8],
+    ) -> io::Result<Option<Staged>> {
         if self.holds_exactly(hash, bytes, tree) {
-            return Ok(false);
+            return Ok(None);
         }
         fs::create_dir_all(&self.dir)?;
         let tree_temp = self.write_temp(hash, tree)?;
-        let data_temp = match self.write_temp(hash, bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = fs::remove_file(&tree_temp);
-                return Err(e);
-            }
+        let mut staged = Staged {
+            moves: vec![Move::owned(tree_temp, self.tree_path(hash))],
         };
-        let renamed = fs::rename(&tree_temp, self.tree_path(hash))
-            .and_then(|()| fs::rename(&data_temp, self.data_path(hash)));
-        if let Err(e) = renamed {
-            let _ = fs::remove_file(&tree_temp);
-            let _ = fs::remove_file(&data_temp);
-            return Err(e);
-        }
-        Ok(true)
+        // On an error `staged` is dropped unpublished: its temporaries go.
+        let data_temp = self.write_temp(hash, bytes)?;
+        staged
+            .moves
+            .push(Move::owned(data_temp, self.data_path(hash)));
+        Ok(Some(staged))
     }
 
-    /// Takes the file at `from` (on the same file system: a partial fetch
-    /// under `partial-blobs/`) as blob `hash`, with its `tree`: the file is
-    /// synced and renamed into place instead of its bytes being written
-    /// again. The file must hold exactly `size` bytes; what it holds was
-    /// verified group by group as it was written. The tree is written as by
-    /// [`BlobFiles::write`], before the blob is renamed. Returns whether
-    /// anything was renamed into the directory; a blob already held is
-    /// left as it is (and `from` too).
-    pub(crate) fn adopt(
+    /// Stages the file at `from` (on the same file system: a partial fetch
+    /// under `partial-blobs/`) as blob `hash`, with its `tree` written to a
+    /// temporary name: published, `from` is synced and renamed into place
+    /// instead of its bytes being written again. It must hold exactly
+    /// `size` bytes; what it holds was verified group by group as it was
+    /// written. `None` when the blob is held already (`from` is left).
+    pub(crate) fn stage_adopted(
         &self,
         hash: &BlobHash,
         from: &Path,
         size: u64,
         tree: &[u8],
-    ) -> io::Result<bool> {
+    ) -> io::Result<Option<Staged>> {
         if self.has(hash)? && fs::metadata(self.tree_path(hash)).is_ok_and(|m| m.is_file()) {
-            return Ok(false);
+            return Ok(None);
         }
-        let file = OpenOptions::new().read(true).write(true).open(from)?;
-        let len = file.metadata()?.len();
+        let len = fs::metadata(from)?.len();
         if len != size {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -187,16 +246,40 @@ impl BlobFiles {
                 ),
             ));
         }
-        file.sync_all()?;
-        drop(file);
         fs::create_dir_all(&self.dir)?;
         let tree_temp = self.write_temp(hash, tree)?;
-        if let Err(e) = fs::rename(&tree_temp, self.tree_path(hash)) {
-            let _ = fs::remove_file(&tree_temp);
-            return Err(e);
+        Ok(Some(Staged {
+            moves: vec![
+                Move::owned(tree_temp, self.tree_path(hash)),
+                Move {
+                    from: from.to_path_buf(),
+                    to: self.data_path(hash),
+                    owned: false,
+                },
+            ],
+        }))
+    }
+
+    /// Puts staged blobs in place, durably: every file is synced, on up to
+    /// [`SYNC_THREADS_MAX`] threads at once (the file system commits
+    /// concurrent syncs together, so a group costs about one), then each
+    /// blob's tree and bytes are renamed into place, in that order, so a
+    /// blob file is never there without its tree, and the directory is
+    /// synced once. On an error, the caller drops what is left.
+    pub(crate) fn publish(&self, staged: &mut [Staged]) -> io::Result<()> {
+        let files: Vec<&Path> = staged
+            .iter()
+            .flat_map(|s| s.moves.iter().map(|m| m.from.as_path()))
+            .collect();
+        sync_files(&files)?;
+        for blob in staged.iter_mut() {
+            for m in &mut blob.moves {
+                fs::rename(&m.from, &m.to)?;
+                // In place: nothing left to remove if a later one fails.
+                m.owned = false;
+            }
         }
-        fs::rename(from, self.data_path(hash))?;
-        Ok(true)
+        self.sync_dir()
     }
 
     /// Whether the files of `hash` already hold `bytes` and `tree`: a
@@ -209,6 +292,7 @@ impl BlobFiles {
         same(self.tree_path(hash), tree) && same(self.data_path(hash), bytes)
     }
 
+    /// Writes `bytes` to a new temporary file of `hash`, unsynced.
     fn write_temp(&self, hash: &BlobHash, bytes: &[u8]) -> io::Result<PathBuf> {
         let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
         let path = self
@@ -218,8 +302,7 @@ impl BlobFiles {
             .write(true)
             .create_new(true)
             .open(&path)?;
-        let written = file.write_all(bytes).and_then(|()| file.sync_all());
-        if let Err(e) = written {
+        if let Err(e) = file.write_all(bytes) {
             drop(file);
             let _ = fs::remove_file(&path);
             return Err(e);
@@ -229,7 +312,7 @@ impl BlobFiles {
 
     /// Makes the directory's entries durable: syncing a file does not
     /// cover the name it was renamed to.
-    pub(crate) fn sync_dir(&self) -> io::Result<()> {
+    fn sync_dir(&self) -> io::Result<()> {
         #[cfg(unix)]
         File::open(&self.dir)?.sync_all()?;
         Ok(())

@@ -245,19 +245,40 @@ fn oversized_blob_is_refused_and_not_stored() {
 }
 
 #[test]
-fn a_dropped_batch_leaves_only_an_unreferenced_photo() {
-    // The photo is durable before the batch that refers to it commits; a
-    // batch dropped (or a crash) after it leaves a photo nobody refers to,
-    // never a document refering to a missing photo.
+fn a_dropped_batch_leaves_no_photo_file() {
+    // Photos are staged under temporary names until the batch commits;
+    // dropped, the batch takes them with it.
     let (_dir, store) = new_store();
     let bytes = photo(10, 20_000);
     let mut batch = store.batch().unwrap();
     let hash = batch.put_blob(&bytes).unwrap();
     batch.put_meta("refers-to", hash.as_bytes()).unwrap();
+    assert!(
+        !store.has_blob(&hash).unwrap(),
+        "not in place before commit"
+    );
     drop(batch);
     assert!(store.get_meta("refers-to").unwrap().is_none());
-    assert_eq!(store.blob(&hash).unwrap().unwrap(), bytes);
-    assert_eq!(stored(&store, &bytes), hash, "a later write reuses it");
+    assert!(!store.has_blob(&hash).unwrap());
+    assert_eq!(fs::read_dir(store.blob_dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn one_commit_puts_every_photo_of_the_batch_in_place() {
+    let (_dir, store) = new_store();
+    let photos: Vec<Vec<u8>> = (20..30)
+        .map(|n| photo(n, 40_000 + usize::from(n)))
+        .collect();
+    let mut batch = store.batch().unwrap();
+    let hashes: Vec<BlobHash> = photos.iter().map(|p| batch.put_blob(p).unwrap()).collect();
+    batch.commit().unwrap();
+    for (hash, bytes) in hashes.iter().zip(&photos) {
+        assert_eq!(store.blob(hash).unwrap().as_ref(), Some(bytes));
+        store.verify_blob(hash).unwrap();
+    }
+    let survey = store.blob_survey().unwrap();
+    assert_eq!(survey.blobs.len(), 10);
+    assert!(survey.strays.is_empty(), "{survey:?}");
 }
 
 #[test]
