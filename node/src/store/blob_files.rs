@@ -137,7 +137,9 @@ impl Drop for Staged {
 /// Syncs `files`, several at once: each thread opens and syncs its share.
 fn sync_files(files: &[&Path]) -> io::Result<()> {
     let sync = |path: &Path| File::open(path).and_then(|f| f.sync_all());
-    if files.len() <= 1 {
+    // One blob (its bytes and its tree) is synced in turn: threads would
+    // cost more than they save.
+    if files.len() <= 2 {
         return files.iter().try_for_each(|p| sync(p));
     }
     let share = files.len().div_ceil(SYNC_THREADS_MAX);

@@ -65,6 +65,9 @@ pub const DISK_SHARE_MIN: f64 = 0.8;
 pub const RUNS: usize = 3;
 /// Measured raw TCP runs; the median is reported.
 pub const TCP_RUNS: usize = 5;
+/// Measured rounds of the writes without a network; the medians are
+/// reported.
+pub const DISK_RUNS: usize = 15;
 
 /// Photos fetched at once: the daemon's `BLOB_FETCHES_MAX`.
 const PHOTOS_IN_FLIGHT: usize = 8;
@@ -250,14 +253,36 @@ fn store_writes(
     Ok(elapsed)
 }
 
-/// The median of [`RUNS`] runs of `f`, after one warm-up.
-fn median_of(mut f: impl FnMut() -> anyhow::Result<Duration>) -> anyhow::Result<Duration> {
-    f().context("warm-up")?;
-    let mut times = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        times.push(f()?);
+/// The writes without a network, each the median of [`DISK_RUNS`]: the
+/// disk ceiling, a file per photo, `put_blob` 1 and all per commit, the
+/// daemon's blob writer 1 and [`PHOTOS_IN_FLIGHT`] per commit. One run of
+/// each takes tens of milliseconds, so a moment of load would move a
+/// median of a few runs taken one figure after another; the figures are
+/// taken in turn, round after round, so each ratio compares runs made at
+/// the same moments. One warm-up round first.
+fn disk_writes(photos: &Photos, dir: &Path) -> anyhow::Result<[Duration; 6]> {
+    let all = photos.hashes.len();
+    let round = || -> anyhow::Result<[Duration; 6]> {
+        Ok([
+            durable_writes(photos, dir).context("durable writes")?,
+            file_per_photo(photos, dir).context("a file per photo")?,
+            store_writes(photos, dir, 1, false).context("put_blob, 1 per commit")?,
+            store_writes(photos, dir, all, false).context("put_blob, all in 1 commit")?,
+            store_writes(photos, dir, 1, true).context("fetched photos, 1 per commit")?,
+            store_writes(photos, dir, PHOTOS_IN_FLIGHT, true)
+                .context("fetched photos, a group per commit")?,
+        ])
+    };
+    round().context("warm-up")?;
+    let mut rounds = Vec::with_capacity(DISK_RUNS);
+    for _ in 0..DISK_RUNS {
+        rounds.push(round()?);
     }
-    median(times)
+    let mut out = [Duration::ZERO; 6];
+    for (i, figure) in out.iter_mut().enumerate() {
+        *figure = median(rounds.iter().map(|r| r[i]).collect())?;
+    }
+    Ok(out)
 }
 
 /// Two fresh nodes, one fetching every photo from the other as `v` says.
@@ -442,17 +467,8 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
     );
     let dir = tempfile::tempdir().context("serving store directory")?;
     let photos = make_photos(scale.blob_count, scale.blob_bytes, dir.path())?;
-    let disk = median_of(|| durable_writes(&photos, dir.path())).context("durable writes")?;
-    let files = median_of(|| file_per_photo(&photos, dir.path())).context("a file per photo")?;
-    let all = photos.hashes.len();
-    let put_each = median_of(|| store_writes(&photos, dir.path(), 1, false))
-        .context("put_blob, 1 per commit")?;
-    let put_all = median_of(|| store_writes(&photos, dir.path(), all, false))
-        .context("put_blob, all in 1 commit")?;
-    let fetched_each = median_of(|| store_writes(&photos, dir.path(), 1, true))
-        .context("fetched photos, 1 per commit")?;
-    let fetched_group = median_of(|| store_writes(&photos, dir.path(), PHOTOS_IN_FLIGHT, true))
-        .context("fetched photos, a group per commit")?;
+    let disk_writes = disk_writes(&photos, dir.path())?;
+    let [disk, files, put_each, put_all, fetched_each, fetched_group] = disk_writes;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
         .enable_all()
@@ -472,7 +488,9 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
         BLOB_FETCH_BYTES / 1024,
     );
     let disk_base = (
-        format!("disk ceiling: a plain file, one `sync_data` per photo, {same}"),
+        format!(
+            "disk ceiling: a plain file, one `sync_data` per photo, {same} (median of {DISK_RUNS} rounds taken in turn with the store's writes)"
+        ),
         mbps(disk),
     );
     let noise_base = (
@@ -575,7 +593,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
             "ceiling: a file per photo (temporary name, `sync_all`, rename), 1 directory sync".into(),
             files,
             &disk_base,
-            format!("no network, no store: the bare cost of a file per photo on this disk; median of {RUNS}"),
+            format!("no network, no store: the bare cost of a file per photo on this disk; median of {DISK_RUNS}"),
         ),
         Line {
             target: disk_target(fetched_each),
@@ -583,7 +601,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
                 "stored photos: the daemon's blob writer, 1 photo per commit".into(),
                 fetched_each,
                 &disk_base,
-                format!("no network: fetched photos stored with the trees they were verified against (`put_verified_blob`: data and tree files, each to a temporary name, `sync_all`, rename; a directory sync per commit), each photo alone, the writer's worst case; median of {RUNS}"),
+                format!("no network: fetched photos stored with the trees they were verified against (`store_blobs` → `put_verified_blob`: data and tree files to temporary names; at commit every file of the batch synced at once, renamed, one directory sync), each photo alone, the writer's worst case; median of {DISK_RUNS}"),
             )
         },
         Line {
@@ -592,7 +610,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
                 format!("stored photos: the daemon's blob writer, {PHOTOS_IN_FLIGHT} photos per commit"),
                 fetched_group,
                 &disk_base,
-                format!("no network: as above, with as many photos per commit as the daemon fetches at once; median of {RUNS}"),
+                format!("no network: as above, with as many photos per commit as the daemon fetches at once; median of {DISK_RUNS}"),
             )
         },
         Line {
@@ -601,14 +619,14 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
                 "stored photos: `put_blob` + commit, 1 per commit".into(),
                 put_each,
                 &disk_base,
-                format!("no network: the store's own path for a photo taken locally (one BLAKE3 pass makes the tree and the name), each photo alone; median of {RUNS}"),
+                format!("no network: the store's own path for a photo taken locally (one BLAKE3 pass makes the tree and the name), each photo alone; median of {DISK_RUNS}"),
             )
         },
         line(
             format!("stored photos: `put_blob`, all {n} in 1 commit"),
             put_all,
             &disk_base,
-            format!("no network: one directory sync for every photo; median of {RUNS}"),
+            format!("no network: one directory sync for every photo; median of {DISK_RUNS}"),
         ),
         share(
             "serving side: `serve_from_store` + encode",
