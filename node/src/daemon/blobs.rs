@@ -269,6 +269,8 @@ impl Daemon {
             Ok(()) => {
                 debug!(%hash, bytes = len, "stored a fetched blob");
                 self.partials.discard(&hash);
+                // The blob gauges count files: count them again soon.
+                self.metrics_dirty = true;
             }
             Err(e) => warn!(%hash, error = %e, "cannot store a fetched blob"),
         }
