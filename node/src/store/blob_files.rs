@@ -84,7 +84,7 @@ impl From<io::Error> for FileFault {
 pub struct BlobSurvey {
     /// Blobs with both files, sorted.
     pub blobs: Vec<BlobHash>,
-    /// Bytes of those files, trees included.
+    /// Bytes of those files, trees included (0 when sizes were not read).
     pub bytes: u64,
     /// Names of files that are not a blob with its tree (a tree without
     /// its blob, a blob without its tree, anything else), sorted.
@@ -425,7 +425,9 @@ impl BlobFiles {
 
     /// Lists the directory: blobs, their bytes, and strays. A missing
     /// directory holds nothing.
-    pub(crate) fn survey(&self) -> io::Result<BlobSurvey> {
+    /// Sizes are read (one `stat` per file) only if `sizes`; without them
+    /// a listing costs one directory read, which `status` pays each time.
+    pub(crate) fn survey(&self, sizes: bool) -> io::Result<BlobSurvey> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BlobSurvey::default()),
@@ -437,17 +439,22 @@ impl BlobFiles {
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let meta = entry.metadata()?;
+            let is_file = entry.file_type()?.is_file();
+            let len = if sizes && is_file {
+                entry.metadata()?.len()
+            } else {
+                0
+            };
             let parsed = match name.strip_suffix(TREE_SUFFIX) {
                 Some(stem) => stem.parse::<BlobHash>().ok().map(|h| (h, true)),
                 None => name.parse::<BlobHash>().ok().map(|h| (h, false)),
             };
             match parsed {
-                Some((hash, true)) if meta.is_file() => {
-                    trees.insert(hash, (name, meta.len()));
+                Some((hash, true)) if is_file => {
+                    trees.insert(hash, (name, len));
                 }
-                Some((hash, false)) if meta.is_file() => {
-                    data.insert(hash, (name, meta.len()));
+                Some((hash, false)) if is_file => {
+                    data.insert(hash, (name, len));
                 }
                 _ => strays.push(name),
             }

@@ -359,16 +359,20 @@ impl Store {
             .map_err(io_error(self.blobs.dir(), "look in the blob directory"))
     }
 
-    /// The hashes of every held blob, sorted.
+    /// The hashes of every held blob, sorted (one directory read).
     pub fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError> {
-        Ok(self.blob_survey()?.blobs)
+        let survey = self
+            .blobs
+            .survey(false)
+            .map_err(io_error(self.blobs.dir(), "list the blob directory"))?;
+        Ok(survey.blobs)
     }
 
     /// Every blob file, their bytes, and the files in the blob directory
     /// that are not a blob with its tree; for `check` and the metrics.
     pub fn blob_survey(&self) -> Result<BlobSurvey, StoreError> {
         self.blobs
-            .survey()
+            .survey(true)
             .map_err(io_error(self.blobs.dir(), "list the blob directory"))
     }
 
