@@ -88,6 +88,12 @@ fn print_check(r: &CheckReport) {
             tr_args("check.problem", &[("problem", printable(&p.to_string()))])
         );
     }
+    for hash in &r.blobs_missing {
+        println!(
+            "{}",
+            tr_args("check.blob_missing", &[("hash", printable(hash))])
+        );
+    }
     if r.problems.is_empty() {
         println!("{}", tr("empty.problems"));
         if !r.deep {

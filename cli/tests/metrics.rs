@@ -1,6 +1,6 @@
 //! The metrics endpoint, scraped while a street works: a community syncs a
-//! report to it and an admitted member sends it garbage. The peers by place
-//! and role, the documents held, the open cases and the refusals it exports
+//! report with a photo to it and an admitted member sends it garbage. The peers by place
+//! and role, the documents and photos held, the open cases and the refusals it exports
 //! match what the test did; `/healthz` answers; the configuration file and
 //! the `--metrics` flag both turn the endpoint on. `peers` and `sync status`
 //! name the community by its place and role.
@@ -40,8 +40,11 @@ async fn metrics_count_what_the_street_saw() {
     assert_eq!(get(&metrics_addr(&community), "/healthz").0, 200);
     assert_eq!(get(&at, "/nothing").0, 404);
 
-    // A report at the community reaches the street.
-    let report = submit_report(&c, "a fire lane blocked by parked cars");
+    // A report with a photo at the community reaches the street.
+    let photo = tmp.path().join("lane.jpg");
+    let photo_bytes: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&photo, &photo_bytes).unwrap();
+    let report = submit_photo_report(&c, &photo);
     wait_for("the report at the street", 30, || {
         yizhan(&s, &["report", "show", &report]).status.success()
     });
@@ -82,6 +85,7 @@ async fn metrics_count_what_the_street_saw() {
             let held = json(&s, &["doc", "list"]).as_array().unwrap().len() as f64;
             sample(&scraped, refused) == Some(3.0)
                 && sample(&scraped, "yizhan_documents") == Some(held)
+                && sample(&scraped, "yizhan_blobs") == Some(1.0)
         })
         .await;
     assert!(done, "{scraped}");
@@ -130,6 +134,9 @@ async fn metrics_count_what_the_street_saw() {
         0.0
     );
     assert!(sample(&scraped, "yizhan_store_bytes").unwrap_or_default() > 0.0);
+    // The photo's file and its tree, in `blobs/` beside the store.
+    let blob_bytes = sample(&scraped, "yizhan_blob_bytes").unwrap_or_default();
+    assert!(blob_bytes >= photo_bytes.len() as f64, "{scraped}");
     for name in ["yizhan_blobs_missing", "libp2p_swarm_connections_incoming"] {
         assert!(scraped.contains(name), "no {name} in:\n{scraped}");
     }

@@ -273,6 +273,22 @@ fn an_open311_client_files_a_photo_report_that_reaches_the_street_and_closes() {
     let photo_back = http.get(format!("{media}?api_key={key}")).send().unwrap();
     assert_eq!(photo_back.status(), StatusCode::OK);
     assert_eq!(photo_back.bytes().unwrap().as_ref(), picture.as_slice());
+    // The photo's file damaged on disk: refused with a clear error, not
+    // served, and served again once it is whole.
+    let file = c.join("blobs").join(&hash);
+    let mut flipped = picture.clone();
+    flipped[123_456] ^= 0x04;
+    std::fs::write(&file, &flipped).unwrap();
+    let damaged = http.get(format!("{media}?api_key={key}")).send().unwrap();
+    assert_eq!(damaged.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = damaged.text().unwrap();
+    assert!(
+        body.contains("damaged") && !body.contains("panicked"),
+        "{body}"
+    );
+    std::fs::write(&file, &picture).unwrap();
+    let whole = http.get(format!("{media}?api_key={key}")).send().unwrap();
+    assert_eq!(whole.bytes().unwrap().as_ref(), picture.as_slice());
 
     // Refusals: each gets the spec's error and files nothing.
     let post = || http.post(format!("{base}/requests.json"));

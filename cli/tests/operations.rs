@@ -36,8 +36,9 @@ fn store(dir: &Path) -> PathBuf {
     dir.join("store.redb")
 }
 
-/// Flips one bit of every copy of `needle` in the store file (redb may keep
-/// an old copy of a page until it reuses it); returns how many it found.
+/// Flips one bit of every copy of `needle` in the file at `path` (redb may
+/// keep an old copy of a page until it reuses it); returns how many it
+/// found.
 fn flip_in_file(path: &Path, needle: &[u8]) -> usize {
     let mut bytes = std::fs::read(path).unwrap();
     let mut found = 0;
@@ -90,10 +91,14 @@ fn check_names_a_blob_whose_bytes_were_altered() {
     let tmp = tempfile::tempdir().unwrap();
     let (c, hash) = community_with_photo(tmp.path());
     ok(&c, &["check"]);
-    assert!(flip_in_file(&store(&c), b"YIZHAN-CHECK-PHOTO-0123456789abcdef") >= 1);
+    let file = c.join("blobs").join(&hash);
+    assert_eq!(
+        flip_in_file(&file, b"YIZHAN-CHECK-PHOTO-0123456789abcdef"),
+        1
+    );
     let (stdout, stderr) = check_fails(&c, &[]);
     assert!(
-        stdout.contains(&format!("problem: blob {hash}: its bytes hash to")),
+        stdout.contains(&format!("problem: blob {hash}: its 20035 bytes hash to")),
         "{stdout}"
     );
     assert!(stderr.contains("check found"), "{stderr}");

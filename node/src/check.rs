@@ -6,7 +6,10 @@
 //!   every page of the committed trees);
 //! - every document loads strictly and reproduces the heads recorded at its
 //!   last write (`Store::load_document`);
-//! - every blob's bytes hash to the key it is stored under;
+//! - every blob file's bytes hash to its name and its tree is the one they
+//!   make; files in the blob directory that are not a blob with its tree
+//!   are strays; blobs that reports held here name but that are not held
+//!   are listed as missing (a node still fetching them is not damaged);
 //! - this node's own credential holds and matches `config.toml`, and no
 //!   entry of the charter it holds is one every node would ignore.
 //!
@@ -28,7 +31,7 @@
 //! The check never writes: offline it reads through a scratch view of the
 //! file, and a running node answers it over a read-only view of its store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -40,7 +43,8 @@ use serde::{Deserialize, Serialize};
 use crate::admin::{self, Call, Request, Response};
 use crate::api::Node;
 use crate::error::NodeError;
-use crate::store::StoreError;
+use crate::report_index::report_blobs;
+use crate::store::{BlobHash, StoreError};
 use crate::trust::attest::{Chains, Link};
 use crate::trust::charter;
 use crate::trust::signing::signing_bytes;
@@ -118,6 +122,11 @@ pub struct CheckReport {
     pub changes: usize,
     /// Blobs checked.
     pub blobs: usize,
+    /// Blobs that reports held here name and this node does not hold (yet):
+    /// a street or district fetches them from peers, so they are not
+    /// problems; on the community that took the report, one is lost.
+    #[serde(default)]
+    pub blobs_missing: Vec<String>,
     /// Everything found wrong; empty for a healthy store.
     pub problems: Vec<Problem>,
 }
@@ -270,6 +279,7 @@ impl Node {
             }
         };
         let mut authors = deep.then(|| self.authors());
+        let mut referenced = BTreeSet::new();
         for id in ids {
             report.documents += 1;
             let mut doc = match guard(|| self.store().load_document(&id)) {
@@ -288,6 +298,14 @@ impl Node {
                     continue;
                 }
             };
+            // A reports document that does not list is not this check's
+            // concern (its reports cannot name blobs); the others name the
+            // blobs that should be here.
+            if DocumentId::parse(&id).is_ok_and(|d| d.kind() == crdt_model::DocKind::Reports)
+                && let Ok(Ok(reports)) = guard(|| crdt_model::report::list(&doc))
+            {
+                referenced.extend(reports.iter().flat_map(report_blobs));
+            }
             let Some(authors) = authors.as_mut() else {
                 continue;
             };
@@ -334,32 +352,50 @@ impl Node {
                 }
             }
         }
-        self.check_blobs(&mut report, &store_path);
+        self.check_blobs(&mut report, &store_path, &referenced);
         self.check_trust(&mut report);
         report
     }
 
-    fn check_blobs(&self, report: &mut CheckReport, store_path: &str) {
-        let hashes = match guard(|| self.store().blob_hashes()) {
-            Ok(Ok(hashes)) => hashes,
+    fn check_blobs(
+        &self,
+        report: &mut CheckReport,
+        store_path: &str,
+        referenced: &BTreeSet<BlobHash>,
+    ) {
+        let survey = match guard(|| self.store().blob_survey()) {
+            Ok(Ok(survey)) => survey,
             Ok(Err(e)) => return report.push(Subject::Store, store_path, e.to_string()),
             Err(why) => {
                 return report.push(Subject::Store, store_path, format!("listing blobs: {why}"));
             }
         };
-        for hash in hashes {
+        for hash in &survey.blobs {
             report.blobs += 1;
-            match guard(|| self.store().blob(&hash)) {
-                Ok(Ok(_)) => {}
-                Ok(Err(StoreError::CorruptBlob { actual, .. })) => report.push(
+            match guard(|| self.store().verify_blob(hash)) {
+                Ok(Ok(())) => {}
+                Ok(Err(StoreError::CorruptBlob { reason, .. })) => report.push(
                     Subject::Blob,
                     hash.to_string(),
-                    format!("its bytes hash to {actual}: they were altered on disk; fetch it again from a peer"),
+                    format!("{reason}: its file was altered on disk and is not served; delete it and `yizhan blob get {hash}` fetches it again from a peer"),
                 ),
                 Ok(Err(e)) => report.push(Subject::Blob, hash.to_string(), e.to_string()),
                 Err(why) => report.push(Subject::Blob, hash.to_string(), why),
             }
         }
+        let dir = self.store().blob_dir().display().to_string();
+        for name in survey.strays {
+            report.push(
+                Subject::Blob,
+                format!("{dir}/{name}"),
+                "a stray file in the blob directory: not a blob with its tree, so nothing uses it; remove it",
+            );
+        }
+        report.blobs_missing = referenced
+            .iter()
+            .filter(|h| survey.blobs.binary_search(h).is_err())
+            .map(ToString::to_string)
+            .collect();
     }
 
     /// This node's credential, its agreement with `config.toml`, and the

@@ -400,9 +400,9 @@ fn store(e: &StoreError) -> (&'static str, Params) {
             "document_damaged",
             vec![("id", id.clone()), ("why", reason.clone())],
         ),
-        S::CorruptBlob { hash, actual } => (
+        S::CorruptBlob { hash, reason } => (
             "blob_damaged",
-            vec![("hash", hash.to_string()), ("actual", actual.to_string())],
+            vec![("hash", hash.to_string()), ("why", reason.clone())],
         ),
         S::BlobTooLarge { bytes, max } => (
             "blob_too_large",

@@ -28,6 +28,8 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
+use crate::store::BlobSurvey;
+
 /// How often the store-derived gauges are recomputed when nothing was written.
 pub const STORE_REFRESH_MS: u64 = 30_000;
 /// How soon after a write they are recomputed (at most this often).
@@ -76,6 +78,10 @@ pub struct NodeMetrics {
     pub documents: Gauge,
     /// Bytes of the store file.
     pub store_bytes: Gauge,
+    /// Blob files held (photos and voice notes, beside the store file).
+    pub blobs: Gauge,
+    /// Bytes of the blob files, their trees included.
+    pub blob_bytes: Gauge,
     /// Blobs referenced by reports held here but not held yet.
     pub blobs_missing: Gauge,
     /// Bytes of blob range responses received by this node's fetches.
@@ -128,6 +134,18 @@ impl NodeMetrics {
         registry.register("documents", "Documents held", documents.clone());
         let store_bytes = Gauge::default();
         registry.register("store_bytes", "Size of the store file", store_bytes.clone());
+        let blobs = Gauge::default();
+        registry.register(
+            "blobs",
+            "Blob files held (photos, voice notes)",
+            blobs.clone(),
+        );
+        let blob_bytes = Gauge::default();
+        registry.register(
+            "blob_bytes",
+            "Bytes of the blob files, their trees included",
+            blob_bytes.clone(),
+        );
         let blobs_missing = Gauge::default();
         registry.register(
             "blobs_missing",
@@ -173,6 +191,8 @@ impl NodeMetrics {
             refused,
             documents,
             store_bytes,
+            blobs,
+            blob_bytes,
             blobs_missing,
             blob_bytes_received,
             blob_bytes_resumed,
@@ -277,8 +297,12 @@ pub async fn serve(listener: TcpListener, m: NodeMetrics) {
     }
 }
 
-/// Sets the documents held and the store file's size.
-pub fn set_store(m: &NodeMetrics, documents: usize, bytes: u64) {
+/// Sets the documents held, the store file's size, and the blob files'
+/// count and size.
+pub fn set_store(m: &NodeMetrics, documents: usize, bytes: u64, blobs: &BlobSurvey) {
+    let gauge = |n: u64| n.min(i64::MAX as u64) as i64;
     m.documents.set(documents as i64);
-    m.store_bytes.set(bytes.min(i64::MAX as u64) as i64);
+    m.store_bytes.set(gauge(bytes));
+    m.blobs.set(gauge(blobs.blobs.len() as u64));
+    m.blob_bytes.set(gauge(blobs.bytes));
 }

@@ -17,9 +17,12 @@
 //!   sequence number it used before the loss (the mechanism restoring a
 //!   backup uses; `docs/storage.md`, "Restoring").
 //!
-//! Everything else (documents, signatures, blobs) comes back from the peers
-//! once the node runs. Only roster-private, which never leaves its node,
-//! cannot: it comes back only from a backup.
+//! Everything else (documents, signatures) comes back from the peers once
+//! the node runs. The blob files in `blobs/` beside the store are kept as
+//! they are: each is named by its hash and checked against it whenever it
+//! is read, so photos already here are not fetched again. Only
+//! roster-private, which never leaves its node, cannot come back from
+//! peers: it comes back only from a backup.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;

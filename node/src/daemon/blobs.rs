@@ -1,6 +1,7 @@
 //! Blobs: serving them to entitled peers, fetching the ones referenced by
 //! received reports, and the writer thread that commits them.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crdt_model::DocumentId;
@@ -10,10 +11,10 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::engine::{PeerKey, Policy as _};
-use crate::net::blob::{Assembly, BlobWireError, ChunkRequest, ChunkResponse, Progress};
+use crate::net::blob::{Assembly, BlobTree, BlobWireError, ChunkRequest, ChunkResponse, Progress};
 use crate::net::blob_serve::serve_from_store;
 use crate::net::codec::Frame;
-use crate::store::{BlobHash, Store, StoreError};
+use crate::store::{BlobHash, Store};
 
 use super::*;
 
@@ -36,10 +37,13 @@ pub(super) const BLOB_QUEUE_MAX: usize = 100_000;
 /// A chunk read for a peer: where to answer, and the encoded response.
 pub(super) type ChunkRead = (request_response::ResponseChannel<Vec<u8>>, Vec<u8>);
 
-/// A verified blob on its way to the writer thread.
-pub(super) type BlobWrite = (BlobHash, Vec<u8>);
-/// The writer's answer: the blob, its size, and whether it was committed.
-pub(super) type BlobWritten = (BlobHash, usize, Result<(), StoreError>);
+/// A verified blob on its way to the writer thread, with the tree it was
+/// verified against and the partial file holding the same bytes, which the
+/// writer renames into the store's blobs (when it could be written).
+pub type BlobWrite = (BlobHash, Vec<u8>, BlobTree, Option<PathBuf>);
+/// The writer's answer: the blob, its size, and whether it was committed
+/// (or why not).
+pub(super) type BlobWritten = (BlobHash, usize, Result<(), String>);
 
 pub(super) struct Fetch {
     pub(super) assembly: Assembly,
@@ -169,7 +173,7 @@ impl Daemon {
             debug!(%hash, bytes = kept, "resuming a blob fetch");
         }
         if let Some(bytes) = assembly.complete() {
-            self.hand_to_writer(hash, bytes, &assembly);
+            self.hand_to_writer(hash, bytes, &mut assembly, kept);
             return;
         }
         let id = self
@@ -209,8 +213,17 @@ impl Daemon {
     }
 
     /// Sends a whole, verified blob to the writer thread (or stores it here
-    /// when the writer is behind), with a log line saying what it cost.
-    fn hand_to_writer(&mut self, hash: BlobHash, bytes: Vec<u8>, assembly: &Assembly) {
+    /// when the writer is behind), with a log line saying what it cost. Its
+    /// partial file first gets the bytes not kept yet (`kept` are there), so
+    /// that the writer renames that file into the store instead of writing
+    /// the blob again.
+    fn hand_to_writer(
+        &mut self,
+        hash: BlobHash,
+        bytes: Vec<u8>,
+        assembly: &mut Assembly,
+        kept: u64,
+    ) {
         info!(
             %hash,
             bytes = bytes.len(),
@@ -219,14 +232,32 @@ impl Daemon {
             "fetched blob"
         );
         self.metrics.blob_bytes_resumed.inc_by(assembly.resumed());
-        match self.blob_writes.try_send((hash, bytes)) {
+        let Some(tree) = assembly.take_tree() else {
+            // Done means the size was proven, so the tree is there.
+            warn!(%hash, "a fetched blob came without its tree; fetching it again");
+            self.storing += 1;
+            self.blob_stored((hash, bytes.len(), Err("fetched without its tree".into())));
+            return;
+        };
+        let partial = match self
+            .partials
+            .save(&hash, tree.tree.size(), &tree.data, &bytes, kept)
+        {
+            Ok(()) => Some(self.partials.data_file(&hash)),
+            Err(e) => {
+                debug!(%hash, error = %e, "cannot complete the partial file; the writer writes the blob");
+                None
+            }
+        };
+        match self.blob_writes.try_send((hash, bytes, tree, partial)) {
             Ok(()) => self.storing += 1,
             // The writer is gone or behind: store it here.
             Err(e) => {
-                let (hash, bytes) = e.into_inner();
-                let r = store_blob(self.node.store(), &bytes);
+                let write = e.into_inner();
+                let len = write.1.len();
+                let r = store_blobs(self.node.store(), std::slice::from_ref(&write));
                 self.storing += 1;
-                self.blob_stored((hash, bytes.len(), r));
+                self.blob_stored((hash, len, r.into_iter().next().unwrap_or(Ok(()))));
             }
         }
     }
@@ -238,6 +269,8 @@ impl Daemon {
             Ok(()) => {
                 debug!(%hash, bytes = len, "stored a fetched blob");
                 self.partials.discard(&hash);
+                // The blob gauges count files: count them again soon.
+                self.metrics_dirty = true;
             }
             Err(e) => warn!(%hash, error = %e, "cannot store a fetched blob"),
         }
@@ -367,7 +400,7 @@ impl Daemon {
                     }
                     Progress::Done(bytes) => {
                         let hash = fetch.assembly.hash;
-                        self.hand_to_writer(hash, bytes, &fetch.assembly);
+                        self.hand_to_writer(hash, bytes, &mut fetch.assembly, fetch.kept);
                     }
                     Progress::NotHeld => {
                         debug!(%peer, hash = %fetch.assembly.hash, "peer does not hold the blob yet; asking again later");
@@ -440,10 +473,9 @@ impl Daemon {
             };
             self.serving += 1;
             let store = self.node.store().read_only_view();
-            let trees = self.served_trees.clone();
             let done = self.served_tx.clone();
             tokio::task::spawn_blocking(move || {
-                let resp = serve_from_store(&store, &trees, &req);
+                let resp = serve_from_store(&store, &req);
                 debug!(%peer, hash = %req.hash, offset = req.offset, "served a blob range");
                 // The loop is gone when this fails: nothing to answer then.
                 let _ = done.blocking_send((channel, resp.encode()));
@@ -473,25 +505,64 @@ impl Daemon {
     }
 }
 
-/// Commits one blob durably in a batch of its own.
-pub(super) fn store_blob(store: &Store, bytes: &[u8]) -> Result<(), StoreError> {
-    let mut b = store.batch()?;
-    b.put_blob(bytes)?;
-    b.commit()
+/// Stores fetched blobs, each checked against the tree it was verified
+/// with (its partial file renamed into the store when there is one, else
+/// its bytes written), and commits them in one batch: one directory sync
+/// for all of them (a group commit). Returns one result per blob, in
+/// order; a commit that fails fails them all.
+pub fn store_blobs(store: &Store, writes: &[BlobWrite]) -> Vec<Result<(), String>> {
+    let mut batch = match store.batch() {
+        Ok(b) => b,
+        Err(e) => return writes.iter().map(|_| Err(e.to_string())).collect(),
+    };
+    let mut results: Vec<Result<(), String>> = writes
+        .iter()
+        .map(|(hash, bytes, tree, partial)| {
+            let adopted = partial.as_deref().map(|from| {
+                batch
+                    .adopt_verified_blob(hash, bytes, tree, from)
+                    .inspect_err(|e| {
+                        warn!(%hash, error = %e, "cannot take the partial file of a fetched blob; writing the blob instead")
+                    })
+            });
+            match adopted {
+                Some(Ok(())) => Ok(()),
+                _ => batch
+                    .put_verified_blob(hash, bytes, tree)
+                    .map_err(|e| e.to_string()),
+            }
+        })
+        .collect();
+    if let Err(e) = batch.commit() {
+        for r in results.iter_mut().filter(|r| r.is_ok()) {
+            *r = Err(e.to_string());
+        }
+    }
+    results
 }
 
-/// A thread that commits fetched blobs, one durable batch each, and answers
-/// for every one; it ends when the daemon drops its sender.
+/// A thread that stores fetched blobs, every blob queued since its last
+/// commit in one durable batch, and answers for every one; it ends when the
+/// daemon drops its sender.
 pub(super) fn spawn_blob_writer(
     store: Store,
 ) -> (mpsc::Sender<BlobWrite>, mpsc::Receiver<BlobWritten>) {
     let (tx, mut rx) = mpsc::channel::<BlobWrite>(BLOB_FETCHES_MAX);
     let (done_tx, done_rx) = mpsc::channel(BLOB_FETCHES_MAX);
     tokio::task::spawn_blocking(move || {
-        while let Some((hash, bytes)) = rx.blocking_recv() {
-            let r = store_blob(&store, &bytes);
-            if done_tx.blocking_send((hash, bytes.len(), r)).is_err() {
-                return;
+        while let Some(first) = rx.blocking_recv() {
+            let mut group = vec![first];
+            while group.len() < BLOB_FETCHES_MAX {
+                match rx.try_recv() {
+                    Ok(next) => group.push(next),
+                    Err(_) => break,
+                }
+            }
+            let results = store_blobs(&store, &group);
+            for ((hash, bytes, _, _), r) in group.iter().zip(results) {
+                if done_tx.blocking_send((*hash, bytes.len(), r)).is_err() {
+                    return;
+                }
             }
         }
     });

@@ -10,7 +10,7 @@ mod blobs;
 mod escrow_return;
 mod monitor;
 mod outbox;
-mod partial_blobs;
+pub mod partial_blobs;
 mod peers;
 mod repo_docs;
 mod sync;
@@ -44,10 +44,11 @@ use crate::trust::signing::TrustContext;
 use crate::trust::{Credential, FederationPolicy, NodeKey};
 
 use admin_server::serve_admin;
-use blobs::{
-    BLOB_SERVES_MAX, BlobRetry, BlobWrite, BlobWritten, ChunkRead, Fetch, spawn_blob_writer,
-};
+use blobs::{BLOB_SERVES_MAX, BlobRetry, BlobWritten, ChunkRead, Fetch, spawn_blob_writer};
 use repo_docs::RepoDocs;
+
+/// How the daemon stores fetched photos, public for the photo bench.
+pub use blobs::{BlobWrite, store_blobs};
 
 /// Addresses dialled again at most (explicit peers and recorded ones).
 const REDIALS_MAX: usize = 1_024;
@@ -172,8 +173,6 @@ struct Daemon {
     /// Where those reads hand their fetches back.
     resumed_tx: mpsc::Sender<blobs::Resumed>,
     resumed_rx: mpsc::Receiver<blobs::Resumed>,
-    /// Trees of blobs served lately, shared with the reading threads.
-    served_trees: crate::net::blob_serve::ServedTrees,
     /// Who sent the message being handled, to fetch the blobs it referenced.
     source: Option<PeerId>,
     sync_bytes_sent: u64,
@@ -319,7 +318,6 @@ async fn run_node(
         resuming: 0,
         resumed_tx,
         resumed_rx,
-        served_trees: crate::net::blob_serve::ServedTrees::default(),
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,

@@ -102,9 +102,11 @@ impl Daemon {
         let m = self.metrics.clone();
         tokio::task::spawn_blocking(move || {
             let documents = reader.repo().document_ids().map(|d| d.len());
-            let bytes = std::fs::metadata(reader.repo().store().path()).map(|md| md.len());
-            if let (Ok(documents), Ok(bytes)) = (documents, bytes) {
-                metrics::set_store(&m, documents, bytes);
+            let store = reader.repo().store();
+            let bytes = std::fs::metadata(store.path()).map(|md| md.len());
+            let blobs = store.blob_survey();
+            if let (Ok(documents), Ok(bytes), Ok(blobs)) = (documents, bytes, blobs) {
+                metrics::set_store(&m, documents, bytes, &blobs);
             }
             let counts = match tally.count(&mut reader, Utc::now()) {
                 Ok(c) => c,

@@ -5,8 +5,9 @@
 //! Per blob, two files named by its hash: `<hash>.data`, the verified bytes
 //! from the start, and `<hash>.tree`, the proven size (8 bytes, little
 //! endian) and the tree's hash pairs verified so far. Neither is a blob:
-//! nothing serves, lists or counts them, and they are deleted once the
-//! blob is committed to the store.
+//! nothing serves, lists or counts them. Once the blob is whole, the
+//! `.data` file is renamed into the store's blob files (it already holds
+//! the verified bytes) and the `.tree` file deleted.
 //!
 //! Writes are not synced: a process that is killed keeps what the kernel
 //! has, and what a power cut tears is found on loading, because
@@ -24,17 +25,17 @@ use crate::net::blob::Partial;
 use crate::store::BlobHash;
 
 /// Partial blobs kept at once; starting one more deletes the oldest.
-pub(super) const PARTIAL_BLOBS_MAX: usize = 32;
+pub const PARTIAL_BLOBS_MAX: usize = 32;
 
 /// The directory of partial blobs.
 #[derive(Clone)]
-pub(super) struct PartialBlobs {
+pub struct PartialBlobs {
     dir: PathBuf,
 }
 
 impl PartialBlobs {
     /// The partial blobs of the node whose data directory is `data_dir`.
-    pub(super) fn new(data_dir: &Path) -> PartialBlobs {
+    pub fn new(data_dir: &Path) -> PartialBlobs {
         PartialBlobs {
             dir: data_dir.join("partial-blobs"),
         }
@@ -47,14 +48,20 @@ impl PartialBlobs {
         )
     }
 
+    /// The file of `hash`'s verified bytes: once they are all there, the
+    /// store takes it as the blob's file by renaming it.
+    pub fn data_file(&self, hash: &BlobHash) -> PathBuf {
+        self.paths(hash).0
+    }
+
     /// Whether anything is kept of `hash` (one `stat`).
-    pub(super) fn has(&self, hash: &BlobHash) -> bool {
+    pub fn has(&self, hash: &BlobHash) -> bool {
         self.paths(hash).1.exists()
     }
 
     /// What an earlier fetch of `hash` kept, unchecked; `None` if nothing
     /// or if the files cannot be read.
-    pub(super) fn load(&self, hash: &BlobHash, max: u64) -> Option<Partial> {
+    pub fn load(&self, hash: &BlobHash, max: u64) -> Option<Partial> {
         let (data, tree) = self.paths(hash);
         let tree = fs::read(tree).ok()?;
         let (total, tree) = tree.split_first_chunk::<8>()?;
@@ -75,7 +82,7 @@ impl PartialBlobs {
     /// new since the last call, the tree is written whole (0.4 % of the
     /// blob). Starting a new partial past [`PARTIAL_BLOBS_MAX`] deletes the
     /// oldest first.
-    pub(super) fn save(
+    pub fn save(
         &self,
         hash: &BlobHash,
         total: u64,
@@ -108,7 +115,7 @@ impl PartialBlobs {
     }
 
     /// Deletes what was kept of `hash`.
-    pub(super) fn discard(&self, hash: &BlobHash) {
+    pub fn discard(&self, hash: &BlobHash) {
         let (data, tree) = self.paths(hash);
         for path in [tree, data] {
             if let Err(e) = fs::remove_file(&path)
@@ -122,7 +129,7 @@ impl PartialBlobs {
     /// The blobs something is kept of, at most [`PARTIAL_BLOBS_MAX`] plus
     /// whatever was put there by hand (files not named by a hash are
     /// skipped).
-    pub(super) fn list(&self) -> Vec<BlobHash> {
+    pub fn list(&self) -> Vec<BlobHash> {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return Vec::new();
         };

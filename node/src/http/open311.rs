@@ -501,8 +501,8 @@ async fn media(
     let hash: BlobHash = hash
         .parse()
         .map_err(|_| Open311Error::new(StatusCode::NOT_FOUND, "no such media"))?;
-    match ask(&state, Call::new(AdminRequest::Blob(hash))).await {
-        Ok(AdminResponse::Blob(body)) => {
+    match state.call(Call::new(AdminRequest::Blob(hash))).await {
+        Some(AdminResponse::Blob(body)) => {
             // The type comes from the bytes: a blob that is neither image nor
             // audio is served as opaque bytes, never as something a browser runs.
             let mime = sniff_image(&body.bytes)
@@ -518,8 +518,20 @@ async fn media(
             )
                 .into_response())
         }
-        Ok(other) => Err(unexpected(&other)),
-        Err(_) => Err(Open311Error::new(StatusCode::NOT_FOUND, "no such media")),
+        // Held but damaged on disk: refused, never served, and said so
+        // rather than passed off as missing.
+        Some(AdminResponse::Failed(body)) if body.code == "blob_damaged" => Err(Open311Error::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "this photo is damaged on this node and is not served; the operator finds it with `yizhan check`",
+        )),
+        None => Err(Open311Error::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the node is busy or shutting down; try again",
+        )),
+        Some(AdminResponse::Failed(_)) => {
+            Err(Open311Error::new(StatusCode::NOT_FOUND, "no such media"))
+        }
+        Some(other) => Err(unexpected(&other)),
     }
 }
 

@@ -15,10 +15,10 @@
 
 use std::io::Cursor;
 
-use bao_tree::io::outboard::PreOrderMemOutboard;
 use bao_tree::io::round_up_to_chunks;
 use bao_tree::io::sync::{
-    DecodeResponseIter, Outboard as _, OutboardMut as _, encode_ranges_validated, valid_ranges,
+    DecodeResponseIter, Outboard as _, OutboardMut as _, ReadAt, encode_ranges_validated,
+    valid_ranges,
 };
 use bao_tree::io::{BaoContentItem, Leaf, Parent};
 use bao_tree::{BaoTree, BlockSize, ByteRanges, ChunkNum, ChunkRanges};
@@ -28,7 +28,7 @@ use crate::store::BlobHash;
 
 /// Size of the groups of 1 KiB BLAKE3 chunks that are verified as one
 /// (16 KiB): the tree stores one hash pair per group, 0.4 % of the blob.
-pub const BLOB_BLOCK: BlockSize = BlockSize::from_chunk_log(4);
+pub const BLOB_BLOCK: BlockSize = crate::store::TREE_BLOCK;
 /// [`BLOB_BLOCK`] in bytes; request offsets are multiples of it.
 pub const BLOB_GROUP_BYTES: u64 = 16 * 1024;
 /// Largest range a request may ask for.
@@ -192,11 +192,11 @@ impl ChunkResponse {
 
 /// The verified-streaming tree of a blob: what a responder needs beside the
 /// bytes to send ranges a fetcher can check. Its root is the blob's hash.
-pub type BlobTree = PreOrderMemOutboard;
+pub use crate::store::BlobTree;
 
 /// Computes the tree of `bytes` (one BLAKE3 pass).
 pub fn blob_tree(bytes: &[u8]) -> BlobTree {
-    PreOrderMemOutboard::create(bytes, BLOB_BLOCK)
+    crate::store::make_tree(bytes)
 }
 
 /// Why a held blob cannot be served.
@@ -219,20 +219,46 @@ pub fn serve(
     let Some((bytes, tree)) = blob else {
         return Ok(ChunkResponse::NotFound);
     };
+    encode(req, bytes, bytes.len() as u64, tree)
+}
+
+/// Answers a range request from a blob's open file and its stored tree:
+/// only the range and its hash pairs are read, and every group is checked
+/// against the tree before it is sent, so a damaged file is refused here.
+pub fn serve_file(
+    req: &ChunkRequest,
+    file: &std::fs::File,
+    tree: &BlobTree,
+) -> Result<ChunkResponse, ServeError> {
+    let size = file
+        .metadata()
+        .map_err(|e| ServeError {
+            hash: req.hash,
+            reason: e.to_string(),
+        })?
+        .len();
+    encode(req, file, size, tree)
+}
+
+fn encode(
+    req: &ChunkRequest,
+    data: impl ReadAt,
+    size: u64,
+    tree: &BlobTree,
+) -> Result<ChunkResponse, ServeError> {
     let refuse = |reason: String| ServeError {
         hash: req.hash,
         reason,
     };
-    if tree.root.as_bytes() != req.hash.as_bytes() || tree.tree.size() != bytes.len() as u64 {
+    if tree.root.as_bytes() != req.hash.as_bytes() || tree.tree.size() != size {
         return Err(refuse("the tree was made from other bytes".into()));
     }
-    let mut out = Vec::with_capacity(
-        (u64::from(req.len).min(bytes.len() as u64) as usize) + BLOB_PROOF_BYTES_MAX / 4,
-    );
-    encode_ranges_validated(bytes, tree, &req.ranges(), &mut out)
+    let mut out =
+        Vec::with_capacity((u64::from(req.len).min(size) as usize) + BLOB_PROOF_BYTES_MAX / 4);
+    encode_ranges_validated(data, tree, &req.ranges(), &mut out)
         .map_err(|e| refuse(e.to_string()))?;
     Ok(ChunkResponse::Chunk {
-        total: bytes.len() as u64,
+        total: size,
         bytes: out,
     })
 }
@@ -379,6 +405,13 @@ impl Assembly {
     pub fn kept(&self) -> Option<(u64, &[u8], &[u8])> {
         let tree = self.tree.as_ref()?;
         Some((tree.tree.size(), &tree.data, &self.bytes))
+    }
+
+    /// The blob's tree once its size is proven, complete once the blob is
+    /// ([`Progress::Done`], [`Assembly::complete`]): stored beside the
+    /// bytes, it saves the store hashing them again.
+    pub fn take_tree(&mut self) -> Option<BlobTree> {
+        self.tree.take()
     }
 
     /// The whole blob, when what was kept already holds all of it.

@@ -3,7 +3,8 @@
 //! rebuilt without (its identity key and configuration), in one file.
 //!
 //! The backup file is a redb file holding every table of the store as it was
-//! in that read transaction, plus one table of its own, `backup`. So a backup
+//! in that read transaction, plus two tables of its own: `backup`, and
+//! `blobs` with every blob file's bytes by hash. So a backup
 //! is verified the way a store is (every page checksummed on open, the schema
 //! version and tables checked), and compared entry by entry with what was
 //! read. The format is in `docs/storage.md`, "Backups".
@@ -23,14 +24,18 @@ use thiserror::Error;
 
 use super::error::{DbResultExt, StoreError, io_error};
 use super::tables::{
-    self, AUTHORS, BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SIGNATURES,
-    SYNC_STATES,
+    self, AUTHORS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SIGNATURES, SYNC_STATES,
 };
-use super::{Store, open};
+use super::{BlobHash, Store, open};
 
 /// The table only a backup has: its format, when it was taken, and the
 /// node's files (`file/<name>` → the file's bytes).
 const BACKUP: TableDefinition<&str, &[u8]> = TableDefinition::new("backup");
+
+/// The backup's copy of the blob files: BLAKE3 hash → the blob's bytes,
+/// checked against the hash when the backup is read and when it is
+/// restored. Only a backup has this table; a store keeps blobs as files.
+const BACKUP_BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
 
 /// The format of a backup file, in `backup["format"]` as a little-endian u32.
 pub const BACKUP_FORMAT: u32 = 1;
@@ -167,14 +172,11 @@ pub(super) fn copy_table_where<K: Key + 'static, V: Value + 'static>(
         if !keep(&key, &value) {
             continue;
         }
-        {
-            let kb = K::as_bytes(&key);
-            let vb = V::as_bytes(&value);
-            hasher.update(&(kb.as_ref().len() as u64).to_le_bytes());
-            hasher.update(kb.as_ref());
-            hasher.update(&(vb.as_ref().len() as u64).to_le_bytes());
-            hasher.update(vb.as_ref());
-        }
+        digest_entry(
+            &mut hasher,
+            K::as_bytes(&key).as_ref(),
+            V::as_bytes(&value).as_ref(),
+        );
         if let Some(dest) = dest.as_mut() {
             dest.insert(key, value)?;
         }
@@ -199,7 +201,6 @@ pub(super) fn count_all(txn: &ReadTransaction) -> Result<u64, redb::Error> {
         + len(txn, DOC_SNAPSHOTS)?
         + len(txn, DOC_CHANGES)?
         + len(txn, DOC_INFO)?
-        + len(txn, BLOBS)?
         + len(txn, SYNC_STATES)?
         + len(txn, PEERS)?
         + len(txn, SIGNATURES)?
@@ -223,7 +224,6 @@ fn copy_all(
         copy_table(from, to, DOC_SNAPSHOTS, d, total, p)?,
         copy_table(from, to, DOC_CHANGES, d, total, p)?,
         copy_table(from, to, DOC_INFO, d, total, p)?,
-        copy_table(from, to, BLOBS, d, total, p)?,
         copy_table(
             from,
             to.filter(|_| with_sync_states),
@@ -351,7 +351,11 @@ impl Store {
         txn.set_durability(Durability::Immediate)
             .db(path, "begin writing the backup")?;
         tables::create_all(&txn).db(path, "create tables")?;
-        let digests = copy_all(&read, Some(&txn), true, progress).db(path, "copy the store")?;
+        let mut digests = copy_all(&read, Some(&txn), true, progress).db(path, "copy the store")?;
+        // Blobs are written before the documents that refer to them, so the
+        // files listed after the read transaction began hold every blob it
+        // can refer to (and perhaps a few newer ones).
+        digests.push(self.copy_blobs_into(&txn, path)?);
         {
             let mut backup = txn.open_table(BACKUP).db(path, "write the backup table")?;
             backup
@@ -370,6 +374,77 @@ impl Store {
         txn.commit().db(path, "commit the backup")?;
         Ok(digests)
     }
+}
+
+impl Store {
+    /// Copies every blob file, verified, into the backup's `blobs` table
+    /// and digests it as [`copy_table`] digests a table.
+    fn copy_blobs_into(
+        &self,
+        txn: &WriteTransaction,
+        path: &Path,
+    ) -> Result<TableDigest, StoreError> {
+        const OP: &str = "copy the blobs into the backup";
+        let mut table = txn.open_table(BACKUP_BLOBS).db(path, OP)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut entries = 0u64;
+        for hash in self.blob_hashes()? {
+            // A blob removed since it was listed is not in the backup; one
+            // damaged fails it, rather than leave a hole nobody sees.
+            let Some(bytes) = self.blob(&hash)? else {
+                continue;
+            };
+            digest_entry(&mut hasher, hash.as_bytes(), &bytes);
+            table
+                .insert(hash.as_bytes(), bytes.as_slice())
+                .db(path, OP)?;
+            entries += 1;
+        }
+        Ok(TableDigest {
+            table: BACKUP_BLOBS.name().to_owned(),
+            entries,
+            hash: hasher.finalize().to_hex().to_string(),
+        })
+    }
+}
+
+/// Adds one entry to a table digest: key length, key, value length, value.
+fn digest_entry(hasher: &mut blake3::Hasher, key: &[u8], value: &[u8]) {
+    hasher.update(&(key.len() as u64).to_le_bytes());
+    hasher.update(key);
+    hasher.update(&(value.len() as u64).to_le_bytes());
+    hasher.update(value);
+}
+
+/// Digests the backup's `blobs` table, checking every blob against its
+/// hash; names the first that does not match.
+fn digest_backup_blobs(read: &ReadTransaction, path: &Path) -> Result<TableDigest, BackupError> {
+    const OP: &str = "read the backup's blobs";
+    let table = read
+        .open_table(BACKUP_BLOBS)
+        .map_err(|e| BackupError::NotABackup {
+            path: path.to_owned(),
+            why: format!("its blobs table is unusable: {e}"),
+        })?;
+    let mut hasher = blake3::Hasher::new();
+    let mut entries = 0u64;
+    for entry in table.iter().db(path, OP)? {
+        let (k, v) = entry.db(path, OP)?;
+        let (hash, bytes) = (BlobHash::from_bytes(*k.value()), v.value());
+        if BlobHash::of(bytes) != hash {
+            return Err(BackupError::NotABackup {
+                path: path.to_owned(),
+                why: format!("its copy of blob {hash} does not match its hash (damaged)"),
+            });
+        }
+        digest_entry(&mut hasher, hash.as_bytes(), bytes);
+        entries += 1;
+    }
+    Ok(TableDigest {
+        table: BACKUP_BLOBS.name().to_owned(),
+        entries,
+        hash: hasher.finalize().to_hex().to_string(),
+    })
 }
 
 /// The node's files a backup carries, by name.
@@ -417,7 +492,8 @@ fn read_backup(
 ) -> Result<(BackupSummary, BackupFiles), BackupError> {
     let store = open_backup(path)?;
     let read = store.db.begin_read().db(path, "read the backup")?;
-    let tables = copy_all(&read, None, true, progress).db(path, "read the backup")?;
+    let mut tables = copy_all(&read, None, true, progress).db(path, "read the backup")?;
+    tables.push(digest_backup_blobs(&read, path)?);
     let mut files = Vec::new();
     let table = read.open_table(BACKUP).db(path, "read the backup")?;
     for entry in table.iter().db(path, "read the backup")? {
@@ -434,6 +510,27 @@ fn read_backup(
         files: files.iter().map(|(n, _)| n.clone()).collect(),
     };
     Ok((summary, files))
+}
+
+/// Writes every blob of the backup as a file of `store`, each checked
+/// against its hash, and makes them durable before the documents that
+/// refer to them are restored.
+fn restore_blobs(read: &ReadTransaction, backup: &Path, store: &Store) -> Result<(), StoreError> {
+    const OP: &str = "read the backup's blobs";
+    let table = read.open_table(BACKUP_BLOBS).db(backup, OP)?;
+    let mut batch = store.batch()?;
+    for entry in table.iter().db(backup, OP)? {
+        let (k, v) = entry.db(backup, OP)?;
+        let hash = BlobHash::from_bytes(*k.value());
+        let written = batch.put_blob(v.value())?;
+        if written != hash {
+            return Err(StoreError::CorruptBlob {
+                hash,
+                reason: format!("the backup's copy hashes to {written}"),
+            });
+        }
+    }
+    batch.commit()
 }
 
 /// Creates a new store at `store_path` from the backup at `backup`, under
@@ -453,6 +550,7 @@ pub fn restore_backup(
     let path = store_path;
     let copied = (|| -> Result<(), StoreError> {
         let read = source.db.begin_read().db(backup, "read the backup")?;
+        restore_blobs(&read, backup, &store)?;
         let mut txn = store.db.begin_write().db(path, "begin the restore")?;
         txn.set_durability(Durability::Immediate)
             .db(path, "begin the restore")?;
@@ -514,6 +612,42 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_photo_in_a_backup_is_refused_and_restores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_data(dir.path());
+        let dest = dir.path().join("b.yzbk");
+        store
+            .write_backup(&dest, &[], false, &mut |_, _| {})
+            .unwrap();
+        drop(store);
+        let photo = BlobHash::of(b"photo");
+        let db = redb::Database::open(&dest).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(BACKUP_BLOBS)
+            .unwrap()
+            .insert(photo.as_bytes(), &b"phono"[..])
+            .unwrap();
+        txn.commit().unwrap();
+        drop(db);
+        let why = match verify_backup(&dest) {
+            Err(BackupError::NotABackup { why, .. }) => why,
+            other => panic!("expected NotABackup, got {other:?}"),
+        };
+        assert!(why.contains(&photo.to_string()), "{why}");
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("restored.redb");
+        assert!(restore_backup(&dest, &target, [1; 8], &mut |_, _| {}).is_err());
+        assert!(!target.exists());
+        assert!(
+            !elsewhere
+                .path()
+                .join("blobs")
+                .join(photo.to_string())
+                .exists()
+        );
+    }
+
+    #[test]
     fn restore_copies_all_but_sync_states_and_sets_an_epoch() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_data(dir.path());
@@ -526,9 +660,20 @@ mod tests {
                 &mut |_, _| {},
             )
             .unwrap();
-        let target = dir.path().join("restored.redb");
+        // Another directory: the restored store's blob files are its own.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("restored.redb");
         let (_, files, restored) = restore_backup(&dest, &target, [9; 8], &mut |_, _| {}).unwrap();
         assert_eq!(files, vec![("config.toml".to_string(), b"x".to_vec())]);
+        let photo = BlobHash::of(b"photo");
+        assert_eq!(restored.blob(&photo).unwrap().unwrap(), b"photo");
+        assert!(
+            elsewhere
+                .path()
+                .join("blobs")
+                .join(photo.to_string())
+                .exists()
+        );
         assert!(restored.load_document("a/doc").unwrap().is_some());
         assert!(restored.sync_states_for("peer").unwrap().is_empty());
         assert_eq!(

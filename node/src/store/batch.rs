@@ -7,11 +7,12 @@ use redb::{Durability, ReadableTable, WriteTransaction};
 
 use super::Store;
 use super::blob::{BLOB_BYTES_MAX, BlobHash};
+use super::blob_files::{BlobTree, Staged, make_tree, tree_root};
 use super::document::{DocRecord, normalise_heads};
-use super::error::{DbResultExt, StoreError};
+use super::error::{DbResultExt, StoreError, io_error};
 use super::tables::{
-    AUTHORS, BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY,
-    SIGNATURES, SYNC_STATES,
+    AUTHORS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY, SIGNATURES,
+    SYNC_STATES,
 };
 
 /// A write batch: one redb write transaction with immediate durability.
@@ -27,6 +28,13 @@ use super::tables::{
 pub struct Batch<'a> {
     txn: WriteTransaction,
     store: &'a Store,
+    /// Blobs written to temporary names: [`Batch::commit`] syncs them and
+    /// puts them in place before the transaction commits, so no document
+    /// can be durable before the photos it refers to; dropped, they go.
+    staged: Vec<Staged>,
+    /// A table was written: a batch of blob files alone commits no redb
+    /// transaction (and pays no fsync for it).
+    tables_written: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -37,7 +45,12 @@ impl<'a> Batch<'a> {
         // weaken when an acknowledgement is safe.
         txn.set_durability(Durability::Immediate)
             .db(store.path(), OP)?;
-        Ok(Batch { txn, store })
+        Ok(Batch {
+            txn,
+            store,
+            staged: Vec::new(),
+            tables_written: false,
+        })
     }
 
     fn path(&self) -> &Path {
@@ -60,6 +73,7 @@ impl<'a> Batch<'a> {
         record: &DocRecord,
         op: &'static str,
     ) -> Result<(), StoreError> {
+        self.tables_written = true;
         let mut table = self.txn.open_table(DOC_INFO).db(self.path(), op)?;
         table
             .insert(id, record.encode().as_slice())
@@ -124,24 +138,103 @@ impl<'a> Batch<'a> {
         self.put_record(id, &record, OP)
     }
 
-    /// Stores `bytes` as a blob and returns its hash. Idempotent: a blob
-    /// already present is not rewritten. Refuses more than
+    /// Stores `bytes` as a blob and returns its hash, which names it: its
+    /// file and tree are written to temporary names now (one BLAKE3 pass
+    /// makes the tree and the name), and [`Batch::commit`] syncs them and
+    /// puts them in place before anything else in the batch commits.
+    /// Idempotent: a blob already held is reused. Refuses more than
     /// [`BLOB_BYTES_MAX`] bytes with [`StoreError::BlobTooLarge`].
+    /// Dropping the batch removes the temporary files.
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<BlobHash, StoreError> {
-        const OP: &str = "write blob";
-        if bytes.len() > BLOB_BYTES_MAX {
-            return Err(StoreError::BlobTooLarge {
-                bytes: bytes.len(),
-                max: BLOB_BYTES_MAX,
+        refuse_oversized(bytes)?;
+        let tree = make_tree(bytes);
+        let hash = BlobHash::from_bytes(*tree.root.as_bytes());
+        self.write_blob(&hash, bytes, &tree.data)?;
+        Ok(hash)
+    }
+
+    /// Stores a blob whose bytes were already checked against `tree` as
+    /// they arrived (a fetch from a peer, `net::blob::Assembly`), without
+    /// hashing them again: the tree must be the shape of a blob of that
+    /// size and its hash pairs must prove `hash` as their root (a blob of
+    /// one 16 KiB group or less, which has no pairs, is hashed instead).
+    /// Otherwise [`StoreError::CorruptBlob`] and nothing is written.
+    pub fn put_verified_blob(
+        &mut self,
+        hash: &BlobHash,
+        bytes: &[u8],
+        tree: &BlobTree,
+    ) -> Result<(), StoreError> {
+        self.check_verified(hash, bytes, tree)?;
+        self.write_blob(hash, bytes, &tree.data)
+    }
+
+    /// The checks of [`Batch::put_verified_blob`]: the size cap, and a tree
+    /// of the bytes' size whose top pair proves `hash`.
+    fn check_verified(
+        &self,
+        hash: &BlobHash,
+        bytes: &[u8],
+        tree: &BlobTree,
+    ) -> Result<(), StoreError> {
+        refuse_oversized(bytes)?;
+        let size = bytes.len() as u64;
+        let proven = if tree.tree.size() != size {
+            None
+        } else if tree.data.is_empty() {
+            Some(BlobHash::of(bytes))
+        } else {
+            tree_root(size, &tree.data)
+        };
+        if proven != Some(*hash) || tree.root.as_bytes() != hash.as_bytes() {
+            return Err(StoreError::CorruptBlob {
+                hash: *hash,
+                reason: "the tree handed in with its bytes does not prove its hash".into(),
             });
         }
-        let hash = BlobHash::of(bytes);
-        let mut table = self.txn.open_table(BLOBS).db(self.path(), OP)?;
-        let present = table.get(hash.as_bytes()).db(self.path(), OP)?.is_some();
-        if !present {
-            table.insert(hash.as_bytes(), bytes).db(self.path(), OP)?;
+        Ok(())
+    }
+
+    /// [`Batch::put_verified_blob`] for a blob whose verified bytes are
+    /// already in the file `from` (a finished partial fetch, on the same
+    /// file system as the store): at commit that file is synced and renamed
+    /// into `blobs/` instead of the bytes being written again. `bytes` are the
+    /// same bytes in memory, for the checks of `put_verified_blob` and for
+    /// the size the file must have. A file that cannot be taken (gone,
+    /// another size) is an error and is left where it was; the caller may
+    /// then store `bytes` with `put_verified_blob`.
+    pub fn adopt_verified_blob(
+        &mut self,
+        hash: &BlobHash,
+        bytes: &[u8],
+        tree: &BlobTree,
+        from: &std::path::Path,
+    ) -> Result<(), StoreError> {
+        self.check_verified(hash, bytes, tree)?;
+        if !self.store.writes_reach_file() {
+            return Ok(());
         }
-        Ok(hash)
+        let staged = self
+            .store
+            .blobs
+            .stage_adopted(hash, from, bytes.len() as u64, &tree.data)
+            .map_err(io_error(from, "take a fetched blob file from"))?;
+        self.staged.extend(staged);
+        Ok(())
+    }
+
+    fn write_blob(&mut self, hash: &BlobHash, bytes: &[u8], tree: &[u8]) -> Result<(), StoreError> {
+        // A rehearsal's writes never reach the disk, its blobs neither.
+        if !self.store.writes_reach_file() {
+            return Ok(());
+        }
+        let staged = self
+            .store
+            .blobs
+            .stage(hash, bytes, tree)
+            .map_err(io_error(self.store.blobs.dir(), "write a blob file into"))?;
+        self.staged.extend(staged);
+        Ok(())
     }
 
     /// Stores the encoded Automerge sync state for (`peer`, `doc`).
@@ -152,6 +245,7 @@ impl<'a> Batch<'a> {
         state: &[u8],
     ) -> Result<(), StoreError> {
         const OP: &str = "write sync state";
+        self.tables_written = true;
         let mut table = self.txn.open_table(SYNC_STATES).db(self.path(), OP)?;
         table.insert((peer, doc), state).db(self.path(), OP)?;
         Ok(())
@@ -160,6 +254,7 @@ impl<'a> Batch<'a> {
     /// Stores the record of `peer`, replacing any earlier one.
     pub fn put_peer(&mut self, peer: &str, record: &[u8]) -> Result<(), StoreError> {
         const OP: &str = "write peer";
+        self.tables_written = true;
         let mut table = self.txn.open_table(PEERS).db(self.path(), OP)?;
         table.insert(peer, record).db(self.path(), OP)?;
         Ok(())
@@ -174,6 +269,7 @@ impl<'a> Batch<'a> {
                 key: key.to_owned(),
             });
         }
+        self.tables_written = true;
         let mut table = self.txn.open_table(META).db(self.path(), OP)?;
         table.insert(key, value).db(self.path(), OP)?;
         Ok(())
@@ -184,6 +280,7 @@ impl<'a> Batch<'a> {
     /// store being made afresh for a node that wrote before (a rebuild):
     /// callers never change the epoch of a store in use.
     pub(crate) fn put_actor_epoch(&mut self, epoch: [u8; 8]) -> Result<(), StoreError> {
+        self.tables_written = true;
         super::backup::insert_actor_epoch(&self.txn, epoch).db(self.path(), "write the actor epoch")
     }
 
@@ -195,6 +292,7 @@ impl<'a> Batch<'a> {
                 key: key.to_owned(),
             });
         }
+        self.tables_written = true;
         let mut table = self.txn.open_table(META).db(self.path(), OP)?;
         table.remove(key).db(self.path(), OP)?;
         Ok(())
@@ -211,6 +309,7 @@ impl<'a> Batch<'a> {
         let mut record = Vec::with_capacity(32 + signature.len());
         record.extend_from_slice(author);
         record.extend_from_slice(signature);
+        self.tables_written = true;
         let mut table = self.txn.open_table(SIGNATURES).db(self.path(), OP)?;
         table.insert(hash, record.as_slice()).db(self.path(), OP)?;
         Ok(())
@@ -219,6 +318,7 @@ impl<'a> Batch<'a> {
     /// Records an author's credential.
     pub fn put_author(&mut self, key: &[u8; 32], credential: &[u8]) -> Result<(), StoreError> {
         const OP: &str = "write author";
+        self.tables_written = true;
         let mut table = self.txn.open_table(AUTHORS).db(self.path(), OP)?;
         table.insert(key, credential).db(self.path(), OP)?;
         Ok(())
@@ -227,26 +327,48 @@ impl<'a> Batch<'a> {
     /// Commits the batch durably: when this returns `Ok`, every write in it
     /// has been fsynced and survives a crash or power cut. Only then may the
     /// writes be acknowledged.
-    pub fn commit(self) -> Result<(), StoreError> {
+    pub fn commit(mut self) -> Result<(), StoreError> {
         let path = self.store.path();
+        if !self.staged.is_empty() {
+            // Every blob of the batch synced together and one directory
+            // sync (a group commit), before the documents that refer to
+            // them. What a failure leaves staged is removed with `self`.
+            let dir = self.store.blobs.dir();
+            self.store
+                .blobs
+                .publish(&mut self.staged)
+                .map_err(io_error(dir, "put blob files in place in"))?;
+        }
+        if !self.tables_written {
+            // Nothing to commit; dropping the transaction ends it.
+            return Ok(());
+        }
         self.txn.commit().db(path, "commit")
     }
+}
+
+/// Refuses a blob larger than [`BLOB_BYTES_MAX`].
+fn refuse_oversized(bytes: &[u8]) -> Result<(), StoreError> {
+    if bytes.len() > BLOB_BYTES_MAX {
+        return Err(StoreError::BlobTooLarge {
+            bytes: bytes.len(),
+            max: BLOB_BYTES_MAX,
+        });
+    }
+    Ok(())
 }
 
 /// Test-only access to the raw tables, to damage what the API never would.
 #[cfg(test)]
 impl Batch<'_> {
-    pub(super) fn raw_put_blob(&mut self, hash: &BlobHash, bytes: &[u8]) {
-        let mut table = self.txn.open_table(BLOBS).unwrap();
-        table.insert(hash.as_bytes(), bytes).unwrap();
-    }
-
     pub(super) fn raw_put_chunk(&mut self, id: &str, seq: u64, bytes: &[u8]) {
+        self.tables_written = true;
         let mut table = self.txn.open_table(DOC_CHANGES).unwrap();
         table.insert((id, seq), bytes).unwrap();
     }
 
     pub(super) fn raw_put_doc_info(&mut self, id: &str, bytes: &[u8]) {
+        self.tables_written = true;
         let mut table = self.txn.open_table(DOC_INFO).unwrap();
         table.insert(id, bytes).unwrap();
     }

@@ -139,15 +139,16 @@ pub enum StoreError {
         reason: String,
     },
 
-    /// A stored blob's bytes no longer hash to its key.
+    /// A blob file no longer matches its name: its bytes do not hash to
+    /// it, it is truncated, or its tree is missing or wrong.
     #[error(
-        "blob {hash} in the store is damaged: its bytes hash to {actual}; fetch it again from a peer"
+        "blob {hash} is damaged on disk ({reason}) and is not served; delete its file from the blobs directory and `yizhan blob get {hash}` fetches it again from a peer"
     )]
     CorruptBlob {
         /// The hash the blob is stored (and was asked for) under.
         hash: BlobHash,
-        /// The hash of the bytes actually stored.
-        actual: BlobHash,
+        /// What does not match.
+        reason: String,
     },
 
     /// [`Batch::put_blob`](super::Batch::put_blob) was given more bytes than

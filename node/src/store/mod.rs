@@ -1,5 +1,6 @@
-//! The node's durable store: one redb file holding documents, blobs, sync
-//! states, peers and store-wide settings.
+//! The node's durable store: one redb file holding documents, sync states,
+//! peers and store-wide settings, and beside it a directory of blob files
+//! (photos and voice notes, `blob_files.rs`).
 //!
 //! How to drive it:
 //!
@@ -20,6 +21,7 @@
 mod backup;
 mod batch;
 mod blob;
+mod blob_files;
 mod document;
 mod error;
 mod open;
@@ -42,17 +44,19 @@ pub use backup::{
     restore_backup, verify_backup,
 };
 pub use batch::Batch;
-pub use blob::{BLOB_BYTES_MAX, BlobHash, ParseBlobHashError};
+pub use blob::{BLOB_BYTES_MAX, BlobHash, ParseBlobHashError, TREE_BLOCK};
+pub use blob_files::{BLOB_DIR, BlobSurvey, BlobTree, make_tree};
 pub use document::{COMPACTION_CHANGES_BYTES_MIN, DocumentInfo};
 pub use error::StoreError;
 pub use rewrite::{Rewrite, Rewritten};
 pub use tables::SCHEMA_VERSION;
 
+use blob_files::{BlobFiles, FileFault};
 use document::DocRecord;
 use error::{DbResultExt, io_error};
 use tables::{
-    AUTHORS, BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY,
-    SIGNATURES, SYNC_STATES,
+    AUTHORS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SCHEMA_VERSION_KEY, SIGNATURES,
+    SYNC_STATES,
 };
 
 /// Who signed a change, and the signature.
@@ -75,9 +79,21 @@ pub struct Store {
     read_only: bool,
     /// Opened with [`Store::open_rehearsal`]: batches commit into memory.
     rehearsal: bool,
+    /// The blob files beside the store file.
+    blobs: BlobFiles,
 }
 
 impl Store {
+    fn wrap(db: Arc<Database>, path: &Path, read_only: bool, rehearsal: bool) -> Store {
+        Store {
+            db,
+            path: path.to_path_buf(),
+            read_only,
+            rehearsal,
+            blobs: BlobFiles::beside(path),
+        }
+    }
+
     /// Creates a new store file at `path`, with every table and the schema
     /// version, durably. Fails with [`StoreError::AlreadyExists`] if anything
     /// is already at `path`; the parent directory must exist.
@@ -128,12 +144,7 @@ impl Store {
         txn.commit().db(path, "commit the new store")?;
         sync_parent_dir(path)?;
         tracing::info!(path = %path.display(), version = SCHEMA_VERSION, "created store");
-        Ok(Store {
-            db: Arc::new(db),
-            path: path.to_path_buf(),
-            read_only: false,
-            rehearsal: false,
-        })
+        Ok(Store::wrap(Arc::new(db), path, false, false))
     }
 
     /// Opens an existing store.
@@ -150,12 +161,17 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = open::open_verified(path)?;
         tracing::info!(path = %path.display(), "opened store");
-        Ok(Store {
-            db: Arc::new(db),
-            path: path.to_path_buf(),
-            read_only: false,
-            rehearsal: false,
-        })
+        let store = Store::wrap(Arc::new(db), path, false, false);
+        // A crash mid-write leaves temporary blob files; they are nobody's.
+        let dir = store.blobs.dir();
+        match store.blobs.clean_after_crash() {
+            Ok(0) => {}
+            Ok(removed) => {
+                tracing::info!(dir = %dir.display(), removed, "removed blob files a crash left half written")
+            }
+            Err(e) => return Err(io_error(dir, "clean up the blob directory")(e)),
+        }
+        Ok(store)
     }
 
     /// Opens an existing store for reading only, after the same verification
@@ -164,23 +180,13 @@ impl Store {
     /// [`StoreError::ReadOnly`]. Commands that only look use this.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let (db, _) = open::open_scratch(path)?;
-        Ok(Store {
-            db: Arc::new(db),
-            path: path.to_path_buf(),
-            read_only: true,
-            rehearsal: false,
-        })
+        Ok(Store::wrap(Arc::new(db), path, true, false))
     }
 
     /// A handle on the same open file that only reads: its batches are
     /// refused. The daemon answers large admin reads through one, off its loop.
     pub fn read_only_view(&self) -> Store {
-        Store {
-            db: self.db.clone(),
-            path: self.path.clone(),
-            read_only: true,
-            rehearsal: false,
-        }
+        Store::wrap(self.db.clone(), &self.path, true, false)
     }
 
     /// False for a read-only store and for a rehearsal, whose batches never
@@ -307,60 +313,72 @@ impl Store {
     }
 
     /// The bytes of blob `hash`, verified against the hash;
-    /// [`StoreError::CorruptBlob`] if they no longer match it.
+    /// [`StoreError::CorruptBlob`] if its file no longer matches it.
     pub fn blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>, StoreError> {
-        const OP: &str = "read blob";
-        let txn = self.read(OP)?;
-        let table = txn.open_table(BLOBS).db(&self.path, OP)?;
-        let Some(value) = table.get(hash.as_bytes()).db(&self.path, OP)? else {
-            return Ok(None);
-        };
-        let bytes = value.value().to_vec();
-        blob::verify(hash, &bytes).map_err(|actual| StoreError::CorruptBlob {
-            hash: *hash,
-            actual,
-        })?;
-        Ok(Some(bytes))
+        self.blobs
+            .read(hash)
+            .map_err(|f| self.blob_fault(hash, f, "read the blob file"))
     }
 
-    /// Calls `f` with the stored bytes of blob `hash`, unverified, without
-    /// copying them; `None` if it is not stored. For serving ranges: the
-    /// caller checks what it sends against the blob's tree, whose root is
-    /// the hash, which costs one pass per transfer instead of one per range.
-    pub fn with_blob<T>(
+    /// Blob `hash` for serving ranges: its open file and its stored tree,
+    /// whose root is the hash and whose size is the file's; `None` if not
+    /// held; [`StoreError::CorruptBlob`] if the tree is missing or does not
+    /// fit the file. The bytes are checked group by group as they are sent
+    /// (`net::blob::serve_file`), so serving never hashes a whole blob.
+    pub fn blob_for_serving(
         &self,
         hash: &BlobHash,
-        f: impl FnOnce(&[u8]) -> T,
-    ) -> Result<Option<T>, StoreError> {
-        const OP: &str = "read blob";
-        let txn = self.read(OP)?;
-        let table = txn.open_table(BLOBS).db(&self.path, OP)?;
-        let Some(value) = table.get(hash.as_bytes()).db(&self.path, OP)? else {
-            return Ok(None);
-        };
-        Ok(Some(f(value.value())))
+    ) -> Result<Option<(std::fs::File, BlobTree)>, StoreError> {
+        self.blobs
+            .open_for_serving(hash)
+            .map_err(|f| self.blob_fault(hash, f, "read the blob file"))
     }
 
-    /// Whether blob `hash` is stored (without reading or verifying it).
-    pub fn has_blob(&self, hash: &BlobHash) -> Result<bool, StoreError> {
-        const OP: &str = "read blob";
-        let txn = self.read(OP)?;
-        let table = txn.open_table(BLOBS).db(&self.path, OP)?;
-        Ok(table.get(hash.as_bytes()).db(&self.path, OP)?.is_some())
+    /// Checks blob `hash` whole, bytes and tree (one hash pass); for
+    /// `yizhan check`.
+    pub fn verify_blob(&self, hash: &BlobHash) -> Result<(), StoreError> {
+        self.blobs
+            .verify(hash)
+            .map_err(|f| self.blob_fault(hash, f, "read the blob file"))
     }
 
-    /// The hashes of every stored blob, sorted; for `yizhan check` and for
-    /// answering peers' inventories.
-    pub fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError> {
-        const OP: &str = "list blobs";
-        let txn = self.read(OP)?;
-        let table = txn.open_table(BLOBS).db(&self.path, OP)?;
-        let mut hashes = Vec::new();
-        for entry in table.iter().db(&self.path, OP)? {
-            let (hash, _) = entry.db(&self.path, OP)?;
-            hashes.push(BlobHash::from_bytes(*hash.value()));
+    fn blob_fault(&self, hash: &BlobHash, fault: FileFault, op: &'static str) -> StoreError {
+        match fault {
+            FileFault::Damaged(reason) => StoreError::CorruptBlob {
+                hash: *hash,
+                reason,
+            },
+            FileFault::Io(e) => io_error(&self.blobs.dir().join(hash.to_string()), op)(e),
         }
-        Ok(hashes)
+    }
+
+    /// Whether blob `hash` is held (one `stat`; neither read nor verified).
+    pub fn has_blob(&self, hash: &BlobHash) -> Result<bool, StoreError> {
+        self.blobs
+            .has(hash)
+            .map_err(io_error(self.blobs.dir(), "look in the blob directory"))
+    }
+
+    /// The hashes of every held blob, sorted (one directory read).
+    pub fn blob_hashes(&self) -> Result<Vec<BlobHash>, StoreError> {
+        let survey = self
+            .blobs
+            .survey(false)
+            .map_err(io_error(self.blobs.dir(), "list the blob directory"))?;
+        Ok(survey.blobs)
+    }
+
+    /// Every blob file, their bytes, and the files in the blob directory
+    /// that are not a blob with its tree; for `check` and the metrics.
+    pub fn blob_survey(&self) -> Result<BlobSurvey, StoreError> {
+        self.blobs
+            .survey(true)
+            .map_err(io_error(self.blobs.dir(), "list the blob directory"))
+    }
+
+    /// The directory of this store's blob files.
+    pub fn blob_dir(&self) -> &Path {
+        self.blobs.dir()
     }
 
     /// The saved Automerge sync state for (`peer`, `doc`), if any.
@@ -483,5 +501,7 @@ fn sync_parent_dir(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+#[cfg(test)]
+mod blob_tests;
 #[cfg(test)]
 mod tests;

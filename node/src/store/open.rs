@@ -118,8 +118,16 @@ fn check_schema(path: &Path, db: &impl ReadableDatabase) -> Result<u32, StoreErr
                 supported: SCHEMA_VERSION,
             });
         }
-        // Versions below SCHEMA_VERSION will need a migration here once a
-        // second schema exists; version 1 is the first.
+        // Version 1 kept blobs in a redb table; no released yizhan wrote
+        // it, so there is no migration: such a store is rebuilt from peers.
+        SchemaVersionRead::Found(found) if found < SCHEMA_VERSION => {
+            return Err(corrupt(
+                path,
+                &format!(
+                    "its schema version {found} is a development format from before photos were kept as files, which this build does not read"
+                ),
+            ));
+        }
         SchemaVersionRead::Found(version) => version,
     };
     let txn = db
@@ -386,6 +394,16 @@ mod tests {
         let store = Store::open(&crashed).unwrap();
         let mut loaded = store.load_document("d0").unwrap().unwrap();
         assert_same_doc(&mut loaded, &mut doc);
+    }
+
+    #[test]
+    fn a_version_1_store_from_before_blob_files_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = populated_store(dir.path());
+        write_raw_schema_version(&path, 1);
+        let before = std::fs::read(&path).unwrap();
+        assert!(assert_corrupt(&path).contains("schema version 1"));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
     #[test]

@@ -25,8 +25,7 @@ use super::backup::{copy_table_where, count_all, create_private, sync_dir_of};
 use super::document::DocRecord;
 use super::error::{DbResultExt, StoreError, io_error};
 use super::tables::{
-    self, AUTHORS, BLOBS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SIGNATURES,
-    SYNC_STATES,
+    self, AUTHORS, DOC_CHANGES, DOC_INFO, DOC_SNAPSHOTS, META, PEERS, SIGNATURES, SYNC_STATES,
 };
 use super::{DocumentInfo, Store, open, read_record};
 
@@ -143,7 +142,6 @@ impl Store {
             copy_table_where(&read, to, DOC_SNAPSHOTS, d, total, p, &|k, _| *k != doc)?;
             copy_table_where(&read, to, DOC_CHANGES, d, total, p, &|k, _| k.0 != doc)?;
             copy_table_where(&read, to, DOC_INFO, d, total, p, &|k, _| *k != doc)?;
-            copy_table_where(&read, to, BLOBS, d, total, p, &|_, _| true)?;
             copy_table_where(&read, to, SYNC_STATES, d, total, p, &|k, _| k.1 != doc)?;
             copy_table_where(&read, to, PEERS, d, total, p, &|_, _| true)?;
             copy_table_where(&read, to, SIGNATURES, d, total, p, &|k, _| {

@@ -1,4 +1,4 @@
-//! The redb tables of schema version 1, and the encoding of the schema
+//! The redb tables of schema version 2, and the encoding of the schema
 //! version itself.
 //!
 //! Table names and key/value types are part of the file format: renaming one,
@@ -11,7 +11,7 @@ use redb::{ReadTransaction, ReadableDatabase, TableDefinition, TableError, Write
 ///
 /// Stored in the `meta` table under `"schema_version"` as a little-endian
 /// `u32`. A store with a larger number is refused without being modified.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Key of the schema version in [`META`].
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";
@@ -35,9 +35,6 @@ pub(crate) const DOC_CHANGES: TableDefinition<(&str, u64), &[u8]> =
 /// document exist.
 pub(crate) const DOC_INFO: TableDefinition<&str, &[u8]> = TableDefinition::new("doc_info");
 
-/// BLAKE3 hash → blob bytes.
-pub(crate) const BLOBS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blobs");
-
 /// (peer id, document id) → encoded Automerge sync state.
 pub(crate) const SYNC_STATES: TableDefinition<(&str, &str), &[u8]> =
     TableDefinition::new("sync_states");
@@ -54,12 +51,11 @@ pub(crate) const AUTHORS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::n
 pub(crate) const PEERS: TableDefinition<&str, &[u8]> = TableDefinition::new("peers");
 
 /// The names of every table of this schema, in the order they are checked.
-pub(crate) const TABLE_NAMES: [&str; 9] = [
+pub(crate) const TABLE_NAMES: [&str; 8] = [
     "meta",
     "doc_snapshots",
     "doc_changes",
     "doc_info",
-    "blobs",
     "sync_states",
     "peers",
     "signatures",
@@ -86,7 +82,6 @@ pub(crate) fn create_all(txn: &WriteTransaction) -> Result<(), TableError> {
     txn.open_table(DOC_SNAPSHOTS)?;
     txn.open_table(DOC_CHANGES)?;
     txn.open_table(DOC_INFO)?;
-    txn.open_table(BLOBS)?;
     txn.open_table(SYNC_STATES)?;
     txn.open_table(PEERS)?;
     txn.open_table(SIGNATURES)?;
@@ -112,11 +107,10 @@ pub(crate) fn check_all(txn: &ReadTransaction) -> Result<(), (&'static str, Tabl
     check(txn, TABLE_NAMES[1], DOC_SNAPSHOTS)?;
     check(txn, TABLE_NAMES[2], DOC_CHANGES)?;
     check(txn, TABLE_NAMES[3], DOC_INFO)?;
-    check(txn, TABLE_NAMES[4], BLOBS)?;
-    check(txn, TABLE_NAMES[5], SYNC_STATES)?;
-    check(txn, TABLE_NAMES[6], PEERS)?;
-    check(txn, TABLE_NAMES[7], SIGNATURES)?;
-    check(txn, TABLE_NAMES[8], AUTHORS)?;
+    check(txn, TABLE_NAMES[4], SYNC_STATES)?;
+    check(txn, TABLE_NAMES[5], PEERS)?;
+    check(txn, TABLE_NAMES[6], SIGNATURES)?;
+    check(txn, TABLE_NAMES[7], AUTHORS)?;
     Ok(())
 }
 
@@ -164,7 +158,6 @@ mod tests {
         assert_eq!(DOC_SNAPSHOTS.name(), "doc_snapshots");
         assert_eq!(DOC_CHANGES.name(), "doc_changes");
         assert_eq!(DOC_INFO.name(), "doc_info");
-        assert_eq!(BLOBS.name(), "blobs");
         assert_eq!(SYNC_STATES.name(), "sync_states");
         assert_eq!(PEERS.name(), "peers");
     }

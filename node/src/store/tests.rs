@@ -126,11 +126,9 @@ fn dropped_batch_writes_nothing() {
     batch
         .append_changes("d", &doc.save(), &doc.get_heads())
         .unwrap();
-    batch.put_blob(b"blob").unwrap();
     batch.put_meta("k", b"v").unwrap();
     drop(batch);
     assert!(store.load_document("d").unwrap().is_none());
-    assert!(!store.has_blob(&BlobHash::of(b"blob")).unwrap());
     assert!(store.get_meta("k").unwrap().is_none());
 }
 
@@ -281,65 +279,6 @@ fn damaged_info_record_is_a_corrupt_document() {
     ));
 }
 
-// ---- blobs -------------------------------------------------------------------
-
-#[test]
-fn blobs_round_trip_and_are_idempotent() {
-    let (_dir, store) = new_store();
-    let photo = vec![7u8; 100_000];
-    let mut batch = store.batch().unwrap();
-    let hash = batch.put_blob(&photo).unwrap();
-    assert_eq!(batch.put_blob(&photo).unwrap(), hash);
-    let empty = batch.put_blob(b"").unwrap();
-    batch.commit().unwrap();
-
-    assert_eq!(hash, BlobHash::of(&photo));
-    assert_eq!(store.blob(&hash).unwrap().unwrap(), photo);
-    assert_eq!(store.blob(&empty).unwrap().unwrap(), b"");
-    assert!(store.has_blob(&hash).unwrap());
-    let mut expected = vec![hash, empty];
-    expected.sort();
-    assert_eq!(store.blob_hashes().unwrap(), expected);
-
-    let absent = BlobHash::of(b"absent");
-    assert!(store.blob(&absent).unwrap().is_none());
-    assert!(!store.has_blob(&absent).unwrap());
-}
-
-#[test]
-fn tampered_blob_is_reported_not_served() {
-    let (_dir, store) = new_store();
-    let mut batch = store.batch().unwrap();
-    let hash = batch.put_blob(b"the real photo").unwrap();
-    batch.commit().unwrap();
-    let mut batch = store.batch().unwrap();
-    batch.raw_put_blob(&hash, b"the fake photo");
-    batch.commit().unwrap();
-
-    let err = store.blob(&hash).unwrap_err();
-    match err {
-        StoreError::CorruptBlob { hash: h, actual } => {
-            assert_eq!(h, hash);
-            assert_eq!(actual, BlobHash::of(b"the fake photo"));
-        }
-        other => panic!("wrong error: {other}"),
-    }
-}
-
-#[test]
-fn oversized_blob_is_refused_and_not_stored() {
-    let (_dir, store) = new_store();
-    let big = vec![0u8; BLOB_BYTES_MAX + 1];
-    let mut batch = store.batch().unwrap();
-    let err = batch.put_blob(&big).unwrap_err();
-    assert!(matches!(
-        err,
-        StoreError::BlobTooLarge { bytes, max } if bytes == BLOB_BYTES_MAX + 1 && max == BLOB_BYTES_MAX
-    ));
-    batch.commit().unwrap();
-    assert!(!store.has_blob(&BlobHash::of(&big)).unwrap());
-}
-
 // ---- sync states, peers, meta -------------------------------------------------
 
 #[test]
@@ -402,9 +341,6 @@ fn data_survives_close_and_reopen() {
     let mut doc = AutoCommit::new();
     edit(&mut doc, "a", 1);
     persist(&store, "d", &mut doc, &[]);
-    let mut batch = store.batch().unwrap();
-    let hash = batch.put_blob(b"blob").unwrap();
-    batch.commit().unwrap();
     drop(store);
 
     let store = Store::open(&path).unwrap();
@@ -412,7 +348,6 @@ fn data_survives_close_and_reopen() {
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let mut loaded = store.load_document("d").unwrap().unwrap();
     assert_same_doc(&mut loaded, &mut doc);
-    assert_eq!(store.blob(&hash).unwrap().unwrap(), b"blob");
 }
 
 #[test]

@@ -36,12 +36,7 @@ impl Store {
     /// nothing about the request itself.
     pub fn open_rehearsal(path: &Path) -> Result<Store, StoreError> {
         let (db, _) = open::open_scratch(path)?;
-        Ok(Store {
-            db: Arc::new(db),
-            path: path.to_path_buf(),
-            read_only: false,
-            rehearsal: true,
-        })
+        Ok(Store::wrap(Arc::new(db), path, false, true))
     }
 
     /// Opens a store *without* verifying its pages, for reading only, on a
@@ -64,11 +59,6 @@ impl Store {
             .set_cache_size(UNVERIFIED_CACHE_BYTES)
             .create_with_backend(scratch)
             .map_err(|err| map_open_error(path, err))?;
-        Ok(Store {
-            db: Arc::new(db),
-            path: path.to_path_buf(),
-            read_only: true,
-            rehearsal: false,
-        })
+        Ok(Store::wrap(Arc::new(db), path, true, false))
     }
 }

@@ -9,6 +9,10 @@ struct Fetcher {
     server: PeerId,
     queue: VecDeque<BlobHash>,
     photos: HashMap<BlobHash, Assembly>,
+    /// Where verified ranges are kept as they arrive, as the daemon keeps
+    /// them (when photos are stored), and how much of each is there.
+    partials: Option<PartialBlobs>,
+    kept: HashMap<BlobHash, u64>,
     requests: HashMap<OutboundRequestId, BlobHash>,
     stats: Fetched,
     range_bytes: u32,
@@ -37,15 +41,15 @@ impl Fetcher {
         }
     }
 
-    /// Takes a range and asks for the next; returns the photo's bytes once
-    /// they are all here and verified. The caller keeps them, then calls
-    /// [`Fetcher::start`] for the freed slot.
+    /// Takes a range and asks for the next; returns the photo (hash, bytes
+    /// and the tree they were verified against) once it is all here. The
+    /// caller keeps it, then calls [`Fetcher::start`] for the freed slot.
     fn on_response(
         &mut self,
         swarm: &mut Swarm<Behaviour>,
         id: OutboundRequestId,
         response: &[u8],
-    ) -> anyhow::Result<Option<Vec<u8>>> {
+    ) -> anyhow::Result<Option<FetchedPhoto>> {
         let hash = self
             .requests
             .remove(&id)
@@ -62,12 +66,38 @@ impl Fetcher {
         self.stats.assembling += t.elapsed();
         match progress {
             Progress::Next(next) => {
+                // The daemon's `keep_partial`: the new verified bytes and
+                // the tree, unsynced, on the swarm's task.
+                if let (Some(partials), Some((total, tree, bytes))) =
+                    (&self.partials, assembly.kept())
+                {
+                    let from = self.kept.get(&hash).copied().unwrap_or(0);
+                    partials
+                        .save(&hash, total, tree, bytes, from)
+                        .context("keep a partial photo")?;
+                    self.kept.insert(hash, bytes.len() as u64);
+                }
                 self.send(swarm, next);
                 Ok(None)
             }
             Progress::Done(bytes) => {
+                let tree = assembly
+                    .take_tree()
+                    .with_context(|| format!("photo {hash} done without its tree"))?;
                 self.photos.remove(&hash);
-                Ok(Some(bytes))
+                // The daemon's `hand_to_writer`: the rest into the partial
+                // file, which the writer renames into the store.
+                let kept = self.kept.remove(&hash).unwrap_or(0);
+                let partial = match &self.partials {
+                    Some(partials) => {
+                        partials
+                            .save(&hash, tree.tree.size(), &tree.data, &bytes, kept)
+                            .context("complete a partial photo")?;
+                        Some(partials.data_file(&hash))
+                    }
+                    None => None,
+                };
+                Ok(Some((hash, bytes, tree, partial)))
             }
             Progress::NotHeld => anyhow::bail!("the serving node does not hold photo {hash}"),
             Progress::Refused => anyhow::bail!("the serving node would not serve photo {hash}"),
@@ -76,28 +106,45 @@ impl Fetcher {
     }
 }
 
-/// Commits `photos` in one batch; the time it took.
-fn commit_photos(store: &Store, photos: &[Vec<u8>]) -> anyhow::Result<Duration> {
-    let t = Instant::now();
-    let mut batch = store.batch().context("begin storing photos")?;
-    for photo in photos {
-        batch.put_blob(photo).context("store a photo")?;
+/// A photo fetched and verified: its hash, bytes, tree, and the partial
+/// file holding its bytes (the daemon's `BlobWrite`).
+pub(super) type FetchedPhoto = BlobWrite;
+
+/// Stores `photos` with the daemon's own `store_blobs` (each renamed from
+/// its partial file when it has one, else written with
+/// `put_verified_blob`; no second hash) in one batch: one directory sync.
+pub(super) fn commit_fetched(store: &Store, photos: &[FetchedPhoto]) -> anyhow::Result<()> {
+    for (r, (hash, ..)) in store_blobs(store, photos).into_iter().zip(photos) {
+        r.map_err(|e| anyhow::anyhow!("store photo {hash}: {e}"))?;
     }
-    batch.commit().context("commit photos")?;
-    Ok(t.elapsed())
+    Ok(())
 }
 
-/// The writer thread of [`Keeping::Writer`]: commits each photo in a batch
-/// of its own (grouping them is slower in redb: see the ceilings), reports
-/// each commit, and hands the store back at the end.
+/// The writer thread of [`Keeping::Writer`], as the daemon's: every photo
+/// queued since its last commit (at most [`PHOTOS_IN_FLIGHT`]) goes in one
+/// batch, then their partial files go (the daemon's `blob_stored`); it
+/// reports how many each commit stored and the time it took, and hands
+/// the store back at the end.
 pub(super) fn write_photos(
     store: Store,
-    mut photos: mpsc::Receiver<Vec<u8>>,
-    committed: mpsc::Sender<Duration>,
+    partials: PartialBlobs,
+    mut photos: mpsc::Receiver<FetchedPhoto>,
+    committed: mpsc::Sender<(usize, Duration)>,
 ) -> anyhow::Result<Store> {
-    while let Some(photo) = photos.blocking_recv() {
-        let spent = commit_photos(&store, &[photo])?;
-        if committed.blocking_send(spent).is_err() {
+    while let Some(first) = photos.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < PHOTOS_IN_FLIGHT {
+            match photos.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let t = Instant::now();
+        commit_fetched(&store, &group)?;
+        for (hash, ..) in &group {
+            partials.discard(hash);
+        }
+        if committed.blocking_send((group.len(), t.elapsed())).is_err() {
             break;
         }
     }
@@ -108,14 +155,15 @@ pub(super) fn write_photos(
 pub(super) enum Sink {
     Nothing,
     Writer {
-        photos: mpsc::Sender<Vec<u8>>,
-        committed: mpsc::Receiver<Duration>,
+        photos: mpsc::Sender<FetchedPhoto>,
+        committed: mpsc::Receiver<(usize, Duration)>,
         thread: tokio::task::JoinHandle<anyhow::Result<Store>>,
     },
 }
 
-/// Waits for the writer thread's next commit, if there is a writer.
-async fn next_commit(sink: &mut Sink) -> Option<Duration> {
+/// Waits for the writer thread's next commit, if there is a writer: how
+/// many photos it stored, in how long.
+async fn next_commit(sink: &mut Sink) -> Option<(usize, Duration)> {
     match sink {
         Sink::Writer { committed, .. } => committed.recv().await,
         Sink::Nothing => std::future::pending().await,
@@ -131,6 +179,7 @@ pub(super) async fn fetch_photos(
     hashes: Vec<BlobHash>,
     mut sink: Sink,
     range_bytes: u32,
+    partials: Option<PartialBlobs>,
 ) -> anyhow::Result<Fetched> {
     swarm
         .dial(addr.with(Protocol::P2p(server)))
@@ -150,6 +199,8 @@ pub(super) async fn fetch_photos(
         server,
         queue: hashes.iter().copied().collect(),
         photos: HashMap::new(),
+        partials,
+        kept: HashMap::new(),
         requests: HashMap::new(),
         stats: Fetched::default(),
         range_bytes,
@@ -160,10 +211,10 @@ pub(super) async fn fetch_photos(
         let event = tokio::select! {
             event = swarm.select_next_some() => event,
             commit = next_commit(&mut sink) => {
-                let Some(spent) = commit else {
+                let Some((photos, spent)) = commit else {
                     break;
                 };
-                stored += 1;
+                stored += photos;
                 f.stats.storing += spent;
                 continue;
             }

@@ -4,11 +4,14 @@
 //!
 //! Two swarms from [`node::net::build_swarm`] talk `/yizhan/blob/2` as the
 //! daemon does: the serving side answers range requests through
-//! [`serve_from_store`] (the daemon's own function: the blob's tree made
-//! once per transfer, every group checked before it is sent); the fetching
-//! side runs one [`Assembly`] per photo, eight photos at once with one range
-//! request in flight each, and commits every verified photo to its own
-//! store on a writer thread. The daemon's loop is private, so this module
+//! [`serve_from_store`] (the daemon's own function: the range and its hash
+//! pairs read from the photo's file and stored tree, every group checked
+//! before it is sent); the fetching side runs one [`Assembly`] per photo,
+//! eight photos at once with one range request in flight each, and stores
+//! every verified photo with its tree as the daemon's blob writer does
+//! (the daemon's own `store_blobs`: each range kept in a partial file as it
+//! verifies, the finished file renamed into the store, every photo queued
+//! since the last commit in one group) on a thread. The daemon's loop is private, so this module
 //! drives the swarms itself with the same steps. Further runs take one cost
 //! away at a time (the serving store, the fetching store) so that a missed
 //! target says where the time goes.
@@ -32,11 +35,13 @@ use libp2p::multiaddr::Protocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{Multiaddr, PeerId, Swarm};
+use node::daemon::partial_blobs::PartialBlobs;
+use node::daemon::{BlobWrite, store_blobs};
 use node::net::blob::{
     Assembly, BLOB_CHUNK_BYTES_MAX, BLOB_FETCH_BYTES, BlobTree, ChunkRequest, ChunkResponse,
     Progress, blob_tree, serve,
 };
-use node::net::blob_serve::{ServedTrees, serve_from_store};
+use node::net::blob_serve::serve_from_store;
 use node::net::codec::Frame;
 use node::net::{Behaviour, BehaviourEvent, build_swarm};
 use node::store::{BlobHash, Store};
@@ -50,7 +55,7 @@ mod fetch;
 mod serve;
 
 use baselines::{durable_writes, file_per_photo, noise_tcp, raw_tcp};
-use fetch::{Sink, fetch_photos, write_photos};
+use fetch::{FetchedPhoto, Sink, commit_fetched, fetch_photos, write_photos};
 use serve::serve_photos;
 
 /// Share of the disk's ceiling the issue asks stored photo throughput to
@@ -60,6 +65,9 @@ pub const DISK_SHARE_MIN: f64 = 0.8;
 pub const RUNS: usize = 3;
 /// Measured raw TCP runs; the median is reported.
 pub const TCP_RUNS: usize = 5;
+/// Measured rounds of the writes without a network; the medians are
+/// reported.
+pub const DISK_RUNS: usize = 15;
 
 /// Photos fetched at once: the daemon's `BLOB_FETCHES_MAX`.
 const PHOTOS_IN_FLIGHT: usize = 8;
@@ -103,8 +111,9 @@ enum Serving {
 /// What the fetching side does with a verified photo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Keeping {
-    /// Hands it to a writer thread, which commits it in a batch of its own;
-    /// the swarm's task carries on meanwhile, as the daemon's does.
+    /// Hands it to a writer thread, which stores every photo queued since
+    /// its last commit in one batch; the swarm's task carries on meanwhile,
+    /// as the daemon's does.
     Writer,
     /// Drops it.
     Nothing,
@@ -160,7 +169,7 @@ struct Fetched {
     assembling: Duration,
     /// Bytes of range responses received.
     received: u64,
-    /// Time in `batch`, `put_blob` and `commit`, on whichever thread.
+    /// Time in `batch`, `put_verified_blob` and `commit`, on the writer.
     storing: Duration,
     requests: u64,
 }
@@ -204,44 +213,76 @@ fn make_photos(count: u32, bytes: u32, dir: &Path) -> anyhow::Result<Photos> {
     })
 }
 
-/// Commits every photo to a fresh store, `per_commit` photos per batch: the
-/// fetching side's store writes without the network.
-fn store_writes(photos: &Photos, dir: &Path, per_commit: usize) -> anyhow::Result<Duration> {
-    let path = dir.join("store-writes.redb");
-    let store = Store::create(&path).context("create the store-write store")?;
-    let all: Vec<&Vec<u8>> = photos
+/// Commits every photo to a fresh store (in a directory of its own, so no
+/// photo is already there), `per_commit` photos per batch: through
+/// `put_blob`, which hashes each photo to make its tree, or (`fetched`) as
+/// the daemon's blob writer stores fetched photos, with the trees they were
+/// verified against. No network.
+fn store_writes(
+    photos: &Photos,
+    dir: &Path,
+    per_commit: usize,
+    fetched: bool,
+) -> anyhow::Result<Duration> {
+    let fresh = tempfile::tempdir_in(dir).context("a directory for the store writes")?;
+    let store = Store::create(&fresh.path().join("store-writes.redb"))
+        .context("create the store-write store")?;
+    let all: Vec<FetchedPhoto> = photos
         .hashes
         .iter()
         .map(|h| {
-            photos
-                .memory
-                .get(h)
-                .map(|(b, _)| b)
-                .context("a photo went missing")
+            let (bytes, tree) = photos.memory.get(h).context("a photo went missing")?;
+            Ok((*h, bytes.clone(), tree.clone(), None))
         })
         .collect::<anyhow::Result<_>>()?;
     let start = Instant::now();
     for group in all.chunks(per_commit.max(1)) {
-        let mut batch = store.batch().context("begin storing photos")?;
-        for photo in group {
-            batch.put_blob(photo).context("store a photo")?;
+        if fetched {
+            commit_fetched(&store, group)?;
+        } else {
+            let mut batch = store.batch().context("begin storing photos")?;
+            for (_, photo, ..) in group {
+                batch.put_blob(photo).context("store a photo")?;
+            }
+            batch.commit().context("commit photos")?;
         }
-        batch.commit().context("commit photos")?;
     }
     let elapsed = start.elapsed();
     drop(store);
-    std::fs::remove_file(&path).context("remove the store-write store")?;
+    fresh.close().context("remove the store writes")?;
     Ok(elapsed)
 }
 
-/// The median of [`RUNS`] runs of `f`, after one warm-up.
-fn median_of(mut f: impl FnMut() -> anyhow::Result<Duration>) -> anyhow::Result<Duration> {
-    f().context("warm-up")?;
-    let mut times = Vec::with_capacity(RUNS);
-    for _ in 0..RUNS {
-        times.push(f()?);
+/// The writes without a network, each the median of [`DISK_RUNS`]: the
+/// disk ceiling, a file per photo, `put_blob` 1 and all per commit, the
+/// daemon's blob writer 1 and [`PHOTOS_IN_FLIGHT`] per commit. One run of
+/// each takes tens of milliseconds, so a moment of load would move a
+/// median of a few runs taken one figure after another; the figures are
+/// taken in turn, round after round, so each ratio compares runs made at
+/// the same moments. One warm-up round first.
+fn disk_writes(photos: &Photos, dir: &Path) -> anyhow::Result<[Duration; 6]> {
+    let all = photos.hashes.len();
+    let round = || -> anyhow::Result<[Duration; 6]> {
+        Ok([
+            durable_writes(photos, dir).context("durable writes")?,
+            file_per_photo(photos, dir).context("a file per photo")?,
+            store_writes(photos, dir, 1, false).context("put_blob, 1 per commit")?,
+            store_writes(photos, dir, all, false).context("put_blob, all in 1 commit")?,
+            store_writes(photos, dir, 1, true).context("fetched photos, 1 per commit")?,
+            store_writes(photos, dir, PHOTOS_IN_FLIGHT, true)
+                .context("fetched photos, a group per commit")?,
+        ])
+    };
+    round().context("warm-up")?;
+    let mut rounds = Vec::with_capacity(DISK_RUNS);
+    for _ in 0..DISK_RUNS {
+        rounds.push(round()?);
     }
-    median(times)
+    let mut out = [Duration::ZERO; 6];
+    for (i, figure) in out.iter_mut().enumerate() {
+        *figure = median(rounds.iter().map(|r| r[i]).collect())?;
+    }
+    Ok(out)
 }
 
 /// Two fresh nodes, one fetching every photo from the other as `v` says.
@@ -280,15 +321,18 @@ async fn node_run(v: Variant, photos: &Photos) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir().context("fetching store directory")?;
     let create =
         || Store::create(&dir.path().join("fetching.redb")).context("create the fetching store");
+    let partials = PartialBlobs::new(dir.path());
     let sink = match v.keeping {
         Keeping::Nothing => Sink::Nothing,
         Keeping::Writer => {
             let store = create()?;
+            let partials = partials.clone();
             let (photos_tx, photos_rx) = mpsc::channel(PHOTOS_IN_FLIGHT);
             // Room for a report per photo, so the writer never waits on it.
             let (committed_tx, committed) = mpsc::channel(photos.hashes.len().max(1));
-            let thread =
-                tokio::task::spawn_blocking(move || write_photos(store, photos_rx, committed_tx));
+            let thread = tokio::task::spawn_blocking(move || {
+                write_photos(store, partials, photos_rx, committed_tx)
+            });
             Sink::Writer {
                 photos: photos_tx,
                 committed,
@@ -303,6 +347,7 @@ async fn node_run(v: Variant, photos: &Photos) -> anyhow::Result<Run> {
         photos.hashes.clone(),
         sink,
         v.range_bytes,
+        (v.keeping == Keeping::Writer).then_some(partials),
     ));
     let fetched = tokio::time::timeout(Duration::from_secs(RUN_TIMEOUT_S), &mut fetching).await;
     if fetched.is_err() {
@@ -422,12 +467,8 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
     );
     let dir = tempfile::tempdir().context("serving store directory")?;
     let photos = make_photos(scale.blob_count, scale.blob_bytes, dir.path())?;
-    let disk = median_of(|| durable_writes(&photos, dir.path())).context("durable writes")?;
-    let files = median_of(|| file_per_photo(&photos, dir.path())).context("a file per photo")?;
-    let redb_each =
-        median_of(|| store_writes(&photos, dir.path(), 1)).context("store writes, 1 per commit")?;
-    let redb_all = median_of(|| store_writes(&photos, dir.path(), photos.hashes.len()))
-        .context("store writes, all in 1 commit")?;
+    let disk_writes = disk_writes(&photos, dir.path())?;
+    let [disk, files, put_each, put_all, fetched_each, fetched_group] = disk_writes;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
         .enable_all()
@@ -440,7 +481,6 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
     let mbps = |d: Duration| photos.bytes as f64 / MB / d.as_secs_f64().max(1e-9);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let n = scale.blob_count;
-    let kib = scale.blob_bytes / 1024;
     let same = format!("same {} bytes", photos.bytes);
     let how = format!(
         "{n} photos of {} MB of random bytes; {PHOTOS_IN_FLIGHT} photos in flight, 1 range of {} KiB in flight each; first request to last photo committed; median of {RUNS} runs (network baselines: of {TCP_RUNS}); MB = 10⁶ B",
@@ -448,7 +488,9 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
         BLOB_FETCH_BYTES / 1024,
     );
     let disk_base = (
-        format!("disk ceiling: a plain file, one `sync_data` per photo, {same}"),
+        format!(
+            "disk ceiling: a plain file, one `sync_data` per photo, {same} (median of {DISK_RUNS} rounds taken in turn with the store's writes)"
+        ),
         mbps(disk),
     );
     let noise_base = (
@@ -478,15 +520,11 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
         note,
     };
     let stored = mbps(f.daemon.fetched.elapsed);
-    // redb gives a value and its key a page of a power-of-two size, so a
-    // photo of exactly 2^k bytes takes (zeroes, copies, writes) 2^(k+1).
-    let pages = if scale.blob_bytes.is_power_of_two() {
-        format!(
-            "; photos of exactly {kib} KiB are redb's worst case: each takes a page of {} KiB",
-            2 * kib
-        )
-    } else {
-        String::new()
+    let disk_target = |elapsed: Duration| {
+        Some(Target {
+            rule: format!("≥ {DISK_SHARE_MIN} of the disk ceiling"),
+            met: mbps(elapsed) / disk_base.1 >= DISK_SHARE_MIN,
+        })
     };
     let daemon_what = "photos over TCP+Noise+Yamux, fetched and stored as the daemon does";
     let overhead = f.daemon.fetched.received as f64 / photos.bytes as f64 - 1.0;
@@ -501,7 +539,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
                 f.daemon.fetched.elapsed,
                 &disk_base,
                 format!(
-                    "{how}; served by the daemon's `serve_from_store` (tree made once per photo, every group checked before it is sent), every range verified as it arrives, each photo committed on its own (`put_blob` + commit) by a writer thread; range responses carry {:.2} % more bytes than the photos (hash pairs, headers)",
+                    "{how}; served by the daemon's `serve_from_store` (range and hash pairs read from the photo's file and stored tree, every group checked before it is sent), every range verified as it arrives and kept under `partial-blobs/` (unsynced), every photo queued since the last commit taken into `blobs/` with its tree in one batch by a writer thread (`store_blobs`: the partial file synced and renamed, one directory sync); range responses carry {:.2} % more bytes than the photos (hash pairs, headers)",
                     overhead * 100.0
                 ),
             )
@@ -555,33 +593,54 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
             "ceiling: a file per photo (temporary name, `sync_all`, rename), 1 directory sync".into(),
             files,
             &disk_base,
-            format!("no network, no store: what photos as files beside the store would cost this disk; median of {RUNS}"),
+            format!("no network, no store: the bare cost of a file per photo on this disk; median of {DISK_RUNS}"),
         ),
+        Line {
+            target: disk_target(fetched_each),
+            ..line(
+                "stored photos: the daemon's blob writer, 1 photo per commit".into(),
+                fetched_each,
+                &disk_base,
+                format!("no network: fetched photos stored with the trees they were verified against (`store_blobs` → `put_verified_blob`: data and tree files to temporary names; at commit every file of the batch synced at once, renamed, one directory sync), each photo alone, the writer's worst case; median of {DISK_RUNS}"),
+            )
+        },
+        Line {
+            target: disk_target(fetched_group),
+            ..line(
+                format!("stored photos: the daemon's blob writer, {PHOTOS_IN_FLIGHT} photos per commit"),
+                fetched_group,
+                &disk_base,
+                format!("no network: as above, with as many photos per commit as the daemon fetches at once; median of {DISK_RUNS}"),
+            )
+        },
+        Line {
+            target: disk_target(put_each),
+            ..line(
+                "stored photos: `put_blob` + commit, 1 per commit".into(),
+                put_each,
+                &disk_base,
+                format!("no network: the store's own path for a photo taken locally (one BLAKE3 pass makes the tree and the name), each photo alone; median of {DISK_RUNS}"),
+            )
+        },
         line(
-            "ceiling: the same photos through `put_blob` + commit, 1 per commit".into(),
-            redb_each,
+            format!("stored photos: `put_blob`, all {n} in 1 commit"),
+            put_all,
             &disk_base,
-            format!("no network: the fetching store's writes as the daemon makes them; median of {RUNS}{pages}"),
-        ),
-        line(
-            format!("ceiling: the same photos through `put_blob`, all {n} in 1 commit"),
-            redb_all,
-            &disk_base,
-            format!("no network: one commit for every photo, as group commit would make it; median of {RUNS}"),
+            format!("no network: one directory sync for every photo; median of {DISK_RUNS}"),
         ),
         share(
             "serving side: `serve_from_store` + encode",
             f.daemon.served.answering,
             format!(
-                "time spent answering {} range requests: reading the photo out of the store, its tree once per photo, checking and encoding the range (the daemon does this on reading threads, not its loop)",
+                "time spent answering {} range requests: reading the range and its hash pairs from the photo's file and tree, checking and encoding it (the daemon does this on reading threads, not its loop)",
                 f.daemon.served.requests
             ),
         ),
         share(
-            "fetching side: `put_blob` + commit, on the writer thread",
+            "fetching side: `put_verified_blob` + commit, on the writer thread",
             f.daemon.fetched.storing,
             format!(
-                "time the writer spends storing {n} photos, one durable commit each, while the swarm's task carries on"
+                "time the writer spends storing {n} photos, every photo queued since its last commit in one, while the swarm's task carries on"
             ),
         ),
         share(

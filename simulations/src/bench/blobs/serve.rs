@@ -18,8 +18,6 @@ pub(super) async fn serve_photos(
     let mut listening = Some(listening);
     let mut served = Served::default();
     let (store, memory) = photos;
-    // Fresh per run, as a daemon that just started has no trees yet.
-    let trees = ServedTrees::default();
     loop {
         let event = tokio::select! {
             _ = &mut stop => return Ok(served),
@@ -52,7 +50,7 @@ pub(super) async fn serve_photos(
                 };
                 let resp = match (decoded, serving) {
                     (None, _) => ChunkResponse::Refused,
-                    (Some(req), Serving::Store) => serve_from_store(&store, &trees, &req),
+                    (Some(req), Serving::Store) => serve_from_store(&store, &req),
                     (Some(req), Serving::Memory) => {
                         let held = memory.get(&req.hash).map(|(b, t)| (&b[..], t));
                         serve(&req, held).context("serve a photo from memory")?
