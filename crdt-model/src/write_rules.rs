@@ -16,6 +16,8 @@
 //! Reports hold maps and scalars only, so the rules reason about map keys;
 //! sequence operations are judged by their target object alone.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -136,6 +138,9 @@ struct Scope<'c> {
     deps: &'c [ChangeHash],
     /// What the writer wrote.
     written: [ChangeHash; 1],
+    /// Objects resolved so far: a change names the object it makes again
+    /// when it fills it, and the checks after the walk name it once more.
+    resolved: RefCell<HashMap<ObjectId, ObjId>>,
 }
 
 impl<'c> Scope<'c> {
@@ -147,6 +152,7 @@ impl<'c> Scope<'c> {
             ops: start..start + change.len() as u64,
             deps: change.deps(),
             written: [change.hash()],
+            resolved: RefCell::new(HashMap::new()),
         }
     }
 
@@ -160,6 +166,9 @@ impl<'c> Scope<'c> {
 
     /// The document's id for a change's object id, if the document holds that object.
     fn resolve(&self, obj: &ObjectId) -> Result<ObjId, RuleError> {
+        if let Some(id) = self.resolved.borrow().get(obj) {
+            return Ok(id.clone());
+        }
         // `import` is the only public way from a counter@actor id to an `ObjId`,
         // and it also checks that the id names an object.
         // `import` panics (inside Automerge) on an id whose actor the
@@ -167,11 +176,13 @@ impl<'c> Scope<'c> {
         // fuzz/regressions/change_check. Such an id names no object here.
         let doc = self.doc;
         let text = obj.to_string();
-        std::panic::catch_unwind(move || doc.import(&text))
+        let id = std::panic::catch_unwind(move || doc.import(&text))
             .ok()
             .and_then(Result::ok)
             .map(|(id, _)| id)
-            .ok_or_else(|| refuse(Rule::Unresolved, format!("refers to unknown object {obj}")))
+            .ok_or_else(|| refuse(Rule::Unresolved, format!("refers to unknown object {obj}")))?;
+        self.resolved.borrow_mut().insert(obj.clone(), id.clone());
+        Ok(id)
     }
 
     /// The path from the root to `obj`, refused past [`PATH_DEPTH_MAX`]
