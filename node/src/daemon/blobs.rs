@@ -15,6 +15,7 @@ use crate::net::blob::{Assembly, BlobTree, BlobWireError, ChunkRequest, ChunkRes
 use crate::net::blob_serve::serve_from_store;
 use crate::net::codec::Frame;
 use crate::store::{BlobHash, Store};
+use crate::trust::{Member, may_write};
 
 use super::*;
 
@@ -325,10 +326,44 @@ impl Daemon {
             .partition(|r| r.at <= now);
         self.blob_retries = later;
         for r in due {
-            let peer = peers[r.attempts as usize % peers.len()];
+            let order = self.likely_holders_first(&r.hash, &peers);
+            let peer = order[r.attempts as usize % order.len()];
             self.fetch_queue.push_back((r.hash, peer, r.attempts));
         }
         self.start_fetches();
+    }
+
+    /// `peers` with those that write a reports document referencing `hash`
+    /// first (the community that took the photo, a street that added it):
+    /// they hold it and will serve it. A fetch resumed after a restart no
+    /// longer knows which peer it came from, and asking a community for
+    /// another community's photo only earns a refusal there.
+    fn likely_holders_first(&mut self, hash: &BlobHash, peers: &[PeerId]) -> Vec<PeerId> {
+        let Some(engine) = self.engine.as_ref() else {
+            return peers.to_vec();
+        };
+        let members: Vec<(PeerId, Option<Member>)> = peers
+            .iter()
+            .map(|p| {
+                let member = engine.policy().peer(&PeerKey::new(p.to_string())).cloned();
+                (*p, member)
+            })
+            .collect();
+        let (mut first, mut rest) = (Vec::new(), Vec::new());
+        for (peer, member) in members {
+            let holds = member.is_some_and(|m| {
+                self.node
+                    .referenced_by_readable(hash, |doc| may_write(&m, doc))
+                    .unwrap_or(false)
+            });
+            if holds {
+                first.push(peer);
+            } else {
+                rest.push(peer);
+            }
+        }
+        first.extend(rest);
+        first
     }
 
     pub(super) fn on_blob(&mut self, event: request_response::Event<Frame, Vec<u8>>) {
