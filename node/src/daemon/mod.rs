@@ -136,7 +136,9 @@ struct Daemon {
     sync_rows: BTreeMap<(PeerId, DocumentId), SyncInfo>,
     /// When `sync_rows` was last pruned.
     sync_rows_pruned: Instant,
-    fetching: HashMap<request_response::OutboundRequestId, Fetch>,
+    fetching: HashMap<BlobHash, Fetch>,
+    /// Range requests in flight: the blob each asks for, and what it asks.
+    ranges: HashMap<request_response::OutboundRequestId, (BlobHash, ChunkRequest)>,
     /// Blobs to fetch: hash, peer to ask, earlier attempts.
     fetch_queue: VecDeque<(BlobHash, PeerId, u32)>,
     /// Blobs that failed, waiting to be asked for again.
@@ -303,6 +305,7 @@ async fn run_node(
         sync_rows: BTreeMap::new(),
         sync_rows_pruned: Instant::now(),
         fetching: HashMap::new(),
+        ranges: HashMap::new(),
         fetch_queue: VecDeque::new(),
         blob_retries: Vec::new(),
         wanted: BTreeSet::new(),
