@@ -47,8 +47,6 @@ pub(super) type BlobWritten = (BlobHash, usize, Result<(), String>);
 
 pub(super) struct Fetch {
     pub(super) assembly: Assembly,
-    /// The peer every range of this attempt is asked of.
-    pub(super) peer: PeerId,
     /// Earlier attempts at this blob.
     pub(super) attempts: u32,
     /// Verified bytes already written to the partial blob on disk.
@@ -178,36 +176,19 @@ impl Daemon {
             self.hand_to_writer(hash, bytes, &mut assembly, kept);
             return;
         }
-        let first = assembly.requests();
-        self.send_ranges(hash, peer, first);
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .blob
+            .send_request(&peer, Frame::Bytes(assembly.first().encode()));
         self.fetching.insert(
-            hash,
+            id,
             Fetch {
                 assembly,
-                peer,
                 attempts,
                 kept,
             },
         );
-    }
-
-    /// Sends range requests of `hash` to `peer`, noting each in flight.
-    fn send_ranges(&mut self, hash: BlobHash, peer: PeerId, reqs: Vec<ChunkRequest>) {
-        for req in reqs {
-            let id = self
-                .swarm
-                .behaviour_mut()
-                .blob
-                .send_request(&peer, Frame::Bytes(req.encode()));
-            self.ranges.insert(id, (hash, req));
-        }
-    }
-
-    /// Ends the attempt at `hash`: its fetch and the ranges still in
-    /// flight go (their answers, when they come, are ignored).
-    fn end_fetch(&mut self, hash: &BlobHash) -> Option<Fetch> {
-        self.ranges.retain(|_, (h, _)| h != hash);
-        self.fetching.remove(hash)
     }
 
     /// A fetch's kept state was read off the loop: it goes on.
@@ -222,10 +203,6 @@ impl Daemon {
         let Some((total, tree, bytes)) = fetch.assembly.kept() else {
             return;
         };
-        if bytes.len() as u64 == fetch.kept {
-            // A range past a gap: it is kept once the gap fills.
-            return;
-        }
         let hash = fetch.assembly.hash;
         match self.partials.save(&hash, total, tree, bytes, fetch.kept) {
             Ok(()) => fetch.kept = bytes.len() as u64,
@@ -300,14 +277,6 @@ impl Daemon {
         self.wanted.remove(&hash);
         self.blob_arrived(&hash);
         self.start_fetches();
-    }
-
-    /// The attempt at `hash` failed: what it verified is on disk already
-    /// (ranges past a gap are dropped), and it is asked for again later.
-    fn fetch_ended(&mut self, hash: &BlobHash) {
-        if let Some(fetch) = self.end_fetch(hash) {
-            self.fetch_failed(*hash, fetch.attempts);
-        }
     }
 
     /// A fetch failed: ask again later, with a longer wait each time, or
@@ -408,50 +377,46 @@ impl Daemon {
                     },
                 ..
             } => {
-                let Some((hash, asked)) = self.ranges.remove(&request_id) else {
-                    return;
-                };
-                let Some(fetch) = self.fetching.get_mut(&hash) else {
+                let Some(mut fetch) = self.fetching.remove(&request_id) else {
                     return;
                 };
                 let received = fetch.assembly.received();
                 let progress = match ChunkResponse::decode(&response) {
-                    Ok(resp) => fetch.assembly.accept(&asked, resp),
+                    Ok(resp) => fetch.assembly.accept(resp),
                     Err(e) => Progress::Failed(e.to_string()),
                 };
-                let received = fetch.assembly.received() - received;
-                let untrusted = fetch.assembly.kept().is_none();
-                self.metrics.blob_bytes_received.inc_by(received);
+                self.metrics
+                    .blob_bytes_received
+                    .inc_by(fetch.assembly.received() - received);
                 match progress {
-                    Progress::Next(reqs) => {
-                        let Some(mut fetch) = self.fetching.remove(&hash) else {
-                            return;
-                        };
+                    Progress::Next(req) => {
                         self.keep_partial(&mut fetch);
-                        self.send_ranges(hash, fetch.peer, reqs);
-                        self.fetching.insert(hash, fetch);
+                        let id = self
+                            .swarm
+                            .behaviour_mut()
+                            .blob
+                            .send_request(&peer, Frame::Bytes(req.encode()));
+                        self.fetching.insert(id, fetch);
                     }
                     Progress::Done(bytes) => {
-                        let Some(mut fetch) = self.end_fetch(&hash) else {
-                            return;
-                        };
+                        let hash = fetch.assembly.hash;
                         self.hand_to_writer(hash, bytes, &mut fetch.assembly, fetch.kept);
                     }
                     Progress::NotHeld => {
-                        debug!(%peer, %hash, "peer does not hold the blob yet; asking again later");
-                        self.fetch_ended(&hash);
+                        debug!(%peer, hash = %fetch.assembly.hash, "peer does not hold the blob yet; asking again later");
+                        self.fetch_failed(fetch.assembly.hash, fetch.attempts);
                     }
                     Progress::Refused => {
-                        debug!(%peer, %hash, "peer would not serve the blob (yet); asking again later");
-                        self.fetch_ended(&hash);
+                        debug!(%peer, hash = %fetch.assembly.hash, "peer would not serve the blob (yet); asking again later");
+                        self.fetch_failed(fetch.assembly.hash, fetch.attempts);
                     }
                     Progress::Failed(why) => {
-                        warn!(%peer, %hash, reason = %why, "refused a blob from peer; nothing stored");
-                        if untrusted {
+                        warn!(%peer, hash = %fetch.assembly.hash, reason = %why, "refused a blob from peer; nothing stored");
+                        if fetch.assembly.kept().is_none() {
                             // What was kept is no longer trusted (see `accept`).
-                            self.partials.discard(&hash);
+                            self.partials.discard(&fetch.assembly.hash);
                         }
-                        self.fetch_ended(&hash);
+                        self.fetch_failed(fetch.assembly.hash, fetch.attempts);
                     }
                 }
             }
@@ -461,11 +426,9 @@ impl Daemon {
                 error,
                 ..
             } => {
-                if let Some((hash, _)) = self.ranges.remove(&request_id)
-                    && self.fetching.contains_key(&hash)
-                {
-                    debug!(%peer, %hash, %error, "blob fetch failed");
-                    self.fetch_ended(&hash);
+                if let Some(f) = self.fetching.remove(&request_id) {
+                    debug!(%peer, hash = %f.assembly.hash, %error, "blob fetch failed");
+                    self.fetch_failed(f.assembly.hash, f.attempts);
                 }
             }
             request_response::Event::InboundFailure {

@@ -136,9 +136,7 @@ struct Daemon {
     sync_rows: BTreeMap<(PeerId, DocumentId), SyncInfo>,
     /// When `sync_rows` was last pruned.
     sync_rows_pruned: Instant,
-    fetching: HashMap<BlobHash, Fetch>,
-    /// Range requests in flight: the blob each asks for, and what it asks.
-    ranges: HashMap<request_response::OutboundRequestId, (BlobHash, ChunkRequest)>,
+    fetching: HashMap<request_response::OutboundRequestId, Fetch>,
     /// Blobs to fetch: hash, peer to ask, earlier attempts.
     fetch_queue: VecDeque<(BlobHash, PeerId, u32)>,
     /// Blobs that failed, waiting to be asked for again.
@@ -305,7 +303,6 @@ async fn run_node(
         sync_rows: BTreeMap::new(),
         sync_rows_pruned: Instant::now(),
         fetching: HashMap::new(),
-        ranges: HashMap::new(),
         fetch_queue: VecDeque::new(),
         blob_retries: Vec::new(),
         wanted: BTreeSet::new(),

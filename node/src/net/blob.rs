@@ -7,16 +7,12 @@
 //! 16 KiB group against the hash as it decodes it, so a range either
 //! verifies or is refused whole, and what it has verified it keeps: an
 //! interrupted transfer resumes where it stopped ([`Assembly::resume`]).
-//! A fetcher keeps [`BLOB_RANGES_IN_FLIGHT`] ranges of a blob in flight,
-//! so a photo costs no round trip per range; each verifies on its own, in
-//! whatever order they arrive.
 //!
 //! The size a peer claims is untrusted until the blob's last chunk verifies
 //! under it, so the first request of a transfer also asks for that chunk.
 //! The hash in documents stays the plain BLAKE3 hash of the bytes: it is the
 //! root of the same tree.
 
-use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use bao_tree::io::round_up_to_chunks;
@@ -37,17 +33,9 @@ pub const BLOB_BLOCK: BlockSize = crate::store::TREE_BLOCK;
 pub const BLOB_GROUP_BYTES: u64 = 16 * 1024;
 /// Largest range a request may ask for.
 pub const BLOB_CHUNK_BYTES_MAX: u32 = 1024 * 1024;
-/// The range this node asks for per request (64 KiB). With
-/// [`BLOB_RANGES_IN_FLIGHT`] of them in flight, 256 KiB of a photo are on
-/// their way at a time: what a dropped connection can cost again, as when
-/// one 256 KiB range was asked for at a time, without a round trip per
-/// range.
-pub const BLOB_FETCH_BYTES: u32 = 64 * 1024;
-/// Ranges of one blob in flight at once (counting those verified past a
-/// gap, waiting in memory for it to fill).
-pub const BLOB_RANGES_IN_FLIGHT: usize = 4;
-/// Largest window [`Assembly::with_window`] takes.
-pub const BLOB_RANGES_IN_FLIGHT_MAX: usize = 16;
+/// The range this node asks for at a time (256 KiB): what a dropped
+/// connection can cost again, and still few round trips per photo.
+pub const BLOB_FETCH_BYTES: u32 = 256 * 1024;
 /// Exact size of a request: hash, offset, length, flags.
 pub const BLOB_REQUEST_BYTES: usize = 32 + 8 + 4 + 1;
 /// Response header: status byte and total size.
@@ -287,15 +275,7 @@ pub struct Partial {
     pub bytes: Vec<u8>,
 }
 
-/// A blob being assembled from verified ranges, several in flight at once.
-///
-/// Each response carries the hash pairs from the root down to its range,
-/// so it verifies on its own, in whatever order it arrives. What counts as
-/// verified — what is kept on disk, resumed from and reported — is the
-/// prefix: the bytes from the start without a gap. A range that arrives
-/// ahead of a gap waits in memory until the gap fills, and the window
-/// never reaches past [`Assembly::window`] ranges beyond the prefix, so a
-/// fetch holds at most that many ranges besides its prefix.
+/// A blob being assembled from verified ranges.
 #[derive(Debug)]
 pub struct Assembly {
     /// The blob.
@@ -305,28 +285,21 @@ pub struct Assembly {
     tree: Option<BlobTree>,
     /// The verified bytes from the start of the blob.
     bytes: Vec<u8>,
-    /// Verified ranges past a gap, by offset, waiting for the gap to fill.
-    ahead: BTreeMap<u64, Vec<u8>>,
-    /// First byte not asked for yet.
-    next: u64,
     /// Verified bytes this fetch started from (kept by an earlier one).
     resumed: u64,
     /// Response bytes received by this fetch.
     received: u64,
-    /// The requests in flight.
-    asked: Vec<ChunkRequest>,
+    /// The request in flight.
+    asked: Option<ChunkRequest>,
     /// Bytes asked for per request.
     range_bytes: u32,
-    /// Ranges in flight or waiting past a gap, at most.
-    window: usize,
 }
 
 /// What to do after a response arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Progress {
-    /// The range verified; send these requests (none while the window is
-    /// full of ranges in flight or waiting past a gap).
-    Next(Vec<ChunkRequest>),
+    /// The range verified; ask for the next one.
+    Next(ChunkRequest),
     /// All bytes arrived and match the hash.
     Done(Vec<u8>),
     /// The peer does not hold the blob (it may still be fetching it).
@@ -346,13 +319,10 @@ impl Assembly {
             max,
             tree: None,
             bytes: Vec::new(),
-            ahead: BTreeMap::new(),
-            next: 0,
             resumed: 0,
             received: 0,
-            asked: Vec::new(),
+            asked: None,
             range_bytes: BLOB_FETCH_BYTES,
-            window: BLOB_RANGES_IN_FLIGHT,
         }
     }
 
@@ -364,19 +334,6 @@ impl Assembly {
         let group = BLOB_GROUP_BYTES as u32;
         self.range_bytes = (bytes - bytes % group).clamp(group, BLOB_CHUNK_BYTES_MAX);
         self
-    }
-
-    /// Keeps up to `ranges` requests in flight instead of
-    /// [`BLOB_RANGES_IN_FLIGHT`] (at least one, at most
-    /// [`BLOB_RANGES_IN_FLIGHT_MAX`]).
-    pub fn with_window(mut self, ranges: usize) -> Assembly {
-        self.window = ranges.clamp(1, BLOB_RANGES_IN_FLIGHT_MAX);
-        self
-    }
-
-    /// Ranges this fetch keeps in flight at most.
-    pub fn window(&self) -> usize {
-        self.window
     }
 
     /// Resumes fetching `hash` from what an earlier fetch kept. The kept
@@ -416,55 +373,22 @@ impl Assembly {
         fresh
     }
 
-    /// The requests to send now. Until the size is proven, one: the range
-    /// after the verified bytes with the size proof, since how many ranges
-    /// there are is not known yet. After that, the following ranges, while
-    /// fewer than the window are in flight and none would end past the
-    /// window's reach beyond the verified prefix.
-    pub fn requests(&mut self) -> Vec<ChunkRequest> {
-        self.next = self.next.max(self.bytes.len() as u64);
-        let Some(tree) = &self.tree else {
-            if !self.asked.is_empty() {
-                return Vec::new();
-            }
-            return vec![self.ask(true)];
-        };
-        let total = tree.tree.size();
-        let reach = (self.bytes.len() as u64)
-            .saturating_add(u64::from(self.range_bytes) * self.window as u64);
-        let mut out = Vec::new();
-        while self.asked.len() < self.window && self.next < total && self.next < reach {
-            out.push(self.ask(false));
-        }
-        out
-    }
-
-    /// The next range, noted as in flight.
-    fn ask(&mut self, prove_size: bool) -> ChunkRequest {
+    /// The next request: the range after the verified bytes, with the size
+    /// proof while the size is not proven.
+    pub fn first(&mut self) -> ChunkRequest {
         let req = ChunkRequest {
             hash: self.hash,
-            offset: self.next,
+            offset: self.bytes.len() as u64,
             len: self.range_bytes,
-            prove_size,
+            prove_size: self.tree.is_none(),
         };
-        self.next += u64::from(self.range_bytes);
-        self.asked.push(req);
+        self.asked = Some(req);
         req
     }
 
-    /// Requests in flight.
-    pub fn in_flight(&self) -> usize {
-        self.asked.len()
-    }
-
-    /// Bytes verified so far, from the start without a gap.
+    /// Bytes verified so far.
     pub fn verified(&self) -> u64 {
         self.bytes.len() as u64
-    }
-
-    /// Verified bytes held past a gap, in memory only.
-    pub fn ahead(&self) -> u64 {
-        self.ahead.values().map(|b| b.len() as u64).sum()
     }
 
     /// Verified bytes this fetch started from.
@@ -499,19 +423,17 @@ impl Assembly {
         Some(std::mem::take(&mut self.bytes))
     }
 
-    /// Takes the response to `asked`, one of the requests in flight, and
-    /// says what comes next.
-    pub fn accept(&mut self, asked: &ChunkRequest, resp: ChunkResponse) -> Progress {
+    /// Takes a response and says what comes next.
+    pub fn accept(&mut self, resp: ChunkResponse) -> Progress {
         let (total, encoded) = match resp {
             ChunkResponse::Chunk { total, bytes } => (total, bytes),
             ChunkResponse::NotFound => return Progress::NotHeld,
             ChunkResponse::Refused => return Progress::Refused,
         };
         self.received += (BLOB_RESPONSE_HEADER_BYTES + encoded.len()) as u64;
-        let Some(at) = self.asked.iter().position(|r| r == asked) else {
+        let Some(asked) = self.asked.take() else {
             return Progress::Failed("a response nobody asked for".into());
         };
-        let asked = self.asked.swap_remove(at);
         if total > self.max {
             return Progress::Failed(format!(
                 "blob of {total} bytes exceeds the limit of {} bytes",
@@ -525,43 +447,12 @@ impl Assembly {
             // back from disk: one of them is wrong, so nothing kept is
             // trusted any more and the next attempt starts over.
             let proven = tree.tree.size();
-            *self = Assembly::new(self.hash, self.max)
-                .with_range_bytes(self.range_bytes)
-                .with_window(self.window);
+            *self = Assembly::new(self.hash, self.max);
             return Progress::Failed(format!(
                 "peer claims {total} bytes for a blob proven to hold {proven}"
             ));
         }
-        let (tree, range) = match self.decode(&asked, total, &encoded) {
-            Ok(got) => got,
-            Err(why) => return Progress::Failed(why),
-        };
-        self.tree = Some(tree);
-        self.place(asked.offset, range);
-        if (self.bytes.len() as u64) < total {
-            return Progress::Next(self.requests());
-        }
-        // Every group verified against the hash already; the whole-blob
-        // check costs one more pass and guards against a library bug.
-        let got = BlobHash::of(&self.bytes);
-        if got != self.hash {
-            self.bytes.clear();
-            self.ahead.clear();
-            self.tree = None;
-            return Progress::Failed(format!("bytes hash to {got}, not {}", self.hash));
-        }
-        Progress::Done(std::mem::take(&mut self.bytes))
-    }
-
-    /// Checks a response against the hash and returns the tree with the
-    /// response's hash pairs added and the range's bytes. Works on a copy
-    /// of the tree: a range that fails part-way leaves nothing behind.
-    fn decode(
-        &self,
-        asked: &ChunkRequest,
-        total: u64,
-        encoded: &[u8],
-    ) -> Result<(BlobTree, Vec<u8>), String> {
+        // Work on copies: a range that fails part-way leaves nothing behind.
         let mut tree = self.tree.clone().unwrap_or_else(|| {
             let shape = BaoTree::new(total, BLOB_BLOCK);
             BlobTree {
@@ -570,74 +461,68 @@ impl Assembly {
                 data: vec![0; shape.outboard_size() as usize],
             }
         });
+        let start = self.bytes.len();
         let mut proven = self.tree.is_some();
         let ranges = asked.ranges();
-        let mut cursor = Cursor::new(encoded);
+        let mut cursor = Cursor::new(&encoded[..]);
         let items = DecodeResponseIter::new(tree.root(), tree.tree(), &mut cursor, &ranges)
             .collect::<Vec<_>>();
-        let mut range = Vec::new();
         for item in items {
-            match item.map_err(|e| format!("range does not verify: {e}"))? {
+            let item = match item {
+                Ok(item) => item,
+                Err(e) => {
+                    self.bytes.truncate(start);
+                    return Progress::Failed(format!("range does not verify: {e}"));
+                }
+            };
+            match item {
                 BaoContentItem::Parent(Parent { node, pair }) => {
-                    tree.save(node, &pair)
-                        .map_err(|e| format!("hash pair out of place: {e}"))?;
+                    if let Err(e) = tree.save(node, &pair) {
+                        self.bytes.truncate(start);
+                        return Progress::Failed(format!("hash pair out of place: {e}"));
+                    }
                 }
                 BaoContentItem::Leaf(Leaf { offset, data }) => {
                     let end = offset + data.len() as u64;
                     if end == total {
                         proven = true;
                     }
-                    if offset == asked.offset + range.len() as u64 {
-                        range.extend_from_slice(&data);
+                    if offset == self.bytes.len() as u64 {
+                        self.bytes.extend_from_slice(&data);
                     } else if end != total {
                         // Only the size proof may stand apart from the range.
-                        return Err(format!("bytes at {offset} out of order"));
+                        self.bytes.truncate(start);
+                        return Progress::Failed(format!("bytes at {offset} out of order"));
                     }
                 }
             }
         }
         let due = asked.offset.saturating_add(u64::from(asked.len)).min(total);
-        let got = asked.offset + range.len() as u64;
         let trailing = cursor.position() != encoded.len() as u64;
         // More than asked is fine when it is the blob's end: a size proof
         // right after the range joins it.
-        if !proven || got < due || trailing {
-            return Err(format!(
-                "range short or overlong: {} bytes of {} verified{}{}",
-                range.len(),
-                due.saturating_sub(asked.offset),
+        if !proven || (self.bytes.len() as u64) < due || trailing {
+            self.bytes.truncate(start);
+            return Progress::Failed(format!(
+                "range short or overlong: {} bytes of {due} verified{}{}",
+                self.bytes.len(),
                 if proven { "" } else { ", size unproven" },
                 if trailing { ", bytes left over" } else { "" },
             ));
         }
-        Ok((tree, range))
-    }
-
-    /// Puts a verified range in place: onto the prefix when it starts
-    /// there, with any ranges waiting past it that now join, else aside
-    /// until the gap before it fills.
-    fn place(&mut self, offset: u64, range: Vec<u8>) {
-        if offset > self.bytes.len() as u64 {
-            self.ahead.insert(offset, range);
-            return;
+        self.tree = Some(tree);
+        if (self.bytes.len() as u64) < total {
+            return Progress::Next(self.first());
         }
-        self.join(offset, &range);
-        while let Some(entry) = self.ahead.first_entry() {
-            if *entry.key() > self.bytes.len() as u64 {
-                break;
-            }
-            let (offset, range) = entry.remove_entry();
-            self.join(offset, &range);
+        // Every group verified against the hash already; the whole-blob
+        // check costs one more pass and guards against a library bug.
+        let got = BlobHash::of(&self.bytes);
+        if got != self.hash {
+            self.bytes.clear();
+            self.tree = None;
+            return Progress::Failed(format!("bytes hash to {got}, not {}", self.hash));
         }
-    }
-
-    /// Appends what of a range starting at or before the prefix's end
-    /// lies past it.
-    fn join(&mut self, offset: u64, range: &[u8]) {
-        let have = self.bytes.len() as u64 - offset;
-        if let Some(new) = range.get(have as usize..) {
-            self.bytes.extend_from_slice(new);
-        }
+        Progress::Done(std::mem::take(&mut self.bytes))
     }
 }
 

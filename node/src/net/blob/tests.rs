@@ -1,5 +1,3 @@
-use std::collections::VecDeque;
-
 use super::*;
 
 /// Bytes that do not repeat with the group size, so a misplaced group
@@ -10,77 +8,22 @@ fn photo(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The one request an assembly asks for now (a window of one, or the
-/// size not proven yet).
-fn first(a: &mut Assembly) -> ChunkRequest {
-    let reqs = a.requests();
-    assert_eq!(reqs.len(), 1, "{reqs:?}");
-    reqs[0]
-}
-
-/// Answers `req` as an honest server holding `blob`, through the wire form.
-fn answer(req: &ChunkRequest, blob: &[u8], tree: &BlobTree) -> ChunkResponse {
-    let resp = serve(req, Some((blob, tree))).unwrap();
-    ChunkResponse::decode(&resp.encode()).unwrap()
-}
-
-/// Runs `a` against an honest server until it finishes, answering the
-/// requests in flight oldest first, or newest first when `reversed`;
-/// returns the bytes and the number of responses.
-fn fetch_in_order(a: &mut Assembly, blob: &[u8], reversed: bool) -> (Vec<u8>, usize) {
+/// Runs `a` against an honest server until it finishes; returns the bytes
+/// and the number of responses.
+fn fetch_all(a: &mut Assembly, blob: &[u8]) -> (Vec<u8>, usize) {
     let tree = blob_tree(blob);
-    let mut pending: VecDeque<ChunkRequest> = a.requests().into();
+    let mut req = a.first();
     let mut rounds = 0;
     loop {
-        let req = if reversed {
-            pending.pop_back()
-        } else {
-            pending.pop_front()
-        };
-        let req = req.expect("a request in flight while unfinished");
+        let resp = serve(&req, Some((blob, &tree))).unwrap();
+        let resp = ChunkResponse::decode(&resp.encode()).unwrap();
         rounds += 1;
-        match a.accept(&req, answer(&req, blob, &tree)) {
-            Progress::Next(more) => pending.extend(more),
-            Progress::Done(bytes) => {
-                assert!(pending.is_empty(), "done with requests in flight");
-                return (bytes, rounds);
-            }
+        match a.accept(resp) {
+            Progress::Next(r) => req = r,
+            Progress::Done(bytes) => return (bytes, rounds),
             other => panic!("an honest server's range was not taken: {other:?}"),
         }
-        assert_eq!(a.in_flight(), pending.len());
-        // Never more than the window in flight and waiting past a gap.
-        let held = a.ahead() + pending.len() as u64 * u64::from(BLOB_FETCH_BYTES);
-        assert!(held <= a.window() as u64 * u64::from(BLOB_FETCH_BYTES));
     }
-}
-
-/// What the daemon keeps on disk of `a`.
-fn kept_partial(a: &Assembly) -> Partial {
-    let (total, tree, bytes) = a.kept().expect("the size is proven");
-    Partial {
-        total,
-        tree: tree.to_vec(),
-        bytes: bytes.to_vec(),
-    }
-}
-
-/// A fetch of `blob` whose first range (sent alone: the size is not
-/// proven before it) was answered, and the window of requests it opened.
-fn opened(blob: &[u8]) -> (BlobHash, BlobTree, Assembly, Vec<ChunkRequest>) {
-    let hash = BlobHash::of(blob);
-    let tree = blob_tree(blob);
-    let mut a = Assembly::new(hash, 64 << 20);
-    let req = first(&mut a);
-    assert!(req.prove_size);
-    assert!(a.requests().is_empty(), "a second request before the size");
-    let Progress::Next(window) = a.accept(&req, answer(&req, blob, &tree)) else {
-        panic!("the first range verifies");
-    };
-    (hash, tree, a, window)
-}
-
-fn fetch_all(a: &mut Assembly, blob: &[u8]) -> (Vec<u8>, usize) {
-    fetch_in_order(a, blob, false)
 }
 
 #[test]
@@ -154,12 +97,11 @@ fn a_wrong_byte_in_a_range_is_refused_and_nothing_of_it_kept() {
     let blob = photo(3 * BLOB_FETCH_BYTES as usize);
     let hash = BlobHash::of(&blob);
     let tree = blob_tree(&blob);
-    let mut a = Assembly::new(hash, 64 << 20).with_window(1);
-    let req = first(&mut a);
-    let Progress::Next(next) = a.accept(&req, serve(&req, Some((&blob, &tree))).unwrap()) else {
+    let mut a = Assembly::new(hash, 64 << 20);
+    let req = a.first();
+    let Progress::Next(req) = a.accept(serve(&req, Some((&blob, &tree))).unwrap()) else {
         panic!("the first range verifies");
     };
-    let req = next[0];
     let kept = a.verified();
     assert_eq!(kept, u64::from(BLOB_FETCH_BYTES));
     let Ok(ChunkResponse::Chunk { total, mut bytes }) = serve(&req, Some((&blob, &tree))) else {
@@ -168,18 +110,17 @@ fn a_wrong_byte_in_a_range_is_refused_and_nothing_of_it_kept() {
     // Late in the range, so earlier groups of it verify before the bad one.
     let at = bytes.len() - 100;
     bytes[at] ^= 1;
-    let got = a.accept(&req, ChunkResponse::Chunk { total, bytes });
+    let got = a.accept(ChunkResponse::Chunk { total, bytes });
     assert!(
         matches!(&got, Progress::Failed(w) if w.contains("verify")),
         "{got:?}"
     );
     assert_eq!(a.verified(), kept, "part of a refused range was kept");
     // The same range again, honest this time, is taken.
-    let mut a = Assembly::resume(hash, 64 << 20, kept_partial(&a)).with_window(1);
-    let req = first(&mut a);
+    let req = a.first();
     assert_eq!(req.offset, kept);
     assert!(matches!(
-        a.accept(&req, serve(&req, Some((&blob, &tree))).unwrap()),
+        a.accept(serve(&req, Some((&blob, &tree))).unwrap()),
         Progress::Next(_)
     ));
 }
@@ -189,40 +130,35 @@ fn a_lie_about_the_size_is_refused() {
     let blob = photo(2 * BLOB_FETCH_BYTES as usize + 5);
     let hash = BlobHash::of(&blob);
     let tree = blob_tree(&blob);
-    let mut a = Assembly::new(hash, 64 << 20).with_window(1);
-    let req = first(&mut a);
+    let mut a = Assembly::new(hash, 64 << 20);
+    let req = a.first();
     let Ok(ChunkResponse::Chunk { total, bytes }) = serve(&req, Some((&blob, &tree))) else {
         panic!("the blob is held");
     };
     for claimed in [total + 4096, total - 1, 3 * total] {
         let mut fresh = Assembly::new(hash, 64 << 20);
-        let asked = first(&mut fresh);
-        let got = fresh.accept(
-            &asked,
-            ChunkResponse::Chunk {
-                total: claimed,
-                bytes: bytes.clone(),
-            },
-        );
+        fresh.first();
+        let got = fresh.accept(ChunkResponse::Chunk {
+            total: claimed,
+            bytes: bytes.clone(),
+        });
         assert!(matches!(got, Progress::Failed(_)), "{claimed}: {got:?}");
         assert_eq!(fresh.verified(), 0);
         assert!(fresh.kept().is_none());
     }
     // Once proven, a different size from a later peer is refused.
-    let Progress::Next(next) = a.accept(&req, ChunkResponse::Chunk { total, bytes }) else {
-        panic!("the honest first range verifies");
-    };
-    let req = next[0];
+    assert!(matches!(
+        a.accept(ChunkResponse::Chunk { total, bytes }),
+        Progress::Next(_)
+    ));
+    let req = a.first();
     let Ok(ChunkResponse::Chunk { bytes, .. }) = serve(&req, Some((&blob, &tree))) else {
         panic!("the blob is held");
     };
-    let got = a.accept(
-        &req,
-        ChunkResponse::Chunk {
-            total: total + 1,
-            bytes,
-        },
-    );
+    let got = a.accept(ChunkResponse::Chunk {
+        total: total + 1,
+        bytes,
+    });
     assert!(
         matches!(&got, Progress::Failed(w) if w.contains("proven")),
         "{got:?}"
@@ -234,13 +170,13 @@ fn a_resumed_fetch_asks_only_for_the_rest_and_rechecks_what_it_kept() {
     let blob = photo(10 * BLOB_FETCH_BYTES as usize + 999);
     let hash = BlobHash::of(&blob);
     let tree = blob_tree(&blob);
-    let mut a = Assembly::new(hash, 64 << 20).with_window(1);
-    let mut req = first(&mut a);
+    let mut a = Assembly::new(hash, 64 << 20);
+    let mut req = a.first();
     for _ in 0..9 {
-        let Progress::Next(r) = a.accept(&req, serve(&req, Some((&blob, &tree))).unwrap()) else {
+        let Progress::Next(r) = a.accept(serve(&req, Some((&blob, &tree))).unwrap()) else {
             panic!("the range verifies");
         };
-        req = r[0];
+        req = r;
     }
     let (total, kept_tree, kept) = a.kept().unwrap();
     let partial = Partial {
@@ -248,7 +184,7 @@ fn a_resumed_fetch_asks_only_for_the_rest_and_rechecks_what_it_kept() {
         tree: kept_tree.to_vec(),
         bytes: kept.to_vec(),
     };
-    let mut resumed = Assembly::resume(hash, 64 << 20, partial.clone()).with_window(1);
+    let mut resumed = Assembly::resume(hash, 64 << 20, partial.clone());
     assert_eq!(resumed.resumed(), 9 * u64::from(BLOB_FETCH_BYTES));
     let (bytes, rounds) = fetch_all(&mut resumed, &blob);
     assert_eq!(bytes, blob);
@@ -270,8 +206,8 @@ fn a_resumed_fetch_asks_only_for_the_rest_and_rechecks_what_it_kept() {
     let mut off = partial;
     off.total += 1;
     let mut r = Assembly::resume(hash, 64 << 20, off);
-    let req = r.requests()[0];
-    let got = r.accept(&req, serve(&req, Some((&blob, &tree))).unwrap());
+    let req = r.first();
+    let got = r.accept(serve(&req, Some((&blob, &tree))).unwrap());
     assert!(
         matches!(&got, Progress::Failed(w) if w.contains("proven")),
         "{got:?}"
@@ -306,16 +242,13 @@ fn oversized_absent_and_damaged_blobs_are_not_served_or_taken() {
     let blob = b"the real photo".to_vec();
     let hash = BlobHash::of(&blob);
     let mut absent = Assembly::new(hash, 1000);
-    let req = first(&mut absent);
-    assert_eq!(
-        absent.accept(&req, serve(&req, None).unwrap()),
-        Progress::NotHeld
-    );
+    let req = absent.first();
+    assert_eq!(absent.accept(serve(&req, None).unwrap()), Progress::NotHeld);
     let mut small = Assembly::new(hash, 4);
-    let req = first(&mut small);
+    let req = small.first();
     let tree = blob_tree(&blob);
     assert!(matches!(
-        small.accept(&req, serve(&req, Some((&blob, &tree))).unwrap()),
+        small.accept(serve(&req, Some((&blob, &tree))).unwrap()),
         Progress::Failed(w) if w.contains("exceeds")
     ));
     // A server whose stored bytes were damaged reports it instead of sending.
@@ -324,87 +257,4 @@ fn oversized_absent_and_damaged_blobs_are_not_served_or_taken() {
     assert!(serve(&req, Some((&damaged, &tree))).is_err());
     let other = blob_tree(&damaged);
     assert!(serve(&req, Some((&damaged, &other))).is_err());
-}
-
-#[test]
-fn several_ranges_are_in_flight_once_the_size_is_proven() {
-    let blob = photo(10 * BLOB_FETCH_BYTES as usize + 5);
-    let (hash, _, mut a, window) = opened(&blob);
-    assert_eq!(window.len(), BLOB_RANGES_IN_FLIGHT);
-    assert_eq!(a.in_flight(), BLOB_RANGES_IN_FLIGHT);
-    let offsets: Vec<u64> = window.iter().map(|r| r.offset).collect();
-    let step = u64::from(BLOB_FETCH_BYTES);
-    let want: Vec<u64> = (1..=BLOB_RANGES_IN_FLIGHT as u64)
-        .map(|i| i * step)
-        .collect();
-    assert_eq!(offsets, want);
-    assert!(window.iter().all(|r| !r.prove_size));
-    // A full window asks for nothing more.
-    assert!(a.requests().is_empty());
-    // A resumed fetch knows the size: it fills the window at once.
-    let mut r = Assembly::resume(hash, 64 << 20, kept_partial(&a));
-    assert_eq!(r.requests().len(), BLOB_RANGES_IN_FLIGHT);
-}
-
-#[test]
-fn ranges_arriving_out_of_order_are_assembled_and_wait_for_the_gap() {
-    let blob = photo(9 * BLOB_FETCH_BYTES as usize + 4321);
-    let (hash, tree, mut a, window) = opened(&blob);
-    let prefix = a.verified();
-    // The last of the window first: verified, but held past the gap, and
-    // the window does not move on until the gap fills.
-    let last = window[window.len() - 1];
-    let Progress::Next(more) = a.accept(&last, answer(&last, &blob, &tree)) else {
-        panic!("an out-of-order range verifies");
-    };
-    assert!(more.is_empty(), "asked past the window: {more:?}");
-    assert_eq!(a.verified(), prefix, "a range past a gap counted as kept");
-    assert_eq!(a.ahead(), u64::from(BLOB_FETCH_BYTES));
-    assert_eq!(a.kept().unwrap().2, &blob[..prefix as usize]);
-    // The gap fills: the prefix takes the waiting range too.
-    for req in &window[..window.len() - 1] {
-        let Progress::Next(_) = a.accept(req, answer(req, &blob, &tree)) else {
-            panic!("a range verifies");
-        };
-    }
-    assert_eq!(a.ahead(), 0);
-    assert_eq!(
-        a.verified(),
-        prefix + window.len() as u64 * u64::from(BLOB_FETCH_BYTES)
-    );
-    assert_eq!(a.kept().unwrap().2, &blob[..a.verified() as usize]);
-    // A whole fetch answered newest first comes out right.
-    let mut b = Assembly::new(hash, 64 << 20);
-    let (bytes, rounds) = fetch_in_order(&mut b, &blob, true);
-    assert_eq!(bytes, blob);
-    assert_eq!(rounds, blob.len().div_ceil(BLOB_FETCH_BYTES as usize));
-}
-
-#[test]
-fn a_wrong_range_past_a_gap_is_refused_and_nothing_of_it_kept() {
-    let blob = photo(6 * BLOB_FETCH_BYTES as usize);
-    let (_, tree, mut a, window) = opened(&blob);
-    // The honest third range arrives first and waits past the gap.
-    let Progress::Next(_) = a.accept(&window[2], answer(&window[2], &blob, &tree)) else {
-        panic!("an out-of-order range verifies");
-    };
-    let ahead = a.ahead();
-    // The second range, sent as the bytes of the first: refused whole.
-    let ChunkResponse::Chunk { total, bytes } = answer(&window[0], &blob, &tree) else {
-        panic!("the blob is held");
-    };
-    let got = a.accept(&window[1], ChunkResponse::Chunk { total, bytes });
-    assert!(matches!(got, Progress::Failed(_)), "{got:?}");
-    assert_eq!(a.ahead(), ahead);
-    assert_eq!(a.kept().unwrap().2, &blob[..a.verified() as usize]);
-    // An answer to a request never sent is refused too.
-    let stray = ChunkRequest {
-        offset: 5 * u64::from(BLOB_FETCH_BYTES),
-        ..window[0]
-    };
-    let got = a.accept(&stray, answer(&stray, &blob, &tree));
-    assert!(
-        matches!(&got, Progress::Failed(w) if w.contains("nobody")),
-        "{got:?}"
-    );
 }

@@ -4,7 +4,7 @@
 use super::*;
 
 /// The fetching node's state: the daemon's `start_fetches` and the response
-/// arm of its `on_blob`, up to `window` ranges in flight per photo.
+/// arm of its `on_blob`, one range in flight per photo.
 struct Fetcher {
     server: PeerId,
     queue: VecDeque<BlobHash>,
@@ -13,22 +13,19 @@ struct Fetcher {
     /// them (when photos are stored), and how much of each is there.
     partials: Option<PartialBlobs>,
     kept: HashMap<BlobHash, u64>,
-    requests: HashMap<OutboundRequestId, ChunkRequest>,
+    requests: HashMap<OutboundRequestId, BlobHash>,
     stats: Fetched,
     range_bytes: u32,
-    window: usize,
 }
 
 impl Fetcher {
-    fn send(&mut self, swarm: &mut Swarm<Behaviour>, reqs: Vec<ChunkRequest>) {
-        for req in reqs {
-            let id = swarm
-                .behaviour_mut()
-                .blob
-                .send_request(&self.server, Frame::Bytes(req.encode()));
-            self.requests.insert(id, req);
-            self.stats.requests += 1;
-        }
+    fn send(&mut self, swarm: &mut Swarm<Behaviour>, req: ChunkRequest) {
+        let id = swarm
+            .behaviour_mut()
+            .blob
+            .send_request(&self.server, Frame::Bytes(req.encode()));
+        self.requests.insert(id, req.hash);
+        self.stats.requests += 1;
     }
 
     fn start(&mut self, swarm: &mut Swarm<Behaviour>) {
@@ -37,9 +34,8 @@ impl Fetcher {
                 return;
             };
             let mut assembly = Assembly::new(hash, crdt_model::report::ATTACHMENT_BYTES_MAX)
-                .with_range_bytes(self.range_bytes)
-                .with_window(self.window);
-            let first = assembly.requests();
+                .with_range_bytes(self.range_bytes);
+            let first = assembly.first();
             self.photos.insert(hash, assembly);
             self.send(swarm, first);
         }
@@ -54,11 +50,10 @@ impl Fetcher {
         id: OutboundRequestId,
         response: &[u8],
     ) -> anyhow::Result<Option<FetchedPhoto>> {
-        let asked = self
+        let hash = self
             .requests
             .remove(&id)
             .context("a response to a request never sent")?;
-        let hash = asked.hash;
         let assembly = self
             .photos
             .get_mut(&hash)
@@ -67,16 +62,14 @@ impl Fetcher {
             ChunkResponse::decode(response).with_context(|| format!("a range of photo {hash}"))?;
         self.stats.received += response.len() as u64;
         let t = Instant::now();
-        let progress = assembly.accept(&asked, resp);
+        let progress = assembly.accept(resp);
         self.stats.assembling += t.elapsed();
         match progress {
             Progress::Next(next) => {
                 // The daemon's `keep_partial`: the new verified bytes and
-                // the tree, unsynced, on the swarm's task (nothing when
-                // the range waits past a gap).
+                // the tree, unsynced, on the swarm's task.
                 if let (Some(partials), Some((total, tree, bytes))) =
                     (&self.partials, assembly.kept())
-                    && self.kept.get(&hash).copied().unwrap_or(0) < bytes.len() as u64
                 {
                     let from = self.kept.get(&hash).copied().unwrap_or(0);
                     partials
@@ -178,15 +171,14 @@ async fn next_commit(sink: &mut Sink) -> Option<(usize, Duration)> {
 }
 
 /// The fetching node: dials `server` at `addr`, then fetches every photo of
-/// `hashes`, asking `range_bytes` per request with up to `window` of a
-/// photo in flight, and returns once the last is stored.
+/// `hashes` and returns once the last is stored.
 pub(super) async fn fetch_photos(
     mut swarm: Swarm<Behaviour>,
     server: PeerId,
     addr: Multiaddr,
     hashes: Vec<BlobHash>,
     mut sink: Sink,
-    (range_bytes, window): (u32, usize),
+    range_bytes: u32,
     partials: Option<PartialBlobs>,
 ) -> anyhow::Result<Fetched> {
     swarm
@@ -212,7 +204,6 @@ pub(super) async fn fetch_photos(
         requests: HashMap::new(),
         stats: Fetched::default(),
         range_bytes,
-        window,
     };
     let start = Instant::now();
     f.start(&mut swarm);

@@ -7,7 +7,7 @@
 //! [`serve_from_store`] (the daemon's own function: the range and its hash
 //! pairs read from the photo's file and stored tree, every group checked
 //! before it is sent); the fetching side runs one [`Assembly`] per photo,
-//! eight photos at once with four range requests in flight each, and stores
+//! eight photos at once with one range request in flight each, and stores
 //! every verified photo with its tree as the daemon's blob writer does
 //! (the daemon's own `store_blobs`: each range kept in a partial file as it
 //! verifies, the finished file renamed into the store, every photo queued
@@ -38,7 +38,7 @@ use libp2p::{Multiaddr, PeerId, Swarm};
 use node::daemon::partial_blobs::PartialBlobs;
 use node::daemon::{BlobWrite, store_blobs};
 use node::net::blob::{
-    Assembly, BLOB_FETCH_BYTES, BLOB_RANGES_IN_FLIGHT, BlobTree, ChunkRequest, ChunkResponse,
+    Assembly, BLOB_CHUNK_BYTES_MAX, BLOB_FETCH_BYTES, BlobTree, ChunkRequest, ChunkResponse,
     Progress, blob_tree, serve,
 };
 use node::net::blob_serve::serve_from_store;
@@ -71,9 +71,6 @@ pub const DISK_RUNS: usize = 15;
 
 /// Photos fetched at once: the daemon's `BLOB_FETCHES_MAX`.
 const PHOTOS_IN_FLIGHT: usize = 8;
-/// Bytes per range of the comparison runs: four times the daemon's, as
-/// one range was asked for at a time before several were in flight.
-const LONG_RANGE_BYTES: u32 = 256 * 1024;
 /// A run still going after this long has hung.
 const RUN_TIMEOUT_S: u64 = 120;
 /// Bytes per read in the raw TCP baseline.
@@ -130,8 +127,6 @@ struct Variant {
     keeping: Keeping,
     /// Bytes per range request; the daemon asks for `BLOB_FETCH_BYTES`.
     range_bytes: u32,
-    /// Ranges per photo in flight; the daemon keeps `BLOB_RANGES_IN_FLIGHT`.
-    window: usize,
 }
 
 impl Variant {
@@ -140,7 +135,6 @@ impl Variant {
         serving: Serving::Store,
         keeping: Keeping::Writer,
         range_bytes: BLOB_FETCH_BYTES,
-        window: BLOB_RANGES_IN_FLIGHT,
     };
 }
 
@@ -352,7 +346,7 @@ async fn node_run(v: Variant, photos: &Photos) -> anyhow::Result<Run> {
         addr,
         photos.hashes.clone(),
         sink,
-        (v.range_bytes, v.window),
+        v.range_bytes,
         (v.keeping == Keeping::Writer).then_some(partials),
     ));
     let fetched = tokio::time::timeout(Duration::from_secs(RUN_TIMEOUT_S), &mut fetching).await;
@@ -396,7 +390,6 @@ struct Figures {
     memory: Run,
     bare: Run,
     long: Run,
-    one: Run,
     quic: Run,
 }
 
@@ -441,16 +434,7 @@ async fn measure(photos: &Photos) -> anyhow::Result<Figures> {
     .await?;
     let long = node_median(
         Variant {
-            range_bytes: LONG_RANGE_BYTES,
-            ..Variant::DAEMON
-        },
-        photos,
-    )
-    .await?;
-    let one = node_median(
-        Variant {
-            range_bytes: LONG_RANGE_BYTES,
-            window: 1,
+            range_bytes: BLOB_CHUNK_BYTES_MAX,
             ..Variant::DAEMON
         },
         photos,
@@ -471,7 +455,6 @@ async fn measure(photos: &Photos) -> anyhow::Result<Figures> {
         memory,
         bare,
         long,
-        one,
         quic,
     })
 }
@@ -500,7 +483,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
     let n = scale.blob_count;
     let same = format!("same {} bytes", photos.bytes);
     let how = format!(
-        "{n} photos of {} MB of random bytes; {PHOTOS_IN_FLIGHT} photos in flight, {BLOB_RANGES_IN_FLIGHT} ranges of {} KiB in flight each; first request to last photo committed; median of {RUNS} runs (network baselines: of {TCP_RUNS}); MB = 10⁶ B",
+        "{n} photos of {} MB of random bytes; {PHOTOS_IN_FLIGHT} photos in flight, 1 range of {} KiB in flight each; first request to last photo committed; median of {RUNS} runs (network baselines: of {TCP_RUNS}); MB = 10⁶ B",
         f64::from(scale.blob_bytes) / MB,
         BLOB_FETCH_BYTES / 1024,
     );
@@ -592,31 +575,12 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
             "neither store: the network path alone (Noise, Yamux, one request-response stream per range, verification)".into(),
         ),
         line(
-            format!(
-                "the daemon's path asking {} KiB per range",
-                LONG_RANGE_BYTES / 1024
-            ),
+            "the daemon's path asking 1 MiB per range".into(),
             f.long.fetched.elapsed,
             &disk_base,
             format!(
-                "as the first line with {}× longer ranges ({} requests instead of {}), {BLOB_RANGES_IN_FLIGHT} in flight: {} KiB a cut connection costs again instead of {}",
-                LONG_RANGE_BYTES / BLOB_FETCH_BYTES,
-                f.long.fetched.requests,
-                f.daemon.fetched.requests,
-                LONG_RANGE_BYTES as usize * BLOB_RANGES_IN_FLIGHT / 1024,
-                BLOB_FETCH_BYTES as usize * BLOB_RANGES_IN_FLIGHT / 1024,
-            ),
-        ),
-        line(
-            format!(
-                "the daemon's path with 1 range of {} KiB in flight",
-                LONG_RANGE_BYTES / 1024
-            ),
-            f.one.fetched.elapsed,
-            &disk_base,
-            format!(
-                "as the first line with one range in flight per photo, a round trip per range ({} requests): as photos were fetched before several ranges were in flight, the same bytes in flight",
-                f.one.fetched.requests
+                "as the first line with 4× longer ranges ({} requests instead of {}): what the shorter ranges a cut connection costs again cost in round trips",
+                f.long.fetched.requests, f.daemon.fetched.requests
             ),
         ),
         line(
