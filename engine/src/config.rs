@@ -72,6 +72,12 @@ pub const ANSWER_BYTES_PER_CALL_MAX: usize = 16 * 1024 * 1024;
 /// [`super::wire::SYNC_MESSAGE_BYTES_MAX`]: this bounds what a slow driver
 /// makes the engine hold; beyond it a message is dropped as if lost.
 pub const CHECK_QUEUE_PER_PEER_MAX: usize = 16;
+/// Sessions opened with one peer in one call. The rest open on the next
+/// tick, due at once, so their messages leave in the next frame: the peer
+/// checks and applies the first documents of a first sync while this node
+/// makes the messages of the next ones, instead of waiting for all of them
+/// (`docs/benchmarks.md`, "Cold sync in memory").
+pub const SESSIONS_OPENED_PER_CALL_MAX: usize = 128;
 
 /// Timings and bounds of one engine. `Default` gives the documented
 /// constants of this module.
@@ -113,6 +119,8 @@ pub struct EngineConfig {
     pub answer_bytes_per_call_max: usize,
     /// Rest before a session in step with its peer is parked, in ms.
     pub session_idle_ms: u64,
+    /// See [`SESSIONS_OPENED_PER_CALL_MAX`].
+    pub sessions_opened_per_call_max: usize,
 }
 
 impl Default for EngineConfig {
@@ -135,6 +143,7 @@ impl Default for EngineConfig {
             check_queue_per_peer_max: CHECK_QUEUE_PER_PEER_MAX,
             answer_bytes_per_call_max: ANSWER_BYTES_PER_CALL_MAX,
             session_idle_ms: SESSION_IDLE_MS,
+            sessions_opened_per_call_max: SESSIONS_OPENED_PER_CALL_MAX,
         }
     }
 }

@@ -65,6 +65,9 @@ pub(crate) struct Peer {
     /// document and whether the peer asked for a reply. Made on the next
     /// tick, which is due at once while any are owed.
     pub(crate) owed: BTreeMap<DocumentId, bool>,
+    /// Queued sessions were left for the next tick by the per-call bound
+    /// on sessions opened; that tick is due at once.
+    pub(crate) more_to_open: bool,
 }
 
 impl Peer {
@@ -90,6 +93,7 @@ impl Peer {
             checks: PeerChecks::default(),
             parking: Parking::default(),
             owed: BTreeMap::new(),
+            more_to_open: false,
         }
     }
 
@@ -388,7 +392,7 @@ impl Peer {
 
     /// The earliest time this peer needs a tick.
     pub(crate) fn next_deadline(&self, config: &EngineConfig) -> Option<u64> {
-        if !self.owed.is_empty() {
+        if !self.owed.is_empty() || self.more_to_open {
             return Some(0);
         }
         let sessions = self

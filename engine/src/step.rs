@@ -39,6 +39,8 @@ pub(crate) struct Step<'a, P: Policy + ?Sized, D: Docs + ?Sized> {
     pub(crate) out: Vec<Output>,
     /// Sync messages made in this call, sent packed when the call ends.
     pub(crate) outbox: &'a mut Outbox,
+    /// Sessions opened in this call.
+    pub(crate) opened: usize,
 }
 
 impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
@@ -357,7 +359,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
             let Some(p) = self.peers.get_mut(key) else {
                 return;
             };
+            p.more_to_open = false;
             if !p.has_free_slot(self.config) {
+                return;
+            }
+            if self.opened >= self.config.sessions_opened_per_call_max {
+                p.more_to_open = p.pending_len() > 0;
                 return;
             }
             let Some(doc) = p.dequeue() else {
@@ -380,10 +387,12 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         if p.blocked.contains(doc) || p.waiting.contains_key(doc) {
             return;
         }
-        if !p.has_free_slot(self.config) {
+        let capped = self.opened >= self.config.sessions_opened_per_call_max;
+        if capped || !p.has_free_slot(self.config) {
             if !p.enqueue(doc, self.config) {
                 tracing::debug!(peer = %key, doc = %doc, "session queue full; left to the next re-check");
             }
+            p.more_to_open |= capped;
             return;
         }
         self.open_session(key, doc);
@@ -393,6 +402,7 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     /// asking for an answer. A document we lack is pulled only if we may
     /// accept it.
     fn open_session(&mut self, key: &PeerKey, doc: &DocumentId) {
+        self.opened += 1;
         let read_only = !self.access.accept(key, doc);
         let held = self.docs.get_mut(doc).is_some();
         if !held && read_only {

@@ -106,6 +106,7 @@ impl<P: Policy> Engine<P> {
             docs,
             out: Vec::new(),
             outbox: &mut self.outbox,
+            opened: 0,
         };
         step.input(input);
         let mut out = step.out;
