@@ -15,6 +15,7 @@ PyPI drives it. `playwright install` is never needed.
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,22 @@ def screenshots() -> Path:
     out = target / "web-screenshots"
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def true_within(page, expression: str, timeout_ms: int = WAIT_MS) -> None:
+    """Polls `expression` in `page` until it is true, or fails at the deadline.
+
+    Not `page.wait_for_function`: after its first try, Playwright re-runs a
+    string predicate with `eval` inside the page, which the pages' strict
+    Content-Security-Policy (no 'unsafe-eval') refuses, so it failed
+    whenever the first try came too early. `page.evaluate` runs through the
+    DevTools protocol, which that policy does not cover.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(50)
 
 
 def reports(data: Path) -> list:
@@ -157,9 +174,7 @@ def test_a_rider_reports_online_and_offline_and_staff_close_a_case(node, browser
     assert served.status == 200
     assert served.headers["content-type"] == "audio/webm"
     assert len(served.body()) == voice["size"]
-    console.wait_for_function(
-        "document.querySelector('#case-media audio').readyState >= 1", timeout=WAIT_MS
-    )
+    true_within(console, "document.querySelector('#case-media audio').readyState >= 1")
     expect(console.locator("#case-media img")).to_have_count(1)
     console.select_option("#a-close-reason", "no_further_action")
     console.fill("#a-note", "已联系供电所")
