@@ -402,7 +402,6 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
     /// asking for an answer. A document we lack is pulled only if we may
     /// accept it.
     fn open_session(&mut self, key: &PeerKey, doc: &DocumentId) {
-        self.opened += 1;
         let read_only = !self.access.accept(key, doc);
         let held = self.docs.get_mut(doc).is_some();
         if !held && read_only {
@@ -420,6 +419,8 @@ impl<P: Policy + ?Sized, D: Docs + ?Sized> Step<'_, P, D> {
         if peer_empty {
             session.assume_peer_empty();
         }
+        // Counted only once a session is really opened.
+        self.opened += 1;
         if let Some((outgoing, heads)) = self.forced_message(key, doc, false) {
             self.send_sync(key, doc, Some(outgoing), &heads);
         }
