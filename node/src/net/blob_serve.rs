@@ -5,17 +5,23 @@
 use tracing::warn;
 
 use super::blob::{ChunkRequest, ChunkResponse, serve_file};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Answers one range request from the store, on a reading thread: the
-/// range and its hash pairs are read from the blob's file and stored tree
-/// (nothing is hashed but the groups sent), and every group is checked
-/// against the tree before it is sent. A damaged blob is not served: the
-/// peer is told it is not held, and asks elsewhere.
+/// range is read from the blob's file and its hash pairs taken from the
+/// tree the store keeps in memory (nothing is hashed but the groups sent;
+/// a tree not there is made again from the file, which checks the whole
+/// file), and every group is checked against the tree before it is sent. A
+/// damaged blob is not served: the peer is told it is not held, and asks
+/// elsewhere.
 pub fn serve_from_store(store: &Store, req: &ChunkRequest) -> ChunkResponse {
     let answer = match store.blob_for_serving(&req.hash) {
         Ok(Some((file, tree))) => serve_file(req, &file, &tree),
         Ok(None) => return ChunkResponse::NotFound,
+        Err(e @ StoreError::CorruptBlob { .. }) => {
+            warn!(hash = %req.hash, error = %e, "a held blob is damaged; not serving it");
+            return ChunkResponse::NotFound;
+        }
         Err(e) => {
             warn!(hash = %req.hash, error = %e, "cannot read a blob to serve; not serving it");
             return ChunkResponse::NotFound;

@@ -1,14 +1,17 @@
 //! Photos and voice notes as files beside the redb store: `<data>/blobs/<hex>`
-//! holds a blob's bytes and `<hex>.obao` its BLAKE3 tree (`bao-tree`
-//! pre-order hash pairs, 16 KiB groups), so that serving a range reads only
-//! that range and its hash pairs, and checks them, without hashing the blob.
+//! holds a blob's bytes, nothing else, so an operator can copy a photo out
+//! of it as it is. Its BLAKE3 tree (`bao-tree` pre-order hash pairs, 16 KiB
+//! groups), which serving a range needs to prove that range, is kept in
+//! memory ([`TreeCache`]) and made again from the file when it is not
+//! there: serving a range then reads only that range and checks it against
+//! the tree, without hashing the blob.
 //!
 //! Why files and not a redb table: a photo is written once and never
 //! changed, so it needs none of redb's transactions, and inside redb it
 //! cost two `fdatasync`s, a copy and a second hash per photo (measured:
 //! 0.47–0.58 of a plain file's throughput; `docs/benchmarks.md`). A blob
-//! file and its tree are written to temporary names when the batch is
-//! given them ([`BlobFiles::stage`]); when it commits
+//! file is written to a temporary name when the batch is given it
+//! ([`BlobFiles::stage`]); when it commits
 //! ([`Batch::commit`](super::Batch::commit)) every staged file of the batch
 //! is synced, several at once, renamed into place, and the directory
 //! synced once (a group commit), before the document that refers to them:
@@ -16,23 +19,24 @@
 //! to a missing photo.
 //!
 //! The name is the hash, so a file is verified whenever it is read whole
-//! ([`BlobFiles::read`]) and group by group when served (the tree's root is
-//! the hash). The format is in `docs/storage.md`, "Blob files".
+//! ([`BlobFiles::read`], and to make its tree again) and group by group
+//! when served (the tree's root is the hash). The format is in
+//! `docs/storage.md`, "Blob files".
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bao_tree::BaoTree;
 use bao_tree::io::outboard::PreOrderMemOutboard;
 
 use super::blob::{BLOB_BYTES_MAX, BlobHash, TREE_BLOCK};
+use super::tree_cache::TreeCache;
 
 /// The directory of blob files, beside the store file.
 pub const BLOB_DIR: &str = "blobs";
-/// Suffix of a blob's tree file.
-const TREE_SUFFIX: &str = ".obao";
 /// Suffix of a file being written; one left behind is a crash's and goes
 /// at the next open.
 const TEMP_SUFFIX: &str = ".tmp";
@@ -78,16 +82,16 @@ impl From<io::Error> for FileFault {
     }
 }
 
-/// What [`BlobFiles::survey`] found: every blob file and its tree, and
-/// whatever else is in the directory.
+/// What [`BlobFiles::survey`] found: every blob file, and whatever else is
+/// in the directory.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BlobSurvey {
-    /// Blobs with both files, sorted.
+    /// Blobs held, sorted.
     pub blobs: Vec<BlobHash>,
-    /// Bytes of those files, trees included (0 when sizes were not read).
+    /// Bytes of their files (0 when sizes were not read).
     pub bytes: u64,
-    /// Names of files that are not a blob with its tree (a tree without
-    /// its blob, a blob without its tree, anything else), sorted.
+    /// Names of entries that are not a blob file (a directory, a name that
+    /// is no hash, anything else), sorted.
     pub strays: Vec<String>,
 }
 
@@ -114,11 +118,10 @@ impl Move {
     }
 }
 
-/// A blob written to temporary names (or a partial fetch's file) and not
-/// yet in place; dropped unpublished, its temporary files are removed.
+/// A blob written to a temporary name (or a partial fetch's file) and not
+/// yet in place; dropped unpublished, its temporary file is removed.
 #[derive(Debug)]
 pub(crate) struct Staged {
-    /// The tree first, then the bytes.
     moves: Vec<Move>,
 }
 
@@ -155,10 +158,12 @@ fn sync_files(files: &[&Path]) -> io::Result<()> {
     })
 }
 
-/// The blob files of one store.
+/// The blob files of one store, and the trees of those served or written
+/// lately.
 #[derive(Debug, Clone)]
 pub(crate) struct BlobFiles {
     dir: PathBuf,
+    trees: TreeCache,
 }
 
 impl BlobFiles {
@@ -170,6 +175,7 @@ impl BlobFiles {
         };
         BlobFiles {
             dir: parent.join(BLOB_DIR),
+            trees: TreeCache::default(),
         }
     }
 
@@ -182,10 +188,6 @@ impl BlobFiles {
         self.dir.join(hash.to_string())
     }
 
-    fn tree_path(&self, hash: &BlobHash) -> PathBuf {
-        self.dir.join(format!("{hash}{TREE_SUFFIX}"))
-    }
-
     /// Whether blob `hash` is held (one `stat`; not verified).
     pub(crate) fn has(&self, hash: &BlobHash) -> io::Result<bool> {
         match fs::metadata(self.data_path(hash)) {
@@ -195,39 +197,35 @@ impl BlobFiles {
         }
     }
 
-    /// Writes blob `hash` and its `tree` (pre-order pairs) to temporary
-    /// names, unsynced; [`BlobFiles::publish`] makes them durable and puts
-    /// them in place. `None` when a blob already held has exactly these
-    /// bytes and tree (it is reused); files that differ (damage) are
-    /// replaced when the new ones are published.
+    /// Writes blob `hash` to a temporary name, unsynced, and keeps its
+    /// `tree` (pre-order pairs, proven or made by the caller) in memory;
+    /// [`BlobFiles::publish`] makes the file durable and puts it in place.
+    /// `None` when the file held has exactly these bytes (it is reused); a
+    /// file that differs (damage) is replaced when the new one is published.
     pub(crate) fn stage(
         &self,
         hash: &BlobHash,
         bytes: &[u8],
         tree: &[u8],
     ) -> io::Result<Option<Staged>> {
-        if self.holds_exactly(hash, bytes, tree) {
+        // The tree is the hash's whatever becomes of the file.
+        self.trees.put(*hash, Arc::new(tree.to_vec()));
+        if self.holds_exactly(hash, bytes) {
             return Ok(None);
         }
         fs::create_dir_all(&self.dir)?;
-        let tree_temp = self.write_temp(hash, tree)?;
-        let mut staged = Staged {
-            moves: vec![Move::owned(tree_temp, self.tree_path(hash))],
-        };
-        // On an error `staged` is dropped unpublished: its temporaries go.
         let data_temp = self.write_temp(hash, bytes)?;
-        staged
-            .moves
-            .push(Move::owned(data_temp, self.data_path(hash)));
-        Ok(Some(staged))
+        Ok(Some(Staged {
+            moves: vec![Move::owned(data_temp, self.data_path(hash))],
+        }))
     }
 
     /// Stages the file at `from` (on the same file system: a partial fetch
-    /// under `partial-blobs/`) as blob `hash`, with its `tree` written to a
-    /// temporary name: published, `from` is synced and renamed into place
-    /// instead of its bytes being written again. It must hold exactly
-    /// `size` bytes; what it holds was verified group by group as it was
-    /// written. `None` when the blob is held already (`from` is left).
+    /// under `partial-blobs/`) as blob `hash`, keeping its `tree` in memory:
+    /// published, `from` is synced and renamed into place instead of its
+    /// bytes being written again. It must hold exactly `size` bytes; what
+    /// it holds was verified group by group as it was written. `None` when
+    /// the blob is held already (`from` is left).
     pub(crate) fn stage_adopted(
         &self,
         hash: &BlobHash,
@@ -235,7 +233,8 @@ impl BlobFiles {
         size: u64,
         tree: &[u8],
     ) -> io::Result<Option<Staged>> {
-        if self.has(hash)? && fs::metadata(self.tree_path(hash)).is_ok_and(|m| m.is_file()) {
+        self.trees.put(*hash, Arc::new(tree.to_vec()));
+        if self.has(hash)? {
             return Ok(None);
         }
         let len = fs::metadata(from)?.len();
@@ -249,25 +248,20 @@ impl BlobFiles {
             ));
         }
         fs::create_dir_all(&self.dir)?;
-        let tree_temp = self.write_temp(hash, tree)?;
         Ok(Some(Staged {
-            moves: vec![
-                Move::owned(tree_temp, self.tree_path(hash)),
-                Move {
-                    from: from.to_path_buf(),
-                    to: self.data_path(hash),
-                    owned: false,
-                },
-            ],
+            moves: vec![Move {
+                from: from.to_path_buf(),
+                to: self.data_path(hash),
+                owned: false,
+            }],
         }))
     }
 
     /// Puts staged blobs in place, durably: every file is synced, on up to
     /// [`SYNC_THREADS_MAX`] threads at once (the file system commits
-    /// concurrent syncs together, so a group costs about one), then each
-    /// blob's tree and bytes are renamed into place, in that order, so a
-    /// blob file is never there without its tree, and the directory is
-    /// synced once. On an error, the caller drops what is left.
+    /// concurrent syncs together, so a group costs about one), then each is
+    /// renamed into place and the directory is synced once. On an error,
+    /// the caller drops what is left.
     pub(crate) fn publish(&self, staged: &mut [Staged]) -> io::Result<()> {
         let files: Vec<&Path> = staged
             .iter()
@@ -284,14 +278,14 @@ impl BlobFiles {
         self.sync_dir()
     }
 
-    /// Whether the files of `hash` already hold `bytes` and `tree`: a
-    /// second write of one photo reuses the first, and only reads it.
-    fn holds_exactly(&self, hash: &BlobHash, bytes: &[u8], tree: &[u8]) -> bool {
-        let same = |path: PathBuf, want: &[u8]| match fs::metadata(&path) {
-            Ok(m) if m.len() == want.len() as u64 => fs::read(&path).is_ok_and(|got| got == want),
+    /// Whether the file of `hash` already holds `bytes`: a second write of
+    /// one photo reuses the first, and only reads it.
+    fn holds_exactly(&self, hash: &BlobHash, bytes: &[u8]) -> bool {
+        let path = self.data_path(hash);
+        match fs::metadata(&path) {
+            Ok(m) if m.len() == bytes.len() as u64 => fs::read(&path).is_ok_and(|got| got == bytes),
             _ => false,
-        };
-        same(self.tree_path(hash), tree) && same(self.data_path(hash), bytes)
+        }
     }
 
     /// Writes `bytes` to a new temporary file of `hash`, unsynced.
@@ -365,61 +359,58 @@ impl BlobFiles {
     }
 
     /// Blob `hash` for serving ranges: its open file and its tree, whose
-    /// size must fit the file's; the bytes are checked group by group as
-    /// they are sent. `None` if not held.
+    /// size must be the file's; the bytes are checked group by group as
+    /// they are sent. A tree not in memory is made again from the file,
+    /// which checks the whole file against its name on the way. `None` if
+    /// not held.
     pub(crate) fn open_for_serving(
         &self,
         hash: &BlobHash,
     ) -> Result<Option<(File, BlobTree)>, FileFault> {
-        let Some((file, size)) = self.open_data(hash)? else {
+        let Some((mut file, size)) = self.open_data(hash)? else {
+            self.trees.forget(hash);
             return Ok(None);
         };
         let shape = BaoTree::new(size, TREE_BLOCK);
-        let pairs = match fs::read(self.tree_path(hash)) {
-            Ok(p) => p,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(FileFault::Damaged("its tree file is missing".into()));
+        let pairs = match self.trees.get(hash) {
+            Some(pairs) => pairs,
+            None => {
+                let mut bytes = Vec::with_capacity(size as usize);
+                file.read_to_end(&mut bytes)?;
+                let made = make_tree(&bytes);
+                if made.root.as_bytes() != hash.as_bytes() {
+                    return Err(FileFault::Damaged(format!(
+                        "its {} bytes hash to {}",
+                        bytes.len(),
+                        BlobHash::from_bytes(*made.root.as_bytes())
+                    )));
+                }
+                let pairs = Arc::new(made.data);
+                self.trees.put(*hash, Arc::clone(&pairs));
+                pairs
             }
-            Err(e) => return Err(e.into()),
         };
+        // A kept tree is the hash's, so a file of another size is the
+        // file's fault.
         if pairs.len() as u64 != shape.outboard_size() {
             return Err(FileFault::Damaged(format!(
-                "its tree has {} bytes, a blob of {size} bytes needs {} (truncated or grown)",
-                pairs.len(),
-                shape.outboard_size()
+                "its file holds {size} bytes, which is not the size of the blob its tree was made from (truncated or grown)"
             )));
         }
         let tree = BlobTree {
             root: blake3::Hash::from_bytes(*hash.as_bytes()),
             tree: shape,
-            data: pairs,
+            data: pairs.to_vec(),
         };
         Ok(Some((file, tree)))
     }
 
-    /// Checks blob `hash` whole: its bytes hash to its name and its tree is
-    /// the one they make. One hash pass.
+    /// Checks blob `hash` whole against its name (one hash pass); for
+    /// `yizhan check`.
     pub(crate) fn verify(&self, hash: &BlobHash) -> Result<(), FileFault> {
-        let Some(bytes) = self.read_data(hash)? else {
-            return Err(FileFault::Damaged("its file is missing".into()));
-        };
-        let made = make_tree(&bytes);
-        if made.root.as_bytes() != hash.as_bytes() {
-            return Err(FileFault::Damaged(format!(
-                "its {} bytes hash to {}",
-                bytes.len(),
-                BlobHash::from_bytes(*made.root.as_bytes())
-            )));
-        }
-        match fs::read(self.tree_path(hash)) {
-            Ok(pairs) if pairs == made.data => Ok(()),
-            Ok(_) => Err(FileFault::Damaged(
-                "its bytes are sound but its tree file is not the tree they make".into(),
-            )),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(FileFault::Damaged("its tree file is missing".into()))
-            }
-            Err(e) => Err(e.into()),
+        match self.read(hash)? {
+            Some(_) => Ok(()),
+            None => Err(FileFault::Damaged("its file is missing".into())),
         }
     }
 
@@ -433,50 +424,27 @@ impl BlobFiles {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BlobSurvey::default()),
             Err(e) => return Err(e),
         };
-        let mut data = std::collections::BTreeMap::new();
-        let mut trees = std::collections::BTreeMap::new();
-        let mut strays = Vec::new();
+        let mut survey = BlobSurvey::default();
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let is_file = entry.file_type()?.is_file();
-            let len = if sizes && is_file {
-                entry.metadata()?.len()
-            } else {
-                0
-            };
-            let parsed = match name.strip_suffix(TREE_SUFFIX) {
-                Some(stem) => stem.parse::<BlobHash>().ok().map(|h| (h, true)),
-                None => name.parse::<BlobHash>().ok().map(|h| (h, false)),
-            };
-            match parsed {
-                Some((hash, true)) if is_file => {
-                    trees.insert(hash, (name, len));
+            match name.parse::<BlobHash>() {
+                Ok(hash) if entry.file_type()?.is_file() => {
+                    survey.blobs.push(hash);
+                    if sizes {
+                        survey.bytes += entry.metadata()?.len();
+                    }
                 }
-                Some((hash, false)) if is_file => {
-                    data.insert(hash, (name, len));
-                }
-                _ => strays.push(name),
+                _ => survey.strays.push(name),
             }
         }
-        let mut survey = BlobSurvey::default();
-        for (hash, (name, len)) in &data {
-            match trees.remove(hash) {
-                Some((_, tree_len)) => {
-                    survey.blobs.push(*hash);
-                    survey.bytes += len + tree_len;
-                }
-                None => strays.push(name.clone()),
-            }
-        }
-        strays.extend(trees.into_values().map(|(name, _)| name));
-        strays.sort();
-        survey.strays = strays;
+        survey.blobs.sort();
+        survey.strays.sort();
         Ok(survey)
     }
 
-    /// Removes what a crash left: temporary files, and trees whose blob
-    /// file never got its name. Run when a store is opened for writing.
+    /// Removes what a crash left: temporary files. Run when a store is
+    /// opened for writing.
     pub(crate) fn clean_after_crash(&self) -> io::Result<usize> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
@@ -487,11 +455,7 @@ impl BlobFiles {
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let orphan_tree = name
-                .strip_suffix(TREE_SUFFIX)
-                .and_then(|stem| stem.parse::<BlobHash>().ok())
-                .is_some_and(|h| !self.data_path(&h).exists());
-            if (name.ends_with(TEMP_SUFFIX) || orphan_tree) && entry.metadata()?.is_file() {
+            if name.ends_with(TEMP_SUFFIX) && entry.metadata()?.is_file() {
                 fs::remove_file(entry.path())?;
                 removed += 1;
             }

@@ -1,6 +1,6 @@
 //! Unit tests of the blob files beside the store, on real files: writes,
-//! reuse, damage on disk (truncated, bit-flipped, tree missing or wrong),
-//! what a crash leaves, and serving from the stored tree.
+//! reuse, damage on disk (truncated, bit-flipped), what a crash leaves, and
+//! serving with a tree kept in memory or made again from the file.
 
 use std::fs;
 use std::path::PathBuf;
@@ -34,8 +34,9 @@ fn data_file(store: &Store, hash: &BlobHash) -> PathBuf {
     store.blob_dir().join(hash.to_string())
 }
 
-fn tree_file(store: &Store, hash: &BlobHash) -> PathBuf {
-    store.blob_dir().join(format!("{hash}.obao"))
+/// The store at `dir` opened again: nothing of the first one's memory.
+fn reopened(dir: &tempfile::TempDir) -> Store {
+    Store::open(&dir.path().join("store.redb")).unwrap()
 }
 
 fn damaged_reason(result: Result<impl std::fmt::Debug, StoreError>, hash: &BlobHash) -> String {
@@ -59,10 +60,12 @@ fn blobs_are_files_beside_the_store_and_round_trip() {
     assert_eq!(store.blob_dir(), dir.path().join("blobs"));
     assert_eq!(fs::read(data_file(&store, &hash)).unwrap(), big);
     assert_eq!(
-        fs::read(tree_file(&store, &hash)).unwrap(),
-        make_tree(&big).data,
-        "the tree beside it is the blob's bao-tree"
+        fs::read_dir(store.blob_dir()).unwrap().count(),
+        2,
+        "a plain file per blob and nothing beside it"
     );
+    let (_, tree) = store.blob_for_serving(&hash).unwrap().unwrap();
+    assert_eq!(tree.data, make_tree(&big).data, "served with its bao-tree");
     assert_eq!(store.blob(&hash).unwrap().unwrap(), big);
     assert_eq!(store.blob(&empty).unwrap().unwrap(), b"");
     assert!(store.has_blob(&hash).unwrap());
@@ -71,10 +74,7 @@ fn blobs_are_files_beside_the_store_and_round_trip() {
     assert_eq!(store.blob_hashes().unwrap(), expected);
     let survey = store.blob_survey().unwrap();
     assert!(survey.strays.is_empty(), "{survey:?}");
-    assert_eq!(
-        survey.bytes,
-        big.len() as u64 + make_tree(&big).data.len() as u64
-    );
+    assert_eq!(survey.bytes, big.len() as u64);
     store.verify_blob(&hash).unwrap();
 
     let absent = BlobHash::of(b"absent");
@@ -141,6 +141,47 @@ fn a_flipped_bit_is_reported_and_never_served() {
 }
 
 #[test]
+fn a_tree_not_in_memory_is_made_again_from_a_sound_file_only() {
+    let (dir, store) = new_store();
+    let bytes = photo(6, 100_000);
+    let hash = stored(&store, &bytes);
+    drop(store);
+    let store = reopened(&dir);
+    let (file, tree) = store.blob_for_serving(&hash).unwrap().unwrap();
+    assert_eq!(tree.data, make_tree(&bytes).data);
+    let req = crate::net::blob::ChunkRequest {
+        hash,
+        offset: 0,
+        len: 64 * 1024,
+        prove_size: true,
+    };
+    assert!(crate::net::blob::serve_file(&req, &file, &tree).is_ok());
+
+    // Damaged while no tree was in memory: the whole file is checked
+    // before a tree is made from it, so nothing of it is served.
+    let mut flipped = bytes.clone();
+    flipped[99_000] ^= 0x04;
+    fs::write(data_file(&store, &hash), &flipped).unwrap();
+    drop(store);
+    let store = reopened(&dir);
+    let reason = damaged_reason(store.blob_for_serving(&hash).map(|o| o.is_some()), &hash);
+    assert!(
+        reason.contains(&BlobHash::of(&flipped).to_string()),
+        "{reason}"
+    );
+    // A tree file of the version 2 layout is no blob: a stray, left alone.
+    fs::write(
+        store.blob_dir().join(format!("{hash}.obao")),
+        &make_tree(&bytes).data,
+    )
+    .unwrap();
+    assert_eq!(
+        store.blob_survey().unwrap().strays,
+        vec![format!("{hash}.obao")]
+    );
+}
+
+#[test]
 fn a_truncated_file_is_reported_and_never_served() {
     let (_dir, store) = new_store();
     let bytes = photo(5, 300_000);
@@ -164,39 +205,6 @@ fn a_truncated_file_is_reported_and_never_served() {
             );
         }
     }
-}
-
-#[test]
-fn a_missing_or_wrong_tree_is_reported() {
-    let (_dir, store) = new_store();
-    let bytes = photo(6, 100_000);
-    let hash = stored(&store, &bytes);
-    let tree = fs::read(tree_file(&store, &hash)).unwrap();
-    let mut wrong = tree.clone();
-    wrong[5] ^= 0x10;
-    fs::write(tree_file(&store, &hash), &wrong).unwrap();
-    let reason = damaged_reason(store.verify_blob(&hash), &hash);
-    assert!(reason.contains("tree"), "{reason}");
-    let (file, stored_tree) = store.blob_for_serving(&hash).unwrap().unwrap();
-    let req = crate::net::blob::ChunkRequest {
-        hash,
-        offset: 0,
-        len: 64 * 1024,
-        prove_size: true,
-    };
-    assert!(crate::net::blob::serve_file(&req, &file, &stored_tree).is_err());
-
-    fs::write(tree_file(&store, &hash), &tree[..64]).unwrap();
-    damaged_reason(store.blob_for_serving(&hash).map(|o| o.is_some()), &hash);
-    fs::remove_file(tree_file(&store, &hash)).unwrap();
-    damaged_reason(store.blob_for_serving(&hash).map(|o| o.is_some()), &hash);
-    // The bytes themselves are sound: read whole, they still verify.
-    assert_eq!(store.blob(&hash).unwrap().unwrap(), bytes);
-    assert_eq!(
-        store.blob_survey().unwrap().strays,
-        vec![hash.to_string()],
-        "a blob without its tree is a stray"
-    );
 }
 
 #[test]
@@ -289,10 +297,10 @@ fn what_a_crash_left_is_cleaned_when_the_store_opens() {
     let bytes = photo(11, 30_000);
     let hash = stored(&store, &bytes);
     let blobs = store.blob_dir().to_path_buf();
-    let orphan = BlobHash::of(b"renamed tree, crash before the data");
+    let unsynced = BlobHash::of(b"written, crash before the commit");
     let leftovers = [
         blobs.join(format!("{hash}.123-4.tmp")),
-        blobs.join(format!("{orphan}.obao")),
+        blobs.join(format!("{unsynced}.123-5.tmp")),
     ];
     for f in &leftovers {
         fs::write(f, b"half").unwrap();
@@ -302,7 +310,11 @@ fn what_a_crash_left_is_cleaned_when_the_store_opens() {
     drop(store);
     // Looking does not clean: a read-only open changes nothing on disk.
     let look = Store::open_read_only(&path).unwrap();
-    assert_eq!(look.blob_survey().unwrap().strays.len(), 3);
+    assert_eq!(
+        look.blob_survey().unwrap().strays.len(),
+        3,
+        "two leftovers and a note"
+    );
     drop(look);
 
     let store = Store::open(&path).unwrap();

@@ -28,6 +28,7 @@ mod open;
 mod rewrite;
 mod scratch;
 mod tables;
+mod tree_cache;
 mod views;
 
 use std::fs::OpenOptions;
@@ -320,11 +321,13 @@ impl Store {
             .map_err(|f| self.blob_fault(hash, f, "read the blob file"))
     }
 
-    /// Blob `hash` for serving ranges: its open file and its stored tree,
-    /// whose root is the hash and whose size is the file's; `None` if not
-    /// held; [`StoreError::CorruptBlob`] if the tree is missing or does not
-    /// fit the file. The bytes are checked group by group as they are sent
-    /// (`net::blob::serve_file`), so serving never hashes a whole blob.
+    /// Blob `hash` for serving ranges: its open file and its tree, whose
+    /// root is the hash and whose size is the file's; `None` if not held;
+    /// [`StoreError::CorruptBlob`] if the file does not fit the tree. The
+    /// bytes are checked group by group as they are sent
+    /// (`net::blob::serve_file`). The tree comes from memory when the blob
+    /// was written or served lately; otherwise it is made again from the
+    /// file, whose every byte is then checked against the hash.
     pub fn blob_for_serving(
         &self,
         hash: &BlobHash,
@@ -334,7 +337,7 @@ impl Store {
             .map_err(|f| self.blob_fault(hash, f, "read the blob file"))
     }
 
-    /// Checks blob `hash` whole, bytes and tree (one hash pass); for
+    /// Checks blob `hash` whole against its name (one hash pass); for
     /// `yizhan check`.
     pub fn verify_blob(&self, hash: &BlobHash) -> Result<(), StoreError> {
         self.blobs
@@ -368,8 +371,8 @@ impl Store {
         Ok(survey.blobs)
     }
 
-    /// Every blob file, their bytes, and the files in the blob directory
-    /// that are not a blob with its tree; for `check` and the metrics.
+    /// Every blob file, their bytes, and the entries in the blob directory
+    /// that are not a blob file; for `check` and the metrics.
     pub fn blob_survey(&self) -> Result<BlobSurvey, StoreError> {
         self.blobs
             .survey(true)

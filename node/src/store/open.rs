@@ -118,13 +118,14 @@ fn check_schema(path: &Path, db: &impl ReadableDatabase) -> Result<u32, StoreErr
                 supported: SCHEMA_VERSION,
             });
         }
-        // Version 1 kept blobs in a redb table; no released yizhan wrote
-        // it, so there is no migration: such a store is rebuilt from peers.
+        // Version 1 kept blobs in a redb table, version 2 kept each blob's
+        // tree in a file beside it; no released yizhan wrote either, so
+        // there is no migration: such a store is rebuilt from peers.
         SchemaVersionRead::Found(found) if found < SCHEMA_VERSION => {
             return Err(corrupt(
                 path,
                 &format!(
-                    "its schema version {found} is a development format from before photos were kept as files, which this build does not read"
+                    "its schema version {found} is a development format from before photos were kept as plain files, which this build does not read"
                 ),
             ));
         }
@@ -397,13 +398,16 @@ mod tests {
     }
 
     #[test]
-    fn a_version_1_store_from_before_blob_files_is_refused_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = populated_store(dir.path());
-        write_raw_schema_version(&path, 1);
-        let before = std::fs::read(&path).unwrap();
-        assert!(assert_corrupt(&path).contains("schema version 1"));
-        assert_eq!(std::fs::read(&path).unwrap(), before);
+    fn a_store_of_an_earlier_development_format_is_refused_untouched() {
+        // 1: blobs in a redb table; 2: a tree file beside each blob.
+        for old in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = populated_store(dir.path());
+            write_raw_schema_version(&path, old);
+            let before = std::fs::read(&path).unwrap();
+            assert!(assert_corrupt(&path).contains(&format!("schema version {old}")));
+            assert_eq!(std::fs::read(&path).unwrap(), before);
+        }
     }
 
     #[test]

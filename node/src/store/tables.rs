@@ -1,4 +1,4 @@
-//! The redb tables of schema version 2, and the encoding of the schema
+//! The redb tables of schema version 3, and the encoding of the schema
 //! version itself.
 //!
 //! Table names and key/value types are part of the file format: renaming one,
@@ -11,7 +11,7 @@ use redb::{ReadTransaction, ReadableDatabase, TableDefinition, TableError, Write
 ///
 /// Stored in the `meta` table under `"schema_version"` as a little-endian
 /// `u32`. A store with a larger number is refused without being modified.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Key of the schema version in [`META`].
 pub(crate) const SCHEMA_VERSION_KEY: &str = "schema_version";

@@ -4,11 +4,12 @@
 //!
 //! Two swarms from [`node::net::build_swarm`] talk `/yizhan/blob/2` as the
 //! daemon does: the serving side answers range requests through
-//! [`serve_from_store`] (the daemon's own function: the range and its hash
-//! pairs read from the photo's file and stored tree, every group checked
-//! before it is sent); the fetching side runs one [`Assembly`] per photo,
-//! eight photos at once with one range request in flight each, and stores
-//! every verified photo with its tree as the daemon's blob writer does
+//! [`serve_from_store`] (the daemon's own function: the range read from the
+//! photo's file, its hash pairs from the tree the store keeps in memory,
+//! every group checked before it is sent); the fetching side runs one
+//! [`Assembly`] per photo, eight photos at once with one range request in
+//! flight each, and stores every verified photo as the daemon's blob
+//! writer does
 //! (the daemon's own `store_blobs`: each range kept in a partial file as it
 //! verifies, the finished file renamed into the store, every photo queued
 //! since the last commit in one group) on a thread. The daemon's loop is private, so this module
@@ -539,7 +540,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
                 f.daemon.fetched.elapsed,
                 &disk_base,
                 format!(
-                    "{how}; served by the daemon's `serve_from_store` (range and hash pairs read from the photo's file and stored tree, every group checked before it is sent), every range verified as it arrives and kept under `partial-blobs/` (unsynced), every photo queued since the last commit taken into `blobs/` with its tree in one batch by a writer thread (`store_blobs`: the partial file synced and renamed, one directory sync); range responses carry {:.2} % more bytes than the photos (hash pairs, headers)",
+                    "{how}; served by the daemon's `serve_from_store` (range read from the photo's file, hash pairs from the tree the serving store keeps in memory since it wrote the photo, every group checked before it is sent), every range verified as it arrives and kept under `partial-blobs/` (unsynced), every photo queued since the last commit taken into `blobs/` in one batch by a writer thread (`store_blobs`: the partial file synced and renamed, one directory sync); range responses carry {:.2} % more bytes than the photos (hash pairs, headers)",
                     overhead * 100.0
                 ),
             )
@@ -601,7 +602,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
                 "stored photos: the daemon's blob writer, 1 photo per commit".into(),
                 fetched_each,
                 &disk_base,
-                format!("no network: fetched photos stored with the trees they were verified against (`store_blobs` → `put_verified_blob`: data and tree files to temporary names; at commit every file of the batch synced at once, renamed, one directory sync), each photo alone, the writer's worst case; median of {DISK_RUNS}"),
+                format!("no network: fetched photos stored with the trees they were verified against (`store_blobs` → `put_verified_blob`: the photo's file to a temporary name, its tree kept in memory; at commit every file of the batch synced at once, renamed, one directory sync), each photo alone, the writer's worst case; median of {DISK_RUNS}"),
             )
         },
         Line {
@@ -632,7 +633,7 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
             "serving side: `serve_from_store` + encode",
             f.daemon.served.answering,
             format!(
-                "time spent answering {} range requests: reading the range and its hash pairs from the photo's file and tree, checking and encoding it (the daemon does this on reading threads, not its loop)",
+                "time spent answering {} range requests: reading the range from the photo's file, taking its hash pairs from the tree in memory, checking and encoding it (the daemon does this on reading threads, not its loop)",
                 f.daemon.served.requests
             ),
         ),
