@@ -172,11 +172,15 @@ fn a_resumed_fetch_asks_only_for_the_rest_and_rechecks_what_it_kept() {
     let tree = blob_tree(&blob);
     let mut a = Assembly::new(hash, 64 << 20);
     let mut req = a.first();
-    for _ in 0..9 {
+    let mut early_tree = Vec::new();
+    for n in 0..9 {
         let Progress::Next(r) = a.accept(serve(&req, Some((&blob, &tree))).unwrap()) else {
             panic!("the range verifies");
         };
         req = r;
+        if n == 3 {
+            early_tree = a.kept().unwrap().1.to_vec();
+        }
     }
     let (total, kept_tree, kept) = a.kept().unwrap();
     let partial = Partial {
@@ -197,6 +201,19 @@ fn a_resumed_fetch_asks_only_for_the_rest_and_rechecks_what_it_kept() {
     damaged.bytes[at] ^= 1;
     let r = Assembly::resume(hash, 64 << 20, damaged);
     assert_eq!(r.resumed(), 5 * BLOB_GROUP_BYTES);
+    // A tree torn while written over an older one in place: the new pairs
+    // up to the tear, the old ones after it. Only what they still prove is
+    // used, and the fetch still ends with the blob.
+    let mut torn = partial.clone();
+    let tear = torn.tree.len() / 2;
+    torn.tree[tear..].copy_from_slice(&early_tree[tear..]);
+    let mut r = Assembly::resume(hash, 64 << 20, torn);
+    assert!(
+        r.resumed() < 9 * u64::from(BLOB_FETCH_BYTES),
+        "{}",
+        r.resumed()
+    );
+    assert_eq!(fetch_all(&mut r, &blob).0, blob);
     // A partial with a tree of the wrong shape is ignored.
     let mut wrong = partial.clone();
     wrong.total *= 2;
