@@ -208,6 +208,31 @@ fn a_truncated_file_is_reported_and_never_served() {
 }
 
 #[test]
+fn a_read_only_view_serves_with_the_trees_its_store_keeps() {
+    // The daemon serves each range through a view of its own: were the
+    // trees not shared, every range would hash the whole photo again. A
+    // byte damaged after the write tells them apart: with the kept tree
+    // the view serves the sound groups; a tree made again would refuse
+    // the file at once.
+    let (_dir, store) = new_store();
+    let bytes = photo(14, 200_000);
+    let hash = stored(&store, &bytes);
+    let mut flipped = bytes.clone();
+    flipped[190_000] ^= 0x01;
+    fs::write(data_file(&store, &hash), &flipped).unwrap();
+    let view = store.read_only_view();
+    let (file, tree) = view.blob_for_serving(&hash).unwrap().unwrap();
+    assert_eq!(tree.data, make_tree(&bytes).data);
+    let first = crate::net::blob::ChunkRequest {
+        hash,
+        offset: 0,
+        len: 16 * 1024,
+        prove_size: false,
+    };
+    assert!(crate::net::blob::serve_file(&first, &file, &tree).is_ok());
+}
+
+#[test]
 fn a_verified_blob_is_stored_without_hashing_it_again_if_its_tree_proves_it() {
     let (_dir, store) = new_store();
     let bytes = photo(7, 70_000);

@@ -187,7 +187,12 @@ impl Store {
     /// A handle on the same open file that only reads: its batches are
     /// refused. The daemon answers large admin reads through one, off its loop.
     pub fn read_only_view(&self) -> Store {
-        Store::wrap(self.db.clone(), &self.path, true, false)
+        Store {
+            // The same files, so the same trees in memory: the daemon serves
+            // every blob range through a view of its own.
+            blobs: self.blobs.clone(),
+            ..Store::wrap(self.db.clone(), &self.path, true, false)
+        }
     }
 
     /// False for a read-only store and for a rehearsal, whose batches never

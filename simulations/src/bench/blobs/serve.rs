@@ -50,7 +50,9 @@ pub(super) async fn serve_photos(
                 };
                 let resp = match (decoded, serving) {
                     (None, _) => ChunkResponse::Refused,
-                    (Some(req), Serving::Store) => serve_from_store(&store, &req),
+                    // Through a view of its own per request, as the daemon
+                    // serves (`daemon::blobs`).
+                    (Some(req), Serving::Store) => serve_from_store(&store.read_only_view(), &req),
                     (Some(req), Serving::Memory) => {
                         let held = memory.get(&req.hash).map(|(b, t)| (&b[..], t));
                         serve(&req, held).context("serve a photo from memory")?
