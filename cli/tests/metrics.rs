@@ -134,9 +134,9 @@ async fn metrics_count_what_the_street_saw() {
         0.0
     );
     assert!(sample(&scraped, "yizhan_store_bytes").unwrap_or_default() > 0.0);
-    // The photo's file and its tree, in `blobs/` beside the store.
+    // The photo's file, in `blobs/` beside the store, and nothing more.
     let blob_bytes = sample(&scraped, "yizhan_blob_bytes").unwrap_or_default();
-    assert!(blob_bytes >= photo_bytes.len() as f64, "{scraped}");
+    assert_eq!(blob_bytes, photo_bytes.len() as f64, "{scraped}");
     for name in ["yizhan_blobs_missing", "libp2p_swarm_connections_incoming"] {
         assert!(scraped.contains(name), "no {name} in:\n{scraped}");
     }

@@ -28,7 +28,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-use crate::store::BlobSurvey;
+use crate::store::BlobTotals;
 
 /// How often the store-derived gauges are recomputed when nothing was written.
 pub const STORE_REFRESH_MS: u64 = 30_000;
@@ -143,7 +143,7 @@ impl NodeMetrics {
         let blob_bytes = Gauge::default();
         registry.register(
             "blob_bytes",
-            "Bytes of the blob files, their trees included",
+            "Bytes of the blob files (counted again every 10 minutes, kept up by writes in between)",
             blob_bytes.clone(),
         );
         let blobs_missing = Gauge::default();
@@ -299,10 +299,10 @@ pub async fn serve(listener: TcpListener, m: NodeMetrics) {
 
 /// Sets the documents held, the store file's size, and the blob files'
 /// count and size.
-pub fn set_store(m: &NodeMetrics, documents: usize, bytes: u64, blobs: &BlobSurvey) {
+pub fn set_store(m: &NodeMetrics, documents: usize, bytes: u64, blobs: &BlobTotals) {
     let gauge = |n: u64| n.min(i64::MAX as u64) as i64;
     m.documents.set(documents as i64);
     m.store_bytes.set(gauge(bytes));
-    m.blobs.set(gauge(blobs.blobs.len() as u64));
+    m.blobs.set(gauge(blobs.blobs));
     m.blob_bytes.set(gauge(blobs.bytes));
 }

@@ -104,7 +104,7 @@ impl Daemon {
             let documents = reader.repo().document_ids().map(|d| d.len());
             let store = reader.repo().store();
             let bytes = std::fs::metadata(store.path()).map(|md| md.len());
-            let blobs = store.blob_survey();
+            let blobs = store.blob_totals();
             if let (Ok(documents), Ok(bytes), Ok(blobs)) = (documents, bytes, blobs) {
                 metrics::set_store(&m, documents, bytes, &blobs);
             }

@@ -33,6 +33,7 @@ use bao_tree::BaoTree;
 use bao_tree::io::outboard::PreOrderMemOutboard;
 
 use super::blob::{BLOB_BYTES_MAX, BlobHash, TREE_BLOCK};
+use super::blob_tally::{BlobTally, BlobTotals, RECOUNT_AFTER};
 use super::tree_cache::TreeCache;
 
 /// The directory of blob files, beside the store file.
@@ -164,6 +165,7 @@ fn sync_files(files: &[&Path]) -> io::Result<()> {
 pub(crate) struct BlobFiles {
     dir: PathBuf,
     trees: TreeCache,
+    tally: BlobTally,
 }
 
 impl BlobFiles {
@@ -176,6 +178,7 @@ impl BlobFiles {
         BlobFiles {
             dir: parent.join(BLOB_DIR),
             trees: TreeCache::default(),
+            tally: BlobTally::default(),
         }
     }
 
@@ -270,12 +273,28 @@ impl BlobFiles {
         sync_files(&files)?;
         for blob in staged.iter_mut() {
             for m in &mut blob.moves {
+                let bytes = fs::metadata(&m.from)?.len();
+                let replaced = fs::metadata(&m.to).ok().map(|old| old.len());
                 fs::rename(&m.from, &m.to)?;
                 // In place: nothing left to remove if a later one fails.
                 m.owned = false;
+                self.tally.placed(bytes, replaced);
             }
         }
         self.sync_dir()
+    }
+
+    /// How many blob files there are and their bytes, listed again at most
+    /// every [`RECOUNT_AFTER`] and kept up to date by this store's writes
+    /// in between; for the metrics.
+    pub(crate) fn totals(&self) -> io::Result<BlobTotals> {
+        self.tally.totals(RECOUNT_AFTER, || {
+            let survey = self.survey(true)?;
+            Ok(BlobTotals {
+                blobs: survey.blobs.len() as u64,
+                bytes: survey.bytes,
+            })
+        })
     }
 
     /// Whether the file of `hash` already holds `bytes`: a second write of

@@ -233,6 +233,34 @@ fn a_read_only_view_serves_with_the_trees_its_store_keeps() {
 }
 
 #[test]
+fn blob_totals_follow_this_stores_writes_without_listing_again() {
+    let (_dir, store) = new_store();
+    let first = photo(15, 40_000);
+    stored(&store, &first);
+    let totals = store.blob_totals().unwrap();
+    assert_eq!((totals.blobs, totals.bytes), (1, 40_000));
+    // Put there by hand, it waits for the next listing.
+    let by_hand = photo(16, 1_000);
+    fs::write(
+        store.blob_dir().join(BlobHash::of(&by_hand).to_string()),
+        &by_hand,
+    )
+    .unwrap();
+    assert_eq!(store.blob_totals().unwrap(), totals);
+    // Written by the store, through a view or not, it counts at once.
+    let second = photo(17, 50_000);
+    let second_hash = stored(&store, &second);
+    let seen = store.read_only_view().blob_totals().unwrap();
+    assert_eq!((seen.blobs, seen.bytes), (2, 90_000));
+    // A second write of a photo held is no second blob.
+    assert_eq!(stored(&store, &second), second_hash);
+    assert_eq!(store.blob_totals().unwrap(), seen);
+    // Listed again, the file put by hand counts.
+    let listed = store.blob_survey().unwrap();
+    assert_eq!(listed.blobs.len(), 3);
+}
+
+#[test]
 fn a_verified_blob_is_stored_without_hashing_it_again_if_its_tree_proves_it() {
     let (_dir, store) = new_store();
     let bytes = photo(7, 70_000);

@@ -22,6 +22,7 @@ mod backup;
 mod batch;
 mod blob;
 mod blob_files;
+mod blob_tally;
 mod document;
 mod error;
 mod open;
@@ -47,6 +48,7 @@ pub use backup::{
 pub use batch::Batch;
 pub use blob::{BLOB_BYTES_MAX, BlobHash, ParseBlobHashError, TREE_BLOCK};
 pub use blob_files::{BLOB_DIR, BlobSurvey, BlobTree, make_tree};
+pub use blob_tally::BlobTotals;
 pub use document::{COMPACTION_CHANGES_BYTES_MIN, DocumentInfo};
 pub use error::StoreError;
 pub use rewrite::{Rewrite, Rewritten};
@@ -381,6 +383,14 @@ impl Store {
     pub fn blob_survey(&self) -> Result<BlobSurvey, StoreError> {
         self.blobs
             .survey(true)
+            .map_err(io_error(self.blobs.dir(), "list the blob directory"))
+    }
+
+    /// How many blob files there are and their bytes, without listing the
+    /// directory each time (`blob_tally.rs`); for the metrics.
+    pub fn blob_totals(&self) -> Result<BlobTotals, StoreError> {
+        self.blobs
+            .totals()
             .map_err(io_error(self.blobs.dir(), "list the blob directory"))
     }
 
