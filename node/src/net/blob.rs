@@ -370,7 +370,20 @@ impl Assembly {
         fresh.resumed = verified;
         fresh.bytes = bytes;
         fresh.tree = Some(tree);
+        fresh.room_for(partial.total);
         fresh
+    }
+
+    /// Makes room for the whole blob once its size is proven (by the hash,
+    /// so a peer cannot make this larger than the blob it names, and never
+    /// past `max`): the bytes are then copied once, not moved to a larger
+    /// buffer every few ranges, which was most of the fetching side's time
+    /// (`docs/benchmarks.md`, "Trees in memory").
+    fn room_for(&mut self, total: u64) {
+        let total = total.min(self.max) as usize;
+        if self.bytes.capacity() < total {
+            self.bytes.reserve_exact(total - self.bytes.len());
+        }
     }
 
     /// The next request: the range after the verified bytes, with the size
@@ -512,6 +525,7 @@ impl Assembly {
         }
         self.tree = Some(tree);
         if (self.bytes.len() as u64) < total {
+            self.room_for(total);
             return Progress::Next(self.first());
         }
         // Every group verified against the hash already; the whole-blob
