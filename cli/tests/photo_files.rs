@@ -1,6 +1,7 @@
 //! Photos as files beside the store, through the `yizhan` binary: where
 //! they are, a damaged or truncated one named by `check` and refused by
-//! `blob get` and by the network, what a crash leaves cleaned when the node
+//! `blob get` and by the network, one damaged under a running node set
+//! aside and fetched again, what a crash leaves cleaned when the node
 //! starts, and photos carried through a backup and a restore.
 
 mod common;
@@ -158,6 +159,59 @@ fn a_peer_is_never_served_a_damaged_photo() {
     assert_eq!(left, 0, "partial files left at the street");
     community.stop();
     street.stop();
+}
+
+#[test]
+fn a_photo_damaged_under_a_running_node_is_set_aside_and_fetched_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (c, s, hash) = community_with_photo(tmp.path());
+    let street = NodeProc::start(&s, &[]);
+    let community = NodeProc::start(&c, &[street.addr()]);
+    wait_for("the photo at the street", 60, || {
+        json(&s, &["status"])["blobs"] == 1
+    });
+
+    // A bit flips under the running community.
+    let mut flipped = photo_bytes();
+    flipped[12_345] ^= 0x08;
+    std::fs::write(c.join("blobs").join(&hash), &flipped).unwrap();
+    // The first reader to meet it is refused, and the node sets the file
+    // aside and fetches the photo again from the street.
+    fails(&c, &["blob", "get", &hash], "damaged");
+    let out = tmp.path().join("again.jpg");
+    wait_for("the photo whole again at the community", 60, || {
+        yizhan(&c, &["blob", "get", &hash, "--out", out.to_str().unwrap()])
+            .status
+            .success()
+    });
+    assert_eq!(std::fs::read(&out).unwrap(), photo_bytes());
+    assert_eq!(
+        std::fs::read(c.join("blobs").join(&hash)).unwrap(),
+        photo_bytes()
+    );
+    // The damaged bytes are kept for the operator, out of the blob files.
+    let aside: Vec<std::fs::DirEntry> = std::fs::read_dir(c.join("damaged-blobs"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert!(
+        aside[0]
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{hash}."))
+    );
+    assert_eq!(std::fs::read(aside[0].path()).unwrap(), flipped);
+    assert!(
+        community
+            .logged()
+            .contains("set a damaged blob aside; fetching it again from a peer")
+    );
+    community.stop();
+    street.stop();
+    let healthy = json(&c, &["check"]);
+    assert_eq!(healthy["problems"], serde_json::json!([]), "{healthy}");
+    assert_eq!(healthy["blobs"], 1, "{healthy}");
 }
 
 #[test]

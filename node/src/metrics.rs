@@ -89,6 +89,8 @@ pub struct NodeMetrics {
     /// Bytes of blobs an interrupted fetch had verified and kept, so a later
     /// fetch did not ask for them again.
     pub blob_bytes_resumed: Counter,
+    /// Blob files found damaged and set aside to be fetched again.
+    pub blobs_set_aside: Counter,
     /// Cases not closed, by category.
     pub cases_open: Family<CategoryLabels, Gauge>,
     /// Open cases past their deadline, by category.
@@ -164,6 +166,12 @@ impl NodeMetrics {
             "Bytes of blobs kept from interrupted fetches and not asked for again",
             blob_bytes_resumed.clone(),
         );
+        let blobs_set_aside = Counter::default();
+        registry.register(
+            "blobs_set_aside",
+            "Blob files found damaged and moved to damaged-blobs/ to be fetched again",
+            blobs_set_aside.clone(),
+        );
         let cases_open = Family::<CategoryLabels, Gauge>::default();
         registry.register(
             "cases_open",
@@ -196,6 +204,7 @@ impl NodeMetrics {
             blobs_missing,
             blob_bytes_received,
             blob_bytes_resumed,
+            blobs_set_aside,
             cases_open,
             cases_overdue,
             escrow_returned_on_reconnect,

@@ -51,9 +51,19 @@ impl Daemon {
         };
         if off_loop(&call.request) && !call.request.writes() {
             let mut reader = self.node.reader();
+            let damaged = self.damaged_tx.clone();
             tokio::task::spawn_blocking(move || {
+                let blob = match &call.request {
+                    Request::Blob(hash) => Some(*hash),
+                    _ => None,
+                };
                 let resp = admin::execute_call(&mut reader, call, Utc::now())
                     .unwrap_or_else(|e| Response::failed(&e));
+                if let (Some(hash), Response::Failed(body)) = (blob, &resp)
+                    && body.code == "blob_damaged"
+                {
+                    let _ = damaged.try_send(hash);
+                }
                 let _ = reply.send(resp);
             });
             return;

@@ -12,7 +12,7 @@ use tracing::{debug, info, warn};
 
 use crate::engine::{PeerKey, Policy as _};
 use crate::net::blob::{Assembly, BlobTree, BlobWireError, ChunkRequest, ChunkResponse, Progress};
-use crate::net::blob_serve::serve_from_store;
+use crate::net::blob_serve::serve_noting_damage;
 use crate::net::codec::Frame;
 use crate::store::{BlobHash, Store};
 use crate::trust::{Member, may_write};
@@ -509,11 +509,45 @@ impl Daemon {
             self.serving += 1;
             let store = self.node.store().read_only_view();
             let done = self.served_tx.clone();
+            let damaged = self.damaged_tx.clone();
             tokio::task::spawn_blocking(move || {
-                let resp = serve_from_store(&store, &req);
+                let (resp, found_damaged) = serve_noting_damage(&store, &req);
                 debug!(%peer, hash = %req.hash, offset = req.offset, "served a blob range");
+                if found_damaged {
+                    // Full: the loop has damage to see to already, and the
+                    // next request for this blob finds it again.
+                    let _ = damaged.try_send(req.hash);
+                }
                 // The loop is gone when this fails: nothing to answer then.
                 let _ = done.blocking_send((channel, resp.encode()));
+            });
+        }
+    }
+
+    /// A held blob was found damaged (serving it, or reading it for `blob
+    /// get`): its file goes aside into `damaged-blobs/`, so the blob is no
+    /// longer held, and a street or community fetches it again from a peer
+    /// that holds it; a district, which fetches on demand, does at the next
+    /// `blob get`.
+    pub(super) fn blob_damaged(&mut self, hash: BlobHash) {
+        match self.node.store().set_aside_damaged_blob(&hash) {
+            Ok(Some(aside)) => {
+                warn!(%hash, aside = %aside.display(), "set a damaged blob aside; fetching it again from a peer");
+                self.metrics.blobs_set_aside.inc();
+            }
+            // Set aside already (by an earlier report of the same damage).
+            Ok(None) => return,
+            Err(e) => {
+                warn!(%hash, error = %e, "cannot set a damaged blob aside");
+                return;
+            }
+        }
+        let eager = super::blob_demand::fetches_eagerly(self.node.config().role);
+        if eager && self.wanted.insert(hash) {
+            self.blob_retries.push(BlobRetry {
+                hash,
+                attempts: 0,
+                at: Instant::now(),
             });
         }
     }

@@ -173,6 +173,9 @@ struct Daemon {
     /// Where those reads hand their fetches back.
     resumed_tx: mpsc::Sender<blobs::Resumed>,
     resumed_rx: mpsc::Receiver<blobs::Resumed>,
+    /// Blobs found damaged off the loop (serving, `blob get`).
+    damaged_tx: mpsc::Sender<BlobHash>,
+    damaged_rx: mpsc::Receiver<BlobHash>,
     /// Who sent the message being handled, to fetch the blobs it referenced.
     source: Option<PeerId>,
     sync_bytes_sent: u64,
@@ -285,6 +288,7 @@ async fn run_node(
     let alerts = crate::alerts::Alerts::start(&node);
     let partials = partial_blobs::PartialBlobs::new(node.data_dir());
     let (resumed_tx, resumed_rx) = mpsc::channel(blobs::BLOB_FETCHES_MAX);
+    let (damaged_tx, damaged_rx) = mpsc::channel(blobs::BLOB_FETCHES_MAX);
     let mut d = Daemon {
         node,
         swarm,
@@ -318,6 +322,8 @@ async fn run_node(
         resuming: 0,
         resumed_tx,
         resumed_rx,
+        damaged_tx,
+        damaged_rx,
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,
@@ -471,6 +477,7 @@ impl Daemon {
                 event = self.swarm.select_next_some() => self.on_swarm(event),
                 Some(written) = self.blob_written.recv() => self.blob_stored(written),
                 Some(resumed) = self.resumed_rx.recv() => self.resumed(resumed),
+                Some(hash) = self.damaged_rx.recv() => self.blob_damaged(hash),
                 Some(chunk) = served_rx.recv() => self.chunk_read(chunk),
                 Some((req, reply)) = admin_rx.recv() => self.on_admin(req, reply),
                 () = sleep_until(wake) => {

@@ -15,20 +15,30 @@ use crate::store::{Store, StoreError};
 /// damaged blob is not served: the peer is told it is not held, and asks
 /// elsewhere.
 pub fn serve_from_store(store: &Store, req: &ChunkRequest) -> ChunkResponse {
+    serve_noting_damage(store, req).0
+}
+
+/// [`serve_from_store`], saying also whether the blob was found damaged
+/// (its bytes or size no longer match its hash), so the daemon can set it
+/// aside and fetch it again.
+pub fn serve_noting_damage(store: &Store, req: &ChunkRequest) -> (ChunkResponse, bool) {
     let answer = match store.blob_for_serving(&req.hash) {
         Ok(Some((file, tree))) => serve_file(req, &file, &tree),
-        Ok(None) => return ChunkResponse::NotFound,
+        Ok(None) => return (ChunkResponse::NotFound, false),
         Err(e @ StoreError::CorruptBlob { .. }) => {
             warn!(hash = %req.hash, error = %e, "a held blob is damaged; not serving it");
-            return ChunkResponse::NotFound;
+            return (ChunkResponse::NotFound, true);
         }
         Err(e) => {
             warn!(hash = %req.hash, error = %e, "cannot read a blob to serve; not serving it");
-            return ChunkResponse::NotFound;
+            return (ChunkResponse::NotFound, false);
         }
     };
-    answer.unwrap_or_else(|e| {
-        warn!(hash = %req.hash, error = %e, "a held blob is damaged; not serving it");
-        ChunkResponse::NotFound
-    })
+    match answer {
+        Ok(resp) => (resp, false),
+        Err(e) => {
+            warn!(hash = %req.hash, error = %e, "a held blob is damaged; not serving it");
+            (ChunkResponse::NotFound, true)
+        }
+    }
 }

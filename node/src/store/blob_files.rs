@@ -38,6 +38,8 @@ use super::tree_cache::TreeCache;
 
 /// The directory of blob files, beside the store file.
 pub const BLOB_DIR: &str = "blobs";
+/// Where damaged blob files are set aside, beside the store file.
+pub const DAMAGED_BLOB_DIR: &str = "damaged-blobs";
 /// Suffix of a file being written; one left behind is a crash's and goes
 /// at the next open.
 const TEMP_SUFFIX: &str = ".tmp";
@@ -282,6 +284,30 @@ impl BlobFiles {
             }
         }
         self.sync_dir()
+    }
+
+    /// Moves the file of blob `hash` out of the directory into
+    /// [`DAMAGED_BLOB_DIR`] beside it, named by the hash and the time, so
+    /// the blob is no longer held and can be fetched again while the
+    /// damaged bytes stay for the operator to look at. `None` if there was
+    /// no file.
+    pub(crate) fn set_aside(&self, hash: &BlobHash) -> io::Result<Option<PathBuf>> {
+        let from = self.data_path(hash);
+        let bytes = match fs::metadata(&from) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let aside = self.dir.with_file_name(DAMAGED_BLOB_DIR);
+        fs::create_dir_all(&aside)?;
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let to = aside.join(format!("{hash}.{secs}"));
+        fs::rename(&from, &to)?;
+        self.trees.forget(hash);
+        self.tally.removed(bytes);
+        Ok(Some(to))
     }
 
     /// How many blob files there are and their bytes, listed again at most

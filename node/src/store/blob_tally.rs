@@ -62,6 +62,14 @@ impl BlobTally {
         }
     }
 
+    /// A blob file of `bytes` bytes was taken out of the directory.
+    pub(crate) fn removed(&self, bytes: u64) {
+        if let Some((totals, _)) = self.lock().as_mut() {
+            totals.blobs = totals.blobs.saturating_sub(1);
+            totals.bytes = totals.bytes.saturating_sub(bytes);
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<(BlobTotals, Instant)>> {
         // Each update leaves the totals whole, so a poisoned lock's are sound.
         self.counted.lock().unwrap_or_else(|p| p.into_inner())

@@ -261,6 +261,38 @@ fn blob_totals_follow_this_stores_writes_without_listing_again() {
 }
 
 #[test]
+fn a_damaged_blob_set_aside_is_no_longer_held_and_its_bytes_are_kept() {
+    let (dir, store) = new_store();
+    let bytes = photo(18, 60_000);
+    let hash = stored(&store, &bytes);
+    assert_eq!(store.blob_totals().unwrap().blobs, 1);
+    let mut flipped = bytes.clone();
+    flipped[7] ^= 0x20;
+    fs::write(data_file(&store, &hash), &flipped).unwrap();
+    // A read-only view changes nothing on disk.
+    assert_eq!(
+        store
+            .read_only_view()
+            .set_aside_damaged_blob(&hash)
+            .unwrap(),
+        None
+    );
+    assert!(store.has_blob(&hash).unwrap());
+
+    let aside = store.set_aside_damaged_blob(&hash).unwrap().unwrap();
+    assert_eq!(aside.parent().unwrap(), dir.path().join("damaged-blobs"));
+    assert_eq!(fs::read(&aside).unwrap(), flipped);
+    assert!(!store.has_blob(&hash).unwrap());
+    assert!(store.blob_for_serving(&hash).unwrap().is_none());
+    assert_eq!(store.blob_totals().unwrap().blobs, 0);
+    assert_eq!(store.set_aside_damaged_blob(&hash).unwrap(), None);
+    // Written again, it is whole and served.
+    assert_eq!(stored(&store, &bytes), hash);
+    assert_eq!(store.blob(&hash).unwrap().unwrap(), bytes);
+    assert!(store.blob_survey().unwrap().strays.is_empty());
+}
+
+#[test]
 fn a_verified_blob_is_stored_without_hashing_it_again_if_its_tree_proves_it() {
     let (_dir, store) = new_store();
     let bytes = photo(7, 70_000);

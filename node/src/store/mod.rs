@@ -47,7 +47,7 @@ pub use backup::{
 };
 pub use batch::Batch;
 pub use blob::{BLOB_BYTES_MAX, BlobHash, ParseBlobHashError, TREE_BLOCK};
-pub use blob_files::{BLOB_DIR, BlobSurvey, BlobTree, make_tree};
+pub use blob_files::{BLOB_DIR, BlobSurvey, BlobTree, DAMAGED_BLOB_DIR, make_tree};
 pub use blob_tally::BlobTotals;
 pub use document::{COMPACTION_CHANGES_BYTES_MIN, DocumentInfo};
 pub use error::StoreError;
@@ -384,6 +384,22 @@ impl Store {
         self.blobs
             .survey(true)
             .map_err(io_error(self.blobs.dir(), "list the blob directory"))
+    }
+
+    /// Sets the file of blob `hash`, found damaged, aside into
+    /// `damaged-blobs/` beside the store, so that the blob is no longer held
+    /// and can be fetched again; returns where it went (`None`: no file,
+    /// or a read-only store or a rehearsal, which change nothing on disk).
+    /// Not synced: a crash may put the file back, where it is found
+    /// damaged again.
+    pub fn set_aside_damaged_blob(&self, hash: &BlobHash) -> Result<Option<PathBuf>, StoreError> {
+        if !self.writes_reach_file() {
+            return Ok(None);
+        }
+        self.blobs.set_aside(hash).map_err(io_error(
+            self.blobs.dir(),
+            "set a damaged blob file aside from",
+        ))
     }
 
     /// How many blob files there are and their bytes, without listing the
