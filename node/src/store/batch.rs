@@ -139,17 +139,25 @@ impl<'a> Batch<'a> {
     }
 
     /// Stores `bytes` as a blob and returns its hash, which names it: its
-    /// file and tree are written to temporary names now (one BLAKE3 pass
-    /// makes the tree and the name), and [`Batch::commit`] syncs them and
-    /// puts them in place before anything else in the batch commits.
+    /// file is written to a temporary name now and its sync started, while
+    /// one BLAKE3 pass makes the tree (kept in memory) and the name; and
+    /// [`Batch::commit`] waits for the sync and puts the file in place
+    /// before anything else in the batch commits.
     /// Idempotent: a blob already held is reused. Refuses more than
     /// [`BLOB_BYTES_MAX`] bytes with [`StoreError::BlobTooLarge`].
     /// Dropping the batch removes the temporary files.
     pub fn put_blob(&mut self, bytes: &[u8]) -> Result<BlobHash, StoreError> {
         refuse_oversized(bytes)?;
-        let tree = make_tree(bytes);
-        let hash = BlobHash::from_bytes(*tree.root.as_bytes());
-        self.write_blob(&hash, bytes, &tree.data)?;
+        // A rehearsal's writes never reach the disk, its blobs neither.
+        if !self.store.writes_reach_file() {
+            return Ok(BlobHash::from_bytes(*make_tree(bytes).root.as_bytes()));
+        }
+        let (hash, staged) = self
+            .store
+            .blobs
+            .stage_hashing(bytes)
+            .map_err(io_error(self.store.blobs.dir(), "write a blob file into"))?;
+        self.staged.extend(staged);
         Ok(hash)
     }
 

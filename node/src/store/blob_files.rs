@@ -126,6 +126,10 @@ impl Move {
 #[derive(Debug)]
 pub(crate) struct Staged {
     moves: Vec<Move>,
+    /// The file's sync, already under way on a thread of its own
+    /// ([`BlobFiles::stage_hashing`]); [`BlobFiles::publish`] waits for it
+    /// instead of syncing the file itself.
+    syncing: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
 impl Drop for Staged {
@@ -219,10 +223,42 @@ impl BlobFiles {
             return Ok(None);
         }
         fs::create_dir_all(&self.dir)?;
-        let data_temp = self.write_temp(hash, bytes)?;
+        let (data_temp, _) = self.write_temp(hash, bytes)?;
         Ok(Some(Staged {
             moves: vec![Move::owned(data_temp, self.data_path(hash))],
+            syncing: None,
         }))
+    }
+
+    /// [`BlobFiles::stage`] for bytes not hashed yet (a photo taken here):
+    /// they are written to a temporary file first, its sync is started on
+    /// a thread of its own, and they are hashed while the disk takes them;
+    /// the hash then names the file. A photo costs about its write and
+    /// sync, not its hash on top (measured: `docs/benchmarks.md`, "Trees in
+    /// memory").
+    pub(crate) fn stage_hashing(&self, bytes: &[u8]) -> io::Result<(BlobHash, Option<Staged>)> {
+        fs::create_dir_all(&self.dir)?;
+        let (temp, file) = self.write_temp("new", bytes)?;
+        // Dropped unpublished (held already, or an error), the file goes.
+        let mut staged = Staged {
+            moves: vec![Move::owned(temp, PathBuf::new())],
+            syncing: None,
+        };
+        // Without a thread the sync is left to the commit, as for any blob.
+        staged.syncing = std::thread::Builder::new()
+            .name("blob-sync".into())
+            .spawn(move || file.sync_all())
+            .ok();
+        let tree = make_tree(bytes);
+        let hash = BlobHash::from_bytes(*tree.root.as_bytes());
+        self.trees.put(hash, Arc::new(tree.data));
+        if self.holds_exactly(&hash, bytes) {
+            return Ok((hash, None));
+        }
+        if let Some(m) = staged.moves.first_mut() {
+            m.to = self.data_path(&hash);
+        }
+        Ok((hash, Some(staged)))
     }
 
     /// Stages the file at `from` (on the same file system: a partial fetch
@@ -259,6 +295,7 @@ impl BlobFiles {
                 to: self.data_path(hash),
                 owned: false,
             }],
+            syncing: None,
         }))
     }
 
@@ -268,10 +305,16 @@ impl BlobFiles {
     /// renamed into place and the directory is synced once. On an error,
     /// the caller drops what is left.
     pub(crate) fn publish(&self, staged: &mut [Staged]) -> io::Result<()> {
-        let files: Vec<&Path> = staged
-            .iter()
-            .flat_map(|s| s.moves.iter().map(|m| m.from.as_path()))
-            .collect();
+        let mut files = Vec::new();
+        for blob in staged.iter_mut() {
+            match blob.syncing.take() {
+                Some(thread) => thread.join().unwrap_or_else(|_| {
+                    Err(io::Error::other("a thread syncing a blob file panicked"))
+                })?,
+                None => files.extend(blob.moves.iter().map(|m| m.from.clone())),
+            }
+        }
+        let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
         sync_files(&files)?;
         for blob in staged.iter_mut() {
             for m in &mut blob.moves {
@@ -333,8 +376,13 @@ impl BlobFiles {
         }
     }
 
-    /// Writes `bytes` to a new temporary file of `hash`, unsynced.
-    fn write_temp(&self, hash: &BlobHash, bytes: &[u8]) -> io::Result<PathBuf> {
+    /// Writes `bytes` to a new temporary file named after `hash`, unsynced;
+    /// returns its path and the open file.
+    fn write_temp(
+        &self,
+        hash: &(impl std::fmt::Display + ?Sized),
+        bytes: &[u8],
+    ) -> io::Result<(PathBuf, File)> {
         let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
         let path = self
             .dir
@@ -348,7 +396,7 @@ impl BlobFiles {
             let _ = fs::remove_file(&path);
             return Err(e);
         }
-        Ok(path)
+        Ok((path, file))
     }
 
     /// Makes the directory's entries durable: syncing a file does not
