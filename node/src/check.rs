@@ -6,9 +6,8 @@
 //!   every page of the committed trees);
 //! - every document loads strictly and reproduces the heads recorded at its
 //!   last write (`Store::load_document`);
-//! - every blob file's bytes hash to its name and its tree is the one they
-//!   make; files in the blob directory that are not a blob with its tree
-//!   are strays; blobs that reports held here name but that are not held
+//! - every blob file's bytes hash to its name; entries in the blob
+//!   directory that are not a blob file are strays; blobs that reports held here name but that are not held
 //!   are listed as missing (a node still fetching them is not damaged);
 //! - this node's own credential holds and matches `config.toml`, and no
 //!   entry of the charter it holds is one every node would ignore.
@@ -388,7 +387,7 @@ impl Node {
             report.push(
                 Subject::Blob,
                 format!("{dir}/{name}"),
-                "a stray file in the blob directory: not a blob with its tree, so nothing uses it; remove it",
+                "a stray file in the blob directory: not a blob file, so nothing uses it; remove it",
             );
         }
         report.blobs_missing = referenced

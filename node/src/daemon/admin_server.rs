@@ -62,7 +62,7 @@ impl Daemon {
                 if let (Some(hash), Response::Failed(body)) = (blob, &resp)
                     && body.code == "blob_damaged"
                 {
-                    let _ = damaged.try_send(hash);
+                    let _ = damaged.try_send(super::blobs::BlobDamage::Suspected(hash));
                 }
                 let _ = reply.send(resp);
             });

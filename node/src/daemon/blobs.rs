@@ -42,6 +42,16 @@ pub(super) type ChunkRead = (request_response::ResponseChannel<Vec<u8>>, Vec<u8>
 /// verified against and the partial file holding the same bytes, which the
 /// writer renames into the store's blobs (when it could be written).
 pub type BlobWrite = (BlobHash, Vec<u8>, BlobTree, Option<PathBuf>);
+/// What the loop hears of a blob that may be damaged.
+#[derive(Debug)]
+pub(super) enum BlobDamage {
+    /// A reader met bytes or a size that do not match the hash.
+    Suspected(BlobHash),
+    /// Checked off the loop: where the damaged file was set aside, or
+    /// `None` (sound, gone, or the check failed).
+    Checked(BlobHash, Option<PathBuf>),
+}
+
 /// The writer's answer: the blob, its size, and whether it was committed
 /// (or why not).
 pub(super) type BlobWritten = (BlobHash, usize, Result<(), String>);
@@ -516,7 +526,7 @@ impl Daemon {
                 if found_damaged {
                     // Full: the loop has damage to see to already, and the
                     // next request for this blob finds it again.
-                    let _ = damaged.try_send(req.hash);
+                    let _ = damaged.try_send(BlobDamage::Suspected(req.hash));
                 }
                 // The loop is gone when this fails: nothing to answer then.
                 let _ = done.blocking_send((channel, resp.encode()));
@@ -524,24 +534,43 @@ impl Daemon {
         }
     }
 
-    /// A held blob was found damaged (serving it, or reading it for `blob
-    /// get`): its file goes aside into `damaged-blobs/`, so the blob is no
-    /// longer held, and a street or community fetches it again from a peer
-    /// that holds it; a district, which fetches on demand, does at the next
-    /// `blob get`.
-    pub(super) fn blob_damaged(&mut self, hash: BlobHash) {
-        match self.node.store().set_aside_damaged_blob(&hash) {
-            Ok(Some(aside)) => {
-                warn!(%hash, aside = %aside.display(), "set a damaged blob aside; fetching it again from a peer");
-                self.metrics.blobs_set_aside.inc();
-            }
-            // Set aside already (by an earlier report of the same damage).
-            Ok(None) => return,
-            Err(e) => {
-                warn!(%hash, error = %e, "cannot set a damaged blob aside");
+    /// A reader met a held blob whose bytes do not match its hash (serving
+    /// it, or reading it for `blob get`), or the loop's check of one ended.
+    /// A suspicion is checked off the loop, the whole file hashed again, so
+    /// that a read that failed for another reason, or a good file written
+    /// since, is never moved. Found damaged, the file goes aside into
+    /// `damaged-blobs/`, so the blob is no longer held, and a street or
+    /// community fetches it again from a peer that holds it; a district,
+    /// which fetches on demand, does at the next `blob get`.
+    pub(super) fn blob_damage(&mut self, note: BlobDamage) {
+        let hash = match note {
+            BlobDamage::Suspected(hash) => {
+                if !self.damage_checks.insert(hash) {
+                    return;
+                }
+                let store = self.node.store().clone();
+                let done = self.damaged_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let aside = store.set_aside_if_damaged(&hash).unwrap_or_else(|e| {
+                        warn!(%hash, error = %e, "cannot check a blob suspected damaged");
+                        None
+                    });
+                    // The loop is gone when this fails: nothing to do then.
+                    let _ = done.blocking_send(BlobDamage::Checked(hash, aside));
+                });
                 return;
             }
-        }
+            BlobDamage::Checked(hash, None) => {
+                self.damage_checks.remove(&hash);
+                return;
+            }
+            BlobDamage::Checked(hash, Some(aside)) => {
+                self.damage_checks.remove(&hash);
+                warn!(%hash, aside = %aside.display(), "set a damaged blob aside; fetching it again from a peer");
+                self.metrics.blobs_set_aside.inc();
+                hash
+            }
+        };
         let eager = super::blob_demand::fetches_eagerly(self.node.config().role);
         if eager && self.wanted.insert(hash) {
             self.blob_retries.push(BlobRetry {

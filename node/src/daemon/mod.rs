@@ -173,9 +173,12 @@ struct Daemon {
     /// Where those reads hand their fetches back.
     resumed_tx: mpsc::Sender<blobs::Resumed>,
     resumed_rx: mpsc::Receiver<blobs::Resumed>,
-    /// Blobs found damaged off the loop (serving, `blob get`).
-    damaged_tx: mpsc::Sender<BlobHash>,
-    damaged_rx: mpsc::Receiver<BlobHash>,
+    /// Blobs suspected damaged off the loop (serving, `blob get`), and the
+    /// checks of them.
+    damaged_tx: mpsc::Sender<blobs::BlobDamage>,
+    damaged_rx: mpsc::Receiver<blobs::BlobDamage>,
+    /// Blobs whose damage is being checked off the loop.
+    damage_checks: HashSet<BlobHash>,
     /// Who sent the message being handled, to fetch the blobs it referenced.
     source: Option<PeerId>,
     sync_bytes_sent: u64,
@@ -324,6 +327,7 @@ async fn run_node(
         resumed_rx,
         damaged_tx,
         damaged_rx,
+        damage_checks: HashSet::new(),
         source: None,
         sync_bytes_sent: 0,
         sync_bytes_received: 0,
@@ -477,7 +481,7 @@ impl Daemon {
                 event = self.swarm.select_next_some() => self.on_swarm(event),
                 Some(written) = self.blob_written.recv() => self.blob_stored(written),
                 Some(resumed) = self.resumed_rx.recv() => self.resumed(resumed),
-                Some(hash) = self.damaged_rx.recv() => self.blob_damaged(hash),
+                Some(note) = self.damaged_rx.recv() => self.blob_damage(note),
                 Some(chunk) = served_rx.recv() => self.chunk_read(chunk),
                 Some((req, reply)) = admin_rx.recv() => self.on_admin(req, reply),
                 () = sleep_until(wake) => {

@@ -222,8 +222,8 @@ pub fn serve(
     encode(req, bytes, bytes.len() as u64, tree)
 }
 
-/// Answers a range request from a blob's open file and its stored tree:
-/// only the range and its hash pairs are read, and every group is checked
+/// Answers a range request from a blob's open file and its tree: only the
+/// range is read from the file, and every group is checked
 /// against the tree before it is sent, so a damaged file is refused here.
 pub fn serve_file(
     req: &ChunkRequest,
@@ -369,8 +369,9 @@ impl Assembly {
         bytes.truncate(verified as usize);
         fresh.resumed = verified;
         fresh.bytes = bytes;
+        // No room made here: the size read back from disk is not proven
+        // again until a peer's range agrees with it.
         fresh.tree = Some(tree);
-        fresh.room_for(partial.total);
         fresh
     }
 

@@ -7,7 +7,7 @@ use redb::{Durability, ReadableTable, WriteTransaction};
 
 use super::Store;
 use super::blob::{BLOB_BYTES_MAX, BlobHash};
-use super::blob_files::{BlobTree, Staged, make_tree, tree_root};
+use super::blob_files::{BlobTree, SYNC_THREADS_MAX, Staged, make_tree, tree_root};
 use super::document::{DocRecord, normalise_heads};
 use super::error::{DbResultExt, StoreError, io_error};
 use super::tables::{
@@ -152,10 +152,12 @@ impl<'a> Batch<'a> {
         if !self.store.writes_reach_file() {
             return Ok(BlobHash::from_bytes(*make_tree(bytes).root.as_bytes()));
         }
+        // At most as many syncs under way as a commit would run at once.
+        let sync_now = self.staged.iter().filter(|s| s.syncing()).count() < SYNC_THREADS_MAX;
         let (hash, staged) = self
             .store
             .blobs
-            .stage_hashing(bytes)
+            .stage_hashing(bytes, sync_now)
             .map_err(io_error(self.store.blobs.dir(), "write a blob file into"))?;
         self.staged.extend(staged);
         Ok(hash)

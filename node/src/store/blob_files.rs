@@ -73,7 +73,7 @@ pub(crate) fn tree_root(size: u64, pairs: &[u8]) -> Option<BlobHash> {
 /// Why a blob file cannot be used.
 #[derive(Debug)]
 pub(crate) enum FileFault {
-    /// The bytes or the tree do not match the name.
+    /// The bytes or their size do not match the name.
     Damaged(String),
     /// The operating system failed.
     Io(io::Error),
@@ -132,6 +132,13 @@ pub(crate) struct Staged {
     syncing: Option<std::thread::JoinHandle<io::Result<()>>>,
 }
 
+impl Staged {
+    /// Whether a thread of its own is syncing the file.
+    pub(crate) fn syncing(&self) -> bool {
+        self.syncing.is_some()
+    }
+}
+
 impl Drop for Staged {
     fn drop(&mut self) {
         for m in self.moves.iter().filter(|m| m.owned) {
@@ -147,7 +154,7 @@ impl Drop for Staged {
 /// Syncs `files`, several at once: each thread opens and syncs its share.
 fn sync_files(files: &[&Path]) -> io::Result<()> {
     let sync = |path: &Path| File::open(path).and_then(|f| f.sync_all());
-    // One blob (its bytes and its tree) is synced in turn: threads would
+    // Two files or fewer are synced in turn: threads would
     // cost more than they save.
     if files.len() <= 2 {
         return files.iter().try_for_each(|p| sync(p));
@@ -218,7 +225,8 @@ impl BlobFiles {
         tree: &[u8],
     ) -> io::Result<Option<Staged>> {
         // The tree is the hash's whatever becomes of the file.
-        self.trees.put(*hash, Arc::new(tree.to_vec()));
+        self.trees
+            .put(*hash, bytes.len() as u64, Arc::new(tree.to_vec()));
         if self.holds_exactly(hash, bytes) {
             return Ok(None);
         }
@@ -236,7 +244,14 @@ impl BlobFiles {
     /// the hash then names the file. A photo costs about its write and
     /// sync, not its hash on top (measured: `docs/benchmarks.md`, "Trees in
     /// memory").
-    pub(crate) fn stage_hashing(&self, bytes: &[u8]) -> io::Result<(BlobHash, Option<Staged>)> {
+    /// With `sync_now` false the sync is left to the commit instead: a
+    /// batch of many blobs (a restore) would otherwise keep a thread per
+    /// blob until it commits.
+    pub(crate) fn stage_hashing(
+        &self,
+        bytes: &[u8],
+        sync_now: bool,
+    ) -> io::Result<(BlobHash, Option<Staged>)> {
         fs::create_dir_all(&self.dir)?;
         let (temp, file) = self.write_temp("new", bytes)?;
         // Dropped unpublished (held already, or an error), the file goes.
@@ -245,13 +260,16 @@ impl BlobFiles {
             syncing: None,
         };
         // Without a thread the sync is left to the commit, as for any blob.
-        staged.syncing = std::thread::Builder::new()
-            .name("blob-sync".into())
-            .spawn(move || file.sync_all())
-            .ok();
+        if sync_now {
+            staged.syncing = std::thread::Builder::new()
+                .name("blob-sync".into())
+                .spawn(move || file.sync_all())
+                .ok();
+        }
         let tree = make_tree(bytes);
         let hash = BlobHash::from_bytes(*tree.root.as_bytes());
-        self.trees.put(hash, Arc::new(tree.data));
+        self.trees
+            .put(hash, bytes.len() as u64, Arc::new(tree.data));
         if self.holds_exactly(&hash, bytes) {
             return Ok((hash, None));
         }
@@ -274,7 +292,7 @@ impl BlobFiles {
         size: u64,
         tree: &[u8],
     ) -> io::Result<Option<Staged>> {
-        self.trees.put(*hash, Arc::new(tree.to_vec()));
+        self.trees.put(*hash, size, Arc::new(tree.to_vec()));
         if self.has(hash)? {
             return Ok(None);
         }
@@ -329,6 +347,12 @@ impl BlobFiles {
         self.sync_dir()
     }
 
+    /// Drops the tree of `hash` kept in memory; the next serve makes it
+    /// again from the file.
+    pub(crate) fn forget_tree(&self, hash: &BlobHash) {
+        self.trees.forget(hash);
+    }
+
     /// Moves the file of blob `hash` out of the directory into
     /// [`DAMAGED_BLOB_DIR`] beside it, named by the hash and the time, so
     /// the blob is no longer held and can be fetched again while the
@@ -343,10 +367,13 @@ impl BlobFiles {
         };
         let aside = self.dir.with_file_name(DAMAGED_BLOB_DIR);
         fs::create_dir_all(&aside)?;
+        // Seconds for the operator, then a number so that two set asides
+        // of one blob in the same second keep both.
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let to = aside.join(format!("{hash}.{secs}"));
+        let seq = TEMP_SEQ.fetch_add(1, Ordering::Relaxed);
+        let to = aside.join(format!("{hash}.{secs}-{seq}"));
         fs::rename(&from, &to)?;
         self.trees.forget(hash);
         self.tally.removed(bytes);
@@ -466,7 +493,14 @@ impl BlobFiles {
         };
         let shape = BaoTree::new(size, TREE_BLOCK);
         let pairs = match self.trees.get(hash) {
-            Some(pairs) => pairs,
+            // A kept tree is the hash's, so a file of another size is the
+            // file's fault, even one cut or grown within its last group.
+            Some((kept, _)) if kept != size => {
+                return Err(FileFault::Damaged(format!(
+                    "its file holds {size} bytes, not the {kept} of the blob its tree was made from (truncated or grown)"
+                )));
+            }
+            Some((_, pairs)) => pairs,
             None => {
                 let mut bytes = Vec::with_capacity(size as usize);
                 file.read_to_end(&mut bytes)?;
@@ -479,15 +513,13 @@ impl BlobFiles {
                     )));
                 }
                 let pairs = Arc::new(made.data);
-                self.trees.put(*hash, Arc::clone(&pairs));
+                self.trees.put(*hash, size, Arc::clone(&pairs));
                 pairs
             }
         };
-        // A kept tree is the hash's, so a file of another size is the
-        // file's fault.
         if pairs.len() as u64 != shape.outboard_size() {
             return Err(FileFault::Damaged(format!(
-                "its file holds {size} bytes, which is not the size of the blob its tree was made from (truncated or grown)"
+                "its file holds {size} bytes, which does not fit the tree of its blob (truncated or grown)"
             )));
         }
         let tree = BlobTree {

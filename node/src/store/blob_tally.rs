@@ -5,8 +5,10 @@
 //!
 //! The first call counts the directory; after that each blob put in place
 //! adjusts the count. Files changed by hand or by another process are seen
-//! at the next recount, at most [`RECOUNT_AFTER`] later. A blob put in
-//! place while a recount lists the directory may be missed until the next.
+//! at the next recount, at most [`RECOUNT_AFTER`] later, and so are the
+//! few races that miscount: a blob put in place while a recount lists the
+//! directory (missed or counted twice), one hash put in place by two
+//! writers at once (counted twice), or one set aside as it is written.
 
 use std::io;
 use std::sync::{Arc, Mutex};

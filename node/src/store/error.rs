@@ -140,7 +140,7 @@ pub enum StoreError {
     },
 
     /// A blob file no longer matches its name: its bytes do not hash to
-    /// it, it is truncated, or its tree is missing or wrong.
+    /// it, or it is cut short or grown.
     #[error(
         "blob {hash} is damaged on disk ({reason}) and is not served; delete its file from the blobs directory and `yizhan blob get {hash}` fetches it again from a peer"
     )]

@@ -386,20 +386,31 @@ impl Store {
             .map_err(io_error(self.blobs.dir(), "list the blob directory"))
     }
 
-    /// Sets the file of blob `hash`, found damaged, aside into
-    /// `damaged-blobs/` beside the store, so that the blob is no longer held
-    /// and can be fetched again; returns where it went (`None`: no file,
-    /// or a read-only store or a rehearsal, which change nothing on disk).
-    /// Not synced: a crash may put the file back, where it is found
-    /// damaged again.
-    pub fn set_aside_damaged_blob(&self, hash: &BlobHash) -> Result<Option<PathBuf>, StoreError> {
+    /// Checks the file of blob `hash`, suspected damaged, whole against
+    /// its name, and only if its bytes or size do not match sets it aside
+    /// into `damaged-blobs/` beside the store, so that the blob is no
+    /// longer held and can be fetched again; returns where it went. `None`
+    /// when the file is sound (a read that failed for another reason, or a
+    /// good file put in place since: its tree in memory is dropped, in case
+    /// that was what did not fit), when there is no file, and on a
+    /// read-only store or a rehearsal, which change nothing on disk. One
+    /// hash pass: not for the daemon's loop. Not synced: a crash may put
+    /// the file back, where it is found damaged again.
+    pub fn set_aside_if_damaged(&self, hash: &BlobHash) -> Result<Option<PathBuf>, StoreError> {
         if !self.writes_reach_file() {
             return Ok(None);
         }
-        self.blobs.set_aside(hash).map_err(io_error(
-            self.blobs.dir(),
-            "set a damaged blob file aside from",
-        ))
+        match self.blobs.verify(hash) {
+            Ok(()) => {
+                self.blobs.forget_tree(hash);
+                Ok(None)
+            }
+            Err(FileFault::Damaged(_)) => self.blobs.set_aside(hash).map_err(io_error(
+                self.blobs.dir(),
+                "set a damaged blob file aside from",
+            )),
+            Err(fault) => Err(self.blob_fault(hash, fault, "read the blob file")),
+        }
     }
 
     /// How many blob files there are and their bytes, without listing the

@@ -19,6 +19,9 @@ use super::blob::BlobHash;
 
 /// Bytes of hash pairs kept at most: the trees of about 4 GB of photos.
 pub const TREE_CACHE_BYTES: usize = 16 * 1024 * 1024;
+/// What an entry costs beside its pairs (key, size, links), counted
+/// against the bound so that many small trees cannot grow past it.
+const ENTRY_BYTES: usize = 128;
 
 /// Trees, least recently used first out, shared by clones of one store.
 #[derive(Debug, Clone)]
@@ -29,8 +32,15 @@ pub(crate) struct TreeCache {
 
 #[derive(Debug)]
 struct Inner {
-    trees: lru::LruCache<BlobHash, Arc<Vec<u8>>>,
+    trees: lru::LruCache<BlobHash, Kept>,
     bytes: usize,
+}
+
+/// A blob's size and the hash pairs of its tree.
+pub(crate) type Kept = (u64, Arc<Vec<u8>>);
+
+fn cost((_, pairs): &Kept) -> usize {
+    pairs.len() + ENTRY_BYTES
 }
 
 impl TreeCache {
@@ -45,29 +55,32 @@ impl TreeCache {
         }
     }
 
-    /// The hash pairs of blob `hash`, if kept; marks them recently used.
-    pub(crate) fn get(&self, hash: &BlobHash) -> Option<Arc<Vec<u8>>> {
+    /// The size and hash pairs of blob `hash`, if kept; marks them
+    /// recently used.
+    pub(crate) fn get(&self, hash: &BlobHash) -> Option<Kept> {
         self.lock().trees.get(hash).cloned()
     }
 
-    /// Keeps the hash pairs of blob `hash`, pushing out the least recently
-    /// used trees until the rest fit. A tree larger than the whole bound is
-    /// not kept.
-    pub(crate) fn put(&self, hash: BlobHash, pairs: Arc<Vec<u8>>) {
-        if pairs.len() > self.max_bytes {
+    /// Keeps the size and hash pairs of blob `hash`, pushing out the least
+    /// recently used trees until the rest fit. A blob of one group, whose
+    /// tree has no pairs, is not kept (making it again hashes at most 16
+    /// KiB), nor is a tree larger than the whole bound.
+    pub(crate) fn put(&self, hash: BlobHash, size: u64, pairs: Arc<Vec<u8>>) {
+        let kept = (size, pairs);
+        if kept.1.is_empty() || cost(&kept) > self.max_bytes {
             return;
         }
         let mut inner = self.lock();
-        let added = pairs.len();
-        if let Some(old) = inner.trees.put(hash, pairs) {
-            inner.bytes -= old.len();
+        let added = cost(&kept);
+        if let Some(old) = inner.trees.put(hash, kept) {
+            inner.bytes -= cost(&old);
         }
         inner.bytes += added;
         while inner.bytes > self.max_bytes {
             let Some((_, out)) = inner.trees.pop_lru() else {
                 break;
             };
-            inner.bytes -= out.len();
+            inner.bytes -= cost(&out);
         }
     }
 
@@ -75,11 +88,11 @@ impl TreeCache {
     pub(crate) fn forget(&self, hash: &BlobHash) {
         let mut inner = self.lock();
         if let Some(old) = inner.trees.pop(hash) {
-            inner.bytes -= old.len();
+            inner.bytes -= cost(&old);
         }
     }
 
-    /// Bytes of hash pairs kept now.
+    /// Bytes kept now, pairs and entries.
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {
         self.lock().bytes
@@ -107,39 +120,48 @@ mod tests {
         BlobHash::of(&[n])
     }
 
+    /// A tree of `n` bytes of pairs, with what it costs the bound.
+    fn tree(n: usize) -> (Arc<Vec<u8>>, usize) {
+        (Arc::new(vec![7; n]), n + ENTRY_BYTES)
+    }
+
     #[test]
     fn the_least_recently_used_trees_go_first_and_the_bound_holds() {
-        let cache = TreeCache::new(100);
-        cache.put(hash(1), Arc::new(vec![1; 40]));
-        cache.put(hash(2), Arc::new(vec![2; 40]));
+        let (pairs, each) = tree(40);
+        let cache = TreeCache::new(2 * each + each / 2);
+        cache.put(hash(1), 1, Arc::clone(&pairs));
+        cache.put(hash(2), 2, Arc::clone(&pairs));
         // Using 1 makes 2 the oldest.
         assert!(cache.get(&hash(1)).is_some());
-        cache.put(hash(3), Arc::new(vec![3; 40]));
+        cache.put(hash(3), 3, Arc::clone(&pairs));
         assert!(
             cache.get(&hash(2)).is_none(),
             "the least recently used went"
         );
-        assert_eq!(cache.get(&hash(1)).unwrap().as_slice(), &[1; 40]);
-        assert_eq!(cache.get(&hash(3)).unwrap().as_slice(), &[3; 40]);
-        assert_eq!(cache.bytes(), 80);
+        assert_eq!(cache.get(&hash(1)).unwrap().0, 1);
+        assert_eq!(cache.get(&hash(3)).unwrap().0, 3);
+        assert_eq!(cache.bytes(), 2 * each);
     }
 
     #[test]
     fn a_replaced_or_forgotten_tree_is_no_longer_counted() {
-        let cache = TreeCache::new(100);
-        cache.put(hash(1), Arc::new(vec![1; 40]));
-        cache.put(hash(1), Arc::new(vec![1; 30]));
-        assert_eq!(cache.bytes(), 30);
+        let cache = TreeCache::new(10_000);
+        cache.put(hash(1), 1, tree(40).0);
+        let (smaller, cost) = tree(30);
+        cache.put(hash(1), 1, smaller);
+        assert_eq!(cache.bytes(), cost);
         cache.forget(&hash(1));
         assert_eq!(cache.bytes(), 0);
         assert!(cache.get(&hash(1)).is_none());
     }
 
     #[test]
-    fn a_tree_larger_than_the_bound_is_not_kept() {
-        let cache = TreeCache::new(10);
-        cache.put(hash(1), Arc::new(vec![1; 11]));
+    fn empty_trees_and_trees_past_the_bound_are_not_kept() {
+        let cache = TreeCache::new(ENTRY_BYTES + 10);
+        cache.put(hash(1), 100, tree(11).0);
+        cache.put(hash(2), 100, Arc::new(Vec::new()));
         assert!(cache.get(&hash(1)).is_none());
+        assert!(cache.get(&hash(2)).is_none());
         assert_eq!(cache.bytes(), 0);
     }
 }
