@@ -190,10 +190,13 @@ impl Store {
     /// refused. The daemon answers large admin reads through one, off its loop.
     pub fn read_only_view(&self) -> Store {
         Store {
+            db: self.db.clone(),
+            path: self.path.clone(),
+            read_only: true,
+            rehearsal: false,
             // The same files, so the same trees in memory: the daemon serves
             // every blob range through a view of its own.
             blobs: self.blobs.clone(),
-            ..Store::wrap(self.db.clone(), &self.path, true, false)
         }
     }
 
