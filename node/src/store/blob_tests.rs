@@ -34,6 +34,30 @@ fn data_file(store: &Store, hash: &BlobHash) -> PathBuf {
     store.blob_dir().join(hash.to_string())
 }
 
+/// Writes over the file of `hash` the photo `bytes` with bit `mask` of
+/// byte `at` flipped, as a failing disk would; returns what it wrote.
+fn flip(store: &Store, hash: &BlobHash, bytes: &[u8], at: usize, mask: u8) -> Vec<u8> {
+    let mut flipped = bytes.to_vec();
+    flipped[at] ^= mask;
+    fs::write(data_file(store, hash), &flipped).unwrap();
+    flipped
+}
+
+/// A request for `len` bytes of `hash` from `offset`.
+fn range(
+    hash: BlobHash,
+    offset: u64,
+    len: u32,
+    prove_size: bool,
+) -> crate::net::blob::ChunkRequest {
+    crate::net::blob::ChunkRequest {
+        hash,
+        offset,
+        len,
+        prove_size,
+    }
+}
+
 /// The store at `dir` opened again: nothing of the first one's memory.
 fn reopened(dir: &tempfile::TempDir) -> Store {
     Store::open(&dir.path().join("store.redb")).unwrap()
@@ -104,9 +128,7 @@ fn a_write_replaces_a_damaged_file_of_the_same_photo() {
     let (_dir, store) = new_store();
     let bytes = photo(3, 50_000);
     let hash = stored(&store, &bytes);
-    let mut flipped = bytes.clone();
-    flipped[777] ^= 0x01;
-    fs::write(data_file(&store, &hash), &flipped).unwrap();
+    flip(&store, &hash, &bytes, 777, 0x01);
     assert!(store.blob(&hash).is_err());
     assert_eq!(stored(&store, &bytes), hash);
     assert_eq!(store.blob(&hash).unwrap().unwrap(), bytes);
@@ -117,9 +139,7 @@ fn a_flipped_bit_is_reported_and_never_served() {
     let (_dir, store) = new_store();
     let bytes = photo(4, 200_000);
     let hash = stored(&store, &bytes);
-    let mut flipped = bytes.clone();
-    flipped[150_000] ^= 0x80;
-    fs::write(data_file(&store, &hash), &flipped).unwrap();
+    let flipped = flip(&store, &hash, &bytes, 150_000, 0x80);
 
     let reason = damaged_reason(store.blob(&hash), &hash);
     assert!(
@@ -130,12 +150,7 @@ fn a_flipped_bit_is_reported_and_never_served() {
     // Serving checks each group against the tree kept in memory: the damaged one
     // is refused, the sound ones before it still verify.
     let (file, tree) = store.blob_for_serving(&hash).unwrap().unwrap();
-    let req = |offset: u64| crate::net::blob::ChunkRequest {
-        hash,
-        offset,
-        len: 16 * 1024,
-        prove_size: false,
-    };
+    let req = |offset: u64| range(hash, offset, 16 * 1024, false);
     assert!(crate::net::blob::serve_file(&req(147_456), &file, &tree).is_err());
     assert!(crate::net::blob::serve_file(&req(0), &file, &tree).is_ok());
 }
@@ -149,19 +164,12 @@ fn a_tree_not_in_memory_is_made_again_from_a_sound_file_only() {
     let store = reopened(&dir);
     let (file, tree) = store.blob_for_serving(&hash).unwrap().unwrap();
     assert_eq!(tree.data, make_tree(&bytes).data);
-    let req = crate::net::blob::ChunkRequest {
-        hash,
-        offset: 0,
-        len: 64 * 1024,
-        prove_size: true,
-    };
+    let req = range(hash, 0, 64 * 1024, true);
     assert!(crate::net::blob::serve_file(&req, &file, &tree).is_ok());
 
     // Damaged while no tree was in memory: the whole file is checked
     // before a tree is made from it, so nothing of it is served.
-    let mut flipped = bytes.clone();
-    flipped[99_000] ^= 0x04;
-    fs::write(data_file(&store, &hash), &flipped).unwrap();
+    let flipped = flip(&store, &hash, &bytes, 99_000, 0x04);
     drop(store);
     let store = reopened(&dir);
     let reason = damaged_reason(store.blob_for_serving(&hash).map(|o| o.is_some()), &hash);
@@ -193,12 +201,7 @@ fn a_truncated_file_is_reported_and_never_served() {
         // A file whose size no longer fits its tree is refused before a
         // byte is read; one that still fits fails on the last group.
         if let Ok(Some((file, tree))) = store.blob_for_serving(&hash) {
-            let last = crate::net::blob::ChunkRequest {
-                hash,
-                offset: (keep as u64 / 16_384) * 16_384,
-                len: 16 * 1024,
-                prove_size: true,
-            };
+            let last = range(hash, (keep as u64 / 16_384) * 16_384, 16 * 1024, true);
             assert!(
                 crate::net::blob::serve_file(&last, &file, &tree).is_err(),
                 "served a file cut to {keep} bytes"
@@ -217,18 +220,11 @@ fn a_read_only_view_serves_with_the_trees_its_store_keeps() {
     let (_dir, store) = new_store();
     let bytes = photo(14, 200_000);
     let hash = stored(&store, &bytes);
-    let mut flipped = bytes.clone();
-    flipped[190_000] ^= 0x01;
-    fs::write(data_file(&store, &hash), &flipped).unwrap();
+    flip(&store, &hash, &bytes, 190_000, 0x01);
     let view = store.read_only_view();
     let (file, tree) = view.blob_for_serving(&hash).unwrap().unwrap();
     assert_eq!(tree.data, make_tree(&bytes).data);
-    let first = crate::net::blob::ChunkRequest {
-        hash,
-        offset: 0,
-        len: 16 * 1024,
-        prove_size: false,
-    };
+    let first = range(hash, 0, 16 * 1024, false);
     assert!(crate::net::blob::serve_file(&first, &file, &tree).is_ok());
 }
 
@@ -271,9 +267,7 @@ fn only_a_damaged_blob_is_set_aside_and_then_it_is_no_longer_held() {
     assert_eq!(store.set_aside_if_damaged(&hash).unwrap(), None);
     assert!(store.has_blob(&hash).unwrap());
     assert!(!dir.path().join("damaged-blobs").exists());
-    let mut flipped = bytes.clone();
-    flipped[7] ^= 0x20;
-    fs::write(data_file(&store, &hash), &flipped).unwrap();
+    let flipped = flip(&store, &hash, &bytes, 7, 0x20);
     // A read-only view changes nothing on disk.
     assert_eq!(
         store.read_only_view().set_aside_if_damaged(&hash).unwrap(),
