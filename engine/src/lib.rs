@@ -26,6 +26,7 @@ mod config;
 mod digest;
 mod docs;
 mod event;
+mod frame_coding;
 mod outbox;
 mod park;
 mod peer;

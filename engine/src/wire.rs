@@ -1,26 +1,32 @@
 //! The wire format: a versioned envelope around seven messages, encoded with
 //! postcard, with the protocol's size limits. See `docs/protocol.md`.
 //!
-//! Every message is `varint(version) ++ postcard(Message)`. The version is
+//! Every message is `varint(version) ++ coding ++ body`, where the body is
+//! `postcard(Message)`, as is or deflated (`frame_coding`). The version is
 //! read first, so a peer speaking another version is told apart from garbage.
-//! Decoding never panics and never allocates more than the input's size.
+//! Decoding never panics and never allocates more than the input's size, or
+//! for a deflated body more than the length it declares, itself within
+//! [`MESSAGE_BYTES_MAX`].
 
 use crdt_model::{DocumentId, PlaceId};
 use serde::{Deserialize, Serialize};
 
 use super::digest::Digest;
 use super::event::Refusal;
+use super::frame_coding::{self, DEFLATED, PLAIN};
 
 /// The protocol version this engine speaks, first field of every message.
-/// Version 2 added [`Message::Batch`]; a version-1 peer is refused as such.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 2 added [`Message::Batch`]; version 3 the coding byte and
+/// deflated bodies. Peers on earlier versions are refused as such.
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Largest Automerge sync message carried in one [`SyncData`].
 pub const SYNC_MESSAGE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Room for everything around the sync payload (version, tags, document id).
 pub const ENVELOPE_OVERHEAD_BYTES_MAX: usize = 16 * 1024;
 /// Largest proof of authorship carried with one sync message.
 pub const PROOF_BYTES_MAX: usize = 4 * 1024 * 1024;
-/// Largest message accepted or sent, whatever its kind.
+/// Largest message accepted or sent, whatever its kind, on the wire and,
+/// for a deflated body, inflated.
 pub const MESSAGE_BYTES_MAX: usize =
     SYNC_MESSAGE_BYTES_MAX + PROOF_BYTES_MAX + ENVELOPE_OVERHEAD_BYTES_MAX;
 /// Most entries in one [`Inventory`]; larger nodes are sent in key ranges.
@@ -171,13 +177,51 @@ pub struct Deny {
 #[error("encoding a message failed: {0}")]
 pub struct EncodeError(#[from] postcard::Error);
 
-/// Encodes `message` in the version-1 envelope.
+/// Encodes `message` in the current envelope, its body deflated when that
+/// saves enough to be worth the receiver's inflating (`frame_coding`).
 pub fn encode(message: &Message) -> Result<Vec<u8>, EncodeError> {
-    Ok(postcard::to_allocvec(&(PROTOCOL_VERSION, message))?)
+    let body = postcard::to_allocvec(message)?;
+    let mut out = postcard::to_allocvec(&PROTOCOL_VERSION)?;
+    match frame_coding::deflate(&body) {
+        Some(deflated) => {
+            out.push(DEFLATED);
+            out.extend(postcard::to_allocvec(&(body.len() as u64))?);
+            out.extend(deflated);
+        }
+        None => {
+            out.push(PLAIN);
+            out.extend(body);
+        }
+    }
+    Ok(out)
 }
 
-/// Decodes and validates one message. Refuses oversized input, other
-/// versions, malformed bytes, trailing bytes and rule violations.
+/// What decoding `bytes` would cost the receiver, in bytes: the length a
+/// deflated body declares, or the frame's own length. A driver charges a
+/// peer's traffic budget with this before handing the frame on, so a small
+/// frame that inflates to megabytes is paid for as megabytes.
+pub fn charged_len(bytes: &[u8]) -> usize {
+    deflated_header(bytes)
+        .map(|(declared, _)| usize::try_from(declared).unwrap_or(usize::MAX))
+        .unwrap_or(0)
+        .max(bytes.len())
+}
+
+/// The declared length and the deflated stream of a well-formed deflated
+/// frame of this version; `None` for anything else.
+fn deflated_header(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let (version, rest) = postcard::take_from_bytes::<u32>(bytes).ok()?;
+    let (&coding, rest) = rest.split_first()?;
+    if version != PROTOCOL_VERSION || coding != DEFLATED {
+        return None;
+    }
+    postcard::take_from_bytes::<u64>(rest).ok()
+}
+
+/// Decodes and validates one message. Refuses oversized input (on the wire
+/// or declared), other versions, unknown codings, bodies that do not inflate
+/// to their declared length, malformed bytes, trailing bytes and rule
+/// violations.
 pub fn decode(bytes: &[u8]) -> Result<Message, Refusal> {
     if bytes.len() > MESSAGE_BYTES_MAX {
         return Err(Refusal::TooLarge {
@@ -192,7 +236,36 @@ pub fn decode(bytes: &[u8]) -> Result<Message, Refusal> {
             supported: PROTOCOL_VERSION,
         });
     }
-    let (message, trailing) = postcard::take_from_bytes::<Message>(rest).map_err(malformed)?;
+    let inflated;
+    let body = match rest.split_first() {
+        Some((&PLAIN, body)) => body,
+        Some((&DEFLATED, _)) => {
+            let (declared, deflated) =
+                deflated_header(bytes).ok_or_else(|| Refusal::Malformed {
+                    why: "deflated body without its length".into(),
+                })?;
+            let declared = usize::try_from(declared)
+                .ok()
+                .filter(|&d| d <= MESSAGE_BYTES_MAX)
+                .ok_or(Refusal::TooLarge {
+                    bytes: usize::try_from(declared).unwrap_or(usize::MAX),
+                    max: MESSAGE_BYTES_MAX,
+                })?;
+            inflated = frame_coding::inflate(deflated, declared)?;
+            &inflated[..]
+        }
+        Some((coding, _)) => {
+            return Err(Refusal::Malformed {
+                why: format!("unknown body coding {coding}"),
+            });
+        }
+        None => {
+            return Err(Refusal::Malformed {
+                why: "no body coding".into(),
+            });
+        }
+    };
+    let (message, trailing) = postcard::take_from_bytes::<Message>(body).map_err(malformed)?;
     if !trailing.is_empty() {
         return Err(Refusal::Malformed {
             why: format!("{} bytes after the message", trailing.len()),
@@ -330,7 +403,16 @@ mod tests {
                 doc: doc("guandu/yiliu/xinyazhou/roster"),
             }),
             Message::Batch(vec![sync_data("a", vec![1, 2]), sync_data("b", vec![3])]),
+            // Long and repetitive, as a run of change chunks is: deflated.
+            Message::Batch(vec![
+                sync_data("a", b"change ".repeat(300)),
+                sync_data("b", b"change ".repeat(300)),
+            ]),
         ]
+    }
+
+    fn is_deflated(bytes: &[u8]) -> bool {
+        bytes.get(1) == Some(&DEFLATED)
     }
 
     fn sync_data(community: &str, data: Vec<u8>) -> SyncData {
@@ -393,6 +475,72 @@ mod tests {
     }
 
     #[test]
+    fn long_repetitive_bodies_travel_deflated_and_are_charged_inflated() {
+        let messages = sample_messages();
+        let (short, long) = (&messages[0], messages.last().unwrap());
+        let bytes = encode(short).unwrap();
+        assert!(!is_deflated(&bytes));
+        assert_eq!(charged_len(&bytes), bytes.len());
+        let bytes = encode(long).unwrap();
+        assert!(is_deflated(&bytes));
+        let body = postcard::to_allocvec(long).unwrap();
+        assert!(
+            bytes.len() * 4 < body.len(),
+            "{} of {}",
+            bytes.len(),
+            body.len()
+        );
+        assert_eq!(charged_len(&bytes), body.len());
+        assert_eq!(&decode(&bytes).unwrap(), long);
+    }
+
+    /// A deflated frame of `body` declaring `declared` bytes.
+    fn deflated_frame(body: &[u8], declared: u64) -> Vec<u8> {
+        let mut bytes = postcard::to_allocvec(&(PROTOCOL_VERSION, DEFLATED, declared)).unwrap();
+        bytes.extend(frame_coding::deflate(body).unwrap());
+        bytes
+    }
+
+    #[test]
+    fn a_bomb_is_charged_as_declared_and_refused_before_inflating() {
+        let body = postcard::to_allocvec(sample_messages().last().unwrap()).unwrap();
+        let declared = MESSAGE_BYTES_MAX as u64 + 1;
+        let bytes = deflated_frame(&body, declared);
+        assert_eq!(charged_len(&bytes), MESSAGE_BYTES_MAX + 1);
+        assert_eq!(
+            decode(&bytes),
+            Err(Refusal::TooLarge {
+                bytes: MESSAGE_BYTES_MAX + 1,
+                max: MESSAGE_BYTES_MAX
+            })
+        );
+        let huge = deflated_frame(&body, u64::MAX);
+        assert!(matches!(decode(&huge), Err(Refusal::TooLarge { .. })));
+        assert_eq!(charged_len(&huge), usize::MAX);
+    }
+
+    #[test]
+    fn a_body_that_inflates_past_or_short_of_its_declared_length_is_refused() {
+        let body = postcard::to_allocvec(sample_messages().last().unwrap()).unwrap();
+        for declared in [0, body.len() as u64 - 1, body.len() as u64 + 1] {
+            let bytes = deflated_frame(&body, declared);
+            assert!(
+                matches!(decode(&bytes), Err(Refusal::Malformed { .. })),
+                "declared {declared} of {}",
+                body.len()
+            );
+        }
+        assert!(decode(&deflated_frame(&body, body.len() as u64)).is_ok());
+    }
+
+    #[test]
+    fn an_unknown_coding_is_refused() {
+        let mut bytes = encode(&sample_messages()[0]).unwrap();
+        bytes[1] = 2;
+        assert!(matches!(decode(&bytes), Err(Refusal::Malformed { .. })));
+    }
+
+    #[test]
     fn trailing_bytes_are_refused() {
         let mut bytes = encode(&sample_messages().remove(0)).unwrap();
         bytes.push(0);
@@ -420,7 +568,8 @@ mod tests {
     #[test]
     fn invalid_document_ids_are_malformed() {
         // A Sync whose document id is not a valid id.
-        let bytes = postcard::to_allocvec(&(PROTOCOL_VERSION, 4u32, "not/a/doc", false)).unwrap();
+        let bytes =
+            postcard::to_allocvec(&(PROTOCOL_VERSION, PLAIN, 4u32, "not/a/doc", false)).unwrap();
         assert!(matches!(decode(&bytes), Err(Refusal::Malformed { .. })));
     }
 

@@ -201,9 +201,10 @@ impl Daemon {
                         return;
                     }
                 };
-                if let Some(verdict) =
-                    self.strikes
-                        .spend(peer, request.len(), Instant::now().into_std())
+                // Charged with what decoding costs: a deflated frame is paid
+                // for at the length it declares, not its length on the wire.
+                let charged = crate::engine::wire::charged_len(&request);
+                if let Some(verdict) = self.strikes.spend(peer, charged, Instant::now().into_std())
                 {
                     self.punish(peer, verdict, "traffic over its budget");
                 }
