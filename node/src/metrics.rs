@@ -91,6 +91,9 @@ pub struct NodeMetrics {
     pub blob_bytes_resumed: Counter,
     /// Blob files found damaged and set aside to be fetched again.
     pub blobs_set_aside: Counter,
+    /// Range requests refused because the peer had spent its budget for
+    /// making this node hash photos again (`net::rehash_budget`).
+    pub blob_ranges_refused_rehash: Counter,
     /// Cases not closed, by category.
     pub cases_open: Family<CategoryLabels, Gauge>,
     /// Open cases past their deadline, by category.
@@ -172,6 +175,12 @@ impl NodeMetrics {
             "Blob files found damaged and moved to damaged-blobs/ to be fetched again",
             blobs_set_aside.clone(),
         );
+        let blob_ranges_refused_rehash = Counter::default();
+        registry.register(
+            "blob_ranges_refused_rehash",
+            "Blob range requests refused because the peer had spent its budget for making this node hash photos again",
+            blob_ranges_refused_rehash.clone(),
+        );
         let cases_open = Family::<CategoryLabels, Gauge>::default();
         registry.register(
             "cases_open",
@@ -205,6 +214,7 @@ impl NodeMetrics {
             blob_bytes_received,
             blob_bytes_resumed,
             blobs_set_aside,
+            blob_ranges_refused_rehash,
             cases_open,
             cases_overdue,
             escrow_returned_on_reconnect,

@@ -14,6 +14,7 @@ use crate::engine::{PeerKey, Policy as _};
 use crate::net::blob::{Assembly, BlobTree, BlobWireError, ChunkRequest, ChunkResponse, Progress};
 use crate::net::blob_serve::serve_noting_damage;
 use crate::net::codec::Frame;
+use crate::net::rehash_budget::{REHASH_BYTES_PER_WINDOW, REHASH_WINDOW, RehashBudget, Spend};
 use crate::store::{BlobHash, Store};
 use crate::trust::{Member, may_write};
 
@@ -395,7 +396,7 @@ impl Daemon {
                 let decoded = match &request {
                     Frame::Bytes(b) => ChunkRequest::decode(b),
                     Frame::Oversized { .. } => {
-                        Err(BlobWireError::Malformed("request larger than 44 bytes"))
+                        Err(BlobWireError::Malformed("request larger than 45 bytes"))
                     }
                 };
                 let decoded = decoded.and_then(|req| {
@@ -520,7 +521,14 @@ impl Daemon {
             let store = self.node.store().read_only_view();
             let done = self.served_tx.clone();
             let damaged = self.damaged_tx.clone();
+            let budget = std::sync::Arc::clone(&self.rehash_budget);
+            let refused_rehash = self.metrics.blob_ranges_refused_rehash.clone();
             tokio::task::spawn_blocking(move || {
+                if !may_rehash(&store, &budget, peer, &req.hash) {
+                    refused_rehash.inc();
+                    let _ = done.blocking_send((channel, ChunkResponse::Refused.encode()));
+                    return;
+                }
                 let (resp, found_damaged) = serve_noting_damage(&store, &req);
                 debug!(%peer, hash = %req.hash, offset = req.offset, "served a blob range");
                 if found_damaged {
@@ -600,6 +608,44 @@ impl Daemon {
             .blob
             .send_response(channel, bytes);
         self.start_serving();
+    }
+}
+
+/// Whether `peer` may have a range of blob `hash` served now: always when
+/// its tree is in memory, else only within the peer's budget for making
+/// this node hash photos again (`net::rehash_budget`), which the whole
+/// file is charged against. Runs on a reading thread: one `stat`.
+fn may_rehash(
+    store: &Store,
+    budget: &std::sync::Mutex<RehashBudget>,
+    peer: PeerId,
+    hash: &BlobHash,
+) -> bool {
+    // A stat that fails leaves the error to the read that follows.
+    let bytes = store.blob_rehash_bytes(hash).unwrap_or(0);
+    if bytes == 0 {
+        return true;
+    }
+    // A poisoned lock means a reading thread panicked mid-spend; the
+    // counts are plain numbers, still usable.
+    let spent = budget
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .try_spend(peer, bytes, std::time::Instant::now());
+    match spent {
+        Spend::Granted => true,
+        Spend::Refused { first } => {
+            if first {
+                warn!(
+                    %peer,
+                    %hash,
+                    budget_mib = REHASH_BYTES_PER_WINDOW / (1024 * 1024),
+                    window_s = REHASH_WINDOW.as_secs(),
+                    "a peer spent its budget for making this node hash photos again; refusing its ranges of photos whose trees are not in memory until its window ends"
+                );
+            }
+            false
+        }
     }
 }
 

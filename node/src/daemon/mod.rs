@@ -160,6 +160,8 @@ struct Daemon {
     )>,
     /// Chunks being read now.
     serving: usize,
+    /// Bytes of photos each peer made the reading threads hash again.
+    rehash_budget: std::sync::Arc<std::sync::Mutex<crate::net::rehash_budget::RehashBudget>>,
     /// Where the reading threads hand chunks back.
     served_tx: mpsc::Sender<ChunkRead>,
     /// Blobs whose fetch was given up, asked for again when a document
@@ -319,6 +321,7 @@ async fn run_node(
         storing: 0,
         serve_queue: VecDeque::new(),
         serving: 0,
+        rehash_budget: std::sync::Arc::default(),
         served_tx,
         given_up: BTreeSet::new(),
         partials,

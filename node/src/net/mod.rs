@@ -10,6 +10,7 @@ pub mod blob;
 pub mod blob_serve;
 pub mod codec;
 pub mod gate;
+pub mod rehash_budget;
 pub mod strikes;
 
 pub use behaviour::{Behaviour, BehaviourEvent};

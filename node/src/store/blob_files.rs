@@ -204,6 +204,20 @@ impl BlobFiles {
         self.dir.join(hash.to_string())
     }
 
+    /// Bytes serving blob `hash` would hash before it sends anything: its
+    /// size when its tree is not in memory (the tree is made again from the
+    /// whole file), else 0, as for a blob not held. One `stat` at most.
+    pub(crate) fn rehash_bytes(&self, hash: &BlobHash) -> io::Result<u64> {
+        if self.trees.contains(hash) {
+            return Ok(0);
+        }
+        match fs::metadata(self.data_path(hash)) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether blob `hash` is held (one `stat`; not verified).
     pub(crate) fn has(&self, hash: &BlobHash) -> io::Result<bool> {
         match fs::metadata(self.data_path(hash)) {

@@ -365,6 +365,16 @@ impl Store {
         }
     }
 
+    /// Bytes serving a range of blob `hash` would hash first: its size when
+    /// its tree is not in memory and must be made again from the file, else
+    /// 0 (also when it is not held). One `stat` at most.
+    pub fn blob_rehash_bytes(&self, hash: &BlobHash) -> Result<u64, StoreError> {
+        self.blobs.rehash_bytes(hash).map_err(io_error(
+            &self.blobs.dir().join(hash.to_string()),
+            "stat the blob file",
+        ))
+    }
+
     /// Whether blob `hash` is held (one `stat`; neither read nor verified).
     pub fn has_blob(&self, hash: &BlobHash) -> Result<bool, StoreError> {
         self.blobs

@@ -61,6 +61,11 @@ impl TreeCache {
         self.lock().trees.get(hash).cloned()
     }
 
+    /// Whether blob `hash`'s tree is kept, without marking it used.
+    pub(crate) fn contains(&self, hash: &BlobHash) -> bool {
+        self.lock().trees.contains(hash)
+    }
+
     /// Keeps the size and hash pairs of blob `hash`, pushing out the least
     /// recently used trees until the rest fit. A blob of one group, whose
     /// tree has no pairs, is not kept (making it again hashes at most 16
