@@ -24,8 +24,6 @@ use super::*;
 pub(super) const BLOB_FETCHES_MAX: usize = 8;
 /// Chunks read for peers at once, each on a blocking thread.
 pub(super) const BLOB_SERVES_MAX: usize = 4;
-/// Chunk requests waiting to be read; more are refused for now.
-pub(super) const BLOB_SERVE_QUEUE_MAX: usize = 256;
 /// First wait before asking again for a blob that a peer did not hold (it
 /// may still be fetching it itself) or failed to send; doubles per attempt.
 pub(super) const BLOB_RETRY_MS_MIN: u64 = 2_000;
@@ -495,26 +493,26 @@ impl Daemon {
 impl Daemon {
     /// Queues a chunk for a peer; it is read on a blocking thread, at most
     /// [`BLOB_SERVES_MAX`] at once, so the loop never reads blobs itself.
-    /// A full queue answers "refused": the fetcher tries again later.
+    /// A full queue, or a peer past its share of it, answers "refused": the
+    /// fetcher tries again later. Peers are read in turn (`serve_queue`).
     fn serve_later(
         &mut self,
         peer: PeerId,
         req: ChunkRequest,
         channel: request_response::ResponseChannel<Vec<u8>>,
     ) {
-        if self.serve_queue.len() >= BLOB_SERVE_QUEUE_MAX {
-            debug!(%peer, "blob serving queue full; refusing a chunk request");
+        if let Err((_, channel)) = self.serve_queue.push(peer, (req, channel)) {
+            debug!(%peer, "blob serving queue full, or this peer's share of it; refusing a chunk request");
             self.refuse_chunk(channel);
             return;
         }
-        self.serve_queue.push_back((peer, req, channel));
         self.start_serving();
     }
 
     /// Starts reading queued chunks while fewer than [`BLOB_SERVES_MAX`] are read.
     pub(super) fn start_serving(&mut self) {
         while self.serving < BLOB_SERVES_MAX {
-            let Some((peer, req, channel)) = self.serve_queue.pop_front() else {
+            let Some((peer, (req, channel))) = self.serve_queue.pop() else {
                 return;
             };
             self.serving += 1;

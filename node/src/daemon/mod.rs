@@ -13,6 +13,7 @@ mod outbox;
 pub mod partial_blobs;
 mod peers;
 mod repo_docs;
+mod serve_queue;
 mod sync;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -152,12 +153,10 @@ struct Daemon {
     /// Blobs handed to the writer and not yet answered; they count against
     /// [`BLOB_FETCHES_MAX`] so memory stays bounded.
     storing: usize,
-    /// Chunk requests of peers waiting to be read off the loop.
-    serve_queue: VecDeque<(
-        PeerId,
-        ChunkRequest,
-        request_response::ResponseChannel<Vec<u8>>,
-    )>,
+    /// Chunk requests of peers waiting to be read off the loop, taken in
+    /// turn by peer.
+    serve_queue:
+        serve_queue::ServeQueue<(ChunkRequest, request_response::ResponseChannel<Vec<u8>>)>,
     /// Chunks being read now.
     serving: usize,
     /// Bytes of photos each peer made the reading threads hash again.
@@ -319,7 +318,7 @@ async fn run_node(
         blob_writes,
         blob_written,
         storing: 0,
-        serve_queue: VecDeque::new(),
+        serve_queue: serve_queue::ServeQueue::default(),
         serving: 0,
         rehash_budget: std::sync::Arc::default(),
         served_tx,
