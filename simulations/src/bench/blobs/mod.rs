@@ -55,7 +55,7 @@ mod baselines;
 mod fetch;
 mod serve;
 
-use baselines::{durable_writes, file_per_photo, noise_tcp, raw_tcp};
+use baselines::{durable_writes, file_per_photo, hashed_file_each, noise_tcp, raw_tcp};
 use fetch::{FetchedPhoto, Sink, commit_fetched, fetch_photos, write_photos};
 use serve::serve_photos;
 
@@ -256,14 +256,15 @@ fn store_writes(
 
 /// The writes without a network, each the median of [`DISK_RUNS`]: the
 /// disk ceiling, a file per photo, `put_blob` 1 and all per commit, the
-/// daemon's blob writer 1 and [`PHOTOS_IN_FLIGHT`] per commit. One run of
+/// daemon's blob writer 1 and [`PHOTOS_IN_FLIGHT`] per commit, and the
+/// bound of a lone local photo (tree, then a file and a directory sync). One run of
 /// each takes tens of milliseconds, so a moment of load would move a
 /// median of a few runs taken one figure after another; the figures are
 /// taken in turn, round after round, so each ratio compares runs made at
 /// the same moments. One warm-up round first.
-fn disk_writes(photos: &Photos, dir: &Path) -> anyhow::Result<[Duration; 6]> {
+fn disk_writes(photos: &Photos, dir: &Path) -> anyhow::Result<[Duration; 7]> {
     let all = photos.hashes.len();
-    let round = || -> anyhow::Result<[Duration; 6]> {
+    let round = || -> anyhow::Result<[Duration; 7]> {
         Ok([
             durable_writes(photos, dir).context("durable writes")?,
             file_per_photo(photos, dir).context("a file per photo")?,
@@ -272,6 +273,7 @@ fn disk_writes(photos: &Photos, dir: &Path) -> anyhow::Result<[Duration; 6]> {
             store_writes(photos, dir, 1, true).context("fetched photos, 1 per commit")?,
             store_writes(photos, dir, PHOTOS_IN_FLIGHT, true)
                 .context("fetched photos, a group per commit")?,
+            hashed_file_each(photos, dir).context("a hashed file per photo")?,
         ])
     };
     round().context("warm-up")?;
@@ -279,7 +281,7 @@ fn disk_writes(photos: &Photos, dir: &Path) -> anyhow::Result<[Duration; 6]> {
     for _ in 0..DISK_RUNS {
         rounds.push(round()?);
     }
-    let mut out = [Duration::ZERO; 6];
+    let mut out = [Duration::ZERO; 7];
     for (i, figure) in out.iter_mut().enumerate() {
         *figure = median(rounds.iter().map(|r| r[i]).collect())?;
     }
@@ -469,7 +471,15 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
     let dir = tempfile::tempdir().context("serving store directory")?;
     let photos = make_photos(scale.blob_count, scale.blob_bytes, dir.path())?;
     let disk_writes = disk_writes(&photos, dir.path())?;
-    let [disk, files, put_each, put_all, fetched_each, fetched_group] = disk_writes;
+    let [
+        disk,
+        files,
+        put_each,
+        put_all,
+        fetched_each,
+        fetched_group,
+        lone_bound,
+    ] = disk_writes;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(WORKERS)
         .enable_all()
@@ -623,6 +633,21 @@ pub fn run(scale: &Scale) -> anyhow::Result<Vec<Line>> {
                 format!("no network: the store's own path for a photo taken locally (one BLAKE3 pass makes the tree and the name), each photo alone; median of {DISK_RUNS}"),
             )
         },
+        line(
+            "bound for a lone local photo: its tree, then a file of its own and a directory sync".into(),
+            lone_bound,
+            &disk_base,
+            format!("no store: one BLAKE3 pass (`make_tree`, which names the photo), then temporary name, `sync_all`, rename and directory sync, photo after photo; what `put_blob` with one photo per commit cannot do without; median of {DISK_RUNS}"),
+        ),
+        line(
+            "stored photos: `put_blob` + commit, 1 per commit".into(),
+            put_each,
+            &(
+                "bound for a lone local photo (the line above)".into(),
+                mbps(lone_bound),
+            ),
+            "what the store adds to the least a lone local photo costs: its redb batch, the check for a file held already, the tree kept in memory".into(),
+        ),
         line(
             format!("stored photos: `put_blob`, all {n} in 1 commit"),
             put_all,
