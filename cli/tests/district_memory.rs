@@ -205,12 +205,13 @@ fn measure(communities: usize, months: u32) -> Measured {
 /// grows, about 6 KiB per document, is per-peer state outside the repo
 /// (docs/benchmarks.md).
 ///
-/// Raised to 1.6 for a while after the pipelined cold sync (wire version
-/// 2), when 120 → 480 read 1.13–1.50 across runs; back at 1.3 since it
-/// reads 0.93–1.01 again (three runs on 1 December 2026, before and after
-/// deflated frames), and 480 → 2,400 1.20–1.30 (docs/benchmarks.md,
-/// "District memory after the pipelined sync").
-const RSS_RATIO_MAX: f64 = 1.3;
+/// Raised to 1.6 after the pipelined cold sync (wire version 2), when
+/// 120 → 480 read 1.13–1.50 across runs; 1.5 since it reads 0.93–1.26
+/// (seven runs on 1 December 2026, before and after deflated frames), and
+/// 480 → 2,400 1.20–1.30 (docs/benchmarks.md, "District memory after the
+/// pipelined sync"). The spread between runs of one build, not a trend, is
+/// what the margin is for.
+const RSS_RATIO_MAX: f64 = 1.5;
 
 fn assert_flat(small: &Measured, big: &Measured) {
     for (what, s, b) in [
