@@ -50,11 +50,15 @@ pub(crate) fn deflate(body: &[u8]) -> Option<Vec<u8>> {
 /// deflate at all, is refused as malformed. `declared` must already have
 /// been checked against the message limit.
 pub(crate) fn inflate(deflated: &[u8], declared: usize) -> Result<Vec<u8>, Refusal> {
-    // Reserve for what the input can plausibly hold, not for what a liar
-    // declares: deflate rarely gains more than 64 times on real frames, and
-    // the Vec grows past that if the stream really is that long.
-    let reserve = declared.min(deflated.len().saturating_mul(64));
-    let mut body = Vec::with_capacity(reserve);
+    // Room for exactly what is declared and the one byte that would show a
+    // longer stream, so the buffer never doubles past the declared length.
+    // A liar's frame costs at most that, which its sender was charged for
+    // (`wire::charged_len`) and which `MESSAGE_BYTES_MAX` bounds.
+    let mut body = Vec::new();
+    body.try_reserve_exact(declared + 1)
+        .map_err(|e| Refusal::Malformed {
+            why: format!("no room for a deflated body of {declared} bytes: {e}"),
+        })?;
     let mut decoder = DeflateDecoder::new(deflated);
     let read = decoder
         .by_ref()

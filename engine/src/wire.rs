@@ -5,8 +5,8 @@
 //! `postcard(Message)`, as is or deflated (`frame_coding`). The version is
 //! read first, so a peer speaking another version is told apart from garbage.
 //! Decoding never panics and never allocates more than the input's size, or
-//! for a deflated body more than the length it declares, itself within
-//! [`MESSAGE_BYTES_MAX`].
+//! for a deflated body one byte more than the length it declares, itself
+//! within [`MESSAGE_BYTES_MAX`].
 
 use crdt_model::{DocumentId, PlaceId};
 use serde::{Deserialize, Serialize};

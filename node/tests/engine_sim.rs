@@ -622,7 +622,8 @@ fn bad_input_is_refused_and_the_engine_keeps_serving() {
         (
             "garbage",
             [
-                &[wire::PROTOCOL_VERSION as u8][..],
+                // Version, the plain coding, then bytes postcard refuses.
+                &[wire::PROTOCOL_VERSION as u8, 0][..],
                 b"\xff\xfe\xfd not a message",
             ]
             .concat(),

@@ -619,7 +619,9 @@ fn may_rehash(
     peer: PeerId,
     hash: &BlobHash,
 ) -> bool {
-    // A stat that fails leaves the error to the read that follows.
+    // A stat that fails leaves the error to the read that follows. A tree
+    // pushed out between this look and the read is made again uncharged:
+    // at most one per reading thread, so the budget is off by that much.
     let bytes = store.blob_rehash_bytes(hash).unwrap_or(0);
     if bytes == 0 {
         return true;

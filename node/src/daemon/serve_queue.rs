@@ -56,16 +56,25 @@ impl<T> ServeQueue<T> {
 
     /// The oldest request of the peer whose turn it is.
     pub(super) fn pop(&mut self) -> Option<(PeerId, T)> {
-        let peer = self.turn.pop_front()?;
-        let waiting = self.per_peer.get_mut(&peer)?;
-        let item = waiting.pop_front()?;
-        if waiting.is_empty() {
-            self.per_peer.remove(&peer);
-        } else {
-            self.turn.push_back(peer);
+        // A peer in turn always has a request waiting; were that ever not
+        // so, it is skipped rather than left to stall the queue.
+        while let Some(peer) = self.turn.pop_front() {
+            let Some(waiting) = self.per_peer.get_mut(&peer) else {
+                continue;
+            };
+            let Some(item) = waiting.pop_front() else {
+                self.per_peer.remove(&peer);
+                continue;
+            };
+            if waiting.is_empty() {
+                self.per_peer.remove(&peer);
+            } else {
+                self.turn.push_back(peer);
+            }
+            self.len -= 1;
+            return Some((peer, item));
         }
-        self.len -= 1;
-        Some((peer, item))
+        None
     }
 }
 

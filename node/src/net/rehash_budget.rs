@@ -18,8 +18,9 @@ use libp2p::PeerId;
 pub const REHASH_BYTES_PER_WINDOW: u64 = 256 * 1024 * 1024;
 /// The window the budget is counted over.
 pub const REHASH_WINDOW: Duration = Duration::from_secs(60);
-/// Peers remembered at most; past it, peers whose window has ended are
-/// forgotten.
+/// Peers remembered before those whose window has ended are forgotten. Not
+/// a hard cap: peers in their window are kept, and a peer is remembered
+/// only while connected and asking, which the connection limits bound.
 pub const PEERS_MAX: usize = 4_096;
 
 /// What [`RehashBudget::try_spend`] decided.
@@ -42,7 +43,9 @@ struct Window {
     refused: bool,
 }
 
-/// Per-peer bytes hashed again, over fixed windows of [`REHASH_WINDOW`].
+/// Per-peer bytes hashed again, over fixed windows of [`REHASH_WINDOW`]: a
+/// peer can spend up to twice the budget across the turn of a window,
+/// which is still bounded, and a window needs no history of requests.
 #[derive(Debug)]
 pub struct RehashBudget {
     per_window: u64,

@@ -39,7 +39,8 @@ pub struct Traffic {
     pub messages: u64,
     /// Bytes of those messages, as framed by the engine.
     pub bytes: u64,
-    /// Bytes of the Automerge sync messages inside `Sync` messages.
+    /// Bytes of `Sync` and `Batch` messages as framed (deflated when the
+    /// engine deflated them), like the other counts here.
     pub sync_data: u64,
     /// Bytes of summaries, inventory requests and inventories.
     pub reconcile: u64,
@@ -137,9 +138,8 @@ impl Link {
                     t.messages += 1;
                     t.bytes += bytes.len() as u64;
                     match wire::decode(&bytes) {
-                        Ok(m @ (Message::Sync(_) | Message::Batch(_))) => {
-                            t.sync_data +=
-                                m.syncs().iter().map(|s| s.data.len() as u64).sum::<u64>()
+                        Ok(Message::Sync(_) | Message::Batch(_)) => {
+                            t.sync_data += bytes.len() as u64
                         }
                         Ok(Message::Announce(_)) => t.announce += bytes.len() as u64,
                         Ok(Message::Summary(_) | Message::InventoryRequest(_))
